@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - create .venv, install, open crmnotes on a demo vault
+#   make test   - create .venv, install, run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := .demo-vault
+
+.PHONY: demo test check lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	test -f $(DEMO)/crmnotes.yaml || $(BIN)/crm init $(DEMO) --example
+	@echo "--- crm ls (demo vault in $(DEMO)) ---"
+	@$(BIN)/crm --vault $(DEMO) ls
+	@echo "--- crm due ---"
+	@$(BIN)/crm --vault $(DEMO) due
+	@echo "Try: $(BIN)/crm --vault $(DEMO) show 星辰科技"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n auto -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check crmnotes tests benchmarks
+	$(BIN)/ruff format --check crmnotes tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format crmnotes tests benchmarks
+	$(BIN)/ruff check --fix crmnotes tests benchmarks
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

@@ -1,0 +1,408 @@
+"""What users do with a vault: the use cases both faces (CLI, TUI) call.
+
+Each function validates through ``rules``, refuses with a ``CrmError``
+before touching a file, and writes through ``Vault`` (locked, atomic).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import note, rules
+from .config import CONFIG_FILE, fold
+from .dedupe import Candidate, DuplicateMatch, find_duplicates
+from .due import DueInfo, due_list, effective_stage
+from .errors import CrmError, DuplicateError, ValidationError
+from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
+from .naming import customer_relpath, new_id
+from .vault import CUSTOMERS_DIR, Vault
+
+TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
+EXAMPLES_DIR = "examples"
+
+
+def template_dir() -> Path:
+    """vault_template/ in a checkout, or its copy inside an installed wheel."""
+    here = Path(__file__).parent
+    for name in TEMPLATE_DIR_NAMES:
+        candidate = (here / name).resolve()
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    raise CrmError("the vault template is missing from this installation.", "Reinstall crmnotes.")
+
+
+# ------------------------------------------------------------------ init
+
+
+def create_vault(path: Path, example: bool = False, today: date | None = None) -> Path:
+    """Copy the template into ``path`` (new or empty folder)."""
+    path = path.expanduser()
+    if (path / CONFIG_FILE).exists():
+        raise CrmError(f"{path} is already a crmnotes vault.", "Use it as it is, or choose another folder.")
+    if path.exists() and any(p.name != ".git" for p in path.iterdir()):
+        raise CrmError(f"{path} is not empty.", "Choose a new or empty folder for the vault.")
+    source = template_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if item.name in (EXAMPLES_DIR, CUSTOMERS_DIR, "__pycache__"):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, path / item.name)
+        else:
+            shutil.copy2(item, path / item.name)
+    (path / CUSTOMERS_DIR).mkdir(exist_ok=True)
+    if example:
+        _copy_examples(source / EXAMPLES_DIR, path / CUSTOMERS_DIR, today or date.today())
+    return path
+
+
+_DAY_PLACEHOLDER = re.compile(r"\{\{D([+-]\d+)(?:([ T])(\d\d:\d\d))?\}\}")
+
+
+def _copy_examples(source: Path, target: Path, today: date) -> None:
+    """Copy the sample customers with their dates placed relative to today
+    (``{{D-3 10:00}}`` is three days ago at 10:00), so the demo's due list
+    and silent customers look the same whenever it is run."""
+
+    def render(match: re.Match[str]) -> str:
+        day = (today + timedelta(days=int(match.group(1)))).isoformat()
+        return f"{day}{match.group(2)}{match.group(3)}" if match.group(3) else day
+
+    for item in sorted(source.rglob("*.md")):
+        out = target / item.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(_DAY_PLACEHOLDER.sub(render, item.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+# ------------------------------------------------------------------ add
+
+
+@dataclass
+class NewCustomer:
+    """What a person types to create a customer (strings, as from a form)."""
+
+    name: str
+    industry: str = ""
+    contact: str = ""
+    phone: str = ""
+    email: str = ""
+    source: str = ""
+    stage: str = ""
+    grade: str = ""
+    owner: str = ""
+    tags: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def prepare_new_customer(vault: Vault, draft: NewCustomer, now: datetime) -> tuple[dict[str, Any], list[FieldIssue]]:
+    """Front-matter for a new customer and every problem with the input."""
+    raw: dict[str, Any] = {
+        "name": draft.name, "industry": draft.industry, "contact": draft.contact, "phone": draft.phone,
+        "email": draft.email, "source": draft.source, "stage": draft.stage or vault.config.initial_stage,
+        "grade": draft.grade, "owner": draft.owner, "tags": draft.tags, **draft.extra,
+    }
+    values, issues = rules.prepare_fields(raw, vault.config)
+    meta: dict[str, Any] = {"id": new_id(now)}
+    meta.update({k: v for k, v in values.items() if v is not None})
+    meta["created"] = format_minute(now)
+    issued = {i.field for i in issues}
+    issues += [i for i in rules.validate_meta(meta, vault.config) if i.field not in issued]
+    return meta, issues
+
+
+def add_customer(vault: Vault, draft: NewCustomer, *, force: bool = False, now: datetime | None = None,
+                 existing: list[Customer] | None = None) -> Customer:
+    now = (now or datetime.now()).replace(second=0, microsecond=0)
+    meta, issues = prepare_new_customer(vault, draft, now)
+    _refuse_errors(issues)
+    if not force:
+        matches = duplicates_of(vault, meta, existing)
+        if matches:
+            shown = "; ".join(f"{m.existing.name} ({m.existing.id}, {m.reason})" for m in matches[:5])
+            raise DuplicateError(f"'{meta['name']}' looks like an existing customer: {shown}.",
+                                 [m.existing.id for m in matches], hint="Use --force to add it anyway.")
+    relpath = customer_relpath(str(meta["name"]), str(meta["id"]))
+    text = note.new_file_text(meta, str(meta["name"]), vault.config.language)
+    return vault.read(vault.create(relpath, text))
+
+
+def duplicates_of(vault: Vault, meta: dict[str, Any], existing: list[Customer] | None = None) -> list[DuplicateMatch]:
+    pool = existing if existing is not None else vault.scan().customers
+    phone = meta.get("phone")
+    new = Candidate(str(meta.get("id", "")), str(meta.get("name", "")), (str(phone),) if phone else (),
+                    str(meta.get("email") or ""))
+    return find_duplicates(new, vault.candidates(pool))
+
+
+def _refuse_errors(issues: list[FieldIssue]) -> None:
+    errors = [i for i in issues if i.severity == SEVERITY_ERROR]
+    if errors:
+        raise ValidationError(errors, hint="Nothing was written.")
+
+
+# ------------------------------------------------------------------ log
+
+
+@dataclass
+class LogEntry:
+    """A follow-up as typed: strings and optional values, as from a form."""
+
+    note: str
+    channel: str = "phone"
+    at: str | datetime | None = None
+    by: str = ""
+    next: str = ""
+    feedback: str = ""
+    stage: str = ""
+
+
+def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
+                     now: datetime) -> tuple[FollowUp, list[FieldIssue]]:
+    config = vault.config
+    issues: list[FieldIssue] = []
+    text = note.clean_text(entry.note).strip()
+    if not text:
+        issues.append(FieldIssue("note", "say what was discussed (the note is empty)"))
+    at = entry.at if isinstance(entry.at, datetime) else parse_when(entry.at) if entry.at else now
+    if at is None:
+        issues.append(FieldIssue("at", f"'{entry.at}' is not a date-time (use 'YYYY-MM-DD HH:MM')"))
+        at = now
+    channel = config.channels.find(entry.channel or "phone")
+    if channel is None and config.channels.strict:
+        issues.append(FieldIssue("channel", f"'{entry.channel}' is not a known channel ({', '.join(config.channels.ids)})"))
+    followup = FollowUp(at=at.replace(second=0, microsecond=0), channel=channel.id if channel else entry.channel.strip(),
+                        by=entry.by.strip(), note=text, feedback=note.clean_text(entry.feedback).strip())
+    if entry.next.strip():
+        _parse_next_step(entry.next, followup, issues)
+    if entry.stage.strip():
+        values, stage_issues = rules.prepare_fields({"stage": entry.stage}, config)
+        issues += stage_issues
+        followup.stage_to = values.get("stage") or ""
+        followup.stage_from = effective_stage(customer, config, at.date())
+        if followup.stage_to and followup.stage_to == customer.stage:
+            issues.append(FieldIssue("stage", f"the customer is already at stage '{customer.stage}'"))
+    for kind, masked, _ in rules.find_sensitive("\n".join([text, followup.feedback, followup.next_what])):
+        issues.append(FieldIssue("note", f"a {kind} ({masked}) must not be stored in the vault"))
+    return followup, issues
+
+
+def _parse_next_step(raw: str, followup: FollowUp, issues: list[FieldIssue]) -> None:
+    head, _, rest = note.clean_text(raw).strip().partition(" ")
+    when = parse_when(head)
+    if when is None:
+        issues.append(FieldIssue("next", f"'{raw}' must start with a date (e.g. '2026-12-01 send the quote')"))
+        return
+    followup.next_date = when.date()
+    followup.next_what = rest.strip()
+
+
+def log_followup(vault: Vault, customer: Customer, entry: LogEntry, *, now: datetime | None = None) -> Customer:
+    """Append a follow-up; a stage move and a next step also update the fields."""
+    now = (now or datetime.now()).replace(second=0, microsecond=0)
+    followup, issues = prepare_followup(vault, customer, entry, now)
+    _refuse_errors(issues)
+
+    def edit(doc: note.Document) -> str:
+        changes: dict[str, Any] = {}
+        if followup.stage_to:
+            changes["stage"] = followup.stage_to
+        if followup.next_date:
+            changes["next_followup"] = followup.next_date
+        text = doc.text
+        if changes:
+            text = note.set_fields(doc, changes)
+            doc = note.parse(doc.encode(text))
+        return note.insert_followup(doc, followup)
+
+    return vault.update(customer.path, edit)
+
+
+# ------------------------------------------------------------------ set
+
+
+def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Customer:
+    """Change front-matter fields from strings; an empty value removes the field."""
+    values, issues = rules.prepare_fields(raw, vault.config)
+    _refuse_errors(issues)
+    merged = dict(customer.meta)
+    merged.update({k: v for k, v in values.items() if v is not None})
+    for key in [k for k, v in values.items() if v is None]:
+        merged.pop(key, None)
+    changed = set(values)
+    _refuse_errors([i for i in rules.validate_meta(merged, vault.config) if i.field in changed])
+    changes = {k: (note.DELETE if v is None else v) for k, v in values.items()}
+    return vault.update(customer.path, lambda doc: note.set_fields(doc, changes))
+
+
+# ------------------------------------------------------------------ check
+
+
+def check_vault(vault: Vault) -> list[Problem]:
+    """Every problem in the vault, each located to a file and line."""
+    scan = vault.scan()
+    problems = list(scan.problems)
+    ids: dict[str, Path] = {}
+    for customer in scan.customers:
+        problems += customer.problems
+        problems += check_customer(vault, customer)
+        if customer.id in ids:
+            problems.append(Problem(customer.path, _line_of(customer.path, "id"),
+                                    f"id {customer.id} is also used by {vault.relative(ids[customer.id])}",
+                                    code="duplicate-id"))
+        elif customer.id:
+            ids[customer.id] = customer.path
+    return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0))
+
+
+def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
+    problems = []
+    for issue in rules.validate_meta(customer.meta, vault.config):
+        line = _line_of(customer.path, issue.field)
+        problems.append(Problem(customer.path, line, issue.message, issue.severity, code=f"field:{issue.field}"))
+    body_start = _body_start_line(customer.path)
+    for lineno, line in enumerate(customer.body.splitlines(), start=body_start):
+        for kind, masked, _ in rules.find_sensitive(line):
+            problems.append(Problem(customer.path, lineno, f"a {kind} ({masked}) must not be stored in the vault",
+                                    code="sensitive"))
+    for followup in customer.followups:
+        if followup.channel and vault.config.channels.find(followup.channel) is None:
+            problems.append(Problem(customer.path, followup.line, f"unknown channel '{followup.channel}'",
+                                    "warning", code="unknown-channel"))
+        for stage in (followup.stage_from, followup.stage_to):
+            if stage and vault.config.stages.find(stage) is None:
+                problems.append(Problem(customer.path, followup.line, f"unknown stage '{stage}' in a stage move",
+                                        code="unknown-stage"))
+    return problems
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines[1:], start=2):
+        if line.startswith(f"{key}:") or line.startswith(f'"{key}":'):
+            return number
+        if line.strip() in ("---", "..."):
+            break
+    return 1
+
+
+def _body_start_line(path: Path) -> int:
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip() in ("---", "..."):
+            return number + 1
+    return 1
+
+
+# ------------------------------------------------------------------ listing
+
+
+@dataclass
+class Filters:
+    stage: str = ""
+    tag: str = ""
+    owner: str = ""
+    grade: str = ""
+    mine_user: str = ""  # set when --mine: the vault user
+
+
+SORT_KEYS: dict[str, Callable[[Customer], Any]] = {
+    "name": lambda c: _collation_key(c.name),
+    "created": lambda c: c.created or datetime.min,
+    "last": lambda c: c.last_contact or datetime.min,
+    "stage": lambda c: c.stage,
+    "grade": lambda c: c.grade or "~",
+    "owner": lambda c: c.owner,
+    "next": lambda c: c.next_followup or date.max,
+}
+
+
+def _collation_key(name: str) -> tuple[str, str]:
+    """Sort Chinese names by pinyin among Latin ones (阿里 with A, 星辰 with X)."""
+    from .naming import slugify
+
+    return (slugify(name), name)
+
+
+def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: date | None = None,
+                   customers: list[Customer] | None = None) -> list[Customer]:
+    config = vault.config
+    today = today or date.today()
+    pool = customers if customers is not None else vault.scan().customers
+    stage = config.stages.canonical(filters.stage) if filters.stage else ""
+    grade = config.choice_set("grades").canonical(filters.grade) if filters.grade and "grades" in config.choices else filters.grade
+    owner = filters.owner or filters.mine_user
+    chosen = []
+    for customer in pool:
+        if stage and effective_stage(customer, config, today) != stage:
+            continue
+        if grade and customer.grade != grade:
+            continue
+        if owner and fold(customer.owner) != fold(owner):
+            continue
+        if filters.tag and not any(t == filters.tag or t.startswith(filters.tag.rstrip("/") + "/") for t in customer.tags):
+            continue
+        chosen.append(customer)
+    descending = sort.startswith("-")
+    key = SORT_KEYS.get(sort.lstrip("-"))
+    if key is None:
+        raise CrmError(f"cannot sort by '{sort}'.", f"Use one of: {', '.join(SORT_KEYS)} (prefix - to reverse).")
+    return sorted(chosen, key=key, reverse=descending)
+
+
+def due_customers(vault: Vault, on: date, owner: str = "") -> list[DueInfo]:
+    customers = vault.scan().customers
+    if owner:
+        customers = [c for c in customers if fold(c.owner) == fold(owner)]
+    return due_list(customers, vault.config, on)
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def customer_json(vault: Vault, customer: Customer, *, reveal: bool = False, today: date | None = None) -> dict[str, Any]:
+    """The SPEC's JSON shape of one customer (extra front-matter keys included)."""
+    from .due import next_due
+
+    today = today or date.today()
+    data: dict[str, Any] = {k: _jsonable(v) for k, v in customer.meta.items()}
+    phone = customer.text("phone")
+    due = next_due(customer, vault.config, today)
+    data.update({
+        "id": customer.id, "name": customer.name, "industry": customer.text("industry"),
+        "contact": customer.text("contact"),
+        "phone": phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region),
+        "email": customer.text("email"), "source": customer.text("source"), "stage": customer.stage,
+        "effective_stage": effective_stage(customer, vault.config, today), "grade": customer.grade,
+        "owner": customer.owner, "tags": customer.tags, "created": customer.text("created"),
+        "next_followup": customer.text("next_followup") or None,
+        "last_contact": format_minute(customer.last_contact) if customer.last_contact else None,
+        "due": due.due.isoformat() if due else None, "due_reason": due.reason if due else None,
+        "path": vault.relative(customer.path),
+        "followups": [f.to_json() for f in customer.followups],
+        "deals": [_jsonable(d) for d in customer.deals], "tickets": [_jsonable(t) for t in customer.tickets],
+    })
+    return data
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return format_minute(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,49 @@
+"""Printing for the CLI: rich tables (CJK-aware widths), JSON, errors.
+
+User data is shown as plain ``Text`` (never parsed as markup) after control
+characters and escape sequences are removed, so a field cannot drive the
+terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import lru_cache
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from ..note import clean_text
+
+
+@lru_cache(maxsize=1)
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+@lru_cache(maxsize=1)
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def safe(value: Any, style: str = "") -> Text:
+    """User data as inert text."""
+    return Text(clean_text("" if value is None else str(value)), style=style)
+
+
+def print_error(message: str, hint: str = "") -> None:
+    text = Text("crm: error: ", style="bold red")
+    text.append(clean_text(message))
+    if hint:
+        text.append(" " + clean_text(hint), style="dim")
+    error_console().print(text)
+
+
+def print_warning(message: str) -> None:
+    error_console().print(Text("crm: warning: ", style="yellow") + safe(message))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

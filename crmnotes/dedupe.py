@@ -1,0 +1,80 @@
+"""Duplicate detection: the same customer typed twice, or imported twice.
+
+A new customer is a likely duplicate of an existing one when their
+normalized names are equal (case, width, punctuation and legal suffixes such
+as Ltd / 有限公司 ignored), when one name contains the other, when the names
+are a close fuzzy match, or when they share a phone number or email.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .naming import strip_company_suffix
+
+FUZZY_THRESHOLD = 90
+MIN_CONTAINED = 4
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What duplicate detection needs to know of one customer."""
+
+    id: str
+    name: str
+    phones: tuple[str, ...] = ()
+    email: str = ""
+    path: Any = None
+
+
+@dataclass(frozen=True)
+class DuplicateMatch:
+    existing: Candidate
+    reason: str
+
+
+def name_key(name: str) -> str:
+    """星辰科技有限公司 / 星辰科技 (北京) -> 星辰科技北京; "ACME, Inc." -> acme."""
+    text = unicodedata.normalize("NFKC", name).casefold()
+    text = strip_company_suffix(text)
+    return re.sub(r"[\W_]+", "", text)
+
+
+def find_duplicates(new: Candidate, existing: Iterable[Candidate]) -> list[DuplicateMatch]:
+    from rapidfuzz import fuzz  # deferred: only add/import need it
+
+    key = name_key(new.name)
+    phones = {p for p in new.phones if p}
+    email = new.email.casefold()
+    matches = []
+    for other in existing:
+        if other.id and other.id == new.id:
+            continue
+        reason = _reason(key, phones, email, other, fuzz.ratio)
+        if reason:
+            matches.append(DuplicateMatch(other, reason))
+    return matches
+
+
+def _reason(key: str, phones: set[str], email: str, other: Candidate, ratio: Any) -> str:
+    other_key = name_key(other.name)
+    if key and key == other_key:
+        return "same name"
+    shared = phones.intersection(other.phones)
+    if shared:
+        return f"same phone {sorted(shared)[0]}"
+    if email and email == other.email.casefold():
+        return f"same email {email}"
+    if not key or not other_key:
+        return ""
+    shorter, longer = sorted((key, other_key), key=len)
+    if len(shorter) >= MIN_CONTAINED and shorter in longer:
+        return "one name contains the other"
+    score = ratio(key, other_key)
+    if score >= FUZZY_THRESHOLD:
+        return f"similar name ({score:.0f}% alike)"
+    return ""

@@ -1,0 +1,87 @@
+"""Crash-safe file writes and per-file locks.
+
+A write goes to a temporary file in the same folder, is flushed and fsynced,
+takes the old file's permissions, and replaces the target with one atomic
+rename: a crash at any moment leaves either the old or the new file, never a
+half-written one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+TEMP_PREFIX = ".~crm-"
+TEMP_SUFFIX = ".tmp"
+LOCK_TIMEOUT = 10.0
+
+
+def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Replace ``path`` with ``data`` atomically.  With ``exclusive`` the call
+    fails with ``FileExistsError`` when ``path`` already exists."""
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        if exclusive:
+            # link() fails if the target exists, unlike rename(): no silent overwrite.
+            os.link(tmp, path)
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(folder)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a folder
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(lock_dir: Path, key: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """An inter-process lock named after ``key`` (e.g. a file's vault path).
+
+    Lock files live in the vault's git-ignored cache, never beside the data.
+    """
+    from filelock import FileLock, Timeout
+
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16] + ".lock"
+    lock = FileLock(str(lock_dir / name), timeout=timeout)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        from .errors import ConcurrentEditError
+
+        raise ConcurrentEditError(
+            f"{key} is being changed by another crmnotes process.", "Wait a moment and try again."
+        ) from None

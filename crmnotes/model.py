@@ -1,0 +1,192 @@
+"""Plain data of the domain: customers, follow-ups, problems.  Stdlib only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+SEVERITY_ERROR = "error"
+SEVERITY_WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the vault, located to a file and line when possible."""
+
+    path: Path | None
+    line: int | None
+    message: str
+    severity: str = SEVERITY_ERROR
+    code: str = "invalid"
+
+    def location(self, root: Path | None = None) -> str:
+        if self.path is None:
+            return "vault"
+        shown = self.path
+        if root is not None:
+            try:
+                shown = self.path.relative_to(root)
+            except ValueError:
+                pass
+        return f"{shown}:{self.line}" if self.line else str(shown)
+
+    def to_json(self, root: Path | None = None) -> dict[str, Any]:
+        return {
+            "path": self.location(root).rsplit(":", 1)[0] if self.line else self.location(root),
+            "line": self.line,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """A rule broken by one field's value (what forms show next to the field)."""
+
+    field: str
+    message: str
+    severity: str = SEVERITY_ERROR
+
+
+@dataclass
+class FollowUp:
+    """One dated contact with a customer, as found in (or written to) the body."""
+
+    at: datetime
+    channel: str = ""
+    by: str = ""
+    note: str = ""
+    next_date: date | None = None
+    next_what: str = ""
+    feedback: str = ""
+    stage_from: str = ""
+    stage_to: str = ""
+    title: str = ""
+    has_time: bool = True
+    line: int | None = None  # 1-based line of the heading in its file
+
+    @property
+    def next_text(self) -> str:
+        if self.next_date is None:
+            return self.next_what
+        return f"{self.next_date.isoformat()} {self.next_what}".strip()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": format_minute(self.at) if self.has_time else self.at.date().isoformat(),
+            "channel": self.channel,
+            "by": self.by,
+            "note": self.note,
+            "next": self.next_text or None,
+            "next_date": self.next_date.isoformat() if self.next_date else None,
+            "feedback": self.feedback or None,
+            "stage_from": self.stage_from or None,
+            "stage_to": self.stage_to or None,
+        }
+
+
+@dataclass
+class Customer:
+    """A customer file read from the vault: its front-matter and follow-ups.
+
+    ``meta`` is the whole front-matter as loaded (unknown keys included); the
+    typed properties below read from it so that nothing is held twice.
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    followups: list[FollowUp] = field(default_factory=list)
+    body: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    def text(self, key: str) -> str:
+        value = self.meta.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            return format_minute(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        return str(value)
+
+    @property
+    def id(self) -> str:
+        return self.text("id")
+
+    @property
+    def name(self) -> str:
+        return self.text("name")
+
+    @property
+    def stage(self) -> str:
+        return self.text("stage")
+
+    @property
+    def grade(self) -> str:
+        return self.text("grade")
+
+    @property
+    def owner(self) -> str:
+        return self.text("owner")
+
+    @property
+    def tags(self) -> list[str]:
+        value = self.meta.get("tags")
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [str(t) for t in value if t is not None]
+        return [str(value)]
+
+    @property
+    def last_contact(self) -> datetime | None:
+        return max((f.at for f in self.followups), default=None)
+
+    @property
+    def created(self) -> datetime | None:
+        return parse_when(self.meta.get("created"))
+
+    @property
+    def next_followup(self) -> date | None:
+        when = parse_when(self.meta.get("next_followup"))
+        return when.date() if when else None
+
+    @property
+    def deals(self) -> list[dict[str, Any]]:
+        return _list_of_dicts(self.meta.get("deals"))
+
+    @property
+    def tickets(self) -> list[dict[str, Any]]:
+        return _list_of_dicts(self.meta.get("tickets"))
+
+
+def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def format_minute(when: datetime) -> str:
+    """ISO date-time to the minute, the precision follow-ups are kept at."""
+    return when.strftime("%Y-%m-%dT%H:%M")
+
+
+def parse_when(value: Any) -> datetime | None:
+    """Read a YAML date, datetime or ISO string; None when it is not one."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "T", 1)
+        for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+            try:
+                return datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+    return None

@@ -1,0 +1,1 @@
+"""Git adapter: repository set-up, commits, sync and history (GitPython)."""

@@ -1,0 +1,140 @@
+"""Safe, predictable YAML for front-matter and config.
+
+Only plain data is ever built (no ``!!python/...`` objects).  On top of
+PyYAML's safe loader this module:
+
+* resolves scalars the YAML 1.2 way: ``+8613800138000`` and ``0571`` stay
+  strings, ``no``/``on`` stay strings, ``14:30`` is not sexagesimal 870;
+* refuses duplicate keys instead of silently keeping the last one;
+* refuses anchors and aliases, which front-matter never needs and which
+  "billion laughs" bombs are made of.
+
+Writing uses PyYAML's standard safe dumper, which quotes anything any YAML
+reader might misread, so files stay portable (Obsidian, other tools).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlDataError(ValueError):
+    """The YAML is valid syntax but not acceptable data; ``line`` is 1-based."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe loader with YAML 1.2 style scalars and no duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise YamlDataError("a key must be a plain value", key_node.start_mark.line + 1)
+            if key in seen:
+                raise YamlDataError(
+                    f"duplicate key '{key}' (first at line {seen[key]})", key_node.start_mark.line + 1
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+StrictLoader.add_constructor(
+    "tag:yaml.org,2002:map",
+    lambda loader, node: loader.construct_mapping(node, deep=True),
+)
+
+# Replace YAML 1.1 implicit resolvers with YAML 1.2 core-schema ones.
+StrictLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:0|-?[1-9][0-9]*)$", "-0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:-?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|-?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-.0123456789",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (
+        "tag:yaml.org,2002:timestamp",
+        r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?
+        (?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?
+        (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
+        "0123456789",
+    ),
+]:
+    StrictLoader.add_implicit_resolver(_tag, re.compile(_pattern, re.X), list(_first))
+
+
+MAX_NODES = 100_000
+
+
+def load(text: str) -> Any:
+    """Parse YAML text into plain data, refusing aliases and object tags.
+
+    Raises ``yaml.YAMLError`` for syntax errors and ``YamlDataError`` for
+    acceptable syntax carrying unacceptable data.
+    """
+    if "&" in text or "*" in text:
+        _refuse_aliases(text)
+    loader = StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise YamlDataError(f"unsupported YAML tag ({exc.problem})", line) from None
+    finally:
+        loader.dispose()
+
+
+def _refuse_aliases(text: str) -> None:
+    """Walk the event stream (cheap) and refuse anchors and aliases."""
+    for count, event in enumerate(yaml.parse(text, Loader=_BaseLoader)):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise YamlDataError(
+                "YAML anchors and aliases (& and *) are not allowed in crmnotes files",
+                event.start_mark.line + 1,
+            )
+        if count > MAX_NODES:
+            raise YamlDataError("the YAML is too large to be front-matter")
+
+
+class IndentedDumper(yaml.SafeDumper):
+    """Indents block sequences under their key, as Obsidian writes them.
+
+    The pure-Python dumper is used on purpose: the C emitter ignores the
+    indentation hook, and what we dump is a few keys at a time.
+    """
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+        return super().increase_indent(flow, False)
+
+
+def dump(data: dict[str, Any]) -> str:
+    """Block-style YAML with unicode kept readable (中文 stays 中文)."""
+    return yaml.dump(  # type: ignore[no-any-return]
+        data,
+        Dumper=IndentedDumper,
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=4096,
+    )
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+IndentedDumper.add_representer(str, _represent_str)
