@@ -175,8 +175,10 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
         at = now
     channel = config.channels.find(entry.channel or "phone")
     if channel is None and config.channels.strict:
-        issues.append(FieldIssue("channel", f"'{entry.channel}' is not a known channel ({', '.join(config.channels.ids)})"))
-    followup = FollowUp(at=at.replace(second=0, microsecond=0), channel=channel.id if channel else entry.channel.strip(),
+        known = ", ".join(config.channels.ids)
+        issues.append(FieldIssue("channel", f"'{entry.channel}' is not a known channel ({known})"))
+    followup = FollowUp(at=at.replace(second=0, microsecond=0),
+                        channel=channel.id if channel else entry.channel.strip(),
                         by=entry.by.strip(), note=text, feedback=note.clean_text(entry.feedback).strip())
     if entry.next.strip():
         _parse_next_step(entry.next, followup, issues)
@@ -341,7 +343,8 @@ def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: da
     today = today or date.today()
     pool = customers if customers is not None else vault.scan().customers
     stage = config.stages.canonical(filters.stage) if filters.stage else ""
-    grade = config.choice_set("grades").canonical(filters.grade) if filters.grade and "grades" in config.choices else filters.grade
+    grades = config.choices.get("grades")
+    grade = grades.canonical(filters.grade) if grades and filters.grade else filters.grade
     owner = filters.owner or filters.mine_user
     chosen = []
     for customer in pool:
@@ -351,7 +354,7 @@ def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: da
             continue
         if owner and fold(customer.owner) != fold(owner):
             continue
-        if filters.tag and not any(t == filters.tag or t.startswith(filters.tag.rstrip("/") + "/") for t in customer.tags):
+        if filters.tag and not has_tag(customer.tags, filters.tag):
             continue
         chosen.append(customer)
     descending = sort.startswith("-")
@@ -371,7 +374,15 @@ def due_customers(vault: Vault, on: date, owner: str = "") -> list[DueInfo]:
 # ------------------------------------------------------------------ JSON
 
 
-def customer_json(vault: Vault, customer: Customer, *, reveal: bool = False, today: date | None = None) -> dict[str, Any]:
+def has_tag(tags: list[str], wanted: str) -> bool:
+    """``needs/data-security`` matches itself; ``needs`` or ``needs/`` the whole namespace."""
+    prefix = wanted.rstrip("/") + "/"
+    return any(t == wanted or t.startswith(prefix) for t in tags)
+
+
+def customer_json(
+    vault: Vault, customer: Customer, *, reveal: bool = False, today: date | None = None
+) -> dict[str, Any]:
     """The SPEC's JSON shape of one customer (extra front-matter keys included)."""
     from .due import next_due
 

@@ -53,7 +53,9 @@ _FIELD_KEYS = {"next": "next", "下一步": "next", "下次跟进": "next", "fee
                "客户反馈": "feedback", "stage": "stage", "阶段": "stage"}
 _NEXT_VALUE = re.compile(rf"^{_DATE}(?:\s+{_TIME})?\s*[:：,，-]?\s*(?P<what>.*)$")
 _STAGE_ARROW = re.compile(r"\s*(?:->|→|=>|⇒|➜|>)\s*")
-_TOP_KEY = re.compile(r"""^(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<plain>[^\s#'"\-?:,\[\]{}&*!|>%@`][^:#]*?))[ \t]*:(?:[ \t]|\r?$)""")
+_TOP_KEY = re.compile(
+    r"""^(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<plain>[^\s#'"\-?:,\[\]{}&*!|>%@`][^:#]*?))[ \t]*:(?:[ \t]|\r?$)"""
+)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 
@@ -237,7 +239,7 @@ def _fill_entry(followup: FollowUp, lines: list[str], doc: Document) -> None:
     for offset, line in enumerate(lines, start=1):
         found = _FIELD_LINE.match(line)
         if not found:
-            note_lines.append(line)
+            note_lines.append(_unescape_note_line(line))
             continue
         key, value = _FIELD_KEYS[found.group("key").lower()], found.group("value")
         if key == "feedback":
@@ -275,7 +277,7 @@ def render_followup(followup: FollowUp, level: int = 3, newline: str = "\n") -> 
     lines = ["#" * level + " " + " · ".join(head), ""]
     note = clean_text(followup.note).strip("\n")
     if note:
-        lines += [("\\" + line if line.lstrip().startswith("#") else line) for line in note.splitlines()]
+        lines += [_escape_note_line(line) for line in note.splitlines()]
         lines.append("")
     if followup.next_date or followup.next_what:
         lines.append(f"next: {_inline(followup.next_text)}")
@@ -287,6 +289,20 @@ def render_followup(followup: FollowUp, level: int = 3, newline: str = "\n") -> 
     while lines and lines[-1] == "":
         lines.pop()
     return newline.join(lines) + newline
+
+
+def _needs_escape(line: str) -> bool:
+    """Would this note line be read back as a heading, a field or a code fence?"""
+    stripped = line.lstrip()
+    return stripped.startswith(("#", "\\")) or bool(_FIELD_LINE.match(line)) or bool(_CODE_FENCE.match(line))
+
+
+def _escape_note_line(line: str) -> str:
+    return "\\" + line if _needs_escape(line) else line
+
+
+def _unescape_note_line(line: str) -> str:
+    return line[1:] if line.startswith("\\") and _needs_escape(line[1:]) else line
 
 
 def _inline(value: str) -> str:

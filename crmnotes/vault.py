@@ -197,7 +197,8 @@ class Vault:
         try:
             atomic_write(target, text.encode("utf-8"), exclusive=True)
         except FileExistsError:
-            raise CrmError(f"{self.relative(target)} already exists.", "Try again: a new ID gives a new name.") from None
+            raise CrmError(f"{self.relative(target)} already exists.",
+                           "Try again: a new ID gives a new name.") from None
         return target
 
     def update(self, path: Path, edit: Callable[[note.Document], str]) -> Customer:
@@ -239,6 +240,7 @@ def _matchers(ref: str) -> list[Callable[[Customer], bool]]:
         lambda c: bool(key) and name_key(c.name) == key,
         lambda c: fold(c.name).startswith(folded),
         lambda c: bool(key) and key in name_key(c.name),
+        lambda c: folded in fold(c.name),
         lambda c: fold(c.text("contact")) == folded,
     ]
     return matchers

@@ -308,7 +308,9 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     console().print(Text(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", style="dim"))
 
 
-def fitted_table(headers: list[str], rows: list[list[Text]], flexible: set[str], droppable: tuple[str, ...] = ()) -> Table:
+def fitted_table(
+    headers: list[str], rows: list[list[Text]], flexible: set[str], droppable: tuple[str, ...] = ()
+) -> Table:
     """A table for the terminal's width: short columns (dates, stages) keep
     their width, ``flexible`` ones shrink or wrap, and ``droppable`` ones are
     left out, in that order, when even that does not fit."""
