@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 from .config import VaultConfig
 from .model import Customer
+from .tickets import open_ticket_due
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class DueInfo:
     customer: Customer
     due: date
     reason: str
-    rule: str  # "next-step" | "cadence"
+    rule: str  # "next-step" | "cadence" | "ticket"
 
     def days_overdue(self, today: date) -> int:
         return (today - self.due).days
@@ -47,7 +48,19 @@ def effective_stage(customer: Customer, config: VaultConfig, today: date) -> str
 
 
 def next_due(customer: Customer, config: VaultConfig, today: date) -> DueInfo | None:
-    """When this customer should next be contacted, and by which rule."""
+    """When this customer should next be contacted, and by which rule.
+
+    An open service ticket counts too: the customer is due from the ticket's
+    due (or opened) day when that comes before the contact rules' date.
+    """
+    info = _contact_due(customer, config, today)
+    ticket = open_ticket_due(customer)
+    if ticket is not None and (info is None or ticket[0] < info.due):
+        return DueInfo(customer, ticket[0], ticket[1], "ticket")
+    return info
+
+
+def _contact_due(customer: Customer, config: VaultConfig, today: date) -> DueInfo | None:
     last = customer.last_contact
     planned: list[tuple[date, str]] = []
     fm_next = customer.next_followup

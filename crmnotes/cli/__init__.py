@@ -62,5 +62,10 @@ def register() -> None:
     for command in customers.COMMANDS:
         main.add_command(command)
 
+    from . import crmwork
+
+    for command in crmwork.COMMANDS:
+        main.add_command(command)
+
 
 register()

@@ -1,0 +1,247 @@
+"""Commands for the CRM work beyond notes: deals, tickets, import, export, reports.
+
+Each command parses its options, calls ``crmnotes.deals`` / ``tickets`` /
+``io`` / ``reports`` and prints; no rules live here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.text import Text
+
+from .. import deals, tickets
+from ..actions import _jsonable
+from .customers import fitted_table, label, open_vault, print_note, user_of
+from .output import console, print_json, safe
+
+
+def _money(value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return "" if value is None else str(value)
+
+
+# ------------------------------------------------------------------ deals
+
+
+@click.group()
+def deal() -> None:
+    """Deals (opportunities): add, change, list."""
+
+
+def _deal_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--stage", default="", help="Deal stage (id or label from deal_stages)."),
+        click.option("--amount", default="", help="Amount: 180000, 18万, 36k."),
+        click.option("--currency", default="", help="Currency code (default from crmnotes.yaml)."),
+        click.option("--probability", default="", help="Win probability 0-100 (default from the stage)."),
+        click.option("--close", default="", metavar="YYYY-MM-DD", help="Expected close date."),
+        click.option("--owner", default="", help="Owner (default: the customer's owner)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the customer's deals as JSON."),
+    ]):
+        func = option(func)
+    return func
+
+
+@deal.command(name="add")
+@click.argument("ref")
+@click.argument("name")
+@_deal_options
+@click.pass_context
+def deal_add(ctx: click.Context, ref: str, name: str, stage: str, amount: str, currency: str, probability: str,
+             close: str, owner: str, as_json: bool) -> None:
+    """Add a deal NAME to customer REF."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    draft = deals.DealInput(name=name, stage=stage, amount=amount, currency=currency, probability=probability,
+                            close=close, owner=owner)
+    updated = deals.add_deal(vault, customer, draft, by=user_of(vault))
+    _print_deal_result(updated, as_json, f"added deal {updated.deals[-1].get('id')} to {updated.name}")
+
+
+@deal.command(name="set")
+@click.argument("ref")
+@click.argument("deal_ref", metavar="DEAL")
+@click.option("--name", default="", help="New name.")
+@_deal_options
+@click.option("--note", "-n", default="", help="Why it moved (added to the stage-move follow-up).")
+@click.pass_context
+def deal_set(ctx: click.Context, ref: str, deal_ref: str, name: str, stage: str, amount: str, currency: str,
+             probability: str, close: str, owner: str, as_json: bool, note: str) -> None:
+    """Change DEAL (id, position or name) of customer REF; stage moves are logged."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    draft = deals.DealInput(name=name, stage=stage, amount=amount, currency=currency, probability=probability,
+                            close=close, owner=owner, note=note)
+    updated = deals.set_deal(vault, customer, deal_ref, draft, by=user_of(vault))
+    _print_deal_result(updated, as_json, f"updated deal {deal_ref} of {updated.name}")
+
+
+def _print_deal_result(customer: Any, as_json: bool, message: str) -> None:
+    if as_json:
+        print_json({"id": customer.id, "name": customer.name, "deals": _jsonable(customer.deals)})
+    else:
+        print_note(message)
+
+
+def deal_json(vault: Any, customer: Any, index: int, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "customer_id": customer.id, "customer": customer.name, "deal": item.get("id") or str(index + 1),
+        **_jsonable(item), "owner": item.get("owner") or customer.owner,
+        "probability": deals.probability_of(item, vault.config),
+        "weighted": round(deals.amount_of(item) * deals.probability_of(item, vault.config) / 100, 2),
+        "path": vault.relative(customer.path),
+    }
+
+
+@deal.command(name="ls")
+@click.option("--stage", default="", help="Only deals at this stage.")
+@click.option("--owner", default="", help="Only this owner's deals.")
+@click.option("--mine", is_flag=True, help="Only your deals.")
+@click.option("--open", "open_only", is_flag=True, help="Only deals not won or lost.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("ref", required=False)
+@click.pass_context
+def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: bool, as_json: bool,
+            ref: str | None) -> None:
+    """List deals (of one customer REF, or of all): the pipeline."""
+    vault = open_vault(ctx)
+    pool = [vault.resolve(ref)] if ref else vault.scan().customers
+    stage_id = deals.stages(vault.config).canonical(stage) if stage else ""
+    rows = deals.deal_rows(pool, owner=owner or (user_of(vault) if mine else ""), stage=stage_id,
+                           open_only=open_only)
+    order = {s: i for i, s in enumerate(deals.stages(vault.config).ids)}
+    rows.sort(key=lambda r: (order.get(str(r[2].get("stage")), 99), str(r[2].get("close", "")), r[0].name))
+    items = [deal_json(vault, c, i, d) for c, i, d in rows]
+    if as_json:
+        print_json(items)
+        return
+    table = [[safe(d["customer"], "bold"), safe(d["deal"]), safe(d.get("name", "")),
+              safe(label(vault, deals.DEAL_STAGES, str(d.get("stage", "")))),
+              safe(f"{d.get('currency', '')} {_money(d.get('amount'))}".strip()), safe(f"{d['probability']:.0f}%"),
+              safe(_money(d["weighted"])), safe(d.get("close") or ""), safe(d["owner"])] for d in items]
+    console().print(fitted_table(["customer", "id", "deal", "stage", "amount", "prob", "weighted", "close", "owner"],
+                                 table, flexible={"customer", "deal"}))
+    total = sum(d["weighted"] for d in items if deals.is_open(d))
+    console().print(Text(f"{len(items)} deals; weighted open pipeline {_money(total)}", style="dim"))
+
+
+# ------------------------------------------------------------------ tickets
+
+
+@click.group()
+def ticket() -> None:
+    """Service tickets: open, update, close, list."""
+
+
+def _ticket_options(func: Any) -> Any:
+    for option in reversed([
+        click.option("--type", "kind", default="", help="question, complaint, fault (or a label)."),
+        click.option("--priority", default="", help="low, normal, high, urgent."),
+        click.option("--owner", default="", help="Who handles it (default: the customer's owner)."),
+        click.option("--due", default="", metavar="YYYY-MM-DD", help="When it should be answered."),
+        click.option("--json", "as_json", is_flag=True, help="Print the customer's tickets as JSON."),
+    ]):
+        func = option(func)
+    return func
+
+
+@ticket.command(name="open")
+@click.argument("ref")
+@click.argument("subject")
+@_ticket_options
+@click.pass_context
+def ticket_open(ctx: click.Context, ref: str, subject: str, kind: str, priority: str, owner: str, due: str,
+                as_json: bool) -> None:
+    """Open a ticket SUBJECT for customer REF; prints the ticket id."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    draft = tickets.TicketInput(subject=subject, type=kind, priority=priority, owner=owner, due=due)
+    updated, new_id = tickets.open_ticket(vault, customer, draft, by=user_of(vault))
+    if as_json:
+        print_json({"id": updated.id, "name": updated.name, "ticket": new_id, "tickets": _jsonable(updated.tickets)})
+        return
+    click.echo(new_id)
+    print_note(f"opened ticket {new_id} for {updated.name}")
+
+
+@ticket.command(name="update")
+@click.argument("ref")
+@click.argument("ticket_ref", metavar="TICKET")
+@click.option("--subject", default="", help="New subject.")
+@click.option("--status", default="", help="open, in-progress, resolved, closed.")
+@click.option("--resolution", default="", help="How it was solved.")
+@click.option("--satisfaction", default="", help="The customer's rating 1-5.")
+@_ticket_options
+@click.pass_context
+def ticket_update(ctx: click.Context, ref: str, ticket_ref: str, subject: str, status: str, resolution: str,
+                  satisfaction: str, kind: str, priority: str, owner: str, due: str, as_json: bool) -> None:
+    """Change TICKET (id or position) of customer REF."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    draft = tickets.TicketInput(subject=subject, type=kind, priority=priority, status=status, owner=owner,
+                                resolution=resolution, satisfaction=satisfaction, due=due)
+    updated = tickets.update_ticket(vault, customer, ticket_ref, draft)
+    _print_ticket_result(updated, as_json, f"updated ticket {ticket_ref} of {updated.name}")
+
+
+@ticket.command(name="close")
+@click.argument("ref")
+@click.argument("ticket_ref", metavar="TICKET")
+@click.option("--resolution", "-r", default="", help="How it was solved.")
+@click.option("--satisfaction", "-s", default="", help="The customer's rating 1-5.")
+@click.option("--status", default="closed", show_default=True, help="resolved or closed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the customer's tickets as JSON.")
+@click.pass_context
+def ticket_close(ctx: click.Context, ref: str, ticket_ref: str, resolution: str, satisfaction: str, status: str,
+                 as_json: bool) -> None:
+    """Close TICKET of customer REF with its resolution and rating."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    draft = tickets.TicketInput(status=status, resolution=resolution, satisfaction=satisfaction)
+    updated = tickets.close_ticket(vault, customer, ticket_ref, draft)
+    _print_ticket_result(updated, as_json, f"closed ticket {ticket_ref} of {updated.name}")
+
+
+def _print_ticket_result(customer: Any, as_json: bool, message: str) -> None:
+    if as_json:
+        print_json({"id": customer.id, "name": customer.name, "tickets": _jsonable(customer.tickets)})
+    else:
+        print_note(message)
+
+
+@ticket.command(name="ls")
+@click.argument("ref", required=False)
+@click.option("--status", default="", help="Only tickets with this status.")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved and closed tickets.")
+@click.option("--owner", default="", help="Only this owner's tickets.")
+@click.option("--mine", is_flag=True, help="Only your tickets.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, owner: str, mine: bool,
+              as_json: bool) -> None:
+    """List open tickets (most urgent first), of one customer REF or of all."""
+    vault = open_vault(ctx)
+    pool = [vault.resolve(ref)] if ref else vault.scan().customers
+    status_id = vault.config.choice_set(tickets.STATUSES).canonical(status) if status else ""
+    rows = tickets.ticket_rows(pool, status=status_id, open_only=not (show_all or status_id),
+                               owner=owner or (user_of(vault) if mine else ""))
+    items = [{"customer_id": c.id, "customer": c.name, **_jsonable(t), "owner": t.get("owner") or c.owner,
+              "path": vault.relative(c.path)} for c, t in rows]
+    if as_json:
+        print_json(items)
+        return
+    table = [[safe(t["customer"], "bold"), safe(t.get("id", "")), safe(t.get("subject", "")),
+              safe(label(vault, tickets.TYPES, str(t.get("type", "")))),
+              safe(label(vault, tickets.PRIORITIES, str(t.get("priority", ""))),
+                   "red" if t.get("priority") in ("urgent", "high") else ""),
+              safe(label(vault, tickets.STATUSES, str(t.get("status", "")))), safe(t.get("opened", "")),
+              safe(t["owner"])] for t in items]
+    console().print(fitted_table(["customer", "id", "subject", "type", "priority", "status", "opened", "owner"],
+                                 table, flexible={"customer", "subject"}))
+    console().print(Text(f"{len(items)} tickets", style="dim"))
+
+
+COMMANDS: list[click.Command] = [deal, ticket]

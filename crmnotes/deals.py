@@ -1,0 +1,294 @@
+"""Deals (opportunities) of a customer, kept in its front-matter ``deals:`` list.
+
+A deal is a small mapping::
+
+    deals:
+      - id: D1
+        name: 数据安全平台一期
+        stage: proposal
+        amount: 180000
+        currency: CNY
+        probability: 50
+        close: 2026-12-20
+        owner: 张伟
+
+Stages come from the ``deal_stages`` choice list of crmnotes.yaml, each with
+a default ``probability``.  Every write replaces only the ``deals:`` block
+(``note.set_fields``); a stage move is also recorded as a follow-up entry in
+the same edit, so the customer's timeline shows how the deal progressed.
+Deals written by hand without an ``id`` are referred to by name or by their
+position (1, 2, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from . import note, rules
+from .config import ChoiceSet, VaultConfig, fold
+from .errors import CrmError, ValidationError
+from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, parse_when
+from .vault import Vault
+
+DEAL_STAGES = "deal_stages"
+WON, LOST = "won", "lost"
+FIELD_ORDER = ("id", "name", "stage", "amount", "currency", "probability", "close", "owner")
+_AMOUNT = re.compile(r"^(?P<num>[+-]?\d+(?:\.\d+)?)\s*(?P<unit>万|w|k|千|m|百万|亿)?$", re.I)
+_UNITS = {"万": 10_000, "w": 10_000, "k": 1_000, "千": 1_000, "m": 1_000_000, "百万": 1_000_000, "亿": 100_000_000}
+
+
+@dataclass
+class DealInput:
+    """A deal as typed (strings, as from the CLI or a form); empty means "not given"."""
+
+    name: str = ""
+    stage: str = ""
+    amount: str = ""
+    currency: str = ""
+    probability: str = ""
+    close: str = ""
+    owner: str = ""
+    note: str = ""  # why it moved (goes into the follow-up, not the deal)
+
+
+def stages(config: VaultConfig) -> ChoiceSet:
+    return config.choice_set(DEAL_STAGES)
+
+
+def default_probability(config: VaultConfig, stage: str) -> int | None:
+    found = stages(config).find(stage)
+    value = found.extra.get("probability") if found else None
+    return int(value) if isinstance(value, (int, float)) else None
+
+
+def is_open(deal: dict[str, Any]) -> bool:
+    return str(deal.get("stage", "")) not in (WON, LOST)
+
+
+def parse_amount(raw: str) -> int | float:
+    """'180000', '180,000', '18万', '1.5w', '36k' -> a number (ValueError otherwise)."""
+    text = note.clean_text(str(raw)).strip().replace(",", "").replace("，", "").replace("_", "")
+    text = text.lstrip("¥$€£￥").strip()
+    found = _AMOUNT.match(text)
+    if not found:
+        raise ValueError(f"'{raw}' is not an amount (write 180000, 18万 or 36k)")
+    value = float(found.group("num")) * _UNITS.get((found.group("unit") or "").lower(), 1)
+    if value < 0:
+        raise ValueError(f"'{raw}' is negative; an amount must be 0 or more")
+    return int(value) if value == int(value) else round(value, 2)
+
+
+def amount_of(deal: dict[str, Any]) -> float:
+    value = deal.get("amount")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(parse_amount(str(value))) if value not in (None, "") else 0.0
+    except ValueError:
+        return 0.0
+
+
+def probability_of(deal: dict[str, Any], config: VaultConfig) -> float:
+    value = deal.get("probability")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return float(default_probability(config, str(deal.get("stage", ""))) or 0)
+
+
+def close_of(deal: dict[str, Any]) -> date | None:
+    when = parse_when(deal.get("close"))
+    return when.date() if when else None
+
+
+# ------------------------------------------------------------------ validation
+
+
+def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | None = None
+                 ) -> tuple[dict[str, Any], list[FieldIssue]]:
+    """The stored mapping for a new deal (``base`` None) or an updated one."""
+    deal: dict[str, Any] = dict(base or {})
+    issues: list[FieldIssue] = []
+    creating = base is None
+    name = note.clean_text(draft.name).strip()
+    if name:
+        deal["name"] = name
+    elif creating:
+        issues.append(FieldIssue("name", "a deal needs a name"))
+    stage_given = draft.stage.strip()
+    if stage_given or creating:
+        found = stages(config).find(stage_given or stages(config).ids[0])
+        if found is None:
+            options = ", ".join(f"{c.id} ({c.label})" if c.label else c.id for c in stages(config).items)
+            issues.append(FieldIssue("stage", f"'{draft.stage}' is not a deal stage (choose one of: {options})"))
+        else:
+            deal["stage"] = found.id
+            if not draft.probability.strip() and (creating or found.id != (base or {}).get("stage")):
+                deal["probability"] = default_probability(config, found.id)
+    _set_number(deal, issues, "amount", draft.amount, parse_amount)
+    _set_number(deal, issues, "probability", draft.probability, _parse_probability)
+    if draft.currency.strip():
+        deal["currency"] = note.clean_text(draft.currency).strip().upper()
+    elif creating:
+        deal["currency"] = config.currency
+    if draft.close.strip():
+        when = parse_when(draft.close)
+        if when is None:
+            issues.append(FieldIssue("close", f"'{draft.close}' is not a date (use YYYY-MM-DD)"))
+        else:
+            deal["close"] = when.date()
+    if draft.owner.strip():
+        deal["owner"] = note.clean_text(draft.owner).strip()
+    for kind, masked, _ in rules.find_sensitive(" ".join(str(v) for v in deal.values())):
+        issues.append(FieldIssue("deal", f"a {kind} ({masked}) must not be stored in the vault"))
+    ordered = {k: deal[k] for k in FIELD_ORDER if deal.get(k) is not None}
+    ordered.update({k: v for k, v in deal.items() if k not in ordered and v is not None})
+    return ordered, issues
+
+
+def _set_number(deal: dict[str, Any], issues: list[FieldIssue], key: str, raw: str, parse: Any) -> None:
+    if not raw.strip():
+        return
+    try:
+        deal[key] = parse(raw)
+    except ValueError as exc:
+        issues.append(FieldIssue(key, str(exc)))
+
+
+def _parse_probability(raw: str) -> int | float:
+    value = parse_amount(raw.strip().rstrip("%"))
+    if value > 100:
+        raise ValueError(f"'{raw}' is not a probability (0 to 100)")
+    return value
+
+
+def _refuse(issues: list[FieldIssue]) -> None:
+    errors = [i for i in issues if i.severity == SEVERITY_ERROR]
+    if errors:
+        raise ValidationError(errors, hint="Nothing was written.")
+
+
+# ------------------------------------------------------------------ finding
+
+
+def find_deal(deals: list[dict[str, Any]], ref: str) -> int:
+    """Index of the deal an id (D2), a position (2) or a name / unique prefix refers to."""
+    ref = ref.strip()
+    by_id = [i for i, d in enumerate(deals) if fold(str(d.get("id", ""))) == fold(ref)]
+    if by_id:
+        return by_id[0]
+    position = re.fullmatch(r"[Dd]?(\d+)", ref)  # deals written by hand have no id: D2 / 2 = the second
+    if position and 1 <= int(position.group(1)) <= len(deals):
+        return int(position.group(1)) - 1
+    for match in (lambda d: fold(str(d.get("name", ""))) == fold(ref),
+                  lambda d: fold(str(d.get("name", ""))).startswith(fold(ref))):
+        found = [i for i, d in enumerate(deals) if match(d)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            names = "; ".join(f"{deal_label(deals[i], i)}" for i in found)
+            raise CrmError(f"'{ref}' matches {len(found)} deals: {names}.", "Use the deal id (D1, D2, ...).")
+    shown = "; ".join(deal_label(d, i) for i, d in enumerate(deals)) or "none"
+    raise CrmError(f"no deal matches '{ref}' (deals: {shown}).", "Use the deal id, position or name.")
+
+
+def deal_label(deal: dict[str, Any], index: int) -> str:
+    return f"{deal.get('id') or index + 1} {deal.get('name', '')}".strip()
+
+
+def next_deal_id(deals: list[dict[str, Any]]) -> str:
+    """D<n> past every id and position in use, so D<n> also names the n-th deal when ids are missing."""
+    numbers = [int(m.group(1)) for d in deals if (m := re.fullmatch(r"D(\d+)", str(d.get("id", ""))))]
+    return f"D{max([*numbers, len(deals)]) + 1}"
+
+
+# ------------------------------------------------------------------ writing
+
+
+def add_deal(vault: Vault, customer: Customer, draft: DealInput, *, by: str = "") -> Customer:
+    """Append a deal to the customer's ``deals:`` list (owner: the customer's, else ``by``)."""
+    if not draft.owner.strip():
+        draft.owner = customer.owner or by
+    deal, issues = prepare_deal(vault.config, draft)
+    _refuse(issues)
+
+    def edit(doc: note.Document) -> str:
+        current = _deals_in(doc)
+        new = {"id": next_deal_id(current), **deal}
+        return note.set_fields(doc, {"deals": [*current, new]})
+
+    return vault.update(customer.path, edit)
+
+
+def set_deal(vault: Vault, customer: Customer, ref: str, draft: DealInput, *, by: str = "",
+             now: datetime | None = None) -> Customer:
+    """Change a deal; a stage move is also logged as a follow-up (and a won
+    deal moves the customer to the won stage when it is not there yet)."""
+    now = (now or datetime.now()).replace(second=0, microsecond=0)
+    index = find_deal(customer.deals, ref)
+    _, issues = prepare_deal(vault.config, draft, customer.deals[index])
+    _refuse(issues)
+
+    def edit(doc: note.Document) -> str:
+        current = _deals_in(doc)
+        position = find_deal(current, ref)  # the fresh file may differ from what was read
+        updated, _ = prepare_deal(vault.config, draft, current[position])
+        if updated == current[position]:
+            return doc.text
+        with_deals = note.set_fields(doc, {"deals": [*current[:position], updated, *current[position + 1:]]})
+        followup = _move_followup(vault.config, doc.meta, current[position], updated, draft.note, by, now)
+        if followup is None:
+            return with_deals
+        fresh = note.parse(doc.encode(with_deals))
+        if followup.stage_to:
+            fresh = note.parse(doc.encode(note.set_fields(fresh, {"stage": followup.stage_to})))
+        return note.insert_followup(fresh, followup)
+
+    return vault.update(customer.path, edit)
+
+
+def _deals_in(doc: note.Document) -> list[dict[str, Any]]:
+    value = doc.meta.get("deals")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(d, dict) for d in value):
+        raise CrmError("the customer's 'deals:' field is not a list of deals.", "Fix it with 'crm edit'.")
+    return [dict(d) for d in value]
+
+
+def _move_followup(config: VaultConfig, meta: dict[str, Any], old: dict[str, Any], new: dict[str, Any],
+                   why: str, by: str, now: datetime) -> FollowUp | None:
+    """The follow-up recording a deal's stage move, or None when it did not move."""
+    before, after = str(old.get("stage", "")), str(new.get("stage", ""))
+    if before == after:
+        return None
+    labels = stages(config)
+    text = f"商机「{new.get('name', '')}」阶段：{labels.display(before) or '?'} → {labels.display(after)}"
+    if new.get("amount") is not None:
+        text += f"（{new.get('currency', '')} {new['amount']}）"
+    if why.strip():
+        text += "\n" + note.clean_text(why).strip()
+    followup = FollowUp(at=now, channel="other", by=by, note=text)
+    customer_stage = str(meta.get("stage", ""))
+    won = config.stages.find(WON)
+    if after == WON and won is not None and customer_stage != won.id:
+        followup.stage_from, followup.stage_to = customer_stage, won.id
+    return followup
+
+
+def deal_rows(customers: list[Customer], *, owner: str = "", stage: str = "", open_only: bool = False
+              ) -> list[tuple[Customer, int, dict[str, Any]]]:
+    """Every deal of these customers as (customer, index, deal), filtered."""
+    rows = []
+    for customer in customers:
+        for index, deal in enumerate(customer.deals):
+            if owner and fold(str(deal.get("owner") or customer.owner)) != fold(owner):
+                continue
+            if stage and str(deal.get("stage", "")) != stage:
+                continue
+            if open_only and not is_open(deal):
+                continue
+            rows.append((customer, index, deal))
+    return rows
