@@ -26,7 +26,11 @@ from .output import console, print_json, print_warning, safe
 
 
 def open_vault(ctx: click.Context) -> Vault:
-    return Vault.find(ctx.find_root().obj.get("vault_path"))
+    from ..sync.repo import ensure_repo_setup  # cheap: reads .git/config, imports no GitPython
+
+    vault = Vault.find(ctx.find_root().obj.get("vault_path"))
+    ensure_repo_setup(vault.root)
+    return vault
 
 
 def user_of(vault: Vault) -> str:
@@ -286,10 +290,10 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
     if limit > 0:
         customers = customers[:limit]
+    report_unreadable(vault, scan.problems)
     if as_json:
         print_json([actions.customer_json(vault, c, reveal=reveal) for c in customers])
         return
-    report_unreadable(vault, scan.problems)
     today = date.today()
     rows = []
     for customer in customers:
