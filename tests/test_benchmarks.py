@@ -1,0 +1,86 @@
+"""Smoke test of the benchmark vault generator: valid files, the promised mix, reproducible bytes.
+
+Timings are never asserted here; benchmarks/run.py measures them.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crmnotes import actions
+from crmnotes.cli import main
+from crmnotes.naming import customer_relpath, looks_like_id
+from crmnotes.vault import Vault
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import gen_vault
+
+TODAY = date(2026, 3, 1)
+COUNT = 30
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Vault:
+    root = tmp_path_factory.mktemp("bench") / "vault"
+    gen_vault.generate(root, COUNT, seed=7, today=TODAY, workers=1)
+    return Vault(root)
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted((root / "customers").rglob("*.md"))}
+
+
+def test_generated_vault_passes_crm_check(generated: Vault) -> None:
+    result = CliRunner().invoke(main, ["--vault", str(generated.root), "check", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stdout
+    assert actions.check_vault(generated) == []  # not even warnings (ad-hoc tags, unknown channels)
+
+
+def test_generated_vault_has_the_promised_mix(generated: Vault) -> None:
+    customers = generated.scan().customers
+    assert len(customers) == COUNT
+    chinese = [c for c in customers if CJK.search(c.name)]
+    assert len(chinese) == COUNT // 2
+    assert all(5 <= len(c.followups) <= 15 for c in customers)
+    assert all(2048 <= c.path.stat().st_size <= 4096 for c in customers)
+    assert len({c.owner for c in customers}) >= 8
+    assert {c.stage for c in customers} <= {"potential", "intent", "won", "lost"}
+    assert len({c.stage for c in customers}) >= 3
+    assert len({c.text("source") for c in customers}) >= 4
+    assert len({c.text("industry") for c in customers}) >= 4
+    assert any(c.deals for c in customers)
+    assert all(t.split("/")[0] in generated.config.tags.namespaces for c in customers for t in c.tags)
+    chinese_notes = " ".join(f.note for c in chinese for f in c.followups)
+    assert CJK.search(chinese_notes)
+
+
+def test_ids_and_paths_follow_the_real_rules(generated: Vault) -> None:
+    for customer in generated.scan().customers:
+        assert looks_like_id(customer.id)
+        assert customer.id[2:10] == customer.text("created")[:10].replace("-", "")
+        expected = generated.customers_dir / customer_relpath(customer.name, customer.id)
+        assert customer.path == expected
+        followups = customer.followups
+        assert [f.at for f in followups] == sorted(f.at for f in followups)
+
+
+def test_fast_rendering_equals_new_file_text_and_is_reproducible(tmp_path: Path, generated: Vault) -> None:
+    exact = tmp_path / "exact"
+    gen_vault.generate(exact, COUNT, seed=7, today=TODAY, exact=True, workers=1)
+    assert files_of(exact) == files_of(generated.root)
+    other = tmp_path / "other"
+    gen_vault.generate(other, COUNT, seed=8, today=TODAY, workers=1)
+    assert files_of(other) != files_of(generated.root)
+
+
+def test_command_line_writes_the_requested_count(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    assert gen_vault.main([str(out), "--customers", "4", "--seed", "3", "--today", "2026-03-01", "--workers", "1"]) == 0
+    assert len(files_of(out)) == 4
