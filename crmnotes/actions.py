@@ -239,7 +239,25 @@ def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Custome
     changed = set(values)
     _refuse_errors([i for i in rules.validate_meta(merged, vault.config) if i.field in changed])
     changes = {k: (note.DELETE if v is None else v) for k, v in values.items()}
-    return vault.update(customer.path, lambda doc: note.set_fields(doc, changes))
+
+    def edit(doc: note.Document) -> str:
+        return note.set_fields(doc, {**changes, **_resolved_conflicts(doc.meta, changes)})
+
+    return vault.update(customer.path, edit)
+
+
+def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Setting a field a sync left in conflict resolves that conflict."""
+    from .merge import CONFLICTS_KEY
+
+    recorded = meta.get(CONFLICTS_KEY)
+    if not isinstance(recorded, list) or CONFLICTS_KEY in changes:
+        return {}
+    kept = [c for c in recorded
+            if not (isinstance(c, dict) and re.split(r"[.\[]", str(c.get("field", "")))[0] in changes)]
+    if len(kept) == len(recorded):
+        return {}
+    return {CONFLICTS_KEY: kept or note.DELETE}
 
 
 # ------------------------------------------------------------------ check
@@ -272,6 +290,7 @@ def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
         for kind, masked, _ in rules.find_sensitive(line):
             problems.append(Problem(customer.path, lineno, f"a {kind} ({masked}) must not be stored in the vault",
                                     code="sensitive"))
+    problems += sync_conflicts(customer, body_start)
     for followup in customer.followups:
         if followup.channel and vault.config.channels.find(followup.channel) is None:
             problems.append(Problem(customer.path, followup.line, f"unknown channel '{followup.channel}'",
@@ -280,6 +299,24 @@ def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
             if stage and vault.config.stages.find(stage) is None:
                 problems.append(Problem(customer.path, followup.line, f"unknown stage '{stage}' in a stage move",
                                         code="unknown-stage"))
+    return problems
+
+
+def sync_conflicts(customer: Customer, body_start: int) -> list[Problem]:
+    """What a sync merge left for a person to decide: values recorded under
+    ``conflicts:`` and marked blocks of prose."""
+    from .merge import CONFLICTS_KEY, conflict_lines, describe_conflict
+
+    problems = []
+    recorded = customer.meta.get(CONFLICTS_KEY)
+    if recorded:
+        line = _line_of(customer.path, CONFLICTS_KEY)
+        for item in recorded if isinstance(recorded, list) else [recorded]:
+            problems.append(Problem(customer.path, line, describe_conflict(item) + "; keep the right value and "
+                                    f"delete this item from '{CONFLICTS_KEY}:'", code="sync-conflict"))
+    for line in conflict_lines(customer.body):
+        problems.append(Problem(customer.path, body_start + line - 1, "a sync kept two versions of this text; keep "
+                                "the right one and delete the rest of the marked block", code="sync-conflict"))
     return problems
 
 

@@ -67,5 +67,10 @@ def register() -> None:
     for command in crmwork.COMMANDS:
         main.add_command(command)
 
+    from . import sync
+
+    for command in sync.COMMANDS:
+        main.add_command(command)
+
 
 register()

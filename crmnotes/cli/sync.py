@@ -1,0 +1,105 @@
+"""Commands about team sync and history: sync, history, and the two hidden
+commands git itself runs (the merge driver and the pre-commit hook)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.text import Text
+
+from .customers import open_vault, print_note
+from .output import console, print_json, safe
+
+
+@click.command()
+@click.option("--message", "-m", default="", help="Commit message (default: generated from what changed).")
+@click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON.")
+@click.pass_context
+def sync(ctx: click.Context, message: str, as_json: bool) -> None:
+    """Commit local changes, merge the remote's, push."""
+    from ..sync.sync import sync as run_sync
+
+    vault = open_vault(ctx)
+    report = run_sync(vault.root, message)
+    if as_json:
+        print_json({"committed": report.committed or None, "remote": report.remote or None,
+                    "branch": report.branch or None, "merged_commits": report.merged_commits,
+                    "merged_files": report.merged_files, "pushed": report.pushed, "notes": report.notes})
+        return
+    out = console()
+    out.soft_wrap = True  # a commit subject is one line, whatever the terminal width
+    out.print(safe(f"committed: {report.committed}") if report.committed else Text("nothing to commit", style="dim"))
+    if report.merged_commits:
+        customers = [f for f in report.merged_files if f.startswith("customers/")]
+        out.print(safe(f"merged {report.merged_commits} commit(s) from {report.remote}/{report.branch}"
+                       f" ({len(customers)} customer file(s))"))
+    if report.pushed:
+        out.print(safe(f"pushed to {report.remote}/{report.branch}", "green"))
+    for line in report.notes:
+        print_note(line)
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=int, default=0, help="Only the newest N changes.")
+@click.pass_context
+def history(ctx: click.Context, ref: str, as_json: bool, limit: int) -> None:
+    """Who changed what in one customer, and when (from git)."""
+    from ..sync.history import customer_history
+
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    changes = customer_history(vault.root, vault.relative(customer.path))
+    if limit:
+        changes = changes[-limit:]
+    if as_json:
+        print_json([c.to_json() for c in changes])
+        return
+    out = console()
+    for change in changes:
+        out.print(safe(change.commit[:8], "yellow") + safe(f"  {change.date}  ", "dim") + safe(change.author, "bold")
+                  + safe(f"  {change.kind}", "cyan") + safe(f"  {change.subject}", "dim"))
+        for item in change.fields:
+            out.print(safe(f"  {item['field']}: {_value(item['old'])} -> {_value(item['new'])}"))
+        for followup in change.followups:
+            out.print(safe(f"  + {followup['at']} {followup['channel']} {followup['by']}: ", "green")
+                      + safe(followup["note"].split("\n", 1)[0][:80]))
+    if not changes:
+        print_note(f"{customer.name} has no committed history yet (run 'crm sync').")
+
+
+def _value(value: object) -> str:
+    return "∅" if value is None else str(value)
+
+
+@click.command(name="merge-driver", hidden=True)
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("ours", type=click.Path(path_type=Path))
+@click.argument("theirs", type=click.Path(path_type=Path))
+@click.argument("relpath", default="")
+def merge_driver(base: Path, ours: Path, theirs: Path, relpath: str) -> None:
+    """Git merge driver for customer files (git runs it with %O %A %B %P)."""
+    from ..sync.driver import run_driver
+
+    sys.exit(run_driver(base, ours, theirs, relpath))
+
+
+@click.command(name="pre-commit-hook", hidden=True)
+def pre_commit_hook() -> None:
+    """Git pre-commit hook: refuse sensitive numbers in staged customer files."""
+    from ..sync.guard import sensitive_findings
+
+    findings = sensitive_findings(Path.cwd())
+    if findings:
+        click.echo("crmnotes: commit refused: national ID or bank card numbers must not be stored in the vault:",
+                   err=True)
+        for line in findings:
+            click.echo(f"  {line}", err=True)
+        click.echo("Remove them from the files (crm check lists them), then commit again.", err=True)
+        sys.exit(1)
+
+
+COMMANDS = [sync, history, merge_driver, pre_commit_hook]

@@ -1,0 +1,71 @@
+"""The git merge driver: ``crm merge-driver %O %A %B %P``.
+
+Git hands over three temporary files (base, ours, theirs) and expects the
+result in the "ours" file; exit 0 means merged.  The merge itself lives in
+``crmnotes.merge`` (pure text); this module only reads, writes, and asks git
+who wrote each side so that a recorded conflict names people.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import CrmError, FileFormatError
+from ..fsutil import atomic_write
+from ..merge import Sides, merge_texts
+from ..note import decode
+from .repo import git_run
+
+GITHEAD_PREFIX = "GITHEAD_"
+OTHER_HEADS = ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD")
+
+
+def run_driver(base: Path, ours: Path, theirs: Path, relpath: str, root: Path | None = None) -> int:
+    """Merge into ``ours``; 1 (git then reports a conflict, with ours' text
+    and no markers) only when a side is not a text file we can read."""
+    root = root or Path.cwd()
+    try:
+        base_text = decode(base.read_bytes())[0] if base.exists() else ""
+        ours_text, bom = decode(ours.read_bytes())
+        theirs_text = decode(theirs.read_bytes())[0]
+    except (OSError, FileFormatError):
+        return 1
+    result = merge_texts(base_text, ours_text, theirs_text)
+    if result.conflicts:  # only now is it worth asking git who wrote each side
+        result = merge_texts(base_text, ours_text, theirs_text, sides_of(root, relpath))
+    atomic_write(ours, (("\ufeff" if bom else "") + result.text).encode("utf-8"))
+    return 0
+
+
+def sides_of(root: Path, relpath: str) -> Sides:
+    """The last author of the file on each side (best effort)."""
+    sides = Sides(_author(root, "HEAD", relpath) or "ours", "theirs")
+    other = _other_head(root)
+    if other:
+        sides.theirs = _author(root, other, relpath) or sides.theirs
+    return sides
+
+
+def _other_head(root: Path) -> str:
+    """The commit being merged in: git names it in GITHEAD_<sha> variables
+    while merging (MERGE_HEAD is written only after a conflict)."""
+    heads = [key.removeprefix(GITHEAD_PREFIX) for key in os.environ if key.startswith(GITHEAD_PREFIX)]
+    if heads:
+        ours = git_run(root, "rev-parse", "HEAD", check=False).decode().strip()
+        others = [h for h in heads if h != ours]
+        if others:
+            return others[0]
+    git_dir = Path(os.environ.get("GIT_DIR") or root / ".git")
+    for name in OTHER_HEADS:
+        if (git_dir / name).exists():
+            return name
+    return ""
+
+
+def _author(root: Path, rev: str, relpath: str) -> str:
+    try:
+        out = git_run(root, "log", "-1", "--format=%an", rev, "--", relpath, check=False)
+    except CrmError:  # a name is a nicety; the merge must not fail for it
+        return ""
+    return out.decode("utf-8", errors="replace").strip()

@@ -1,0 +1,236 @@
+"""Team sync with real git: a bare remote and clones in tmp_path, driven
+through the real ``crm`` entry point (the merge driver and the pre-commit
+hook run as real processes started by git)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from crmnotes import note
+from tests.conftest import Crm, run_process
+
+XC = "星辰科技有限公司"
+
+
+def git(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    if ok:
+        assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done
+
+
+def set_identity(root: Path, name: str) -> None:
+    git(root, "config", "user.name", name)
+    git(root, "config", "user.email", f"{name}@example.com")
+
+
+def clone(remote: Path, target: Path, name: str) -> Crm:
+    git(target.parent, "clone", "-q", "-b", "main", str(remote), str(target))
+    set_identity(target, name)
+    return Crm(target)
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(bare))
+    return bare
+
+
+@pytest.fixture
+def team(tmp_path: Path, remote: Path) -> tuple[Crm, Crm]:
+    """alice creates the vault and shares it; bob clones it."""
+    first = tmp_path / "alice"
+    Crm(tmp_path)("init", str(first), "--example")
+    set_identity(first, "alice")
+    git(first, "remote", "add", "origin", str(remote))
+    alice = Crm(first)
+    out = alice("sync")
+    assert "pushed" in out.stdout
+    return alice, clone(remote, tmp_path / "bob", "bob")
+
+
+def head(crm: Crm) -> str:
+    return git(crm.root, "rev-parse", "HEAD").stdout.strip()
+
+
+def customer_file(crm: Crm, ref: str = XC) -> Path:
+    return crm.root / crm("show", ref, "--json").json()["path"]
+
+
+def sync_all(*clones: Crm) -> None:
+    """Sync every clone twice over, so all end on the same commit."""
+    for crm in (*clones, *clones):
+        crm("sync")
+
+
+def test_init_registers_driver_attributes_and_hook(tmp_path: Path) -> None:
+    Crm(tmp_path)("init", str(tmp_path / "v"))
+    root = tmp_path / "v"
+    driver = git(root, "config", "--local", "merge.crmnotes.driver").stdout
+    assert "-m crmnotes merge-driver %O %A %B %P" in driver
+    assert "merge: crmnotes" in git(root, "check-attr", "merge", "--", "customers/x/foo.md").stdout
+    assert (root / ".git" / "hooks" / "pre-commit").stat().st_mode & 0o111
+    assert git(root, "status", "--porcelain").stdout == ""
+    assert git(root, "rev-list", "--count", "HEAD").stdout.strip() == "1"
+
+
+def test_concurrent_followups_from_two_clones_are_all_kept_in_order(team: tuple[Crm, Crm]) -> None:
+    alice, bob = team
+    alice("log", XC, "--note", "alice 电话确认报价", "--at", "2030-01-05 10:00", "--by", "alice")
+    bob("log", XC, "--note", "bob 微信发送合同", "--at", "2030-01-04 16:30", "--by", "bob", "--channel", "wechat")
+    alice("sync")
+    bob("sync")
+    alice("sync")
+    assert head(alice) == head(bob)
+    for crm in team:
+        notes = [f["note"] for f in crm("show", XC, "--json").json()["followups"]]
+        assert notes[-2:] == ["bob 微信发送合同", "alice 电话确认报价"]
+        assert len(notes) == len(set(notes))
+        text = customer_file(crm).read_text(encoding="utf-8")
+        assert "<<<<<<<" not in text and ">>>>>>>" not in text
+    assert customer_file(alice).read_bytes() == customer_file(bob).read_bytes()
+    assert git(alice.root, "status", "--porcelain").stdout == ""
+
+
+def test_commit_message_names_customers_and_changes(team: tuple[Crm, Crm]) -> None:
+    alice, _ = team
+    alice("log", XC, "--note", "电话沟通", "--channel", "phone")
+    alice("set", "Acme", "grade=C")
+    alice("sync")
+    subject = git(alice.root, "log", "-1", "--format=%s").stdout
+    assert f"log: {XC} (phone)" in subject
+    assert "set: Acme Analytics" in subject and "grade=C" in subject
+
+
+def test_different_fields_edited_on_each_side_are_both_kept(team: tuple[Crm, Crm]) -> None:
+    alice, bob = team
+    alice("set", XC, "grade=B")
+    bob("set", XC, "stage=won", "tags=needs/data-security,status/vip")
+    sync_all(alice, bob)
+    for crm in team:
+        data = crm("show", XC, "--json").json()
+        assert (data["grade"], data["stage"]) == ("B", "won")
+        assert "status/vip" in data["tags"]
+        assert "conflicts" not in data
+    alice("check")
+
+
+def test_same_field_edited_differently_keeps_both_and_check_fails_until_resolved(team: tuple[Crm, Crm]) -> None:
+    alice, bob = team
+    alice("set", XC, "grade=B")
+    bob("set", XC, "grade=C")
+    sync_all(alice, bob)
+    meta = note.parse(customer_file(bob).read_bytes()).meta
+    values = {(v["value"], v["by"]) for v in meta["conflicts"][0]["values"]}
+    assert values == {("B", "alice"), ("C", "bob")}
+    for crm in team:
+        problems = crm("check", "--json", ok=False).json()["problems"]
+        assert any(p["code"] == "sync-conflict" and "grade" in p["message"] for p in problems)
+    bob("set", XC, "grade=C")
+    bob("check")
+    sync_all(bob, alice)
+    alice("check")
+    assert alice("show", XC, "--json").json()["grade"] == "C"
+
+
+def test_fresh_clone_registers_itself_and_merges_through_the_driver(team: tuple[Crm, Crm], remote: Path,
+                                                                    tmp_path: Path) -> None:
+    alice, _ = team
+    git(tmp_path, "clone", "-q", "-b", "main", str(remote), str(tmp_path / "carol"))
+    carol_root = tmp_path / "carol"
+    set_identity(carol_root, "carol")
+    assert git(carol_root, "config", "--local", "merge.crmnotes.driver", ok=False).returncode != 0
+    # The first crm command in a clone registers the driver and the hook, quietly.
+    listed = run_process("ls", "--json", cwd=carol_root)
+    assert listed.returncode == 0 and listed.stderr == ""
+    assert "merge-driver" in git(carol_root, "config", "--local", "merge.crmnotes.driver").stdout
+    assert (carol_root / ".git" / "hooks" / "pre-commit").is_file()
+    carol = Crm(carol_root)
+    alice("log", XC, "--note", "alice 拜访", "--at", "2030-02-01 10:00", "--channel", "visit")
+    alice("sync")
+    carol("log", XC, "--note", "carol 邮件", "--at", "2030-02-01 11:00", "--channel", "email")
+    # Merged by git itself, not by crm sync: the driver does the work.
+    git(carol_root, "commit", "-qam", "carol log")
+    git(carol_root, "pull", "-q", "--no-rebase", "--no-edit")
+    notes = [f["note"] for f in carol("show", XC, "--json").json()["followups"]]
+    assert notes[-2:] == ["alice 拜访", "carol 邮件"]
+
+
+def test_unreachable_remote_keeps_the_local_commit(team: tuple[Crm, Crm], tmp_path: Path) -> None:
+    alice, _ = team
+    git(alice.root, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    alice("log", XC, "--note", "离线记录的电话", "--at", "2030-03-01 09:00")
+    before = head(alice)
+    result = alice("sync", ok=False)
+    assert "cannot reach the remote" in result.stderr and "committed locally" in result.stderr
+    assert head(alice) != before
+    assert "离线记录的电话" in git(alice.root, "show", "HEAD").stdout
+    assert git(alice.root, "status", "--porcelain").stdout == ""
+
+
+def test_no_remote_commits_only_and_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "solo"
+    Crm(tmp_path)("init", str(root))
+    set_identity(root, "solo")
+    crm = Crm(root)
+    crm("add", "海豚物流", "--industry", "物流", "--contact", "刘总", "--phone", "13912345678")
+    result = crm("sync")
+    assert "no remote" in result.stderr
+    assert git(root, "log", "-1", "--format=%s").stdout.startswith("add: 海豚物流")
+
+
+def test_first_push_to_an_empty_remote_sets_upstream(tmp_path: Path, remote: Path) -> None:
+    root = tmp_path / "v"
+    Crm(tmp_path)("init", str(root))
+    git(root, "remote", "add", "origin", str(remote))
+    Crm(root)("sync")
+    assert git(root, "rev-parse", "--abbrev-ref", "main@{upstream}").stdout.strip() == "origin/main"
+    assert git(remote, "rev-parse", "main").stdout == git(root, "rev-parse", "HEAD").stdout
+
+
+def test_pre_commit_hook_refuses_an_id_number(team: tuple[Crm, Crm]) -> None:
+    alice, _ = team
+    path = customer_file(alice)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("\n身份证号 11010519491231002X\n")
+    git(alice.root, "add", "--all")
+    refused = git(alice.root, "commit", "-m", "oops", ok=False)
+    assert refused.returncode != 0
+    assert "PRC resident ID" in refused.stderr and "1101" in refused.stderr
+    assert "11010519491231002X" not in refused.stderr  # the hook masks the number it reports
+    result = alice("sync", ok=False)
+    assert "refused" in result.stderr
+    assert "11010519491231002X" in path.read_text(encoding="utf-8")  # nothing was discarded
+
+
+def test_conflict_in_config_is_reported_and_the_vault_stays_usable(team: tuple[Crm, Crm]) -> None:
+    alice, bob = team
+    for crm, days in ((alice, "60"), (bob, "120")):
+        config = crm.root / "crmnotes.yaml"
+        config.write_text(config.read_text(encoding="utf-8").replace("silent_after_days: 90",
+                                                                    f"silent_after_days: {days}"), encoding="utf-8")
+    alice("sync")
+    bob("log", XC, "--note", "bob 的记录")
+    result = bob("sync", ok=False)
+    assert "crmnotes.yaml" in result.stderr and "git merge" in result.stderr
+    assert "<<<<<<<" not in (bob.root / "crmnotes.yaml").read_text(encoding="utf-8")
+    bob("ls")
+    assert "bob 的记录" in git(bob.root, "show", "HEAD").stdout
+
+
+def test_customer_renamed_on_one_side_and_logged_on_the_other(team: tuple[Crm, Crm]) -> None:
+    alice, bob = team
+    old = customer_file(alice)
+    new = old.with_name("xingchen-renamed-7f3q.md")
+    git(alice.root, "mv", str(old.relative_to(alice.root)), str(new.relative_to(alice.root)))
+    alice("sync")
+    bob("log", XC, "--note", "改名之后的电话", "--at", "2030-04-01 10:00")
+    sync_all(bob, alice)
+    for crm in team:
+        data = crm("show", XC, "--json").json()
+        assert data["path"].endswith("xingchen-renamed-7f3q.md")
+        assert data["followups"][-1]["note"] == "改名之后的电话"
