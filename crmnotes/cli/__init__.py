@@ -72,5 +72,10 @@ def register() -> None:
     for command in sync.COMMANDS:
         main.add_command(command)
 
+    from . import search
+
+    for command in search.COMMANDS:
+        main.add_command(command)
+
 
 register()

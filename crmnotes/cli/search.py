@@ -1,0 +1,165 @@
+"""Commands about the search index: search, index, watch."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Any
+
+import click
+from rich.text import Text
+
+from ..rules import mask_phone
+from ..vault import Vault
+from .customers import label, open_vault
+from .output import console, error_console, print_json, print_warning, safe
+
+PROGRESS_MIN_FILES = 200  # smaller vaults index faster than a bar can draw
+
+
+@click.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", "-n", type=int, default=20, show_default=True, help="At most this many results (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--reveal", is_flag=True, help="Show phone numbers unmasked.")
+@click.pass_context
+def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool, reveal: bool) -> None:
+    """Full-text and field search, best matches first.
+
+    \b
+    Words and "phrases" match name, contact, notes and follow-ups (Chinese
+    is matched inside unspaced text; pinyin and initials find Chinese names).
+    Fields: stage: tag: owner: industry: source: grade: id: name: contact:
+    phone: channel:, dates created: last: next: (2024-01..2024-03, <30d, >90d).
+    Combine with AND, OR, NOT, -word and parentheses.
+    """
+    from .. import search as engine
+    from ..catalog import row_of
+
+    vault = open_vault(ctx)
+    hits = engine.search(vault, " ".join(query), limit=limit)
+    today = date.today()
+    if as_json:
+        out = []
+        for hit in hits:
+            data = row_of(vault, hit.customer, today).to_json()
+            data["phone"] = _phone(vault, data["phone"], reveal)
+            data.update(score=round(hit.score, 4), snippet=hit.snippet.text,
+                        highlights=[list(span) for span in hit.snippet.spans])
+            out.append(data)
+        print_json(out)
+        return
+    out_console = console()
+    for hit in hits:
+        row = row_of(vault, hit.customer, today)
+        head = safe(row.name, "bold") + safe(f"  {row.id}", "dim")
+        facts = [label(vault, "stages", row.stage), row.grade, row.owner, row.contact,
+                 _phone(vault, row.phone, reveal), ", ".join(row.tags)]
+        out_console.print(head)
+        out_console.print(safe("  " + " · ".join(f for f in facts if f), "cyan"))
+        if hit.snippet.text:
+            out_console.print(Text("  ") + highlighted(hit.snippet.text, hit.snippet.spans))
+    count = len(hits)
+    more = " (use --limit for more)" if limit and count == limit else ""
+    out_console.print(Text(f"{count} result{'s' if count != 1 else ''}{more}", style="dim"))
+
+
+def _phone(vault: Vault, phone: str, reveal: bool) -> str:
+    return phone if reveal or not phone else mask_phone(phone, vault.config.phone_region)
+
+
+def highlighted(text: str, spans: list[tuple[int, int]]) -> Text:
+    """A snippet with its matches in reverse video (inert text: never parsed as markup)."""
+    out = safe(text)
+    for start, end in spans:
+        out.stylize("bold reverse", start, end)
+    return out
+
+
+@click.command()
+@click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+@click.pass_context
+def index(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
+    """Bring the search index up to date (it is also refreshed before every search)."""
+    from .. import search as engine
+
+    vault = open_vault(ctx)
+    with _progress(as_json) as progress:
+        stats = engine.refresh(vault, rebuild=rebuild, progress=progress)
+    if as_json:
+        print_json({"total": stats.total, "added": stats.added, "changed": stats.changed, "removed": stats.removed,
+                    "rebuilt": stats.rebuilt, "unreadable": stats.unreadable, "seconds": round(stats.seconds, 3)})
+        return
+    for rel, error in sorted(stats.unreadable.items()):
+        print_warning(f"{rel} {error}")
+    what = "rebuilt" if stats.rebuilt else "up to date" if not stats.changes else "updated"
+    detail = "" if stats.rebuilt or not stats.changes else \
+        f": {stats.added} added, {stats.changed} changed, {stats.removed} removed"
+    console().print(Text(f"index {what}{detail} ({stats.total} customer files, {stats.seconds:.2f} s)", style="dim"))
+
+
+class _progress:
+    """A rich progress bar on stderr for large (re)builds in a terminal; nothing otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Any:
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.quiet or total < PROGRESS_MIN_FILES or not error_console().is_terminal:
+            return
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=error_console(), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("index", total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@click.command()
+@click.pass_context
+def watch(ctx: click.Context) -> None:
+    """Keep the search index fresh while files change (Ctrl-C stops)."""
+    from .. import search as engine
+    from ..watch import VaultWatcher
+
+    vault = open_vault(ctx)
+    out = console()
+    stats = engine.refresh(vault)
+    out.print(Text(f"watching {vault.root} ({stats.total} customer files); Ctrl-C stops", style="dim"))
+
+    def changed(paths: set[str] | None) -> None:
+        result = engine.refresh(vault)
+        if result.changes:
+            stamp = time.strftime("%H:%M:%S")
+            out.print(safe(f"{stamp} index updated: {result.added} added, {result.changed} changed, "
+                           f"{result.removed} removed ({result.seconds:.2f} s)"))
+        for rel, error in sorted(result.unreadable.items()):
+            print_warning(f"{rel} {error}")
+
+    def failed(exc: BaseException) -> None:
+        print_warning(f"could not update the index: {exc}")
+
+    watcher = VaultWatcher(vault.root, changed, failed).start()
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+    out.print(Text("stopped watching", style="dim"))
+
+
+COMMANDS = [search, index, watch]

@@ -1,0 +1,44 @@
+"""Search: a Whoosh index of the vault with Chinese segmentation, field queries and pinyin.
+
+An adapter, not part of the domain core: the core never imports it, and
+nothing here imports Whoosh or jieba until an index is really opened.
+
+* ``text`` - CJK runs and bigrams, jieba words, pinyin and phone keys (no Whoosh)
+* ``records`` - one file -> index document + stored record (no Whoosh)
+* ``store`` - the manifest that makes freshness checks cheap (no Whoosh)
+* ``schema`` - fields and the CJK/English analyzer
+* ``index`` - refresh / rebuild under one writer lock
+* ``query`` - the query language -> Whoosh queries
+* ``engine`` - ranked hits with snippets; customers from stored fields
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from ..vault import ScanResult, Vault
+    from .engine import Hit
+    from .index import Progress, RefreshStats
+
+__all__ = ["load_customers", "refresh", "search"]
+
+
+def search(vault: Vault, query: str, limit: int = 20, today: date | None = None) -> list[Hit]:
+    from .engine import search as run
+
+    return run(vault, query, limit, today)
+
+
+def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = None, **options: Any) -> RefreshStats:
+    from .index import refresh as run
+
+    return run(vault, rebuild=rebuild, progress=progress, **options)
+
+
+def load_customers(vault: Vault) -> ScanResult:
+    from .engine import load_customers as run
+
+    return run(vault)

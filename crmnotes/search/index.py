@@ -1,0 +1,258 @@
+"""Keeping the Whoosh index of a vault fresh: incremental update, rebuild, locking.
+
+* **Fresh before every answer**: ``refresh`` compares a ``stat`` of every
+  customer file with the manifest; files whose size or mtime moved are read
+  and hashed, and only real changes are re-indexed.  A missing, old-version
+  or corrupt index is rebuilt, never reported as an error.
+* **One writer**: Whoosh allows one writer per index and raises ``LockError``
+  for a second, even in the same process.  Every write goes through
+  ``writer_lock``: a thread lock per index inside the process plus an OS file
+  lock (fcntl / LockFileEx via ``filelock``) across processes.  The kernel
+  drops an OS lock when its process dies, so a killed ``crm`` never blocks
+  the next one.
+* **Rebuild** writes a new index beside the old one and swaps the folders,
+  so readers keep answering from the old index meanwhile; with many files,
+  reading, parsing and jieba segmentation run in worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CrmError
+from ..vault import Vault
+from . import store
+from .records import Prepared, prepare
+
+Progress = Callable[[int, int], None]
+PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
+LOCK_TIMEOUT = 60.0
+_thread_locks: dict[str, threading.RLock] = {}
+_thread_locks_guard = threading.Lock()
+
+
+@dataclass
+class RefreshStats:
+    """What one refresh did."""
+
+    total: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    rebuilt: bool = False
+    unreadable: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def changes(self) -> int:
+        return self.added + self.changed + self.removed
+
+
+class IndexBusy(CrmError):
+    """Another process held the index lock for too long."""
+
+
+@contextlib.contextmanager
+def writer_lock(vault: Vault, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    from filelock import FileLock, Timeout
+
+    key = str(vault.cache_dir)
+    with _thread_locks_guard:
+        local = _thread_locks.setdefault(key, threading.RLock())
+    with local:
+        vault.cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(vault.cache_dir / "index.lock"), timeout=timeout):
+                yield
+        except Timeout:
+            raise IndexBusy("the search index is being rebuilt by another crmnotes process.",
+                            "Wait for it to finish and try again.") from None
+
+
+def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = None,
+            workers: int | None = None) -> RefreshStats:
+    """Bring the index up to date with the files (or rebuild it) and say what changed."""
+    started = time.perf_counter()
+    folder = store.index_dir(vault)
+    current, _ = store.current_files(vault)
+    if not rebuild:
+        manifest = store.load_manifest(folder)
+        if _usable(vault, folder, manifest) and store.plan(manifest, current).empty:  # type: ignore[arg-type]
+            return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
+    with writer_lock(vault):
+        current, _ = store.current_files(vault)  # another process may have written meanwhile
+        manifest = store.load_manifest(folder)
+        if rebuild or not _usable(vault, folder, manifest):
+            stats = _rebuild(vault, current, progress, workers)
+        else:
+            assert manifest is not None
+            try:
+                stats = _update(vault, folder, manifest, current, progress)
+            except _corrupt_errors():  # evaluated only when something was raised
+                stats = _rebuild(vault, current, progress, workers)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _usable(vault: Vault, folder: Path, manifest: store.Manifest | None) -> bool:
+    return manifest is not None and manifest.config_state == store.config_state(vault) and store.index_present(folder)
+
+
+def _corrupt_errors() -> tuple[type[BaseException], ...]:
+    # What a damaged index raises on open/read: missing segment files,
+    # truncated pickles, bad structs.  CrmError and KeyboardInterrupt pass.
+    import pickle
+    import struct
+
+    from whoosh.index import IndexError as WhooshIndexError
+
+    return (OSError, EOFError, ValueError, KeyError, IndexError, pickle.UnpicklingError, struct.error,
+            WhooshIndexError, AttributeError, TypeError)
+
+
+def open_index(vault: Vault) -> Any:
+    """The up-to-date index, ready for searching (rebuilt if it cannot be opened)."""
+    from whoosh import index as windex
+
+    refresh(vault)
+    folder = store.index_dir(vault)
+    try:
+        return windex.open_dir(str(folder))
+    except _corrupt_errors():
+        refresh(vault, rebuild=True)
+        return windex.open_dir(str(folder))
+
+
+# ------------------------------------------------------------------ update
+
+
+def _update(vault: Vault, folder: Path, manifest: store.Manifest, current: dict[str, tuple[int, int]],
+            progress: Progress | None) -> RefreshStats:
+    from whoosh import index as windex
+
+    work = store.plan(manifest, current)
+    stats = RefreshStats(total=len(current))
+    if work.empty:
+        return stats
+    todo = work.added + work.suspect
+    prepared = [prepare(vault, rel) for rel in todo]
+    ix = windex.open_dir(str(folder))
+    writer = _writer(ix)
+    try:
+        for rel in work.removed:
+            writer.delete_by_term("path", rel)
+            manifest.files.pop(rel, None)
+            stats.removed += 1
+        for done, item in enumerate(prepared, start=1):
+            old = manifest.files.get(item.rel)
+            if old is not None and not old.error and item.state.sha1 == old.state.sha1 and item.fields is not None:
+                manifest.files[item.rel] = store.Entry(item.state)  # touched, not changed: nothing to re-index
+            else:
+                _put(writer, manifest, item, stats, new=old is None)
+            if progress:
+                progress(done, len(prepared))
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    store.save_manifest(folder, manifest)  # after the commit: a crash in between only means re-indexing again
+    return stats
+
+
+def _put(writer: Any, manifest: store.Manifest, item: Prepared, stats: RefreshStats, new: bool) -> None:
+    if item.fields is None:
+        writer.delete_by_term("path", item.rel)
+        stats.unreadable[item.rel] = item.error
+    else:
+        writer.update_document(**item.fields)
+    manifest.files[item.rel] = store.Entry(item.state, item.error)
+    if new:
+        stats.added += 1
+    else:
+        stats.changed += 1
+
+
+def _writer(ix: Any, **options: Any) -> Any:
+    return ix.writer(timeout=5.0, **options)
+
+
+# ------------------------------------------------------------------ rebuild
+
+
+def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progress | None,
+             workers: int | None) -> RefreshStats:
+    from whoosh import index as windex
+
+    from .schema import build_schema
+
+    folder = store.index_dir(vault)
+    fresh = folder.with_name(f"{folder.name}.new-{os.getpid()}")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    manifest = store.Manifest(store.config_state(vault))
+    stats = RefreshStats(total=len(current), rebuilt=True)
+    ix = windex.create_in(str(fresh), build_schema())
+    writer = ix.writer(limitmb=128)
+    try:
+        for done, item in enumerate(_prepare_all(vault, sorted(current), workers), start=1):
+            if item.fields is not None:
+                writer.add_document(**item.fields)
+            else:
+                stats.unreadable[item.rel] = item.error
+            manifest.files[item.rel] = store.Entry(item.state, item.error)
+            if progress:
+                progress(done, len(current))
+        writer.commit()
+        ix.close()
+    except BaseException:
+        writer.cancel()
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    stats.added = len(current)
+    store.save_manifest(fresh, manifest)
+    _swap(fresh, folder)
+    return stats
+
+
+def _swap(fresh: Path, folder: Path) -> None:
+    old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(fresh, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _prepare_all(vault: Vault, rels: list[str], workers: int | None) -> Iterator[Prepared]:
+    count = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if count <= 1 or len(rels) < PARALLEL_MIN_FILES:
+        for rel in rels:
+            yield prepare(vault, rel)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(count, mp_context=context, initializer=_worker_init, initargs=(str(vault.root),)) as pool:
+        yield from pool.map(_worker_prepare, rels, chunksize=32)
+
+
+_worker_vault: Vault | None = None
+
+
+def _worker_init(root: str) -> None:
+    global _worker_vault
+    _worker_vault = Vault(Path(root))
+
+
+def _worker_prepare(rel: str) -> Prepared:
+    assert _worker_vault is not None
+    return prepare(_worker_vault, rel)

@@ -1,0 +1,399 @@
+"""The query language of SPEC.md "Search": parse to a small tree, then compile to Whoosh.
+
+    数据安全 "data security" stage:intent tag:needs/ owner:alice
+    (industry:互联网 OR source:展会) NOT grade:C  -lost
+    created:2024-01..2024-03  last:<30d  last:>90d  next:<7d
+
+Bare words match name, contact, notes and follow-ups; words sit side by side
+as AND.  A Chinese word becomes a phrase of character bigrams (a substring
+match, so nothing ``grep`` finds is missed, and no jieba is needed to ask);
+a Latin word is stemmed, and also matches the pinyin or initials of Chinese
+names and contacts (``xckj``), a phone number by any 4+ digit run, and an ID
+by its prefix.  Field values go through the vault's choice lists, so
+``stage:意向`` and ``source:展会`` find ``intent`` and ``trade-show``.
+
+A malformed query raises ``QueryError`` (a ``CrmError``) saying what is
+wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from ..config import VaultConfig, fold
+from ..errors import CrmError
+from . import text as textmod
+
+TEXT_FIELDS = ("name", "contact", "body")
+FIELD_NAMES: dict[str, str] = {
+    "stage": "stage", "阶段": "stage", "tag": "tag", "tags": "tag", "标签": "tag", "owner": "owner", "负责人": "owner",
+    "industry": "industry", "行业": "industry", "source": "source", "来源": "source", "grade": "grade", "等级": "grade",
+    "id": "id", "name": "name", "名称": "name", "客户": "name", "contact": "contact", "联系人": "contact",
+    "phone": "phone", "电话": "phone", "channel": "channel", "渠道": "channel", "created": "created",
+    "创建": "created", "last": "last", "最近联系": "last", "next": "next", "下次跟进": "next",
+}
+DATE_FIELDS = {"created", "last", "next"}
+DATE_HELP = "Use e.g. created:2024-01..2024-03, created:>2024-01-15, last:<30d (within 30 days) or last:>90d."
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "「": '"', "」": '"', "『": '"', "』": '"'})
+_LEX = re.compile(r'\s+|(?P<open>\()|(?P<close>\))|"(?P<phrase>[^"]*)(?P<endq>"?)|(?P<word>[^\s()"]+)')
+_FIELD = re.compile(rf'^(?P<name>[A-Za-z_{textmod.CJK_CLASS}]+):(?P<value>.*)$')
+_ID_LIKE = re.compile(r"^c-[0-9a-z-]{3,}$")
+_PHONE_LIKE = re.compile(r"^\+?[\d\s()\-.]+$")
+_RELATIVE = re.compile(r"^(?P<op>[<>])(?P<n>\d+)(?P<unit>[dwmy])$")
+_UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+
+
+class QueryError(CrmError):
+    """A search query that cannot be understood."""
+
+
+# ------------------------------------------------------------------ tree
+
+
+@dataclass
+class Word:
+    text: str
+    phrase: bool = False
+
+
+@dataclass
+class FieldTerm:
+    name: str  # canonical field name
+    value: str
+    raw_name: str = ""
+
+
+@dataclass
+class Not:
+    child: Node
+
+
+@dataclass
+class And:
+    children: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class Or:
+    children: list[Node] = field(default_factory=list)
+
+
+Node = Word | FieldTerm | Not | And | Or
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def _lex(query: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pending_field = ""
+    for match in _LEX.finditer(query):
+        kind = match.lastgroup
+        if kind is None:
+            continue
+        if kind in ("phrase", "endq"):
+            if not match.group("endq"):
+                raise QueryError("a quotation mark in the search query is not closed.", 'Close the "phrase" with ".')
+            if pending_field:
+                tokens[-1] = ("field", pending_field + match.group("phrase"))
+                pending_field = ""
+            else:
+                tokens.append(("phrase", match.group("phrase")))
+            continue
+        pending_field = ""
+        value = match.group(kind)
+        if kind == "word" and value in ("AND", "OR", "NOT", "&&", "||"):
+            tokens.append(("op", {"&&": "AND", "||": "OR"}.get(value, value)))
+        elif kind == "word" and _FIELD.match(value):
+            tokens.append(("field", value))
+            if value.endswith(":"):
+                pending_field = value  # field:"quoted value" comes as two lexemes
+        else:
+            tokens.append((kind, value))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def parse(self) -> Node:
+        node = self.or_expr()
+        if self.peek() is not None:
+            kind, value = self.peek()  # type: ignore[misc]
+            raise QueryError(f"unexpected '{value}' in the search query.",
+                             "Check the parentheses." if kind == "close" else "")
+        return node
+
+    def or_expr(self) -> Node:
+        children = [self.and_expr()]
+        while self.peek() == ("op", "OR"):
+            self.take()
+            children.append(self.and_expr())
+        return children[0] if len(children) == 1 else Or(children)
+
+    def and_expr(self) -> Node:
+        children = [self.unary()]
+        while (token := self.peek()) is not None and token not in (("op", "OR"), ("close", ")")):
+            if token == ("op", "AND"):
+                self.take()
+            children.append(self.unary())
+        return children[0] if len(children) == 1 else And(children)
+
+    def unary(self) -> Node:
+        token = self.peek()
+        if token is None:
+            raise QueryError("the search query ends where a word was expected.",
+                             "Remove the trailing AND / OR / NOT or finish the expression.")
+        kind, value = self.take()
+        if kind == "op" and value == "NOT":
+            return Not(self.unary())
+        if kind == "op":
+            raise QueryError(f"'{value}' needs a word before and after it.", "Write e.g. 北京 OR 上海.")
+        if kind == "open":
+            node = self.or_expr()
+            if self.peek() != ("close", ")"):
+                raise QueryError("a parenthesis in the search query is not closed.", "Add the missing ')'.")
+            self.take()
+            return node
+        if kind == "close":
+            raise QueryError("the search query has a ')' without a matching '('.", "Remove it or add the '('.")
+        if kind == "phrase":
+            return Word(value, phrase=True)
+        if kind == "word" and value.startswith("-") and len(value) > 1:
+            return Not(self._atom("word", value[1:]))
+        return self._atom(kind, value)
+
+    def _atom(self, kind: str, value: str) -> Node:
+        if kind == "field" or _FIELD.match(value):
+            match = _FIELD.match(value)
+            assert match is not None
+            raw = match.group("name")
+            name = FIELD_NAMES.get(raw.lower())
+            if name is None:
+                known = ", ".join(sorted({v for v in FIELD_NAMES.values()}))
+                raise QueryError(f"the search query uses an unknown field '{raw}:'.", f"Known fields: {known}.")
+            if not match.group("value").strip():
+                raise QueryError(f"'{raw}:' needs a value.", f"Write e.g. {raw}:something.")
+            return FieldTerm(name, match.group("value").strip(), raw)
+        return Word(value)
+
+
+def parse(query: str) -> Node:
+    """Parse a query; raises ``QueryError`` when it is malformed or empty."""
+    cleaned = unicodedata.normalize("NFKC", query).translate(_QUOTES).strip()
+    tokens = _lex(cleaned)
+    if not tokens:
+        raise QueryError("the search query is empty.", "Type a word, a \"phrase\" or field:value.")
+    return _Parser(tokens).parse()
+
+
+# ------------------------------------------------------------------ compiling
+
+
+@dataclass
+class Compiled:
+    query: Any  # a whoosh.query.Query
+    needles: list[str]  # lowercase strings to highlight in snippets
+
+
+def compile_query(node: Node, config: VaultConfig, today: date) -> Compiled:
+    compiler = _Compiler(config, today)
+    return Compiled(compiler.compile(node), sorted(set(compiler.needles), key=len, reverse=True))
+
+
+class _Compiler:
+    def __init__(self, config: VaultConfig, today: date) -> None:
+        from whoosh import query as wq
+
+        from .schema import text_analyzer
+
+        self.q = wq
+        self.analyzer = text_analyzer()
+        self.config = config
+        self.today = today
+        self.needles: list[str] = []
+        self.negated = 0
+
+    def compile(self, node: Node) -> Any:
+        q = self.q
+        if isinstance(node, Word):
+            return self.phrase(node.text) if node.phrase else self.word(node.text)
+        if isinstance(node, FieldTerm):
+            return self.field(node)
+        if isinstance(node, Not):
+            self.negated += 1
+            inner = self.compile(node.child)
+            self.negated -= 1
+            return q.AndNot(q.Every(), inner)
+        if isinstance(node, Or):
+            return q.Or([self.compile(c) for c in node.children])
+        positive, negative = [], []
+        for child in node.children:
+            if isinstance(child, Not):
+                self.negated += 1
+                negative.append(self.compile(child.child))
+                self.negated -= 1
+            else:
+                positive.append(self.compile(child))
+        base = q.And(positive) if len(positive) > 1 else positive[0] if positive else q.Every()
+        return q.AndNot(base, q.Or(negative)) if negative else base
+
+    def _needle(self, text: str) -> None:
+        if not self.negated and text:
+            self.needles.append(text)
+
+    # ---------------------------------------------------------------- words
+
+    def word(self, raw: str, fields: tuple[str, ...] = TEXT_FIELDS, pinyin: bool = True) -> Any:
+        q = self.q
+        text = textmod.normalize(raw)
+        parts = [self._part(is_cjk, run, fields, pinyin) for is_cjk, run, _, _ in textmod.runs(text)]
+        if not parts:
+            raise QueryError(f"'{raw}' has no letters or digits to search for.", "Search for a word.")
+        combined = parts[0] if len(parts) == 1 else q.And(parts)
+        extra = []
+        if fields == TEXT_FIELDS and _ID_LIKE.match(text):
+            extra.append(q.Prefix("id", text))
+        digits = textmod.digits_of(text)
+        if _PHONE_LIKE.match(text) and len(digits) >= textmod.MIN_PHONE_RUN:
+            extra.append(q.Term("phone", digits))
+        return q.Or([combined, *extra]) if extra else combined
+
+    def _part(self, is_cjk: bool, run: str, fields: tuple[str, ...], pinyin: bool) -> Any:
+        q = self.q
+        self._needle(run)
+        if is_cjk:
+            if len(run) == 1:
+                return q.Or([q.Prefix(f, run) for f in fields])
+            grams = textmod.bigrams(run)
+            options = [q.Phrase(f, grams) if len(grams) > 1 else q.Term(f, grams[0]) for f in fields]
+            # a jieba word of the same text adds score (ranking), never recall
+            return q.Or([*options, q.Term("words", run, boost=2.0)])
+        tokens = [t.text for t in self.analyzer(run, mode="query")]
+        stem = tokens[0] if tokens else run
+        if stem != run:
+            self._needle(stem)
+        options = [q.Term(f, stem) for f in fields]
+        if pinyin and run.isascii() and run.isalpha() and len(run) >= 2:
+            options.append(q.Prefix("pinyin", run, boost=0.8))
+        return q.Or(options)
+
+    def phrase(self, raw: str, fields: tuple[str, ...] = TEXT_FIELDS) -> Any:
+        q = self.q
+        tokens = [t.text for t in self.analyzer(textmod.normalize(raw), mode="query")]
+        if not tokens:
+            raise QueryError(f'the phrase "{raw}" has no words to search for.', "Put words between the quotes.")
+        self._needle(textmod.normalize(raw).strip())
+        if len(tokens) == 1:
+            return self.word(raw, fields)
+        return q.Or([q.Phrase(f, tokens) for f in fields])
+
+    # ---------------------------------------------------------------- fields
+
+    def field(self, term: FieldTerm) -> Any:
+        q = self.q
+        name, value = term.name, term.value
+        if name in DATE_FIELDS:
+            start, end = self.date_range(term)
+            return q.DateRange(name, start, end, endexcl=True)
+        if name in ("name", "contact"):
+            return self.word(value, (name,)) if " " not in value else self.phrase(value, (name,))
+        if name == "stage":
+            return self.stage(value)
+        if name == "tag":
+            tag = value.lower()
+            if tag.endswith(("/", "*")):
+                return q.Prefix("tags", tag.rstrip("*"))
+            return q.Or([q.Term("tags", tag), q.Prefix("tags", tag + "/")])
+        if name == "id":
+            return q.Prefix("id", value.lower())
+        if name == "owner":
+            return q.Term("owner", fold(value))
+        if name == "phone":
+            digits = textmod.digits_of(value)
+            if len(digits) < textmod.MIN_PHONE_RUN:
+                raise QueryError(f"phone:{value} needs at least {textmod.MIN_PHONE_RUN} digits.",
+                                 "Write e.g. phone:8000.")
+            return q.Term("phone", digits)
+        lists = {"industry": "industries", "source": "sources", "grade": "grades", "channel": "channels"}
+        return q.Term(name, self.canonical(lists[name], value).lower())
+
+    def canonical(self, list_name: str, value: str) -> str:
+        choices = self.config.choices.get(list_name)
+        return choices.canonical(value) if choices else value
+
+    def stage(self, value: str) -> Any:
+        """Stored stage, with *silent* computed like ``due.effective_stage``:
+        no contact (else creation) for ``silent_after_days`` unless closed."""
+        q = self.q
+        stages = self.config.stages
+        stage = stages.canonical(value)
+        silent = self.config.silent_stage
+        closed = [c.id.lower() for c in stages.items if c.closed]
+        if silent is None:
+            return q.Term("stage", stage.lower())
+        cutoff = datetime.combine(self.today - timedelta(days=self.config.silent_after_days - 1), time())
+        quiet = q.DateRange("activity", None, cutoff, endexcl=True)
+        if stage == silent:
+            return q.AndNot(quiet, q.Or([q.Term("stage", c) for c in closed])) if closed else quiet
+        if stage.lower() in closed:
+            return q.Term("stage", stage.lower())
+        return q.AndNot(q.Term("stage", stage.lower()), quiet)
+
+    def date_range(self, term: FieldTerm) -> tuple[datetime | None, datetime | None]:
+        value = term.value.replace(" ", "")
+        where = f"{term.raw_name or term.name}:{term.value}"
+        relative = _RELATIVE.match(value)
+        if relative:
+            days = int(relative.group("n")) * _UNIT_DAYS[relative.group("unit")]
+            today = datetime.combine(self.today, time())
+            if term.name == "next":  # the future: next:<7d is due within a week (overdue included)
+                edge = today + timedelta(days=days + 1)
+                return (None, edge) if relative.group("op") == "<" else (edge, None)
+            edge = today - timedelta(days=days)
+            return (edge, None) if relative.group("op") == "<" else (None, edge)
+        if ".." in value:
+            left, _, right = value.partition("..")
+            start = _period(left, where)[0] if left else None
+            end = _period(right, where)[1] if right else None
+            if start is None and end is None:
+                raise QueryError(f"'{where}' has no dates on either side of '..'.", DATE_HELP)
+            return start, end
+        for op in (">=", "<=", ">", "<"):
+            if value.startswith(op):
+                first, after = _period(value[len(op) :], where)
+                return {">=": (first, None), ">": (after, None), "<=": (None, after), "<": (None, first)}[op]
+        return _period(value, where)
+
+
+def _period(text: str, where: str) -> tuple[datetime, datetime]:
+    """2024 / 2024-03 / 2024-03-05 -> [first moment, first moment after)."""
+    parts = text.replace("/", "-").split("-")
+    try:
+        if len(parts) == 1 and len(parts[0]) == 4:
+            year = int(parts[0])
+            return datetime(year, 1, 1), datetime(year + 1, 1, 1)
+        if len(parts) == 2:
+            year, month = int(parts[0]), int(parts[1])
+            start = datetime(year, month, 1)
+            return start, datetime(year + month // 12, month % 12 + 1, 1)
+        if len(parts) == 3:
+            day = datetime(int(parts[0]), int(parts[1]), int(parts[2]))
+            return day, day + timedelta(days=1)
+    except ValueError:
+        pass
+    raise QueryError(f"'{where}' is not a date or date range.", DATE_HELP)

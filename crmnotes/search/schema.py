@@ -1,0 +1,112 @@
+"""The Whoosh schema and the analyzer of Chinese + English text.
+
+Whoosh release: **whoosh-reloaded 2.7.5** (pinned ``>=2.7.5,<2.8`` in
+pyproject).  Measured alternatives: Whoosh 2.7.4 warns on import under
+Python 3.11; whoosh-reloaded imports cleanly and keeps the classic API and
+on-disk format, so an index stays readable by any classic 2.7 reader and we
+are never locked in (its repository is archived, but the code is small, pure
+Python and stable, and the index is a rebuildable cache).  ``whoosh3`` is
+~10% faster to build but is published by an automated maintainer at a pace
+of 100 releases in two months; ``whoosh-ng`` builds 1.7x faster but writes
+an index the others cannot read and auto-loads plugins.  Trust and an
+exit path weigh more than 10%; the build is made fast by doing jieba in
+worker processes instead (see ``index.rebuild``).
+
+Text fields use ``CjkTokenizer``: Latin words are lowercased and stemmed
+(renewal ~ renewing), CJK runs become overlapping bigrams *with positions*,
+so a phrase of bigrams finds any Chinese substring (jieba's shipped
+``ChineseAnalyzer`` records no positions: phrase queries on it find nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from whoosh.analysis import LowercaseFilter, StemFilter, Token, Tokenizer
+from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+
+from . import text as textmod
+
+
+class CjkTokenizer(Tokenizer):
+    """Words for Latin text, overlapping bigrams for CJK runs.
+
+    At index time a CJK run also yields its last character alone (at the
+    position of the last bigram), so that a one-character query (王) is
+    found by a prefix search wherever it sits.
+    With ``mode="query"`` that extra token is left out, so a run's bigrams
+    stay consecutive in a phrase query.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CjkTokenizer)
+
+    def __hash__(self) -> int:
+        return hash(CjkTokenizer)
+
+    def __call__(self, value: str, positions: bool = False, chars: bool = False, keeporiginal: bool = False,
+                 removestops: bool = True, start_pos: int = 0, start_char: int = 0, tokenize: bool = True,
+                 mode: str = "", **kwargs: Any) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        for is_cjk, run, start, end in textmod.runs(value):
+            pieces: list[tuple[str, int, int]]
+            if not is_cjk:
+                pieces = [(textmod.normalize(run), start, end)]
+            else:
+                pieces = [(g, start + i, start + i + len(g)) for i, g in enumerate(textmod.bigrams(run))]
+            for index, (piece, s, e) in enumerate(pieces):
+                token.text = piece
+                token.boost = 1.0
+                token.stopped = False
+                if keeporiginal:
+                    token.original = piece
+                if positions:
+                    token.pos = pos
+                if chars:
+                    token.startchar = start_char + s
+                    token.endchar = start_char + e
+                pos += 1
+                yield token
+                if is_cjk and len(run) > 1 and index == len(pieces) - 1 and mode != "query":
+                    # the run's last character, at the same position as the last bigram,
+                    # so it never breaks the adjacency of the tokens around it
+                    token.text = run[-1]
+                    if positions:
+                        token.pos = pos - 1
+                    if chars:
+                        token.startchar = start_char + end - 1
+                        token.endchar = start_char + end
+                    yield token
+
+
+def text_analyzer() -> Any:
+    # Porter stemming leaves CJK tokens untouched (it only strips Latin suffixes).
+    return CjkTokenizer() | LowercaseFilter() | StemFilter(cachesize=50000)
+
+
+def build_schema() -> Schema:
+    analyzer = text_analyzer()
+    return Schema(  # change INDEX_VERSION in store.py with any change here
+        path=ID(stored=True, unique=True),
+        id=ID(stored=True),
+        name=TEXT(analyzer=analyzer, field_boost=4.0),
+        contact=TEXT(analyzer=analyzer, field_boost=2.0),
+        body=TEXT(analyzer=analyzer),
+        words=KEYWORD(scorable=True),  # jieba search-mode words: ranking only, recall comes from bigrams
+        pinyin=KEYWORD(),
+        phone=KEYWORD(),
+        industry=ID(),
+        source=ID(),
+        stage=ID(),
+        grade=ID(),
+        owner=ID(),
+        tags=KEYWORD(commas=True),
+        channel=KEYWORD(),
+        created=DATETIME(),
+        last=DATETIME(),
+        activity=DATETIME(),  # last contact, else created: what "silent" is computed from
+        next=DATETIME(),
+        record=STORED(),
+    )

@@ -1,0 +1,119 @@
+"""Text analysis without Whoosh: CJK runs and bigrams, jieba words, pinyin keys, phone keys.
+
+Why bigrams *and* jieba: an unspaced Chinese sentence has no word boundaries,
+and a segmenter alone can glue a name to its neighbour (``张三是``), so a
+query for 张三 would miss.  Character bigrams make every substring of two or
+more characters findable (a phrase of consecutive bigrams *is* a substring
+match, the recall of ``grep``); jieba's search-mode words are indexed in a
+separate field that only adds score, so a hit on a real word ranks first.
+Queries never need jieba: they are turned into bigrams, which keeps the
+~1 s / 125 MB dictionary load out of every ``crm search``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+# CJK ideographs (unified + extension A + compatibility); kana and hangul are
+# also written without spaces, so they get the same bigram treatment.
+CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_RUNS = re.compile(rf"(?P<cjk>[{CJK_CLASS}]+)|(?P<word>[^\W{CJK_CLASS}]+)")
+_CJK = re.compile(rf"[{CJK_CLASS}]")
+MIN_PHONE_RUN = 4
+MAX_PINYIN_CHARS = 16  # longer names only get keys for their first characters
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def runs(text: str) -> Iterator[tuple[bool, str, int, int]]:
+    """(is_cjk, text, start, end) for every CJK run and every other word."""
+    for match in _RUNS.finditer(text):
+        yield match.lastgroup == "cjk", match.group(0), match.start(), match.end()
+
+
+def bigrams(run: str) -> list[str]:
+    """数据安全 -> 数据 据安 安全; a single character stays itself."""
+    if len(run) < 2:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def normalize(text: str) -> str:
+    """Width- and case-folded form (full-width ＡＢＣ and abc match)."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+# ------------------------------------------------------------------ jieba
+
+
+@lru_cache(maxsize=1)
+def _jieba():  # type: ignore[no-untyped-def]
+    """Load jieba once, silently: it logs "Building prefix dict..." to stderr,
+    which would write over a TUI and clutter scripts."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.ERROR)
+    jieba.initialize()
+    return jieba
+
+
+def jieba_words(text: str) -> list[str]:
+    """Search-mode words (北京星辰科技 -> 北京 星辰 科技 ...) of every CJK run, for ranking."""
+    words: list[str] = []
+    cut = _jieba().cut_for_search
+    for is_cjk, run, _, _ in runs(text):
+        if is_cjk and len(run) > 1:
+            words.extend(w for w in cut(run, HMM=True) if len(w) > 1)
+    return words
+
+
+# ------------------------------------------------------------------ pinyin
+
+
+def pinyin_keys(text: str) -> list[str]:
+    """Keys that let a phone-contacts style query find a Chinese name.
+
+    For 星辰科技: full pinyin and initials from every syllable on
+    (xingchenkeji, chenkeji, keji, ji, xckj, ckj, kj), so both ``xingchen``
+    and ``xckj`` (matched as prefixes) and ``keji`` find it.
+    """
+    if not has_cjk(text):
+        return []
+    from pypinyin import Style, lazy_pinyin  # deferred: 0.4 s to import
+
+    keys: set[str] = set()
+    for is_cjk, run, _, _ in runs(text):
+        if not is_cjk:
+            continue
+        syllables = [s for s in lazy_pinyin(run[:MAX_PINYIN_CHARS], style=Style.NORMAL, errors="ignore") if s.isascii()]
+        for i in range(len(syllables)):
+            rest = syllables[i:]
+            keys.add("".join(rest))
+            keys.add("".join(s[0] for s in rest if s))
+    return sorted(k for k in keys if k)
+
+
+# ------------------------------------------------------------------ phones
+
+
+def digits_of(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def phone_keys(phones: list[str]) -> list[str]:
+    """Every run of 4+ consecutive digits of each number, national and
+    international form alike (+8613812345678 is found by 1381234, 5678 and 8613...)."""
+    keys: set[str] = set()
+    for phone in phones:
+        digits = digits_of(phone)
+        for start in range(len(digits)):
+            for end in range(start + MIN_PHONE_RUN, len(digits) + 1):
+                keys.add(digits[start:end])
+    return sorted(keys)
