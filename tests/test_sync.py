@@ -234,3 +234,25 @@ def test_customer_renamed_on_one_side_and_logged_on_the_other(team: tuple[Crm, C
         data = crm("show", XC, "--json").json()
         assert data["path"].endswith("xingchen-renamed-7f3q.md")
         assert data["followups"][-1]["note"] == "改名之后的电话"
+
+
+def test_history_shows_field_changes_and_followups_across_a_rename(team: tuple[Crm, Crm]) -> None:
+    alice, bob = team
+    alice("set", XC, "grade=B")
+    alice("sync")
+    bob("sync")
+    bob("log", XC, "--note", "bob 的电话", "--at", "2030-05-01 10:00", "--by", "bob")
+    old = customer_file(bob)
+    git(bob.root, "mv", str(old.relative_to(bob.root)), str(old.with_name("xc-7f3q.md").relative_to(bob.root)))
+    bob("sync")
+    changes = bob("history", XC, "--json").json()
+    assert changes[0]["kind"] == "added" and len(changes[0]["followups"]) == 3
+    grade = [c for c in changes if any(f["field"] == "grade" for f in c["fields"])]
+    assert grade[-1]["author"] == "alice"
+    assert {"field": "grade", "old": "A", "new": "B"} in grade[-1]["fields"]
+    last = changes[-1]
+    assert (last["author"], last["kind"], last["path"]) == ("bob", "renamed", "customers/x/xc-7f3q.md")
+    assert [f["note"] for f in last["followups"]] == ["bob 的电话"]
+    assert all("138****8000" in str(f) for c in changes for f in c["fields"] if f["field"] == "phone")
+    text = bob("history", XC).stdout
+    assert "grade: A -> B" in text and "bob 的电话" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.text import Text
@@ -45,8 +46,9 @@ def sync(ctx: click.Context, message: str, as_json: bool) -> None:
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=int, default=0, help="Only the newest N changes.")
+@click.option("--reveal", is_flag=True, help="Show phone numbers unmasked.")
 @click.pass_context
-def history(ctx: click.Context, ref: str, as_json: bool, limit: int) -> None:
+def history(ctx: click.Context, ref: str, as_json: bool, limit: int, reveal: bool) -> None:
     """Who changed what in one customer, and when (from git)."""
     from ..sync.history import customer_history
 
@@ -55,10 +57,13 @@ def history(ctx: click.Context, ref: str, as_json: bool, limit: int) -> None:
     changes = customer_history(vault.root, vault.relative(customer.path))
     if limit:
         changes = changes[-limit:]
+    if not reveal:
+        _mask_phones(changes, vault.config.phone_region)
     if as_json:
         print_json([c.to_json() for c in changes])
         return
     out = console()
+    out.soft_wrap = True
     for change in changes:
         out.print(safe(change.commit[:8], "yellow") + safe(f"  {change.date}  ", "dim") + safe(change.author, "bold")
                   + safe(f"  {change.kind}", "cyan") + safe(f"  {change.subject}", "dim"))
@@ -69,6 +74,15 @@ def history(ctx: click.Context, ref: str, as_json: bool, limit: int) -> None:
                       + safe(followup["note"].split("\n", 1)[0][:80]))
     if not changes:
         print_note(f"{customer.name} has no committed history yet (run 'crm sync').")
+
+
+def _mask_phones(changes: list[Any], region: str) -> None:
+    from ..rules import mask_phone
+
+    for change in changes:
+        for item in change.fields:
+            if item["field"] == "phone":
+                item.update({k: mask_phone(str(item[k]), region) for k in ("old", "new") if item[k]})
 
 
 def _value(value: object) -> str:

@@ -1,0 +1,102 @@
+"""``crm history``: one customer's timeline from git.
+
+One ``git log --follow`` lists the commits that touched the file (and its
+path at each, so renames are followed); one ``git cat-file --batch`` reads
+every version; consecutive versions are compared as customer files: which
+fields changed from what to what, which follow-ups were added.  Customer
+files live in per-initial subfolders, which keeps ``--follow`` fast on large
+vaults (git diffs small trees).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .message import _parse, added_followups, field_changes
+from .repo import git_run, read_blobs
+
+RECORD = "\x1e"
+UNIT = "\x1f"
+
+
+@dataclass
+class Change:
+    """One commit's change to the customer."""
+
+    commit: str
+    author: str
+    email: str
+    date: str
+    subject: str
+    path: str
+    kind: str  # added, changed, renamed, deleted
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    followups: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"commit": self.commit, "author": self.author, "email": self.email, "date": self.date,
+                "subject": self.subject, "path": self.path, "kind": self.kind, "fields": self.fields,
+                "followups": self.followups}
+
+
+def customer_history(root: Path, relpath: str) -> list[Change]:
+    """Oldest first: every committed change to the customer at ``relpath``."""
+    raw = git_run(root, "log", "--follow", "-M", "--name-status", "-z", "--no-merges",
+                  f"--format={RECORD}%H{UNIT}%an{UNIT}%ae{UNIT}%aI{UNIT}%s", "--", relpath, check=False)
+    commits = _parse_log(raw.decode("utf-8", errors="replace"))
+    commits.reverse()
+    # Each version is compared with the file in the commit's parent (its old
+    # path for a rename), so a change is shown once, where it was made.
+    specs = []
+    for sha, *_, path, old_path, _status in commits:
+        specs += [f"{sha}^:{old_path}", f"{sha}:{path}"]
+    blobs = read_blobs(root, specs)
+    changes: list[Change] = []
+    for index, (sha, author, email, when, subject, path, _old, status) in enumerate(commits):
+        kind = {"A": "added", "D": "deleted", "R": "renamed"}.get(status, "changed")
+        change = Change(sha, author, email, when, subject, path, kind)
+        _describe(change, blobs[2 * index], blobs[2 * index + 1])
+        changes.append(change)
+    return changes
+
+
+def _parse_log(text: str) -> list[tuple[str, str, str, str, str, str, str, str]]:
+    """(sha, author, email, date, subject, path, old path, status letter) per commit, newest first."""
+    out = []
+    for record in text.split(RECORD)[1:]:
+        header, _, rest = record.partition("\n")
+        sha, author, email, when, subject = (header.rstrip("\0").split(UNIT) + [""] * 5)[:5]
+        names = [n for n in rest.strip("\n\0").split("\0") if n != ""]
+        status, path, old_path = "M", "", ""
+        if names:
+            status = names[0].strip()[:1]
+            path, old_path = names[-1], names[1] if len(names) > 1 else names[-1]
+        out.append((sha, author, email, when, subject, path, old_path, status))
+    return out
+
+
+def _describe(change: Change, before: bytes | None, after: bytes | None) -> None:
+    old_doc, new_doc = _parse(before), _parse(after)
+    if new_doc is None:
+        return
+    old_meta = old_doc.meta if old_doc else {}
+    change.fields = [{"field": k, "old": _plain(o), "new": _plain(n)}
+                     for k, (o, n) in field_changes(old_meta, new_doc.meta).items()]
+    added = added_followups(old_doc, new_doc) if old_doc else new_doc.followups
+    change.followups = [f.to_json() for f in added]
+
+
+def _plain(value: Any) -> Any:
+    """YAML values as JSON-friendly data (dates as ISO text)."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""Long-running checks, run as scripts (not collected by pytest)."""
