@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := .demo-vault
 
-.PHONY: demo test check lint format clean
+.PHONY: demo test check lint format clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto -q
+
+# Performance figures at 1,000 and 10,000 customers (needs ripgrep for the baseline ratios:
+# apt-get install -y ripgrep).  BENCH_ARGS=--quick for a smoke run, --large adds 50,000.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check crmnotes tests benchmarks
