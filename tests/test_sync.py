@@ -256,3 +256,42 @@ def test_history_shows_field_changes_and_followups_across_a_rename(team: tuple[C
     assert all("138****8000" in str(f) for c in changes for f in c["fields"] if f["field"] == "phone")
     text = bob("history", XC).stdout
     assert "grade: A -> B" in text and "bob 的电话" in text
+
+
+def test_push_rejected_because_the_remote_moved_is_merged_and_retried(team: tuple[Crm, Crm]) -> None:
+    alice, bob = team
+    bob("log", XC, "--note", "bob 抢先推送的记录", "--at", "2030-06-01 09:00", "--by", "bob")
+    git(bob.root, "commit", "-qam", "bob: log")
+    # Between alice's fetch and her push, bob's commit lands on the remote:
+    # her first push is rejected, and sync must fetch, merge and push again.
+    hook = alice.root / ".git" / "hooks" / "pre-push"
+    marker = alice.root / ".git" / "bob-pushed"
+    hook.write_text("#!/bin/sh\nunset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE\n"
+                    f"if [ ! -e '{marker}' ]; then touch '{marker}'; git -C '{bob.root}' push -q origin main; fi\n",
+                    encoding="utf-8")
+    hook.chmod(0o755)
+    alice("log", XC, "--note", "alice 的记录", "--at", "2030-06-01 10:00", "--by", "alice")
+    bob_commit = head(bob)
+    out = alice("sync")
+    assert marker.exists() and "pushed" in out.stdout
+    # alice's pushed commit contains bob's: her sync merged it after the rejection.
+    assert git(alice.root, "merge-base", "--is-ancestor", bob_commit, "HEAD", ok=False).returncode == 0
+    assert git(alice.root, "rev-parse", "origin/main").stdout.strip() == head(alice)
+    bob("sync")
+    assert head(alice) == head(bob)
+    notes = [f["note"] for f in bob("show", XC, "--json").json()["followups"]]
+    assert notes[-2:] == ["bob 抢先推送的记录", "alice 的记录"]
+
+
+def test_auto_commit_is_off_by_default_and_commits_each_change_when_on(team: tuple[Crm, Crm]) -> None:
+    alice, _ = team
+    alice("log", XC, "--note", "默认不自动提交")
+    assert git(alice.root, "status", "--porcelain").stdout != ""
+    alice("sync")
+    config = alice.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\nsync:\n  auto_commit: true\n  auto_sync_minutes: 30\n",
+                      encoding="utf-8")
+    alice("sync")
+    alice("set", XC, "grade=C")
+    assert git(alice.root, "status", "--porcelain").stdout == ""
+    assert git(alice.root, "log", "-1", "--format=%s").stdout.strip() == f"set: {XC} grade=C"

@@ -71,6 +71,7 @@ def register() -> None:
 
     for command in sync.COMMANDS:
         main.add_command(command)
+    main.result_callback()(sync.after_command)  # auto-commit, when crmnotes.yaml turns it on
 
     from . import search
 

@@ -117,3 +117,25 @@ def pre_commit_hook() -> None:
 
 
 COMMANDS = [sync, history, merge_driver, pre_commit_hook]
+
+
+WRITE_COMMANDS = {"add", "log", "set", "edit", "deal", "ticket", "import"}
+
+
+def after_command(_result: object, **_params: object) -> None:
+    """With ``sync: {auto_commit: true}``, commit what a writing command changed."""
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand not in WRITE_COMMANDS:
+        return
+    from ..errors import CrmError
+    from ..sync.auto import auto_commit, settings
+    from .output import print_warning
+
+    try:
+        vault = open_vault(ctx)
+        if settings(vault.config).commit:
+            subject = auto_commit(vault.root)
+            if subject:
+                print_note(f"auto-commit: {subject}")
+    except CrmError as exc:  # the change itself is saved; only the commit failed
+        print_warning(f"auto-commit failed: {exc.message} {exc.hint}".strip())
