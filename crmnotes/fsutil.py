@@ -20,9 +20,10 @@ TEMP_SUFFIX = ".tmp"
 LOCK_TIMEOUT = 10.0
 
 
-def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically.  With ``exclusive`` the call
-    fails with ``FileExistsError`` when ``path`` already exists."""
+    fails with ``FileExistsError`` when ``path`` already exists.  ``durable=False``
+    skips the fsyncs for bulk writers (import) that flush once at the end."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -35,7 +36,8 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         if exclusive:
             # link() fails if the target exists, unlike rename(): no silent overwrite.
@@ -47,7 +49,8 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(folder)
+    if durable:
+        _fsync_dir(folder)
 
 
 def _umask() -> int:

@@ -189,13 +189,13 @@ class Vault:
 
     # ------------------------------------------------------------ writing
 
-    def create(self, relpath: Path, text: str) -> Path:
+    def create(self, relpath: Path, text: str, *, durable: bool = True) -> Path:
         """Write a new customer file; never overwrites an existing one."""
         target = (self.customers_dir / relpath).resolve()
         if not self._inside(target, self.customers_dir):
             raise CrmError(f"refusing to write {relpath} outside customers/.")
         try:
-            atomic_write(target, text.encode("utf-8"), exclusive=True)
+            atomic_write(target, text.encode("utf-8"), exclusive=True, durable=durable)
         except FileExistsError:
             raise CrmError(f"{self.relative(target)} already exists.",
                            "Try again: a new ID gives a new name.") from None

@@ -6,6 +6,8 @@ Each command parses its options, calls ``crmnotes.deals`` / ``tickets`` /
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,8 +15,9 @@ from rich.text import Text
 
 from .. import deals, tickets
 from ..actions import _jsonable
-from .customers import fitted_table, label, open_vault, print_note, user_of
-from .output import console, print_json, safe
+from ..errors import CrmError
+from .customers import fitted_table, label, open_vault, parse_assignments, print_note, user_of
+from .output import console, error_console, print_json, print_warning, safe
 
 
 def _money(value: Any) -> str:
@@ -244,4 +247,148 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
     console().print(Text(f"{len(items)} tickets", style="dim"))
 
 
-COMMANDS: list[click.Command] = [deal, ticket]
+# ------------------------------------------------------------------ import
+
+
+@click.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--map", "mappings", multiple=True, metavar="COL=FIELD", help="Read column COL as FIELD "
+              "(FIELD '-' drops the column; extra:NAME keeps it under 'extra'). Repeatable.")
+@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+              help="Value for FIELD where the cell is empty (e.g. industry=other). Repeatable.")
+@click.option("--owner", default=None, help="Owner of rows without one (default: you).")
+@click.option("--region", default="", help="Phone region for numbers without +country code (default: the vault's).")
+@click.option("--duplicates", "on_duplicate", type=click.Choice(["skip", "merge"]), default="skip",
+              show_default=True, help="skip duplicate rows, or merge them (fill empty fields, add tags).")
+@click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are rejected.")
+@click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the rejected rows with their reasons to this CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], defaults: tuple[str, ...],
+                   owner: str | None, region: str, on_duplicate: str, dry_run: bool, skip_bad: bool,
+                   rejects_file: Path | None, as_json: bool) -> None:
+    """Import customers from a CSV (UTF-8, UTF-8 BOM, GBK) or XLSX file."""
+    from ..io.exporter import write_rejects
+    from ..io.importer import ImportOptions, import_file
+
+    vault = open_vault(ctx)
+    options = ImportOptions(overrides=parse_assignments(mappings), defaults=parse_assignments(defaults),
+                            owner=user_of(vault) if owner is None else owner, region=region.upper(),
+                            on_duplicate=on_duplicate, skip_bad=skip_bad, dry_run=dry_run)
+    with _progress(as_json) as progress:
+        report = import_file(vault, file, options, progress)
+    if rejects_file is not None and report.rejects:
+        write_rejects(rejects_file, report.rejects)
+    if as_json:
+        print_json(report.to_json(vault))
+    else:
+        _print_import(vault, report)
+    if report.blocked:
+        ctx.exit(1)
+
+
+class _progress:
+    """A rich progress bar on stderr for large files (none for JSON or a non-terminal)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Any:
+        if self.quiet or not error_console().is_terminal:
+            return None
+        from rich.progress import Progress
+
+        self.bar = Progress(console=error_console(), transient=True)
+        self.bar.start()
+        return self.update
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if total < 500:
+            return
+        if phase not in self.tasks:
+            self.tasks[phase] = self.bar.add_task(phase, total=total)
+        self.bar.update(self.tasks[phase], completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_import(vault: Any, report: Any) -> None:
+    out = console()
+    mapped = ", ".join(f"{c}→{f}" for c, f in report.columns)
+    out.print(safe(f"{report.file} ({report.encoding}, {report.rows} rows): {mapped}", "dim"))
+    for reject in report.rejects:
+        print_warning(f"row {reject.row} rejected: {reject.reason}")
+    for dup in report.duplicates:
+        out.print(safe(f"row {dup.row} {dup.name}: duplicate of {dup.existing} ({dup.reason}), {dup.action}",
+                       "yellow"))
+    if report.dry_run:
+        out.print(Text("Dry run: nothing was written. The first customers as they would be written:", style="bold"))
+        from ..yamlsafe import dump
+
+        for planned in report.created[:5]:
+            out.print(safe(f"--- row {planned.row}", "dim"))
+            out.print(safe(dump(_jsonable(planned.meta)).rstrip()))
+    summary = (f"{len(report.created)} new, {len(report.duplicates)} duplicates "
+               f"({'merged' if report.merges else 'skipped'}), {len(report.rejects)} rejected")
+    if report.blocked:
+        raise CrmError(f"{summary}; nothing was written because rows were rejected.",
+                       "Fix those rows, or pass --skip-bad to import the others (--rejects FILE saves them).")
+    verb = "would be imported" if report.dry_run else "imported"
+    out.print(Text(f"{summary}: {verb}.", style="green" if not report.rejects else "yellow"))
+
+
+# ------------------------------------------------------------------ export
+
+
+@click.command(name="export")
+@click.option("--format", "-f", "fmt", type=click.Choice(["csv", "xlsx", "json", "vcf", "ics"]), default=None,
+              help="Output format (default: from the -o file's extension, else csv).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (default: stdout; xlsx needs a file).")
+@click.option("--stage", default="", help="Only this stage.")
+@click.option("--tag", default="", help="Only customers with this tag (or namespace/).")
+@click.option("--owner", default="", help="Only this owner's customers.")
+@click.option("--grade", default="", help="Only this grade.")
+@click.option("--mine", is_flag=True, help="Only your customers.")
+@click.option("--reveal", is_flag=True, help="Export phone numbers unmasked.")
+@click.option("--until", default=None, metavar="YYYY-MM-DD", help="ics: follow-ups due up to this day "
+              "(default: 30 days ahead).")
+@click.option("--events", is_flag=True, help="ics: all-day events instead of to-dos.")
+@click.pass_context
+def export_command(ctx: click.Context, fmt: str | None, output: Path | None, stage: str, tag: str, owner: str,
+                   grade: str, mine: bool, reveal: bool, until: str | None, events: bool) -> None:
+    """Export customers (CSV, XLSX, JSON, vCard) or due follow-ups (iCalendar)."""
+    from datetime import date, timedelta
+
+    from .. import actions
+    from ..io import exporter
+    from .customers import parse_day
+
+    vault = open_vault(ctx)
+    suffix = output.suffix.lower().lstrip(".") if output else ""
+    fmt = fmt or {"vcard": "vcf", "ical": "ics", "xls": "xlsx"}.get(suffix, suffix if suffix in exporter.FORMATS
+                                                                   else "csv")
+    if fmt == "xlsx" and output is None:
+        raise CrmError("XLSX cannot be written to the terminal.", "Pass -o FILE.xlsx.")
+    filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
+    customers = actions.list_customers(vault, filters)
+    today = date.today()
+    limit = parse_day(until, "--until") if until else today + timedelta(days=30)
+    data = exporter.export(vault, customers, fmt, reveal=reveal, today=today, until=limit, events=events)
+    if fmt == "vcf" and not reveal:
+        print_warning("phone numbers are left out of the vCards; pass --reveal to include them.")
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    exporter.write_file(output, data)
+    print_note(f"exported {len(customers)} customers to {output} ({fmt})")
+
+
+COMMANDS: list[click.Command] = [deal, ticket, import_command, export_command]

@@ -1,0 +1,212 @@
+"""``crm export``: customers to CSV / XLSX / JSON, contacts to vCard 4.0, due
+follow-ups to iCalendar.
+
+Spreadsheet safety: a text cell that starts with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return would be run as a formula by Excel or LibreOffice
+(CSV injection), so it is written with a leading apostrophe in CSV; XLSX
+cells are always written as explicit text, never as formulas.  Plain numbers
+such as ``+8613800138000`` or ``-5`` are left alone: they cannot run anything.
+Phones are masked unless ``reveal``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import actions, rules
+from ..due import due_list
+from ..fsutil import atomic_write
+from ..model import Customer, format_minute
+from ..vault import Vault
+
+FORMATS = ("csv", "xlsx", "json", "vcf", "ics")
+COLUMNS = ["id", "name", "industry", "contact", "phone", "email", "source", "stage", "grade", "owner", "tags",
+           "created", "next_followup", "last_contact"]
+_SKIP_EXTRA = {"deals", "tickets", "conflicts", "extra"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().-]*\d[\d\s().-]*$")
+
+
+def neutralize(value: str) -> str:
+    """A cell text a spreadsheet will show, never evaluate."""
+    if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, datetime):
+        return format_minute(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def table(vault: Vault, customers: list[Customer], reveal: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the customers, extra scalar fields after the standard ones."""
+    extras: list[str] = []
+    for customer in customers:
+        for key in customer.meta:
+            if key not in COLUMNS and key not in _SKIP_EXTRA and key not in extras:
+                extras.append(key)
+    nested = list(dict.fromkeys(k for c in customers if isinstance(c.meta.get("extra"), dict)
+                                for k in c.meta["extra"]))
+    header = COLUMNS + extras + nested
+    rows = []
+    for customer in customers:
+        values = {**customer.meta, "last_contact": customer.last_contact}
+        phone = customer.text("phone")
+        values["phone"] = phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region)
+        extra = customer.meta.get("extra") if isinstance(customer.meta.get("extra"), dict) else {}
+        rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
+    return header, rows
+
+
+def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
+    """UTF-8 with a BOM, so that Excel opens Chinese text correctly."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralize(h) for h in header])
+    for row in rows:
+        writer.writerow([neutralize(cell) for cell in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(header: list[str], rows: list[list[str]], title: str = "customers") -> bytes:
+    from openpyxl import Workbook  # deferred: only XLSX export needs it
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from rich.cells import cell_len
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title
+    for row_index, row in enumerate([header, *rows], start=1):
+        for column, value in enumerate(row, start=1):
+            cell = sheet.cell(row=row_index, column=column)
+            cell.value = value
+            cell.data_type = "s"  # text, never a formula, whatever it starts with
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    for column in range(1, len(header) + 1):
+        widest = max((cell_len(r[column - 1]) for r in [header, *rows[:2000]] if column - 1 < len(r)), default=8)
+        sheet.column_dimensions[get_column_letter(column)].width = min(max(widest + 2, 8), 60)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def to_json(vault: Vault, customers: list[Customer], reveal: bool = False) -> bytes:
+    data = [actions.customer_json(vault, c, reveal=reveal) for c in customers]
+    return (json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+
+
+# ------------------------------------------------------------------ vCard / iCalendar
+
+
+def _escape(value: str) -> str:
+    return (value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "").replace(",", "\\,")
+            .replace(";", "\\;"))
+
+
+def _fold(line: str) -> str:
+    """Lines longer than 75 octets are folded (RFC 6350 / 5545), never inside a UTF-8 character."""
+    out, current = [], ""
+    for char in line:
+        if len((current + char).encode("utf-8")) > (75 if not out else 74):
+            out.append(current)
+            current = ""
+        current += char
+    out.append(current)
+    return "\r\n ".join(out)
+
+
+def to_vcard(vault: Vault, customers: list[Customer], reveal: bool = False) -> bytes:
+    """vCard 4.0, one card per customer's contact person (phones only when revealed:
+    a masked number is of no use in an address book)."""
+    cards = []
+    for customer in customers:
+        contact = customer.text("contact") or customer.name
+        lines = ["BEGIN:VCARD", "VERSION:4.0", f"UID:urn:crmnotes:{customer.id}", f"FN:{_escape(contact)}",
+                 f"ORG:{_escape(customer.name)}", "KIND:individual"]
+        phone = customer.text("phone")
+        if phone and reveal:
+            lines.append(f"TEL;VALUE=uri;TYPE=work,voice:tel:{phone}")
+        if customer.text("email"):
+            lines.append(f"EMAIL;TYPE=work:{_escape(customer.text('email'))}")
+        if customer.tags:
+            lines.append("CATEGORIES:" + ",".join(_escape(t) for t in customer.tags))
+        note_parts = [p for p in (customer.text("industry"), customer.text("source"), customer.stage) if p]
+        if note_parts:
+            lines.append(f"NOTE:{_escape(' / '.join(note_parts))}")
+        lines.append("END:VCARD")
+        cards.append("\r\n".join(_fold(line) for line in lines))
+    return ("\r\n".join(cards) + "\r\n").encode("utf-8") if cards else b""
+
+
+def to_icalendar(vault: Vault, customers: list[Customer], today: date, until: date, events: bool = False,
+                 reveal: bool = False) -> bytes:
+    """The follow-ups due up to ``until`` (overdue ones included) as VTODOs
+    (or all-day VEVENTs), with stable UIDs so a re-import updates them."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//crmnotes//crm export//EN", "CALSCALE:GREGORIAN"]
+    for info in due_list(customers, vault.config, until):
+        customer = info.customer
+        phone = customer.text("phone")
+        shown = phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region)
+        description = "\n".join(p for p in (info.reason, f"{customer.text('contact')} {shown}".strip(),
+                                            vault.relative(customer.path)) if p)
+        day = info.due.strftime("%Y%m%d")
+        lines += ["BEGIN:VEVENT" if events else "BEGIN:VTODO", f"UID:{customer.id}-due@crmnotes",
+                  f"DTSTAMP:{stamp}", f"SUMMARY:{_escape('跟进 ' + customer.name)}",
+                  f"DESCRIPTION:{_escape(description)}"]
+        if events:
+            lines += [f"DTSTART;VALUE=DATE:{day}"]
+        else:
+            lines += [f"DUE;VALUE=DATE:{day}", "STATUS:NEEDS-ACTION"]
+        if customer.owner:
+            lines.append(f"CATEGORIES:{_escape(customer.owner)}")
+        lines.append("END:VEVENT" if events else "END:VTODO")
+    lines.append("END:VCALENDAR")
+    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
+def export(vault: Vault, customers: list[Customer], fmt: str, *, reveal: bool = False, today: date | None = None,
+           until: date | None = None, events: bool = False) -> bytes:
+    today = today or date.today()
+    if fmt == "csv":
+        return to_csv(*table(vault, customers, reveal))
+    if fmt == "xlsx":
+        return to_xlsx(*table(vault, customers, reveal))
+    if fmt == "json":
+        return to_json(vault, customers, reveal)
+    if fmt == "vcf":
+        return to_vcard(vault, customers, reveal)
+    if fmt == "ics":
+        return to_icalendar(vault, customers, today, until or today, events, reveal)
+    raise ValueError(fmt)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    atomic_write(path, data)
+
+
+def write_rejects(path: Path, rejects: list[Any]) -> None:
+    """Rejected import rows, as they were, with the row number and the reason."""
+    headers = list(dict.fromkeys(h for r in rejects for h in r.cells))
+    rows = [[str(r.row), r.reason, *(r.cells.get(h, "") for h in headers)] for r in rejects]
+    atomic_write(path, to_csv(["row", "reason", *headers], rows))
