@@ -1,0 +1,121 @@
+"""crm export: files parsed back with csv, openpyxl, vobject and icalendar."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from crmnotes import actions
+from crmnotes.io import exporter
+from crmnotes.vault import Vault
+from tests.conftest import TODAY
+
+
+def _add_formula_customer(vault: Vault) -> None:
+    actions.add_customer(vault, actions.NewCustomer(
+        name="=HYPERLINK(\"http://evil\",\"点我\")", industry="其他", contact="@SUM(1+1)", phone="13800138009",
+        owner="tester", extra={"remark": "-2+3"}))
+
+
+def test_csv_has_bom_neutralizes_formulas_and_masks(crm, example_vault: Vault, tmp_path: Path) -> None:
+    _add_formula_customer(example_vault)
+    out = tmp_path / "客户.csv"
+    crm("export", "-o", str(out))
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    by_name = {r["name"]: r for r in rows}
+    evil = by_name["'=HYPERLINK(\"http://evil\",\"点我\")"]
+    assert evil["contact"] == "'@SUM(1+1)" and evil["remark"] == "'-2+3"
+    assert evil["phone"] == "138****8009"
+    assert by_name["星辰科技有限公司"]["phone"] == "138****8000"
+    assert not any(cell.startswith(("=", "@")) for r in rows for cell in r.values())
+    revealed = tmp_path / "r.csv"
+    crm("export", "-o", str(revealed), "--reveal", "--stage", "intent")
+    shown = list(csv.DictReader(io.StringIO(revealed.read_text(encoding="utf-8-sig"))))
+    assert {r["stage"] for r in shown} == {"intent"}
+    assert "+8613800138000" in {r["phone"] for r in shown}  # a plain number is not "neutralized"
+
+
+def test_xlsx_cells_are_text_with_widths(crm, example_vault: Vault, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    _add_formula_customer(example_vault)
+    out = tmp_path / "customers.xlsx"
+    crm("export", "-o", str(out))
+    sheet = load_workbook(out).active
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["id", "name", "industry", "contact"] and sheet[1][0].font.b
+    names = [row[1].value for row in sheet.iter_rows(min_row=2)]
+    assert '=HYPERLINK("http://evil","点我")' in names
+    assert all(cell.data_type == "s" for row in sheet.iter_rows() for cell in row if cell.value is not None)
+    assert sheet.column_dimensions["B"].width > sheet.column_dimensions["C"].width
+
+
+def test_json_export_matches_show(crm, tmp_path: Path) -> None:
+    out = tmp_path / "all.json"
+    crm("export", "-o", str(out))
+    data = json.loads(out.read_text(encoding="utf-8"))
+    xingchen = next(d for d in data if d["name"] == "星辰科技有限公司")
+    assert xingchen == crm("show", "星辰科技", "--json").json()
+
+
+def test_vcard_4_parsed_back_with_vobject(crm, tmp_path: Path) -> None:
+    import vobject
+
+    out = tmp_path / "contacts.vcf"
+    crm("export", "-o", str(out), "--reveal")
+    cards = list(vobject.readComponents(out.read_text(encoding="utf-8")))
+    assert len(cards) == 7 and all(c.version.value == "4.0" for c in cards)
+    wang = next(c for c in cards if c.org.value == ["星辰科技有限公司"])
+    assert wang.fn.value == "王经理" and wang.tel.value == "tel:+8613800138000"
+    assert wang.email.value == "wang.jl@xingchen-tech.cn"
+    assert "needs/data-security" in wang.categories.value
+    masked = tmp_path / "masked.vcf"
+    result = crm("export", "-o", str(masked))
+    assert "TEL" not in masked.read_text(encoding="utf-8") and "--reveal" in result.stderr
+
+
+def test_icalendar_due_followups(crm, example_vault: Vault, tmp_path: Path) -> None:
+    import icalendar
+
+    out = tmp_path / "due.ics"
+    crm("export", "-o", str(out), "--until", (TODAY + timedelta(days=7)).isoformat())
+    calendar = icalendar.Calendar.from_ical(out.read_bytes())
+    todos = list(calendar.walk("VTODO"))
+    due = actions.due_customers(example_vault, TODAY + timedelta(days=7))
+    assert len(todos) == len(due) > 0
+    summaries = {str(t["SUMMARY"]) for t in todos}
+    assert "跟进 星辰科技有限公司" in summaries
+    xingchen = next(t for t in todos if "星辰" in str(t["SUMMARY"]))
+    assert xingchen["DUE"].dt == TODAY and "提交正式报价" in str(xingchen["DESCRIPTION"])
+    assert "138****8000" in str(xingchen["DESCRIPTION"])
+    events = tmp_path / "events.ics"
+    crm("export", "-f", "ics", "-o", str(events), "--events")
+    assert list(icalendar.Calendar.from_ical(events.read_bytes()).walk("VEVENT"))
+
+
+def test_neutralize_rules() -> None:
+    assert exporter.neutralize("=1+1") == "'=1+1"
+    assert exporter.neutralize("\tcmd") == "'\tcmd"
+    assert exporter.neutralize("+8613800138000") == "+8613800138000"
+    assert exporter.neutralize("-5") == "-5"
+    assert exporter.neutralize("星辰") == "星辰"
+
+
+def test_export_then_import_round_trip(crm, tmp_path: Path) -> None:
+    from crmnotes.io.importer import ImportOptions, import_file
+
+    empty_vault = Vault(actions.create_vault(tmp_path / "second"))
+    out = tmp_path / "all.csv"
+    crm("export", "-o", str(out), "--reveal")
+    report = import_file(empty_vault, out, ImportOptions(owner="x"))
+    assert report.written and not report.rejects
+    original = {c["name"]: c for c in crm("ls", "--json", "--reveal").json()}
+    copied = {c.name: c for c in empty_vault.scan().customers}
+    assert set(copied) == set(original)
+    for name, customer in copied.items():
+        assert customer.meta["phone"] == original[name]["phone"] and customer.tags == original[name]["tags"]
