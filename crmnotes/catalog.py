@@ -1,9 +1,10 @@
 """Listing rows: what list views (``crm ls``, the TUI table) need to show,
 without each face opening files itself.
 
-This is the seam between the faces and the storage: today ``rows`` reads
-the files; the search index serves the same ``Row``s from stored fields so
-that a 10,000-customer vault lists in a fraction of a second.
+This is the seam between the faces and the storage: ``load`` serves the
+customers from the search index's stored fields (refreshed incrementally
+first), so a 10,000-customer vault lists without parsing every file; when
+the index cannot be used (say, a read-only vault) it reads the files.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 
 from .actions import Filters, list_customers
 from .due import effective_stage, next_due
+from .errors import CrmError
 from .model import Customer, format_minute
-from .vault import Vault
+from .vault import ScanResult, Vault
 
 
 @dataclass
@@ -60,5 +62,15 @@ def row_of(vault: Vault, customer: Customer, today: date) -> Row:
 
 def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
     today = today or date.today()
-    customers = list_customers(vault, filters or Filters(), sort, today)
+    customers = list_customers(vault, filters or Filters(), sort, today, customers=load(vault).customers)
     return [row_of(vault, c, today) for c in customers]
+
+
+def load(vault: Vault) -> ScanResult:
+    """Every customer (without body text) and every unreadable file, like ``Vault.scan``."""
+    try:
+        from .search import load_customers  # the index is an adapter: imported only when used
+
+        return load_customers(vault)
+    except (CrmError, OSError, ImportError):
+        return vault.scan()

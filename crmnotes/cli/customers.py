@@ -15,7 +15,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
-from .. import actions
+from .. import actions, catalog
 from ..due import DueInfo, effective_stage, next_due
 from ..errors import CrmError
 from ..identity import vault_user
@@ -286,7 +286,7 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     """List customers."""
     vault = open_vault(ctx)
     filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
-    scan = vault.scan()
+    scan = catalog.load(vault)  # from the search index's stored fields when it can be used
     customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
     if limit > 0:
         customers = customers[:limit]
