@@ -296,3 +296,17 @@ def test_worker_processes_build_the_same_index(vault: Vault, monkeypatch: pytest
 def test_example_vault_search(example_vault: Vault) -> None:
     assert names(example_vault, "王经理")[0] == "星辰科技有限公司"
     assert "北京云帆教育科技有限公司" in names(example_vault, "陈老师")
+
+
+def test_catalog_from_the_index_equals_reading_the_files(example_vault: Vault) -> None:
+    from crmnotes import catalog
+
+    from_index = catalog.load(example_vault)
+    assert (example_vault.cache_dir / INDEX_DIR / MANIFEST).is_file()
+    from_files = example_vault.scan()
+    as_json = [actions.customer_json(example_vault, c, today=TODAY) for c in from_index.customers]
+    assert as_json == [actions.customer_json(example_vault, c, today=TODAY) for c in from_files.customers]
+    path = from_files.customers[0].path
+    path.write_text(path.read_text(encoding="utf-8").replace("grade: ", "grade: C\nold_grade: ", 1), encoding="utf-8")
+    assert [r.grade for r in catalog.rows(example_vault, actions.Filters(grade="C"))].count("C") == len(
+        [c for c in example_vault.scan().customers if c.grade == "C"])
