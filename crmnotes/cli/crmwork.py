@@ -391,4 +391,51 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     print_note(f"exported {len(customers)} customers to {output} ({fmt})")
 
 
-COMMANDS: list[click.Command] = [deal, ticket, import_command, export_command]
+# ------------------------------------------------------------------ reports
+
+
+@click.command(name="report")
+@click.argument("name", type=click.Choice(["funnel", "sources", "owners", "activity", "forecast", "churn", "tags"]),
+                default="funnel")
+@click.option("--since", default=None, metavar="YYYY-MM-DD", help="Start of the period.")
+@click.option("--until", default=None, metavar="YYYY-MM-DD", help="End of the period (default today).")
+@click.option("--owner", default="", help="Only this owner's customers.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def report_command(ctx: click.Context, name: str, since: str | None, until: str | None, owner: str,
+                   as_json: bool) -> None:
+    """Reports: funnel, sources, owners, activity, forecast, churn, tags."""
+    from .. import reports
+    from ..config import fold
+    from .customers import parse_day
+
+    vault = open_vault(ctx)
+    customers = vault.scan().customers
+    if owner:
+        customers = [c for c in customers if fold(c.owner) == fold(owner)]
+    start = parse_day(since, "--since") if since else None
+    end = parse_day(until, "--until")
+    if start and start > end:
+        raise CrmError(f"--since {start} is after --until {end}.", "Swap the dates.")
+    result = reports.build(name, customers, vault.config, since=start, until=end)
+    if as_json:
+        print_json(result.to_json())
+        return
+    rows = [[safe(_cell(row.get(column))) for column in result.columns] for row in result.rows]
+    console().print(Text(result.title, style="bold"))
+    console().print(fitted_table(result.columns, rows, flexible={"name", "label", "tag", "source"}))
+    if result.totals:
+        console().print(safe("  ".join(f"{k}: {_cell(v)}" for k, v in result.totals.items()), "dim"))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {_money(v)}".strip() for k, v in value.items())
+    if isinstance(value, float):
+        return _money(value) if value >= 1000 else f"{value:g}"
+    return str(value)
+
+
+COMMANDS: list[click.Command] = [deal, ticket, import_command, export_command, report_command]
