@@ -225,7 +225,7 @@ class Bench:
     def skip(self, key: str, why: str) -> None:
         self.results[key] = {"skipped": why}
 
-    def measure_all(self) -> dict[str, Any]:
+    def measure_all(self, save: Callable[[], None] = lambda: None) -> dict[str, Any]:
         steps = [self.baselines, self.index, self.search, self.listing, self.tui, self.watch, self.sync,
                  self.import_csv]
         for step in steps:
@@ -235,6 +235,7 @@ class Bench:
             except Exception as exc:  # one broken figure must not lose the others
                 self.results.setdefault(f"{step.__name__}_error", {"error": f"{type(exc).__name__}: {exc}"})
             log(f"  {step.__name__}: {time.perf_counter() - started:.1f} s")
+            save()  # a long run interrupted later still leaves what it measured
         return self.results
 
     def baselines(self) -> None:
@@ -627,8 +628,12 @@ def main(argv: list[str] | None = None) -> int:
         # Index builds and imports take minutes at 10,000: fewer runs of those (each figure lists its runs).
         heavy = 1 if args.quick or size >= 10000 else 3
         bench = Bench(size, vault, repeats if size < 10000 else min(repeats, 3), heavy)
-        report["sizes"][str(size)] = bench.measure_all()
-        output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        report["sizes"][str(size)] = bench.results
+
+        def save() -> None:
+            output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+        bench.measure_all(save)
     print(table(report))
     print(f"\n{report['machine']['nproc']} cores, {report['machine']['cpu']}, Python {report['machine']['python']}")
     return 0

@@ -5,10 +5,12 @@ Timings are never asserted here; benchmarks/run.py measures them.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
@@ -18,8 +20,9 @@ from crmnotes.cli import main
 from crmnotes.naming import customer_relpath, looks_like_id
 from crmnotes.vault import Vault
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import gen_vault
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import gen_vault  # noqa: E402
 
 TODAY = date(2026, 3, 1)
 COUNT = 30
@@ -31,6 +34,16 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Vault:
     root = tmp_path_factory.mktemp("bench") / "vault"
     gen_vault.generate(root, COUNT, seed=7, today=TODAY, workers=1)
     return Vault(root)
+
+
+def load_runner() -> ModuleType:
+    """benchmarks/run.py under a name no other module uses."""
+    spec = importlib.util.spec_from_file_location("bench_run", BENCHMARKS / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -84,3 +97,28 @@ def test_command_line_writes_the_requested_count(tmp_path: Path) -> None:
     out = tmp_path / "cli"
     assert gen_vault.main([str(out), "--customers", "4", "--seed", "3", "--today", "2026-03-01", "--workers", "1"]) == 0
     assert len(files_of(out)) == 4
+
+
+def test_runner_skips_missing_commands_and_reports_them_in_the_table() -> None:
+    run = load_runner()
+    assert run.have("ls") is True
+    assert run.have("no-such-command") is False
+    report = {"sizes": {"10000": {
+        "index_build": {"skipped": "no `crm index` yet"},
+        "ls_json": {"median": 0.5, "peak_mb": 80.0, "runs": [0.5]},
+        "due_json": {"median": 0.2, "peak_mb": 70.0, "runs": [0.2]},
+        "sync_50": {"error": "remote | rejected"},
+    }}}
+    lines = run.table(report).splitlines()
+    row = {line.split(" | ")[0].lstrip("| "): line for line in lines}
+    assert "skipped: no `crm index` yet" in row["full index build (`crm index --rebuild`)"]
+    assert row["`crm ls --json` as a process"].endswith("| **missed** |")
+    assert row["`crm due --json` as a process"].endswith("| met |")
+    assert "error: remote / rejected" in row["`crm sync`, 50 changed files, local bare remote"]
+
+
+def test_runner_measures_a_real_process() -> None:
+    run = load_runner()
+    result = run.run([sys.executable, "-c", "data = bytearray(64 * 2**20); print(len(data))"])
+    assert result.returncode == 0 and result.stdout.strip() == str(64 * 2**20)
+    assert result.peak_mb >= 64
