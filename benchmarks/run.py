@@ -596,6 +596,13 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def describe(info: dict[str, Any]) -> str:
+    load = ", ".join(f"{x:.1f}" for x in info.get("load_average_at_start") or [])
+    rg = info.get("ripgrep") or "no rg"
+    return (f"Machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, {rg}, {info['platform']}; "
+            f"load average at start {load}; run {info['date']}.")
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -609,9 +616,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", help="also measure 50,000 customers")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     parser.add_argument("--repeats", type=int, default=None, help="runs per figure (default 5, quick 2)")
+    parser.add_argument("--table", type=Path, metavar="RESULTS_JSON", help="only print the table of a saved run")
     parser.add_argument("--output", type=Path, default=None,
                         help="default: benchmarks/results.json (quick runs: benchmarks/vaults/results-quick.json)")
     args = parser.parse_args(argv)
+    if args.table:
+        saved = json.loads(args.table.read_text(encoding="utf-8"))
+        print(table(saved) + "\n\n" + describe(saved["machine"]))
+        return 0
     sizes = args.sizes or ([1000] if args.quick else [1000, 10000] + ([50000] if args.large else []))
     repeats = args.repeats or (2 if args.quick else 5)
     output = args.output or (VAULTS / "results-quick.json" if args.quick else RESULTS)
@@ -634,8 +646,7 @@ def main(argv: list[str] | None = None) -> int:
             output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
         bench.measure_all(save)
-    print(table(report))
-    print(f"\n{report['machine']['nproc']} cores, {report['machine']['cpu']}, Python {report['machine']['python']}")
+    print(table(report) + "\n\n" + describe(report["machine"]))
     return 0
 
 
