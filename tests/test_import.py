@@ -199,3 +199,24 @@ def test_ten_thousand_rows(empty_vault: Vault, tmp_path: Path) -> None:
     sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = import_file(empty_vault, sheet, ImportOptions(owner="me", now=NOW))
     assert report.written and len(report.paths) == len(names) and len(report.duplicates) == 1
+
+
+def test_duplicate_index_agrees_with_crm_add_rules() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from crmnotes.dedupe import Candidate, find_duplicates
+    from crmnotes.io.dupindex import DuplicateIndex
+
+    names = st.text(alphabet="星辰科技云帆数据有限公司北京acmeAB ", min_size=1, max_size=14)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(names, min_size=1, max_size=12), names)
+    def check(existing: list[str], new: str) -> None:
+        index = DuplicateIndex()
+        pool = [Candidate(f"c{i}", name) for i, name in enumerate(existing)]
+        for candidate in pool:
+            index.add(candidate, candidate)
+        assert (index.find(Candidate("new", new)) is not None) == bool(find_duplicates(Candidate("new", new), pool))
+
+    check()
