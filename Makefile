@@ -22,6 +22,8 @@ demo: $(STAMP)
 	@echo "--- crm due ---"
 	@$(BIN)/crm --vault $(DEMO) due
 	@echo "Try: $(BIN)/crm --vault $(DEMO) show 星辰科技"
+	@echo "--- opening the terminal UI (q quits, ? lists the keys) ---"
+	$(BIN)/crm --vault $(DEMO) tui
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto -q

@@ -53,13 +53,18 @@ def main(ctx: click.Context, vault_path: str | None) -> None:
     """crmnotes: a plain-text CRM in a folder of markdown files."""
     ctx.obj = {"vault_path": vault_path}
     if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():  # a person at a terminal: open the TUI
+            from .tui import tui
+
+            ctx.invoke(tui)
+            return
         click.echo(ctx.get_help())
 
 
 def register() -> None:
-    from . import customers
+    from . import customers, tui
 
-    for command in customers.COMMANDS:
+    for command in [*customers.COMMANDS, *tui.COMMANDS]:
         main.add_command(command)
 
     from . import crmwork

@@ -1,0 +1,28 @@
+"""Messages the TUI's parts send each other (data flows down, messages up)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.message import Message
+
+
+class VaultChanged(Message):
+    """Customer files changed on disk (any writer: an editor, git, crm, us).
+
+    A burst of changes is coalesced into one message: a newer one replaces a
+    pending older one, so a ``git pull`` of 500 files reloads the table once.
+    """
+
+    bubble = False
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, VaultChanged)
+
+
+class CustomerSaved(Message):
+    """A form wrote a customer file; list views re-read and keep it selected."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path

@@ -1,0 +1,1 @@
+"""Screens of the crmnotes TUI: main table, detail, forms, due list, help."""

@@ -1,0 +1,101 @@
+"""Today's due list: who to contact, how overdue, and the rule that says so."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ... import actions
+from ...due import DueInfo, effective_stage
+
+if TYPE_CHECKING:
+    from ..app import CrmApp
+
+
+class DueScreen(Screen[None]):
+    """Customers due on or before the app's today, most overdue first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("m", "toggle_mine", "Mine"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mine = False
+        self.items: list[DueInfo] = []
+
+    @property
+    def crm(self) -> CrmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("loading…", id="due-status", classes="status")
+        yield DataTable(id="due-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "due today"
+        table = self.query_one(DataTable)
+        for key, label, width in (("due", "due", 10), ("status", "status", 11), ("name", "name", 20),
+                                  ("owner", "owner", 6), ("why", "why", None)):
+            table.add_column(label, key=key, width=width)
+        table.focus()
+        self.load()
+
+    def vault_changed(self) -> None:
+        self.load()
+
+    def action_toggle_mine(self) -> None:
+        self.mine = not self.mine
+        self.load()
+
+    @work(thread=True, exclusive=True, group="due", exit_on_error=False)
+    def load(self) -> None:
+        today = self.crm.today
+        items = actions.due_customers(self.crm.vault, today, self.crm.user if self.mine else "")
+        self.app.call_from_thread(self.show, items)
+
+    def show(self, items: list[DueInfo]) -> None:
+        today = self.crm.today
+        table = self.query_one(DataTable)
+        keep = self.items[table.cursor_row].customer.path if self.items and table.row_count else None
+        self.items = items
+        table.clear()
+        for item in items:
+            status = item.status(today)
+            days = item.days_overdue(today)
+            shown = f"overdue {days}d" if status == "overdue" else status
+            style = "bold red" if status == "overdue" else "bold yellow"
+            name = Text(item.customer.name, no_wrap=True, overflow="ellipsis")
+            name.truncate(20, overflow="ellipsis")
+            stage = effective_stage(item.customer, self.crm.vault.config, today)
+            why = f"[{self.crm.vault.config.stages.display(stage)}] {item.reason}"
+            table.add_row(Text(item.due.isoformat(), style=style), Text(shown, style=style), name,
+                          Text(item.customer.owner), Text(why), key=str(item.customer.path))
+        paths = [i.customer.path for i in items]
+        if keep in paths:
+            table.move_cursor(row=paths.index(keep), animate=False)
+        mine = f" (mine: {self.crm.user})" if self.mine else ""
+        self.query_one("#due-status", Static).update(
+            f"{len(items)} due on or before {today.isoformat()}{mine} · enter opens · m mine")
+
+    def current_path(self):  # type: ignore[no-untyped-def]
+        table = self.query_one(DataTable)
+        if not self.items or not table.row_count:
+            return None
+        return self.items[table.cursor_row].customer.path
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        from .detail import DetailScreen
+
+        path = self.current_path()
+        if path is not None:
+            self.app.push_screen(DetailScreen(path))

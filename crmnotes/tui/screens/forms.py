@@ -1,0 +1,252 @@
+"""Modal forms: log a follow-up, add a customer, edit fields.
+
+Every form calls the same ``crmnotes.actions`` use case as the CLI; the
+library validates and refuses before writing, and each ``FieldIssue`` is
+shown under the field it is about.  A form dismisses with the path it wrote,
+or None when cancelled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from ... import actions
+from ...config import ChoiceSet
+from ...errors import CrmError, DuplicateError, ValidationError
+from ...model import Customer, FieldIssue, format_minute
+
+if TYPE_CHECKING:
+    from ..app import CrmApp
+
+STRUCTURED = {"id", "created", "deals", "tickets", "conflicts"}
+
+
+def choice_select(choices: ChoiceSet, value: str = "", prompt: str = "", blank: bool = True) -> Select[str]:
+    options = [(f"{c.label} ({c.id})" if c.label else c.id, c.id) for c in choices.items if not c.computed]
+    if value and value not in {v for _, v in options}:
+        options.append((value, value))  # keep an unknown stored value selectable rather than crash
+    return Select(options, value=value if value else Select.NULL, allow_blank=blank, prompt=prompt or "(none)",
+                  compact=True)
+
+
+class FormScreen(ModalScreen[Path | None]):
+    """A titled dialog of labelled fields with a message line under each."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    heading = ""
+
+    @property
+    def crm(self) -> CrmApp:
+        return self.app  # type: ignore[return-value]
+
+    def fields(self) -> list[tuple[str, str, Widget]]:
+        """(field name, label, input widget) of each field, in order."""
+        raise NotImplementedError
+
+    def save(self) -> Path | None:
+        """Write through the library; raise ``CrmError`` to stay open."""
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(self.heading, classes="form-title")
+            yield Static("", id="form-error", classes="form-error")
+            with VerticalScroll(id="form-body"):
+                for name, label, widget in self.fields():
+                    widget.id = f"f-{name}"
+                    yield Horizontal(Label(label, classes="field-label"), widget, classes="field")
+                    yield Static("", id=f"err-{name}", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save ^s", variant="primary", id="save", compact=True)
+                yield Button("Cancel esc", id="cancel", compact=True)
+
+    def value(self, name: str) -> str:
+        widget = self.query_one(f"#f-{name}")
+        if isinstance(widget, Input):
+            return widget.value
+        if isinstance(widget, TextArea):
+            return widget.text
+        if isinstance(widget, Select):
+            return "" if widget.is_blank() else str(widget.value)
+        raise TypeError(f"no value for {widget!r}")
+
+    def show_issues(self, issues: list[FieldIssue], general: str = "") -> None:
+        """Each message under its field; those of no field in the form at the top."""
+        by_field: dict[str, list[str]] = {}
+        leftover = [general] if general else []
+        for issue in issues:
+            if self.query(f"#err-{issue.field}"):
+                by_field.setdefault(issue.field, []).append(issue.message)
+            else:
+                leftover.append(f"{issue.field}: {issue.message}")
+        for widget in self.query(".field-error").results(Static):
+            name = (widget.id or "").removeprefix("err-")
+            widget.update("\n".join(by_field.get(name, [])))
+            widget.set_class(name in by_field, "-shown")
+        top = self.query_one("#form-error", Static)
+        top.update("\n".join(leftover))
+        top.set_class(bool(leftover), "-shown")
+        if by_field:
+            first = self.query_one(f"#f-{next(iter(by_field))}")
+            first.focus()
+            first.scroll_visible()
+
+    def action_save(self) -> None:
+        try:
+            path = self.save()
+        except ValidationError as exc:
+            self.show_issues(exc.issues, f"Nothing was saved: {len(exc.issues)} problem(s) below.")
+            return
+        except CrmError as exc:
+            self.show_issues([], str(exc))
+            return
+        self.dismiss(path)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+
+class LogForm(FormScreen):
+    """Log a follow-up exactly as ``crm log`` would."""
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__()
+        self.customer = customer
+        self.heading = f"Log a follow-up · {customer.name}"
+
+    def fields(self) -> list[tuple[str, str, Widget]]:
+        config = self.crm.vault.config
+        now = self.crm.now()
+        return [
+            ("at", "time", Input(format_minute(now).replace("T", " "), placeholder="YYYY-MM-DD HH:MM", compact=True)),
+            ("channel", "channel", choice_select(config.channels, "phone", blank=False)),
+            ("note", "note", TextArea(soft_wrap=True)),
+            ("next", "next step", Input(placeholder="YYYY-MM-DD what to do", compact=True)),
+            ("feedback", "feedback", Input(placeholder="what the customer said", compact=True)),
+            ("stage", "move stage", choice_select(config.stages, prompt="(no change)")),
+        ]
+
+    def on_mount(self) -> None:
+        self.query_one("#f-note").focus()
+
+    def save(self) -> Path | None:
+        entry = actions.LogEntry(note=self.value("note"), channel=self.value("channel"), at=self.value("at"),
+                                 by=self.crm.user, next=self.value("next"), feedback=self.value("feedback"),
+                                 stage=self.value("stage"))
+        customer = self.crm.vault.read(self.customer.path)  # the newest version, not the one on screen
+        return actions.log_followup(self.crm.vault, customer, entry, now=self.crm.now()).path
+
+
+class AddCustomerForm(FormScreen):
+    """Create a customer exactly as ``crm add`` would (duplicates refused once)."""
+
+    heading = "Add a customer"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._confirmed_duplicate: actions.NewCustomer | None = None
+
+    def fields(self) -> list[tuple[str, str, Widget]]:
+        config = self.crm.vault.config
+        return [
+            ("name", "name *", Input(compact=True)),
+            ("industry", "industry *", Input(placeholder="互联网 / internet / …", compact=True)),
+            ("contact", "contact *", Input(compact=True)),
+            ("phone", "phone", Input(placeholder="138 0013 8000", compact=True)),
+            ("email", "email", Input(compact=True)),
+            ("source", "source", choice_select(config.choice_set("sources"))),
+            ("stage", "stage", choice_select(config.stages, config.initial_stage, blank=False)),
+            ("grade", "grade", choice_select(config.choice_set("grades"))),
+            ("owner", "owner", Input(self.crm.user, compact=True)),
+            ("tags", "tags", Input(placeholder="needs/data-security, budget/50k-plus", compact=True)),
+        ]
+
+    def on_mount(self) -> None:
+        self.query_one("#f-name").focus()
+
+    def draft(self) -> actions.NewCustomer:
+        from ...rules import split_tags
+
+        return actions.NewCustomer(
+            name=self.value("name"), industry=self.value("industry"), contact=self.value("contact"),
+            phone=self.value("phone"), email=self.value("email"), source=self.value("source"),
+            stage=self.value("stage"), grade=self.value("grade"), owner=self.value("owner"),
+            tags=split_tags(self.value("tags")),
+        )
+
+    def save(self) -> Path | None:
+        draft = self.draft()
+        force = draft == self._confirmed_duplicate
+        try:
+            return actions.add_customer(self.crm.vault, draft, force=force, now=self.crm.now()).path
+        except DuplicateError as exc:
+            # Shown once; saving the same input again adds it anyway (the CLI's --force).
+            self._confirmed_duplicate = draft
+            raise CrmError(exc.message, "Save again to add it anyway.") from None
+
+
+class EditFieldsForm(FormScreen):
+    """Change front-matter fields exactly as ``crm set`` would: only the
+    fields whose text changed are written; an emptied field is removed."""
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__()
+        self.customer = customer
+        self.heading = f"Edit fields · {customer.name}"
+        self.original: dict[str, str] = {}
+
+    def _names(self) -> list[str]:
+        config = self.crm.vault.config
+        names = [n for n in config.fields if n not in STRUCTURED]
+        extra = [str(k) for k, v in self.customer.meta.items()
+                 if str(k) not in names and str(k) not in STRUCTURED and isinstance(v, (str, int, float))]
+        return names + extra
+
+    def _text(self, name: str) -> str:
+        if name == "tags":
+            return ", ".join(self.customer.tags)
+        value: Any = self.customer.meta.get(name)
+        return ", ".join(str(v) for v in value) if isinstance(value, list) else self.customer.text(name)
+
+    def fields(self) -> list[tuple[str, str, Widget]]:
+        config = self.crm.vault.config
+        result: list[tuple[str, str, Widget]] = []
+        for name in self._names():
+            text = self._text(name)
+            self.original[name] = text
+            choices = config.choices_for(name)
+            widget: Widget
+            if choices is not None and choices.strict:
+                widget = choice_select(choices, text)
+            else:
+                widget = Input(text, compact=True)
+            definition = config.fields.get(name)
+            required = " *" if definition and definition.required else ""
+            result.append((name, f"{name}{required}", widget))
+        return result
+
+    def changes(self) -> dict[str, str]:
+        return {name: self.value(name) for name, before in self.original.items() if self.value(name) != before}
+
+    def save(self) -> Path | None:
+        changes = self.changes()
+        if not changes:
+            self.notify("Nothing changed.")
+            return None
+        customer = self.crm.vault.read(self.customer.path)
+        return actions.set_fields(self.crm.vault, customer, changes).path

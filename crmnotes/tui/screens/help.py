@@ -1,0 +1,52 @@
+"""The help screen: every key binding of the app and its screens."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+QUERY_HELP = ('Search box: words and "quoted phrases" match name, contact, tags, industry; '
+              "field:value narrows (stage:intent, tag:needs/, owner:张伟, grade:A, industry:互联网, source:展会).")
+
+
+def bindings_table(groups: list[tuple[str, list[BindingType]]]) -> Table:
+    table = Table(box=None, padding=(0, 1), show_header=False)
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column()
+    for title, bindings in groups:
+        table.add_row(Text(title, style="bold underline"), "")
+        for binding in Binding.make_bindings(bindings):
+            if binding.description:
+                table.add_row(_keys(binding.key), binding.description)
+    return table
+
+
+def _keys(key: str) -> str:
+    return " / ".join(k.replace("question_mark", "?").replace("slash", "/") for k in key.split(","))
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists bindings; any of escape, q or ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    def __init__(self, groups: list[tuple[str, list[BindingType]]]) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(Text("crmnotes keys", style="bold"))
+            yield Static(bindings_table(self.groups))
+            yield Static(Text(QUERY_HELP, style="dim"))
+            yield Static(Text("ctrl+p opens the command palette: every action is there too.", style="dim"))
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

@@ -1,0 +1,203 @@
+"""The main screen: search box, quick filters, and the customer table.
+
+Rows come from ``catalog.rows`` (filters and sort; the storage seam) in a
+thread worker, and the search box narrows them with ``query.match_rows`` as
+you type, also in a worker, so a large vault never freezes the screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import get_current_worker
+
+from ... import catalog
+from ...catalog import Row
+from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, match_rows
+from ..widgets.customer_table import CustomerTable
+
+if TYPE_CHECKING:
+    from ..app import CrmApp
+
+SEARCH_HINT = 'search: words, "phrases", stage:intent tag:needs/ owner:…'
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search"),
+        Binding("enter", "open", "Open", show=False),
+        Binding("s", "cycle_stage", "Stage", show=False),
+        Binding("m", "toggle_mine", "Mine", show=False),
+        Binding("d", "due_filter('today')", "Due today", show=False),
+        Binding("x", "due_filter('overdue')", "Overdue", show=False),
+        Binding("f", "filters", "Filter"),
+        Binding("o", "cycle_sort", "Sort", show=False),
+        Binding("O", "reverse_sort", "Reverse sort", show=False),
+        Binding("c", "clear_filters", "Clear filters", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quick = QuickFilters()
+        self.base: list[Row] | None = None  # catalog rows for ``quick`` before the search box
+        self.stale = True  # base must be fetched again (filters, sort or files changed)
+        self.shown_count = 0
+
+    @property
+    def crm(self) -> CrmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder=SEARCH_HINT, id="search", compact=True)
+        yield Static("loading…", id="status", classes="status")
+        yield CustomerTable(self.crm.vault.config, self.crm.today, id="customers")
+        yield Footer()
+
+    @property
+    def table(self) -> CustomerTable:
+        return self.query_one(CustomerTable)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.crm.vault.root.name
+        self.table.focus()
+        self.reload()
+
+    # ------------------------------------------------------------ loading
+
+    def reload(self, keep: Path | None = None) -> None:
+        """Fetch rows again (files, filters or sort changed)."""
+        self.stale = True
+        self.update_rows(keep)
+
+    def vault_changed(self) -> None:
+        self.reload()
+
+    def update_rows(self, keep: Path | None = None) -> None:
+        keep_rel = self.crm.vault.relative(keep) if keep else None
+        self._load(self.quick, self.query_one("#search", Input).value, keep_rel)
+
+    @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
+    def _load(self, quick: QuickFilters, text: str, keep: str | None) -> None:
+        worker = get_current_worker()
+        base, fetched = self.base, False
+        if self.stale or base is None:
+            base = catalog.rows(self.crm.vault, quick.to_filters(self.crm.user), quick.sort, self.crm.today)
+            fetched = True
+        shown = by_due(match_rows(base, text, self.crm.vault.config), quick.due, self.crm.today)
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._apply, base, fetched, shown, keep)
+
+    def _apply(self, base: list[Row], fetched: bool, shown: list[Row], keep: str | None) -> None:
+        self.base = base
+        if fetched:
+            self.stale = False
+        self.shown_count = len(shown)
+        self.table.today = self.crm.today
+        self.table.show(shown, keep)
+        self.update_status()
+
+    def update_status(self) -> None:
+        total = len(self.base or [])
+        sort = self.quick.sort
+        arrow = "↓" if sort.startswith("-") else "↑"
+        parts = [f"{self.shown_count} of {total}", f"sort {sort.lstrip('-')}{arrow}"]
+        if self.quick.describe():
+            parts.append(self.quick.describe())
+        if len(self.table.all_rows) > self.table.row_count:
+            parts.append(f"row {self.table.row_number + 1}")
+        self.query_one("#status", Static).update(" · ".join(parts))
+
+    # ------------------------------------------------------------ events
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self) -> None:
+        self.update_rows()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self.table.focus()
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        if event.key in ("down", "escape") and self.focused is self.query_one("#search"):
+            event.stop()
+            self.table.focus()
+
+    @on(DataTable.RowSelected, "#customers")
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    @on(DataTable.RowHighlighted, "#customers")
+    def _row_highlighted(self) -> None:
+        if self.base is not None:
+            self.update_status()
+
+    @on(DataTable.HeaderSelected, "#customers")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key in SORTS:
+            self.set_sort(f"-{key}" if self.quick.sort == key else key)
+
+    # ------------------------------------------------------------ actions
+
+    def current_path(self) -> Path | None:
+        row = self.table.current_row
+        return self.crm.vault.root / row.path if row else None
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_open(self) -> None:
+        from .detail import DetailScreen
+
+        path = self.current_path()
+        if path is not None:
+            self.app.push_screen(DetailScreen(path))
+
+    def set_quick(self, quick: QuickFilters) -> None:
+        self.quick = quick
+        self.reload()
+
+    def set_sort(self, sort: str) -> None:
+        self.set_quick(self.quick.with_(sort=sort))
+
+    def action_cycle_stage(self) -> None:
+        ids = ["", *self.crm.vault.config.stages.ids]
+        current = ids.index(self.quick.stage) if self.quick.stage in ids else 0
+        self.set_quick(self.quick.with_(stage=ids[(current + 1) % len(ids)]))
+
+    def action_toggle_mine(self) -> None:
+        self.set_quick(self.quick.with_(mine=not self.quick.mine))
+
+    def action_due_filter(self, which: str) -> None:
+        due = "" if self.quick.due == which else which
+        assert due in ("", DUE_TODAY, OVERDUE)
+        self.quick = self.quick.with_(due=due)
+        self.update_rows()  # the due filter narrows the rows already fetched
+
+    def action_cycle_sort(self) -> None:
+        current = self.quick.sort.lstrip("-")
+        self.set_sort(SORTS[(SORTS.index(current) + 1) % len(SORTS)] if current in SORTS else SORTS[0])
+
+    def action_reverse_sort(self) -> None:
+        sort = self.quick.sort
+        self.set_sort(sort[1:] if sort.startswith("-") else f"-{sort}")
+
+    def action_clear_filters(self) -> None:
+        self.query_one("#search", Input).value = ""
+        self.set_quick(QuickFilters(sort=self.quick.sort))
+
+    def action_filters(self) -> None:
+        from .filters import FilterScreen
+
+        def chosen(result: QuickFilters | None) -> None:
+            if result is not None:
+                self.set_quick(result)
+
+        self.app.push_screen(FilterScreen(self.quick), chosen)

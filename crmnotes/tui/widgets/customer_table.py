@@ -1,0 +1,129 @@
+"""The customer table: a DataTable that holds a window of the rows.
+
+A DataTable given 10,000 rows takes seconds to paint, so the table only ever
+holds ``WINDOW`` rows of the full (filtered, sorted) list and slides that
+window when the cursor nears its edge.  Rows are keyed by file path, which is
+unique even when two files share an id.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+
+from ...catalog import Row
+from ...config import VaultConfig
+
+WINDOW = 200
+STEP = 100
+EDGE = 3
+# (column key, header, fixed width or None for the flexible name column)
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("name", "name", None), ("stage", "stage", 5), ("grade", "gr", 2), ("owner", "owner", 6),
+    ("last", "last", 10), ("next", "next", 10), ("tags", "tags", 0),
+)
+FIXED = sum(w or 0 for _, _, w in COLUMNS)
+TAGS_MIN = 14
+
+
+class CustomerTable(DataTable[Text]):
+    """Rows of ``catalog.Row``; ``current_row`` is the one under the cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g", "scroll_top", "First customer", show=False),
+        Binding("G", "scroll_bottom", "Last customer", show=False),
+    ]
+
+    def __init__(self, config: VaultConfig, today: date, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        self.today = today
+        self.all_rows: list[Row] = []
+        self.window_start = 0
+        self._name_width = 0
+        self._shifting = False
+
+    # ------------------------------------------------------------ filling
+
+    def show(self, rows: list[Row], keep: str | None = None) -> None:
+        """Show ``rows``; the cursor stays on the row with path ``keep`` when present."""
+        if keep is None and self.current_row is not None:
+            keep = self.current_row.path
+        index = next((i for i, r in enumerate(rows) if r.path == keep), None) if keep else None
+        if index is None:
+            index = min(self.window_start + max(self.cursor_row, 0), max(len(rows) - 1, 0))
+        self.all_rows = rows
+        self._fill(index)
+
+    def _fill(self, index: int) -> None:
+        self.window_start = max(0, min(index - STEP, len(self.all_rows) - WINDOW))
+        self._ensure_columns()
+        self._shifting = True
+        try:
+            self.clear()
+            for row in self.all_rows[self.window_start:self.window_start + WINDOW]:
+                self.add_row(*self._cells(row), key=row.path)
+            if self.row_count:
+                self.move_cursor(row=index - self.window_start, animate=False)
+        finally:
+            self._shifting = False
+
+    def _ensure_columns(self) -> None:
+        width = max(12, min(40, self.size.width - FIXED - 2 * len(COLUMNS) - TAGS_MIN - 2))
+        if width == self._name_width and self.columns:
+            return
+        self._name_width = width
+        self.clear(columns=True)
+        for key, header, fixed in COLUMNS:
+            self.add_column(header, key=key, width=width if fixed is None else (fixed or None))
+
+    def on_resize(self) -> None:
+        if self._name_width and self.all_rows is not None:
+            self._fill(self.window_start + max(self.cursor_row, 0))
+
+    def _cells(self, row: Row) -> list[Text]:
+        stage = self.config.stages.display(row.stage) if row.stage else ""
+        last = row.last_contact.date().isoformat() if row.last_contact else ""
+        due = Text(row.due.isoformat() if row.due else "")
+        if row.due is not None and row.due < self.today:
+            due.stylize("bold red")
+        elif row.due is not None and row.due == self.today:
+            due.stylize("bold yellow")
+        name = Text(row.name, no_wrap=True, overflow="ellipsis")
+        name.truncate(self._name_width, overflow="ellipsis")  # cell-aware: a CJK character takes two cells
+        return [name, Text(stage), Text(row.grade), Text(row.owner), Text(last), due, Text(", ".join(row.tags))]
+
+    # ------------------------------------------------------------ the window
+
+    @property
+    def current_row(self) -> Row | None:
+        index = self.window_start + self.cursor_row
+        if not self.row_count or not 0 <= index < len(self.all_rows):
+            return None
+        return self.all_rows[index]
+
+    @property
+    def row_number(self) -> int:
+        return self.window_start + self.cursor_row if self.row_count else 0
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self._shifting or event.cursor_row != self.cursor_row:
+            return  # posted while refilling (clear() resets the cursor): stale
+        cursor = event.cursor_row
+        near_end = cursor >= self.row_count - EDGE and self.window_start + self.row_count < len(self.all_rows)
+        near_start = cursor < EDGE and self.window_start > 0
+        if near_end or near_start:
+            self._fill(self.window_start + cursor)
+
+    # DataTable's own top/bottom (ctrl+home / ctrl+end) would stop at the window's edge.
+    def action_scroll_top(self) -> None:
+        if self.all_rows:
+            self._fill(0)
+
+    def action_scroll_bottom(self) -> None:
+        if self.all_rows:
+            self._fill(len(self.all_rows) - 1)
