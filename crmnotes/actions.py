@@ -20,7 +20,7 @@ from .dedupe import Candidate, DuplicateMatch, find_duplicates
 from .due import DueInfo, due_list, effective_stage
 from .errors import CrmError, DuplicateError, ValidationError
 from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
-from .naming import customer_relpath, new_id
+from .naming import collation_key, customer_relpath, new_id
 from .vault import CUSTOMERS_DIR, Vault
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
@@ -356,8 +356,12 @@ class Filters:
     mine_user: str = ""  # set when --mine: the vault user
 
 
+def _collation_key(customer: Customer) -> str:
+    return customer.sort_key or collation_key(customer.name)
+
+
 SORT_KEYS: dict[str, Callable[[Customer], Any]] = {
-    "name": lambda c: _collation_key(c.name),
+    "name": _collation_key,
     "created": lambda c: c.created or datetime.min,
     "last": lambda c: c.last_contact or datetime.min,
     "stage": lambda c: c.stage,
@@ -365,13 +369,6 @@ SORT_KEYS: dict[str, Callable[[Customer], Any]] = {
     "owner": lambda c: c.owner,
     "next": lambda c: c.next_followup or date.max,
 }
-
-
-def _collation_key(name: str) -> tuple[str, str]:
-    """Sort Chinese names by pinyin among Latin ones (阿里 with A, 星辰 with X)."""
-    from .naming import slugify
-
-    return (slugify(name), name)
 
 
 def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: date | None = None,

@@ -101,6 +101,7 @@ class Customer:
     followups: list[FollowUp] = field(default_factory=list)
     body: str = ""
     problems: list[Problem] = field(default_factory=list)
+    sort_key: str = ""  # precomputed naming.collation_key(name), when an index supplies it
 
     def text(self, key: str) -> str:
         value = self.meta.get(key)

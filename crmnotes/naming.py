@@ -80,6 +80,17 @@ def slugify(name: str) -> str:
     return slug
 
 
+def collation_key(name: str) -> str:
+    """Sort key that files Chinese names by pinyin among Latin ones
+    (阿里 with A, 星辰 with X).  ASCII names skip the pinyin import."""
+    folded = unicodedata.normalize("NFKC", name).casefold().strip()
+    if folded.isascii():
+        return re.sub(r"[^a-z0-9]+", "", folded) + "\0" + folded
+    from pypinyin import Style, lazy_pinyin  # ~0.5 s import: only for non-ASCII names
+
+    return "".join(lazy_pinyin(folded, style=Style.NORMAL, errors="default")) + "\0" + folded
+
+
 def customer_relpath(name: str, customer_id: str) -> Path:
     """Path inside ``customers/`` for a new customer: ``x/xingchenkeji-k7f3.md``."""
     slug = slugify(name)

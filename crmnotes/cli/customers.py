@@ -145,7 +145,9 @@ def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, b
     if as_json:
         print_json(actions.customer_json(vault, updated))
         return
-    latest = max(updated.followups, key=lambda f: f.at)
+    before = {(f.at, f.note) for f in customer.followups}
+    added = [f for f in updated.followups if (f.at, f.note) not in before]
+    latest = added[0] if added else max(updated.followups, key=lambda f: f.at)
     moved = f", stage {latest.stage_from} -> {latest.stage_to}" if latest.stage_to else ""
     print_note(f"logged {latest.channel} follow-up on {updated.name} at {format_minute(latest.at)}{moved}")
 
