@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
+import subprocess
+import sys
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from pathlib import Path
@@ -98,7 +100,7 @@ async def test_search_then_open_a_customer_with_masked_phone(vault: Vault) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
-        await type_text(pilot, "星辰")
+        await type_text(pilot, "数据安全")
         await settle(app, pilot)
         assert [r.name for r in table(app).all_rows] == ["星辰科技有限公司"]
         await pilot.press("enter", "enter")
@@ -118,7 +120,9 @@ async def test_search_then_open_a_customer_with_masked_phone(vault: Vault) -> No
     ("stage:意向", {"星辰科技有限公司", "Acme Analytics Inc."}),
     ("tag:needs/data-security", {"星辰科技有限公司", "Acme Analytics Inc."}),
     ("owner:李娜 stage:lost", {"深圳市海豚物流有限公司"}),
-    ("王经理", {"星辰科技有限公司"}),
+    ("数据安全", {"星辰科技有限公司"}),
+    ("王经理 AND 等保", {"星辰科技有限公司"}),
+    ("stage:intent NOT tag:needs/integration", {"星辰科技有限公司"}),
 ])
 @sync
 async def test_search_box_query_language(vault: Vault, query: str, expected: set[str]) -> None:
@@ -167,7 +171,7 @@ async def test_log_followup_lands_in_the_file_as_crm_log_would(vault: Vault, tmp
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
-        await type_text(pilot, "星辰")
+        await type_text(pilot, "数据安全")
         await settle(app, pilot)
         await pilot.press("enter", "l")
         await pilot.pause()
@@ -196,7 +200,7 @@ async def test_invalid_log_shows_messages_and_writes_nothing(vault: Vault) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
-        await type_text(pilot, "星辰")
+        await type_text(pilot, "数据安全")
         await settle(app, pilot)
         await pilot.press("enter", "l")
         await pilot.pause()
@@ -219,7 +223,7 @@ async def test_invalid_field_value_shows_message_and_leaves_file_unchanged(vault
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
-        await type_text(pilot, "星辰")
+        await type_text(pilot, "数据安全")
         await settle(app, pilot)
         await pilot.press("enter", "e")
         await pilot.pause()
@@ -244,7 +248,7 @@ async def test_edit_fields_writes_only_the_changed_field(vault: Vault) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash")
-        await type_text(pilot, "星辰")
+        await type_text(pilot, "数据安全")
         await settle(app, pilot)
         await pilot.press("enter", "e")
         await pilot.pause()
@@ -333,7 +337,7 @@ async def test_external_edit_appears_and_keeps_the_selection(vault: Vault) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await settle_rows(app, pilot)
         await pilot.press("slash")
-        await type_text(pilot, "星辰")
+        await type_text(pilot, "数据安全")
         await pilot.press("enter")
         await settle_rows(app, pilot)
         assert table(app).current_row is not None and table(app).current_row.path == XINGCHEN
@@ -404,3 +408,23 @@ def test_crm_tui_command_is_registered(crm: Crm) -> None:
     assert "Commands:" in crm().stdout
 
 
+
+
+@sync
+async def test_unfinished_query_while_typing_still_filters(vault: Vault) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        await type_text(pilot, '"王经理')  # the quote is not closed yet: no error, a substring filter
+        await settle(app, pilot)
+        assert "星辰科技有限公司" in {r.name for r in table(app).all_rows}
+
+
+def test_cli_does_not_import_textual(tmp_path: Path) -> None:
+    from .conftest import run_process
+
+    code = "import sys, crmnotes.cli; assert 'textual' not in sys.modules, 'textual imported'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert run_process("--help", cwd=tmp_path).returncode == 0

@@ -1,10 +1,11 @@
 """What the customer table shows: quick filters, the search box, sorting.
 
 ``catalog.rows`` (the storage seam) applies the structured filters and the
-sort; ``match_rows`` narrows by what is typed in the search box.  It is the
-one place to swap in the search index's query API: today it understands a
-subset of the SPEC's query language (words, "quoted phrases" and
-``field:value``) as case-insensitive substring matches over the row.
+sort; ``search_rows`` narrows them by what is typed in the search box with
+the search index's query language (the same as ``crm search``).  While a
+query is unfinished (an open quote or parenthesis) or the index is not
+available, ``match_rows`` stands in: words, "quoted phrases" and
+``field:value`` as case-insensitive substring matches over the row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from datetime import date
 from ..actions import Filters
 from ..catalog import Row
 from ..config import VaultConfig, fold
+from ..errors import CrmError
+from ..vault import Vault
 
 DUE_TODAY = "today"
 OVERDUE = "overdue"
@@ -60,6 +63,19 @@ def by_due(rows: list[Row], due: str, today: date) -> list[Row]:
     if due == OVERDUE:
         return [r for r in rows if r.due is not None and r.due < today]
     return rows
+
+
+def search_rows(vault: Vault, rows: list[Row], text: str, today: date) -> list[Row]:
+    """Rows matching the search box, in the table's own order (not by rank)."""
+    if not text.strip():
+        return rows
+    try:
+        from ..search import search  # deferred: Whoosh and jieba load on the first query
+
+        found = {hit.rel for hit in search(vault, text, limit=0, today=today)}
+    except (CrmError, ImportError, OSError):
+        return match_rows(rows, text, vault.config)  # an unfinished query while typing
+    return [row for row in rows if row.path in found]
 
 
 def match_rows(rows: list[Row], text: str, config: VaultConfig) -> list[Row]:

@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from ... import catalog
 from ...catalog import Row
-from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, match_rows
+from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, search_rows
 from ..widgets.customer_table import CustomerTable
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class MainScreen(Screen[None]):
         if self.stale or base is None:
             base = catalog.rows(self.crm.vault, quick.to_filters(self.crm.user), quick.sort, self.crm.today)
             fetched = True
-        shown = by_due(match_rows(base, text, self.crm.vault.config), quick.due, self.crm.today)
+        shown = by_due(search_rows(self.crm.vault, base, text, self.crm.today), quick.due, self.crm.today)
         if not worker.is_cancelled:
             self.app.call_from_thread(self._apply, base, fetched, shown, keep)
 
