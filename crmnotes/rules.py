@@ -19,7 +19,7 @@ from .note import clean_text
 
 TAG_SPLIT = re.compile(r"\s*[,，;；、]\s*")
 SYSTEM_FIELDS = {"id", "created"}
-STRUCTURED_FIELDS = {"deals", "tickets", "conflicts"}
+STRUCTURED_FIELDS = {"deals", "tickets", "conflicts", "extra"}
 
 
 # ------------------------------------------------------------------ phones

@@ -289,8 +289,10 @@ def test_auto_commit_is_off_by_default_and_commits_each_change_when_on(team: tup
     assert git(alice.root, "status", "--porcelain").stdout != ""
     alice("sync")
     config = alice.root / "crmnotes.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + "\nsync:\n  auto_commit: true\n  auto_sync_minutes: 30\n",
-                      encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    assert "auto_commit: false" in text  # the template's default
+    config.write_text(text.replace("auto_commit: false", "auto_commit: true").replace(
+        "auto_sync_minutes: 0", "auto_sync_minutes: 30"), encoding="utf-8")
     alice("sync")
     alice("set", XC, "grade=C")
     assert git(alice.root, "status", "--porcelain").stdout == ""

@@ -62,26 +62,13 @@ def main(ctx: click.Context, vault_path: str | None) -> None:
 
 
 def register() -> None:
-    from . import customers, tui
+    """Add every area's commands; each module defers its heavy imports."""
+    from . import crmwork, customers, search, sync, tui
 
-    for command in [*customers.COMMANDS, *tui.COMMANDS]:
-        main.add_command(command)
-
-    from . import crmwork
-
-    for command in crmwork.COMMANDS:
-        main.add_command(command)
-
-    from . import sync
-
-    for command in sync.COMMANDS:
-        main.add_command(command)
+    for area in (customers, search, crmwork, sync, tui):
+        for command in area.COMMANDS:
+            main.add_command(command)
     main.result_callback()(sync.after_command)  # auto-commit, when crmnotes.yaml turns it on
-
-    from . import search
-
-    for command in search.COMMANDS:
-        main.add_command(command)
 
 
 register()
