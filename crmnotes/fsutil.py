@@ -20,10 +20,18 @@ TEMP_SUFFIX = ".tmp"
 LOCK_TIMEOUT = 10.0
 
 
-def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, durable: bool = True) -> None:
+class FileChanged(Exception):
+    """The target no longer holds the bytes the caller expected; nothing was written."""
+
+
+def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, durable: bool = True,
+                 expect: bytes | None = None) -> None:
     """Replace ``path`` with ``data`` atomically.  With ``exclusive`` the call
     fails with ``FileExistsError`` when ``path`` already exists.  ``durable=False``
-    skips the fsyncs for bulk writers (import) that flush once at the end."""
+    skips the fsyncs for bulk writers (import) that flush once at the end.
+    With ``expect``, the target is compared with those bytes just before the
+    rename (after the slow fsync), and ``FileChanged`` is raised instead of
+    overwriting a save some editor made meanwhile."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -44,6 +52,8 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, durable: b
             os.link(tmp, path)
             tmp.unlink()
         else:
+            if expect is not None and _current(path) != expect:
+                raise FileChanged(path)
             os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -51,6 +61,13 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, durable: b
         raise
     if durable:
         _fsync_dir(folder)
+
+
+def _current(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _umask() -> int:

@@ -16,7 +16,7 @@ from . import note
 from .config import CONFIG_FILE, VaultConfig, fold, load_config
 from .dedupe import Candidate, name_key
 from .errors import ConcurrentEditError, CrmError, FileFormatError, RefError, VaultNotFound
-from .fsutil import TEMP_PREFIX, atomic_write, file_lock
+from .fsutil import TEMP_PREFIX, FileChanged, atomic_write, file_lock
 from .model import Customer, Problem
 from .naming import looks_like_id
 
@@ -218,7 +218,10 @@ class Vault:
                 after = path.stat()
                 if (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size):
                     continue
-                atomic_write(path, doc.encode(new_text))
+                try:
+                    atomic_write(path, doc.encode(new_text), expect=doc.encode())
+                except FileChanged:  # an editor saved while we wrote: apply the edit to its text
+                    continue
                 return self.customer_from(path, note.parse(doc.encode(new_text)))
         raise ConcurrentEditError(f"{self.relative(path)} kept changing while crmnotes tried to save it.",
                                   "Close other editors of this file and try again.")
