@@ -398,11 +398,52 @@ def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: da
     return sorted(chosen, key=key, reverse=descending)
 
 
-def due_customers(vault: Vault, on: date, owner: str = "") -> list[DueInfo]:
-    customers = vault.scan().customers
+def due_customers(vault: Vault, on: date, owner: str = "", customers: list[Customer] | None = None) -> list[DueInfo]:
+    customers = customers if customers is not None else vault.scan().customers
     if owner:
         customers = [c for c in customers if fold(c.owner) == fold(owner)]
     return due_list(customers, vault.config, on)
+
+
+# ------------------------------------------------------------------ display
+
+
+def choice_label(vault: Vault, list_name: str, value: str) -> str:
+    """The configured label of a stored choice id (意向 for intent), else the value."""
+    found = vault.config.choices.get(list_name)
+    return found.display(value) if found and value else value
+
+
+def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: bool = False) -> list[tuple[str, str]]:
+    """(field, text) pairs of one customer as both faces show them: labels for
+    choices, the computed stage, a masked phone unless revealed, the next due
+    date with its reason, then every other front-matter key.  Empty ones are
+    left out."""
+    from .due import next_due
+
+    phone = customer.text("phone")
+    stage = effective_stage(customer, vault.config, today)
+    stage_text = choice_label(vault, "stages", stage)
+    if stage != customer.stage:
+        stage_text += f" (set: {customer.stage})"
+    rows = [
+        ("industry", choice_label(vault, "industries", customer.text("industry"))),
+        ("contact", customer.text("contact")),
+        ("phone", phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region)),
+        ("email", customer.text("email")),
+        ("source", choice_label(vault, "sources", customer.text("source"))),
+        ("stage", stage_text),
+        ("grade", customer.grade),
+        ("owner", customer.owner),
+        ("tags", ", ".join(customer.tags)),
+        ("created", customer.text("created")),
+    ]
+    due = next_due(customer, vault.config, today)
+    if due:
+        rows.append(("next", f"{due.due.isoformat()} ({due.reason})"))
+    known = {"id", "name", "deals", "tickets", "next_followup", "conflicts", *(r[0] for r in rows)}
+    rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
+    return [(key, value) for key, value in rows if value]
 
 
 # ------------------------------------------------------------------ JSON
