@@ -93,6 +93,8 @@ def load(text: str) -> Any:
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise YamlDataError(f"unsupported YAML tag ({exc.problem})", line) from None
+    except RecursionError:  # thousands of nested [ or {: refuse instead of crashing every command
+        raise YamlDataError("the YAML is nested too deeply") from None
     finally:
         loader.dispose()
 
