@@ -567,7 +567,8 @@ def fmt(result: dict[str, Any] | None, key: str) -> str:
     if "skipped" in result:
         return f"skipped: {result['skipped']}"
     if "error" in result:
-        return "error: " + result["error"].replace("|", "/").replace("\n", " ")[:80]
+        message = result["error"].replace("crm: error: ", "").replace("|", "/").replace("\n", " ")
+        return "error: " + message[:90]
     if key == "search_inproc":
         ratio = f", p50 = {result['p50'] / result['rg_seconds']:.2f}× rg" if result.get("rg_seconds") else ""
         return f"{result['p50'] * 1000:.1f} / {result['p95'] * 1000:.1f} ms{ratio}"
