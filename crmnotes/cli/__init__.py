@@ -7,6 +7,7 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Any
@@ -17,6 +18,8 @@ from ..errors import CrmError
 from .output import print_error
 
 DEBUG_ENV = "CRMNOTES_DEBUG"
+# A full disk or quota, a file over the size limit, a read-only or forbidden folder: the user's to fix, not a bug.
+_DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
 
 class CrmGroup(click.Group):
@@ -37,6 +40,12 @@ class CrmGroup(click.Group):
             sys.stderr.close()  # `crm ls | head`: the reader left; nothing to report
             ctx.exit(0)
         except Exception as exc:  # a bug, not a user mistake: still no traceback unless asked
+            if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+                where = f" writing {exc.filename}" if exc.filename else ""
+                print_error(f"the disk refused a write{where}: {exc.strerror or exc}.",
+                            "Free some space (or fix the permissions) and run the command again; "
+                            "files already saved are intact.")
+                ctx.exit(74)
             if os.environ.get(DEBUG_ENV):
                 raise
             print_error(f"internal error: {type(exc).__name__}: {exc}.",
