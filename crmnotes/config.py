@@ -8,6 +8,7 @@ namespaces and the phone region.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,10 @@ def load_config(path: Path) -> VaultConfig:
         raise ConfigError(f"{path} is missing.", "Run 'crm init' to create a vault.") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}.") from None
+    if re.search(r"^<<<<<<< ", text, re.M):  # a plain 'git pull' stopped on this file
+        raise ConfigError(f"{path} has git conflict markers: a git merge of it is unfinished.",
+                          "Keep the right lines between <<<<<<< and >>>>>>>, delete the markers, then "
+                          "'git add crmnotes.yaml' and 'git commit' (or 'git merge --abort').")
     try:
         data = yamlsafe.load(text) or {}
     except yamlsafe.YamlDataError as exc:
