@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := .demo-vault
 
-.PHONY: demo test check lint format clean bench
+.PHONY: demo test check lint format clean bench faults
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(STAMP)
 # apt-get install -y ripgrep).  BENCH_ARGS=--quick for a smoke run, --large adds 50,000.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The long fault, concurrency and hostile-input run (issue 8): prints faults injected,
+# inputs tried and entries lost (must be 0).  FAULTS_ARGS=--scale 0.2 for a shorter run.
+faults: $(STAMP)
+	$(BIN)/python tests/long/faults.py $(FAULTS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check crmnotes tests benchmarks
