@@ -68,6 +68,12 @@ class Vault:
         return self.root / CACHE_DIR
 
     def relative(self, path: Path) -> str:
+        text = str(path)
+        prefix = str(self.root) + os.sep
+        # Fast path (no resolve(): ~7 lstat calls per path) for the paths the vault hands out
+        # itself: absolute, under the root, no ./.. parts and not a symlink.
+        if text.startswith(prefix) and os.sep + "." not in text[len(prefix) - 1 :] and not os.path.islink(text):
+            return text[len(prefix) :].replace(os.sep, "/")
         try:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:
@@ -93,6 +99,50 @@ class Vault:
                                   code="unsafe-path")
                     continue
                 yield path
+
+    def customer_stats(self) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
+        """(vault-relative path -> (size, mtime_ns)) of every customer file, in
+        ``customer_paths`` order with the same rules, and the unsafe paths skipped.
+
+        The cheap freshness check of every cache: ``os.scandir`` gives file
+        types without a syscall each, so this costs one ``stat`` per file.
+        """
+        found: dict[str, tuple[int, int]] = {}
+        problems: list[Problem] = []
+        base = self.customers_dir
+        self._stat_folder(str(base), CUSTOMERS_DIR + "/", str(base.resolve()) + os.sep, found, problems)
+        return found, problems
+
+    def _stat_folder(self, folder: str, rel: str, real_base: str, found: dict[str, tuple[int, int]],
+                     problems: list[Problem]) -> None:
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            return
+        subfolders = []
+        for entry in entries:
+            name = entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not name.startswith("."):
+                        subfolders.append(entry)
+                    continue
+                if not name.endswith(".md") or name.startswith((".", TEMP_PREFIX)):
+                    continue
+                if entry.is_symlink():
+                    if entry.is_dir():
+                        continue  # os.walk does not follow folder links either
+                    if not os.path.realpath(entry.path).startswith(real_base):
+                        problems.append(Problem(Path(entry.path), None, "is a symlink to a file outside the vault; "
+                                                "it is ignored", code="unsafe-path"))
+                        continue
+                stat = entry.stat()
+            except OSError:
+                continue  # deleted while we walked
+            found[rel + name] = (stat.st_size, stat.st_mtime_ns)
+        for entry in subfolders:  # os.walk's order: a folder's files, then its subfolders
+            self._stat_folder(entry.path, f"{rel}{entry.name}/", real_base, found, problems)
 
     @staticmethod
     def _inside(path: Path, folder: Path) -> bool:

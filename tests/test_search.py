@@ -11,7 +11,7 @@ import pytest
 
 from crmnotes import actions, search
 from crmnotes.search.query import QueryError
-from crmnotes.search.store import INDEX_DIR, MANIFEST
+from crmnotes.search.store import INDEX_DIR, INDEX_VERSION, MANIFEST
 from crmnotes.vault import Vault
 
 TODAY = date.today()
@@ -242,7 +242,8 @@ def test_corrupt_index_is_rebuilt(vault: Vault) -> None:
 def test_missing_and_old_version_index_is_rebuilt(vault: Vault) -> None:
     search.refresh(vault)
     manifest = vault.cache_dir / INDEX_DIR / MANIFEST
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": 3', '"version": 1'), encoding="utf-8")
+    old = manifest.read_text(encoding="utf-8")
+    manifest.write_text(old.replace(f'"version": {INDEX_VERSION}', '"version": 1'), encoding="utf-8")
     assert search.refresh(vault).rebuilt
     shutil.rmtree(vault.cache_dir / INDEX_DIR)
     assert names(vault, "xckj") == ["星辰科技有限公司"]

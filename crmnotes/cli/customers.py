@@ -22,7 +22,7 @@ from ..identity import vault_user
 from ..model import Customer, Problem, format_minute
 from ..rules import mask_phone
 from ..vault import Vault
-from .output import console, print_json, print_warning, safe
+from .output import console, print_json, print_json_text, print_warning, safe
 
 
 def open_vault(ctx: click.Context) -> Vault:
@@ -46,9 +46,7 @@ def parse_day(value: str | None, option: str) -> date:
         raise CrmError(f"{option} '{value}' is not a date.", "Use YYYY-MM-DD.") from None
 
 
-def label(vault: Vault, list_name: str, value: str) -> str:
-    found = vault.config.choices.get(list_name)
-    return found.display(value) if found and value else value
+label = actions.choice_label
 
 
 # ------------------------------------------------------------------ init
@@ -177,28 +175,8 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="dim")
     fields.add_column()
-    phone = customer.text("phone")
-    stage = effective_stage(customer, vault.config, today)
-    rows = [
-        ("industry", label(vault, "industries", customer.text("industry"))),
-        ("contact", customer.text("contact")),
-        ("phone", phone if reveal or not phone else mask_phone(phone, vault.config.phone_region)),
-        ("email", customer.text("email")),
-        ("source", label(vault, "sources", customer.text("source"))),
-        ("stage", label(vault, "stages", stage) + ("" if stage == customer.stage else f" (set: {customer.stage})")),
-        ("grade", customer.grade),
-        ("owner", customer.owner),
-        ("tags", ", ".join(customer.tags)),
-        ("created", customer.text("created")),
-    ]
-    due = next_due(customer, vault.config, today)
-    if due:
-        rows.append(("next", f"{due.due.isoformat()} ({due.reason})"))
-    known = {"id", "name", "deals", "tickets", "next_followup", *(r[0] for r in rows)}
-    rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
-    for key, value in rows:
-        if value:
-            fields.add_row(key, safe(value))
+    for key, value in actions.display_fields(vault, customer, today, reveal=reveal):
+        fields.add_row(key, safe(value))
     out.print(fields)
     out.print(safe(vault.relative(customer.path), "dim"))
     for title, items in (("Deals", customer.deals), ("Tickets", customer.tickets)):
@@ -280,21 +258,33 @@ def set_command(ctx: click.Context, ref: str, assignments: tuple[str, ...], as_j
 @click.option("--sort", default="name", show_default=True, help="name, created, last, stage, grade, owner, next "
               "(prefix - to reverse).")
 @click.option("--limit", type=int, default=0, help="At most this many.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: every key of `crm show --json` except the "
+              "follow-up texts (followup_count and last_contact instead).")
+@click.option("--full", is_flag=True, help="With --json: the complete shape of `crm show --json`, follow-ups included.")
 @click.option("--reveal", is_flag=True, help="Show phone numbers unmasked.")
 @click.pass_context
 def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: bool, sort: str, limit: int,
-       as_json: bool, reveal: bool) -> None:
-    """List customers."""
+       as_json: bool, full: bool, reveal: bool) -> None:
+    """List customers.
+
+    \b
+    --json prints one object per customer: the keys of `crm show --json`
+    without `followups`, plus `followup_count`; --json --full adds the
+    follow-ups (slower: every entry of every customer).
+    """
     vault = open_vault(ctx)
     filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
-    scan = catalog.load(vault)  # from the search index's stored fields when it can be used
+    # summaries from .crmnotes/catalog.json (re-read only for changed files); --full needs every follow-up
+    scan = catalog.load(vault) if as_json and full else catalog.listing(vault)
     customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
     if limit > 0:
         customers = customers[:limit]
     report_unreadable(vault, scan.problems)
     if as_json:
-        print_json([actions.customer_json(vault, c, reveal=reveal) for c in customers])
+        if full:
+            print_json([actions.customer_json(vault, c, reveal=reveal) for c in customers])
+        else:
+            print_json_text(catalog.listing_json_text(vault, customers, reveal=reveal))
         return
     today = date.today()
     rows = []
@@ -370,7 +360,8 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
     """Customers due or overdue for a follow-up, and why."""
     vault = open_vault(ctx)
     day = parse_day(on_day, "--on")
-    items = actions.due_customers(vault, day, owner or (user_of(vault) if mine else ""))
+    scan = catalog.listing(vault)  # the due rules read only the front-matter and the latest follow-up
+    items = actions.due_customers(vault, day, owner or (user_of(vault) if mine else ""), customers=scan.customers)
     if as_json:
         print_json([due_json(vault, item, day) for item in items])
         return

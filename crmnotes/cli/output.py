@@ -50,3 +50,11 @@ def print_json(data: Any) -> None:
     encoder is several times faster (``indent`` forces the Python one)."""
     indent = 2 if sys.stdout.isatty() else None
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent, default=str) + "\n")
+
+
+def print_json_text(text: str) -> None:
+    """JSON that is already serialized (compact): as it is for a pipe, indented for a person."""
+    if sys.stdout.isatty():
+        print_json(json.loads(text))
+        return
+    sys.stdout.write(text + "\n")

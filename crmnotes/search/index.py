@@ -12,7 +12,9 @@
   the next one.
 * **Rebuild** writes a new index beside the old one and swaps the folders,
   so readers keep answering from the old index meanwhile; with many files,
-  reading, parsing and jieba segmentation run in worker processes.
+  each core's worker process indexes a share of the files into a segment of
+  its own (the postings are where the time goes), and the segments are
+  joined under one table of contents without merging.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from typing import Any
 from ..errors import CrmError
 from ..vault import Vault
 from . import store
-from .records import Prepared, prepare
+from .records import FileState, Prepared, prepare
 
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
+MAX_WORKERS = 4
+LIMIT_MB = 96  # per writer process: the postings pool spills to disk beyond this
 LOCK_TIMEOUT = 60.0
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
@@ -189,37 +193,102 @@ def _writer(ix: Any, **options: Any) -> Any:
 
 def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progress | None,
              workers: int | None) -> RefreshStats:
-    from whoosh import index as windex
-
-    from .schema import build_schema
-
     folder = store.index_dir(vault)
     fresh = folder.with_name(f"{folder.name}.new-{os.getpid()}")
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
     manifest = store.Manifest(store.config_state(vault))
     stats = RefreshStats(total=len(current), rebuilt=True)
-    ix = windex.create_in(str(fresh), build_schema())
-    writer = ix.writer(limitmb=128)
+    rels = sorted(current)
+    count = workers if workers is not None else min(os.cpu_count() or 1, MAX_WORKERS)
     try:
-        for done, item in enumerate(_prepare_all(vault, sorted(current), workers), start=1):
-            if item.fields is not None:
-                writer.add_document(**item.fields)
-            else:
-                stats.unreadable[item.rel] = item.error
-            manifest.files[item.rel] = store.Entry(item.state, item.error)
-            if progress:
-                progress(done, len(current))
-        writer.commit()
-        ix.close()
+        if count <= 1 or len(rels) < PARALLEL_MIN_FILES:
+            entries = _build_segment(vault, str(fresh), rels, progress)
+        else:
+            entries = _build_parallel(vault, fresh, rels, count, progress)
     except BaseException:
-        writer.cancel()
         shutil.rmtree(fresh, ignore_errors=True)
         raise
+    for rel, state, error in entries:
+        manifest.files[rel] = store.Entry(state, error)
+        if error:
+            stats.unreadable[rel] = error
     stats.added = len(current)
     store.save_manifest(fresh, manifest)
     _swap(fresh, folder)
     return stats
+
+
+def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progress | None = None,
+                   total: int = 0) -> list[tuple[str, FileState, str]]:
+    """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file."""
+    from whoosh import index as windex
+
+    from .schema import build_schema
+
+    ix = windex.create_in(target, build_schema())
+    writer = ix.writer(limitmb=LIMIT_MB)
+    entries = []
+    try:
+        for done, rel in enumerate(rels, start=1):
+            item = prepare(vault, rel)
+            if item.fields is not None:
+                writer.add_document(**item.fields)
+            entries.append((item.rel, item.state, item.error))
+            if progress:
+                progress(done, total or len(rels))
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    finally:
+        ix.close()
+    return entries
+
+
+def _build_parallel(vault: Vault, fresh: Path, rels: list[str], count: int,
+                    progress: Progress | None) -> list[tuple[str, FileState, str]]:
+    """Each worker process indexes a share of the files into a segment of its
+    own (reading, parsing, analysis and the postings all in parallel); the
+    segments are then joined under one table of contents, without a merge."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from whoosh import index as windex
+    from whoosh.filedb.filestore import FileStorage
+
+    from .schema import build_schema
+
+    shares = [rels[i::count] for i in range(count)]
+    parts = [fresh / f"part-{i}" for i in range(count)]
+    # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
+    context = multiprocessing.get_context("spawn")
+    entries: list[tuple[str, FileState, str]] = []
+    with ProcessPoolExecutor(count, mp_context=context) as pool:
+        futures = [pool.submit(_worker_build, str(vault.root), str(part), share)
+                   for part, share in zip(parts, shares, strict=True)]
+        for future in futures:
+            entries.extend(future.result())
+            if progress:
+                progress(len(entries), len(rels))
+    segments = []
+    for part in parts:
+        sub = windex.open_dir(str(part))
+        segments.extend(sub._segments())
+        sub.close()
+        for name in os.listdir(part):
+            if not name.endswith(".toc") and not name.endswith(".lock"):
+                os.replace(part / name, fresh / name)
+        shutil.rmtree(part, ignore_errors=True)
+    storage = FileStorage(str(fresh))
+    windex.TOC(build_schema(), segments, 1).write(storage, windex._DEF_INDEX_NAME)
+    entries.sort()
+    return entries
+
+
+def _worker_build(root: str, target: str, rels: list[str]) -> list[tuple[str, FileState, str]]:
+    os.makedirs(target, exist_ok=True)
+    return _build_segment(Vault(Path(root)), target, rels)
 
 
 def _swap(fresh: Path, folder: Path) -> None:
@@ -228,31 +297,3 @@ def _swap(fresh: Path, folder: Path) -> None:
         os.replace(folder, old)
     os.replace(fresh, folder)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _prepare_all(vault: Vault, rels: list[str], workers: int | None) -> Iterator[Prepared]:
-    count = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    if count <= 1 or len(rels) < PARALLEL_MIN_FILES:
-        for rel in rels:
-            yield prepare(vault, rel)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(count, mp_context=context, initializer=_worker_init, initargs=(str(vault.root),)) as pool:
-        yield from pool.map(_worker_prepare, rels, chunksize=32)
-
-
-_worker_vault: Vault | None = None
-
-
-def _worker_init(root: str) -> None:
-    global _worker_vault
-    _worker_vault = Vault(Path(root))
-
-
-def _worker_prepare(rel: str) -> Prepared:
-    assert _worker_vault is not None
-    return prepare(_worker_vault, rel)

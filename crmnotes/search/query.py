@@ -270,7 +270,7 @@ class _Compiler:
             extra.append(q.Prefix("id", text))
         digits = textmod.digits_of(text)
         if _PHONE_LIKE.match(text) and len(digits) >= textmod.MIN_PHONE_RUN:
-            extra.append(q.Term("phone", digits))
+            extra.append(q.Prefix("phone", digits))  # a prefix of a suffix: any digit run
         return q.Or([combined, *extra]) if extra else combined
 
     def _part(self, is_cjk: bool, run: str, fields: tuple[str, ...], pinyin: bool) -> Any:
@@ -281,7 +281,7 @@ class _Compiler:
                 return q.Or([q.Prefix(f, run) for f in fields])
             grams = textmod.bigrams(run)
             options = [q.Phrase(f, grams) if len(grams) > 1 else q.Term(f, grams[0]) for f in fields]
-            # a jieba word of the same text adds score (ranking), never recall
+            # a jieba word of the same text adds score where the index holds words (records.with_words)
             return q.Or([*options, q.Term("words", run, boost=2.0)])
         tokens = [t.text for t in self.analyzer(run, mode="query")]
         stem = tokens[0] if tokens else run
@@ -328,7 +328,7 @@ class _Compiler:
             if len(digits) < textmod.MIN_PHONE_RUN:
                 raise QueryError(f"phone:{value} needs at least {textmod.MIN_PHONE_RUN} digits.",
                                  "Write e.g. phone:8000.")
-            return q.Term("phone", digits)
+            return q.Prefix("phone", digits)
         lists = {"industry": "industries", "source": "sources", "grade": "grades", "channel": "channels"}
         return q.Term(name, self.canonical(lists[name], value).lower())
 

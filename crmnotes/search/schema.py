@@ -21,10 +21,12 @@ so a phrase of bigrams finds any Chinese substring (jieba's shipped
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
-from whoosh.analysis import LowercaseFilter, StemFilter, Token, Tokenizer
+from whoosh.analysis import Token, Tokenizer
 from whoosh.fields import DATETIME, ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.lang.porter import stem
 
 from . import text as textmod
 
@@ -53,7 +55,7 @@ class CjkTokenizer(Tokenizer):
         for is_cjk, run, start, end in textmod.runs(value):
             pieces: list[tuple[str, int, int]]
             if not is_cjk:
-                pieces = [(textmod.normalize(run), start, end)]
+                pieces = [(_latin_term(run), start, end)]
             else:
                 pieces = [(g, start + i, start + i + len(g)) for i, g in enumerate(textmod.bigrams(run))]
             for index, (piece, s, e) in enumerate(pieces):
@@ -81,9 +83,45 @@ class CjkTokenizer(Tokenizer):
                     yield token
 
 
+def _remember_missing_columns() -> None:
+    """Whoosh's per-document reader looks a field's length column up again
+    (a ``stat`` of the segment file) for every posting of a field that has
+    none (ID and KEYWORD fields), and reads a length through two layers of
+    file access per posting: together ~40% of a commit.  A segment's files
+    never change, so a missing column is remembered like a found one, and a
+    length column (one byte per document) is read once into a list."""
+    from whoosh.codec import whoosh3
+
+    reader_class = whoosh3.W3PerDocReader
+    original = reader_class._cached_reader
+    if getattr(original, "remembers_missing", False):
+        return
+
+    def cached_reader(self: Any, fieldname: str, column: Any) -> Any:
+        if fieldname not in self._readers:
+            reader = original(self, fieldname, column)
+            if reader is not None and column is whoosh3.LENGTHS_COLUMN:
+                reader = list(reader)  # one byte a document: indexing a list beats a file read per posting
+            self._readers[fieldname] = reader
+        return self._readers[fieldname]
+
+    cached_reader.remembers_missing = True  # type: ignore[attr-defined]
+    reader_class._cached_reader = cached_reader
+
+
+_remember_missing_columns()
+
+
+@lru_cache(maxsize=50000)
+def _latin_term(word: str) -> str:
+    """Normalized, lowercased and Porter-stemmed (renewal ~ renewing): what
+    ``LowercaseFilter | StemFilter`` did, once per distinct word instead of two
+    filter stages on every token (CJK bigrams included) of every document."""
+    return stem(textmod.normalize(word).lower())
+
+
 def text_analyzer() -> Any:
-    # Porter stemming leaves CJK tokens untouched (it only strips Latin suffixes).
-    return CjkTokenizer() | LowercaseFilter() | StemFilter(cachesize=50000)
+    return CjkTokenizer()
 
 
 def build_schema() -> Schema:

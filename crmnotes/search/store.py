@@ -21,7 +21,7 @@ from ..model import Problem
 from ..vault import Vault
 from .records import FileState
 
-INDEX_VERSION = 3  # schema + analysis + record layout; a different number means rebuild
+INDEX_VERSION = 4  # schema + analysis + record layout; a different number means rebuild
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 
@@ -86,19 +86,7 @@ def save_manifest(folder: Path, manifest: Manifest) -> None:
 
 def current_files(vault: Vault) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
     """(relative path -> (size, mtime_ns)) of every customer file, and unsafe paths skipped."""
-    found: dict[str, tuple[int, int]] = {}
-    problems: list[Problem] = []
-    root = str(vault.root) + os.sep
-    for item in vault.customer_paths():
-        if isinstance(item, Problem):
-            problems.append(item)
-            continue
-        try:
-            stat = item.stat()
-        except OSError:
-            continue  # deleted while we walked
-        found[str(item).removeprefix(root).replace(os.sep, "/")] = (stat.st_size, stat.st_mtime_ns)
-    return found, problems
+    return vault.customer_stats()
 
 
 def plan(manifest: Manifest, current: dict[str, tuple[int, int]]) -> Plan:

@@ -1,0 +1,167 @@
+"""The listing catalog (.crmnotes/catalog.json) against the files themselves:
+same answers, changes seen at once, damage repaired, never an error."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+
+import pytest
+
+from crmnotes import actions, catalog
+from crmnotes.vault import Vault
+
+from .conftest import Crm
+
+TODAY = date.today()
+
+
+def full_listing(vault: Vault, on: date = TODAY) -> list[dict]:
+    """What the listing must say, computed from parsing every file."""
+    out = []
+    for customer in vault.scan().customers:
+        data = actions.customer_json(vault, customer, today=on)
+        data["followup_count"] = len(data.pop("followups"))
+        out.append(data)
+    return out
+
+
+def cached_listing(vault: Vault, on: date = TODAY) -> list[dict]:
+    return json.loads(catalog.listing_json_text(vault, catalog.listing(vault).customers, today=on))
+
+
+def test_catalog_agrees_with_reading_the_files(example_vault: Vault) -> None:
+    first = cached_listing(example_vault)  # builds the catalog from the files
+    assert (example_vault.cache_dir / catalog.CATALOG_FILE).is_file()
+    assert first == full_listing(example_vault)
+    assert cached_listing(example_vault) == first  # served from the catalog this time
+    later = TODAY + timedelta(days=200)  # silent stages and due dates move with the day, not the cache
+    assert cached_listing(example_vault, later) == full_listing(example_vault, later)
+
+
+def test_listed_customers_sort_filter_and_fall_due_like_the_files(example_vault: Vault) -> None:
+    catalog.listing(example_vault)
+    listed = catalog.listing(example_vault).customers
+    for sort in ("name", "-last", "created", "next", "stage"):
+        for filters in (actions.Filters(), actions.Filters(stage="silent"), actions.Filters(tag="needs/")):
+            from_cache = [c.id for c in actions.list_customers(example_vault, filters, sort, customers=listed)]
+            from_files = [c.id for c in actions.list_customers(example_vault, filters, sort)]
+            assert from_cache == from_files, (sort, filters)
+    for day in (TODAY, TODAY + timedelta(days=30)):
+        cached = [(d.customer.id, d.due, d.reason) for d in actions.due_customers(example_vault, day, customers=listed)]
+        assert cached == [(d.customer.id, d.due, d.reason) for d in actions.due_customers(example_vault, day)]
+    rows = catalog.rows(example_vault)
+    assert sum(r.followup_count for r in rows) == sum(len(c.followups) for c in example_vault.scan().customers)
+
+
+def test_a_file_changed_behind_the_tools_back_is_seen_by_the_next_ls(crm: Crm) -> None:
+    before = {c["name"]: c for c in crm("ls", "--json").json()}
+    path = crm.root / before["星辰科技有限公司"]["path"]
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("name: 星辰科技有限公司", "name: 星辰云科技有限公司", 1), encoding="utf-8")
+    after = {c["name"]: c for c in crm("ls", "--json").json()}
+    assert "星辰云科技有限公司" in after and "星辰科技有限公司" not in after
+    entry = "\n## 2026-01-05 10:00 · 电话 · 王芳\n回访。\n"
+    path.write_text(path.read_text(encoding="utf-8") + entry, encoding="utf-8")
+    counted = {c["name"]: c["followup_count"] for c in crm("ls", "--json").json()}
+    assert counted["星辰云科技有限公司"] == before["星辰科技有限公司"]["followup_count"] + 1
+    path.unlink()
+    assert len(crm("ls", "--json").json()) == len(before) - 1
+
+
+def test_same_size_edit_with_a_new_mtime_is_seen(example_vault: Vault) -> None:
+    catalog.listing(example_vault)
+    path = next(example_vault.customers_dir.rglob("*.md"))
+    text = path.read_text(encoding="utf-8")
+    grade = example_vault.read(path).grade
+    other = "C" if grade != "C" else "B"
+    stat = path.stat()
+    path.write_text(text.replace(f"grade: {grade}", f"grade: {other}", 1), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert path.stat().st_size == stat.st_size
+    by_path = {c.path: c for c in catalog.listing(example_vault).customers}
+    assert by_path[path].grade == other
+
+
+@pytest.mark.parametrize("damage", [
+    b"", b"not json at all", b'{"version": 4}', b"[1, 2, 3]", b'{"version": 999, "config": [], "files": {}}',
+])
+def test_a_corrupt_catalog_is_rebuilt_never_an_error(example_vault: Vault, damage: bytes) -> None:
+    expected = cached_listing(example_vault)
+    (example_vault.cache_dir / catalog.CATALOG_FILE).write_bytes(damage)
+    assert cached_listing(example_vault) == expected
+    assert json.loads((example_vault.cache_dir / catalog.CATALOG_FILE).read_bytes())["version"] == \
+        catalog.CATALOG_VERSION
+
+
+def test_tampered_entries_are_read_again_from_the_file(example_vault: Vault) -> None:
+    expected = cached_listing(example_vault)
+    cache = example_vault.cache_dir / catalog.CATALOG_FILE
+    data = json.loads(cache.read_bytes())
+    for i, entry in enumerate(data["files"].values()):
+        if i % 3 == 0:
+            entry[6] = "not a mapping"
+        elif i % 3 == 1:
+            entry[7] = ["2026-99-99T00:00", True, None, ""]
+        else:
+            entry[6] = {"$dict": 5}
+    cache.write_text(json.dumps(data), encoding="utf-8")
+    assert cached_listing(example_vault) == expected
+
+
+def test_unreadable_files_are_problems_in_both(example_vault: Vault) -> None:
+    bad = example_vault.customers_dir / "z" / "坏文件.md"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text("---\nname: [unclosed\n---\n", encoding="utf-8")
+    for _ in range(2):  # built, then served from the catalog
+        listed = catalog.listing(example_vault)
+        scanned = example_vault.scan()
+        assert [(p.path, p.message, p.code) for p in listed.problems] == \
+            [(p.path, p.message, p.code) for p in scanned.problems]
+        assert len(listed.customers) == len(scanned.customers)
+
+
+def test_dates_and_odd_keys_survive_the_cache(empty_vault: Vault) -> None:
+    path = empty_vault.customers_dir / "a" / "odd.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("---\nid: c-20250101-aaaaaaaa\nname: 奇怪客户\nindustry: 零售\ncontact: 赵六\n"
+                    "phone: '13800138000'\ncreated: 2025-01-01T08:30\nnext_followup: 2025-02-03\n"
+                    "extra:\n  $date: 不是日期\n"
+                    "tickets:\n- id: T1\n  subject: 发票\n  status: open\n  opened: 2025-01-02\n---\n",
+                    encoding="utf-8")
+    catalog.listing(empty_vault)
+    listed = catalog.listing(empty_vault).customers[0]
+    original = empty_vault.read(path)
+    for key in catalog.LISTED_KEYS:
+        assert listed.meta.get(key) == original.meta.get(key), key
+    assert listed.tickets == original.tickets
+    assert cached_listing(empty_vault) == full_listing(empty_vault)
+
+
+def test_ls_json_shape_and_full(crm: Crm) -> None:
+    short = crm("ls", "--json").json()
+    full = crm("ls", "--json", "--full").json()
+    assert [c["id"] for c in short] == [c["id"] for c in full]
+    for brief, whole in zip(short, full, strict=True):
+        assert "followups" not in brief and brief["followup_count"] == len(whole["followups"])
+        assert (brief["last_contact"] is None) == (not whole["followups"])
+        whole.pop("followups")
+        brief.pop("followup_count")
+        assert brief == whole
+    assert crm("due", "--json").json() == crm("due", "--json").json()
+
+
+def test_listing_needs_no_search_or_pinyin_imports(example_vault: Vault) -> None:
+    import subprocess
+    import sys
+
+    catalog.listing(example_vault)
+    probe = ("import sys, json; from crmnotes.cli import main\n"
+             "for args in (['ls', '--json'], ['due', '--json']):\n"
+             "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+             "heavy = ('whoosh', 'jieba', 'pypinyin', 'phonenumbers', 'git')\n"
+             "print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=example_vault.root, capture_output=True, text=True,
+                          timeout=120)
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
