@@ -292,3 +292,64 @@ def deal_rows(customers: list[Customer], *, owner: str = "", stage: str = "", op
                 continue
             rows.append((customer, index, deal))
     return rows
+
+
+# ------------------------------------------------------------------ pipeline
+
+
+def weighted_of(deal: dict[str, Any], config: VaultConfig) -> float:
+    """The deal's amount times its win probability (the stage default when it has none)."""
+    return round(amount_of(deal) * probability_of(deal, config) / 100, 2)
+
+
+def currency_of(deal: dict[str, Any], config: VaultConfig) -> str:
+    return str(deal.get("currency") or config.currency)
+
+
+@dataclass
+class StageColumn:
+    """One deal stage of the pipeline board: its deals and their sums per currency."""
+
+    stage: str
+    label: str
+    deals: list[tuple[Customer, int, dict[str, Any]]]
+    amounts: dict[str, float]  # currency -> sum of amounts
+    weighted: dict[str, float]  # currency -> sum of probability-weighted amounts
+
+    @property
+    def open(self) -> bool:
+        return self.stage not in (WON, LOST)
+
+
+def pipeline(customers: list[Customer], config: VaultConfig, *, owner: str = "") -> list[StageColumn]:
+    """Every deal grouped by deal stage, in the order of ``deal_stages`` (a stage
+    not in the list gets its own column at the end), soonest close first."""
+    order = stages(config).ids
+    groups: dict[str, list[tuple[Customer, int, dict[str, Any]]]] = {s: [] for s in order}
+    for row in deal_rows(customers, owner=owner):
+        groups.setdefault(str(row[2].get("stage", "")), []).append(row)
+    columns = []
+    for stage, rows in groups.items():
+        rows.sort(key=lambda r: (close_of(r[2]) or date.max, r[0].name))
+        amounts: dict[str, float] = {}
+        weighted: dict[str, float] = {}
+        for _, _, deal in rows:
+            currency = currency_of(deal, config)
+            amounts[currency] = amounts.get(currency, 0.0) + amount_of(deal)
+            weighted[currency] = round(weighted.get(currency, 0.0) + weighted_of(deal, config), 2)
+        columns.append(StageColumn(stage, stages(config).display(stage) or stage or "?", rows, amounts, weighted))
+    return columns
+
+
+def open_forecast(columns: list[StageColumn]) -> tuple[dict[str, float], dict[str, float]]:
+    """(amount, weighted amount) per currency of the open deals on the board."""
+    amounts: dict[str, float] = {}
+    weighted: dict[str, float] = {}
+    for column in columns:
+        if not column.open:
+            continue
+        for currency, value in column.amounts.items():
+            amounts[currency] = amounts.get(currency, 0.0) + value
+        for currency, value in column.weighted.items():
+            weighted[currency] = round(weighted.get(currency, 0.0) + value, 2)
+    return amounts, weighted

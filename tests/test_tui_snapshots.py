@@ -72,3 +72,33 @@ def test_help_screen(snap_compare: Any, app: CrmApp) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
+
+
+def test_pipeline_screen(snap_compare: Any, app: CrmApp) -> None:
+    async def open_board(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("b")
+        await loaded(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_board)
+
+
+def test_reports_screen(snap_compare: Any, app: CrmApp) -> None:
+    async def open_reports(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("r")
+        await loaded(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_reports)
+
+
+def test_reports_activity_chart(snap_compare: Any, app: CrmApp) -> None:
+    async def open_activity(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("r")
+        await loaded(pilot)
+        await pilot.press("3")
+        await pilot.wait_for_scheduled_animations()  # the tab underline slides
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=open_activity)

@@ -94,7 +94,7 @@ def deal_json(vault: Any, customer: Any, index: int, item: dict[str, Any]) -> di
         "customer_id": customer.id, "customer": customer.name, "deal": item.get("id") or str(index + 1),
         **_jsonable(item), "owner": item.get("owner") or customer.owner,
         "probability": deals.probability_of(item, vault.config),
-        "weighted": round(deals.amount_of(item) * deals.probability_of(item, vault.config) / 100, 2),
+        "weighted": deals.weighted_of(item, vault.config),
         "path": vault.relative(customer.path),
     }
 

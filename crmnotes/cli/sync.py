@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.text import Text
@@ -50,7 +49,7 @@ def sync(ctx: click.Context, message: str, as_json: bool) -> None:
 @click.pass_context
 def history(ctx: click.Context, ref: str, as_json: bool, limit: int, reveal: bool) -> None:
     """Who changed what in one customer, and when (from git)."""
-    from ..sync.history import customer_history
+    from ..sync.history import customer_history, mask_phones
 
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
@@ -58,7 +57,7 @@ def history(ctx: click.Context, ref: str, as_json: bool, limit: int, reveal: boo
     if limit:
         changes = changes[-limit:]
     if not reveal:
-        _mask_phones(changes, vault.config.phone_region)
+        mask_phones(changes, vault.config.phone_region)
     if as_json:
         print_json([c.to_json() for c in changes])
         return
@@ -74,15 +73,6 @@ def history(ctx: click.Context, ref: str, as_json: bool, limit: int, reveal: boo
                       + safe(followup["note"].split("\n", 1)[0][:80]))
     if not changes:
         print_note(f"{customer.name} has no committed history yet (run 'crm sync').")
-
-
-def _mask_phones(changes: list[Any], region: str) -> None:
-    from ..rules import mask_phone
-
-    for change in changes:
-        for item in change.fields:
-            if item["field"] == "phone":
-                item.update({k: mask_phone(str(item[k]), region) for k in ("old", "new") if item[k]})
 
 
 def _value(value: object) -> str:

@@ -63,6 +63,16 @@ def customer_history(root: Path, relpath: str) -> list[Change]:
     return changes
 
 
+def mask_phones(changes: list[Change], region: str) -> None:
+    """Mask phone numbers in the field changes (shown unless the user asks to reveal them)."""
+    from ..rules import mask_phone
+
+    for change in changes:
+        for item in change.fields:
+            if item["field"] == "phone":
+                item.update({k: mask_phone(str(item[k]), region) for k in ("old", "new") if item[k]})
+
+
 def _parse_log(text: str) -> list[tuple[str, str, str, str, str, str, str, str]]:
     """(sha, author, email, date, subject, path, old path, status letter) per commit, newest first."""
     out = []

@@ -10,6 +10,7 @@ retried after another fetch and merge.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,12 @@ class SyncReport:
     notes: list[str] = field(default_factory=list)
 
 
-def sync(root: Path, message: str = "") -> SyncReport:
-    """Commit, fetch, merge and push; raises ``SyncError`` when it cannot finish."""
+def sync(root: Path, message: str = "", progress: Callable[[str], None] | None = None) -> SyncReport:
+    """Commit, fetch, merge and push; raises ``SyncError`` when it cannot finish.
+
+    ``progress`` (optional) is told each step as it starts, for a face to show.
+    """
+    step = progress or (lambda _text: None)
     import git  # deferred: GitPython costs ~100 ms to import
 
     if not (root / ".git").exists():
@@ -58,8 +63,9 @@ def sync(root: Path, message: str = "") -> SyncReport:
     env = identity_env(repo)
     try:
         _refuse_unfinished(repo)
+        step("committing local changes")
         report.committed = commit_all(repo, root, message, env)
-        _sync_remote(repo, root, report, env)
+        _sync_remote(repo, root, report, env, step)
     except git.GitCommandError as exc:
         raise SyncError(f"git {exc.command[1] if len(exc.command) > 1 else ''} failed: {_stderr(exc)}.",
                         "Check the repository with 'git status'; your changes are committed locally.") from None
@@ -125,7 +131,8 @@ def pick_remote(repo: Any) -> tuple[str, str] | None:
     return ("origin" if "origin" in names else names[0]), branch.name
 
 
-def _sync_remote(repo: Any, root: Path, report: SyncReport, env: dict[str, str]) -> None:
+def _sync_remote(repo: Any, root: Path, report: SyncReport, env: dict[str, str],
+                 step: Callable[[str], None]) -> None:
     chosen = pick_remote(repo)
     if chosen is None:
         report.notes.append("no remote is configured: committed locally only "
@@ -133,8 +140,11 @@ def _sync_remote(repo: Any, root: Path, report: SyncReport, env: dict[str, str])
         return
     report.remote, report.branch = chosen
     for _attempt in range(PUSH_ATTEMPTS):
+        step(f"fetching from {report.remote}")
         _fetch(repo, report)
+        step(f"merging {report.remote}/{report.branch}")
         _merge_remote(repo, root, report, env)
+        step(f"pushing to {report.remote}")
         if _push(repo, report):
             return
     raise SyncError(f"the remote {report.remote} kept changing while syncing; your changes are committed locally.",

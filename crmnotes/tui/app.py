@@ -2,8 +2,9 @@
 the tests use to build it.
 
 The app holds what every screen shares: the vault, "today" (fixed in tests
-and snapshots so due dates are stable), the user, the phone-reveal switch
-and the live refresh that polls customers/ for external changes.
+and snapshots so due dates are stable), the user, the phone-reveal switch,
+the live refresh that polls customers/ for external changes, and git sync
+(on a key, and every ``sync.auto_sync_minutes`` when crmnotes.yaml asks).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -27,6 +28,9 @@ from . import live
 from .messages import VaultChanged
 from .screens.main import MainScreen
 
+if TYPE_CHECKING:
+    from ..sync.sync import SyncReport
+
 POLL_SECONDS = 0.5
 
 
@@ -36,11 +40,17 @@ class CrmApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "crmnotes"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help"),  # first, so the footer always shows it at 80 columns
         Binding("a", "add_customer", "Add"),
         Binding("l", "log_followup", "Log"),
         Binding("e", "edit_fields", "Edit"),
         Binding("u", "due_view", "Due"),
-        Binding("question_mark,f1", "help", "Help"),
+        Binding("b", "pipeline", "Pipeline"),
+        Binding("r", "reports", "Reports"),
+        Binding("S", "sync", "Sync"),
+        Binding("D", "deal", "Deal", show=False),
+        Binding("t", "ticket", "Ticket", show=False),
+        Binding("h", "history", "History", show=False),
         Binding("q", "quit", "Quit"),
         Binding("p", "toggle_reveal", "Reveal phones", show=False),
         Binding("ctrl+r", "refresh", "Reload", show=False),
@@ -55,6 +65,7 @@ class CrmApp(App[None]):
         self.user = user if user is not None else vault_user(vault.root, vault.config.user)
         self.poll_seconds = poll_seconds
         self.reveal = False
+        self.sync_status = ""  # the running sync's current step, shown in the main screen's status line
 
     # ------------------------------------------------------------ clock
 
@@ -72,6 +83,7 @@ class CrmApp(App[None]):
         self.push_screen(MainScreen())
         if self.poll_seconds:
             self.watch_files(self.poll_seconds)
+        self._start_auto_sync()
 
     @property
     def main(self) -> MainScreen:
@@ -104,6 +116,70 @@ class CrmApp(App[None]):
             error = event.worker.error
             message = str(error) if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
             self.notify(message, title="Something went wrong", severity="error", timeout=8)
+
+    # ------------------------------------------------------------ sync
+
+    def _start_auto_sync(self) -> None:
+        from ..sync.auto import settings
+
+        try:
+            every = settings(self.vault.config).interval_seconds
+        except CrmError as exc:
+            self.notify(str(exc), title="Auto-sync is off", severity="error", timeout=8)
+            return
+        if every:
+            self.set_interval(every, lambda: self.action_sync(auto=True), name="auto-sync")
+
+    @property
+    def syncing(self) -> bool:
+        return any(w.group == "sync" and not w.is_finished for w in self.workers)
+
+    def action_sync(self, auto: bool = False) -> None:
+        """Commit, merge the remote's changes and push (``crm sync``), in a worker."""
+        if self.syncing:
+            if not auto:
+                self.notify("A sync is already running.")
+            return
+        if not auto:
+            self.notify("Committing, merging and pushing…", title="Sync started")
+        self._sync_step("starting")
+        self.run_sync(auto)
+
+    @work(thread=True, group="sync", exit_on_error=False)
+    def run_sync(self, auto: bool) -> None:
+        from ..sync.sync import sync  # deferred: GitPython loads only when syncing
+
+        try:
+            report = sync(self.vault.root, progress=lambda step: self.call_from_thread(self._sync_step, step))
+        except CrmError as exc:
+            self.call_from_thread(self._sync_failed, exc, auto)
+            return
+        self.call_from_thread(self._sync_done, report, auto)
+
+    def _sync_step(self, step: str) -> None:
+        self.sync_status = f"sync: {step}…" if step else ""
+        if any(isinstance(s, MainScreen) for s in self.screen_stack):
+            self.main.update_status()
+
+    def _sync_failed(self, error: CrmError, auto: bool) -> None:
+        self._sync_step("")
+        title = "Auto-sync failed" if auto else "Sync failed"
+        self.notify(str(error), title=title, severity="error", timeout=12)
+
+    def _sync_done(self, report: SyncReport, auto: bool) -> None:
+        self._sync_step("")
+        lines = [f"committed: {report.committed}"] if report.committed else []
+        if report.merged_commits:
+            lines.append(f"merged {report.merged_commits} commit(s) from {report.remote}/{report.branch} "
+                         f"({len(report.merged_files)} file(s))")
+        if report.pushed:
+            lines.append(f"pushed to {report.remote}/{report.branch}")
+        lines += report.notes
+        changed = bool(report.committed or report.merged_commits)
+        if not auto or changed:
+            self.notify("\n".join(lines) or "Nothing to commit; up to date.", title="Synced", timeout=6)
+        if report.merged_commits:
+            self.refresh_screens()  # merged files: re-read now rather than at the next poll
 
     # ------------------------------------------------------------ actions
 
@@ -159,6 +235,44 @@ class CrmApp(App[None]):
 
         self.push_screen(DueScreen())
 
+    def action_pipeline(self) -> None:
+        from .screens.pipeline import PipelineScreen
+
+        self.push_screen(PipelineScreen())
+
+    def action_reports(self) -> None:
+        from .screens.reports import ReportsScreen
+
+        self.push_screen(ReportsScreen())
+
+    def _current_record(self) -> str | None:
+        """The deal or ticket the screen on top has selected (the pipeline board's card)."""
+        finder = getattr(self.screen, "current_record", None)
+        return finder() if finder is not None else None  # type: ignore[no-any-return]
+
+    def action_deal(self) -> None:
+        from .screens.records import DealForm
+
+        customer = self._current_customer()
+        if customer is not None:
+            self.push_screen(DealForm(customer, self._current_record()), self._after_save)
+
+    def action_ticket(self) -> None:
+        from .screens.records import TicketForm
+
+        customer = self._current_customer()
+        if customer is not None:
+            self.push_screen(TicketForm(customer), self._after_save)
+
+    def action_history(self) -> None:
+        from .screens.history import HistoryScreen
+
+        path = self.current_path()
+        if path is None:
+            self.notify("Select a customer first.", severity="warning")
+            return
+        self.push_screen(HistoryScreen(path))
+
     def action_toggle_reveal(self) -> None:
         self.reveal = not self.reveal
         self.notify("Phone numbers shown." if self.reveal else "Phone numbers masked.")
@@ -174,10 +288,14 @@ class CrmApp(App[None]):
         from .screens.due import DueScreen
         from .screens.forms import FormScreen
         from .screens.help import HelpScreen
+        from .screens.history import HistoryScreen
+        from .screens.pipeline import PipelineScreen
+        from .screens.reports import ReportsScreen
 
         groups = [("Everywhere", self.BINDINGS), ("Customer table", MainScreen.BINDINGS),
                   ("Customer detail", DetailScreen.BINDINGS), ("Due list", DueScreen.BINDINGS),
-                  ("Forms", FormScreen.BINDINGS)]
+                  ("Pipeline board", PipelineScreen.BINDINGS), ("Reports", ReportsScreen.BINDINGS),
+                  ("History", HistoryScreen.BINDINGS), ("Forms", FormScreen.BINDINGS)]
         self.push_screen(HelpScreen(groups))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------ command palette
@@ -189,6 +307,15 @@ class CrmApp(App[None]):
         yield SystemCommand("Log follow-up", "Append a follow-up to the selected customer", self.action_log_followup)
         yield SystemCommand("Edit fields", "Change the selected customer's fields", self.action_edit_fields)
         yield SystemCommand("Due today", "Who to contact today and why", self.action_due_view)
+        yield SystemCommand("Deal: add or update", "A deal of the selected customer (same as crm deal)",
+                            self.action_deal)
+        yield SystemCommand("Ticket: open, update or close", "A service ticket of the selected customer "
+                            "(same as crm ticket)", self.action_ticket)
+        yield SystemCommand("Pipeline board", "Deals by stage with totals and weighted forecast",
+                            self.action_pipeline)
+        yield SystemCommand("Reports", "Funnel, sources and activity charts", self.action_reports)
+        yield SystemCommand("Sync", "Commit, merge the remote's changes and push (crm sync)", self.action_sync)
+        yield SystemCommand("History", "Who changed the selected customer, from git", self.action_history)
         yield SystemCommand("Reveal / mask phones", "Toggle showing phone numbers", self.action_toggle_reveal)
         yield SystemCommand("Reload", "Read the vault again", self.action_refresh)
         yield SystemCommand("Help: keys", "Every key binding", self.action_help)

@@ -2,9 +2,9 @@
 
 ``catalog.rows`` (the storage seam) applies the structured filters and the
 sort; ``search_rows`` narrows them by what is typed in the search box with
-the search index's query language (the same as ``crm search``).  While a
-query is unfinished (an open quote or parenthesis) or the index is not
-available, ``match_rows`` stands in: words, "quoted phrases" and
+the search index's query language (the same as ``crm search``), best match
+first.  While a query is unfinished (an open quote or parenthesis) or the
+index is not available, ``match_rows`` stands in: words, "quoted phrases" and
 ``field:value`` as case-insensitive substring matches over the row.
 """
 
@@ -65,17 +65,25 @@ def by_due(rows: list[Row], due: str, today: date) -> list[Row]:
     return rows
 
 
-def search_rows(vault: Vault, rows: list[Row], text: str, today: date) -> list[Row]:
-    """Rows matching the search box, in the table's own order (not by rank)."""
+def search_rows(vault: Vault, rows: list[Row], text: str, today: date) -> tuple[list[Row], bool]:
+    """Rows matching the search box, and whether they are ranked.
+
+    With a query the index answers, the best match comes first (ties keep
+    the table's order); while the query is unfinished the substring
+    stand-in keeps the table's order.
+    """
     if not text.strip():
-        return rows
+        return rows, False
     try:
         from ..search import search  # deferred: Whoosh and jieba load on the first query
 
-        found = {hit.rel for hit in search(vault, text, limit=0, today=today)}
+        hits = search(vault, text, limit=0, today=today)
     except (CrmError, ImportError, OSError):
-        return match_rows(rows, text, vault.config)  # an unfinished query while typing
-    return [row for row in rows if row.path in found]
+        return match_rows(rows, text, vault.config), False  # an unfinished query while typing
+    score = {hit.rel: hit.score for hit in hits}
+    found = [(index, row) for index, row in enumerate(rows) if row.path in score]
+    found.sort(key=lambda item: (-score[item[1].path], item[0]))
+    return [row for _, row in found], True
 
 
 def match_rows(rows: list[Row], text: str, config: VaultConfig) -> list[Row]:

@@ -1,29 +1,21 @@
-"""One customer: fields, deals and tickets, the follow-up timeline (newest
-first) and the notes rendered as markdown.  Phones stay masked until the
-reveal key; the view re-reads the file when it changes on disk."""
+"""One customer on its own screen (narrow terminals; on wide ones the main
+screen shows the same ``CustomerDetail`` beside the table).  Phones stay
+masked until the reveal key; the view re-reads the file when it changes on
+disk; ``h`` opens the customer's history from git."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown, Static
+from textual.widgets import Footer, Header
 
-from ... import note
-from ...due import effective_stage, next_due
-from ...errors import CrmError
-from ...model import Customer, format_minute
-from ...rules import mask_phone
+from ..widgets.customer_detail import CustomerDetail, notes_text
 
-if TYPE_CHECKING:
-    from ..app import CrmApp
+__all__ = ["DetailScreen", "notes_text"]
 
 
 class DetailScreen(Screen[None]):
@@ -33,30 +25,28 @@ class DetailScreen(Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("l", "app.log_followup", "Log"),
         Binding("e", "app.edit_fields", "Edit"),
+        Binding("D", "app.deal", "Deal"),
+        Binding("t", "app.ticket", "Ticket"),
+        Binding("h", "app.history", "History"),
         Binding("p", "app.toggle_reveal", "Reveal phone"),
     ]
 
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
-        self.customer: Customer | None = None
-
-    @property
-    def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="detail"):
-            yield Static(id="fields")
-            yield Static(id="records")
-            yield Static(id="timeline")
-            yield Markdown(id="notes")
+        yield CustomerDetail(self.path, id="detail")
         yield Footer()
 
+    @property
+    def detail(self) -> CustomerDetail:
+        return self.query_one(CustomerDetail)
+
     def on_mount(self) -> None:
+        self.detail.focus()
         self.refresh_view()
-        self.query_one("#detail").focus()
 
     def current_path(self) -> Path | None:
         return self.path
@@ -65,99 +55,13 @@ class DetailScreen(Screen[None]):
         self.refresh_view()
 
     def refresh_view(self) -> None:
-        """Re-read the file; a file gone or broken is a notification, not a crash."""
-        try:
-            customer = self.crm.vault.read(self.path)
-            doc = self.crm.vault.read_document(self.path)
-        except CrmError as exc:
-            self.notify(str(exc), title="Cannot show this customer", severity="error")
-            return
-        self.customer = customer
-        self.sub_title = customer.name
-        self.query_one("#fields", Static).update(self._fields(customer))
-        self.query_one("#records", Static).update(self._records(customer))
-        self.query_one("#timeline", Static).update(self._timeline(customer))
-        self.query_one("#notes", Markdown).update(notes_text(doc))
+        self.detail.refresh_view()
+        self._titled()
 
-    # ------------------------------------------------------------ rendering
+    def _titled(self) -> None:
+        if self.detail.customer is not None:
+            self.sub_title = self.detail.customer.name
 
-    def _label(self, list_name: str, value: str) -> str:
-        found = self.crm.vault.config.choices.get(list_name)
-        return found.display(value) if found and value else value
-
-    def _fields(self, customer: Customer) -> RenderableType:
-        config, today = self.crm.vault.config, self.crm.today
-        phone = customer.text("phone")
-        shown_phone = phone if self.crm.reveal or not phone else mask_phone(phone, config.phone_region)
-        stage = effective_stage(customer, config, today)
-        stage_text = self._label("stages", stage) + ("" if stage == customer.stage else f" (set: {customer.stage})")
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim", no_wrap=True)
-        grid.add_column()
-        rows = [
-            ("industry", self._label("industries", customer.text("industry"))), ("contact", customer.text("contact")),
-            ("phone", shown_phone), ("email", customer.text("email")),
-            ("source", self._label("sources", customer.text("source"))), ("stage", stage_text),
-            ("grade", customer.grade), ("owner", customer.owner), ("tags", ", ".join(customer.tags)),
-            ("created", customer.text("created")),
-        ]
-        due = next_due(customer, config, today)
-        if due:
-            rows.append(("next", f"{due.due.isoformat()} ({due.reason})"))
-        known = {"id", "name", "deals", "tickets", "next_followup", *(r[0] for r in rows)}
-        rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
-        for key, value in rows:
-            if value:
-                grid.add_row(key, Text(value))
-        title = Text(customer.name, style="bold") + Text(f"  {customer.id}", style="dim")
-        return Group(title, grid, Text(self.crm.vault.relative(customer.path), style="dim"))
-
-    def _records(self, customer: Customer) -> RenderableType:
-        parts: list[RenderableType] = []
-        for title, items in (("Deals", customer.deals), ("Tickets", customer.tickets)):
-            if items:
-                parts.append(Text(f"\n{title}", style="bold"))
-                parts.append(_record_table(items))
-        return Group(*parts)
-
-    def _timeline(self, customer: Customer) -> RenderableType:
-        items = sorted(customer.followups, key=lambda f: f.at, reverse=True)
-        parts: list[RenderableType] = [Text(f"\nFollow-ups ({len(items)}, newest first)", style="bold")]
-        for followup in items:
-            when = format_minute(followup.at).replace("T", " ") if followup.has_time else followup.at.date().isoformat()
-            head = Text(when, style="cyan") + Text(f"  {self._label('channels', followup.channel)}  {followup.by}")
-            if followup.stage_to:
-                head += Text(f"  {followup.stage_from or '?'} → {followup.stage_to}", style="magenta")
-            parts.append(head)
-            parts += [Text("  " + line) for line in followup.note.splitlines()]
-            if followup.next_text:
-                parts.append(Text(f"  next: {followup.next_text}", style="green"))
-            if followup.feedback:
-                parts.append(Text(f"  feedback: {followup.feedback}", style="yellow"))
-        return Group(*parts)
-
-
-def _record_table(items: list[dict[str, Any]]) -> Table:
-    keys: list[str] = []
-    for item in items:
-        keys += [str(k) for k in item if str(k) not in keys]
-    table = Table(box=None, padding=(0, 1), header_style="dim")
-    for key in keys:
-        table.add_column(key)
-    for item in items:
-        table.add_row(*(Text(str(item.get(k, "") if item.get(k) is not None else "")) for k in keys))
-    return table
-
-
-def notes_text(doc: note.Document) -> str:
-    """The body without its follow-up entries (those are in the timeline),
-    and without a trailing section heading left empty by their removal."""
-    pieces, cursor = [], doc.body_start
-    for entry in sorted(doc.entries, key=lambda e: e.start):
-        pieces.append(doc.text[cursor:entry.start])
-        cursor = max(cursor, entry.end)
-    pieces.append(doc.text[cursor:])
-    lines = "".join(pieces).rstrip().splitlines()
-    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
-        lines.pop()
-    return "\n".join(lines) + "\n"
+    @property
+    def customer(self):  # type: ignore[no-untyped-def]
+        return self.detail.customer

@@ -1,4 +1,8 @@
-"""Today's due list: who to contact, how overdue, and the rule that says so."""
+"""Today's due list: who to contact, how overdue, and the rule that says so.
+
+The "why" column takes the width the others leave and wraps (a row grows
+as tall as its reason needs) rather than cutting the reason off.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,13 @@ if TYPE_CHECKING:
     from ..app import CrmApp
 
 
+# (column key, header, width; None for "why", which takes the rest)
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("due", "due", 10), ("status", "status", 11), ("name", "name", 20), ("owner", "owner", 6), ("why", "why", None),
+)
+WHY_MIN = 20
+
+
 class DueScreen(Screen[None]):
     """Customers due on or before the app's today, most overdue first."""
 
@@ -30,6 +41,7 @@ class DueScreen(Screen[None]):
         super().__init__()
         self.mine = False
         self.items: list[DueInfo] = []
+        self.why_width = 0
 
     @property
     def crm(self) -> CrmApp:
@@ -43,12 +55,26 @@ class DueScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "due today"
-        table = self.query_one(DataTable)
-        for key, label, width in (("due", "due", 10), ("status", "status", 11), ("name", "name", 20),
-                                  ("owner", "owner", 6), ("why", "why", None)):
-            table.add_column(label, key=key, width=width)
-        table.focus()
+        self.query_one(DataTable).focus()
         self.load()
+
+    def on_resize(self) -> None:
+        if self._columns():
+            self.show(self.items)
+
+    def _columns(self) -> bool:
+        """(Re)make the columns for the screen's width; True when they changed."""
+        table = self.query_one(DataTable)
+        fixed = sum(width or 0 for _, _, width in COLUMNS)
+        # Each cell has one space of padding either side; two more cells for the scrollbar.
+        why = max(WHY_MIN, self.size.width - fixed - 2 * len(COLUMNS) - 2)
+        if why == self.why_width and table.columns:
+            return False
+        self.why_width = why
+        table.clear(columns=True)
+        for key, label, width in COLUMNS:
+            table.add_column(label, key=key, width=width or why)
+        return True
 
     def vault_changed(self) -> None:
         self.load()
@@ -68,6 +94,7 @@ class DueScreen(Screen[None]):
         table = self.query_one(DataTable)
         keep = self.items[table.cursor_row].customer.path if self.items and table.row_count else None
         self.items = items
+        self._columns()
         table.clear()
         for item in items:
             status = item.status(today)
@@ -79,7 +106,7 @@ class DueScreen(Screen[None]):
             stage = effective_stage(item.customer, self.crm.vault.config, today)
             why = f"[{self.crm.vault.config.stages.display(stage)}] {item.reason}"
             table.add_row(Text(item.due.isoformat(), style=style), Text(shown, style=style), name,
-                          Text(item.customer.owner), Text(why), key=str(item.customer.path))
+                          Text(item.customer.owner), Text(why), key=str(item.customer.path), height=None)
         paths = [i.customer.path for i in items]
         if keep in paths:
             table.move_cursor(row=paths.index(keep), animate=False)

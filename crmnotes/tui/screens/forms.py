@@ -8,6 +8,7 @@ or None when cancelled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -66,7 +67,15 @@ class FormScreen(ModalScreen[Path | None]):
                     yield Static("", id=f"err-{name}", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save ^s", variant="primary", id="save", compact=True)
+                yield from self.extra_buttons()
                 yield Button("Cancel esc", id="cancel", compact=True)
+
+    def extra_buttons(self) -> list[Button]:
+        """More buttons between Save and Cancel; pressing one calls ``button_action(id)``."""
+        return []
+
+    def button_action(self, button_id: str) -> None:
+        """A button of ``extra_buttons`` was pressed."""
 
     def value(self, name: str) -> str:
         widget = self.query_one(f"#f-{name}")
@@ -100,8 +109,12 @@ class FormScreen(ModalScreen[Path | None]):
             first.scroll_visible()
 
     def action_save(self) -> None:
+        self.attempt(self.save)
+
+    def attempt(self, write: Callable[[], Path | None]) -> None:
+        """Run ``write``; on a refusal show why and stay open, else close with its path."""
         try:
-            path = self.save()
+            path = write()
         except ValidationError as exc:
             self.show_issues(exc.issues, f"Nothing was saved: {len(exc.issues)} problem(s) below.")
             return
@@ -117,8 +130,10 @@ class FormScreen(ModalScreen[Path | None]):
         event.stop()
         if event.button.id == "save":
             self.action_save()
-        else:
+        elif event.button.id == "cancel":
             self.action_cancel()
+        else:
+            self.button_action(event.button.id or "")
 
 
 class LogForm(FormScreen):

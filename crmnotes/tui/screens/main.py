@@ -1,8 +1,10 @@
 """The main screen: search box, quick filters, and the customer table.
 
 Rows come from ``catalog.rows`` (filters and sort; the storage seam) in a
-thread worker, and the search box narrows them with ``query.match_rows`` as
-you type, also in a worker, so a large vault never freezes the screen.
+thread worker, and the search box narrows them with ``query.search_rows`` as
+you type (best match first), also in a worker, so a large vault never
+freezes the screen.  On a terminal at least ``WIDE`` columns wide the
+selected customer's detail is shown beside the table.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import get_current_worker
@@ -20,12 +23,14 @@ from textual.worker import get_current_worker
 from ... import catalog
 from ...catalog import Row
 from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, search_rows
+from ..widgets.customer_detail import CustomerDetail
 from ..widgets.customer_table import CustomerTable
 
 if TYPE_CHECKING:
     from ..app import CrmApp
 
 SEARCH_HINT = 'search: words, "phrases", stage:intent tag:needs/ owner:…'
+WIDE = 140  # columns from which the detail pane sits beside the table
 
 
 class MainScreen(Screen[None]):
@@ -48,6 +53,7 @@ class MainScreen(Screen[None]):
         self.base: list[Row] | None = None  # catalog rows for ``quick`` before the search box
         self.stale = True  # base must be fetched again (filters, sort or files changed)
         self.shown_count = 0
+        self.ranked = False  # the rows are in search-rank order
 
     @property
     def crm(self) -> CrmApp:
@@ -57,17 +63,42 @@ class MainScreen(Screen[None]):
         yield Header()
         yield Input(placeholder=SEARCH_HINT, id="search", compact=True)
         yield Static("loading…", id="status", classes="status")
-        yield CustomerTable(self.crm.vault.config, self.crm.today, id="customers")
+        with Horizontal(id="body"):
+            yield CustomerTable(self.crm.vault.config, self.crm.today, id="customers")
+            yield CustomerDetail(id="side")
         yield Footer()
 
     @property
     def table(self) -> CustomerTable:
         return self.query_one(CustomerTable)
 
+    @property
+    def side(self) -> CustomerDetail:
+        return self.query_one("#side", CustomerDetail)
+
+    @property
+    def wide(self) -> bool:
+        return self.has_class("-wide")
+
     def on_mount(self) -> None:
         self.sub_title = self.crm.vault.root.name
         self.table.focus()
         self.reload()
+
+    def on_resize(self) -> None:
+        wide = self.size.width >= WIDE
+        if wide != self.wide:
+            self.set_class(wide, "-wide")
+            self.show_side()
+
+    def show_side(self) -> None:
+        """The side pane follows the cursor (only while it is shown)."""
+        if self.wide:
+            self.side.show(self.current_path())
+
+    def refresh_view(self) -> None:
+        if self.wide:
+            self.side.refresh_view()
 
     # ------------------------------------------------------------ loading
 
@@ -78,6 +109,7 @@ class MainScreen(Screen[None]):
 
     def vault_changed(self) -> None:
         self.reload()
+        self.refresh_view()
 
     def update_rows(self, keep: Path | None = None) -> None:
         keep_rel = self.crm.vault.relative(keep) if keep else None
@@ -90,28 +122,34 @@ class MainScreen(Screen[None]):
         if self.stale or base is None:
             base = catalog.rows(self.crm.vault, quick.to_filters(self.crm.user), quick.sort, self.crm.today)
             fetched = True
-        shown = by_due(search_rows(self.crm.vault, base, text, self.crm.today), quick.due, self.crm.today)
+        found, ranked = search_rows(self.crm.vault, base, text, self.crm.today)
+        shown = by_due(found, quick.due, self.crm.today)
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._apply, base, fetched, shown, keep)
+            self.app.call_from_thread(self._apply, base, fetched, shown, keep, ranked)
 
-    def _apply(self, base: list[Row], fetched: bool, shown: list[Row], keep: str | None) -> None:
+    def _apply(self, base: list[Row], fetched: bool, shown: list[Row], keep: str | None, ranked: bool) -> None:
         self.base = base
         if fetched:
             self.stale = False
         self.shown_count = len(shown)
+        self.ranked = ranked
         self.table.today = self.crm.today
         self.table.show(shown, keep)
         self.update_status()
+        self.show_side()
 
     def update_status(self) -> None:
         total = len(self.base or [])
         sort = self.quick.sort
         arrow = "↓" if sort.startswith("-") else "↑"
-        parts = [f"{self.shown_count} of {total}", f"sort {sort.lstrip('-')}{arrow}"]
+        order = "by rank" if self.ranked else f"sort {sort.lstrip('-')}{arrow}"
+        parts = [f"{self.shown_count} of {total}", order]
         if self.quick.describe():
             parts.append(self.quick.describe())
         if len(self.table.all_rows) > self.table.row_count:
             parts.append(f"row {self.table.row_number + 1}")
+        if self.crm.sync_status:
+            parts.append(self.crm.sync_status)
         self.query_one("#status", Static).update(" · ".join(parts))
 
     # ------------------------------------------------------------ events
@@ -125,7 +163,9 @@ class MainScreen(Screen[None]):
         self.table.focus()
 
     def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
-        if event.key in ("down", "escape") and self.focused is self.query_one("#search"):
+        from_search = event.key in ("down", "escape") and self.focused is self.query_one("#search")
+        from_side = event.key == "escape" and self.focused is self.side
+        if from_search or from_side:
             event.stop()
             self.table.focus()
 
@@ -137,6 +177,7 @@ class MainScreen(Screen[None]):
     def _row_highlighted(self) -> None:
         if self.base is not None:
             self.update_status()
+            self.show_side()
 
     @on(DataTable.HeaderSelected, "#customers")
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:
@@ -157,7 +198,11 @@ class MainScreen(Screen[None]):
         from .detail import DetailScreen
 
         path = self.current_path()
-        if path is not None:
+        if path is None:
+            return
+        if self.wide:  # the detail is already beside the table: move into it to scroll
+            self.side.focus()
+        else:
             self.app.push_screen(DetailScreen(path))
 
     def set_quick(self, quick: QuickFilters) -> None:

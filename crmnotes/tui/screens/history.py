@@ -1,0 +1,105 @@
+"""One customer's history from git, newest first: who committed what, which
+fields changed from what to what, which follow-ups were added.  The data is
+``crmnotes.sync.history.customer_history`` (what ``crm history`` prints);
+phone numbers stay masked unless the app's reveal switch is on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from ...errors import CrmError
+
+if TYPE_CHECKING:
+    from ...sync.history import Change
+    from ..app import CrmApp
+
+
+class HistoryScreen(Screen[None]):
+    """The committed changes of the customer in file ``path``."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,backspace,h", "app.pop_screen", "Back"),
+        Binding("p", "app.toggle_reveal", "Reveal phone"),
+    ]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.changes: list[Change] | None = None
+
+    @property
+    def crm(self) -> CrmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="history"):
+            yield Static("reading git history…", id="history-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"history · {self.crm.vault.relative(self.path)}"
+        self.query_one("#history").focus()
+        self.load()
+
+    def vault_changed(self) -> None:
+        self.load()
+
+    def refresh_view(self) -> None:
+        self.load()  # reveal switched: masking is applied while loading
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def load(self) -> None:
+        from ...sync.history import customer_history, mask_phones  # deferred: only this screen runs git log
+
+        vault = self.crm.vault
+        try:
+            changes = customer_history(vault.root, vault.relative(self.path))
+        except CrmError as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="No history", severity="error")
+            changes = []
+        if not self.crm.reveal:
+            mask_phones(changes, vault.config.phone_region)
+        self.app.call_from_thread(self.show, changes)
+
+    def show(self, changes: list[Change]) -> None:
+        self.changes = changes
+        self.query_one("#history-text", Static).update(render_changes(changes))
+
+
+def render_changes(changes: list[Change]) -> RenderableType:
+    if not changes:
+        return Text("No committed history yet: changes are recorded when the vault is synced (S).", style="dim")
+    parts: list[RenderableType] = [Text(f"{len(changes)} change(s), newest first", style="bold")]
+    for change in reversed(changes):
+        head = Text(change.date.replace("T", " ")[:16], style="cyan")
+        head.append(f"  {change.author}", style="bold")
+        head.append(f"  {change.kind}", style="magenta")
+        head.append(f"  {change.commit[:8]}  {change.subject}", style="dim")
+        parts.append(Text("\n") + head)
+        for item in change.fields:
+            parts.append(Text(f"  {item['field']}: {_value(item['old'])} → {_value(item['new'])}"))
+        for followup in change.followups:
+            first = next((line for line in str(followup.get("note", "")).splitlines() if line.strip()), "")
+            at = str(followup.get("at", "")).replace("T", " ")
+            line = Text(f"  + {at} {followup.get('channel', '')} {followup.get('by', '')}: ", style="green")
+            parts.append(line + Text(first))
+    return Group(*parts)
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return "∅"
+    if isinstance(value, list):
+        return f"[{len(value)} item(s)]" if value and isinstance(value[0], dict) else ", ".join(map(str, value))
+    return str(value)

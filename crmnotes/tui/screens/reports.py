@@ -1,0 +1,140 @@
+"""Report charts: the stage funnel, customers per source, and follow-up
+activity per week.  The numbers are ``crmnotes.reports`` (what ``crm report``
+prints); this screen only draws them with textual-plotext, one tab each.
+Chart labels are ids (plotext counts a CJK character as one cell); the line
+under each chart gives the labels and the exact numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from ... import reports
+
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
+
+    from ..app import CrmApp
+
+TABS = (("funnel", "Funnel"), ("sources", "Sources"), ("activity", "Activity"))
+
+
+class ReportsScreen(Screen[None]):
+    """Three charts over the whole vault (``m``: only the user's customers)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,backspace", "app.pop_screen", "Back"),
+        Binding("1", "tab('funnel')", "Funnel"),
+        Binding("2", "tab('sources')", "Sources"),
+        Binding("3", "tab('activity')", "Activity"),
+        Binding("m", "toggle_mine", "Mine"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mine = False
+        self.results: dict[str, reports.Report] = {}
+
+    @property
+    def crm(self) -> CrmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        from textual_plotext import PlotextPlot  # deferred: plotext loads with this screen only
+
+        yield Header()
+        with TabbedContent(id="report-tabs"):
+            for name, title in TABS:
+                with TabPane(title, id=f"tab-{name}"):
+                    yield PlotextPlot(id=f"plot-{name}")
+                    yield Static(id=f"note-{name}", classes="report-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "reports"
+        self.load()
+
+    def vault_changed(self) -> None:
+        self.load()
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"
+
+    def action_toggle_mine(self) -> None:
+        self.mine = not self.mine
+        self.load()
+
+    @work(thread=True, exclusive=True, group="reports", exit_on_error=False)
+    def load(self) -> None:
+        from ...config import fold
+
+        vault, today = self.crm.vault, self.crm.today
+        customers = vault.scan().customers
+        if self.mine:
+            customers = [c for c in customers if fold(c.owner) == fold(self.crm.user)]
+        results = {name: reports.build(name, customers, vault.config, today=today) for name, _ in TABS}
+        self.app.call_from_thread(self.show, results)
+
+    def show(self, results: dict[str, reports.Report]) -> None:
+        self.results = results
+        for name, draw in (("funnel", self._funnel), ("sources", self._sources), ("activity", self._activity)):
+            plot: PlotextPlot = self.query_one(f"#plot-{name}")  # type: ignore[assignment]
+            plot.plt.clear_figure()
+            note = draw(plot.plt, results[name])
+            if self.mine:
+                note.append(f"  (mine: {self.crm.user})", style="dim")
+            self.query_one(f"#note-{name}", Static).update(note)
+            plot.refresh()
+
+    # ------------------------------------------------------------ charts
+
+    def _funnel(self, plt: Any, report: reports.Report) -> Text:
+        rows = report.rows
+        ids = [r["stage"] for r in rows]
+        plt.multiple_bar(ids, [[r["customers"] for r in rows], [r.get("reached") or 0 for r in rows]],
+                         labels=["now", "ever reached"])
+        plt.title(f"{report.title} ({report.totals.get('customers', 0)} customers)")
+        note = Text()
+        for row in rows:
+            conversion = row.get("conversion_to_next")
+            note.append(f"{row['label']} {row['customers']}", style="bold")
+            note.append(f" → {conversion:g}%  " if conversion is not None else "  ", style="dim")
+        return note
+
+    def _sources(self, plt: Any, report: reports.Report) -> Text:
+        rows = report.rows
+        if rows:
+            plt.bar([r["source"] for r in rows], [r["customers"] for r in rows], orientation="horizontal")
+        plt.title(report.title)
+        note = Text()
+        for row in rows:
+            note.append(f"{row['label']} {row['customers']}", style="bold")
+            conversion = row.get("conversion")
+            note.append(f" won {row['won']}" + (f" ({conversion:g}%)  " if conversion is not None else "  "),
+                        style="dim")
+        return note
+
+    def _activity(self, plt: Any, report: reports.Report) -> Text:
+        rows = report.rows
+        channels = [c for c in report.columns if c not in ("week", "total")]
+        weeks = [r["week"][5:] for r in rows]  # MM-DD of each week's Monday
+        if channels:
+            plt.stacked_bar(weeks, [[r[c] for r in rows] for c in channels], labels=channels)
+            # Explicit ticks (every other week): plotext's own choice depends on earlier plots.
+            ticks = list(range(1, len(weeks) + 1, 2))
+            plt.xticks(ticks, [weeks[i - 1] for i in ticks])
+        plt.title(f"{report.title} (weeks from Monday)")
+        plt.xlabel("week")
+        totals = report.totals
+        note = Text(f"{totals.get('total', 0)} follow-ups", style="bold")
+        labels = self.crm.vault.config.channels
+        for channel in channels:
+            note.append(f"  {labels.display(channel)} {totals.get(channel, 0)}", style="dim")
+        return note

@@ -1,0 +1,159 @@
+"""One customer shown in full: fields, deals and tickets, the follow-up
+timeline (newest first) and the notes rendered as markdown.  Phones stay
+masked until the app's reveal switch is on.
+
+A widget, so the detail screen (narrow terminals) and the side pane beside
+the customer table (wide ones) show the same thing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from ... import note
+from ...due import effective_stage, next_due
+from ...errors import CrmError
+from ...model import Customer, format_minute
+from ...rules import mask_phone
+
+if TYPE_CHECKING:
+    from ..app import CrmApp
+
+
+class CustomerDetail(VerticalScroll):
+    """The customer in file ``path`` (None: nothing selected yet)."""
+
+    def __init__(self, path: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.customer: Customer | None = None
+
+    @property
+    def crm(self) -> CrmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="d-fields")
+        yield Static(classes="d-records")
+        yield Static(classes="d-timeline")
+        yield Markdown(classes="d-notes")
+
+    def show(self, path: Path | None) -> None:
+        """Show another customer (or nothing); the same one is only re-read."""
+        if path != self.path:
+            self.path = path
+            self.scroll_home(animate=False)
+        self.refresh_view()
+
+    def refresh_view(self) -> Customer | None:
+        """Re-read the file; a file gone or broken is a notification, not a crash."""
+        if self.path is None:
+            self.customer = None
+            self.query_one(".d-fields", Static).update(Text("No customer selected.", style="dim"))
+            for selector in (".d-records", ".d-timeline"):
+                self.query_one(selector, Static).update("")
+            self.query_one(".d-notes", Markdown).update("")
+            return None
+        try:
+            customer = self.crm.vault.read(self.path)
+            doc = self.crm.vault.read_document(self.path)
+        except CrmError as exc:
+            self.notify(str(exc), title="Cannot show this customer", severity="error")
+            return None
+        self.customer = customer
+        self.query_one(".d-fields", Static).update(self._fields(customer))
+        self.query_one(".d-records", Static).update(self._records(customer))
+        self.query_one(".d-timeline", Static).update(self._timeline(customer))
+        self.query_one(".d-notes", Markdown).update(notes_text(doc))
+        return customer
+
+    # ------------------------------------------------------------ rendering
+
+    def _label(self, list_name: str, value: str) -> str:
+        found = self.crm.vault.config.choices.get(list_name)
+        return found.display(value) if found and value else value
+
+    def _fields(self, customer: Customer) -> RenderableType:
+        config, today = self.crm.vault.config, self.crm.today
+        phone = customer.text("phone")
+        shown_phone = phone if self.crm.reveal or not phone else mask_phone(phone, config.phone_region)
+        stage = effective_stage(customer, config, today)
+        stage_text = self._label("stages", stage) + ("" if stage == customer.stage else f" (set: {customer.stage})")
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column()
+        rows = [
+            ("industry", self._label("industries", customer.text("industry"))), ("contact", customer.text("contact")),
+            ("phone", shown_phone), ("email", customer.text("email")),
+            ("source", self._label("sources", customer.text("source"))), ("stage", stage_text),
+            ("grade", customer.grade), ("owner", customer.owner), ("tags", ", ".join(customer.tags)),
+            ("created", customer.text("created")),
+        ]
+        due = next_due(customer, config, today)
+        if due:
+            rows.append(("next", f"{due.due.isoformat()} ({due.reason})"))
+        known = {"id", "name", "deals", "tickets", "next_followup", *(r[0] for r in rows)}
+        rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
+        for key, value in rows:
+            if value:
+                grid.add_row(key, Text(value))
+        title = Text(customer.name, style="bold") + Text(f"  {customer.id}", style="dim")
+        return Group(title, grid, Text(self.crm.vault.relative(customer.path), style="dim"))
+
+    def _records(self, customer: Customer) -> RenderableType:
+        parts: list[RenderableType] = []
+        for title, items in (("Deals", customer.deals), ("Tickets", customer.tickets)):
+            if items:
+                parts.append(Text(f"\n{title}", style="bold"))
+                parts.append(_record_table(items))
+        return Group(*parts)
+
+    def _timeline(self, customer: Customer) -> RenderableType:
+        items = sorted(customer.followups, key=lambda f: f.at, reverse=True)
+        parts: list[RenderableType] = [Text(f"\nFollow-ups ({len(items)}, newest first)", style="bold")]
+        for followup in items:
+            when = format_minute(followup.at).replace("T", " ") if followup.has_time else followup.at.date().isoformat()
+            head = Text(when, style="cyan") + Text(f"  {self._label('channels', followup.channel)}  {followup.by}")
+            if followup.stage_to:
+                head += Text(f"  {followup.stage_from or '?'} → {followup.stage_to}", style="magenta")
+            parts.append(head)
+            parts += [Text("  " + line) for line in followup.note.splitlines()]
+            if followup.next_text:
+                parts.append(Text(f"  next: {followup.next_text}", style="green"))
+            if followup.feedback:
+                parts.append(Text(f"  feedback: {followup.feedback}", style="yellow"))
+        return Group(*parts)
+
+
+def _record_table(items: list[dict[str, Any]]) -> Table:
+    keys: list[str] = []
+    for item in items:
+        keys += [str(k) for k in item if str(k) not in keys]
+    table = Table(box=None, padding=(0, 1), header_style="dim")
+    for key in keys:
+        table.add_column(key)
+    for item in items:
+        table.add_row(*(Text(str(item.get(k, "") if item.get(k) is not None else "")) for k in keys))
+    return table
+
+
+def notes_text(doc: note.Document) -> str:
+    """The body without its follow-up entries (those are in the timeline),
+    and without a trailing section heading left empty by their removal."""
+    pieces, cursor = [], doc.body_start
+    for entry in sorted(doc.entries, key=lambda e: e.start):
+        pieces.append(doc.text[cursor:entry.start])
+        cursor = max(cursor, entry.end)
+    pieces.append(doc.text[cursor:])
+    lines = "".join(pieces).rstrip().splitlines()
+    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
+        lines.pop()
+    return "\n".join(lines) + "\n"
