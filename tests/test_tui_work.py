@@ -223,8 +223,17 @@ async def test_pipeline_board_totals_forecast_and_deal_edit(vault: Vault) -> Non
         assert "open CNY 180,000 · USD 36,000" in text
         assert "weighted forecast CNY 90,000 · USD 27,000" in text and "won CNY 420,000" in text
         assert "≈90,000" in text and "≈27,000" in text
+        titles = {c.title for c in app.get_system_commands(board)}
+        assert {"Sync", "Pipeline board", "Reports", "Deal: add or update", "Ticket: open, update or close",
+                "History"} <= titles
         await pilot.press("right", "right")  # to 方案报价
         assert board.current_path() == vault.root / XINGCHEN and board.current_record() == "1"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen) and app.screen.path == vault.root / XINGCHEN
+        assert sum(isinstance(s, DetailScreen) for s in app.screen_stack) == 1
+        await pilot.press("escape")
+        assert app.screen is board
         await pilot.press("D")
         await pilot.pause()
         form = app.screen
@@ -389,6 +398,9 @@ async def test_sync_key_merges_and_pushes_then_reports_failure(shared: tuple[Vau
         await until(pilot, lambda: "Synced" in messages(app))
         assert "Synced" in messages(app) and "pushed to origin/main" in messages(app)
         assert "merged 1 commit(s) from origin/main" in messages(app)
+        assert app.sync_steps == ["starting", "committing local changes", "fetching from origin",
+                                  "merging origin/main", "pushing to origin"]  # each step was on the status line
+        assert "sync:" not in screen_text(app)  # and is gone once done
         notes = [f.note for f in vault.read(vault.root / XINGCHEN).followups]
         assert "bob 微信发送合同" in notes and "alice 电话确认报价" in notes
         assert "alice 电话确认报价" in git(remote, "show", "main:" + XINGCHEN)
@@ -418,3 +430,15 @@ async def test_auto_sync_pulls_on_the_configured_period(shared: tuple[Vault, Pat
         await until(pilot, lambda: not app.syncing)
     git(bob.root, "fetch", "-q")
     assert "auto_sync_minutes: 0.005" in git(bob.root, "show", "origin/main:crmnotes.yaml")  # pushed too
+
+
+@sync
+async def test_bad_auto_sync_setting_is_a_message_not_a_crash(vault: Vault) -> None:
+    config = vault.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("auto_sync_minutes: 0 ", "auto_sync_minutes: 每天 "),
+                      encoding="utf-8")
+    app = app_for(Vault(vault.root))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert "Auto-sync is off" in messages(app) and "auto_sync_minutes" in messages(app)
+        assert app.is_running and not app.syncing and len(app.main.table.all_rows) == len(vault.scan().customers)

@@ -66,6 +66,7 @@ class CrmApp(App[None]):
         self.poll_seconds = poll_seconds
         self.reveal = False
         self.sync_status = ""  # the running sync's current step, shown in the main screen's status line
+        self.sync_steps: list[str] = []  # every step of the latest sync, as it was shown
 
     # ------------------------------------------------------------ clock
 
@@ -142,6 +143,7 @@ class CrmApp(App[None]):
             return
         if not auto:
             self.notify("Committing, merging and pushing…", title="Sync started")
+        self.sync_steps = []
         self._sync_step("starting")
         self.run_sync(auto)
 
@@ -158,6 +160,8 @@ class CrmApp(App[None]):
 
     def _sync_step(self, step: str) -> None:
         self.sync_status = f"sync: {step}…" if step else ""
+        if step:
+            self.sync_steps.append(step)
         if any(isinstance(s, MainScreen) for s in self.screen_stack):
             self.main.update_status()
 
