@@ -91,10 +91,10 @@ class RecordForm(FormScreen):
                 widget.value = text
             self.original[name] = text
         self.show_issues([])
-        self.heading_update()
+        self.after_fill()
 
-    def heading_update(self) -> None:
-        """Keep the title saying what saving will do."""
+    def after_fill(self) -> None:
+        """Adjust the form to the picked record (new or existing)."""
 
     def changed(self, name: str) -> str:
         """The field's text when it differs from the record's, else "" (not given)."""
@@ -129,11 +129,20 @@ class DealForm(RecordForm):
             ("stage", "stage", choice_select(deals.stages(config), prompt="(first stage)")),
             ("amount", "amount", Input(placeholder="180000, 18万, 36k", compact=True)),
             ("currency", "currency", Input(placeholder=config.currency, compact=True)),
-            ("probability", "probability", Input(placeholder="0-100 (default: the stage's)", compact=True)),
+            ("probability", "probability", Input(placeholder="0-100", compact=True)),
             ("close", "close date", Input(placeholder="YYYY-MM-DD", compact=True)),
             ("owner", "owner", Input(placeholder=self.customer.owner or self.crm.user, compact=True)),
             ("note", "why it moved", Input(placeholder="logged with a stage move", compact=True)),
         ]
+
+    @on(Select.Changed, "#f-stage")
+    def after_fill(self) -> None:
+        """Say which probability an empty field will get (the stage's default)."""
+        config = self.crm.vault.config
+        stage = self.value("stage") or deals.stages(config).ids[0]
+        default = deals.default_probability(config, stage)
+        hint = f"{default} (the stage's default)" if default is not None else "0-100"
+        self.query_one("#f-probability", Input).placeholder = hint
 
     def save(self) -> Path | None:
         by = self.crm.user
@@ -177,7 +186,7 @@ class TicketForm(RecordForm):
     def extra_buttons(self) -> list[Button]:
         return [Button("Close ticket", id="close-ticket", variant="warning", compact=True)]
 
-    def heading_update(self) -> None:
+    def after_fill(self) -> None:
         new = self.ref == NEW
         for name in TICKET_UPDATE_ONLY:
             self.query_one(f"#f-{name}").disabled = new
