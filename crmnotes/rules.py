@@ -161,17 +161,34 @@ def is_bank_card(number: str) -> bool:
     return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
 
 
-def find_sensitive(text: str) -> list[tuple[str, str, int]]:
-    """(kind, masked number, offset) for each PRC ID or bank card in the text."""
+def _sensitive_spans(text: str) -> list[tuple[str, int, int, str]]:
+    """(kind, start, end, digits) of each PRC ID or bank card number in the text."""
     found = []
     for match in _ID_CANDIDATE.finditer(text):
         if is_prc_id(match.group(1)):
-            found.append(("PRC resident ID number", _mask_middle(match.group(1)), match.start()))
+            found.append(("PRC resident ID number", match.start(1), match.end(1), match.group(1)))
     for match in _CARD_CANDIDATE.finditer(text):
         number = match.group(1)
         if is_bank_card(number) and not is_prc_id(number):
-            found.append(("bank card number", _mask_middle(re.sub(r"[ -]", "", number)), match.start()))
-    return sorted(found, key=lambda item: item[2])
+            found.append(("bank card number", match.start(1), match.end(1), re.sub(r"[ -]", "", number)))
+    return sorted(found, key=lambda item: item[1])
+
+
+def find_sensitive(text: str) -> list[tuple[str, str, int]]:
+    """(kind, masked number, offset) for each PRC ID or bank card in the text."""
+    return [(kind, _mask_middle(number), start) for kind, start, _, number in _sensitive_spans(text)]
+
+
+def redact(text: str) -> str:
+    """The text with every ID or bank card number masked, for messages that
+    quote what the user typed (an 'invalid email' must not echo a card)."""
+    for _, start, end, number in reversed(_sensitive_spans(text)):
+        text = text[:start] + _mask_middle(number) + text[end:]
+    return text
+
+
+def _redacted(issues: list[FieldIssue]) -> list[FieldIssue]:
+    return [FieldIssue(i.field, redact(i.message), i.severity) for i in issues]
 
 
 def _mask_middle(number: str) -> str:
@@ -209,7 +226,7 @@ def prepare_fields(raw: dict[str, Any], config: VaultConfig) -> tuple[dict[str, 
             values[name] = _prepare_value(name, value, config)
         except ValueError as exc:
             issues.append(FieldIssue(name, str(exc)))
-    return values, issues
+    return values, _redacted(issues)
 
 
 def _prepare_value(name: str, value: Any, config: VaultConfig) -> Any:
@@ -269,7 +286,7 @@ def validate_meta(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]
         issues.extend(_stored_value_issues(name, value, config))
     for kind, masked, _ in find_sensitive(_flatten(meta)):
         issues.append(FieldIssue("sensitive", f"a {kind} ({masked}) must not be stored in the vault"))
-    return issues
+    return _redacted(issues)
 
 
 def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[FieldIssue]:

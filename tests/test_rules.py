@@ -154,3 +154,11 @@ def test_config_errors_are_clear(tmp_path) -> None:
     bad.write_text("fields: [\n", encoding="utf-8")
     with pytest.raises(Exception, match="not valid YAML"):
         load_config(bad)
+
+
+def test_messages_never_echo_a_sensitive_number(config) -> None:
+    _, issues = rules.prepare_fields({"email": "4111111111111111", "tags": "卡号-4111111111111111"}, config)
+    issues += rules.validate_meta({"tags": ["11010519491231002X"], "email": "11010519491231002X"}, config)
+    text = " ".join(i.message for i in issues)
+    assert "4111111111111111" not in text and "11010519491231002X" not in text
+    assert "4111********1111" in text and "1101**********002X" in text

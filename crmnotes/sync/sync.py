@@ -229,8 +229,14 @@ def _push(repo: Any, report: SyncReport) -> bool:
             repo.git.push(*args)
     except git.GitCommandError as exc:
         text = _stderr(exc)
-        if any(word in text for word in ("rejected", "non-fast-forward", "fetch first", "failed to update ref")):
-            return False
+        raced = any(word in text for word in ("[rejected]", "non-fast-forward", "fetch first", "failed to update ref",
+                                              "cannot lock ref"))
+        if "[remote rejected]" in text and not raced:  # a hook or branch protection said no: retrying cannot help
+            raise SyncError(f"the remote '{report.remote}' refused the push ({text}); your changes are committed "
+                            "locally and nothing was lost.",
+                            "Ask whoever runs the remote why (protected branch, hook, permissions).") from None
+        if raced:
+            return False  # the remote moved: fetch, merge and push again
         raise SyncError(f"cannot push to '{report.remote}' ({text}); your changes are committed locally.",
                         "Check the network and your access to the remote, then run 'crm sync' again.") from None
     report.pushed = True
