@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,6 +62,22 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, durable: b
         raise
     if durable:
         _fsync_dir(folder)
+        _sweep_stale_temps(folder)
+
+
+STALE_TEMP_SECONDS = 3600
+
+
+def _sweep_stale_temps(folder: Path) -> None:
+    """Remove temp files a killed writer left behind.  An hour old, no live
+    writer can still own one (a write takes milliseconds)."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                        os.unlink(entry.path)
 
 
 def _current(path: Path) -> bytes | None:

@@ -3,6 +3,7 @@ working, and nothing existing is modified."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,15 @@ def test_a_write_never_overwrites_a_concurrent_editor_save(crm: Crm) -> None:
     text = path.read_text(encoding="utf-8")
     assert "编辑器里加的一行" in text and "grade: B" in text and len(calls) == 2
     assert actions.check_customer(vault, vault.read(path)) == []
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_swept_by_the_next_write(crm: Crm) -> None:
+    path = crm.root / crm("show", "星辰", "--json").json()["path"]
+    stale, fresh = path.parent / ".~crm-dead.tmp", path.parent / ".~crm-live.tmp"
+    for leftover in (stale, fresh):
+        leftover.write_text("half a file", encoding="utf-8")
+    old = stale.stat().st_mtime - 7200
+    os.utime(stale, (old, old))
+    assert len(crm("ls", "--json").json()) == 7  # ignored by readers
+    crm("log", "星辰", "--note", "清理测试")
+    assert not stale.exists() and fresh.exists()  # a young one may belong to a live writer

@@ -221,3 +221,16 @@ def test_writes_keep_the_file_mode(crm: Crm) -> None:
     crm("log", "星辰", "--note", "模式测试")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert not list(path.parent.glob(".~crm-*"))  # no temp file left behind
+
+
+def test_check_reports_a_git_lock_left_by_a_dead_process(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    assert CliRunner().invoke(main, ["init", str(tmp_path / "v")]).exit_code == 0
+    crm = Crm(tmp_path / "v")
+    (crm.root / ".git" / "index.lock").write_text("")
+    report = crm("check", "--json").json()  # a warning: exit 0
+    assert [p["code"] for p in report["problems"]] == ["git-lock"]
+    (crm.root / ".git" / "MERGE_HEAD").write_text("0" * 40 + "\n")
+    report = crm("check", "--json", ok=False).json()
+    assert {p["code"] for p in report["problems"]} == {"git-lock", "git-merge"}

@@ -127,8 +127,13 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
               safe(_money(d["weighted"])), safe(d.get("close") or ""), safe(d["owner"])] for d in items]
     console().print(fitted_table(["customer", "id", "deal", "stage", "amount", "prob", "weighted", "close", "owner"],
                                  table, flexible={"customer", "deal"}))
-    total = sum(d["weighted"] for d in items if deals.is_open(d))
-    console().print(Text(f"{len(items)} deals; weighted open pipeline {_money(total)}", style="dim"))
+    totals: dict[str, float] = {}
+    for d in items:
+        if deals.is_open(d):
+            currency = deals.currency_of(d, vault.config)
+            totals[currency] = totals.get(currency, 0.0) + d["weighted"]
+    shown = ", ".join(f"{_money(value)} {currency}" for currency, value in sorted(totals.items())) or "0"
+    console().print(Text(f"{len(items)} deals; weighted open pipeline {shown}", style="dim"))
 
 
 # ------------------------------------------------------------------ tickets

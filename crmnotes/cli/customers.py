@@ -395,8 +395,10 @@ def due_json(vault: Vault, item: DueInfo, day: date) -> dict[str, Any]:
 @click.pass_context
 def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the vault; exit 1 when anything is wrong."""
+    from ..sync.state import repo_problems
+
     vault = open_vault(ctx)
-    problems = actions.check_vault(vault)
+    problems = repo_problems(vault.root) + actions.check_vault(vault)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         print_json({"ok": not errors, "errors": len(errors), "warnings": len(problems) - len(errors),

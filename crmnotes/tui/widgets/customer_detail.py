@@ -18,11 +18,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
 
-from ... import note
-from ...due import effective_stage, next_due
+from ... import actions, note
 from ...errors import CrmError
 from ...model import Customer, format_minute
-from ...rules import mask_phone
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -78,33 +76,14 @@ class CustomerDetail(VerticalScroll):
     # ------------------------------------------------------------ rendering
 
     def _label(self, list_name: str, value: str) -> str:
-        found = self.crm.vault.config.choices.get(list_name)
-        return found.display(value) if found and value else value
+        return actions.choice_label(self.crm.vault, list_name, value)
 
     def _fields(self, customer: Customer) -> RenderableType:
-        config, today = self.crm.vault.config, self.crm.today
-        phone = customer.text("phone")
-        shown_phone = phone if self.crm.reveal or not phone else mask_phone(phone, config.phone_region)
-        stage = effective_stage(customer, config, today)
-        stage_text = self._label("stages", stage) + ("" if stage == customer.stage else f" (set: {customer.stage})")
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
-        rows = [
-            ("industry", self._label("industries", customer.text("industry"))), ("contact", customer.text("contact")),
-            ("phone", shown_phone), ("email", customer.text("email")),
-            ("source", self._label("sources", customer.text("source"))), ("stage", stage_text),
-            ("grade", customer.grade), ("owner", customer.owner), ("tags", ", ".join(customer.tags)),
-            ("created", customer.text("created")),
-        ]
-        due = next_due(customer, config, today)
-        if due:
-            rows.append(("next", f"{due.due.isoformat()} ({due.reason})"))
-        known = {"id", "name", "deals", "tickets", "next_followup", *(r[0] for r in rows)}
-        rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
-        for key, value in rows:
-            if value:
-                grid.add_row(key, Text(value))
+        for key, value in actions.display_fields(self.crm.vault, customer, self.crm.today, reveal=self.crm.reveal):
+            grid.add_row(key, Text(value))
         title = Text(customer.name, style="bold") + Text(f"  {customer.id}", style="dim")
         return Group(title, grid, Text(self.crm.vault.relative(customer.path), style="dim"))
 
