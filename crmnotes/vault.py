@@ -100,22 +100,27 @@ class Vault:
                     continue
                 yield path
 
-    def customer_stats(self) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
+    def customer_stats(self, folders: dict[str, int] | None = None
+                       ) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
         """(vault-relative path -> (size, mtime_ns)) of every customer file, in
         ``customer_paths`` order with the same rules, and the unsafe paths skipped.
 
         The cheap freshness check of every cache: ``os.scandir`` gives file
         types without a syscall each, so this costs one ``stat`` per file.
+        ``folders``, when given, receives each walked folder's mtime, taken
+        *before* it is listed (a later create, delete or rename in it moves it).
         """
         found: dict[str, tuple[int, int]] = {}
         problems: list[Problem] = []
         base = self.customers_dir
-        self._stat_folder(str(base), CUSTOMERS_DIR + "/", str(base.resolve()) + os.sep, found, problems)
+        self._stat_folder(str(base), CUSTOMERS_DIR + "/", str(base.resolve()) + os.sep, found, problems, folders)
         return found, problems
 
     def _stat_folder(self, folder: str, rel: str, real_base: str, found: dict[str, tuple[int, int]],
-                     problems: list[Problem]) -> None:
+                     problems: list[Problem], folders: dict[str, int] | None = None) -> None:
         try:
+            if folders is not None:
+                folders[folder] = os.stat(folder).st_mtime_ns
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError:
@@ -142,7 +147,7 @@ class Vault:
                 continue  # deleted while we walked
             found[rel + name] = (stat.st_size, stat.st_mtime_ns)
         for entry in subfolders:  # os.walk's order: a folder's files, then its subfolders
-            self._stat_folder(entry.path, f"{rel}{entry.name}/", real_base, found, problems)
+            self._stat_folder(entry.path, f"{rel}{entry.name}/", real_base, found, problems, folders)
 
     @staticmethod
     def _inside(path: Path, folder: Path) -> bool:

@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from ..errors import CrmError
-from .output import print_error
 
 DEBUG_ENV = "CRMNOTES_DEBUG"
 # A full disk or quota, a file over the size limit, a read-only or forbidden folder: the user's to fix, not a bug.
@@ -26,6 +25,8 @@ class CrmGroup(click.Group):
     """Turns library errors into one clear line on stderr."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .output import print_error  # rich: not needed by --help
+
         try:
             return super().invoke(ctx)
         except CrmError as exc:
@@ -53,7 +54,73 @@ class CrmGroup(click.Group):
             ctx.exit(70)
 
 
-@click.group(cls=CrmGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+# Every command: name -> (module under crmnotes.cli, function, its help's first paragraph, hidden).
+# ``crm --help`` is printed from this table and a command's module is imported
+# only when that command runs, so ``crm ls`` never loads the import/export,
+# sync, search or TUI code.  tests/test_cli_lazy.py checks the table against
+# each module's COMMANDS list.
+COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
+    "init": ("customers", "init", "Create a vault (a git repository) in PATH.", False),
+    "add": ("customers", "add", "Create a customer and print its ID.", False),
+    "log": ("customers", "log", "Append a follow-up to a customer.", False),
+    "show": ("customers", "show", "One customer with its follow-ups, deals and tickets.", False),
+    "edit": ("customers", "edit", "Open a customer's file in $EDITOR, then check it.", False),
+    "set": ("customers", "set_command", "Change fields (an empty VALUE removes the field).", False),
+    "ls": ("customers", "ls", "List customers.", False),
+    "due": ("customers", "due", "Customers due or overdue for a follow-up, and why.", False),
+    "check": ("customers", "check", "Validate the vault; exit 1 when anything is wrong.", False),
+    "search": ("search", "search", "Full-text and field search, best matches first.", False),
+    "index": ("search", "index", "Bring the search index up to date (it is also refreshed before every search).",
+              False),
+    "watch": ("search", "watch", "Keep the search index fresh while files change (Ctrl-C stops).", False),
+    "deal": ("crmwork", "deal", "Deals (opportunities): add, change, list.", False),
+    "ticket": ("crmwork", "ticket", "Service tickets: open, update, close, list.", False),
+    "import": ("crmwork", "import_command", "Import customers from a CSV (UTF-8, UTF-8 BOM, GBK) or XLSX file.",
+               False),
+    "export": ("crmwork", "export_command", "Export customers (CSV, XLSX, JSON, vCard) or due follow-ups "
+               "(iCalendar).", False),
+    "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags.",
+               False),
+    "sync": ("sync", "sync", "Commit local changes, merge the remote's, push.", False),
+    "history": ("sync", "history", "Who changed what in one customer, and when (from git).", False),
+    "merge-driver": ("sync", "merge_driver", "Git merge driver for customer files (git runs it with %O %A %B %P).",
+                     True),
+    "pre-commit-hook": ("sync", "pre_commit_hook", "Git pre-commit hook: refuse sensitive numbers in staged "
+                        "customer files.", True),
+    "tui": ("tui", "tui", "The terminal UI: browse, search, log and edit (also what `crm` alone opens).", False),
+}
+
+
+class LazyGroup(CrmGroup):
+    """Commands from ``COMMAND_TABLE``, imported on first use; ``--help`` lists them without importing any."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_TABLE, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_TABLE:
+            import importlib
+
+            module, attribute, _, _ = COMMAND_TABLE[cmd_name]
+            self.commands[cmd_name] = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Stand-ins carrying the table's help give click's own truncation without importing the modules.
+        stand_ins = {name: click.Command(name, help=text, hidden=hidden)
+                     for name, (_, _, text, hidden) in COMMAND_TABLE.items()}
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name) or stand_ins[name]
+            if not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in rows])
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--vault", "vault_path", metavar="PATH", help="The vault to use (default: $CRMNOTES_VAULT or the "
               "nearest parent folder with crmnotes.yaml).")
 @click.version_option(package_name="crmnotes", prog_name="crm")
@@ -70,14 +137,8 @@ def main(ctx: click.Context, vault_path: str | None) -> None:
         click.echo(ctx.get_help())
 
 
-def register() -> None:
-    """Add every area's commands; each module defers its heavy imports."""
-    from . import crmwork, customers, search, sync, tui
+@main.result_callback()
+def _after_command(result: object, **params: object) -> None:
+    from .sync import after_command  # auto-commit, when crmnotes.yaml turns it on
 
-    for area in (customers, search, crmwork, sync, tui):
-        for command in area.COMMANDS:
-            main.add_command(command)
-    main.result_callback()(sync.after_command)  # auto-commit, when crmnotes.yaml turns it on
-
-
-register()
+    after_command(result, **params)

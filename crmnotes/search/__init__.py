@@ -9,6 +9,7 @@ nothing here imports Whoosh or jieba until an index is really opened.
 * ``schema`` - fields and the CJK/English analyzer
 * ``index`` - refresh / rebuild under one writer lock
 * ``query`` - the query language -> Whoosh queries
+* ``session`` - the open searcher per vault and its freshness checks
 * ``engine`` - ranked hits with snippets; customers from stored fields
 """
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .engine import Hit
     from .index import Progress, RefreshStats
 
-__all__ = ["load_customers", "refresh", "search"]
+__all__ = ["invalidate", "load_customers", "refresh", "search"]
 
 
 def search(vault: Vault, query: str, limit: int = 20, today: date | None = None) -> list[Hit]:
@@ -42,3 +43,10 @@ def load_customers(vault: Vault) -> ScanResult:
     from .engine import load_customers as run
 
     return run(vault)
+
+
+def invalidate(vault: Vault) -> None:
+    """Files of this vault changed (a watcher saw it): the next search in this process re-checks every file."""
+    from .session import invalidate as run
+
+    run(vault)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from .. import note
 from ..errors import FileFormatError
 from ..model import Customer, Problem
 from ..vault import ScanResult, Vault
 from . import store
-from .index import _corrupt_errors, open_index, refresh
+from .index import _corrupt_errors, refresh
 from .query import compile_query, parse
 from .records import customer_of
+from .session import Session, session_of
 
 SNIPPET_CHARS = 120
 
@@ -26,37 +27,77 @@ class Snippet:
     spans: list[tuple[int, int]] = field(default_factory=list)
 
 
-@dataclass
 class Hit:
-    customer: Customer
-    score: float
-    rel: str
-    snippet: Snippet
+    """One ranked customer.  ``customer`` (from the index's stored record) and
+    ``snippet`` (from the file) are built on first use: the TUI asks for every
+    match and reads only ``rel`` and ``score``."""
+
+    def __init__(self, vault: Vault, rel: str, score: float, needles: list[str] | None = None,
+                 source: tuple[Session, int, int] | None = None) -> None:
+        self.vault = vault
+        self.rel = rel
+        self.score = score
+        self.needles = needles or []
+        self._source = source  # (session, docnum, searcher generation) to read the stored record from
+        self._customer: Customer | None = None
+        self._snippet: Snippet | None = None
+
+    @property
+    def customer(self) -> Customer:
+        if self._customer is None:
+            self._customer = self._load_customer()
+        return self._customer
+
+    @customer.setter
+    def customer(self, value: Customer) -> None:
+        self._customer = value
+
+    @property
+    def snippet(self) -> Snippet:
+        if self._snippet is None:
+            self._snippet = snippet_of(self.vault, self.rel, self.needles)
+        return self._snippet
+
+    @snippet.setter
+    def snippet(self, value: Snippet) -> None:
+        self._snippet = value
+
+    def _load_customer(self) -> Customer:
+        record = None
+        if self._source is not None:
+            session, docnum, generation = self._source
+            try:
+                record = session.record(docnum, generation)
+            except _corrupt_errors():
+                record = None
+        if record is not None:
+            return customer_of(self.vault.root, self.rel, record)
+        path = self.vault.root / self.rel  # the index moved on since the search: the file is the truth
+        try:
+            return self.vault.read(path)
+        except (FileFormatError, OSError):
+            return Customer(path=path, meta={}, followups=[], body="")
+
+    def __repr__(self) -> str:
+        return f"Hit({self.rel!r}, {self.score:.3f})"
 
 
 def search(vault: Vault, query: str, limit: int = 20, today: date | None = None) -> list[Hit]:
-    """Ranked customers matching ``query`` (SPEC "Search"); the index is refreshed first."""
+    """Ranked customers matching ``query`` (SPEC "Search") from the process's
+    open index, refreshed when the files changed (see ``session``)."""
     today = today or date.today()
     compiled = compile_query(parse(query), vault.config, today)  # a bad query fails before any index work
-    try:
-        hits = _run(vault, compiled.query, limit)
-    except _corrupt_errors():
-        refresh(vault, rebuild=True)  # a damaged index is rebuilt, never an error
-        hits = _run(vault, compiled.query, limit)
-    for hit in hits:
-        hit.snippet = snippet_of(vault, hit.rel, compiled.needles)
-    return hits
-
-
-def _run(vault: Vault, query: Any, limit: int) -> list[Hit]:
-    ix = open_index(vault)
-    try:
-        with ix.searcher() as searcher:
-            results = searcher.search(query, limit=limit if limit > 0 else None)
-            return [Hit(customer_of(vault.root, r["path"], r["record"]), float(r.score or 0.0), r["path"], Snippet())
-                    for r in results]
-    finally:
-        ix.close()
+    session = session_of(vault)
+    with session.lock:
+        try:
+            session.fresh()
+            found = session.ranked(compiled.query, limit)
+        except _corrupt_errors():
+            session.rebuild()  # a damaged index is rebuilt, never an error
+            found = session.ranked(compiled.query, limit)
+        paths, generation = session.paths, session.generation
+    return [Hit(vault, paths[docnum], score, compiled.needles, (session, docnum, generation))
+            for docnum, score in found]
 
 
 def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_CHARS) -> Snippet:
@@ -64,7 +105,7 @@ def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_
     if not needles:
         return Snippet()
     try:
-        body = note.parse((vault.root / rel).read_bytes()).body
+        body = body_of((vault.root / rel).read_bytes())
     except (OSError, FileFormatError):
         return Snippet()
     text = " ".join(body.split())  # one line: snippets are shown in tables and JSON
@@ -78,6 +119,22 @@ def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_
     prefix, suffix = ("…" if start > 0 else ""), ("…" if end < len(text) else "")
     shown = [(s - start + len(prefix), e - start + len(prefix)) for s, e in spans if s >= start and e <= end]
     return Snippet(prefix + text[start:end] + suffix, shown)
+
+
+_FENCE_OPEN = re.compile(r"---[ \t]*\r?\n")  # the same fences as note.parse
+_FENCE_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
+
+
+def body_of(data: bytes) -> str:
+    """``note.parse(data).body`` without loading the YAML or scanning entries (snippets need only the text)."""
+    text, _ = note.decode(data)
+    opening = _FENCE_OPEN.match(text)
+    closing = _FENCE_CLOSE.search(text, opening.end()) if opening else None
+    if opening is None or closing is None:
+        return note.parse(text).body  # raises the file's FileFormatError
+    start = closing.end()
+    start += 2 if text.startswith("\r\n", start) else 1 if text.startswith("\n", start) else 0
+    return text[start:]
 
 
 def _find_all(folded: str, needles: list[str]) -> list[tuple[int, int]]:

@@ -82,11 +82,14 @@ def writer_lock(vault: Vault, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
 
 
 def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = None,
-            workers: int | None = None) -> RefreshStats:
-    """Bring the index up to date with the files (or rebuild it) and say what changed."""
+            workers: int | None = None, current: dict[str, tuple[int, int]] | None = None) -> RefreshStats:
+    """Bring the index up to date with the files (or rebuild it) and say what changed.
+
+    ``current`` is a ``Vault.customer_stats`` the caller just took (saves a walk)."""
     started = time.perf_counter()
     folder = store.index_dir(vault)
-    current, _ = store.current_files(vault)
+    if current is None:
+        current, _ = store.current_files(vault)
     if not rebuild:
         manifest = store.load_manifest(folder)
         if _usable(vault, folder, manifest) and store.plan(manifest, current).empty:  # type: ignore[arg-type]

@@ -127,7 +127,7 @@ def text_analyzer() -> Any:
 def build_schema() -> Schema:
     analyzer = text_analyzer()
     return Schema(  # change INDEX_VERSION in store.py with any change here
-        path=ID(stored=True, unique=True),
+        path=ID(stored=True, unique=True, sortable=True),  # a column: hit -> path without the record
         id=ID(stored=True),
         name=TEXT(analyzer=analyzer, field_boost=4.0),
         contact=TEXT(analyzer=analyzer, field_boost=2.0),

@@ -21,7 +21,7 @@ from ..model import Problem
 from ..vault import Vault
 from .records import FileState
 
-INDEX_VERSION = 4  # schema + analysis + record layout; a different number means rebuild
+INDEX_VERSION = 5  # schema + analysis + record layout; a different number means rebuild
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 

@@ -1,0 +1,227 @@
+"""An open index per vault, kept for the life of the process, and when it must be refreshed.
+
+Searching used to refresh the index (a ``stat`` of every customer file plus
+the manifest) and reopen it before every query; the TUI asks on every
+keystroke.  A ``Session`` keeps the Whoosh searcher open and decides
+freshness with cheap signals:
+
+* **Every search** stats the config file, the index folder and each folder
+  under ``customers/`` (~30 ``stat`` calls at 10,000 customers: files are
+  sharded by initial).  A file created, deleted or renamed in a folder moves
+  that folder's mtime, and editors that save by writing a temp file and
+  renaming it over (vim, most IDEs, ``Vault.update``/``atomic_write``) are
+  renames; any such move triggers the full check below before answering.
+* **The full check** stats every customer file (``Vault.customer_stats``) and
+  compares with the last one; only a difference refreshes the index.  It
+  runs on every search while a folder's mtime is less than ``SETTLE_SECONDS``
+  old (a second change in the same clock tick would not move it again), and
+  at least every ``FULL_CHECK_SECONDS`` otherwise: an in-place write (an
+  editor that rewrites the file, ``echo >>``) moves no folder.
+* **A watcher** that runs in the process calls ``invalidate`` with what it
+  saw; the next search then does the full check at once.
+
+So the guarantee: a search sees every create, delete, rename and
+``crmnotes.yaml`` change made before it started, every in-place write
+reported by ``invalidate``, and any other in-place write at most
+``FULL_CHECK_SECONDS`` after it happened.  A one-shot process (``crm
+search``) always does one full check: it has no earlier state.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+from ..vault import Vault
+from . import store
+
+FULL_CHECK_SECONDS = 2.0
+SETTLE_SECONDS = 1.0  # mtime granularity of common filesystems (FAT: 2 s, but it is rare under a vault)
+RESULT_CACHE = 32  # recent queries answered from memory while nothing changed
+MAX_SESSIONS = 8  # open vaults per process; the least recently used one is closed beyond this
+_sessions: OrderedDict[str, Session] = OrderedDict()
+_sessions_guard = threading.Lock()
+
+
+def session_of(vault: Vault) -> Session:
+    """The process's session for this vault (created on first use)."""
+    key = str(vault.root)
+    with _sessions_guard:
+        found = _sessions.get(key)
+        if found is None:
+            found = _sessions[key] = Session(vault)
+        _sessions.move_to_end(key)
+        evicted = _sessions.popitem(last=False)[1] if len(_sessions) > MAX_SESSIONS else None
+    if evicted is not None:
+        evicted.close()
+    return found
+
+
+def invalidate(vault: Vault) -> None:
+    """Tell this process's search that files changed (a watcher's callback): the next search checks every file."""
+    with _sessions_guard:
+        found = _sessions.get(str(vault.root))
+    if found is not None:
+        found.invalidate()
+
+
+def close_all() -> None:
+    """Close every open searcher (tests, and a process about to delete a vault)."""
+    with _sessions_guard:
+        sessions = list(_sessions.values())
+        _sessions.clear()
+    for item in sessions:
+        item.close()
+
+
+class Session:
+    """One vault's open searcher, the state it was checked against, and a small result cache."""
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        self.lock = threading.RLock()
+        self.index: Any = None
+        self.searcher: Any = None
+        self.paths: list[str] = []  # docnum -> vault-relative path (the index's path column)
+        self.files: dict[str, tuple[int, int]] | None = None
+        self.folders: dict[str, int] = {}
+        self.config: list[int] | None = None
+        self.index_state: tuple[int, int] | None = None
+        self.checked_at = float("-inf")  # time.monotonic() of the last full check
+        self.settled = False
+        self.dirty = True
+        self.results: OrderedDict[Any, list[tuple[int, float]]] = OrderedDict()
+        self.generation = 0  # bumped whenever the searcher is reopened
+
+    def invalidate(self) -> None:
+        self.dirty = True
+
+    def close(self) -> None:
+        with self.lock:
+            self._close_searcher()
+
+    # ---------------------------------------------------------------- freshness
+
+    def fresh(self) -> Any:
+        """The open searcher, after whatever freshness check is due (call with ``lock`` held)."""
+        config = store.config_state(self.vault)
+        if self.dirty or config != self.config or not self._quiet():
+            self._full_check(config)
+        elif self.searcher is None or _index_state(self.vault) != self.index_state:
+            self._reopen()
+        return self.searcher
+
+    def _quiet(self) -> bool:
+        """No sign of change since the last full check, and not yet time for the next one."""
+        if self.files is None or not self.settled or time.monotonic() - self.checked_at > FULL_CHECK_SECONDS:
+            return False
+        for folder, mtime in self.folders.items():
+            try:
+                if os.stat(folder).st_mtime_ns != mtime:
+                    return False
+            except OSError:
+                return False
+        return True
+
+    def _full_check(self, config: list[int]) -> None:
+        from .index import refresh
+
+        self.dirty = False  # cleared first: an invalidate() during the check is kept for the next search
+        wall = time.time_ns()
+        folders: dict[str, int] = {}
+        current, _ = self.vault.customer_stats(folders)
+        self.checked_at = time.monotonic()
+        self.settled = all(wall - mtime > SETTLE_SECONDS * 1e9 for mtime in folders.values())
+        self.folders = folders
+        changed = current != self.files or config != self.config
+        if changed:
+            refresh(self.vault, current=current)  # nothing to do when another process already indexed it
+            self.files, self.config = current, config
+        if changed or self.searcher is None or _index_state(self.vault) != self.index_state:
+            self._reopen()
+
+    def _reopen(self) -> None:
+        from whoosh import index as windex
+
+        from .index import _corrupt_errors, refresh
+
+        self._close_searcher()
+        folder = store.index_dir(self.vault)
+        state = _index_state(self.vault)  # before opening: a commit after it makes the next search reopen
+        try:
+            self.index = windex.open_dir(str(folder))
+        except _corrupt_errors():
+            refresh(self.vault, rebuild=True)
+            state = _index_state(self.vault)
+            self.index = windex.open_dir(str(folder))
+        self.searcher = self.index.searcher()
+        self.paths = _path_column(self.searcher)
+        self.index_state = state
+        self.results.clear()
+        self.generation += 1
+
+    def rebuild(self) -> None:
+        """The index could not be read: rebuild it and reopen (call with ``lock`` held)."""
+        from .index import refresh
+
+        self._close_searcher()
+        refresh(self.vault, rebuild=True)
+        self.files = None
+        self.dirty = True
+        self.fresh()
+
+    def _close_searcher(self) -> None:
+        if self.searcher is not None:
+            self.searcher.close()
+        if self.index is not None:
+            self.index.close()
+        self.searcher = self.index = None
+        self.index_state = None
+        self.results.clear()
+
+    # ---------------------------------------------------------------- answers
+
+    def ranked(self, query: Any, limit: int) -> list[tuple[int, float]]:
+        """(docnum, score) of the best matches (call with ``lock`` held); repeated
+        queries on an unchanged index come from memory."""
+        key = (repr(query), limit)
+        found = self.results.get(key)
+        if found is not None:
+            self.results.move_to_end(key)
+            return found
+        # optimize=False: Whoosh's block-quality skipping costs more than it saves on
+        # these posting lists (measured 2-5x slower at 10,000 customers, phrases worst)
+        results = self.searcher.search(query, limit=limit if limit > 0 else None, optimize=False)
+        found = [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(results.scored_length())]
+        self.results[key] = found
+        if len(self.results) > RESULT_CACHE:
+            self.results.popitem(last=False)
+        return found
+
+    def record(self, docnum: int, generation: int) -> dict[str, Any] | None:
+        """The stored record of a hit, if the searcher that found it is still the open one."""
+        with self.lock:
+            if generation != self.generation or self.searcher is None:
+                return None
+            return self.searcher.stored_fields(docnum).get("record")  # type: ignore[no-any-return]
+
+
+def _index_state(vault: Vault) -> tuple[int, int] | None:
+    """The index folder's inode and mtime: a commit adds files to it, a rebuild swaps it."""
+    try:
+        stat = os.stat(store.index_dir(vault))
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _path_column(searcher: Any) -> list[str]:
+    reader = searcher.reader()
+    if reader.has_column("path"):
+        return list(reader.column_reader("path"))
+    return [fields.get("path", "") if fields else "" for fields in
+            (reader.stored_fields(n) if not reader.is_deleted(n) else None for n in range(reader.doc_count_all()))]
+

@@ -1,0 +1,93 @@
+"""Lazy command loading: `crm --help` lists every command from a table, a command imports only what it uses."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from crmnotes.cli import COMMAND_TABLE, main
+from crmnotes.vault import Vault
+
+MODULES = ("customers", "search", "crmwork", "sync", "tui")
+HEAVY = ("jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter")
+
+
+def real_commands() -> dict[str, tuple[str, click.Command]]:
+    found = {}
+    for module in MODULES:
+        for command in importlib.import_module(f"crmnotes.cli.{module}").COMMANDS:
+            found[command.name] = (module, command)
+    return found
+
+
+def test_table_matches_every_module_command() -> None:
+    real = real_commands()
+    assert set(COMMAND_TABLE) == set(real)
+    for name, (module, attribute, text, hidden) in COMMAND_TABLE.items():
+        owner, command = real[name]
+        assert (module, hidden) == (owner, command.hidden)
+        assert getattr(importlib.import_module(f"crmnotes.cli.{module}"), attribute) is command
+        stand_in = click.Command(name, help=text)
+        for limit in (30, 45, 60, 200):
+            assert stand_in.get_short_help_str(limit) == command.get_short_help_str(limit), name
+
+
+def test_help_lists_every_visible_command_with_its_short_help() -> None:
+    result = CliRunner().invoke(main, ["--help"], terminal_width=100)
+    assert result.exit_code == 0
+    listed = {line.split()[0]: line for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
+    real = real_commands()
+    assert set(listed) == {name for name, (_, command) in real.items() if not command.hidden}
+    for name, line in listed.items():
+        assert real[name][1].get_short_help_str(100 - 6 - max(map(len, listed))).rstrip(".") in line
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_TABLE))
+def test_every_command_has_its_own_help(name: str) -> None:
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"Usage: main {name}" in result.output or "Usage:" in result.output
+
+
+def modules_after(args: list[str], cwd: Path) -> tuple[dict[str, object], list[str]]:
+    """Run ``crm ARGS`` in a fresh interpreter; its exit code, stdout and which heavy packages it imported."""
+    script = (
+        "import sys, json\n"
+        "from crmnotes.cli import main\n"
+        "try:\n"
+        f"    main({args!r}, standalone_mode=False)\n"
+        "finally:\n"
+        f"    loaded = sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})\n"
+        "    print(json.dumps(loaded), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout) if done.stdout.strip().startswith("[") else {}, json.loads(
+        done.stderr.strip().splitlines()[-1])
+
+
+def test_help_alone_imports_nothing_heavy(tmp_path: Path) -> None:
+    _, loaded = modules_after(["--help"], tmp_path)
+    assert loaded == []
+
+
+def test_process_search_never_loads_jieba_pypinyin_textual_or_git(example_vault: Vault) -> None:
+    modules_after(["index"], example_vault.root)  # the first build may analyse text; searching must not
+    out, loaded = modules_after(["search", "数据安全", "--json"], example_vault.root)
+    assert [hit["name"] for hit in out] and all("数据安全" in hit["snippet"] for hit in out)
+    assert not {"jieba", "pypinyin", "textual", "git"} & set(loaded)
+    assert "whoosh" in loaded  # it really searched the index
+
+
+def test_listing_commands_load_no_index_or_ui(example_vault: Vault) -> None:
+    modules_after(["ls", "--json"], example_vault.root)  # builds the listing cache
+    for args in (["ls", "--json"], ["due", "--json"]):
+        _, loaded = modules_after(args, example_vault.root)
+        assert not {"jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl"} & set(loaded), args
