@@ -297,3 +297,28 @@ def test_auto_commit_is_off_by_default_and_commits_each_change_when_on(team: tup
     alice("set", XC, "grade=C")
     assert git(alice.root, "status", "--porcelain").stdout == ""
     assert git(alice.root, "log", "-1", "--format=%s").stdout.strip() == f"set: {XC} grade=C"
+
+
+def test_crm_watch_syncs_on_the_configured_period(team: tuple[Crm, Crm], remote: Path) -> None:
+    """A real `crm watch` process with auto_sync_minutes set pushes a local change by itself."""
+    import sys
+    import time
+
+    alice, _ = team
+    config = alice.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("auto_sync_minutes: 0", "auto_sync_minutes: 0.02"),
+                      encoding="utf-8")
+    alice("log", XC, "--note", "watch 自动同步的记录")
+    watcher = subprocess.Popen([sys.executable, "-m", "crmnotes", "--vault", str(alice.root), "watch"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        pushed = ""
+        while time.monotonic() < deadline and "watch 自动同步的记录" not in pushed:
+            time.sleep(0.5)
+            pushed = git(remote, "log", "-p", "-1", "main", ok=False).stdout
+    finally:
+        watcher.terminate()
+        output = watcher.communicate(timeout=30)[0]
+    assert "watch 自动同步的记录" in pushed, output
+    assert "auto-sync every" in output and "pushed to origin/main" in output

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.text import Text
 
+from ..errors import CrmError
 from ..rules import mask_phone
 from ..vault import Vault
 from .customers import label, open_vault
@@ -152,14 +153,45 @@ def watch(ctx: click.Context) -> None:
         print_warning(f"could not update the index: {exc}")
 
     watcher = VaultWatcher(vault.root, changed, failed).start()
+    every = auto_sync_interval(vault)
+    next_sync = time.monotonic() + every if every else None
     try:
         while True:
             time.sleep(0.5)
+            if next_sync is not None and time.monotonic() >= next_sync:
+                auto_sync(vault)
+                next_sync = time.monotonic() + (every or 0)
     except KeyboardInterrupt:
         pass
     finally:
         watcher.stop()
     out.print(Text("stopped watching", style="dim"))
+
+
+def auto_sync_interval(vault: Vault) -> float | None:
+    """Seconds between syncs when crmnotes.yaml turns auto-sync on."""
+    from ..sync.auto import settings
+
+    try:
+        every = settings(vault.config).interval_seconds
+    except CrmError as exc:
+        print_warning(f"auto-sync is off: {exc}")
+        return None
+    if every:
+        console().print(Text(f"auto-sync every {every / 60:g} minutes", style="dim"))
+    return every
+
+
+def auto_sync(vault: Vault) -> None:
+    """One periodic ``crm sync``; a failure is reported and watching goes on."""
+    from ..sync.sync import sync
+    from .sync import print_report
+
+    console().print(Text(time.strftime("%H:%M:%S") + " auto-sync", style="dim"))
+    try:
+        print_report(sync(vault.root))
+    except CrmError as exc:
+        print_warning(f"auto-sync failed: {exc}")
 
 
 COMMANDS = [search, index, watch]

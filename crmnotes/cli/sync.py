@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.text import Text
 
 from .customers import open_vault, print_note
 from .output import console, print_json, safe
+
+if TYPE_CHECKING:
+    from ..sync.sync import SyncReport
 
 
 @click.command()
@@ -28,6 +32,11 @@ def sync(ctx: click.Context, message: str, as_json: bool) -> None:
                     "branch": report.branch or None, "merged_commits": report.merged_commits,
                     "merged_files": report.merged_files, "pushed": report.pushed, "notes": report.notes})
         return
+    print_report(report)
+
+
+def print_report(report: SyncReport) -> None:
+    """What a sync did, for people (``crm sync`` and the auto-sync of ``crm watch``)."""
     out = console()
     out.soft_wrap = True  # a commit subject is one line, whatever the terminal width
     out.print(safe(f"committed: {report.committed}") if report.committed else Text("nothing to commit", style="dim"))
