@@ -8,10 +8,10 @@ deals.  The same seed and ``--today`` give the same bytes: every customer
 draws from its own ``random.Random(f"{seed}:{index}")``, so the output does
 not depend on how the work is split over processes.
 
-Speed matters (10,000 files in a few seconds): the front-matter is rendered
-by a fast path that reproduces ``crmnotes.note.new_file_text`` byte for byte
-(scalars are quoted by the real YAML dumper and cached), and the work is
-spread over all cores.  ``--exact`` renders through ``new_file_text`` itself;
+Speed matters (10,000 files in a few seconds): files are rendered by
+``crmnotes.note.new_file_text`` (whose front-matter fast path skips PyYAML's
+pure-Python dumper for plain values), and the work is spread over all cores.
+``--exact`` renders through ``note.yaml_file_text`` (the dumper itself);
 tests/test_benchmarks.py proves both paths give identical files.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import sys
 import time
 from collections.abc import Iterable
@@ -31,11 +30,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
 
-from crmnotes import actions, note, yamlsafe
+from crmnotes import actions, note
 from crmnotes.model import FollowUp
 from crmnotes.naming import customer_relpath, slugify
 from crmnotes.vault import CUSTOMERS_DIR
@@ -338,69 +335,11 @@ def _fill_notes(rng: random.Random, followups: list[FollowUp], zh: bool, budget:
 # ------------------------------------------------------------------ rendering
 
 
-@lru_cache(maxsize=65536)
-def _scalar(value: str) -> str:
-    """How the real dumper writes one string (quoting included)."""
-    return yamlsafe.dump({"k": value})[3:-1]
-
-
-def _plain_ok(value: str) -> bool:
-    """Strings the dumper certainly writes unquoted: letters (any script), digits inside, spaces, '.-/@',
-    and date-times to the minute (YAML 1.1 timestamps need seconds)."""
-    if _MINUTE.match(value):
-        return True
-    if not value or not (value[0].isalpha() and value[-1].isalnum()) or value.lower() in _YAML11_WORDS:
-        return False
-    return all(ch.isalnum() or ch in " .-/@" for ch in value) and "  " not in value
-
-
-_MINUTE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d$")
-_PHONE = re.compile(r"^\+\d+$")
-_YAML11_WORDS = {"yes", "no", "on", "off", "true", "false", "null", "y", "n", "none"}
-
-
-def _render_value(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return _scalar_any(value)
-    if isinstance(value, (int, date)):
-        return str(value) if isinstance(value, int) else value.isoformat()
-    text = str(value)
-    if _PHONE.match(text):  # the dumper quotes them: YAML 1.1 would read +86... as a number
-        return f"'{text}'"
-    return text if _plain_ok(text) else _scalar(text)
-
-
-def _scalar_any(value: Any) -> str:
-    return yaml.dump({"k": value}, Dumper=yamlsafe.IndentedDumper)[3:-1]
-
-
-def fast_front_matter(meta: dict[str, Any]) -> str:
-    """``new_file_text``'s front-matter without running the pure-Python dumper per file."""
-    lines = ["---"]
-    for key, value in meta.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            lines.append(f"{key}:")
-            for item in value:
-                for position, (k, v) in enumerate(item.items()):
-                    lines.append(("  - " if position == 0 else "    ") + f"{k}: {_render_value(v)}")
-        elif isinstance(value, list):
-            lines.append(f"{key}:")
-            lines += [f"  - {_render_value(v)}" for v in value]
-        else:
-            lines.append(f"{key}: {_render_value(value)}")
-    lines.append("---")
-    return "\n".join(lines) + "\n"
-
-
 def file_text(meta: dict[str, Any], followups: list[FollowUp], notes: str, zh: bool, exact: bool) -> str:
     """The whole file: what ``new_file_text`` writes, the notes, then each entry as ``log`` appends it."""
     language = "zh" if zh else "en"
-    if exact:
-        head = note.new_file_text(meta, str(meta["name"]), language)
-    else:
-        sections = ("备注", "跟进记录") if zh else ("Notes", "Follow-ups")
-        title = note._inline(str(meta["name"]))
-        head = fast_front_matter(meta) + f"\n# {title}\n\n## {sections[0]}\n\n## {sections[1]}\n"
+    render = note.yaml_file_text if exact else note.new_file_text  # the same bytes; exact runs PyYAML's dumper
+    head = render(meta, str(meta["name"]), language)
     notes_heading = "## 备注\n" if zh else "## Notes\n"
     head = head.replace(notes_heading, notes_heading + "\n" + notes + "\n", 1)
     return head + "".join("\n" + note.render_followup(f) for f in followups)

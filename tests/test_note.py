@@ -212,3 +212,53 @@ def test_set_fields_round_trips_any_values(changes: dict) -> None:
         if key not in changes:
             assert reparsed.meta[key] == value
     assert text.endswith(doc.body)
+
+
+# ------------------------------------------------------------------ fast front-matter == PyYAML's dump
+
+_TRICKY = ["yes", "no", "on", "Off", "null", "~", "", " ", "+8613800138000", "0571", "1_000", "12:30", "1.5e3",
+           "2024-03-05", "2024-03-05T10:00", "2024-03-05 10:00:00", "- item", "-", "? x", ": x", "a: b", "a #b",
+           "#tag", "it's", '"quoted"', "'single'", "张三: 经理", "“中文引号”", "阿里巴巴（杭州）", "x  y", " lead",
+           "trail ", "@home", "`tick`", "%pct", "!bang", "&anchor", "*star", "[list]", "{map}", "a,b", "|pipe",
+           ">fold", "tab\tin", "\ufeffbom", "a\nb", "x\n\n", "0\xa0", "\u3000全角", "末尾\u3000", "café", "🙂",
+           "=", "<<",
+           ".inf", ".nan", "0x1f", "0o17"]
+_TEXT_VALUES = st.one_of(TEXT, st.sampled_from(_TRICKY),
+                         st.text(alphabet="+-:#'\" 0123456789abc中文\n\r\t\x85\u2028", max_size=12),
+                         st.from_regex(r"\+86 ?1[3-9]\d{9}", fullmatch=True))
+_VALUES = st.one_of(
+    _TEXT_VALUES, st.integers(-10**12, 10**12), st.booleans(), st.none(), st.dates(),
+    st.lists(_TEXT_VALUES, max_size=4), st.floats(allow_nan=False),
+    st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.dictionaries(st.sampled_from(["name", "stage", "amount", "备注"]), _TEXT_VALUES | st.integers(), max_size=3),
+    st.lists(st.fixed_dictionaries({"name": _TEXT_VALUES, "amount": st.integers(0, 10**6)}), max_size=2),
+)
+_KEYS = st.one_of(st.from_regex(r"[a-z][a-z_0-9]{0,15}", fullmatch=True), st.sampled_from(["行业", "yes", "a b"]))
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_KEYS, _VALUES, min_size=1, max_size=8), TEXT, st.sampled_from(["zh", "en"]))
+def test_new_file_text_is_byte_identical_to_the_yaml_dump(meta: dict, title: str, language: str) -> None:
+    assert note.new_file_text(meta, title, language) == note.yaml_file_text(meta, title, language)
+
+
+def test_fast_front_matter_writes_the_usual_fields_without_the_dumper() -> None:
+    meta = {"id": "k3x9", "name": "杭州云栖科技有限公司", "phone": "+8613800138000", "stage": "intent",
+            "tags": ["SaaS", "重点客户", "no"], "next_followup": "2026-11-27", "created": "2026-11-20T14:30",
+            "deals": [], "score": 3, "vip": True, "contact": "王经理: 采购"}
+    head = note.fast_front_matter(meta)
+    assert head is not None
+    assert note._fast_item("name", meta["name"]) == "name: 杭州云栖科技有限公司"
+    assert note._fast_item("phone", meta["phone"]) == "phone: '+8613800138000'"
+    assert note._fast_item("next_followup", meta["next_followup"]) == "next_followup: '2026-11-27'"
+    assert note._fast_item("tags", meta["tags"]) == "tags:\n  - SaaS\n  - 重点客户\n  - 'no'"
+    text = note.new_file_text(meta, meta["name"])
+    assert text == note.yaml_file_text(meta, meta["name"])
+    assert note.parse(text.encode()).meta == meta
+
+
+def test_values_the_fast_path_cannot_prove_go_to_the_dumper() -> None:
+    for value in ["a\nb", 1.5, datetime(2024, 1, 2, 3, 4), {"a": 1}, "x" * 2000, "\x07bell"]:
+        assert note._fast_item("k", value) is None
+        meta = {"name": "n", "k": value}
+        assert note.new_file_text(meta, "n") == note.yaml_file_text(meta, "n")
