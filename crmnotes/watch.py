@@ -12,7 +12,10 @@ run the same class.
 * Editor saves arrive as bursts (write temp, rename over, chmod; vim's 4913
   probe; a ``git pull`` touching hundreds of files): events are collected
   until ``quiet`` seconds pass without one, but never longer than
-  ``max_delay`` after the first, so a change is reported within a second.
+  ``max_delay`` after the first.  Both are short (a write is searchable
+  within half a second) because the owner's work per batch is proportional
+  to the paths in it (``search.refresh(vault, paths=...)``): a burst split
+  in two costs a second small update, never a walk of the vault.
 * Temp files (our ``.~crm-*.tmp``, editor swap and backup files) are ignored;
   a rename *onto* a ``.md`` file is reported as that file.
 """
@@ -30,6 +33,8 @@ from .fsutil import TEMP_PREFIX, TEMP_SUFFIX
 
 CUSTOMERS = "customers"
 IGNORED_DIRS = {".git", ".crmnotes"}
+QUIET = 0.05  # seconds without an event that end a burst
+MAX_DELAY = 0.25  # a stream of events is still reported this soon after its first
 ChangeCallback = Callable[[set[str] | None], None]
 ErrorCallback = Callable[[BaseException], None]
 
@@ -51,7 +56,7 @@ class VaultWatcher:
     """Debounced change notifications for one vault (start/stop, or use as a context manager)."""
 
     def __init__(self, root: Path, on_change: ChangeCallback, on_error: ErrorCallback | None = None,
-                 quiet: float = 0.15, max_delay: float = 0.6) -> None:
+                 quiet: float = QUIET, max_delay: float = MAX_DELAY) -> None:
         self.root = root.resolve()
         self.on_change = on_change
         self.on_error = on_error

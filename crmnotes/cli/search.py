@@ -138,10 +138,9 @@ def watch(ctx: click.Context) -> None:
     vault = open_vault(ctx)
     out = console()
     stats = engine.refresh(vault)
-    out.print(Text(f"watching {vault.root} ({stats.total} customer files); Ctrl-C stops", style="dim"))
 
     def changed(paths: set[str] | None) -> None:
-        result = engine.refresh(vault)
+        result = engine.refresh(vault, paths=paths)  # only what the watcher saw (None: check everything)
         if result.changes:
             stamp = time.strftime("%H:%M:%S")
             out.print(safe(f"{stamp} index updated: {result.added} added, {result.changed} changed, "
@@ -153,6 +152,8 @@ def watch(ctx: click.Context) -> None:
         print_warning(f"could not update the index: {exc}")
 
     watcher = VaultWatcher(vault.root, changed, failed).start()
+    # printed once the OS watches are in place: a write after this line is seen
+    out.print(Text(f"watching {vault.root} ({stats.total} customer files); Ctrl-C stops", style="dim"))
     every = auto_sync_interval(vault)
     next_sync = time.monotonic() + every if every else None
     try:

@@ -24,11 +24,12 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import CONFIG_FILE
 from ..errors import CrmError
 from ..vault import Vault
 from . import store
@@ -37,7 +38,7 @@ from .records import FileState, Prepared, prepare
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 4
-LIMIT_MB = 96  # per writer process: the postings pool spills to disk beyond this
+POOL_BYTES = 256 * 1024 * 1024  # rebuild, per worker: postings held in memory before a segment is written
 LOCK_TIMEOUT = 60.0
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
@@ -82,10 +83,20 @@ def writer_lock(vault: Vault, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
 
 
 def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = None,
-            workers: int | None = None, current: dict[str, tuple[int, int]] | None = None) -> RefreshStats:
+            workers: int | None = None, current: dict[str, tuple[int, int]] | None = None,
+            paths: Iterable[str] | None = None) -> RefreshStats:
     """Bring the index up to date with the files (or rebuild it) and say what changed.
 
-    ``current`` is a ``Vault.customer_stats`` the caller just took (saves a walk)."""
+    ``current`` is a ``Vault.customer_stats`` the caller just took (saves a walk).
+    ``paths`` (vault-relative) limits the work to those files, for a watcher that
+    knows what changed: no walk of the vault.  ``crmnotes.yaml`` among them, or
+    an index that needs a rebuild, means the full refresh."""
+    if paths is not None and not rebuild and current is None:
+        wanted = set(paths)
+        if CONFIG_FILE not in wanted:
+            stats = _refresh_paths(vault, wanted)
+            if stats is not None:
+                return stats
     started = time.perf_counter()
     folder = store.index_dir(vault)
     if current is None:
@@ -105,6 +116,25 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
                 stats = _update(vault, folder, manifest, current, progress)
             except _corrupt_errors():  # evaluated only when something was raised
                 stats = _rebuild(vault, current, progress, workers)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _refresh_paths(vault: Vault, wanted: set[str]) -> RefreshStats | None:
+    """Re-index only ``wanted`` (None: the index is not usable, do the full refresh)."""
+    started = time.perf_counter()
+    folder = store.index_dir(vault)
+    with writer_lock(vault):
+        manifest = store.load_manifest(folder)
+        if not _usable(vault, folder, manifest):
+            return None
+        assert manifest is not None
+        work = store.plan_paths(manifest, store.stat_paths(vault, wanted))
+        try:
+            stats = _apply(vault, folder, manifest, work, None)
+        except _corrupt_errors():
+            return None
+    stats.total = len(manifest.files)
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -143,10 +173,16 @@ def open_index(vault: Vault) -> Any:
 
 def _update(vault: Vault, folder: Path, manifest: store.Manifest, current: dict[str, tuple[int, int]],
             progress: Progress | None) -> RefreshStats:
+    stats = _apply(vault, folder, manifest, store.plan(manifest, current), progress)
+    stats.total = len(current)
+    return stats
+
+
+def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Plan,
+           progress: Progress | None) -> RefreshStats:
     from whoosh import index as windex
 
-    work = store.plan(manifest, current)
-    stats = RefreshStats(total=len(current))
+    stats = RefreshStats()
     if work.empty:
         return stats
     todo = work.added + work.suspect
@@ -227,10 +263,12 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
     """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file."""
     from whoosh import index as windex
 
+    from .pool import install
     from .schema import build_schema
 
     ix = windex.create_in(target, build_schema())
-    writer = ix.writer(limitmb=LIMIT_MB)
+    writer = ix.writer()
+    postings = install(writer)
     entries = []
     try:
         for done, rel in enumerate(rels, start=1):
@@ -238,9 +276,13 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
             if item.fields is not None:
                 writer.add_document(**item.fields)
             entries.append((item.rel, item.state, item.error))
+            if postings.estimated_bytes > POOL_BYTES:  # memory stays bounded: close this segment, start another
+                writer.commit(merge=False)
+                writer = ix.writer()
+                postings = install(writer)
             if progress:
                 progress(done, total or len(rels))
-        writer.commit()
+        writer.commit(merge=False)
     except BaseException:
         writer.cancel()
         raise

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import CONFIG_FILE
-from ..fsutil import atomic_write
+from ..fsutil import TEMP_PREFIX, atomic_write
 from ..model import Problem
-from ..vault import Vault
+from ..vault import CUSTOMERS_DIR, Vault
 from .records import FileState
 
 INDEX_VERSION = 5  # schema + analysis + record layout; a different number means rebuild
@@ -68,25 +70,109 @@ def config_state(vault: Vault) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
+# A long-running process (crm watch, the TUI) re-reads the manifest on every change: 10,000
+# entries are ~0.1 s of JSON.  The last one this process read or wrote is kept, keyed by the
+# file's identity, and handed out as a copy (callers replace entries, never mutate them).
+_cache: dict[str, tuple[tuple[int, int, int], Manifest]] = {}
+_cache_guard = threading.Lock()
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _remember(folder: Path, identity: tuple[int, int, int] | None, manifest: Manifest) -> None:
+    with _cache_guard:
+        _cache.clear()  # one vault's manifest at a time is all a process needs
+        if identity is not None:
+            _cache[str(folder)] = (identity, _copy(manifest))
+
+
+def _copy(manifest: Manifest) -> Manifest:
+    return Manifest(list(manifest.config_state), dict(manifest.files))
+
+
 def load_manifest(folder: Path) -> Manifest | None:
     """The manifest, or None when it is missing, unreadable or of another version."""
+    path = folder / MANIFEST
+    identity = _identity(path)
+    with _cache_guard:
+        cached = _cache.get(str(folder))
+    if cached is not None and identity is not None and cached[0] == identity:
+        return _copy(cached[1])
     try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != INDEX_VERSION:
             return None
         files = {rel: Entry(FileState(int(v[0]), int(v[1]), str(v[2])), str(v[3])) for rel, v in data["files"].items()}
-        return Manifest([int(x) for x in data["config"]], files)
+        manifest = Manifest([int(x) for x in data["config"]], files)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
+    if identity is not None and identity == _identity(path):  # not replaced while we read it
+        _remember(folder, identity, manifest)
+    return manifest
 
 
 def save_manifest(folder: Path, manifest: Manifest) -> None:
-    atomic_write(folder / MANIFEST, json.dumps(manifest.to_json(), ensure_ascii=False).encode("utf-8"))
+    path = folder / MANIFEST
+    atomic_write(path, json.dumps(manifest.to_json(), ensure_ascii=False).encode("utf-8"))
+    _remember(folder, _identity(path), manifest)
 
 
 def current_files(vault: Vault) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
     """(relative path -> (size, mtime_ns)) of every customer file, and unsafe paths skipped."""
     return vault.customer_stats()
+
+
+def stat_paths(vault: Vault, rels: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+    """(size, mtime_ns) of each vault-relative path, or None when it is not (or no longer) a
+    customer file ``current_files`` would list: gone, hidden, a temp file, behind a folder link,
+    a link leading outside the vault.  A watcher's changes, checked without walking the vault."""
+    root = str(vault.root.resolve())
+    found: dict[str, tuple[int, int] | None] = {}
+    for rel in rels:
+        found[rel] = _stat_one(vault, root, rel)
+    return found
+
+
+def _stat_one(vault: Vault, root: str, rel: str) -> tuple[int, int] | None:
+    parts = rel.split("/")
+    name = parts[-1]
+    if (parts[0] != CUSTOMERS_DIR or len(parts) < 2 or any(p.startswith(".") or p in ("", "..") for p in parts)
+            or not name.endswith(".md") or name.startswith(TEMP_PREFIX)):
+        return None
+    path = os.path.join(str(vault.root), *parts)
+    try:
+        if os.path.realpath(os.path.dirname(path)) != os.path.join(root, *parts[:-1]):
+            return None  # reached through a folder link: the walk does not follow those either
+        if os.path.islink(path) and (os.path.isdir(path) or
+                                     not os.path.realpath(path).startswith(os.path.join(root, CUSTOMERS_DIR) + os.sep)):
+            return None
+        stat = os.stat(path)
+    except OSError:
+        return None
+    if not os.path.isfile(path):
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def plan_paths(manifest: Manifest, states: dict[str, tuple[int, int] | None]) -> Plan:
+    """``plan`` restricted to the paths a watcher reported."""
+    result = Plan()
+    for rel, state in sorted(states.items()):
+        entry = manifest.files.get(rel)
+        if state is None:
+            if entry is not None:
+                result.removed.append(rel)
+        elif entry is None:
+            result.added.append(rel)
+        elif (entry.state.size, entry.state.mtime_ns) != state:
+            result.suspect.append(rel)
+    return result
 
 
 def plan(manifest: Manifest, current: dict[str, tuple[int, int]]) -> Plan:

@@ -1,0 +1,103 @@
+"""The rebuild's in-memory postings pool: same index as Whoosh's own pool, bounded memory, any number of segments."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from crmnotes import search
+from crmnotes.search import index as index_module
+from crmnotes.search import store
+from crmnotes.search.pool import MemoryPool
+from crmnotes.vault import Vault
+
+CUSTOMER = ("---\nid: c-20250101-{id:08d}\nname: {name}\nindustry: internet\nphone: '+86138{id:08d}'\n"
+            "tags:\n  - {tag}\n---\n\n# {name}\n\n## 跟进记录\n\n### 2025-01-{day:02d} 10:00 · phone · alice\n{body}\n")
+NAMES = ["星辰科技", "海洋物流", "Acme Freight", "南风贸易", "Blue River Foods", "云栖数据", "北极光医疗", "Delta Labs"]
+BODIES = ["客户关注冷链运输和报价", "asked for a renewal quote before Friday", "需要仓储方案，预算有限",
+          "renewing the contract; 续约谈判中", "跨境电商报关流程太慢", "wants a demo of the reporting module"]
+
+
+def fill(vault: Vault, count: int) -> None:
+    for i in range(count):
+        name = f"{NAMES[i % len(NAMES)]}{i}"
+        path = vault.customers_dir / f"c{i % 7}" / f"customer-{i}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(CUSTOMER.format(id=i, name=name, tag=["重点", "vip", "新客户"][i % 3], day=i % 28 + 1,
+                                        body=BODIES[i % len(BODIES)] + f" 编号{i}"), encoding="utf-8")
+
+
+QUERIES = ["冷链", "renewal", "renew", "报关", "续约", "name:南风贸易3", "tags:vip", "phone:13800000011", "编号17",
+           "quote OR demo", "仓储 AND 预算", "\"reporting module\""]
+
+
+def answers(vault: Vault) -> dict[str, list[str]]:
+    return {q: sorted(h.rel.rsplit("/", 1)[-1] for h in search.search(vault, q, limit=0)) for q in QUERIES}
+
+
+def whoosh_pool_build(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rebuild with Whoosh's own spilling pool (what the index was built with before)."""
+    from crmnotes.search import pool
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pool, "install", lambda writer: _NeverFull(writer.pool))
+        search.refresh(vault, rebuild=True, workers=1)
+
+
+class _NeverFull:
+    def __init__(self, pool: object) -> None:
+        self.pool = pool
+        self.estimated_bytes = 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_memory_pool_builds_the_index_whooshs_pool_builds(empty_vault: Vault, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    fill(empty_vault, 60)
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_FILES", 1)
+    whoosh_pool_build(empty_vault, monkeypatch)
+    expected = answers(empty_vault)
+    assert expected["冷链"] and expected["renewal"] and expected["name:南风贸易3"] == ["customer-3.md"]
+    stats = search.refresh(empty_vault, rebuild=True, workers=workers)
+    assert stats.rebuilt and stats.total == 60
+    assert answers(empty_vault) == expected
+
+
+def test_a_small_pool_limit_writes_several_segments_with_the_same_answers(empty_vault: Vault,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from whoosh import index as windex
+
+    fill(empty_vault, 50)
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    expected = answers(empty_vault)
+    monkeypatch.setattr(index_module, "POOL_BYTES", 20_000)  # a segment every few files
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    ix = windex.open_dir(str(store.index_dir(empty_vault)))
+    try:
+        assert len(ix._segments()) > 3 and ix.doc_count() == 50
+    finally:
+        ix.close()
+    assert answers(empty_vault) == expected
+    # incremental updates on top of many segments still work
+    target = next(empty_vault.customers_dir.rglob("customer-5.md"))
+    target.write_text(target.read_text(encoding="utf-8").replace("编号5", "编号五千"), encoding="utf-8")
+    assert search.refresh(empty_vault).changed == 1
+    assert [h.rel.rsplit("/", 1)[-1] for h in search.search(empty_vault, "编号五千")] == ["customer-5.md"]
+    shutil.rmtree(store.index_dir(empty_vault))
+
+
+def test_memory_pool_yields_postings_in_codec_order() -> None:
+    pool = MemoryPool()
+    pool.add(("body", "中文".encode(), 0, 1.0, b"a"))
+    pool.add(("body", b"apple", 1, 2.0, None))
+    pool.add(("body", b"apple", 0, 1.0, b"x"))  # out of docnum order (a merge would do this)
+    pool.add(("name", b"acme", 2, 4.0, b"n"))
+    pool.add(("body", b"apple", 3, 1.0, b"y"))
+    assert list(pool.iter_postings()) == [
+        ("body", b"apple", 0, 1.0, b"x"), ("body", b"apple", 1, 2.0, None), ("body", b"apple", 3, 1.0, b"y"),
+        ("body", "中文".encode(), 0, 1.0, b"a"), ("name", b"acme", 2, 4.0, b"n")]
+    assert pool.fieldnames == {"body", "name"} and pool.estimated_bytes > 0
+    pool.cleanup()
+    assert list(pool.iter_postings()) == []
