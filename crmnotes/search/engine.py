@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 from .. import note
 from ..errors import FileFormatError
 from ..model import Customer, Problem
 from ..vault import ScanResult, Vault
 from . import store
+from . import text as textmod
 from .index import _corrupt_errors, refresh
-from .query import compile_query, parse
+from .query import TEXT_FIELDS, AllOf, AnyOf, Check, Compiled, Substring, compile_query, parse
 from .records import customer_of
 from .session import Session, session_of
 
@@ -91,13 +94,102 @@ def search(vault: Vault, query: str, limit: int = 20, today: date | None = None)
     with session.lock:
         try:
             session.fresh()
-            found = session.ranked(compiled.query, limit)
+            found = _ranked(session, compiled, limit)
         except _corrupt_errors():
             session.rebuild()  # a damaged index is rebuilt, never an error
-            found = session.ranked(compiled.query, limit)
+            found = _ranked(session, compiled, limit)
         paths, generation = session.paths, session.generation
     return [Hit(vault, paths[docnum], score, compiled.needles, (session, docnum, generation))
             for docnum, score in found]
+
+
+def _ranked(session: Session, compiled: Compiled, limit: int) -> list[tuple[int, float]]:
+    """The best ``limit`` (0: all) hits that really match: when the query has
+    loose parts (a Chinese word as an AND of its bigrams), hits are verified
+    best first, a false one is dropped and the next one pulled, so the index
+    is asked for a few more than ``limit`` and again for more if needed."""
+    check = compiled.check
+    if check is None:
+        return session.ranked(compiled.query, limit)
+    check_ = check  # for the closure
+
+    def verified() -> list[tuple[int, float]]:
+        verifier = Verifier(session, check_)
+        kept: list[tuple[int, float]] = []
+        fetch, seen = (limit * 2 + 10 if limit > 0 else 0), 0
+        while True:
+            found = session.ranked(compiled.query, fetch)
+            for docnum, score in found[seen:]:
+                if verifier.ok(docnum):
+                    kept.append((docnum, score))
+                    if 0 < limit <= len(kept):
+                        return kept
+            seen = len(found)
+            if fetch <= 0 or len(found) < fetch:
+                return kept  # every hit of the index was looked at
+            fetch *= 4
+
+    return session.remember(("verified", repr(compiled.query), limit), verified)
+
+
+class Verifier:
+    """Decides ``Check`` for one hit: Chinese substrings against the file's text
+    (or the stored front-matter field), the exact parts with the index."""
+
+    def __init__(self, session: Session, check: Check) -> None:
+        self.session = session
+        self.check = check
+        self.docnum = -1
+        self.data: bytes | None = None
+        self.text: str | None = None
+
+    def ok(self, docnum: int) -> bool:
+        self.docnum, self.data, self.text = docnum, None, None
+        return self.holds(self.check)
+
+    def holds(self, check: Check) -> bool:
+        if isinstance(check, AllOf):  # substrings first: cheap, and what decides a false hit
+            return all(self.holds(c) for c in sorted(check.children, key=_cost))
+        if isinstance(check, AnyOf):
+            return any(self.holds(c) for c in sorted(check.children, key=_cost))
+        if isinstance(check, Substring):
+            if not self.contains(check):
+                return False
+            return check.required or self.index_matches(check.query)
+        if check.implied:
+            return True
+        return self.index_matches(check.query) != check.negate
+
+    def contains(self, check: Substring) -> bool:
+        if check.fields != TEXT_FIELDS:  # name: / contact: - the stored front-matter value
+            record = self.session.record(self.docnum, self.session.generation) or {}
+            meta = record.get("meta") or {}
+            return any(check.text in textmod.normalize(str(meta.get(f) or "")) for f in check.fields)
+        if self.data is None:
+            try:
+                self.data = (self.vault_root() / self.session.paths[self.docnum]).read_bytes()
+            except (OSError, IndexError):
+                self.data = b""  # gone since it was indexed: it cannot be shown as holding the word
+        if check.text.encode("utf-8") in self.data:  # the common case, at C speed
+            return True
+        if self.text is None:  # the file may spell it in another width or form (NFKC)
+            self.text = textmod.normalize(self.data.decode("utf-8", errors="replace"))
+        return check.text in self.text
+
+    def vault_root(self) -> Path:
+        return self.session.vault.root
+
+    def index_matches(self, query: Any) -> bool:
+        matcher = query.matcher(self.session.searcher)
+        if matcher.is_active() and matcher.id() < self.docnum:
+            matcher.skip_to(self.docnum)
+        return bool(matcher.is_active() and matcher.id() == self.docnum)
+
+
+def _cost(check: Check) -> int:
+    if isinstance(check, Substring):
+        return 0
+    return 1 if isinstance(check, (AllOf, AnyOf)) or check.implied else 2
 
 
 def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_CHARS) -> Snippet:

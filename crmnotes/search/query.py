@@ -5,8 +5,12 @@
     created:2024-01..2024-03  last:<30d  last:>90d  next:<7d
 
 Bare words match name, contact, notes and follow-ups; words sit side by side
-as AND.  A Chinese word becomes a phrase of character bigrams (a substring
-match, so nothing ``grep`` finds is missed, and no jieba is needed to ask);
+as AND.  A Chinese word of two characters is one bigram term; a longer one
+is the AND of its bigrams (no position check: every file holding the
+substring matches, so nothing ``grep`` finds is missed, and no jieba is
+needed to ask) and the hits actually returned are verified to hold the exact
+substring (``Check``, evaluated by ``engine``), so bigrams that only occur
+apart never show;
 a Latin word is stemmed, and also matches the pinyin or initials of Chinese
 names and contacts (``xckj``), a phone number by any 4+ digit run, and an ID
 by its prefix.  Field values go through the vault's choice lists, so
@@ -205,14 +209,54 @@ def parse(query: str) -> Node:
 
 
 @dataclass
+class Substring:
+    """A Chinese run the index matched loosely (an AND of its bigrams): exact
+    when ``text`` is in the file (``fields`` = the text fields) or in the
+    named front-matter field.  ``required``: on a pure-AND path from the
+    root, so a hit of the whole query already matched ``query``."""
+
+    text: str
+    fields: tuple[str, ...]
+    query: Any
+    required: bool
+
+
+@dataclass
+class Exact:
+    """Part of the query the index answers exactly: ``implied`` (on a pure-AND
+    path from the root, so every hit matched it) or asked per hit; ``negate``:
+    the hit must *not* match ``query``."""
+
+    query: Any
+    implied: bool = False
+    negate: bool = False
+
+
+@dataclass
+class AllOf:
+    children: list[Check]
+
+
+@dataclass
+class AnyOf:
+    children: list[Check]
+
+
+Check = Substring | Exact | AllOf | AnyOf  # negations are compiled exactly: they are ``Exact``
+
+
+@dataclass
 class Compiled:
     query: Any  # a whoosh.query.Query
     needles: list[str]  # lowercase strings to highlight in snippets
+    check: Check | None = None  # None: every hit of ``query`` is a match; else verify hits with it
 
 
 def compile_query(node: Node, config: VaultConfig, today: date) -> Compiled:
     compiler = _Compiler(config, today)
-    return Compiled(compiler.compile(node), sorted(set(compiler.needles), key=len, reverse=True))
+    query, check = compiler.compile_checked(node)
+    return Compiled(query, sorted(set(compiler.needles), key=len, reverse=True),
+                    check if compiler.loose else None)
 
 
 class _Compiler:
@@ -227,6 +271,45 @@ class _Compiler:
         self.today = today
         self.needles: list[str] = []
         self.negated = 0
+        self.optional = 0  # inside an OR: a loose part there is not implied by a hit
+        self.loose: list[Substring] = []  # loose parts of the node being compiled
+
+    def compile_checked(self, node: Node) -> tuple[Any, Check]:
+        """The Whoosh query of ``node`` and how to verify its hits (see ``Check``)."""
+        if isinstance(node, (And, Or)):
+            if isinstance(node, Or):
+                self.optional += 1
+            pairs = [self.compile_checked(c) if not isinstance(c, Not) else (None, None) for c in node.children]
+            if isinstance(node, Or):
+                self.optional -= 1
+                return self.q.Or([p[0] for p in pairs]), AnyOf([p[1] for p in pairs])  # type: ignore[misc]
+            negative = [self._negated(c.child) for c in node.children if isinstance(c, Not)]
+            positive = [p for p in pairs if p[0] is not None]
+            checks: list[Check] = [p[1] for p in positive]  # type: ignore[misc]
+            base = (self.q.And([p[0] for p in positive]) if len(positive) > 1 else positive[0][0]
+                    if positive else self.q.Every())
+            if negative:
+                excluded = self.q.Or(negative)
+                checks.append(Exact(excluded, implied=not self.optional, negate=True))
+                return self.q.AndNot(base, excluded), AllOf(checks)
+            return base, AllOf(checks)
+        before = len(self.loose)
+        query = self.compile(node)
+        parts = self.loose[before:]
+        if not parts:
+            return query, Exact(query, implied=not self.optional)
+        # a leaf (word, field): its loose parts are all needed for it; inside an OR, whether
+        # the leaf itself matched must be asked too (the hit may have come from another branch)
+        if all(p.required for p in parts):
+            return query, AllOf(list(parts))
+        return query, AllOf([Exact(query, implied=not self.optional), *parts])
+
+    def _negated(self, node: Node) -> Any:
+        self.negated += 1
+        try:
+            return self.compile(node)
+        finally:
+            self.negated -= 1
 
     def compile(self, node: Node) -> Any:
         q = self.q
@@ -280,7 +363,14 @@ class _Compiler:
             if len(run) == 1:
                 return q.Or([q.Prefix(f, run) for f in fields])
             grams = textmod.bigrams(run)
-            options = [q.Phrase(f, grams) if len(grams) > 1 else q.Term(f, grams[0]) for f in fields]
+            if len(grams) == 1:
+                options = [q.Term(f, grams[0]) for f in fields]  # a 2-character word is one bigram
+            elif self.negated:
+                options = [q.Phrase(f, grams) for f in fields]  # excluding must be exact: no loose AND here
+            else:
+                options = [q.And([q.Term(f, g) for g in grams]) for f in fields]
+                loose = q.Or(options)
+                self.loose.append(Substring(run, fields, loose, required=not self.optional))
             # a jieba word of the same text adds score where the index holds words (records.with_words)
             return q.Or([*options, q.Term("words", run, boost=2.0)])
         tokens = [t.text for t in self.analyzer(run, mode="query")]
@@ -298,8 +388,8 @@ class _Compiler:
         if not tokens:
             raise QueryError(f'the phrase "{raw}" has no words to search for.', "Put words between the quotes.")
         self._needle(textmod.normalize(raw).strip())
-        if len(tokens) == 1:
-            return self.word(raw, fields)
+        if len(tokens) == 1 or _one_cjk_run(raw):
+            return self.word(raw, fields)  # "数据安全" is the word 数据安全: a substring either way
         return q.Or([q.Phrase(f, tokens) for f in fields])
 
     # ---------------------------------------------------------------- fields
@@ -378,6 +468,11 @@ class _Compiler:
                 first, after = _period(value[len(op) :], where)
                 return {">=": (first, None), ">": (after, None), "<=": (None, after), "<": (None, first)}[op]
         return _period(value, where)
+
+
+def _one_cjk_run(raw: str) -> bool:
+    found = list(textmod.runs(textmod.normalize(raw)))
+    return len(found) == 1 and found[0][0]
 
 
 def _period(text: str, where: str) -> tuple[datetime, datetime]:

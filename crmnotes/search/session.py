@@ -33,6 +33,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from ..vault import Vault
@@ -197,6 +198,16 @@ class Session:
         results = self.searcher.search(query, limit=limit if limit > 0 else None, optimize=False)
         found = [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(results.scored_length())]
         self.results[key] = found
+        if len(self.results) > RESULT_CACHE:
+            self.results.popitem(last=False)
+        return found
+
+    def remember(self, key: Any, compute: Callable[[], list[tuple[int, float]]]) -> list[tuple[int, float]]:
+        """A derived answer (e.g. verified hits) kept like ``ranked``'s until the searcher changes."""
+        found = self.results.get(key)
+        if found is None:
+            found = self.results[key] = compute()
+        self.results.move_to_end(key)
         if len(self.results) > RESULT_CACHE:
             self.results.popitem(last=False)
         return found

@@ -103,6 +103,9 @@ class CrmApp(App[None]):
                 self.post_message(VaultChanged())
 
     def on_vault_changed(self, message: VaultChanged) -> None:
+        from .. import search  # no Whoosh import: tells this process's open searcher to check every file
+
+        search.invalidate(self.vault)  # an in-place edit moves no folder: search would see it only later
         self.refresh_screens()
 
     def refresh_screens(self) -> None:
