@@ -2,17 +2,25 @@
 without each face opening files itself.
 
 This is the seam between the faces and the storage.  ``listing`` serves every
-customer from a compact cache, ``.crmnotes/catalog.json``: per file its size,
-mtime and a *summary* (the front-matter keys a listing reads, the latest
-follow-up's date and next step, the number of follow-ups, the name's sort
-key, and the rest of the listing JSON already serialized).  Before every answer one
-``stat`` per file (``Vault.customer_stats``) finds the files changed since,
-whoever changed them, and only those are parsed again; so a 10,000-customer
-vault lists without parsing a file and without importing Whoosh, jieba or
-pypinyin.  The cache is JSON read with the C decoder, never pickle: a file
-someone tampered with can only make us re-read the customer files.  A
-missing, old or corrupt cache is rebuilt, never an error, and a vault we
-cannot write to still lists (from the files).
+customer from a compact cache, ``.crmnotes/catalog.txt``: one line per file
+with its size, mtime and three JSON columns, kept as raw text until needed:
+
+* **compact** - what filters, sorting and the due rules read (name sort key,
+  stage, grade, owner, tags, dates, phone) and the due date *precomputed* for
+  both sides of the day the customer turns silent (the only way "today"
+  enters the due rules), so ``ls --json`` / ``due --json`` build no objects;
+* **entry** - the summary a ``Listed`` customer is rebuilt from (front-matter
+  keys a listing reads, the latest follow-up, problems), for the TUI and tables;
+* **static** - the listing JSON's keys that do not depend on today, already
+  serialized: ``ls --json`` splices it into its output without decoding it.
+
+Before every answer one ``stat`` per file (``Vault.customer_stats``) finds the
+files changed since, whoever changed them, and only those are parsed again;
+so a 10,000-customer vault lists without parsing a file and without importing
+Whoosh, jieba or pypinyin.  The cache is JSON read with the C decoder, never
+pickle: a line someone tampered with can only make us re-read that file.  A
+missing, old or corrupt cache (or line) is rebuilt, never an error, and a
+vault we cannot write to still lists (from the files).
 
 ``load`` gives full customers (all follow-ups) from the search index's stored
 records, for views that need them.
@@ -34,8 +42,9 @@ from .fsutil import atomic_write
 from .model import Customer, FollowUp, Problem, format_minute
 from .vault import ScanResult, Vault
 
-CATALOG_FILE = "catalog.json"
-CATALOG_VERSION = 4
+CATALOG_FILE = "catalog.txt"
+OLD_CATALOG_FILES = ("catalog.json",)  # earlier layouts, removed when the new one is written
+CATALOG_VERSION = 5
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
 
@@ -116,27 +125,42 @@ def load(vault: Vault) -> ScanResult:
 def listing(vault: Vault) -> ScanResult:
     """Every customer as a ``Listed`` summary (in ``Vault.scan`` order) and every
     unreadable or unsafe file; files changed since the last call are re-read."""
-    current, unsafe = vault.customer_stats()
-    cached = _load(vault)
-    entries: dict[str, list[Any]] = {}
-    result = ScanResult(problems=list(unsafe))
-    changed = len(cached) != len(current)
-    for rel, (size, mtime) in current.items():
-        entry = cached.get(rel)
-        customer = None
-        if entry is not None and entry[0] == size and entry[1] == mtime:
-            customer = _decode(vault, rel, entry)
-        if customer is None:  # new, changed, or a cache entry we cannot use: read the file
-            entry, customer = _read(vault, rel, size, mtime)
-            changed = True
-        entries[rel] = entry
+    lines, result = _fresh_lines(vault)
+    entries = _column(vault, lines, _ENTRY, _untagged)
+    statics = [line[_STATIC] for line in lines]
+    for line, entry, static in zip(lines, entries, statics, strict=True):
+        customer = _decode(vault, line[_REL], [*entry, static]) if isinstance(entry, list) else None
+        if customer is None:  # not an entry we wrote: read the file
+            customer = _read(vault, line[_REL], int(line[_SIZE]), int(line[_MTIME]))[1]
         if isinstance(customer, Problem):
             result.problems.append(customer)
         else:
             result.customers.append(customer)
-    if changed:
-        _save(vault, entries)
     return result
+
+
+# Columns of a catalog line (tab-separated; JSON never holds a raw tab or newline)
+_REL, _SIZE, _MTIME, _COMPACT, _ENTRY, _STATIC = range(6)
+_COLUMNS = 6
+
+
+def _fresh_lines(vault: Vault) -> tuple[list[list[str]], ScanResult]:
+    """The catalog line of every customer file in ``Vault.scan`` order, re-made
+    for files changed since; the result holds the unsafe paths and, for
+    ``listing``, receives the rest."""
+    current, unsafe = vault.customer_stats()
+    cached = _load(vault)
+    lines: list[list[str]] = []
+    changed = len(cached) != len(current)
+    for rel, (size, mtime) in current.items():
+        line = cached.get(rel)
+        if line is None or line[_SIZE] != str(size) or line[_MTIME] != str(mtime):
+            line = _line(vault, rel, size, mtime)  # new, changed, or a line we cannot use: read the file
+            changed = True
+        lines.append(line)
+    if changed:
+        _save(vault, lines)
+    return lines, ScanResult(problems=list(unsafe))
 
 
 def _path(vault: Vault) -> Path:
@@ -144,7 +168,7 @@ def _path(vault: Vault) -> Path:
 
 
 def _config_state(vault: Vault) -> list[int]:
-    # the config decides canonical channel / stage ids in the summaries
+    # the config decides canonical channel / stage ids and the due rules in the summaries
     try:
         stat = (vault.root / CONFIG_FILE).stat()
     except OSError:
@@ -152,24 +176,87 @@ def _config_state(vault: Vault) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def _load(vault: Vault) -> dict[str, list[Any]]:
+def _header(vault: Vault) -> str:
+    return json.dumps({"version": CATALOG_VERSION, "config": _config_state(vault)}, separators=(",", ":"))
+
+
+def _load(vault: Vault) -> dict[str, list[str]]:
+    """rel -> line of a cache written for this version and config; lines that do not
+    have the expected shape are left out (their files are read again)."""
     try:
-        data = json.loads(_path(vault).read_bytes(), object_hook=_untagged)
-        if data["version"] != CATALOG_VERSION or data["config"] != _config_state(vault):
-            return {}
-        files = data["files"]
-        return files if isinstance(files, dict) else {}
-    except (OSError, ValueError, TypeError, KeyError):  # missing or damaged: rebuilt from the files
+        text = _path(vault).read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):  # missing or damaged: rebuilt from the files
         return {}
+    lines = text.split("\n")
+    if lines[0] != _header(vault):
+        return {}
+    found = {}
+    for raw in lines[1:]:
+        line = raw.split("\t")
+        if len(line) == _COLUMNS and _well_formed(line):
+            found[line[_REL]] = line
+    return found
 
 
-def _save(vault: Vault, entries: dict[str, list[Any]]) -> None:
-    data = {"version": CATALOG_VERSION, "config": _config_state(vault), "files": entries}
+def _well_formed(line: list[str]) -> bool:
+    """Cheap shape check at load; the JSON columns are checked when decoded (``_column``)."""
+    return line[_SIZE].isdigit() and line[_MTIME].lstrip("-").isdigit()
+
+
+def _column(vault: Vault, lines: list[list[str]], column: int, hook: Any = None) -> list[Any]:
+    """One JSON column of every line, decoded by one C call; a line that does not
+    decode (damaged cache) is made again from its file."""
+    joined = ",".join(line[column] for line in lines)
     try:
-        atomic_write(_path(vault), json.dumps(data, ensure_ascii=False, separators=(",", ":"),
-                                              default=_encode_value).encode("utf-8"), durable=False)
+        values = json.loads("[" + joined + "]", object_hook=hook)
+        if len(values) == len(lines):
+            return values  # type: ignore[no-any-return]
+    except (ValueError, TypeError, AttributeError):  # the object hook raises the last two on odd tags
+        pass
+    values = []
+    repaired = False
+    for i, line in enumerate(lines):
+        try:
+            values.append(json.loads(line[column], object_hook=hook))
+        except (ValueError, TypeError, AttributeError):
+            lines[i] = _line(vault, line[_REL], int(line[_SIZE]), int(line[_MTIME]))
+            values.append(json.loads(lines[i][column], object_hook=hook))
+            repaired = True
+    if repaired:
+        _save(vault, lines)
+    return values
+
+
+def _save(vault: Vault, lines: list[list[str]]) -> None:
+    text = "\n".join([_header(vault), *("\t".join(line) for line in lines)])
+    try:
+        atomic_write(_path(vault), text.encode("utf-8"), durable=False)
+        for name in OLD_CATALOG_FILES:
+            (vault.cache_dir / name).unlink(missing_ok=True)
     except OSError:
         pass  # a read-only vault still lists; it just reads its files every time
+
+
+def _line(vault: Vault, rel: str, size: int, mtime: int) -> list[str]:
+    """The catalog line of one file, read now (see ``_read``)."""
+    entry, customer = _read(vault, rel, size, mtime)
+    dumps = _dumps
+    if isinstance(customer, Problem):
+        compact: list[Any] = [customer.message]
+        static = ""
+    else:
+        compact = _compact(vault, customer)
+        static = customer.json_static
+    kept = entry if isinstance(customer, Problem) else entry[:-1]  # the static JSON has a column of its own
+    line = [rel, str(size), str(mtime), dumps(compact), dumps(kept), static]  # static: JSON text, no raw tab/newline
+    if any(("\t" in part or "\n" in part) for part in line):  # a path with a tab or newline: never cached
+        line[_SIZE] = "-1"
+        line[_REL] = rel.replace("\t", " ").replace("\n", " ")
+    return line
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_encode_value)
 
 
 # Front-matter keys a listing reads (filters, sort keys, due rules, table columns); the rest
@@ -325,3 +412,151 @@ def listing_json_text(vault: Vault, customers: list[Customer], *, reveal: bool =
         comma = "," if customer.json_static else ""
         parts.append("{" + customer.json_static + comma + dumps(dynamic)[1:])
     return "[" + ",".join(parts) + "]"
+
+
+# ------------------------------------------------------------------ ls --json / due --json without objects
+#
+# compact column: [sort key, id, name, stage, grade, owner, tags, created, last contact, next_followup,
+# phone, masked phone, silent from, due while not silent, due once silent] - dates as ISO text, a due as
+# [date or null (= today), reason, rule] or null.  An unreadable file's line is [error].
+
+_C_SORT, _C_ID, _C_NAME, _C_STAGE, _C_GRADE, _C_OWNER, _C_TAGS, _C_CREATED, _C_LAST, _C_NEXT = range(10)
+_C_PHONE, _C_MASKED, _C_SILENT, _C_DUE, _C_DUE_SILENT = range(10, 15)
+_COMPACT_LEN = 15
+
+
+def _compact(vault: Vault, customer: Listed) -> list[Any]:
+    """What filters, sorting and the due rules read, with the due rules already
+    applied: "today" enters them only through the silent stage, so the due is
+    computed for a day before the customer turns silent and for that day."""
+    from datetime import timedelta
+
+    config = vault.config
+    base = customer.last_contact or customer.created
+    found = config.stages.find(customer.stage) if customer.stage else None
+    silent_from = None
+    if config.silent_stage is not None and base is not None and not (found is not None and found.closed):
+        silent_from = base.date() + timedelta(days=config.silent_after_days)
+    quiet_day = silent_from - timedelta(days=1) if silent_from else (base.date() if base else date.today())
+    created, last, upcoming = customer.created, customer.last_contact, customer.next_followup
+    return [
+        customer.sort_key, customer.id, customer.name, customer.stage, customer.grade, customer.owner,
+        customer.tags, created.isoformat() if created else "", last.isoformat() if last else "",
+        upcoming.isoformat() if upcoming else "", customer.text("phone"), customer.masked_phone,
+        silent_from.isoformat() if silent_from else None, _due_of(customer, config, quiet_day),
+        _due_of(customer, config, silent_from) if silent_from else None,
+    ]
+
+
+def _due_of(customer: Customer, config: Any, day: date) -> list[Any] | None:
+    due = next_due(customer, config, day)
+    if due is None:
+        return None
+    # the one rule that reads "today" itself: cadence with neither contact nor creation date
+    today_itself = due.rule == "cadence" and customer.last_contact is None and customer.created is None
+    return [None if today_itself else due.due.isoformat(), due.reason, due.rule]
+
+
+def _compact_ok(row: Any) -> bool:
+    return (isinstance(row, list) and len(row) == _COMPACT_LEN and isinstance(row[_C_TAGS], list)
+            and all(isinstance(row[i], str) for i in (_C_SORT, _C_ID, _C_NAME, _C_STAGE, _C_GRADE, _C_OWNER,
+                                                       _C_CREATED, _C_LAST, _C_NEXT, _C_PHONE, _C_MASKED)))
+
+
+def _compact_rows(vault: Vault) -> tuple[list[tuple[list[str], list[Any]]], list[Problem]]:
+    """(line, compact) of every readable customer, and the unreadable/unsafe files."""
+    lines, result = _fresh_lines(vault)
+    compacts = _column(vault, lines, _COMPACT)
+    rows: list[tuple[list[str], list[Any]]] = []
+    problems = result.problems
+    for i, (line, compact) in enumerate(zip(lines, compacts, strict=True)):
+        if not (_compact_ok(compact) or (isinstance(compact, list) and len(compact) == 1)):
+            line = lines[i] = _line(vault, line[_REL], int(line[_SIZE]), int(line[_MTIME]))  # damaged line
+            compact = json.loads(line[_COMPACT])
+            _save(vault, lines)
+        if len(compact) == 1:
+            problems.append(Problem(vault.root / line[_REL], None, str(compact[0]), code="unreadable"))
+        else:
+            rows.append((line, compact))
+    return rows, problems
+
+
+def _stage_on(config: Any, row: list[Any], day: date) -> str:
+    silent = row[_C_SILENT]
+    return config.silent_stage if silent is not None and day.isoformat() >= silent else row[_C_STAGE]
+
+
+def _due_on(row: list[Any], day: date) -> tuple[str, str, str] | None:
+    silent = row[_C_SILENT]
+    due = row[_C_DUE_SILENT] if silent is not None and day.isoformat() >= silent else row[_C_DUE]
+    if due is None:
+        return None
+    return (due[0] or day.isoformat(), due[1], due[2])
+
+
+_SORT_COLUMNS = {"name": (_C_SORT, ""), "created": (_C_CREATED, ""), "last": (_C_LAST, ""),
+                 "stage": (_C_STAGE, ""), "grade": (_C_GRADE, "~"), "owner": (_C_OWNER, ""),
+                 "next": (_C_NEXT, "9999-12-31")}  # the empty value sorts like actions.SORT_KEYS's default
+
+
+def listing_json_fast(vault: Vault, filters: Filters, sort: str = "name", limit: int = 0, *,
+                      reveal: bool = False, today: date | None = None) -> tuple[str, list[Problem]]:
+    """``crm ls --json``: the text ``listing_json_text`` gives for
+    ``actions.list_customers``'s choice, from the compact and static columns
+    only (no customer objects, no decoding of the static JSON)."""
+    from .actions import SORT_KEYS, has_tag
+    from .config import fold
+
+    today = today or date.today()
+    config = vault.config
+    descending = sort.startswith("-")
+    if sort.lstrip("-") not in SORT_KEYS or sort.lstrip("-") not in _SORT_COLUMNS:
+        raise CrmError(f"cannot sort by '{sort}'.", f"Use one of: {', '.join(SORT_KEYS)} (prefix - to reverse).")
+    rows, problems = _compact_rows(vault)
+    stage = config.stages.canonical(filters.stage) if filters.stage else ""
+    grades = config.choices.get("grades")
+    grade = grades.canonical(filters.grade) if grades and filters.grade else filters.grade
+    owner = fold(filters.owner or filters.mine_user)
+    chosen = [(line, row) for line, row in rows
+              if (not stage or _stage_on(config, row, today) == stage) and (not grade or row[_C_GRADE] == grade)
+              and (not owner or fold(row[_C_OWNER]) == owner) and (not filters.tag or has_tag(row[_C_TAGS],
+                                                                                              filters.tag))]
+    column, empty = _SORT_COLUMNS[sort.lstrip("-")]
+    chosen.sort(key=lambda item: item[1][column] or empty, reverse=descending)
+    if limit > 0:
+        chosen = chosen[:limit]
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    parts = []
+    for line, row in chosen:
+        due = _due_on(row, today)
+        dynamic = dumps({"phone": row[_C_PHONE] if reveal else row[_C_MASKED],
+                         "effective_stage": _stage_on(config, row, today),
+                         "due": due[0] if due else None, "due_reason": due[1] if due else None})
+        static = line[_STATIC]
+        parts.append("{" + static + ("," if static else "") + dynamic[1:])
+    return "[" + ",".join(parts) + "]", problems
+
+
+def due_json_fast(vault: Vault, day: date, owner: str = "") -> tuple[list[dict[str, Any]], list[Problem]]:
+    """``crm due --json``'s items (``actions.due_customers`` + ``due_json``) from the compact column."""
+    from .config import fold
+
+    config = vault.config
+    wanted = fold(owner) if owner else ""
+    rows, problems = _compact_rows(vault)
+    text_day = day.isoformat()
+    items = []
+    for line, row in rows:
+        if wanted and fold(row[_C_OWNER]) != wanted:
+            continue
+        due = _due_on(row, day)
+        if due is None or due[0] > text_day:
+            continue
+        when = date.fromisoformat(due[0])
+        days = (day - when).days
+        items.append({"id": row[_C_ID], "name": row[_C_NAME], "owner": row[_C_OWNER],
+                      "stage": _stage_on(config, row, day), "due": due[0],
+                      "status": "overdue" if days > 0 else "due" if days == 0 else "upcoming",
+                      "days_overdue": max(days, 0), "rule": due[2], "reason": due[1], "path": line[_REL]})
+    items.sort(key=lambda item: (item["due"], item["name"]))
+    return items, problems

@@ -1,4 +1,4 @@
-"""The listing catalog (.crmnotes/catalog.json) against the files themselves:
+"""The listing catalog (.crmnotes/catalog.txt) against the files themselves:
 same answers, changes seen at once, damage repaired, never an error."""
 
 from __future__ import annotations
@@ -84,29 +84,38 @@ def test_same_size_edit_with_a_new_mtime_is_seen(example_vault: Vault) -> None:
     assert by_path[path].grade == other
 
 
+def header_of(vault: Vault) -> dict:
+    return json.loads((vault.cache_dir / catalog.CATALOG_FILE).read_bytes().split(b"\n")[0])
+
+
 @pytest.mark.parametrize("damage", [
     b"", b"not json at all", b'{"version": 4}', b"[1, 2, 3]", b'{"version": 999, "config": [], "files": {}}',
+    b"\xff\xfe not utf-8\n\t\t\t",
 ])
 def test_a_corrupt_catalog_is_rebuilt_never_an_error(example_vault: Vault, damage: bytes) -> None:
     expected = cached_listing(example_vault)
     (example_vault.cache_dir / catalog.CATALOG_FILE).write_bytes(damage)
     assert cached_listing(example_vault) == expected
-    assert json.loads((example_vault.cache_dir / catalog.CATALOG_FILE).read_bytes())["version"] == \
-        catalog.CATALOG_VERSION
+    assert header_of(example_vault)["version"] == catalog.CATALOG_VERSION
 
 
 def test_tampered_entries_are_read_again_from_the_file(example_vault: Vault) -> None:
     expected = cached_listing(example_vault)
     cache = example_vault.cache_dir / catalog.CATALOG_FILE
-    data = json.loads(cache.read_bytes())
-    for i, entry in enumerate(data["files"].values()):
+    header, *lines = cache.read_text(encoding="utf-8").split("\n")
+    damaged = []
+    for i, line in enumerate(lines):
+        columns = line.split("\t")
+        entry = json.loads(columns[4])
         if i % 3 == 0:
             entry[6] = "not a mapping"
         elif i % 3 == 1:
             entry[7] = ["2026-99-99T00:00", True, None, ""]
         else:
             entry[6] = {"$dict": 5}
-    cache.write_text(json.dumps(data), encoding="utf-8")
+        columns[4] = json.dumps(entry)
+        damaged.append("\t".join(columns))
+    cache.write_text("\n".join([header, *damaged]), encoding="utf-8")
     assert cached_listing(example_vault) == expected
 
 

@@ -274,7 +274,12 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     """
     vault = open_vault(ctx)
     filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
-    # summaries from .crmnotes/catalog.json (re-read only for changed files); --full needs every follow-up
+    if as_json and not full:  # from the catalog's compact and pre-serialized columns: no customer objects
+        text, problems = catalog.listing_json_fast(vault, filters, sort, limit, reveal=reveal)
+        report_unreadable(vault, problems)
+        print_json_text(text)
+        return
+    # summaries from .crmnotes/catalog.txt (re-read only for changed files); --full needs every follow-up
     scan = catalog.load(vault) if as_json and full else catalog.listing(vault)
     customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
     if limit > 0:
@@ -360,11 +365,13 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
     """Customers due or overdue for a follow-up, and why."""
     vault = open_vault(ctx)
     day = parse_day(on_day, "--on")
+    if as_json:  # from the catalog's compact column, due rules precomputed: no customer objects
+        items_json, problems = catalog.due_json_fast(vault, day, owner or (user_of(vault) if mine else ""))
+        report_unreadable(vault, problems)
+        print_json(items_json)
+        return
     scan = catalog.listing(vault)  # the due rules read only the front-matter and the latest follow-up
     items = actions.due_customers(vault, day, owner or (user_of(vault) if mine else ""), customers=scan.customers)
-    if as_json:
-        print_json([due_json(vault, item, day) for item in items])
-        return
     rows = []
     for item in items:
         status = item.status(day)
