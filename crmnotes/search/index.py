@@ -260,14 +260,18 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
 
 def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progress | None = None,
                    total: int = 0) -> list[tuple[str, FileState, str]]:
-    """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file."""
+    """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file.
+
+    Segments are left as separate files, not one compound file: Whoosh copies
+    a compound file's parts into memory (``BytesIO``) on every open, ~0.1 s
+    per searcher at 10,000 customers, and every incremental update opens one."""
     from whoosh import index as windex
 
     from .pool import install
     from .schema import build_schema
 
     ix = windex.create_in(target, build_schema())
-    writer = ix.writer()
+    writer = ix.writer(compound=False)
     postings = install(writer)
     entries = []
     try:
@@ -278,7 +282,7 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
             entries.append((item.rel, item.state, item.error))
             if postings.estimated_bytes > POOL_BYTES:  # memory stays bounded: close this segment, start another
                 writer.commit(merge=False)
-                writer = ix.writer()
+                writer = ix.writer(compound=False)
                 postings = install(writer)
             if progress:
                 progress(done, total or len(rels))
