@@ -300,9 +300,17 @@ class _Compiler:
             return query, Exact(query, implied=not self.optional)
         # a leaf (word, field): its loose parts are all needed for it; inside an OR, whether
         # the leaf itself matched must be asked too (the hit may have come from another branch)
-        if all(p.required for p in parts):
+        if all(p.required for p in parts) or (isinstance(node, (Word, FieldTerm)) and self._only_loose(node)):
+            # a word that is one Chinese run holds exactly when its text is there: no index question
             return query, AllOf(list(parts))
         return query, AllOf([Exact(query, implied=not self.optional), *parts])
+
+    @staticmethod
+    def _only_loose(node: Word | FieldTerm) -> bool:
+        text = node.text if isinstance(node, Word) else node.value
+        if isinstance(node, FieldTerm) and node.name not in ("name", "contact"):
+            return False
+        return _one_cjk_run(text) and len(textmod.normalize(text).strip()) > 2
 
     def _negated(self, node: Node) -> Any:
         self.negated += 1
