@@ -398,6 +398,17 @@ def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: da
     return sorted(chosen, key=key, reverse=descending)
 
 
+def due_item_json(vault: Vault, item: DueInfo, day: date) -> dict[str, Any]:
+    """One entry of ``crm due --json`` (the catalog's fast path must produce the same)."""
+    customer = item.customer
+    return {
+        "id": customer.id, "name": customer.name, "owner": customer.owner,
+        "stage": effective_stage(customer, vault.config, day), "due": item.due.isoformat(),
+        "status": item.status(day), "days_overdue": max(item.days_overdue(day), 0), "rule": item.rule,
+        "reason": item.reason, "path": vault.relative(customer.path),
+    }
+
+
 def due_customers(vault: Vault, on: date, owner: str = "", customers: list[Customer] | None = None) -> list[DueInfo]:
     customers = customers if customers is not None else vault.scan().customers
     if owner:

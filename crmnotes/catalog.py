@@ -538,7 +538,7 @@ def listing_json_fast(vault: Vault, filters: Filters, sort: str = "name", limit:
 
 
 def due_json_fast(vault: Vault, day: date, owner: str = "") -> tuple[list[dict[str, Any]], list[Problem]]:
-    """``crm due --json``'s items (``actions.due_customers`` + ``due_json``) from the compact column."""
+    """``crm due --json``'s items (``actions.due_customers`` + ``actions.due_item_json``) from the compact column."""
     from .config import fold
 
     config = vault.config

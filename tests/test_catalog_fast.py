@@ -30,14 +30,7 @@ def from_files(vault: Vault, filters: actions.Filters, sort: str, on: date, limi
 
 
 def due_from_files(vault: Vault, on: date, owner: str = "") -> list[dict]:
-    out = []
-    for item in actions.due_customers(vault, on, owner):
-        c = item.customer
-        out.append({"id": c.id, "name": c.name, "owner": c.owner,
-                    "stage": actions.effective_stage(c, vault.config, on), "due": item.due.isoformat(),
-                    "status": item.status(on), "days_overdue": max(item.days_overdue(on), 0), "rule": item.rule,
-                    "reason": item.reason, "path": vault.relative(c.path)})
-    return out
+    return [actions.due_item_json(vault, item, on) for item in actions.due_customers(vault, on, owner)]
 
 
 @pytest.mark.parametrize("sort", ["name", "-last", "created", "next", "stage", "-grade", "owner"])

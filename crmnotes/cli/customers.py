@@ -7,7 +7,6 @@ import shlex
 import subprocess
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import click
 from rich import box
@@ -383,15 +382,6 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
                      safe(item.reason)])
     console().print(fitted_table(["due", "status", "name", "owner", "stage", "why"], rows, flexible={"name", "why"}))
     console().print(Text(f"{len(items)} due on or before {day.isoformat()}", style="dim"))
-
-
-def due_json(vault: Vault, item: DueInfo, day: date) -> dict[str, Any]:
-    return {
-        "id": item.customer.id, "name": item.customer.name, "owner": item.customer.owner,
-        "stage": effective_stage(item.customer, vault.config, day), "due": item.due.isoformat(),
-        "status": item.status(day), "days_overdue": max(item.days_overdue(day), 0), "rule": item.rule,
-        "reason": item.reason, "path": vault.relative(item.customer.path),
-    }
 
 
 # ------------------------------------------------------------------ check
