@@ -179,3 +179,22 @@ def test_crm_watch_process_makes_writes_searchable(indexed: Vault) -> None:
         proc.terminate()
         proc.wait(WAIT)
     assert names(indexed, "bonded") == ["海洋物流"] and names(indexed, "reefer") == []
+
+
+def test_many_watched_updates_keep_the_segment_count_bounded(indexed: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    from whoosh import index as windex
+
+    from crmnotes.search import index as index_module
+
+    monkeypatch.setattr(index_module, "SMALL_SEGMENTS", 3)
+    counts = []
+    for i in range(8):
+        write_customer(indexed, "customers/x/xingchen.md", "星辰科技", f"第{i}次更新 marker{i}", "aaaa1111")
+        assert search.refresh(indexed, paths={"customers/x/xingchen.md"}).changed == 1
+        ix = windex.open_dir(str(store.index_dir(indexed)))
+        counts.append(len(ix._segments()))
+        assert ix.doc_count() == 3
+        ix.close()
+    assert max(counts) <= 3 and min(counts) < max(counts)  # merged along the way, never piling up
+    assert names(indexed, "marker7") == ["星辰科技"] and names(indexed, "marker6") == []
+    assert names(indexed, "仓储方案") == ["海洋物流"] and names(indexed, "renewal") == ["Acme Freight"]
