@@ -171,6 +171,13 @@ def test_snippet_highlights_the_match(vault: Vault) -> None:
     assert [english.snippet.text[s:e].lower() for s, e in english.snippet.spans] == ["renew"]
 
 
+def test_snippets_drop_markdown_heading_marks(vault: Vault) -> None:
+    hits = search.search(vault, "数据安全", limit=0)
+    texts = [hit.snippet.text for hit in hits if hit.snippet.text]
+    assert texts and not any("#" in text for text in texts)
+    assert all(hit.snippet.text[s:e] == "数据安全" for hit in hits for s, e in hit.snippet.spans)
+
+
 # ------------------------------------------------------------------ freshness
 
 

@@ -200,7 +200,8 @@ def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_
         body = body_of((vault.root / rel).read_bytes())
     except (OSError, FileFormatError):
         return Snippet()
-    text = " ".join(body.split())  # one line: snippets are shown in tables and JSON
+    # one line without markdown heading marks: snippets are shown in tables and JSON
+    text = " ".join(_HEADING_MARKS.sub("", body).split())
     folded = text.lower()
     spans = sorted(_find_all(folded, needles))
     if not spans:
@@ -213,6 +214,7 @@ def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_
     return Snippet(prefix + text[start:end] + suffix, shown)
 
 
+_HEADING_MARKS = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
 _FENCE_OPEN = re.compile(r"---[ \t]*\r?\n")  # the same fences as note.parse
 _FENCE_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
 
