@@ -74,6 +74,13 @@ async def type_text(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
         await pilot.press(char)
 
 
+async def search_for(app: CrmApp, pilot, query: str) -> None:  # type: ignore[no-untyped-def]
+    """Type a query into the search box, as a person would, and wait for the rows."""
+    await pilot.press("slash")
+    await type_text(pilot, query)
+    await settle(app, pilot)
+
+
 def table(app: CrmApp) -> CustomerTable:
     return app.main.table
 
@@ -99,9 +106,7 @@ async def test_search_then_open_a_customer_with_masked_phone(vault: Vault) -> No
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "数据安全")
-        await settle(app, pilot)
+        await search_for(app, pilot, "数据安全")
         assert [r.name for r in table(app).all_rows] == ["星辰科技有限公司"]
         await pilot.press("enter", "enter")
         await settle(app, pilot)
@@ -129,9 +134,7 @@ async def test_search_box_query_language(vault: Vault, query: str, expected: set
     app = app_for(vault)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash")
-        await type_text(pilot, query)
-        await settle(app, pilot)
+        await search_for(app, pilot, query)
         assert {r.name for r in table(app).all_rows} == expected
 
 
@@ -170,9 +173,7 @@ async def test_log_followup_lands_in_the_file_as_crm_log_would(vault: Vault, tmp
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "数据安全")
-        await settle(app, pilot)
+        await search_for(app, pilot, "数据安全")
         await pilot.press("enter", "l")
         await pilot.pause()
         assert isinstance(app.screen, LogForm)
@@ -199,9 +200,7 @@ async def test_invalid_log_shows_messages_and_writes_nothing(vault: Vault) -> No
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "数据安全")
-        await settle(app, pilot)
+        await search_for(app, pilot, "数据安全")
         await pilot.press("enter", "l")
         await pilot.pause()
         await pilot.press("tab")
@@ -222,9 +221,7 @@ async def test_invalid_field_value_shows_message_and_leaves_file_unchanged(vault
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "数据安全")
-        await settle(app, pilot)
+        await search_for(app, pilot, "数据安全")
         await pilot.press("enter", "e")
         await pilot.pause()
         form = app.screen
@@ -247,9 +244,7 @@ async def test_edit_fields_writes_only_the_changed_field(vault: Vault) -> None:
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash")
-        await type_text(pilot, "数据安全")
-        await settle(app, pilot)
+        await search_for(app, pilot, "数据安全")
         await pilot.press("enter", "e")
         await pilot.pause()
         form = app.screen

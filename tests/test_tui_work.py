@@ -24,7 +24,7 @@ from crmnotes.tui.screens.reports import ReportsScreen
 from crmnotes.vault import Vault
 
 from .conftest import Crm
-from .test_tui import DAY, NOW, XINGCHEN, app_for, screen_text, settle, sync, type_text
+from .test_tui import DAY, NOW, XINGCHEN, app_for, screen_text, search_for, settle, sync, type_text
 
 HUADONG = "customers/h/huadongjingmizhizao-2k8d.md"
 
@@ -335,9 +335,7 @@ async def test_search_results_come_best_match_first(vault: Vault) -> None:
         await settle(app, pilot)
         by_name = [r.name for r in app.main.table.all_rows if r.name.endswith("测试公司")]
         assert by_name == ["Aaa 测试公司", "Zzz 测试公司"]
-        await pilot.press("slash")
-        await type_text(pilot, "等保")
-        await settle(app, pilot)
+        await search_for(app, pilot, "等保")
         shown = [r.name for r in app.main.table.all_rows]
         assert shown.index("Zzz 测试公司") < shown.index("Aaa 测试公司")
         assert "by rank" in screen_text(app)

@@ -34,18 +34,26 @@ def deal() -> None:
     """Deals (opportunities): add, change, list."""
 
 
-def _deal_options(func: Any) -> Any:
-    for option in reversed([
-        click.option("--stage", default="", help="Deal stage (id or label from deal_stages)."),
-        click.option("--amount", default="", help="Amount: 180000, 18万, 36k."),
-        click.option("--currency", default="", help="Currency code (default from crmnotes.yaml)."),
-        click.option("--probability", default="", help="Win probability 0-100 (default from the stage)."),
-        click.option("--close", default="", metavar="YYYY-MM-DD", help="Expected close date."),
-        click.option("--owner", default="", help="Owner (default: the customer's owner)."),
-        click.option("--json", "as_json", is_flag=True, help="Print the customer's deals as JSON."),
-    ]):
-        func = option(func)
-    return func
+def _options(*options: Any) -> Any:
+    """One decorator applying several click options, in the order given."""
+
+    def apply(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+_deal_options = _options(
+    click.option("--stage", default="", help="Deal stage (id or label from deal_stages)."),
+    click.option("--amount", default="", help="Amount: 180000, 18万, 36k."),
+    click.option("--currency", default="", help="Currency code (default from crmnotes.yaml)."),
+    click.option("--probability", default="", help="Win probability 0-100 (default from the stage)."),
+    click.option("--close", default="", metavar="YYYY-MM-DD", help="Expected close date."),
+    click.option("--owner", default="", help="Owner (default: the customer's owner)."),
+    click.option("--json", "as_json", is_flag=True, help="Print the customer's deals as JSON."),
+)
 
 
 @deal.command(name="add")
@@ -144,16 +152,13 @@ def ticket() -> None:
     """Service tickets: open, update, close, list."""
 
 
-def _ticket_options(func: Any) -> Any:
-    for option in reversed([
-        click.option("--type", "kind", default="", help="question, complaint, fault (or a label)."),
-        click.option("--priority", default="", help="low, normal, high, urgent."),
-        click.option("--owner", default="", help="Who handles it (default: the customer's owner)."),
-        click.option("--due", default="", metavar="YYYY-MM-DD", help="When it should be answered."),
-        click.option("--json", "as_json", is_flag=True, help="Print the customer's tickets as JSON."),
-    ]):
-        func = option(func)
-    return func
+_ticket_options = _options(
+    click.option("--type", "kind", default="", help="question, complaint, fault (or a label)."),
+    click.option("--priority", default="", help="low, normal, high, urgent."),
+    click.option("--owner", default="", help="Who handles it (default: the customer's owner)."),
+    click.option("--due", default="", metavar="YYYY-MM-DD", help="When it should be answered."),
+    click.option("--json", "as_json", is_flag=True, help="Print the customer's tickets as JSON."),
+)
 
 
 @ticket.command(name="open")
