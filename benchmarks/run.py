@@ -225,10 +225,12 @@ class Bench:
     def skip(self, key: str, why: str) -> None:
         self.results[key] = {"skipped": why}
 
-    def measure_all(self, save: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    def measure_all(self, save: Callable[[], None] = lambda: None, only: list[str] | None = None) -> dict[str, Any]:
         steps = [self.baselines, self.index, self.search, self.listing, self.tui, self.watch, self.sync,
                  self.import_csv]
         for step in steps:
+            if only and step.__name__ not in only:
+                continue
             started = time.perf_counter()
             try:
                 step()
@@ -611,6 +613,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+STEPS = ("baselines", "index", "search", "listing", "tui", "watch", "sync", "import_csv")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--helper"]:
@@ -620,9 +625,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true", help="also measure 50,000 customers")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
     parser.add_argument("--repeats", type=int, default=None, help="runs per figure (default 5, quick 2)")
+    parser.add_argument("--only", type=lambda s: s.split(","), default=None, metavar="STEPS",
+                        help=f"measure only these steps (comma-separated: {', '.join(STEPS)}); the vault is reused")
     parser.add_argument("--table", type=Path, metavar="RESULTS_JSON", help="only print the table of a saved run")
     parser.add_argument("--output", type=Path, default=None,
-                        help="default: benchmarks/results.json (quick runs: benchmarks/vaults/results-quick.json)")
+                        help="default: benchmarks/results.json; vaults/results-quick.json or results-only.json")
     args = parser.parse_args(argv)
     if args.table:
         saved = json.loads(args.table.read_text(encoding="utf-8"))
@@ -630,26 +637,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = args.sizes or ([1000] if args.quick else [1000, 10000] + ([50000] if args.large else []))
     repeats = args.repeats or (2 if args.quick else 5)
-    output = args.output or (VAULTS / "results-quick.json" if args.quick else RESULTS)
+    scratch = args.quick or args.only  # a smoke run or a partial one never replaces the full run's results
+    output = args.output or (VAULTS / f"results-{'only' if args.only else 'quick'}.json" if scratch else RESULTS)
     VAULTS.mkdir(exist_ok=True)
     report: dict[str, Any] = {"machine": machine(), "seed": SEED, "repeats": repeats, "sizes": {}}
     log(f"machine: {report['machine']}")
     for size in sizes:
         vault = VAULTS / f"bench-{size}"
-        shutil.rmtree(vault, ignore_errors=True)
-        shutil.rmtree(vault.parent / f"{vault.name}-remote.git", ignore_errors=True)
-        started = time.perf_counter()
-        gen_vault.generate(vault, size, SEED)
-        log(f"{size:,} customers generated in {time.perf_counter() - started:.1f} s")
-        # Index builds and imports take minutes at 10,000: fewer runs of those (each figure lists its runs).
-        heavy = 1 if args.quick or size >= 10000 else 3
+        if not (args.only and (vault / "crmnotes.yaml").exists()):
+            shutil.rmtree(vault, ignore_errors=True)
+            shutil.rmtree(vault.parent / f"{vault.name}-remote.git", ignore_errors=True)
+            started = time.perf_counter()
+            gen_vault.generate(vault, size, SEED)
+            log(f"{size:,} customers generated in {time.perf_counter() - started:.1f} s")
+        # Index builds and imports take minutes at 50,000: one run of those there (each figure lists its runs).
+        heavy = 1 if args.quick or size > 10000 else 3
         bench = Bench(size, vault, repeats if size < 10000 else min(repeats, 3), heavy)
         report["sizes"][str(size)] = bench.results
 
         def save() -> None:
             output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
-        bench.measure_all(save)
+        bench.measure_all(save, args.only)
     print(table(report) + "\n\n" + describe(report["machine"]))
     return 0
 
