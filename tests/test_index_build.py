@@ -1,4 +1,4 @@
-"""The rebuild's in-memory postings pool: same index as Whoosh's own pool, bounded memory, any number of segments."""
+"""The rebuild's writer and in-memory postings pool: the index Whoosh's own writer builds, bounded memory."""
 
 from __future__ import annotations
 
@@ -38,18 +38,20 @@ def answers(vault: Vault) -> dict[str, list[str]]:
 
 
 def whoosh_pool_build(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same rebuild with Whoosh's own spilling pool (what the index was built with before)."""
+    """The same rebuild with Whoosh's own writer and spilling pool (what the index was built with before)."""
     from crmnotes.search import pool
 
     with monkeypatch.context() as patch:
-        patch.setattr(pool, "install", lambda writer: _NeverFull(writer.pool))
+        patch.setattr(pool, "PoolWriter", whoosh_writer)
         search.refresh(vault, rebuild=True, workers=1)
 
 
-class _NeverFull:
-    def __init__(self, pool: object) -> None:
-        self.pool = pool
-        self.estimated_bytes = 0
+def whoosh_writer(ix: object, **options: object) -> object:
+    from whoosh.writing import SegmentWriter
+
+    writer = SegmentWriter(ix, **options)
+    writer.pool.estimated_bytes = 0  # never full: one segment
+    return writer
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -101,3 +103,71 @@ def test_memory_pool_yields_postings_in_codec_order() -> None:
     assert pool.fieldnames == {"body", "name"} and pool.estimated_bytes > 0
     pool.cleanup()
     assert list(pool.iter_postings()) == []
+
+
+def segment_files(vault: Vault) -> dict[str, bytes]:
+    """The index's segment files by extension (segment names are random; one segment here)."""
+    paths = [path for path in store.index_dir(vault).iterdir() if path.name.startswith("MAIN_") and "." in path.name]
+    found = {path.name.split(".", 1)[1]: path.read_bytes() for path in paths}
+    assert len(found) == len(paths)  # one segment
+    return found
+
+
+def test_pool_writer_writes_the_bytes_whooshs_writer_writes(empty_vault: Vault,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmnotes.search import pool
+
+    fill(empty_vault, 40)
+    whoosh_pool_build(empty_vault, monkeypatch)
+    expected = segment_files(empty_vault)
+    assert {"trm", "pst", "_stored.col", "_body_len.col"} <= set(expected)
+    monkeypatch.setattr(pool, "COMPRESS_MIN_POSTINGS", 0)  # Whoosh compresses every block
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    assert segment_files(empty_vault) == expected
+
+
+def postings_of(vault: Vault) -> dict[tuple[str, bytes], tuple[object, ...]]:
+    """Every term's statistics and postings (docnum, weight, value), read back through Whoosh."""
+    from whoosh import index as windex
+
+    ix = windex.open_dir(str(store.index_dir(vault)))
+    try:
+        with ix.reader() as reader:
+            found = {}
+            for fieldname, text in reader.all_terms():
+                info = reader.term_info(fieldname, text)
+                matcher = reader.postings(fieldname, text)
+                rows = []
+                while matcher.is_active():
+                    rows.append((matcher.id(), matcher.weight(), matcher.value()))
+                    matcher.next()
+                found[fieldname, text] = (info.weight(), info.doc_frequency(), info.min_length(), info.max_length(),
+                                          info.max_weight(), info.min_id(), info.max_id(), rows)
+            stored = list(reader.iter_docs())
+    finally:
+        ix.close()
+    assert found and stored
+    return {**found, ("stored", b""): tuple(stored)}
+
+
+def test_uncompressed_small_blocks_hold_the_same_postings(empty_vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(empty_vault, 300)  # terms with one posting, a few, and more than a block (128)
+    whoosh_pool_build(empty_vault, monkeypatch)
+    expected = postings_of(empty_vault)
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    assert postings_of(empty_vault) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "", "王", "王 李", "数据安全数据安全 abc ABC Renewals renewing 续约 王", "ＡＢＣ１２３ 全角，标点。",
+    "かなカナ 한국어 ok",
+    "\n".join(NAMES + BODIES), "客户张三是联系人；电话 13800000000。Met at 2025 expo, asked 王总 about 数据安全.",
+])
+def test_bigram_text_indexes_what_the_tokenizer_yields(text: str) -> None:
+    from whoosh.fields import TEXT
+
+    from crmnotes.search.schema import BigramText, text_analyzer
+
+    analyzer = text_analyzer()
+    fast, plain = BigramText(analyzer=analyzer, field_boost=2.0), TEXT(analyzer=analyzer, field_boost=2.0)
+    assert list(fast.index(text)) == list(plain.index(text))

@@ -308,12 +308,11 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
     per searcher at 10,000 customers, and every incremental update opens one."""
     from whoosh import index as windex
 
-    from .pool import install
+    from . import pool
     from .schema import build_schema
 
     ix = windex.create_in(target, build_schema())
-    writer = ix.writer(compound=False)
-    postings = install(writer)
+    writer = pool.PoolWriter(ix, compound=False)
     entries = []
     try:
         for done, rel in enumerate(rels, start=1):
@@ -321,10 +320,9 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
             if item.fields is not None:
                 writer.add_document(**item.fields)
             entries.append((item.rel, item.state, item.error))
-            if postings.estimated_bytes > POOL_BYTES:  # memory stays bounded: close this segment, start another
+            if writer.pool.estimated_bytes > POOL_BYTES:  # memory stays bounded: close this segment, start another
                 writer.commit(merge=False)
-                writer = ix.writer(compound=False)
-                postings = install(writer)
+                writer = pool.PoolWriter(ix, compound=False)
             if progress:
                 progress(done, total or len(rels))
         writer.commit(merge=False)

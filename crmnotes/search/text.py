@@ -20,7 +20,7 @@ from functools import lru_cache
 # CJK ideographs (unified + extension A + compatibility); kana and hangul are
 # also written without spaces, so they get the same bigram treatment.
 CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_RUNS = re.compile(rf"(?P<cjk>[{CJK_CLASS}]+)|(?P<word>[^\W{CJK_CLASS}]+)")
+RUNS = re.compile(rf"(?P<cjk>[{CJK_CLASS}]+)|(?P<word>[^\W{CJK_CLASS}]+)")
 _CJK = re.compile(rf"[{CJK_CLASS}]")
 MIN_PHONE_RUN = 4
 MAX_PINYIN_CHARS = 16  # longer names only get keys for their first characters
@@ -32,7 +32,7 @@ def has_cjk(text: str) -> bool:
 
 def runs(text: str) -> Iterator[tuple[bool, str, int, int]]:
     """(is_cjk, text, start, end) for every CJK run and every other word."""
-    for match in _RUNS.finditer(text):
+    for match in RUNS.finditer(text):
         yield match.lastgroup == "cjk", match.group(0), match.start(), match.end()
 
 
