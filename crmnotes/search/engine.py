@@ -106,30 +106,13 @@ def search(vault: Vault, query: str, limit: int = 20, today: date | None = None)
 def _ranked(session: Session, compiled: Compiled, limit: int) -> list[tuple[int, float]]:
     """The best ``limit`` (0: all) hits that really match: when the query has
     loose parts (a Chinese word as an AND of its bigrams), hits are verified
-    best first, a false one is dropped and the next one pulled, so the index
-    is asked for a few more than ``limit`` and again for more if needed."""
+    best first and a false one is skipped, until ``limit`` hold."""
     check = compiled.check
     if check is None:
         return session.ranked(compiled.query, limit)
-    check_ = check  # for the closure
-
-    def verified() -> list[tuple[int, float]]:
-        verifier = Verifier(session, check_)
-        kept: list[tuple[int, float]] = []
-        fetch, seen = (limit * 2 + 10 if limit > 0 else 0), 0
-        while True:
-            found = session.ranked(compiled.query, fetch)
-            for docnum, score in found[seen:]:
-                if verifier.ok(docnum):
-                    kept.append((docnum, score))
-                    if 0 < limit <= len(kept):
-                        return kept
-            seen = len(found)
-            if fetch <= 0 or len(found) < fetch:
-                return kept  # every hit of the index was looked at
-            fetch *= 4
-
-    return session.remember(("verified", repr(compiled.query), limit), verified)
+    verifier = Verifier(session, check)
+    return session.remember(("verified", repr(compiled.query), limit),
+                            lambda: session.top(compiled.query, limit, verifier.ok))
 
 
 class Verifier:
@@ -180,10 +163,7 @@ class Verifier:
         return self.session.vault.root
 
     def index_matches(self, query: Any) -> bool:
-        matcher = query.matcher(self.session.searcher)
-        if matcher.is_active() and matcher.id() < self.docnum:
-            matcher.skip_to(self.docnum)
-        return bool(matcher.is_active() and matcher.id() == self.docnum)
+        return self.session.contains(query, self.docnum)
 
 
 def _cost(check: Check) -> int:

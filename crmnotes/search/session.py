@@ -96,6 +96,7 @@ class Session:
         self.dirty = True
         self.results: OrderedDict[Any, list[tuple[int, float]]] = OrderedDict()
         self.generation = 0  # bumped whenever the searcher is reopened
+        self._evaluator: Any = None  # evaluate.Evaluator of the open searcher: decoded postings
 
     def invalidate(self) -> None:
         self.dirty = True
@@ -180,6 +181,7 @@ class Session:
         if self.index is not None:
             self.index.close()
         self.searcher = self.index = None
+        self._evaluator = None
         self.index_state = None
         self.results.clear()
 
@@ -188,19 +190,55 @@ class Session:
     def ranked(self, query: Any, limit: int) -> list[tuple[int, float]]:
         """(docnum, score) of the best matches (call with ``lock`` held); repeated
         queries on an unchanged index come from memory."""
-        key = (repr(query), limit)
-        found = self.results.get(key)
-        if found is not None:
-            self.results.move_to_end(key)
-            return found
-        # optimize=False: Whoosh's block-quality skipping costs more than it saves on
-        # these posting lists (measured 2-5x slower at 10,000 customers, phrases worst)
-        results = self.searcher.search(query, limit=limit if limit > 0 else None, optimize=False)
-        found = [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(results.scored_length())]
-        self.results[key] = found
-        if len(self.results) > RESULT_CACHE:
-            self.results.popitem(last=False)
-        return found
+        return self.remember((repr(query), limit), lambda: self.top(query, limit))
+
+    def top(self, query: Any, limit: int, accept: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:
+        """The best ``limit`` (0: all) matches of ``query`` for which ``accept`` holds
+        (call with ``lock`` held), from decoded postings (``evaluate``)."""
+        from .evaluate import Unsupported
+
+        try:
+            return self.evaluator().top(query, limit, accept)  # type: ignore[no-any-return]
+        except Unsupported:
+            return self._whoosh_top(query, limit, accept)
+
+    def contains(self, query: Any, docnum: int) -> bool:
+        """Does document ``docnum`` match ``query``?"""
+        from .evaluate import Unsupported
+
+        try:
+            return self.evaluator().contains(query, docnum)  # type: ignore[no-any-return]
+        except Unsupported:
+            matcher = query.matcher(self.searcher)
+            if matcher.is_active() and matcher.id() < docnum:
+                matcher.skip_to(docnum)
+            return bool(matcher.is_active() and matcher.id() == docnum)
+
+    def evaluator(self) -> Any:
+        if self._evaluator is None:
+            from .evaluate import Evaluator
+
+            self._evaluator = Evaluator(self.searcher)
+        return self._evaluator
+
+    def _whoosh_top(self, query: Any, limit: int, accept: Callable[[int], bool] | None) -> list[tuple[int, float]]:
+        """Whoosh's own search, for a query ``evaluate`` does not reproduce: with
+        ``accept``, a few more than ``limit`` are asked for, and more if too few hold."""
+        kept: list[tuple[int, float]] = []
+        fetch, seen = (limit * 2 + 10 if limit > 0 and accept is not None else limit), 0
+        while True:
+            # optimize=False: Whoosh's block-quality skipping costs more than it saves on these posting lists
+            results = self.searcher.search(query, limit=fetch if fetch > 0 else None, optimize=False)
+            found = [(results.docnum(i), float(results.score(i) or 0.0)) for i in range(results.scored_length())]
+            for docnum, score in found[seen:]:
+                if accept is None or accept(docnum):
+                    kept.append((docnum, score))
+                    if 0 < limit <= len(kept):
+                        return kept
+            seen = len(found)
+            if fetch <= 0 or len(found) < fetch:
+                return kept  # every hit of the index was looked at
+            fetch *= 4
 
     def remember(self, key: Any, compute: Callable[[], list[tuple[int, float]]]) -> list[tuple[int, float]]:
         """A derived answer (e.g. verified hits) kept like ``ranked``'s until the searcher changes."""
