@@ -120,3 +120,15 @@ def test_search_process_json(vault: Vault) -> None:
     result = run_process("search", "数据安全", "--json", cwd=vault.root)
     assert result.returncode == 0, result.stderr
     assert "散落公司" not in result.stdout and "合规科技" in result.stdout
+
+
+def test_a_space_between_chinese_words_in_a_phrase_is_optional(vault: Vault) -> None:
+    add(vault, "空格公司", "客户说数据 安全 是次要的。")
+    assert names(vault, '"数据 安全"') == ["合规科技", "名称数据安全", "空格公司"]
+    assert names(vault, '"安全 合规"') == ["合规科技"]  # INSIDE: 数据安全合规
+    assert names(vault, '"数据　安全 合规"') == ["合规科技"]  # a full-width space too, two optional spaces
+    assert "空格公司" not in names(vault, "数据安全")  # unquoted, the word stays the word
+    assert names(vault, 'NOT "数据 安全"') == ["Other Co", "散落公司"]
+    hit = next(h for h in search.search(vault, '"数据 安全"', limit=0) if h.customer.name == "合规科技")
+    start, end = hit.snippet.spans[0]
+    assert hit.snippet.text[start:end] == "数据安全"

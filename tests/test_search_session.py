@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crmnotes import actions, note, search
+from crmnotes.errors import CrmError
 from crmnotes.search import session as session_mod
 from crmnotes.search.engine import body_of
 from crmnotes.vault import Vault
@@ -154,3 +155,18 @@ def test_at_most_a_few_vaults_stay_open(tmp_path: Path) -> None:
         assert "星辰科技有限公司" in names(vaults[0], "北京")  # a closed one opens again
     finally:
         session_mod.close_all()
+
+
+def test_a_changed_choice_list_is_used_without_a_restart(vault: Vault) -> None:
+    """The session re-reads crmnotes.yaml when it changes: a new alias works in a field query
+    (through the same Vault object, as in the TUI) and the rebuilt index stores its id."""
+    assert names(vault, "source:展会")
+    assert names(vault, "source:博览会") == []  # not an alias yet: the raw value matches nothing
+    config = vault.root / "crmnotes.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("aliases: [expo, exhibition, trade show, 会展]",
+                                   "aliases: [expo, exhibition, trade show, 会展, 博览会]"), encoding="utf-8")
+    assert names(vault, "source:博览会") == names(vault, "source:展会") != []
+    config.write_text(text.replace("source:", "source: [broken", 1), encoding="utf-8")
+    with pytest.raises(CrmError, match=r"crmnotes\.yaml"):
+        search.search(vault, "source:展会")

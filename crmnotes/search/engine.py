@@ -89,9 +89,10 @@ def search(vault: Vault, query: str, limit: int = 20, today: date | None = None)
     """Ranked customers matching ``query`` (SPEC "Search") from the process's
     open index, refreshed when the files changed (see ``session``)."""
     today = today or date.today()
-    compiled = compile_query(parse(query), vault.config, today)  # a bad query fails before any index work
+    tree = parse(query)  # a bad query fails before any index work
     session = session_of(vault)
     with session.lock:
+        compiled = compile_query(tree, session.current_config(), today)  # the settings as the file has them now
         try:
             session.fresh()
             found = _ranked(session, compiled, limit)

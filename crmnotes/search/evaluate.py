@@ -36,7 +36,6 @@ from typing import Any
 
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
-from whoosh.matching import FilterMatcher
 from whoosh.query import qcore
 from whoosh.query.ranges import NumericRange, TermRange
 from whoosh.query.wrappers import ConstantScoreQuery
@@ -123,6 +122,8 @@ class Segment:
             else frozenset()
         self._lengths: dict[str, list[int] | None] = {}
         self._every: list[int] | None = None
+        self._frequencies: dict[tuple[str, bytes], int] = {}
+        self.doc_count = self.reader.doc_count()
         self._norms: dict[tuple[str, float, float, float], list[float]] = {}
 
     def lengths(self, field: str) -> list[int] | None:
@@ -155,8 +156,35 @@ class Segment:
         return self._every
 
     def size(self, query: Any) -> int:
-        """``query.estimate_size`` on this segment: what orders Whoosh's matcher trees."""
+        """``query.estimate_size`` on this segment: what orders Whoosh's matcher trees
+        (term frequencies remembered: every evaluation asks for them again)."""
+        kind = type(query)
+        if kind is wq.Term:
+            btext = self.btext(query.fieldname, query.text)
+            return 0 if btext is None else self.doc_frequency(query.fieldname, btext)
+        if kind is wq.And:
+            return min(self.size(q) for q in query.subqueries)
+        if kind is wq.Or:
+            return min(sum(self.size(q) for q in query.subqueries), self.doc_count)
         return query.estimate_size(self.reader)  # type: ignore[no-any-return]
+
+    def btext(self, field: str, text: Any) -> bytes | None:
+        """The indexed form of a term's text (None: the field does not take it)."""
+        schema = self.searcher.schema
+        if field not in schema:
+            return None
+        try:
+            return schema[field].to_bytes(text)  # type: ignore[no-any-return]
+        except ValueError:
+            return None
+
+    def doc_frequency(self, field: str, btext: bytes) -> int:
+        """Documents holding the term, deleted ones included (0: not in this segment)."""
+        key = (field, btext)
+        found = self._frequencies.get(key)
+        if found is None:
+            found = self._frequencies[key] = self.reader.doc_frequency(field, btext) if key in self.reader else 0
+        return found
 
 
 class Evaluator:
@@ -268,43 +296,36 @@ def _beats(worst: tuple[float, int], bound: float, docnum: int) -> bool:
 
 
 def _decode(segment: Segment, field: str, btext: bytes, members: bool) -> Postings:
-    """Read a term's postings with the scorer Whoosh's searcher would give them."""
+    """Read a term's postings with the scorer Whoosh's searcher would give them
+    (``members``: documents only, each scored 1.0)."""
     searcher = segment.searcher
     fmt = searcher.schema[field].format
-    if members:
-        return _decode_members(segment, field, btext, fmt)
-    scorer = searcher.weighting.scorer(searcher, field, btext)
-    matcher = segment.reader.postings(field, btext, scorer=scorer)
-    leaf = matcher.child if isinstance(matcher, FilterMatcher) else matcher
-    positions = fmt.supports("positions")
-    if type(leaf) is W3LeafMatcher and type(scorer) in (BM25FScorer, WeightScorer) and not leaf._byteids:
+    scorer = None if members else searcher.weighting.scorer(searcher, field, btext)
+    # the codec's matcher: SegmentReader.postings wraps it to skip deletions, which reads a block at once
+    leaf = segment.reader._terms.matcher(field, btext, fmt, scorer=scorer)
+    positions = not members and fmt.supports("positions")
+    values: Any = None
+    if type(leaf) is W3LeafMatcher and not leaf._byteids and (members or type(scorer) in _SCORERS):
         ids, weights, blocks = _read_blocks(leaf)
-        scores = dict(zip(ids, _scores(segment, field, scorer, ids, weights), strict=True))
-        for docnum in segment.deleted & scores.keys():
-            del scores[docnum]
-        return Postings(scores, ids, _BlockValues(leaf._postfile, blocks) if positions else None, fmt)
-    ids, score_list, value_list = [], [], []  # any other matcher (inlined postings): Whoosh's own calls
-    while matcher.is_active():
-        ids.append(matcher.id())
-        score_list.append(matcher.score())
+        scores = dict.fromkeys(ids, 1.0) if members else \
+            dict(zip(ids, _scores(segment, field, scorer, ids, weights), strict=True))
         if positions:
-            value_list.append(matcher.value())
-        matcher.next()
-    return Postings(dict(zip(ids, score_list, strict=True)), ids, value_list if positions else None, fmt)
+            values = _BlockValues(leaf._postfile, blocks)
+    else:  # inlined postings, or anything else: Whoosh's own calls
+        ids, found, values = [], [], ([] if positions else None)
+        while leaf.is_active():
+            ids.append(leaf.id())
+            found.append(1.0 if members else leaf.score())
+            if values is not None:
+                values.append(leaf.value())
+            leaf.next()
+        scores = dict(zip(ids, found, strict=True))
+    for docnum in segment.deleted & scores.keys():
+        del scores[docnum]
+    return Postings(scores, ids, values, fmt)
 
 
-def _decode_members(segment: Segment, field: str, btext: bytes, fmt: Any) -> Postings:
-    matcher = segment.reader.postings(field, btext)
-    leaf = matcher.child if isinstance(matcher, FilterMatcher) else matcher
-    if type(leaf) is W3LeafMatcher and not leaf._byteids:
-        ids = _read_blocks(leaf)[0]
-        scores = dict.fromkeys(ids, 1.0)
-        for docnum in segment.deleted & scores.keys():
-            del scores[docnum]
-    else:
-        ids = list(matcher.all_ids())
-        scores = dict.fromkeys(ids, 1.0)
-    return Postings(scores, ids, None, fmt)
+_SCORERS = (BM25FScorer, WeightScorer)
 
 
 # Whoosh pickles a block as (ids, weights, values) with protocol 2, where every
@@ -395,6 +416,8 @@ def evaluate(segment: Segment, query: Any, context: Context, only: set[int] | No
         if query is qcore.NullQuery:
             return NOTHING
         raise Unsupported(kind.__name__)
+    if getattr(query, "boost", 1.0) <= 0 or getattr(query, "score", 1.0) <= 0:
+        raise Unsupported("a boost that is not positive")  # every score here is then above zero (see _preloaded)
     return handler(segment, query, context, only)
 
 
@@ -414,14 +437,8 @@ def _term(segment: Segment, query: Any, context: Context, only: set[int] | None)
 
 
 def _term_postings(segment: Segment, field: str, text: Any, members: bool = False) -> Postings | None:
-    schema = segment.searcher.schema
-    if field not in schema:
-        return None
-    try:
-        btext = schema[field].to_bytes(text)
-    except ValueError:
-        return None
-    if (field, btext) not in segment.reader:
+    btext = segment.btext(field, text)
+    if btext is None or not segment.doc_frequency(field, btext):
         return None
     return segment.evaluator.postings(segment, field, btext, members)
 
@@ -514,6 +531,11 @@ def _expanded(segment: Segment, query: Any, context: Context) -> Found:
     words = [btext for _, btext in query.expanded_terms(segment.reader) if btext]
     if not words:
         return NOTHING
+    if context.members:  # only the union counts (every OR gives the same one): no term lookups again
+        found: dict[int, float] = {}
+        for word in words:
+            found.update(segment.evaluator.postings(segment, field, word, True).scores)
+        return Found(found)
     terms = [wq.Term(field, w) for w in words]
     if len(terms) == 1:
         return evaluate(segment, terms[0], context, None)
@@ -575,7 +597,8 @@ def _intersection(a: Found, b: Found) -> Found:
 
 def _preloaded(parts: list[Found], boost: float, scored: bool) -> Found:
     """Whoosh's ArrayUnionMatcher: scores summed in the order of the parts; a
-    document matches when its sum is above zero (any part, when unscored)."""
+    document matches when its sum is above zero, which every sum is (BM25 with
+    Whoosh's idf, weights and boosts are all positive)."""
     out: dict[int, float] = {}
     if not scored:
         for part in parts:
@@ -591,8 +614,6 @@ def _preloaded(parts: list[Found], boost: float, scored: bool) -> Found:
                 if s is not None:
                     total += s * boost
             out[d] = total
-        if any(s <= 0 for s in out.values()):
-            out = {d: s for d, s in out.items() if s > 0}
     unsure: set[int] = set()
     for part in parts:
         unsure |= part.unsure

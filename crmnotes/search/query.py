@@ -26,6 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import product
 from typing import Any
 
 from ..config import VaultConfig, fold
@@ -49,6 +50,8 @@ _ID_LIKE = re.compile(r"^c-[0-9a-z-]{3,}$")
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()\-.]+$")
 _RELATIVE = re.compile(r"^(?P<op>[<>])(?P<n>\d+)(?P<unit>[dwmy])$")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
+_CJK_GAP = re.compile(rf"(?<=[{textmod.CJK_CLASS}])\s+(?=[{textmod.CJK_CLASS}])")
+MAX_SPACE_CHOICES = 3  # optional spaces in one phrase tried in every combination (2**3 phrases)
 
 
 class QueryError(CrmError):
@@ -176,7 +179,7 @@ class _Parser:
         if kind == "close":
             raise QueryError("the search query has a ')' without a matching '('.", "Remove it or add the '('.")
         if kind == "phrase":
-            return Word(value, phrase=True)
+            return _phrase_node(value)
         if kind == "word" and value.startswith("-") and len(value) > 1:
             return Not(self._atom("word", value[1:]))
         return self._atom(kind, value)
@@ -194,6 +197,28 @@ class _Parser:
                 raise QueryError(f"'{raw}:' needs a value.", f"Write e.g. {raw}:something.")
             return FieldTerm(name, match.group("value").strip(), raw)
         return Word(value)
+
+
+def _phrase_node(text: str) -> Node:
+    """A quoted phrase.  Chinese is written without spaces, so a space between
+    two CJK characters is optional: "数据 安全" is the phrase as typed OR
+    数据安全, and with several such spaces every choice of them (up to
+    ``MAX_SPACE_CHOICES``; beyond, as typed or none)."""
+    gaps = list(_CJK_GAP.finditer(text))
+    if not gaps:
+        return Word(text, phrase=True)
+    if len(gaps) > MAX_SPACE_CHOICES:
+        choices = [(True,) * len(gaps), (False,) * len(gaps)]
+    else:
+        choices = [tuple(not bit for bit in keep) for keep in product((False, True), repeat=len(gaps))]
+    variants = []
+    for keep in choices:
+        out, at = [], 0
+        for gap, spaced in zip(gaps, keep, strict=True):
+            out += [text[at : gap.start()], " " if spaced else ""]
+            at = gap.end()
+        variants.append("".join(out) + text[at:])
+    return Or([Word(v, phrase=True) for v in variants])
 
 
 def parse(query: str) -> Node:

@@ -21,7 +21,8 @@ freshness with cheap signals:
   saw; the next search then does the full check at once.
 
 So the guarantee: a search sees every create, delete, rename and
-``crmnotes.yaml`` change made before it started, every in-place write
+``crmnotes.yaml`` change made before it started (the settings are read again,
+so new choice aliases work in queries and in the rebuilt index), every in-place write
 reported by ``invalidate``, and any other in-place write at most
 ``FULL_CHECK_SECONDS`` after it happened.  A one-shot process (``crm
 search``) always does one full check: it has no earlier state.
@@ -36,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from ..config import VaultConfig
 from ..vault import Vault
 from . import store
 
@@ -97,6 +99,7 @@ class Session:
         self.results: OrderedDict[Any, list[tuple[int, float]]] = OrderedDict()
         self.generation = 0  # bumped whenever the searcher is reopened
         self._evaluator: Any = None  # evaluate.Evaluator of the open searcher: decoded postings
+        self.config_file = store.config_state(vault)  # the caller's settings are taken as read from this file
 
     def invalidate(self) -> None:
         self.dirty = True
@@ -107,9 +110,20 @@ class Session:
 
     # ---------------------------------------------------------------- freshness
 
+    def current_config(self) -> VaultConfig:
+        """The vault's settings (choice lists and aliases decide field queries and
+        what the index stores), read again once crmnotes.yaml changed; a broken
+        file raises its ``ConfigError`` (call with ``lock`` held)."""
+        state = store.config_state(self.vault)
+        if state != self.config_file:
+            self.vault = Vault(self.vault.root)
+            self.config_file = state
+        return self.vault.config
+
     def fresh(self) -> Any:
         """The open searcher, after whatever freshness check is due (call with ``lock`` held)."""
-        config = store.config_state(self.vault)
+        self.current_config()
+        config = self.config_file
         if self.dirty or config != self.config or not self._quiet():
             self._full_check(config)
         elif self.searcher is None or _index_state(self.vault) != self.index_state:
