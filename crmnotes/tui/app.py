@@ -26,7 +26,9 @@ from ..identity import vault_user
 from ..vault import Vault
 from . import live
 from .messages import VaultChanged
+from .query import QuickFilters
 from .screens.main import MainScreen
+from .startup import FirstRows
 
 if TYPE_CHECKING:
     from ..sync.sync import SyncReport
@@ -67,6 +69,9 @@ class CrmApp(App[None]):
         self.reveal = False
         self.sync_status = ""  # the running sync's current step, shown in the main screen's status line
         self.sync_steps: list[str] = []  # every step of the latest sync, as it was shown
+        first = QuickFilters()  # the main screen's first view: its rows are read while Textual starts
+        self.first_rows: FirstRows | None = FirstRows(vault, first.to_filters(self.user), first.sort, self.today,
+                                                      baseline=bool(poll_seconds))
 
     # ------------------------------------------------------------ clock
 
@@ -83,7 +88,7 @@ class CrmApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
         if self.poll_seconds:
-            self.watch_files(self.poll_seconds)
+            self.watch_files(self.poll_seconds, self.first_rows)
         self._start_auto_sync()
 
     @property
@@ -91,10 +96,17 @@ class CrmApp(App[None]):
         return next(s for s in self.screen_stack if isinstance(s, MainScreen))
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
-    def watch_files(self, every: float) -> None:
-        """Poll customers/ and post one ``VaultChanged`` per burst of changes."""
+    def watch_files(self, every: float, first: FirstRows | None = None) -> None:
+        """Poll customers/ and post one ``VaultChanged`` per burst of changes.
+
+        The baseline is the one ``first`` took before reading the first rows
+        (a file changed meanwhile is then noticed), when there is one.
+        """
         worker = get_current_worker()
-        seen = live.signature(self.vault)
+        seen = first.wait_baseline() if first is not None else None
+        first = None  # its rows belong to the main screen, which lets them go once shown
+        if seen is None:
+            seen = live.signature(self.vault)
         while not worker.is_cancelled:
             time.sleep(every)
             current = live.signature(self.vault)

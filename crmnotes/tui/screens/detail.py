@@ -11,9 +11,10 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from ..widgets.customer_detail import CustomerDetail, notes_text
+from ..widgets.keys_footer import KeysFooter
 
 __all__ = ["DetailScreen", "notes_text"]
 
@@ -38,7 +39,7 @@ class DetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield CustomerDetail(self.path, id="detail")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def detail(self) -> CustomerDetail:

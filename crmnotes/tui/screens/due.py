@@ -13,10 +13,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ... import actions
 from ...due import DueInfo, effective_stage
+from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -51,7 +52,7 @@ class DueScreen(Screen[None]):
         yield Header()
         yield Static("loading…", id="due-status", classes="status")
         yield DataTable(id="due-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "due today"

@@ -15,9 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ...errors import CrmError
+from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from ...sync.history import Change
@@ -45,7 +46,7 @@ class HistoryScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="history"):
             yield Static("reading git history…", id="history-text")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"history · {self.crm.vault.relative(self.path)}"

@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import get_current_worker
 
 from ... import catalog
@@ -25,15 +25,19 @@ from ...catalog import Row
 from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, search_rows
 from ..widgets.customer_detail import CustomerDetail
 from ..widgets.customer_table import CustomerTable
+from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from ..app import CrmApp
+    from ..startup import FirstRows
 
 SEARCH_HINT = 'search: words, "phrases", stage:intent tag:needs/ owner:…'
 WIDE = 140  # columns from which the detail pane sits beside the table
+FIRST_WAIT = 0.5  # seconds the first frame may wait for the first rows (then it shows "loading…")
 
 
 class MainScreen(Screen[None]):
+    AUTO_FOCUS = "#customers"  # the table from the first frame: one focus change, one footer build
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search"),
         Binding("enter", "open", "Open", show=False),
@@ -54,6 +58,8 @@ class MainScreen(Screen[None]):
         self.stale = True  # base must be fetched again (filters, sort or files changed)
         self.shown_count = 0
         self.ranked = False  # the rows are in search-rank order
+        self.first: FirstRows | None = None  # the rows read while the app started, until shown or stale
+        self.side_pending = False  # the side pane will follow the cursor after the next paint
 
     @property
     def crm(self) -> CrmApp:
@@ -66,7 +72,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield CustomerTable(self.crm.vault.config, self.crm.today, id="customers")
             yield CustomerDetail(id="side")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def table(self) -> CustomerTable:
@@ -82,8 +88,14 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.crm.vault.root.name
-        self.table.focus()
-        self.reload()
+        self.set_class(self.app.size.width >= WIDE, "-wide")  # the first layout is already the right one
+        self.first, self.crm.first_rows = self.crm.first_rows, None
+        if self.first is not None and self.first.wait(FIRST_WAIT):  # before the first frame: rows, not "loading…"
+            base = self.first.rows(self.quick.to_filters(self.crm.user), self.quick.sort, self.crm.today)
+            if base is not None:
+                self._apply(base, True, *self._narrow(base, self.quick, ""), None)
+                return
+        self.update_rows()  # stale from the start: the worker takes ``first``'s rows when they come
 
     def on_resize(self) -> None:
         wide = self.size.width >= WIDE
@@ -96,6 +108,16 @@ class MainScreen(Screen[None]):
         if self.wide:
             self.side.show(self.current_path())
 
+    def _show_side_later(self) -> None:
+        """``show_side`` once the table is painted: new rows show first, the file is read after."""
+        if self.wide and not self.side_pending:
+            self.side_pending = True
+            self.call_after_refresh(self._side_now)
+
+    def _side_now(self) -> None:
+        self.side_pending = False
+        self.show_side()
+
     def refresh_view(self) -> None:
         if self.wide:
             self.side.refresh_view()
@@ -105,6 +127,7 @@ class MainScreen(Screen[None]):
     def reload(self, keep: Path | None = None) -> None:
         """Fetch rows again (files, filters or sort changed)."""
         self.stale = True
+        self.first = None
         self.update_rows(keep)
 
     def vault_changed(self) -> None:
@@ -113,30 +136,38 @@ class MainScreen(Screen[None]):
 
     def update_rows(self, keep: Path | None = None) -> None:
         keep_rel = self.crm.vault.relative(keep) if keep else None
-        self._load(self.quick, self.query_one("#search", Input).value, keep_rel)
+        self._load(self.quick, self.query_one("#search", Input).value, keep_rel, self.first)
 
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False)
-    def _load(self, quick: QuickFilters, text: str, keep: str | None) -> None:
+    def _load(self, quick: QuickFilters, text: str, keep: str | None, first: FirstRows | None) -> None:
         worker = get_current_worker()
         base, fetched = self.base, False
         if self.stale or base is None:
-            base = catalog.rows(self.crm.vault, quick.to_filters(self.crm.user), quick.sort, self.crm.today)
+            filters, today = quick.to_filters(self.crm.user), self.crm.today
+            base = first.rows(filters, quick.sort, today) if first is not None else None
+            if base is None:
+                base = catalog.rows(self.crm.vault, filters, quick.sort, today)
             fetched = True
-        found, ranked = search_rows(self.crm.vault, base, text, self.crm.today)
-        shown = by_due(found, quick.due, self.crm.today)
+        shown, ranked = self._narrow(base, quick, text)
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._apply, base, fetched, shown, keep, ranked)
+            self.app.call_from_thread(self._apply, base, fetched, shown, ranked, keep)
 
-    def _apply(self, base: list[Row], fetched: bool, shown: list[Row], keep: str | None, ranked: bool) -> None:
+    def _narrow(self, base: list[Row], quick: QuickFilters, text: str) -> tuple[list[Row], bool]:
+        """The rows the table shows of ``base``: the search box's, then the due filter's; and whether ranked."""
+        found, ranked = search_rows(self.crm.vault, base, text, self.crm.today)
+        return by_due(found, quick.due, self.crm.today), ranked
+
+    def _apply(self, base: list[Row], fetched: bool, shown: list[Row], ranked: bool, keep: str | None) -> None:
         self.base = base
         if fetched:
             self.stale = False
+            self.first = None
         self.shown_count = len(shown)
         self.ranked = ranked
         self.table.today = self.crm.today
         self.table.show(shown, keep)
         self.update_status()
-        self.show_side()
+        self._show_side_later()
 
     def update_status(self) -> None:
         total = len(self.base or [])
@@ -177,7 +208,8 @@ class MainScreen(Screen[None]):
     def _row_highlighted(self) -> None:
         if self.base is not None:
             self.update_status()
-            self.show_side()
+            if not self.side_pending:  # else it follows the cursor after the paint anyway
+                self.show_side()
 
     @on(DataTable.HeaderSelected, "#customers")
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:

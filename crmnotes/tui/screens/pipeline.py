@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ... import deals
 from ...model import Customer
+from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -86,7 +87,7 @@ class PipelineScreen(Screen[None]):
         yield Static("loading…", id="pipe-status", classes="status")
         yield Horizontal(id="board")
         yield Static(id="forecast", classes="status")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "pipeline"

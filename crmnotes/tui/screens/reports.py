@@ -14,9 +14,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from ... import reports
+from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
     from textual_plotext import PlotextPlot
@@ -55,7 +56,7 @@ class ReportsScreen(Screen[None]):
                 with TabPane(title, id=f"tab-{name}"):
                     yield PlotextPlot(id=f"plot-{name}")
                     yield Static(id=f"note-{name}", classes="report-note")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "reports"

@@ -46,6 +46,7 @@ class CustomerTable(DataTable[Text]):
         self.window_start = 0
         self._name_width = 0
         self._shifting = False
+        self._pending: int | None = None  # cursor index of rows shown before the table had a size
 
     # ------------------------------------------------------------ filling
 
@@ -57,9 +58,13 @@ class CustomerTable(DataTable[Text]):
         if index is None:
             index = min(self.window_start + max(self.cursor_row, 0), max(len(rows) - 1, 0))
         self.all_rows = rows
-        self._fill(index)
+        if self.size.width:
+            self._fill(index)
+        else:  # not laid out yet (rows before the first frame): the first resize fills it at its real width
+            self._pending = index
 
     def _fill(self, index: int) -> None:
+        self._pending = None
         self.window_start = max(0, min(index - STEP, len(self.all_rows) - WINDOW))
         self._ensure_columns()
         self._shifting = True
@@ -72,8 +77,12 @@ class CustomerTable(DataTable[Text]):
         finally:
             self._shifting = False
 
+    def _width(self) -> int:
+        """The name column's width at the table's current size."""
+        return max(12, min(40, self.size.width - FIXED - 2 * len(COLUMNS) - TAGS_MIN - 2))
+
     def _ensure_columns(self) -> None:
-        width = max(12, min(40, self.size.width - FIXED - 2 * len(COLUMNS) - TAGS_MIN - 2))
+        width = self._width()
         if width == self._name_width and self.columns:
             return
         self._name_width = width
@@ -82,7 +91,9 @@ class CustomerTable(DataTable[Text]):
             self.add_column(header, key=key, width=width if fixed is None else (fixed or None))
 
     def on_resize(self) -> None:
-        if self._name_width and self.all_rows is not None:
+        if self._pending is not None:
+            self._fill(self._pending)
+        elif self._name_width and self._width() != self._name_width:  # names are truncated to the width
             self._fill(self.window_start + max(self.cursor_row, 0))
 
     def _cells(self, row: Row) -> list[Text]:

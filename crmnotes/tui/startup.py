@@ -1,0 +1,66 @@
+"""Work the TUI starts before Textual runs: the first view's rows.
+
+Importing Textual, starting the app and painting the first frame take a
+few hundred milliseconds; reading the catalog for the customer table does
+not need any of it.  ``FirstRows`` starts ``catalog.rows`` for the main
+screen's first view in a thread as soon as the app object exists, and the
+main screen takes the result instead of asking again.  When polling for
+external changes is on, the thread first takes the poll's baseline
+signature, so a file changed while the rows are read is still noticed.
+
+No Textual import here: this runs while Textual is still being imported.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import TYPE_CHECKING
+
+from . import live
+
+if TYPE_CHECKING:
+    from ..actions import Filters
+    from ..catalog import Row
+    from ..vault import Vault
+
+
+class FirstRows:
+    """``catalog.rows(vault, filters, sort, today)``, computed in a thread started now."""
+
+    def __init__(self, vault: Vault, filters: Filters, sort: str, today: date, *, baseline: bool = False) -> None:
+        self.key = (filters, sort, today)
+        self.baseline: live.Signature | None = None
+        self._rows: list[Row] | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(vault, baseline), name="crmnotes-first-rows",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, vault: Vault, baseline: bool) -> None:
+        from .. import catalog  # imported here: the main thread is busy importing Textual meanwhile
+
+        try:
+            if baseline:
+                self.baseline = live.signature(vault)
+            self._rows = catalog.rows(vault, *self.key)
+        except Exception:  # the screen asks again and reports the error the usual way
+            self._rows = None
+        finally:
+            self._done.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the thread; whether it is done."""
+        return self._done.wait(timeout)
+
+    def wait_baseline(self) -> live.Signature | None:
+        """The poll's baseline (None when it was not asked for); waits for the thread."""
+        self._done.wait()
+        return self.baseline
+
+    def rows(self, filters: Filters, sort: str, today: date) -> list[Row] | None:
+        """The rows when they answer this question (waits for the thread); else None."""
+        if (filters, sort, today) != self.key:
+            return None
+        self._done.wait()
+        return self._rows
