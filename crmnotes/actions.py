@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,8 +18,9 @@ from .config import CONFIG_FILE, fold
 from .dedupe import Candidate, DuplicateMatch, find_duplicates
 from .due import DueInfo, due_list, effective_stage
 from .errors import CrmError, DuplicateError, ValidationError
+from .filters import SORT_KEYS, Filters, has_tag, list_customers  # noqa: F401 (re-exported: the faces use actions.X)
 from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
-from .naming import collation_key, customer_relpath, new_id
+from .naming import customer_relpath, new_id
 from .vault import CUSTOMERS_DIR, Vault
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
@@ -347,57 +347,6 @@ def _body_start_line(path: Path) -> int:
 # ------------------------------------------------------------------ listing
 
 
-@dataclass
-class Filters:
-    stage: str = ""
-    tag: str = ""
-    owner: str = ""
-    grade: str = ""
-    mine_user: str = ""  # set when --mine: the vault user
-
-
-def _collation_key(customer: Customer) -> str:
-    return customer.sort_key or collation_key(customer.name)
-
-
-SORT_KEYS: dict[str, Callable[[Customer], Any]] = {
-    "name": _collation_key,
-    "created": lambda c: c.created or datetime.min,
-    "last": lambda c: c.last_contact or datetime.min,
-    "stage": lambda c: c.stage,
-    "grade": lambda c: c.grade or "~",
-    "owner": lambda c: c.owner,
-    "next": lambda c: c.next_followup or date.max,
-}
-
-
-def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: date | None = None,
-                   customers: list[Customer] | None = None) -> list[Customer]:
-    config = vault.config
-    today = today or date.today()
-    pool = customers if customers is not None else vault.scan().customers
-    stage = config.stages.canonical(filters.stage) if filters.stage else ""
-    grades = config.choices.get("grades")
-    grade = grades.canonical(filters.grade) if grades and filters.grade else filters.grade
-    owner = filters.owner or filters.mine_user
-    chosen = []
-    for customer in pool:
-        if stage and effective_stage(customer, config, today) != stage:
-            continue
-        if grade and customer.grade != grade:
-            continue
-        if owner and fold(customer.owner) != fold(owner):
-            continue
-        if filters.tag and not has_tag(customer.tags, filters.tag):
-            continue
-        chosen.append(customer)
-    descending = sort.startswith("-")
-    key = SORT_KEYS.get(sort.lstrip("-"))
-    if key is None:
-        raise CrmError(f"cannot sort by '{sort}'.", f"Use one of: {', '.join(SORT_KEYS)} (prefix - to reverse).")
-    return sorted(chosen, key=key, reverse=descending)
-
-
 def due_item_json(vault: Vault, item: DueInfo, day: date) -> dict[str, Any]:
     """One entry of ``crm due --json`` (the catalog's fast path must produce the same)."""
     customer = item.customer
@@ -458,12 +407,6 @@ def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: boo
 
 
 # ------------------------------------------------------------------ JSON
-
-
-def has_tag(tags: list[str], wanted: str) -> bool:
-    """``needs/data-security`` matches itself; ``needs`` or ``needs/`` the whole namespace."""
-    prefix = wanted.rstrip("/") + "/"
-    return any(t == wanted or t.startswith(prefix) for t in tags)
 
 
 def customer_json(

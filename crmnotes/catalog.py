@@ -1,60 +1,64 @@
-"""Listing data: what list views (``crm ls``, ``crm due``, the TUI table) need,
-without each face opening files itself.
+"""Listing data: what list views (``crm ls``, ``crm due``, the TUI table,
+reports) need, without each face opening files itself.
 
-This is the seam between the faces and the storage.  ``listing`` serves every
-customer from a compact cache, ``.crmnotes/catalog.txt``: one line per file
-with its size, mtime and three JSON columns, kept as raw text until needed:
+This is the seam between the faces and the storage.  Two caches under
+``.crmnotes/`` hold one line per customer file (its path, size and mtime and
+a CRC-32 of the line), kept as bytes until needed:
 
-* **compact** - what filters, sorting and the due rules read (name sort key,
-  stage, grade, owner, tags, dates, phone) and the due date *precomputed* for
-  both sides of the day the customer turns silent (the only way "today"
-  enters the due rules), so ``ls --json`` / ``due --json`` build no objects;
-* **entry** - the summary a ``Listed`` customer is rebuilt from (front-matter
-  keys a listing reads, the latest follow-up, problems), for the TUI and tables;
-* **static** - the listing JSON's keys that do not depend on today, already
-  serialized: ``ls --json`` splices it into its output without decoding it.
+* ``listing.txt`` - what ``ls --json``, ``due --json`` and the TUI table read:
+  the filter and sort fields as plain text, the due rules already applied for
+  both sides of the day the customer turns silent (the only way "today" enters
+  them), and ready-made JSON pieces (the listing JSON's static keys, the masked
+  phone, the due reason), so those commands decode no JSON and build no
+  customer objects.  A line whose text holds a tab or newline keeps its fields
+  as one JSON array instead.
+* ``catalog.txt`` - one JSON array per customer: the whole front-matter, a
+  summary of every follow-up (no texts) and the file's problems; ``listing``
+  rebuilds ``Listed`` customers from it and ``report_customers`` full ones.
 
 Before every answer one ``stat`` per file (``Vault.customer_stats``) finds the
-files changed since, whoever changed them, and only those are parsed again;
-so a 10,000-customer vault lists without parsing a file and without importing
-Whoosh, jieba or pypinyin.  The cache is JSON read with the C decoder, never
-pickle: a line someone tampered with can only make us re-read that file.  A
-missing, old or corrupt cache (or line) is rebuilt, never an error, and a
-vault we cannot write to still lists (from the files).
+files changed since, whoever changed them, and only those are parsed again
+(a first build writes both caches); so a 10,000-customer vault lists without
+parsing a file and without importing Whoosh, jieba or pypinyin.  A line whose
+CRC does not match (edited by hand, damaged) is made again from its file, so a
+broken line can never reach the output; the cache is never pickle.  A missing,
+old or corrupt cache is rebuilt, never an error, and a vault we cannot write
+to still lists (from the files).
 
-``load`` gives full customers (all follow-ups) from the search index's stored
-records, for views that need them.
+``load`` gives full customers (with follow-up texts) from the search index's
+stored records, for views that need them.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from .actions import Filters, list_customers
-from .config import CONFIG_FILE
-from .due import effective_stage, next_due
+from .config import CONFIG_FILE, fold
 from .errors import CrmError, FileFormatError
+from .filters import Filters, check_sort, has_tag
 from .fsutil import atomic_write
 from .model import Customer, FollowUp, Problem, format_minute
 from .vault import ScanResult, Vault
 
 CATALOG_FILE = "catalog.txt"
+LISTING_FILE = "listing.txt"
 OLD_CATALOG_FILES = ("catalog.json",)  # earlier layouts, removed when the new one is written
-CATALOG_VERSION = 5
+CATALOG_VERSION = 8
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
+_UTF8 = ("utf-8", "surrogatepass")  # file names that are not UTF-8 come back the same
 
 
 @dataclass
 class Listed(Customer):
-    """A customer as the catalog keeps it, for lists only: ``meta`` holds the
-    ``LISTED_KEYS`` and the open tickets, ``followups`` only the latest entry's
-    date and next step (what the last contact, the due rules and the silent
-    stage read), ``followup_count`` how many there are; ``body`` is empty.
-    Read the file (``Vault.read``) for anything else."""
+    """A customer as the catalog keeps it, for lists only: the whole
+    front-matter, but of the follow-ups only the latest one's date and next
+    step (what the last contact, the due rules and the silent stage read);
+    ``followup_count`` says how many there are and ``body`` is empty.  Read
+    the file (``Vault.read``) for anything else."""
 
     followup_count: int = 0
     json_static: str = ""  # the listing JSON's keys that do not depend on today or --reveal, serialized
@@ -90,6 +94,8 @@ class Row:
 
 
 def row_of(vault: Vault, customer: Customer, today: date) -> Row:
+    from .due import effective_stage, next_due
+
     due = next_due(customer, vault.config, today)
     count = customer.followup_count if isinstance(customer, Listed) else len(customer.followups)
     return Row(
@@ -100,12 +106,6 @@ def row_of(vault: Vault, customer: Customer, today: date) -> Row:
         tags=customer.tags, created=customer.created, last_contact=customer.last_contact,
         due=due.due if due else None, due_reason=due.reason if due else "", followup_count=count,
     )
-
-
-def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
-    today = today or date.today()
-    customers = list_customers(vault, filters or Filters(), sort, today, customers=listing(vault).customers)
-    return [row_of(vault, c, today) for c in customers]
 
 
 def load(vault: Vault) -> ScanResult:
@@ -119,162 +119,31 @@ def load(vault: Vault) -> ScanResult:
         return vault.scan()
 
 
-# ------------------------------------------------------------------ the listing cache
+# ------------------------------------------------------------------ one customer file, read for both caches
 
 
-def listing(vault: Vault) -> ScanResult:
-    """Every customer as a ``Listed`` summary (in ``Vault.scan`` order) and every
-    unreadable or unsafe file; files changed since the last call are re-read."""
-    lines, result = _fresh_lines(vault)
-    entries = _column(vault, lines, _ENTRY, _untagged)
-    statics = [line[_STATIC] for line in lines]
-    for line, entry, static in zip(lines, entries, statics, strict=True):
-        customer = _decode(vault, line[_REL], [*entry, static]) if isinstance(entry, list) else None
-        if customer is None:  # not an entry we wrote: read the file
-            customer = _read(vault, line[_REL], int(line[_SIZE]), int(line[_MTIME]))[1]
-        if isinstance(customer, Problem):
-            result.problems.append(customer)
-        else:
-            result.customers.append(customer)
-    return result
+@dataclass
+class _Record:
+    """One file read now: what both caches keep of it (see ``_read``)."""
+
+    rel: str
+    size: int
+    mtime: int
+    found: Customer | Problem  # the full customer (follow-ups without texts) or why it is unreadable
+    listed: Listed | None = None
+    head: list[bytes] = field(default_factory=list)  # listing.txt columns after rel, size, mtime
+    detail: list[Any] = field(default_factory=list)  # catalog.txt's JSON array
 
 
-# Columns of a catalog line (tab-separated; JSON never holds a raw tab or newline)
-_REL, _SIZE, _MTIME, _COMPACT, _ENTRY, _STATIC = range(6)
-_COLUMNS = 6
-
-
-def _fresh_lines(vault: Vault) -> tuple[list[list[str]], ScanResult]:
-    """The catalog line of every customer file in ``Vault.scan`` order, re-made
-    for files changed since; the result holds the unsafe paths and, for
-    ``listing``, receives the rest."""
-    current, unsafe = vault.customer_stats()
-    cached = _load(vault)
-    lines: list[list[str]] = []
-    changed = len(cached) != len(current)
-    for rel, (size, mtime) in current.items():
-        line = cached.get(rel)
-        if line is None or line[_SIZE] != str(size) or line[_MTIME] != str(mtime):
-            line = _line(vault, rel, size, mtime)  # new, changed, or a line we cannot use: read the file
-            changed = True
-        lines.append(line)
-    if changed:
-        _save(vault, lines)
-    return lines, ScanResult(problems=list(unsafe))
-
-
-def _path(vault: Vault) -> Path:
-    return vault.cache_dir / CATALOG_FILE
-
-
-def _config_state(vault: Vault) -> list[int]:
-    # the config decides canonical channel / stage ids and the due rules in the summaries
-    try:
-        stat = (vault.root / CONFIG_FILE).stat()
-    except OSError:
-        return [-1, -1]
-    return [stat.st_size, stat.st_mtime_ns]
-
-
-def _header(vault: Vault) -> str:
-    return json.dumps({"version": CATALOG_VERSION, "config": _config_state(vault)}, separators=(",", ":"))
-
-
-def _load(vault: Vault) -> dict[str, list[str]]:
-    """rel -> line of a cache written for this version and config; lines that do not
-    have the expected shape are left out (their files are read again)."""
-    try:
-        text = _path(vault).read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):  # missing or damaged: rebuilt from the files
-        return {}
-    lines = text.split("\n")
-    if lines[0] != _header(vault):
-        return {}
-    found = {}
-    for raw in lines[1:]:
-        line = raw.split("\t")
-        if len(line) == _COLUMNS and _well_formed(line):
-            found[line[_REL]] = line
-    return found
-
-
-def _well_formed(line: list[str]) -> bool:
-    """Cheap shape check at load; the JSON columns are checked when decoded (``_column``)."""
-    return line[_SIZE].isdigit() and line[_MTIME].lstrip("-").isdigit()
-
-
-def _column(vault: Vault, lines: list[list[str]], column: int, hook: Any = None) -> list[Any]:
-    """One JSON column of every line, decoded by one C call; a line that does not
-    decode (damaged cache) is made again from its file."""
-    joined = ",".join(line[column] for line in lines)
-    try:
-        values = json.loads("[" + joined + "]", object_hook=hook)
-        if len(values) == len(lines):
-            return values  # type: ignore[no-any-return]
-    except (ValueError, TypeError, AttributeError):  # the object hook raises the last two on odd tags
-        pass
-    values = []
-    repaired = False
-    for i, line in enumerate(lines):
-        try:
-            values.append(json.loads(line[column], object_hook=hook))
-        except (ValueError, TypeError, AttributeError):
-            lines[i] = _line(vault, line[_REL], int(line[_SIZE]), int(line[_MTIME]))
-            values.append(json.loads(lines[i][column], object_hook=hook))
-            repaired = True
-    if repaired:
-        _save(vault, lines)
-    return values
-
-
-def _save(vault: Vault, lines: list[list[str]]) -> None:
-    text = "\n".join([_header(vault), *("\t".join(line) for line in lines)])
-    try:
-        atomic_write(_path(vault), text.encode("utf-8"), durable=False)
-        for name in OLD_CATALOG_FILES:
-            (vault.cache_dir / name).unlink(missing_ok=True)
-    except OSError:
-        pass  # a read-only vault still lists; it just reads its files every time
-
-
-def _line(vault: Vault, rel: str, size: int, mtime: int) -> list[str]:
-    """The catalog line of one file, read now (see ``_read``)."""
-    entry, customer = _read(vault, rel, size, mtime)
-    dumps = _dumps
-    if isinstance(customer, Problem):
-        compact: list[Any] = [customer.message]
-        static = ""
-    else:
-        compact = _compact(vault, customer)
-        static = customer.json_static
-    kept = entry if isinstance(customer, Problem) else entry[:-1]  # the static JSON has a column of its own
-    line = [rel, str(size), str(mtime), dumps(compact), dumps(kept), static]  # static: JSON text, no raw tab/newline
-    if any(("\t" in part or "\n" in part) for part in line):  # a path with a tab or newline: never cached
-        line[_SIZE] = "-1"
-        line[_REL] = rel.replace("\t", " ").replace("\n", " ")
-    return line
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_encode_value)
-
-
-# Front-matter keys a listing reads (filters, sort keys, due rules, table columns); the rest
-# (deals, closed tickets, unknown keys) is only in the serialized JSON part.
+# Front-matter keys a listing reads (filters, sort keys, due rules, table columns)
 LISTED_KEYS = ("id", "name", "industry", "contact", "phone", "email", "source", "stage", "grade", "owner", "tags",
                "created", "next_followup")
 
 
-def _read(vault: Vault, rel: str, size: int, mtime: int) -> tuple[list[Any], Listed | Problem]:
-    """The cache entry of one file, and what it holds.  The stat was taken
-    before reading: a write racing with us shows as a changed stat next time.
-
-    Entry: [size, mtime_ns, error, sort key, follow-up count, masked phone,
-    listed front-matter, latest follow-up [at, has_time, next_date, next_what] or null,
-    problems, serialized JSON part].
-    """
+def _read(vault: Vault, rel: str, size: int, mtime: int) -> _Record:
+    """Read one file for the caches.  The stat was taken before reading: a
+    write racing with us shows as a changed stat next time."""
     from .naming import collation_key  # pypinyin for Chinese names: only when a file is (re)read
-    from .tickets import is_open
 
     path = vault.root / rel
     try:
@@ -282,47 +151,47 @@ def _read(vault: Vault, rel: str, size: int, mtime: int) -> tuple[list[Any], Lis
     except FileFormatError as exc:
         detail = exc.message.removeprefix(vault.relative(path)).strip()
         error = f"{detail} {exc.hint}".strip()
-        return [size, mtime, error], Problem(path, None, error, code="unreadable")
-    followups = customer.followups
-    latest = max(followups, key=lambda f: f.at) if followups else None  # the entry due.next_due reads
-    meta = {k: customer.meta[k] for k in LISTED_KEYS if k in customer.meta}
-    open_tickets = [t for t in customer.tickets if is_open(t)]  # the due list reads open tickets only
-    if open_tickets:
-        meta["tickets"] = open_tickets
-    kept = FollowUp(at=latest.at, has_time=latest.has_time, next_date=latest.next_date,
-                    next_what=latest.next_what) if latest else None
-    listed = Listed(path=path, meta=meta, followups=[kept] if kept else [], problems=customer.problems,
-                    sort_key=collation_key(customer.name), followup_count=len(followups),
-                    json_static=_static_json(vault, customer), masked_phone=_masked(vault, customer))
-    entry = [size, mtime, "", listed.sort_key, listed.followup_count, listed.masked_phone, _tagged(meta),
-             [kept.at.isoformat(), kept.has_time, kept.next_date.isoformat() if kept.next_date else None,
-              kept.next_what] if kept else None,
-             [[p.line, p.message, p.severity, p.code] for p in customer.problems], listed.json_static]
-    return entry, listed
+        return _Record(rel, size, mtime, Problem(path, None, error, code="unreadable"),
+                       head=[_KIND_ERROR, _json(error)], detail=[error])
+    followups = [FollowUp(at=f.at, channel=f.channel, by=f.by, next_date=f.next_date, next_what=f.next_what,
+                          stage_from=f.stage_from, stage_to=f.stage_to, has_time=f.has_time)
+                 for f in customer.followups]  # what reports and the due rules read: no texts
+    full = Customer(path=path, meta=customer.meta, followups=followups, problems=customer.problems,
+                    sort_key=collation_key(customer.name))
+    latest = max(range(len(followups)), key=lambda i: followups[i].at) if followups else -1
+    listed = _listed(full, latest, len(followups), _masked(vault, customer), _static_json(vault, customer))
+    detail = ["", listed.sort_key, latest, listed.masked_phone, _tagged(customer.meta),
+              [[f.at.isoformat(), f.has_time, f.channel, f.by, f.stage_from, f.stage_to,
+                f.next_date.isoformat() if f.next_date else None, f.next_what] for f in followups],
+              [[p.line, p.message, p.severity, p.code] for p in customer.problems], listed.json_static]
+    return _Record(rel, size, mtime, full, listed, _head(vault, listed, rel), detail)
 
 
-def _decode(vault: Vault, rel: str, entry: Any) -> Listed | Problem | None:
-    """The customer (or the problem) an entry holds; None when the entry is not one we wrote."""
-    path = vault.root / rel
-    try:
-        if entry[2]:
-            return Problem(path, None, str(entry[2]), code="unreadable")
-        _, _, _, sort_key, count, masked, meta, latest, problems, static = entry
-        if not (isinstance(meta, dict) and isinstance(static, str) and isinstance(masked, str)
-                and isinstance(sort_key, str)):
-            return None
-        followups = []
-        if latest is not None:
-            at, has_time, next_date, next_what = latest
-            followups.append(FollowUp(at=datetime.fromisoformat(at), has_time=bool(has_time),
-                                      next_date=date.fromisoformat(next_date) if next_date else None,
-                                      next_what=str(next_what)))
-        return Listed(path=path, meta=meta, followups=followups,
-                      problems=[Problem(path, line, message, severity, code)
-                                for line, message, severity, code in problems],
-                      sort_key=sort_key, followup_count=int(count), json_static=static, masked_phone=masked)
-    except (TypeError, KeyError, ValueError, IndexError, AttributeError):
-        return None
+def _listed(full: Customer, latest: int, count: int, masked: str, static: str) -> Listed:
+    kept = full.followups[latest] if latest >= 0 else None
+    followups = [FollowUp(at=kept.at, has_time=kept.has_time, next_date=kept.next_date,
+                          next_what=kept.next_what)] if kept else []
+    return Listed(path=full.path, meta=full.meta, followups=followups, problems=full.problems,
+                  sort_key=full.sort_key, followup_count=count, json_static=static, masked_phone=masked)
+
+
+def _masked(vault: Vault, customer: Customer) -> str:
+    from .rules import mask_phone
+
+    phone = customer.text("phone")
+    return mask_phone(phone, vault.config.phone_region) if phone else ""
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(*_UTF8)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_encode_value).encode(*_UTF8)
+
+
+def _encode_value(value: Any) -> Any:
+    return str(value)  # anything YAML gave that JSON has no type for (never expected)
 
 
 def _tagged(value: Any) -> Any:
@@ -354,8 +223,296 @@ def _untagged(value: dict[str, Any]) -> Any:
     return value
 
 
-def _encode_value(value: Any) -> Any:
-    return str(value)  # anything YAML gave that JSON has no type for (never expected)
+# ------------------------------------------------------------------ the caches on disk
+#
+# A line: CRC-32 of the rest \t rel \t size \t mtime \t columns...  Every column is bytes without a raw tab
+# or newline; a line whose CRC does not match, or whose shape is wrong, is made again from its file.
+
+
+@dataclass(frozen=True)
+class _Table:
+    file: str
+    width: int  # columns of a customer's line in memory (rel, size, mtime included)
+    make: Any  # _Record -> the columns after rel, size, mtime
+    raw: tuple[int, ...] = ()  # columns of plain text, which may hold a tab or newline (then the line is JSON)
+
+
+_REL, _SIZE, _MTIME = range(3)
+_KIND_CUSTOMER, _KIND_JSON, _KIND_ERROR = b"C", b"J", b"E"
+
+# listing.txt columns, in the order the commands need them (a command splits a line only as far as it reads):
+# [3] kind; for a customer then the first day silent (ISO or ""), the due day on a day before it (A) and once
+# silent (B) ("" none, "-" the day itself, else ISO), the name sort key, ``ls --json``'s dynamic keys for A and B
+# (masked phone; "" when the due is the day itself) and its static keys, the due reasons and rules as JSON (or
+# null), the JSON pieces of ``due --json``, plain text fields, ISO dates ("" for none), the phones as JSON, and
+# the rest of a ``Row`` as one JSON array.  An unreadable file: [3] E, [4] its error as JSON.
+_KIND, _SILENT, _DUE_A, _DUE_B, _SORT, _LS_A, _LS_B, _STATIC = range(3, 11)
+_REASON_A, _RULE_A, _REASON_B, _RULE_B, _STAGE_JSON, _DUE_KEYS, _PATH_JSON, _NAME, _OWNER = range(11, 20)
+_STAGE, _GRADE, _CREATED, _LAST, _NEXT, _PHONE_JSON, _MASKED_JSON, _ROW = range(20, 28)
+_ROW_KEYS = ("id", "name", "grade", "owner", "industry", "contact", "phone", "email", "source")  # then tags, count
+_DUE_DEPTH, _LS_DEPTH, _FULL = _DUE_B + 1, _STATIC + 1, -1  # columns split off for due --json, ls --json, all
+_NO_DUE = (b"", b"null", b"null")
+
+
+def _head(vault: Vault, customer: Listed, rel: str) -> list[bytes]:
+    """listing.txt's columns of one customer (see above)."""
+    config = vault.config
+    base = customer.last_contact or customer.created
+    found = config.stages.find(customer.stage) if customer.stage else None
+    silent_from = None
+    if config.silent_stage is not None and base is not None and not (found is not None and found.closed):
+        silent_from = base.date() + timedelta(days=config.silent_after_days)
+    quiet_day = silent_from - timedelta(days=1) if silent_from else (base.date() if base else date.today())
+    due_a, reason_a, rule_a = _due_columns(customer, config, quiet_day)
+    due_b, reason_b, rule_b = _due_columns(customer, config, silent_from) if silent_from else _NO_DUE
+    stage, masked = _json(customer.stage), _json(customer.masked_phone)
+    row = [customer.text(key) for key in _ROW_KEYS]
+    return [
+        _KIND_CUSTOMER, _iso(silent_from), due_a, due_b, customer.sort_key.encode(*_UTF8),
+        b"" if due_a == b"-" else _ls_dynamic(masked, stage, due_a, reason_a),
+        b"" if due_b == b"-" else _ls_dynamic(masked, _json(config.silent_stage), due_b, reason_b),
+        customer.json_static.encode(*_UTF8), reason_a, rule_a, reason_b, rule_b, stage,
+        json.dumps({"id": customer.id, "name": customer.name, "owner": customer.owner},
+                   ensure_ascii=False)[1:-1].encode(*_UTF8),  # print_json's separators, like due --json
+        _json(rel), *(t.encode(*_UTF8) for t in (customer.name, customer.owner, customer.stage, customer.grade)),
+        _iso(customer.created), _iso(customer.last_contact), _iso(customer.next_followup),
+        _json(customer.text("phone")), masked, _json([*row, customer.tags, customer.followup_count]),
+    ]
+
+
+def _iso(value: date | None) -> bytes:
+    return value.isoformat().encode() if value else b""
+
+
+def _ls_dynamic(phone: bytes, stage: bytes, due: bytes, reason: bytes) -> bytes:
+    """``ls --json``'s keys that depend on today or --reveal (JSON pieces in, the object's end out)."""
+    when = b'"' + due + b'"' if due else b"null"
+    return b'"phone":%s,"effective_stage":%s,"due":%s,"due_reason":%s}' % (phone, stage, when, reason)
+
+
+def _due_columns(customer: Customer, config: Any, day: date) -> tuple[bytes, bytes, bytes]:
+    from .due import next_due
+
+    due = next_due(customer, config, day)
+    if due is None:
+        return _NO_DUE
+    # the one rule that reads "today" itself: cadence with neither contact nor creation date
+    today_itself = due.rule == "cadence" and customer.last_contact is None and customer.created is None
+    return b"-" if today_itself else due.due.isoformat().encode(), _json(due.reason), _json(due.rule)
+
+
+_LISTING = _Table(LISTING_FILE, _ROW + 1, lambda record: record.head, (_SORT, _NAME, _OWNER, _STAGE, _GRADE))
+_DETAIL = 3  # catalog.txt's one column after rel, size, mtime
+_CATALOG = _Table(CATALOG_FILE, _DETAIL + 1, lambda record: [_dumps(record.detail)])
+_TABLES = (_LISTING, _CATALOG)
+
+
+def _config_state(vault: Vault) -> list[int]:
+    # the config decides canonical channel / stage ids and the due rules in the summaries
+    try:
+        stat = (vault.root / CONFIG_FILE).stat()
+    except OSError:
+        return [-1, -1]
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _header(vault: Vault, table: _Table) -> bytes:
+    return _json({"version": CATALOG_VERSION, "config": _config_state(vault), "file": table.file})
+
+
+class _Lines:
+    """The line of every customer file in ``Vault.scan`` order, for one table,
+    made again for files changed since; ``problems`` starts with the unsafe paths."""
+
+    def __init__(self, vault: Vault, table: _Table, depth: int = _FULL) -> None:
+        self.vault, self.table, self.depth = vault, table, depth
+        current, unsafe = vault.customer_stats()
+        self.problems: list[Problem] = list(unsafe)
+        cached = self._load()
+        self.lines: list[list[bytes]] = []
+        self.packed: list[bytes] = []
+        made: dict[str, _Record] = {}
+        for rel, (size, mtime) in current.items():
+            found = cached.get(rel.encode(*_UTF8))
+            if found is None or found[0][_SIZE] != b"%d" % size or found[0][_MTIME] != b"%d" % mtime:
+                made[rel] = record = _read(vault, rel, size, mtime)  # new, changed, or a line we cannot use
+                found = self._made(record)
+            self.lines.append(found[0])
+            self.packed.append(found[1])
+        if made or len(cached) != len(self.lines):
+            self.save()
+        if made and len(made) == len(self.lines):  # every file was read: write the other caches too
+            for other in _TABLES:
+                if other is not table:
+                    _save(vault, other, [_pack(other, _columns(other, made[rel])) for rel in current])
+
+    def _load(self) -> dict[bytes, tuple[list[bytes], bytes]]:
+        """rel -> (columns, line as stored) of a cache written for this version and config; the
+        columns from ``depth`` on stay joined in the last one (see ``_all``)."""
+        try:
+            data = (self.vault.cache_dir / self.table.file).read_bytes()
+        except OSError:  # missing: rebuilt from the files
+            return {}
+        packed = data.split(b"\n")
+        if packed[0] != _header(self.vault, self.table):
+            return {}
+        found = {}
+        crc32, depth = zlib.crc32, self.depth
+        width = self.table.width if depth == _FULL else depth + 1
+        for line in packed[1:]:
+            crc, _, body = line.partition(b"\t")
+            if not crc.isdigit() or crc32(body) != int(crc):
+                continue  # damaged or edited by hand: its file is read again
+            columns = body.split(b"\t", depth)
+            if len(columns) != width and (self.table is not _LISTING or not (columns := _unpack(columns))):
+                continue
+            found[columns[_REL]] = (columns, line)
+        return found
+
+    def _made(self, record: _Record) -> tuple[list[bytes], bytes]:
+        columns = _columns(self.table, record)
+        return columns, _pack(self.table, columns)
+
+    def remake(self, i: int) -> list[bytes]:
+        """Line ``i`` read again from its file (its columns did not decode)."""
+        line = self.lines[i]
+        rel = line[_REL].decode(*_UTF8)
+        self.lines[i], self.packed[i] = self._made(_read(self.vault, rel, int(line[_SIZE]), int(line[_MTIME])))
+        return self.lines[i]
+
+    def save(self) -> None:
+        _save(self.vault, self.table, self.packed)
+
+    def column(self, lines: list[list[bytes]], column: int, hook: Any = None,
+               valid: Any = lambda value: True) -> list[Any]:
+        """One JSON column of ``lines`` (some of ``self.lines``), decoded by one C
+        call; a line whose column does not decode to a valid value is made again."""
+        try:
+            values = json.loads(b"[" + b",".join(line[column] for line in lines) + b"]", object_hook=hook)
+            if len(values) == len(lines) and all(map(valid, values)):
+                return values  # type: ignore[no-any-return]
+        except (ValueError, TypeError, AttributeError, KeyError):  # the hook raises the last three on odd tags
+            pass
+        where = {id(line): i for i, line in enumerate(self.lines)}
+        values = []
+        for k, line in enumerate(lines):
+            try:
+                value = json.loads(line[column], object_hook=hook)
+                if not valid(value):
+                    raise ValueError("not a value we wrote")
+            except (ValueError, TypeError, AttributeError, KeyError):
+                lines[k] = line = self.remake(where[id(line)])
+                value = json.loads(line[column], object_hook=hook)
+            values.append(value)
+        self.save()
+        return values
+
+
+def _columns(table: _Table, record: _Record) -> list[bytes]:
+    return [record.rel.encode(*_UTF8), b"%d" % record.size, b"%d" % record.mtime, *table.make(record)]
+
+
+def _pack(table: _Table, columns: list[bytes]) -> bytes:
+    """The stored line of ``columns``: a path with a tab or newline is never matched (read every
+    time); plain text with one makes the line keep its columns as one JSON array."""
+    rel = columns[_REL]
+    if b"\t" in rel or b"\n" in rel:
+        columns = [rel.replace(b"\t", b" ").replace(b"\n", b" "), b"-1", *columns[2:]]
+    if len(columns) > _KIND + 2 and any(b"\t" in columns[i] or b"\n" in columns[i] for i in table.raw):
+        columns = [*columns[:_KIND], _KIND_JSON, _json([c.decode(*_UTF8) for c in columns[_KIND + 1:]])]
+    body = b"\t".join(columns)
+    return b"%d\t%s" % (zlib.crc32(body), body)
+
+
+def _unpack(columns: list[bytes]) -> list[bytes] | None:
+    """A listing.txt line kept as JSON, or an unreadable file's line; None for anything else."""
+    if len(columns) != _KIND + 2:
+        return None
+    if columns[_KIND] == _KIND_ERROR:
+        return columns
+    if columns[_KIND] != _KIND_JSON:
+        return None
+    try:
+        values = json.loads(columns[_KIND + 1])
+    except ValueError:
+        return None
+    if not (isinstance(values, list) and len(values) == _LISTING.width - _KIND - 1
+            and all(isinstance(v, str) for v in values)):
+        return None
+    return [*columns[:_KIND], _KIND_CUSTOMER, *(v.encode(*_UTF8) for v in values)]
+
+
+def _save(vault: Vault, table: _Table, packed: list[bytes]) -> None:
+    try:
+        atomic_write(vault.cache_dir / table.file, b"\n".join([_header(vault, table), *packed]), durable=False)
+        for name in OLD_CATALOG_FILES:
+            (vault.cache_dir / name).unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only vault still lists; it just reads its files every time
+
+
+# ------------------------------------------------------------------ customer objects from catalog.txt
+
+
+def _customers(vault: Vault, build: Any) -> ScanResult:
+    """Every customer of catalog.txt through ``build(path, detail)`` (None: not an entry we wrote,
+    so its file is read again), and every unreadable or unsafe file."""
+    lines = _Lines(vault, _CATALOG)
+    result = ScanResult(problems=lines.problems)
+    details = lines.column(lines.lines, _DETAIL, _untagged, _detail_ok)
+    for i, detail in enumerate(details):
+        path = vault.root / lines.lines[i][_REL].decode(*_UTF8)
+        found = Problem(path, None, str(detail[0]), code="unreadable") if detail[0] else build(path, detail)
+        if found is None:
+            found = build(path, json.loads(lines.remake(i)[_DETAIL], object_hook=_untagged))
+            lines.save()
+        if isinstance(found, Problem):
+            result.problems.append(found)
+        else:
+            result.customers.append(found)
+    return result
+
+
+def _detail_ok(detail: Any) -> bool:
+    return isinstance(detail, list) and ((len(detail) == 1 and isinstance(detail[0], str) and bool(detail[0]))
+                                         or (len(detail) == 8 and detail[0] == ""))
+
+
+def _full(path: Any, detail: list[Any]) -> Customer | None:
+    try:
+        _, sort_key, _, _, meta, followups, problems, _ = detail
+        if not isinstance(meta, dict) or not isinstance(sort_key, str):
+            return None
+        return Customer(path=path, meta=meta, sort_key=sort_key, followups=[
+            FollowUp(at=datetime.fromisoformat(at), has_time=bool(has_time), channel=str(channel), by=str(by),
+                     stage_from=str(stage_from), stage_to=str(stage_to),
+                     next_date=date.fromisoformat(next_date) if next_date else None, next_what=str(next_what))
+            for at, has_time, channel, by, stage_from, stage_to, next_date, next_what in followups],
+            problems=[Problem(path, line, message, severity, code) for line, message, severity, code in problems])
+    except (TypeError, KeyError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _listed_of(path: Any, detail: list[Any]) -> Listed | None:
+    full = _full(path, detail)
+    latest, masked, static = detail[2], detail[3], detail[7]
+    if full is None or not (isinstance(latest, int) and -1 <= latest < len(full.followups)
+                            and isinstance(masked, str) and isinstance(static, str)):
+        return None
+    return _listed(full, latest, len(full.followups), masked, static)
+
+
+def listing(vault: Vault) -> ScanResult:
+    """Every customer as a ``Listed`` summary (in ``Vault.scan`` order) and every
+    unreadable or unsafe file; files changed since the last call are re-read."""
+    return _customers(vault, _listed_of)
+
+
+def report_customers(vault: Vault) -> ScanResult:
+    """Every customer with its whole front-matter and a summary of every
+    follow-up (time, channel, author, stage move, next step; no texts): what
+    ``reports`` read, without parsing the files."""
+    return _customers(vault, _full)
 
 
 # ------------------------------------------------------------------ listing JSON
@@ -384,17 +541,12 @@ def _static_json(vault: Vault, customer: Customer) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)[1:-1]
 
 
-def _masked(vault: Vault, customer: Customer) -> str:
-    from .rules import mask_phone
-
-    phone = customer.text("phone")
-    return mask_phone(phone, vault.config.phone_region) if phone else ""
-
-
 def listing_json_text(vault: Vault, customers: list[Customer], *, reveal: bool = False,
                       today: date | None = None) -> str:
     """The JSON array of ``listing_json`` for every customer, built from the
     cached serialized parts (a few dynamic keys are added per customer)."""
+    from .due import effective_stage, next_due
+
     today = today or date.today()
     config = vault.config
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
@@ -414,149 +566,156 @@ def listing_json_text(vault: Vault, customers: list[Customer], *, reveal: bool =
     return "[" + ",".join(parts) + "]"
 
 
-# ------------------------------------------------------------------ ls --json / due --json without objects
-#
-# compact column: [sort key, id, name, stage, grade, owner, tags, created, last contact, next_followup,
-# phone, masked phone, silent from, due while not silent, due once silent] - dates as ISO text, a due as
-# [date or null (= today), reason, rule] or null.  An unreadable file's line is [error].
-
-_C_SORT, _C_ID, _C_NAME, _C_STAGE, _C_GRADE, _C_OWNER, _C_TAGS, _C_CREATED, _C_LAST, _C_NEXT = range(10)
-_C_PHONE, _C_MASKED, _C_SILENT, _C_DUE, _C_DUE_SILENT = range(10, 15)
-_COMPACT_LEN = 15
+# ------------------------------------------------------------------ ls --json, due --json, rows from listing.txt
 
 
-def _compact(vault: Vault, customer: Listed) -> list[Any]:
-    """What filters, sorting and the due rules read, with the due rules already
-    applied: "today" enters them only through the silent stage, so the due is
-    computed for a day before the customer turns silent and for that day."""
-    from datetime import timedelta
+class _Day:
+    """The listing.txt columns that hold for one day: a line is silent from ``_SILENT``."""
 
-    config = vault.config
-    base = customer.last_contact or customer.created
-    found = config.stages.find(customer.stage) if customer.stage else None
-    silent_from = None
-    if config.silent_stage is not None and base is not None and not (found is not None and found.closed):
-        silent_from = base.date() + timedelta(days=config.silent_after_days)
-    quiet_day = silent_from - timedelta(days=1) if silent_from else (base.date() if base else date.today())
-    created, last, upcoming = customer.created, customer.last_contact, customer.next_followup
-    return [
-        customer.sort_key, customer.id, customer.name, customer.stage, customer.grade, customer.owner,
-        customer.tags, created.isoformat() if created else "", last.isoformat() if last else "",
-        upcoming.isoformat() if upcoming else "", customer.text("phone"), customer.masked_phone,
-        silent_from.isoformat() if silent_from else None, _due_of(customer, config, quiet_day),
-        _due_of(customer, config, silent_from) if silent_from else None,
-    ]
+    def __init__(self, vault: Vault, day: date) -> None:
+        self.day, self.text = day, day.isoformat().encode()
+        self.silent_stage = (vault.config.silent_stage or "").encode(*_UTF8)
+        self.silent_json = _json(vault.config.silent_stage)
 
+    def silent(self, line: list[bytes]) -> bool:
+        return bool(line[_SILENT]) and self.text >= line[_SILENT]
 
-def _due_of(customer: Customer, config: Any, day: date) -> list[Any] | None:
-    due = next_due(customer, config, day)
-    if due is None:
-        return None
-    # the one rule that reads "today" itself: cadence with neither contact nor creation date
-    today_itself = due.rule == "cadence" and customer.last_contact is None and customer.created is None
-    return [None if today_itself else due.due.isoformat(), due.reason, due.rule]
+    def stage(self, line: list[bytes]) -> bytes:
+        return self.silent_stage if self.silent(line) else line[_STAGE]
 
-
-def _compact_ok(row: Any) -> bool:
-    return (isinstance(row, list) and len(row) == _COMPACT_LEN and isinstance(row[_C_TAGS], list)
-            and all(isinstance(row[i], str) for i in (_C_SORT, _C_ID, _C_NAME, _C_STAGE, _C_GRADE, _C_OWNER,
-                                                       _C_CREATED, _C_LAST, _C_NEXT, _C_PHONE, _C_MASKED)))
-
-
-def _compact_rows(vault: Vault) -> tuple[list[tuple[list[str], list[Any]]], list[Problem]]:
-    """(line, compact) of every readable customer, and the unreadable/unsafe files."""
-    lines, result = _fresh_lines(vault)
-    compacts = _column(vault, lines, _COMPACT)
-    rows: list[tuple[list[str], list[Any]]] = []
-    problems = result.problems
-    for i, (line, compact) in enumerate(zip(lines, compacts, strict=True)):
-        if not (_compact_ok(compact) or (isinstance(compact, list) and len(compact) == 1)):
-            line = lines[i] = _line(vault, line[_REL], int(line[_SIZE]), int(line[_MTIME]))  # damaged line
-            compact = json.loads(line[_COMPACT])
-            _save(vault, lines)
-        if len(compact) == 1:
-            problems.append(Problem(vault.root / line[_REL], None, str(compact[0]), code="unreadable"))
+    def due(self, line: list[bytes]) -> tuple[bytes, bytes, bytes]:
+        """(ISO day or b"" for none, reason JSON, rule JSON)."""
+        if self.silent(line):
+            day, reason, rule = line[_DUE_B], line[_REASON_B], line[_RULE_B]
         else:
-            rows.append((line, compact))
-    return rows, problems
+            day, reason, rule = line[_DUE_A], line[_REASON_A], line[_RULE_A]
+        return (self.text if day == b"-" else day), reason, rule
+
+    def ls_dynamic(self, line: list[bytes], reveal: bool) -> bytes:
+        """``ls --json``'s dynamic keys of a line: cached, unless revealed or due "today"."""
+        silent = self.silent(line)
+        cached = line[_LS_B if silent else _LS_A]
+        if cached and not reveal:
+            return cached
+        line = _upto(line, _MASKED_JSON)
+        due, reason, _ = self.due(line)
+        return _ls_dynamic(line[_PHONE_JSON if reveal else _MASKED_JSON],
+                           self.silent_json if silent else line[_STAGE_JSON], due, reason)
 
 
-def _stage_on(config: Any, row: list[Any], day: date) -> str:
-    silent = row[_C_SILENT]
-    return config.silent_stage if silent is not None and day.isoformat() >= silent else row[_C_STAGE]
+def _upto(line: list[bytes], column: int) -> list[bytes]:
+    """A listing.txt line split at least as far as ``column`` (a command split it only as far as it reads)."""
+    return line if len(line) > column + 1 else line[:-1] + line[-1].split(b"\t", column + 2 - len(line))
 
 
-def _due_on(row: list[Any], day: date) -> tuple[str, str, str] | None:
-    silent = row[_C_SILENT]
-    due = row[_C_DUE_SILENT] if silent is not None and day.isoformat() >= silent else row[_C_DUE]
-    if due is None:
-        return None
-    return (due[0] or day.isoformat(), due[1], due[2])
+_SORT_COLUMNS = {"name": (_SORT, b""), "created": (_CREATED, b""), "last": (_LAST, b""),
+                 "stage": (_STAGE, b""), "grade": (_GRADE, b"~"), "owner": (_OWNER, b""),
+                 "next": (_NEXT, b"9999-12-31")}  # the empty value sorts like filters.SORT_KEYS's default
 
 
-_SORT_COLUMNS = {"name": (_C_SORT, ""), "created": (_C_CREATED, ""), "last": (_C_LAST, ""),
-                 "stage": (_C_STAGE, ""), "grade": (_C_GRADE, "~"), "owner": (_C_OWNER, ""),
-                 "next": (_C_NEXT, "9999-12-31")}  # the empty value sorts like actions.SORT_KEYS's default
+def _customer_lines(vault: Vault, depth: int = _FULL) -> tuple[_Lines, list[list[bytes]]]:
+    """listing.txt's lines, the customers' apart; the unreadable files join ``problems``."""
+    lines = _Lines(vault, _LISTING, depth)
+    customers = []
+    for line in lines.lines:
+        if line[_KIND] == _KIND_CUSTOMER:
+            customers.append(line)
+        else:
+            message = json.loads(line[_KIND + 1])
+            lines.problems.append(Problem(vault.root / line[_REL].decode(*_UTF8), None, str(message),
+                                          code="unreadable"))
+    return lines, customers
+
+
+def _choose(vault: Vault, lines: _Lines, customers: list[list[bytes]], filters: Filters, sort: str,
+            day: _Day) -> list[list[bytes]]:
+    """``filters.list_customers``'s choice and order, on listing.txt lines (split in full unless
+    only sorted by name)."""
+    name = check_sort(sort)
+    config = vault.config
+    chosen = customers
+    if filters.stage:
+        stage = config.stages.canonical(filters.stage).encode(*_UTF8)
+        chosen = [line for line in chosen if day.stage(line) == stage]
+    grades = config.choices.get("grades")
+    if filters.grade:
+        grade = (grades.canonical(filters.grade) if grades else filters.grade).encode(*_UTF8)
+        chosen = [line for line in chosen if line[_GRADE] == grade]
+    owner = fold(filters.owner or filters.mine_user)
+    if owner:
+        chosen = [line for line in chosen if fold(line[_OWNER].decode(*_UTF8)) == owner]
+    if filters.tag:
+        found = lines.column(chosen, _ROW)
+        chosen = [line for line, row in zip(chosen, found, strict=True) if has_tag(row[-2], filters.tag)]
+    column, empty = _SORT_COLUMNS[name]
+    return sorted(chosen, key=lambda line: line[column] or empty, reverse=sort.startswith("-"))
 
 
 def listing_json_fast(vault: Vault, filters: Filters, sort: str = "name", limit: int = 0, *,
-                      reveal: bool = False, today: date | None = None) -> tuple[str, list[Problem]]:
-    """``crm ls --json``: the text ``listing_json_text`` gives for
-    ``actions.list_customers``'s choice, from the compact and static columns
-    only (no customer objects, no decoding of the static JSON)."""
-    from .actions import SORT_KEYS, has_tag
-    from .config import fold
-
-    today = today or date.today()
-    config = vault.config
-    descending = sort.startswith("-")
-    if sort.lstrip("-") not in SORT_KEYS or sort.lstrip("-") not in _SORT_COLUMNS:
-        raise CrmError(f"cannot sort by '{sort}'.", f"Use one of: {', '.join(SORT_KEYS)} (prefix - to reverse).")
-    rows, problems = _compact_rows(vault)
-    stage = config.stages.canonical(filters.stage) if filters.stage else ""
-    grades = config.choices.get("grades")
-    grade = grades.canonical(filters.grade) if grades and filters.grade else filters.grade
-    owner = fold(filters.owner or filters.mine_user)
-    chosen = [(line, row) for line, row in rows
-              if (not stage or _stage_on(config, row, today) == stage) and (not grade or row[_C_GRADE] == grade)
-              and (not owner or fold(row[_C_OWNER]) == owner) and (not filters.tag or has_tag(row[_C_TAGS],
-                                                                                              filters.tag))]
-    column, empty = _SORT_COLUMNS[sort.lstrip("-")]
-    chosen.sort(key=lambda item: item[1][column] or empty, reverse=descending)
+                      reveal: bool = False, today: date | None = None) -> tuple[bytes, list[Problem]]:
+    """``crm ls --json``: the UTF-8 text ``listing_json_text`` gives for
+    ``filters.list_customers``'s choice, spliced from listing.txt's JSON pieces."""
+    day = _Day(vault, today or date.today())
+    only_named = sort.lstrip("-") == "name" and filters == Filters()
+    lines, customers = _customer_lines(vault, _LS_DEPTH if only_named else _FULL)
+    chosen = _choose(vault, lines, customers, filters, sort, day)
     if limit > 0:
         chosen = chosen[:limit]
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     parts = []
-    for line, row in chosen:
-        due = _due_on(row, today)
-        dynamic = dumps({"phone": row[_C_PHONE] if reveal else row[_C_MASKED],
-                         "effective_stage": _stage_on(config, row, today),
-                         "due": due[0] if due else None, "due_reason": due[1] if due else None})
+    for line in chosen:
         static = line[_STATIC]
-        parts.append("{" + static + ("," if static else "") + dynamic[1:])
-    return "[" + ",".join(parts) + "]", problems
+        parts += (b"{", static, b"," if static else b"", day.ls_dynamic(line, reveal), b",")
+    if parts:
+        parts[-1] = b""
+    return b"[" + b"".join(parts) + b"]", lines.problems
 
 
-def due_json_fast(vault: Vault, day: date, owner: str = "") -> tuple[list[dict[str, Any]], list[Problem]]:
-    """``crm due --json``'s items (``actions.due_customers`` + ``actions.due_item_json``) from the compact column."""
-    from .config import fold
+def due_json_fast(vault: Vault, day: date, owner: str = "") -> tuple[bytes, list[Problem]]:
+    """``crm due --json``'s UTF-8 text (``actions.due_customers`` + ``actions.due_item_json``,
+    printed by ``print_json``) from listing.txt."""
+    on = _Day(vault, day)
+    lines, customers = _customer_lines(vault, _FULL if owner else _DUE_DEPTH)
+    if owner:
+        wanted = fold(owner)
+        customers = [line for line in customers if fold(line[_OWNER].decode(*_UTF8)) == wanted]
+    due_items = []
+    for line in customers:
+        when = line[_DUE_B if on.silent(line) else _DUE_A]
+        if when and (when == b"-" or when <= on.text):
+            line = _upto(line, _OWNER)
+            when, reason, rule = on.due(line)
+            due_items.append((when, line[_NAME], line, reason, rule))
+    due_items.sort(key=lambda item: (item[0], item[1]))
+    parts = []
+    for when, _, line, reason, rule in due_items:
+        days = (day - date.fromisoformat(when.decode())).days
+        stage = on.silent_json if on.silent(line) else line[_STAGE_JSON]
+        parts.append(b'{%s, "stage": %s, "due": "%s", "status": "%s", "days_overdue": %d, "rule": %s, '
+                     b'"reason": %s, "path": %s}' % (line[_DUE_KEYS], stage, when, b"overdue" if days else b"due",
+                                                     days, rule, reason, line[_PATH_JSON]))
+    return b"[" + b", ".join(parts) + b"]", lines.problems
 
-    config = vault.config
-    wanted = fold(owner) if owner else ""
-    rows, problems = _compact_rows(vault)
-    text_day = day.isoformat()
-    items = []
-    for line, row in rows:
-        if wanted and fold(row[_C_OWNER]) != wanted:
-            continue
-        due = _due_on(row, day)
-        if due is None or due[0] > text_day:
-            continue
-        when = date.fromisoformat(due[0])
-        days = (day - when).days
-        items.append({"id": row[_C_ID], "name": row[_C_NAME], "owner": row[_C_OWNER],
-                      "stage": _stage_on(config, row, day), "due": due[0],
-                      "status": "overdue" if days > 0 else "due" if days == 0 else "upcoming",
-                      "days_overdue": max(days, 0), "rule": due[2], "reason": due[1], "path": line[_REL]})
-    items.sort(key=lambda item: (item["due"], item["name"]))
-    return items, problems
+
+def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
+    """The TUI table's rows: ``row_of`` for ``filters.list_customers``'s choice, from listing.txt."""
+    day = _Day(vault, today or date.today())
+    lines, customers = _customer_lines(vault)
+    chosen = _choose(vault, lines, customers, filters or Filters(), sort, day)
+    found = lines.column(chosen, _ROW)
+    reasons = {column: lines.column(chosen, column) for column in (_REASON_A, _REASON_B)}
+    silent_stage = vault.config.silent_stage or ""
+    fromisoformat, day_of = datetime.fromisoformat, date.fromisoformat
+    out = []
+    for i, line in enumerate(chosen):
+        id_, name, grade, owner, industry, contact, phone, email, source, tags, count = found[i]
+        silent = day.silent(line)
+        due = day.due(line)[0]
+        created, last = line[_CREATED], line[_LAST]
+        out.append(Row(
+            id=id_, name=name, path=line[_REL].decode(*_UTF8), industry=industry, contact=contact, phone=phone,
+            email=email, source=source, stage=silent_stage if silent else line[_STAGE].decode(*_UTF8),
+            grade=grade, owner=owner, tags=tags, created=fromisoformat(created.decode()) if created else None,
+            last_contact=fromisoformat(last.decode()) if last else None,
+            due=day_of(due.decode()) if due else None,
+            due_reason=reasons[_REASON_B if silent else _REASON_A][i] or "", followup_count=count))
+    return out

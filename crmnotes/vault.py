@@ -11,14 +11,16 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import note
 from .config import CONFIG_FILE, VaultConfig, fold, load_config
-from .dedupe import Candidate, name_key
 from .errors import ConcurrentEditError, CrmError, FileFormatError, RefError, VaultNotFound
 from .fsutil import TEMP_PREFIX, FileChanged, atomic_write, file_lock
 from .model import Customer, Problem
-from .naming import looks_like_id
+
+if TYPE_CHECKING:  # the note parser (YAML, python-frontmatter) and dedupe load when a file is read
+    from . import note
+    from .dedupe import Candidate
 
 CUSTOMERS_DIR = "customers"
 CACHE_DIR = ".crmnotes"
@@ -178,6 +180,8 @@ class Vault:
         return self.customer_from(path, doc)
 
     def read_document(self, path: Path) -> note.Document:
+        from . import note
+
         try:
             size = path.stat().st_size
             if size > note.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
@@ -263,6 +267,8 @@ class Vault:
         the lock; if something else (an editor) changes it while we work, the
         edit is re-applied to the newer text instead of overwriting it.
         """
+        from . import note
+
         with file_lock(self.cache_dir / "locks", self.relative(path)):
             for _ in range(MAX_WRITE_ATTEMPTS):
                 before = path.stat()
@@ -283,12 +289,17 @@ class Vault:
 
 
 def _candidate(customer: Customer) -> Candidate:
+    from .dedupe import Candidate
+
     phone = customer.meta.get("phone")
     phones = tuple(str(p) for p in phone) if isinstance(phone, list) else ((str(phone),) if phone else ())
     return Candidate(customer.id, customer.name, phones, customer.text("email"), customer.path)
 
 
 def _matchers(ref: str) -> list[Callable[[Customer], bool]]:
+    from .dedupe import name_key
+    from .naming import looks_like_id
+
     folded, key = fold(ref), name_key(ref)
     matchers: list[Callable[[Customer], bool]] = [lambda c: c.id == ref.lower()]
     if looks_like_id(ref) or ref.lower().startswith("c-"):

@@ -415,12 +415,12 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
 def report_command(ctx: click.Context, name: str, since: str | None, until: str | None, owner: str,
                    as_json: bool) -> None:
     """Reports: funnel, sources, owners, activity, forecast, churn, tags."""
-    from .. import reports
+    from .. import catalog, reports
     from ..config import fold
     from .customers import parse_day
 
     vault = open_vault(ctx)
-    customers = vault.scan().customers
+    customers = catalog.report_customers(vault).customers  # the front-matter and follow-up summaries, cached
     if owner:
         customers = [c for c in customers if fold(c.owner) == fold(owner)]
     start = parse_day(since, "--since") if since else None

@@ -7,21 +7,23 @@ import shlex
 import subprocess
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich import box
-from rich.cells import cell_len
-from rich.table import Table
-from rich.text import Text
 
-from .. import actions, catalog
-from ..due import DueInfo, effective_stage, next_due
+from .. import catalog
 from ..errors import CrmError
+from ..filters import Filters
 from ..identity import vault_user
 from ..model import Customer, Problem, format_minute
-from ..rules import mask_phone
 from ..vault import Vault
 from .output import console, print_json, print_json_text, print_warning, safe
+
+if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..due import DueInfo
 
 
 def open_vault(ctx: click.Context) -> Vault:
@@ -45,7 +47,10 @@ def parse_day(value: str | None, option: str) -> date:
         raise CrmError(f"{option} '{value}' is not a date.", "Use YYYY-MM-DD.") from None
 
 
-label = actions.choice_label
+def label(vault: Vault, list_name: str, value: str) -> str:
+    from ..actions import choice_label
+
+    return choice_label(vault, list_name, value)
 
 
 # ------------------------------------------------------------------ init
@@ -56,6 +61,9 @@ label = actions.choice_label
 @click.option("--example", is_flag=True, help="Add sample customers (Chinese and English).")
 def init(path: Path, example: bool) -> None:
     """Create a vault (a git repository) in PATH."""
+    from rich.text import Text
+
+    from .. import actions
     from ..sync.repo import init_repo
 
     root = actions.create_vault(path, example=example)
@@ -87,6 +95,8 @@ def add(ctx: click.Context, name: str, industry: str, contact: str, phone: str, 
         stage: str, grade: str, owner: str | None, tags: tuple[str, ...], extra: tuple[str, ...],
         force: bool, as_json: bool) -> None:
     """Create a customer and print its ID."""
+    from .. import actions
+
     vault = open_vault(ctx)
     draft = actions.NewCustomer(
         name=name, industry=industry, contact=contact, phone=phone, email=email, source=source, stage=stage,
@@ -134,6 +144,8 @@ def print_note(message: str) -> None:
 def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, by: str | None, next_step: str,
         feedback: str, stage: str, as_json: bool) -> None:
     """Append a follow-up to a customer."""
+    from .. import actions
+
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
     entry = actions.LogEntry(note=note, channel=channel, at=at, by=user_of(vault) if by is None else by,
@@ -159,6 +171,8 @@ def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, b
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool, reveal: bool) -> None:
     """One customer with its follow-ups, deals and tickets."""
+    from .. import actions
+
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
     if as_json:
@@ -168,6 +182,11 @@ def show(ctx: click.Context, ref: str, as_json: bool, reveal: bool) -> None:
 
 
 def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from .. import actions
+
     today = date.today()
     out = console()
     out.print(safe(customer.name, "bold") + safe(f"  {customer.id}", "dim"))
@@ -209,6 +228,8 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
 @click.pass_context
 def edit(ctx: click.Context, ref: str) -> None:
     """Open a customer's file in $EDITOR, then check it."""
+    from .. import actions
+
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ("notepad" if os.name == "nt" else "vi")
@@ -236,6 +257,8 @@ def edit(ctx: click.Context, ref: str) -> None:
 @click.pass_context
 def set_command(ctx: click.Context, ref: str, assignments: tuple[str, ...], as_json: bool) -> None:
     """Change fields (an empty VALUE removes the field)."""
+    from .. import actions
+
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
     updated = actions.set_fields(vault, customer, parse_assignments(assignments))
@@ -272,12 +295,18 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     follow-ups (slower: every entry of every customer).
     """
     vault = open_vault(ctx)
-    filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
+    filters = Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
     if as_json and not full:  # from the catalog's compact and pre-serialized columns: no customer objects
         text, problems = catalog.listing_json_fast(vault, filters, sort, limit, reveal=reveal)
         report_unreadable(vault, problems)
         print_json_text(text)
         return
+    from rich.text import Text
+
+    from .. import actions
+    from ..due import effective_stage, next_due
+    from ..rules import mask_phone
+
     # summaries from .crmnotes/catalog.txt (re-read only for changed files); --full needs every follow-up
     scan = catalog.load(vault) if as_json and full else catalog.listing(vault)
     customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
@@ -314,6 +343,10 @@ def fitted_table(
     """A table for the terminal's width: short columns (dates, stages) keep
     their width, ``flexible`` ones shrink or wrap, and ``droppable`` ones are
     left out, in that order, when even that does not fit."""
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+
     widths = [max([cell_len(h), *(row[i].cell_len for row in rows)]) for i, h in enumerate(headers)]
     shown = list(range(len(headers)))
 
@@ -339,6 +372,8 @@ def fitted_table(
 
 
 def due_text(due: DueInfo | None, today: date) -> Text:
+    from rich.text import Text
+
     if due is None:
         return Text("")
     status = due.status(today)
@@ -367,8 +402,13 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
     if as_json:  # from the catalog's compact column, due rules precomputed: no customer objects
         items_json, problems = catalog.due_json_fast(vault, day, owner or (user_of(vault) if mine else ""))
         report_unreadable(vault, problems)
-        print_json(items_json)
+        print_json_text(items_json)
         return
+    from rich.text import Text
+
+    from .. import actions
+    from ..due import effective_stage
+
     scan = catalog.listing(vault)  # the due rules read only the front-matter and the latest follow-up
     items = actions.due_customers(vault, day, owner or (user_of(vault) if mine else ""), customers=scan.customers)
     rows = []
@@ -392,6 +432,9 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
 @click.pass_context
 def check(ctx: click.Context, as_json: bool) -> None:
     """Validate the vault; exit 1 when anything is wrong."""
+    from rich.text import Text
+
+    from .. import actions
     from ..sync.state import repo_problems
 
     vault = open_vault(ctx)
@@ -409,6 +452,8 @@ def check(ctx: click.Context, as_json: bool) -> None:
 
 
 def print_problems(vault: Vault, problems: list[Problem]) -> None:
+    from rich.text import Text
+
     out = console()
     for problem in problems:
         style = "red" if problem.severity == "error" else "yellow"

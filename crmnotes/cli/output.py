@@ -10,30 +10,41 @@ from __future__ import annotations
 import json
 import sys
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
-
-from ..note import clean_text
+if TYPE_CHECKING:  # rich (~75 ms to import) loads when something is printed for a person, not for --json
+    from rich.console import Console
+    from rich.text import Text
 
 
 @lru_cache(maxsize=1)
 def console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 @lru_cache(maxsize=1)
 def error_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def safe(value: Any, style: str = "") -> Text:
     """User data as inert text."""
+    from rich.text import Text
+
+    from ..note import clean_text
+
     return Text(clean_text("" if value is None else str(value)), style=style)
 
 
 def print_error(message: str, hint: str = "") -> None:
+    from rich.text import Text
+
+    from ..note import clean_text
+
     text = Text("crm: error: ", style="bold red")
     text.append(clean_text(message))
     if hint:
@@ -42,6 +53,8 @@ def print_error(message: str, hint: str = "") -> None:
 
 
 def print_warning(message: str) -> None:
+    from rich.text import Text
+
     error_console().print(Text("crm: warning: ", style="yellow") + safe(message))
 
 
@@ -52,9 +65,15 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=indent, default=str) + "\n")
 
 
-def print_json_text(text: str) -> None:
-    """JSON that is already serialized (compact): as it is for a pipe, indented for a person."""
+def print_json_text(text: str | bytes) -> None:
+    """JSON that is already serialized (UTF-8 bytes or text): as it is for a pipe, indented for a person."""
     if sys.stdout.isatty():
         print_json(json.loads(text))
         return
-    sys.stdout.write(text + "\n")
+    out = getattr(sys.stdout, "buffer", None)
+    if isinstance(text, bytes) and out is not None and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8":
+        sys.stdout.flush()
+        out.write(text + b"\n")  # no decoding and re-encoding of megabytes
+        out.flush()
+        return
+    sys.stdout.write((text.decode("utf-8", "surrogatepass") if isinstance(text, bytes) else text) + "\n")

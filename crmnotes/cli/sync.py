@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.text import Text
 
 from .customers import open_vault, print_note
 from .output import console, print_json, safe
@@ -37,6 +36,8 @@ def sync(ctx: click.Context, message: str, as_json: bool) -> None:
 
 def print_report(report: SyncReport) -> None:
     """What a sync did, for people (``crm sync`` and the auto-sync of ``crm watch``)."""
+    from rich.text import Text  # imported here: every command's result callback imports this module
+
     out = console()
     out.soft_wrap = True  # a commit subject is one line, whatever the terminal width
     out.print(safe(f"committed: {report.committed}") if report.committed else Text("nothing to commit", style="dim"))

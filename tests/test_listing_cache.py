@@ -1,0 +1,148 @@
+"""The listing caches (.crmnotes/listing.txt and catalog.txt) against reading the files:
+the TUI rows, the reports, lines edited by hand, and text that needs the JSON form of a line."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from crmnotes import actions, catalog, reports
+from crmnotes.vault import Vault
+
+from .conftest import Crm
+from .test_catalog_fast import due_bytes, from_files
+
+TODAY = date.today()
+DAYS = (TODAY, TODAY + timedelta(days=45), TODAY + timedelta(days=400))  # silent stages move with the day
+
+
+def rows_from_files(vault: Vault, filters: actions.Filters, sort: str, on: date) -> list[catalog.Row]:
+    return [catalog.row_of(vault, c, on) for c in actions.list_customers(vault, filters, sort, on)]
+
+
+def report_from_files(vault: Vault, name: str, **period: date) -> dict:
+    return reports.build(name, vault.scan().customers, vault.config, **period).to_json()
+
+
+def report_from_cache(vault: Vault, name: str, **period: date) -> dict:
+    return reports.build(name, catalog.report_customers(vault).customers, vault.config, **period).to_json()
+
+
+def append_followup(vault: Vault, name: str, text: str) -> None:
+    path = next(p for p in sorted(vault.customers_dir.rglob("*.md")) if f"name: {name}" in p.read_text("utf-8"))
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "-last", "created", "next", "stage", "-grade", "owner"])
+def test_rows_equal_row_of_the_files(example_vault: Vault, sort: str) -> None:
+    for on in DAYS:
+        for filters in (actions.Filters(), actions.Filters(stage="silent"), actions.Filters(stage="意向"),
+                        actions.Filters(tag="needs/"), actions.Filters(grade="A"), actions.Filters(owner="王芳")):
+            assert catalog.rows(example_vault, filters, sort, on) == rows_from_files(example_vault, filters, sort, on)
+    assert len(catalog.rows(example_vault, sort=sort)) == len(example_vault.scan().customers)
+
+
+def test_rows_follow_a_file_changed_behind_the_tools_back(example_vault: Vault) -> None:
+    catalog.rows(example_vault)
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    append_followup(example_vault, "星辰科技有限公司",
+                    f"\n## {yesterday} 09:30 · 微信 · 李雷\n确认预算。\nnext: {TODAY.isoformat()} 发合同\n")
+    rows = catalog.rows(example_vault)
+    assert rows == rows_from_files(example_vault, actions.Filters(), "name", TODAY)
+    changed = next(r for r in rows if r.name == "星辰科技有限公司")
+    assert changed.due == TODAY and "发合同" in changed.due_reason
+
+
+@pytest.mark.parametrize("name", reports.REPORTS)
+def test_reports_from_the_cache_equal_reading_the_files(example_vault: Vault, name: str) -> None:
+    periods = [{}, {"since": TODAY - timedelta(days=30)}, {"since": TODAY - timedelta(days=400), "until": TODAY}]
+    for period in periods:
+        assert report_from_cache(example_vault, name, **period) == report_from_files(example_vault, name, **period)
+    # a follow-up that moves the stage, written by an editor: the next report sees it
+    append_followup(example_vault, "星辰科技有限公司",
+                    f"\n## {TODAY.isoformat()} 10:00 · 拜访 · 王芳\n签约。\nstage: 成交\n")
+    for period in periods:
+        assert report_from_cache(example_vault, name, **period) == report_from_files(example_vault, name, **period)
+
+
+def test_report_command_reads_the_cache(crm: Crm) -> None:
+    vault = Vault(crm.root)
+    assert crm("report", "funnel", "--json").json() == report_from_files(vault, "funnel")
+    assert (vault.cache_dir / catalog.CATALOG_FILE).is_file()
+    assert crm("report", "owners", "--json", "--owner", "王芳").json() == reports.build(
+        "owners", [c for c in vault.scan().customers if c.owner == "王芳"], vault.config).to_json()
+
+
+def listing_of(vault: Vault) -> bytes:
+    chosen = actions.list_customers(vault, actions.Filters(), "name", customers=catalog.listing(vault).customers)
+    return catalog.listing_json_text(vault, chosen).encode()
+
+
+@pytest.mark.parametrize("column", [11, 9, 17])  # the static keys, the dynamic keys, a JSON piece of due --json
+def test_a_hand_edited_line_never_reaches_the_output(example_vault: Vault, column: int) -> None:
+    """A line edited so that it keeps its column count, with broken JSON where the
+    outputs splice text without decoding it: its CRC no longer matches, so it is read again."""
+    expected_ls, expected_due = listing_of(example_vault), catalog.due_json_fast(example_vault, TODAY)[0]
+    cache = example_vault.cache_dir / catalog.LISTING_FILE
+    header, *lines = cache.read_bytes().split(b"\n")
+    edited = []
+    for line in lines:
+        columns = line.split(b"\t")
+        columns[column] = b'"id":"x",,"name":'
+        edited.append(b"\t".join(columns))
+    cache.write_bytes(b"\n".join([header, *edited]))
+    text, problems = catalog.listing_json_fast(example_vault, actions.Filters())
+    assert text == expected_ls and problems == []
+    assert catalog.due_json_fast(example_vault, TODAY)[0] == expected_due
+    json.loads(text)
+
+
+def test_a_hand_edited_catalog_line_is_read_again(example_vault: Vault) -> None:
+    expected = [report_from_files(example_vault, name) for name in reports.REPORTS]
+    catalog.report_customers(example_vault)
+    cache = example_vault.cache_dir / catalog.CATALOG_FILE
+    header, *lines = cache.read_bytes().split(b"\n")
+    cache.write_bytes(b"\n".join([header, *(line.replace(b"\xe7\x8e\x8b\xe8\x8a\xb3", b"X") for line in lines)]))
+    assert [report_from_cache(example_vault, name) for name in reports.REPORTS] == expected
+
+
+ODD = """---
+id: c-20250101-odd00001
+name: "制表\\t符号 \\"引号\\" 公司"
+industry: 零售
+contact: "赵\\\\六"
+phone: '13800138000'
+stage: 意向
+grade: A
+owner: "王\\n芳"
+tags: ["needs/数据安全", "a\\tb"]
+created: 2025-01-01T08:30
+---
+
+## {day} 10:00 · 电话 · 王芳
+回访。
+next: {next} 演示
+"""
+
+
+def test_text_with_tabs_newlines_and_quotes_keeps_the_line_as_json(empty_vault: Vault) -> None:
+    path = empty_vault.customers_dir / "z" / "odd.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    day = TODAY - timedelta(days=2)
+    path.write_text(ODD.format(day=day.isoformat(), next=(TODAY + timedelta(days=1)).isoformat()), encoding="utf-8")
+    normal = empty_vault.customers_dir / "a" / "normal.md"
+    normal.parent.mkdir(parents=True, exist_ok=True)
+    normal.write_text(ODD.replace("odd00001", "nml00001").replace('"制表\\t符号 \\"引号\\" 公司"', "平常公司")
+                      .replace('"王\\n芳"', "王芳").replace(', "a\\tb"', "")
+                      .format(day=day.isoformat(), next=TODAY.isoformat()), encoding="utf-8")
+    for _ in range(2):  # built, then served from the cache
+        for on in (TODAY, TODAY + timedelta(days=200)):
+            for filters in (actions.Filters(), actions.Filters(owner="王\n芳"), actions.Filters(tag="a\tb")):
+                text, _ = catalog.listing_json_fast(empty_vault, filters, today=on)
+                assert json.loads(text) == from_files(empty_vault, filters, "name", on) != []
+                assert catalog.rows(empty_vault, filters, today=on) == rows_from_files(empty_vault, filters, "name", on)
+            assert catalog.due_json_fast(empty_vault, on)[0] == due_bytes(empty_vault, on) != b"[]"
+    stored = (empty_vault.cache_dir / catalog.LISTING_FILE).read_bytes().split(b"\n")[1:]
+    assert sorted(line.split(b"\t")[4] for line in stored) == [b"C", b"J"]  # the odd one kept as JSON
