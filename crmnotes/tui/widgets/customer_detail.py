@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from ... import actions, note
 from ...errors import CrmError
@@ -42,7 +42,7 @@ class CustomerDetail(VerticalScroll):
         yield Static(classes="d-fields")
         yield Static(classes="d-records")
         yield Static(classes="d-timeline")
-        yield Markdown(classes="d-notes")
+        # the notes' Markdown widget comes with the first customer (``_notes``): its import is not on the first frame
 
     def show(self, path: Path | None) -> None:
         """Show another customer (or nothing); the same one is only re-read."""
@@ -58,7 +58,8 @@ class CustomerDetail(VerticalScroll):
             self.query_one(".d-fields", Static).update(Text("No customer selected.", style="dim"))
             for selector in (".d-records", ".d-timeline"):
                 self.query_one(selector, Static).update("")
-            self.query_one(".d-notes", Markdown).update("")
+            if self.query(".d-notes"):  # (none yet before the first customer)
+                self._notes("")
             return None
         try:
             customer = self.crm.vault.read(self.path)
@@ -70,8 +71,18 @@ class CustomerDetail(VerticalScroll):
         self.query_one(".d-fields", Static).update(self._fields(customer))
         self.query_one(".d-records", Static).update(self._records(customer))
         self.query_one(".d-timeline", Static).update(self._timeline(customer))
-        self.query_one(".d-notes", Markdown).update(notes_text(doc))
+        self._notes(notes_text(doc))
         return customer
+
+    def _notes(self, text: str) -> None:
+        """Show ``text`` as markdown below the timeline."""
+        from textual.widgets import Markdown  # markdown-it and pygments: loaded with the first customer shown
+
+        shown = self.query(".d-notes")
+        if shown:
+            shown.first(Markdown).update(text)
+        else:
+            self.mount(Markdown(text, classes="d-notes"))
 
     # ------------------------------------------------------------ rendering
 
