@@ -50,7 +50,7 @@ _ID_LIKE = re.compile(r"^c-[0-9a-z-]{3,}$")
 _PHONE_LIKE = re.compile(r"^\+?[\d\s()\-.]+$")
 _RELATIVE = re.compile(r"^(?P<op>[<>])(?P<n>\d+)(?P<unit>[dwmy])$")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
-_CJK_GAP = re.compile(rf"(?<=[{textmod.CJK_CLASS}])\s+(?=[{textmod.CJK_CLASS}])")
+_SPACES = re.compile(r"\s+")  # (a look-behind CJK class would cost 15 ms to compile on every start)
 MAX_SPACE_CHOICES = 3  # optional spaces in one phrase tried in every combination (2**3 phrases)
 
 
@@ -204,7 +204,8 @@ def _phrase_node(text: str) -> Node:
     two CJK characters is optional: "数据 安全" is the phrase as typed OR
     数据安全, and with several such spaces every choice of them (up to
     ``MAX_SPACE_CHOICES``; beyond, as typed or none)."""
-    gaps = list(_CJK_GAP.finditer(text))
+    gaps = [gap for gap in _SPACES.finditer(text) if gap.start() > 0 and gap.end() < len(text)
+            and textmod.has_cjk(text[gap.start() - 1]) and textmod.has_cjk(text[gap.end()])]
     if not gaps:
         return Word(text, phrase=True)
     if len(gaps) > MAX_SPACE_CHOICES:

@@ -88,7 +88,7 @@ class Session:
         self.lock = threading.RLock()
         self.index: Any = None
         self.searcher: Any = None
-        self.paths: list[str] = []  # docnum -> vault-relative path (the index's path column)
+        self.paths: PathColumn | list[str] = []  # docnum -> vault-relative path (the index's path column)
         self.files: dict[str, tuple[int, int]] | None = None
         self.folders: dict[str, int] = {}
         self.config: list[int] | None = None
@@ -174,7 +174,7 @@ class Session:
             state = _index_state(self.vault)
             self.index = windex.open_dir(str(folder))
         self.searcher = self.index.searcher()
-        self.paths = _path_column(self.searcher)
+        self.paths = PathColumn(self.searcher)
         self.index_state = state
         self.results.clear()
         self.generation += 1
@@ -281,10 +281,26 @@ def _index_state(vault: Vault) -> tuple[int, int] | None:
     return stat.st_ino, stat.st_mtime_ns
 
 
-def _path_column(searcher: Any) -> list[str]:
-    reader = searcher.reader()
-    if reader.has_column("path"):
-        return list(reader.column_reader("path"))
-    return [fields.get("path", "") if fields else "" for fields in
-            (reader.stored_fields(n) if not reader.is_deleted(n) else None for n in range(reader.doc_count_all()))]
+class PathColumn:
+    """docnum -> vault-relative path, read from the index's path column per
+    document asked for: a search shows a few hits, and reading all 10,000
+    paths up front cost more than answering the query."""
 
+    def __init__(self, searcher: Any) -> None:
+        reader = searcher.reader()
+        self._column = reader.column_reader("path") if reader.has_column("path") else None
+        self._reader = reader
+        self._known: dict[int, str] = {}
+
+    def __getitem__(self, docnum: int) -> str:
+        found = self._known.get(docnum)
+        if found is None:
+            if not 0 <= docnum < self._reader.doc_count_all():
+                raise IndexError(docnum)
+            if self._column is not None:
+                found = self._column[docnum]
+            else:
+                fields = self._reader.stored_fields(docnum) if not self._reader.is_deleted(docnum) else None
+                found = fields.get("path", "") if fields else ""
+            self._known[docnum] = found
+        return found  # type: ignore[no-any-return]
