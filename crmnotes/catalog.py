@@ -31,8 +31,11 @@ stored records, for views that need them.
 
 from __future__ import annotations
 
+import gc
 import json
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,7 +50,7 @@ from .vault import ScanResult, Vault
 CATALOG_FILE = "catalog.txt"
 LISTING_FILE = "listing.txt"
 OLD_CATALOG_FILES = ("catalog.json",)  # earlier layouts, removed when the new one is written
-CATALOG_VERSION = 8
+CATALOG_VERSION = 10
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 _UTF8 = ("utf-8", "surrogatepass")  # file names that are not UTF-8 come back the same
 
@@ -129,10 +132,8 @@ class _Record:
     rel: str
     size: int
     mtime: int
-    found: Customer | Problem  # the full customer (follow-ups without texts) or why it is unreadable
-    listed: Listed | None = None
-    head: list[bytes] = field(default_factory=list)  # listing.txt columns after rel, size, mtime
-    detail: list[Any] = field(default_factory=list)  # catalog.txt's JSON array
+    head: list[bytes]  # listing.txt columns after rel, size, mtime
+    detail: list[Any]  # catalog.txt's JSON columns (see _SUMMARY)
 
 
 # Front-matter keys a listing reads (filters, sort keys, due rules, table columns)
@@ -151,28 +152,28 @@ def _read(vault: Vault, rel: str, size: int, mtime: int) -> _Record:
     except FileFormatError as exc:
         detail = exc.message.removeprefix(vault.relative(path)).strip()
         error = f"{detail} {exc.hint}".strip()
-        return _Record(rel, size, mtime, Problem(path, None, error, code="unreadable"),
-                       head=[_KIND_ERROR, _json(error)], detail=[error])
-    followups = [FollowUp(at=f.at, channel=f.channel, by=f.by, next_date=f.next_date, next_what=f.next_what,
-                          stage_from=f.stage_from, stage_to=f.stage_to, has_time=f.has_time)
-                 for f in customer.followups]  # what reports and the due rules read: no texts
-    full = Customer(path=path, meta=customer.meta, followups=followups, problems=customer.problems,
-                    sort_key=collation_key(customer.name))
-    latest = max(range(len(followups)), key=lambda i: followups[i].at) if followups else -1
-    listed = _listed(full, latest, len(followups), _masked(vault, customer), _static_json(vault, customer))
-    detail = ["", listed.sort_key, latest, listed.masked_phone, _tagged(customer.meta),
-              [[f.at.isoformat(), f.has_time, f.channel, f.by, f.stage_from, f.stage_to,
-                f.next_date.isoformat() if f.next_date else None, f.next_what] for f in followups],
-              [[p.line, p.message, p.severity, p.code] for p in customer.problems], listed.json_static]
-    return _Record(rel, size, mtime, full, listed, _head(vault, listed, rel), detail)
+        return _Record(rel, size, mtime, [_KIND_ERROR, _json(error)], [[error], None, None, None])
+    followups = customer.followups
+    latest = max(followups, key=lambda f: f.at) if followups else None  # the entry due.next_due reads
+    kept = [FollowUp(at=latest.at, has_time=latest.has_time, next_date=latest.next_date,
+                     next_what=latest.next_what)] if latest else []
+    listed = Listed(path=path, meta=customer.meta, followups=kept, problems=customer.problems,
+                    sort_key=collation_key(customer.name), followup_count=len(followups),
+                    json_static=_static_json(vault, customer), masked_phone=_masked(vault, customer))
+    created = customer.created
+    summary = ["", listed.sort_key, len(followups), listed.masked_phone,
+               [latest.at.isoformat(), latest.has_time, _iso_text(latest.next_date), latest.next_what]
+               if latest else None,
+               [[p.line, p.message, p.severity, p.code] for p in customer.problems],
+               created.isoformat() if created else None]
+    detail = [summary, listed.json_static, _tagged(customer.meta),  # what reports read of every follow-up: no texts
+              [[f.at.isoformat(), f.channel, f.by, _iso_text(f.next_date), f.next_what, f.stage_from, f.stage_to,
+                f.has_time] for f in followups]]
+    return _Record(rel, size, mtime, _head(vault, listed, rel), detail)
 
 
-def _listed(full: Customer, latest: int, count: int, masked: str, static: str) -> Listed:
-    kept = full.followups[latest] if latest >= 0 else None
-    followups = [FollowUp(at=kept.at, has_time=kept.has_time, next_date=kept.next_date,
-                          next_what=kept.next_what)] if kept else []
-    return Listed(path=full.path, meta=full.meta, followups=followups, problems=full.problems,
-                  sort_key=full.sort_key, followup_count=count, json_static=static, masked_phone=masked)
+def _iso_text(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def _masked(vault: Vault, customer: Customer) -> str:
@@ -221,6 +222,19 @@ def _untagged(value: dict[str, Any]) -> Any:
         if key == _DICT:
             return {str(k): v for k, v in inner}
     return value
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """Decoding a cache makes up to a million objects, none in a reference cycle: the cyclic
+    garbage collector would walk them over and over (half the time of a report) for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # ------------------------------------------------------------------ the caches on disk
@@ -302,8 +316,12 @@ def _due_columns(customer: Customer, config: Any, day: date) -> tuple[bytes, byt
 
 
 _LISTING = _Table(LISTING_FILE, _ROW + 1, lambda record: record.head, (_SORT, _NAME, _OWNER, _STAGE, _GRADE))
-_DETAIL = 3  # catalog.txt's one column after rel, size, mtime
-_CATALOG = _Table(CATALOG_FILE, _DETAIL + 1, lambda record: [_dumps(record.detail)])
+# catalog.txt columns after rel, size, mtime (JSON): [error] or ["", sort key, follow-up count, masked phone,
+# latest follow-up [at, has_time, next_date, next_what] or null, problems, created]; the listing JSON's static
+# keys; the front-matter (tagged, see _tagged); every follow-up [at, channel, by, next_date, next_what,
+# stage_from, stage_to, has_time].  listing() decodes the first three, report_customers() all but the second.
+_SUMMARY, _STATIC_TEXT, _META, _FOLLOWUPS = range(3, 7)
+_CATALOG = _Table(CATALOG_FILE, _FOLLOWUPS + 1, lambda record: [_dumps(part) for part in record.detail])
 _TABLES = (_LISTING, _CATALOG)
 
 
@@ -454,17 +472,44 @@ def _save(vault: Vault, table: _Table, packed: list[bytes]) -> None:
 # ------------------------------------------------------------------ customer objects from catalog.txt
 
 
-def _customers(vault: Vault, build: Any) -> ScanResult:
-    """Every customer of catalog.txt through ``build(path, detail)`` (None: not an entry we wrote,
-    so its file is read again), and every unreadable or unsafe file."""
-    lines = _Lines(vault, _CATALOG)
+@dataclass
+class _Reported(Customer):
+    """A customer from catalog.txt for reports: the front-matter and every follow-up without its texts,
+    with ``created`` and ``last_contact`` worked out once (reports read them many times)."""
+
+    created_at: datetime | None = None
+    last_at: datetime | None = None
+
+    @property
+    def created(self) -> datetime | None:  # type: ignore[override]
+        return self.created_at
+
+    @property
+    def last_contact(self) -> datetime | None:  # type: ignore[override]
+        return self.last_at
+
+
+def _customers(vault: Vault, followups: bool) -> ScanResult:
+    """Every customer of catalog.txt (``Listed``, or ``_Reported`` with ``followups``) and
+    every unreadable or unsafe file; a line whose columns are not what we wrote is made again."""
+    with _bulk():
+        return _decoded_customers(vault, _Lines(vault, _CATALOG), followups)
+
+
+def _decoded_customers(vault: Vault, lines: _Lines, followups: bool) -> ScanResult:
     result = ScanResult(problems=lines.problems)
-    details = lines.column(lines.lines, _DETAIL, _untagged, _detail_ok)
-    for i, detail in enumerate(details):
-        path = vault.root / lines.lines[i][_REL].decode(*_UTF8)
-        found = Problem(path, None, str(detail[0]), code="unreadable") if detail[0] else build(path, detail)
+    columns = (_SUMMARY, _META, _FOLLOWUPS) if followups else (_SUMMARY, _META, _STATIC_TEXT)
+    decoded = [lines.column(lines.lines, column, _untagged if column == _META else None) for column in columns]
+    parents: dict[bytes, Any] = {}
+    for i, parts in enumerate(zip(*decoded, strict=True)):
+        folder, _, name = lines.lines[i][_REL].rpartition(b"/")
+        if folder not in parents:  # a Path per folder: joining a bare name is cheaper than a whole path
+            parents[folder] = vault.root / folder.decode(*_UTF8)
+        path = parents[folder].joinpath(name.decode(*_UTF8))
+        found = _build(path, parts, followups)
         if found is None:
-            found = build(path, json.loads(lines.remake(i)[_DETAIL], object_hook=_untagged))
+            lines.remake(i)
+            found = _build(path, [json.loads(lines.lines[i][c], object_hook=_untagged) for c in columns], followups)
             lines.save()
         if isinstance(found, Problem):
             result.problems.append(found)
@@ -473,46 +518,44 @@ def _customers(vault: Vault, build: Any) -> ScanResult:
     return result
 
 
-def _detail_ok(detail: Any) -> bool:
-    return isinstance(detail, list) and ((len(detail) == 1 and isinstance(detail[0], str) and bool(detail[0]))
-                                         or (len(detail) == 8 and detail[0] == ""))
-
-
-def _full(path: Any, detail: list[Any]) -> Customer | None:
+def _build(path: Any, parts: Any, followups: bool) -> Customer | Problem | None:
+    """The customer (or the problem) of catalog.txt's decoded columns; None when they are not what we wrote."""
     try:
-        _, sort_key, _, _, meta, followups, problems, _ = detail
-        if not isinstance(meta, dict) or not isinstance(sort_key, str):
+        summary, meta, more = parts
+        if summary[0]:
+            return Problem(path, None, str(summary[0]), code="unreadable")
+        _, sort_key, count, masked, latest, problems, created = summary
+        if not (isinstance(meta, dict) and isinstance(sort_key, str) and isinstance(masked, str)
+                and isinstance(count, int) and isinstance(more, list if followups else str)):
             return None
-        return Customer(path=path, meta=meta, sort_key=sort_key, followups=[
-            FollowUp(at=datetime.fromisoformat(at), has_time=bool(has_time), channel=str(channel), by=str(by),
-                     stage_from=str(stage_from), stage_to=str(stage_to),
-                     next_date=date.fromisoformat(next_date) if next_date else None, next_what=str(next_what))
-            for at, has_time, channel, by, stage_from, stage_to, next_date, next_what in followups],
-            problems=[Problem(path, line, message, severity, code) for line, message, severity, code in problems])
+        found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
+        if not followups:  # ``more`` is the listing JSON's static keys
+            kept = [FollowUp(datetime.fromisoformat(latest[0]), has_time=bool(latest[1]), next_what=str(latest[3]),
+                             next_date=date.fromisoformat(latest[2]) if latest[2] else None)] if latest else []
+            return Listed(path=path, meta=meta, followups=kept, problems=found, sort_key=sort_key,
+                          followup_count=count, json_static=more, masked_phone=masked)
+        day, when = date.fromisoformat, datetime.fromisoformat
+        every = [FollowUp(when(at), channel, by, "", day(next_date) if next_date else None, next_what, "",
+                          stage_from, stage_to, "", has_time)
+                 for at, channel, by, next_date, next_what, stage_from, stage_to, has_time in more]
+        last = max((f.at for f in every), default=None)
+        return _Reported(path=path, meta=meta, followups=every, problems=found, sort_key=sort_key,
+                         created_at=when(created) if created else None, last_at=last)
     except (TypeError, KeyError, ValueError, IndexError, AttributeError):
         return None
-
-
-def _listed_of(path: Any, detail: list[Any]) -> Listed | None:
-    full = _full(path, detail)
-    latest, masked, static = detail[2], detail[3], detail[7]
-    if full is None or not (isinstance(latest, int) and -1 <= latest < len(full.followups)
-                            and isinstance(masked, str) and isinstance(static, str)):
-        return None
-    return _listed(full, latest, len(full.followups), masked, static)
 
 
 def listing(vault: Vault) -> ScanResult:
     """Every customer as a ``Listed`` summary (in ``Vault.scan`` order) and every
     unreadable or unsafe file; files changed since the last call are re-read."""
-    return _customers(vault, _listed_of)
+    return _customers(vault, followups=False)
 
 
 def report_customers(vault: Vault) -> ScanResult:
     """Every customer with its whole front-matter and a summary of every
     follow-up (time, channel, author, stage move, next step; no texts): what
     ``reports`` read, without parsing the files."""
-    return _customers(vault, _full)
+    return _customers(vault, followups=True)
 
 
 # ------------------------------------------------------------------ listing JSON
@@ -655,6 +698,12 @@ def listing_json_fast(vault: Vault, filters: Filters, sort: str = "name", limit:
                       reveal: bool = False, today: date | None = None) -> tuple[bytes, list[Problem]]:
     """``crm ls --json``: the UTF-8 text ``listing_json_text`` gives for
     ``filters.list_customers``'s choice, spliced from listing.txt's JSON pieces."""
+    with _bulk():
+        return _listing_json(vault, filters, sort, limit, reveal, today)
+
+
+def _listing_json(vault: Vault, filters: Filters, sort: str, limit: int, reveal: bool,
+                  today: date | None) -> tuple[bytes, list[Problem]]:
     day = _Day(vault, today or date.today())
     only_named = sort.lstrip("-") == "name" and filters == Filters()
     lines, customers = _customer_lines(vault, _LS_DEPTH if only_named else _FULL)
@@ -673,6 +722,11 @@ def listing_json_fast(vault: Vault, filters: Filters, sort: str = "name", limit:
 def due_json_fast(vault: Vault, day: date, owner: str = "") -> tuple[bytes, list[Problem]]:
     """``crm due --json``'s UTF-8 text (``actions.due_customers`` + ``actions.due_item_json``,
     printed by ``print_json``) from listing.txt."""
+    with _bulk():
+        return _due_json(vault, day, owner)
+
+
+def _due_json(vault: Vault, day: date, owner: str) -> tuple[bytes, list[Problem]]:
     on = _Day(vault, day)
     lines, customers = _customer_lines(vault, _FULL if owner else _DUE_DEPTH)
     if owner:
@@ -698,9 +752,13 @@ def due_json_fast(vault: Vault, day: date, owner: str = "") -> tuple[bytes, list
 
 def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
     """The TUI table's rows: ``row_of`` for ``filters.list_customers``'s choice, from listing.txt."""
-    day = _Day(vault, today or date.today())
+    with _bulk():
+        return _rows(vault, filters or Filters(), sort, _Day(vault, today or date.today()))
+
+
+def _rows(vault: Vault, filters: Filters, sort: str, day: _Day) -> list[Row]:
     lines, customers = _customer_lines(vault)
-    chosen = _choose(vault, lines, customers, filters or Filters(), sort, day)
+    chosen = _choose(vault, lines, customers, filters, sort, day)
     found = lines.column(chosen, _ROW)
     reasons = {column: lines.column(chosen, column) for column in (_REASON_A, _REASON_B)}
     silent_stage = vault.config.silent_stage or ""

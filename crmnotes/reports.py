@@ -60,7 +60,8 @@ def build(name: str, customers: list[Customer], config: VaultConfig, *, since: d
 def _created_in(customers: list[Customer], since: date | None, until: date) -> list[Customer]:
     chosen = []
     for customer in customers:
-        created = customer.created.date() if customer.created else None
+        when = customer.created  # parsed from the front-matter at every access
+        created = when.date() if when else None
         if created is not None and (created > until or (since and created < since)):
             continue
         chosen.append(customer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from datetime import date, timedelta
 
 import pytest
@@ -100,21 +101,23 @@ def test_a_corrupt_catalog_is_rebuilt_never_an_error(example_vault: Vault, damag
 
 
 def test_tampered_entries_are_read_again_from_the_file(example_vault: Vault) -> None:
+    """Lines whose CRC was made to match again: what does not have the shape we write is read from the file."""
     expected = cached_listing(example_vault)
     cache = example_vault.cache_dir / catalog.CATALOG_FILE
     header, *lines = cache.read_text(encoding="utf-8").split("\n")
     damaged = []
     for i, line in enumerate(lines):
-        columns = line.split("\t")
-        entry = json.loads(columns[4])
+        _, *columns = line.split("\t")  # rel, size, mtime, summary, static keys, front-matter, follow-ups
+        summary = json.loads(columns[3])
         if i % 3 == 0:
-            entry[6] = "not a mapping"
-        elif i % 3 == 1:
-            entry[7] = ["2026-99-99T00:00", True, None, ""]
+            columns[5] = json.dumps("not a mapping")
+        elif i % 3 == 1 and summary[4]:
+            summary[4] = ["2026-99-99T00:00", True, None, ""]
         else:
-            entry[6] = {"$dict": 5}
-        columns[4] = json.dumps(entry)
-        damaged.append("\t".join(columns))
+            columns[5] = json.dumps({"$dict": 5})
+        columns[3] = json.dumps(summary)
+        body = "\t".join(columns)
+        damaged.append(f"{zlib.crc32(body.encode())}\t{body}")
     cache.write_text("\n".join([header, *damaged]), encoding="utf-8")
     assert cached_listing(example_vault) == expected
 
