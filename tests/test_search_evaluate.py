@@ -13,7 +13,7 @@ import pytest
 
 from crmnotes import actions, search
 from crmnotes.search import session as session_mod
-from crmnotes.search.evaluate import STANDALONE, TOP, Evaluator, evaluate
+from crmnotes.search.evaluate import STANDALONE, TOP, Evaluator, Unsupported, evaluate
 from crmnotes.search.query import compile_query, parse
 from crmnotes.vault import Vault
 
@@ -171,3 +171,18 @@ def test_a_silent_customer_is_never_listed_under_its_stored_stage(empty_vault: V
             ["早期客户", "沉默的意向客户"]
     finally:
         session_mod.close_all()
+
+
+def test_a_query_part_the_evaluator_does_not_reproduce_is_left_to_whoosh(vault: Vault) -> None:
+    """``tag:*`` (every tagged customer) is Whoosh's whole-field scan: the search still answers,
+    verified Chinese words included."""
+    session = session_mod.session_of(vault)
+    query = compile_query(parse("tag:*"), vault.config, TODAY).query
+    with pytest.raises(Unsupported):
+        Evaluator(session.searcher).top(query, 0)
+    tagged = {hit.rel for hit in search.search(vault, "tag:*", limit=0)}
+    assert tagged and len(tagged) < len(search.search(vault, "integration OR 数据", limit=0))
+    word = {hit.rel for hit in search.search(vault, "数据安全", limit=0)}
+    both = [hit.rel for hit in search.search(vault, "tag:* 数据安全", limit=0)]
+    assert sorted(both) == sorted(tagged & word) != []
+    assert [hit.rel for hit in search.search(vault, "tag:* 数据安全", limit=2)] == both[:2]
