@@ -75,8 +75,9 @@ async def test_the_first_frame_holds_the_rows_at_the_tables_width(vault: Vault) 
         assert app.main.first is None and app.first_rows is None  # handed over, then let go
         assert table._name_width == table._width()  # filled at its laid-out width, not before
         assert app.focused is table
-        await until(pilot, lambda: app.main.side.customer is not None)
+        await until(pilot, lambda: app.main.side.customer is not None and bool(app.main.side.query(".d-notes")))
         assert app.main.side.customer is not None and app.main.side.customer.path == app.main.current_path()
+        assert len(app.main.side.query(".d-notes")) == 1  # the notes' Markdown came with the first customer
 
 
 @sync
