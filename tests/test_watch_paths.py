@@ -181,20 +181,72 @@ def test_crm_watch_process_makes_writes_searchable(indexed: Vault) -> None:
     assert names(indexed, "bonded") == ["海洋物流"] and names(indexed, "reefer") == []
 
 
-def test_many_watched_updates_keep_the_segment_count_bounded(indexed: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+def segment_sizes(vault: Vault) -> list[int]:
     from whoosh import index as windex
 
+    ix = windex.open_dir(str(store.index_dir(vault)))
+    try:
+        assert ix.doc_count() == 3  # never a customer missing or twice, merge or no merge
+        return [segment.doc_count() for segment in ix._segments()]
+    finally:
+        ix.close()
+
+
+def update_xingchen(vault: Vault, i: int) -> None:
+    write_customer(vault, "customers/x/xingchen.md", "星辰科技", f"第{i}次更新 marker{i}", "aaaa1111")
+    assert search.refresh(vault, paths={"customers/x/xingchen.md"}).changed == 1
+
+
+def test_many_watched_updates_keep_the_segment_count_bounded(indexed: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
     from crmnotes.search import index as index_module
 
     monkeypatch.setattr(index_module, "SMALL_SEGMENTS", 3)
     counts = []
     for i in range(8):
-        write_customer(indexed, "customers/x/xingchen.md", "星辰科技", f"第{i}次更新 marker{i}", "aaaa1111")
-        assert search.refresh(indexed, paths={"customers/x/xingchen.md"}).changed == 1
-        ix = windex.open_dir(str(store.index_dir(indexed)))
-        counts.append(len(ix._segments()))
-        assert ix.doc_count() == 3
-        ix.close()
+        update_xingchen(indexed, i)
+        segment_sizes(indexed)  # consistent while a merge runs in the background
+        index_module.wait_for_merges()
+        counts.append(len(segment_sizes(indexed)))
     assert max(counts) <= 3 and min(counts) < max(counts)  # merged along the way, never piling up
+    assert not list(indexed.cache_dir.glob("index.merge-*"))  # the merge's own folder is gone
     assert names(indexed, "marker7") == ["星辰科技"] and names(indexed, "marker6") == []
     assert names(indexed, "仓储方案") == ["海洋物流"] and names(indexed, "renewal") == ["Acme Freight"]
+
+
+def test_an_update_during_a_background_merge_is_kept(indexed: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The merge copies the small segments without the lock; an update that lands meanwhile deletes
+    the old copy of its customer in a small segment, and that deletion must reach the merged one."""
+    from crmnotes.search import index as index_module
+
+    monkeypatch.setattr(index_module, "SMALL_SEGMENTS", 3)
+    original = index_module._swap_merged
+    landed = []
+
+    def update_first(*args: object) -> None:
+        if not landed:
+            landed.append(True)
+            update_xingchen(indexed, 100)  # its old copy sits in a segment being merged
+        original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_module, "_swap_merged", update_first)
+    for i in range(3):
+        update_xingchen(indexed, i)
+    index_module.wait_for_merges()
+    assert landed
+    assert segment_sizes(indexed) and names(indexed, "marker100") == ["星辰科技"]
+    assert names(indexed, "marker2") == [] and names(indexed, "星辰科技") == ["星辰科技"]
+
+
+def test_updates_merge_in_place_when_background_merges_fall_behind(indexed: Vault,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmnotes.search import index as index_module
+
+    monkeypatch.setattr(index_module, "SMALL_SEGMENTS", 2)
+    monkeypatch.setattr(index_module, "MAX_SMALL_SEGMENTS", 4)
+    monkeypatch.setattr(index_module, "_start_merge", lambda vault, folder: None)  # never gets to run
+    counts = []
+    for i in range(9):
+        update_xingchen(indexed, i)
+        counts.append(len(segment_sizes(indexed)))
+    assert max(counts) <= 5 and min(counts) < max(counts)
+    assert names(indexed, "marker8") == ["星辰科技"] and names(indexed, "marker7") == []

@@ -39,7 +39,8 @@ Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 4
 POOL_BYTES = 192 * 1024 * 1024  # rebuild, per worker: postings held in memory before a segment is written
-SMALL_SEGMENTS = 12  # a watcher's one-document segments are merged once there are this many
+SMALL_SEGMENTS = 12  # a watcher's one-document segments are merged (in the background) once there are this many
+MAX_SMALL_SEGMENTS = 48  # ... and in place, by the update, should background merges fall this far behind
 SMALL_SEGMENT_DOCS = 100
 LOCK_TIMEOUT = 60.0
 _thread_locks: dict[str, threading.RLock] = {}
@@ -104,8 +105,11 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
     if current is None:
         current, _ = store.current_files(vault)
     if not rebuild:
-        manifest = store.load_manifest(folder)
+        if store.stamped(vault, folder, current) and store.index_present(folder):
+            return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
+        manifest, identity = store.read_manifest(folder)
         if _usable(vault, folder, manifest) and store.plan(manifest, current).empty:  # type: ignore[arg-type]
+            store.write_stamp(vault, folder, identity, current)
             return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
     with writer_lock(vault):
         current, _ = store.current_files(vault)  # another process may have written meanwhile
@@ -135,7 +139,7 @@ def _refresh_paths(vault: Vault, wanted: set[str]) -> RefreshStats | None:
         try:
             stats = _apply(vault, folder, manifest, work, None, merge=False)
             if stats.changes:
-                _merge_small_segments(folder)
+                _merge_small_segments(vault, folder)
         except _corrupt_errors():
             return None
     stats.total = len(manifest.files)
@@ -214,24 +218,43 @@ def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Pla
     return stats
 
 
-def _merge_small_segments(folder: Path) -> None:
-    """Merge the one-file segments a watcher's updates leave, once there are ``SMALL_SEGMENTS`` of them.
+def _merge_small_segments(vault: Vault, folder: Path) -> None:
+    """Keep the one-file segments a watcher's updates leave bounded, without delaying the next update.
 
-    Done as a commit of its own after the update's (which is searchable at once),
-    all small segments in one go: Whoosh's default merge on every commit cost a
-    watched write ~0.5 s every fifth change at 10,000 customers."""
+    Once there are ``SMALL_SEGMENTS`` of them, a background thread merges them
+    into one segment in a folder of its own, holding no lock (a merge took
+    ~0.5 s at 10,000 customers, and an update arriving meanwhile waited for
+    it); only swapping the merged segment in takes the writer lock, for a few
+    milliseconds.  Should merges fall behind (``MAX_SMALL_SEGMENTS``), the
+    update merges in place before returning."""
+    small = _small_segments(folder)
+    if len(small) >= MAX_SMALL_SEGMENTS:
+        _merge_in_place(folder)
+    elif len(small) >= SMALL_SEGMENTS:
+        _start_merge(vault, folder)
+
+
+def _small_segments(folder: Path) -> list[Any]:
     from whoosh import index as windex
 
     ix = windex.open_dir(str(folder))
     try:
-        small = sum(1 for segment in ix._segments() if segment.doc_count_all() < SMALL_SEGMENT_DOCS)
-        if small >= SMALL_SEGMENTS:
-            writer = _writer(ix)
-            try:
-                writer.commit(mergetype=_merge_small_only)  # nothing added: only the merge runs
-            except BaseException:
-                writer.cancel()
-                raise
+        return [segment for segment in ix._segments() if segment.doc_count_all() < SMALL_SEGMENT_DOCS]
+    finally:
+        ix.close()
+
+
+def _merge_in_place(folder: Path) -> None:
+    from whoosh import index as windex
+
+    ix = windex.open_dir(str(folder))
+    try:
+        writer = _writer(ix)
+        try:
+            writer.commit(mergetype=_merge_small_only)  # nothing added: only the merge runs
+        except BaseException:
+            writer.cancel()
+            raise
     finally:
         ix.close()
 
@@ -249,6 +272,104 @@ def _merge_small_only(writer: Any, segments: list[Any]) -> list[Any]:
         else:
             kept.append(segment)
     return kept
+
+
+_merging: dict[str, threading.Thread] = {}
+_merging_guard = threading.Lock()
+
+
+def _start_merge(vault: Vault, folder: Path) -> None:
+    with _merging_guard:
+        running = _merging.get(str(folder))
+        if running is not None and running.is_alive():
+            return
+        thread = threading.Thread(target=_merge_beside, args=(vault, folder), name="crmnotes-merge", daemon=True)
+        _merging[str(folder)] = thread
+        thread.start()
+
+
+def wait_for_merges(timeout: float = 60.0) -> None:
+    """Let background merges finish (tests, and a process about to exit)."""
+    with _merging_guard:
+        threads = list(_merging.values())
+    for thread in threads:
+        thread.join(timeout)
+
+
+def _merge_beside(vault: Vault, folder: Path) -> None:
+    """Merge the small segments into a segment built beside the index, then swap it in under the lock.
+
+    Whatever goes wrong (a rebuild replaced the index, another process merged
+    first, a file vanished) only means this merge is dropped: the next update
+    tries again."""
+    from whoosh import index as windex
+    from whoosh.reading import SegmentReader
+
+    from .pool import PoolWriter
+
+    work = folder.with_name(f"{folder.name}.merge-{os.getpid()}")
+    try:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        ix = windex.open_dir(str(folder))
+        try:
+            small = [s for s in ix._segments() if s.doc_count_all() < SMALL_SEGMENT_DOCS]
+            if len(small) < SMALL_SEGMENTS:
+                return
+            merged_ix = windex.create_in(str(work), ix.schema, indexname=ix.indexname)
+            writer = PoolWriter(merged_ix, compound=False)
+            docmaps = []
+            for segment in small:
+                docmaps.append(_live_docmap(segment, writer.docnum))
+                reader = SegmentReader(ix.storage, ix.schema, segment)
+                writer.add_reader(reader)
+                reader.close()
+            writer.commit(merge=False)
+            merged = merged_ix._segments()[0] if merged_ix._segments() else None
+        finally:
+            ix.close()
+        _swap_merged(vault, folder, work, small, docmaps, merged)
+    except Exception:  # an optimisation that failed: the segments stay as they were
+        pass
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _live_docmap(segment: Any, base: int) -> dict[int, int]:
+    """Where ``add_reader`` puts each undeleted document of ``segment`` (in order, from ``base``)."""
+    live = [docnum for docnum in range(segment.doc_count_all()) if not segment.is_deleted(docnum)]
+    return {docnum: base + i for i, docnum in enumerate(live)}
+
+
+def _swap_merged(vault: Vault, folder: Path, work: Path, small: list[Any], docmaps: list[dict[int, int]],
+                 merged: Any) -> None:
+    """Replace ``small`` by ``merged`` in the index, carrying over deletions made since the merge began."""
+    from whoosh import index as windex
+
+    ids = [segment.segment_id() for segment in small]
+    with writer_lock(vault):
+        ix = windex.open_dir(str(folder))
+        try:
+            now = {segment.segment_id(): segment for segment in ix._segments()}
+            if any(i not in now for i in ids):
+                return  # merged or rebuilt by someone else meanwhile
+            for segment_id, docmap in zip(ids, docmaps, strict=True):
+                for docnum in now[segment_id].deleted_docs():
+                    if merged is not None and docnum in docmap:
+                        merged.delete_document(docmap[docnum])
+            if merged is not None:
+                for name in os.listdir(work):
+                    if name.startswith(merged.segment_id() + "."):
+                        os.replace(work / name, folder / name)
+            writer = _writer(ix)
+            try:
+                writer.commit(mergetype=lambda _w, segments: [s for s in segments if s.segment_id() not in ids]
+                              + ([merged] if merged is not None and merged.doc_count() else []))
+            except BaseException:
+                writer.cancel()
+                raise
+        finally:
+            ix.close()
 
 
 def _put(writer: Any, manifest: store.Manifest, item: Prepared, stats: RefreshStats, new: bool) -> None:
@@ -295,6 +416,7 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
             stats.unreadable[rel] = error
     stats.added = len(current)
     store.save_manifest(fresh, manifest)
+    store.write_stamp(vault, fresh, store.read_manifest(fresh)[1], manifest.states())
     _swap(fresh, folder)
     return stats
 

@@ -110,7 +110,7 @@ def term_positions(value: str) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     add = found.setdefault
     pos = 0
-    for match in textmod.RUNS.finditer(value):
+    for match in textmod.runs_pattern().finditer(value):
         run = match.group(0)
         if match.lastgroup != "cjk":
             add(_latin_term(run), []).append(pos)

@@ -3,15 +3,20 @@
 The manifest sits inside the index folder (so a rebuild swaps both at once)
 and records, per customer file, size, mtime and content hash, or why the
 file could not be read.  Comparing it with a ``stat`` of every file tells
-what changed without opening the index: ``crm index`` with nothing to do
-costs one folder walk and one small JSON read.
+what changed without opening the index.  ``crm index`` with nothing to do
+does not even read the manifest: a *stamp* beside it holds a digest of every
+file's (path, size, mtime) it was last found equal to, valid while the
+manifest file is the same one (inode, size, mtime); so the answer costs one
+folder walk, a digest and a tiny JSON read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,8 @@ from .records import FileState
 INDEX_VERSION = 6  # schema + analysis + record layout; a different number means rebuild
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
+STAMP = "unchanged.json"
+Identity = tuple[int, int, int]
 
 
 @dataclass
@@ -38,6 +45,10 @@ class Entry:
 class Manifest:
     config_state: list[int]
     files: dict[str, Entry] = field(default_factory=dict)
+
+    def states(self) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every file, as ``current_files`` gives them."""
+        return {rel: (entry.state.size, entry.state.mtime_ns) for rel, entry in self.files.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {"version": INDEX_VERSION, "config": self.config_state,
@@ -98,29 +109,71 @@ def _copy(manifest: Manifest) -> Manifest:
 
 def load_manifest(folder: Path) -> Manifest | None:
     """The manifest, or None when it is missing, unreadable or of another version."""
+    return read_manifest(folder)[0]
+
+
+def read_manifest(folder: Path) -> tuple[Manifest | None, Identity | None]:
+    """The manifest and the identity of the file it was read from (None: not known to be that one)."""
     path = folder / MANIFEST
     identity = _identity(path)
     with _cache_guard:
         cached = _cache.get(str(folder))
     if cached is not None and identity is not None and cached[0] == identity:
-        return _copy(cached[1])
+        return _copy(cached[1]), identity
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != INDEX_VERSION:
-            return None
+            return None, None
         files = {rel: Entry(FileState(int(v[0]), int(v[1]), str(v[2])), str(v[3])) for rel, v in data["files"].items()}
         manifest = Manifest([int(x) for x in data["config"]], files)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
-        return None
+        return None, None
     if identity is not None and identity == _identity(path):  # not replaced while we read it
         _remember(folder, identity, manifest)
-    return manifest
+        return manifest, identity
+    return manifest, None
 
 
 def save_manifest(folder: Path, manifest: Manifest) -> None:
     path = folder / MANIFEST
     atomic_write(path, json.dumps(manifest.to_json(), ensure_ascii=False).encode("utf-8"))
     _remember(folder, _identity(path), manifest)
+
+
+def files_digest(states: dict[str, tuple[int, int]]) -> str:
+    """A fingerprint of every file's (path, size, mtime), in path order."""
+    rels = sorted(states)
+    numbers = array("q", [number for rel in rels for number in states[rel]])
+    digest = hashlib.sha1(numbers.tobytes(), usedforsecurity=False)
+    digest.update("\0".join(rels).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _stamp(vault: Vault, identity: Identity, digest: str) -> dict[str, Any]:
+    return {"version": INDEX_VERSION, "manifest": list(identity), "config": config_state(vault), "files": digest}
+
+
+def write_stamp(vault: Vault, folder: Path, identity: Identity | None, states: dict[str, tuple[int, int]]) -> None:
+    """Record that the manifest file with ``identity`` holds exactly these files' ``states``."""
+    if identity is None:
+        return
+    data = json.dumps(_stamp(vault, identity, files_digest(states))).encode("utf-8")
+    try:
+        atomic_write(folder / STAMP, data, durable=False)  # a cache: lost or torn, it only means the slow check
+    except OSError:
+        pass
+
+
+def stamped(vault: Vault, folder: Path, current: dict[str, tuple[int, int]]) -> bool:
+    """Does the stamp say the index holds exactly ``current`` (manifest and config unchanged since)?"""
+    identity = _identity(folder / MANIFEST)
+    try:
+        stamp = json.loads((folder / STAMP).read_bytes())
+    except (OSError, ValueError):
+        return False
+    if identity is None or not isinstance(stamp, dict) or stamp.get("files") is None:
+        return False
+    return stamp == _stamp(vault, identity, stamp["files"]) and stamp["files"] == files_digest(current)
 
 
 def current_files(vault: Vault) -> tuple[dict[str, tuple[int, int]], list[Problem]]:

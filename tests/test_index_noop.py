@@ -1,0 +1,90 @@
+"""``crm index`` with nothing changed answers from the stamp (no manifest read); any change still gets through."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crmnotes import search
+from crmnotes.config import CONFIG_FILE
+from crmnotes.search import store
+from crmnotes.vault import Vault
+
+CUSTOMER = "---\nid: c-20250101-{id}\nname: {name}\ncontact: 王经理\n---\n\n# {name}\n\n{body}\n"
+
+
+def write(vault: Vault, rel: str, name: str, body: str, ident: str) -> Path:
+    path = vault.root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(CUSTOMER.format(id=ident, name=name, body=body), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def indexed(empty_vault: Vault) -> Vault:
+    write(empty_vault, "customers/x/xingchen.md", "星辰科技", "客户关注冷链运输", "aaaa1111")
+    write(empty_vault, "customers/h/haiyang.md", "海洋物流", "需要仓储方案", "bbbb2222")
+    assert search.refresh(empty_vault, rebuild=True).rebuilt
+    return empty_vault
+
+
+def stamp_path(vault: Vault) -> Path:
+    return store.index_dir(vault) / store.STAMP
+
+
+def test_a_rebuild_leaves_a_stamp_that_answers_without_the_manifest(indexed: Vault) -> None:
+    assert stamp_path(indexed).exists()
+    manifest = store.index_dir(indexed) / store.MANIFEST
+    stat = manifest.stat()
+    manifest.write_bytes(b"x" * stat.st_size)  # unreadable, but the same size and mtime: the stamp still vouches
+    os.utime(manifest, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    store._cache.clear()
+    stats = search.refresh(indexed)
+    assert stats.changes == 0 and not stats.rebuilt and stats.total == 2
+
+
+def test_every_kind_of_change_gets_past_the_stamp(indexed: Vault) -> None:
+    path = indexed.root / "customers/x/xingchen.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("冷链运输", "跨境电商"), encoding="utf-8")  # same size, new mtime
+    assert search.refresh(indexed).changed == 1
+    assert [h.customer.name for h in search.search(indexed, "跨境电商")] == ["星辰科技"]
+    write(indexed, "customers/a/acme.md", "Acme Freight", "asked for a renewal quote", "cccc3333")
+    assert search.refresh(indexed).added == 1
+    (indexed.root / "customers/h/haiyang.md").unlink()
+    assert search.refresh(indexed).removed == 1
+    assert search.refresh(indexed).changes == 0
+    config = indexed.root / CONFIG_FILE
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert search.refresh(indexed).rebuilt
+
+
+def test_a_manifest_written_by_a_watcher_voids_the_stamp(indexed: Vault) -> None:
+    before = json.loads(stamp_path(indexed).read_bytes())
+    path = write(indexed, "customers/x/xingchen.md", "星辰科技", "第二次 跟进", "aaaa1111")
+    assert search.refresh(indexed, paths={"customers/x/xingchen.md"}).changed == 1  # no stamp written here
+    assert not store.stamped(indexed, store.index_dir(indexed), store.current_files(indexed)[0])
+    assert search.refresh(indexed).changes == 0  # the slow check agrees, and stamps again
+    after = json.loads(stamp_path(indexed).read_bytes())
+    assert after["manifest"] != before["manifest"] and after["files"] != before["files"]
+    assert store.stamped(indexed, store.index_dir(indexed), store.current_files(indexed)[0])
+    assert path.exists()
+
+
+@pytest.mark.parametrize("damage", [b"", b"{", b"[]", b'{"files": null}', b'{"version": 6, "files": "x"}'])
+def test_a_damaged_stamp_only_means_the_slow_check(indexed: Vault, damage: bytes) -> None:
+    stamp_path(indexed).write_bytes(damage)
+    assert search.refresh(indexed).changes == 0
+    assert store.stamped(indexed, store.index_dir(indexed), store.current_files(indexed)[0])
+
+
+def test_crm_index_as_a_process_with_nothing_changed(indexed: Vault) -> None:
+    done = subprocess.run([sys.executable, "-m", "crmnotes", "--vault", str(indexed.root), "index", "--json"],
+                          capture_output=True, text=True, check=True, timeout=120)
+    data = json.loads(done.stdout)
+    assert (data["total"], data["added"], data["changed"], data["removed"], data["rebuilt"]) == (2, 0, 0, 0, False)
