@@ -178,3 +178,37 @@ def test_bigram_text_indexes_what_the_tokenizer_yields(text: str) -> None:
     analyzer = text_analyzer()
     fast, plain = BigramText(analyzer=analyzer, field_boost=2.0), TEXT(analyzer=analyzer, field_boost=2.0)
     assert list(fast.index(text)) == list(plain.index(text))
+
+
+def test_leftovers_of_killed_processes_are_removed_but_not_a_running_merge(empty_vault: Vault) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    fill(empty_vault, 5)
+    search.refresh(empty_vault, workers=1)
+    cache = empty_vault.cache_dir
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        names = [f"index.new-{dead}", f"index.old-{dead}", f"index.new-{live.pid}", f"index.merge-{dead}",
+                 f"index.merge-{live.pid}", f"index.merge-{os.getpid()}", "index.new-x", "other.new-1"]
+        for name in names:
+            (cache / name / "part-0").mkdir(parents=True)
+            (cache / name / "part-0" / "MAIN_x.pst").write_bytes(b"x")
+        fill(empty_vault, 6)  # a change: the refresh takes the writer lock
+        assert search.refresh(empty_vault).added == 1
+        # rebuild folders go whoever made them (no rebuild runs while we hold the lock); a merge's only when
+        # its process is gone; names we did not make stay
+        kept = [f"index.merge-{live.pid}", f"index.merge-{os.getpid()}", "index.new-x", "other.new-1"]
+        assert sorted(name for name in names if (cache / name).exists()) == sorted(kept)
+        long_ago = time.time() - index_module.STALE_MERGE_SECONDS - 60
+        os.utime(cache / f"index.merge-{live.pid}", (long_ago, long_ago))
+        assert search.refresh(empty_vault, rebuild=True, workers=1).rebuilt
+        assert not (cache / f"index.merge-{live.pid}").exists() and (cache / f"index.merge-{os.getpid()}").exists()
+    finally:
+        live.kill()
+        live.wait()
+    assert answers(empty_vault)["冷链"]

@@ -13,8 +13,12 @@
 * **Rebuild** writes a new index beside the old one and swaps the folders,
   so readers keep answering from the old index meanwhile; with many files,
   each core's worker process indexes a share of the files into a segment of
-  its own (the postings are where the time goes), and the segments are
-  joined under one table of contents without merging.
+  its own (the postings are where the time goes, see ``pool``), and the
+  segments are joined under one table of contents without merging.
+* **Watched updates** add a one-file segment each and are searchable at
+  once; the small segments are merged in the background, beside the index,
+  so no update waits for a merge.  Folders a killed rebuild or merge left
+  behind are removed by the next refresh that holds the lock.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ SMALL_SEGMENTS = 12  # a watcher's one-document segments are merged (in the back
 MAX_SMALL_SEGMENTS = 48  # ... and in place, by the update, should background merges fall this far behind
 SMALL_SEGMENT_DOCS = 100
 LOCK_TIMEOUT = 60.0
+STALE_MERGE_SECONDS = 3600.0
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
 
@@ -112,6 +117,7 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
             store.write_stamp(vault, folder, identity, current)
             return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
     with writer_lock(vault):
+        _remove_leftovers(folder)
         current, _ = store.current_files(vault)  # another process may have written meanwhile
         manifest = store.load_manifest(folder)
         if rebuild or not _usable(vault, folder, manifest):
@@ -499,6 +505,48 @@ def _build_parallel(vault: Vault, fresh: Path, rels: list[str], count: int,
 def _worker_build(root: str, target: str, rels: list[str]) -> list[tuple[str, FileState, str]]:
     os.makedirs(target, exist_ok=True)
     return _build_segment(Vault(Path(root)), target, rels)
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove what killed processes left beside the index: rebuilds (``index.new-PID``, ``index.old-PID``)
+    and background merges (``index.merge-PID``).
+
+    Called with the writer lock held, so no rebuild or swap is running in any
+    process: their folders are leftovers whoever made them.  A merge works
+    without the lock, so its folder goes only once its process is gone (or
+    after ``STALE_MERGE_SECONDS``, far longer than any merge takes)."""
+    prefix = folder.name + "."
+    try:
+        names = [name for name in os.listdir(folder.parent) if name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        kind, _, pid = name[len(prefix):].partition("-")
+        path = folder.parent / name
+        if not pid.isdigit() or kind not in ("new", "old", "merge"):
+            continue
+        if kind == "merge" and _process_alive(int(pid)) and not _older_than(path, STALE_MERGE_SECONDS):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":
+        return True  # our own merge may be running; elsewhere there is no harmless probe (age decides)
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but belongs to someone else
+    return True
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
 
 
 def _swap(fresh: Path, folder: Path) -> None:
