@@ -10,6 +10,7 @@ nothing here imports Whoosh or jieba until an index is really opened.
 * ``index`` - refresh / rebuild under one writer lock
 * ``query`` - the query language -> Whoosh queries
 * ``session`` - the open searcher per vault and its freshness checks
+* ``evaluate`` - compiled queries answered from decoded posting blocks, Whoosh's scores exactly
 * ``engine`` - ranked hits with snippets; customers from stored fields
 """
 
