@@ -134,6 +134,11 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
 
 def _refresh_paths(vault: Vault, wanted: set[str]) -> RefreshStats | None:
     """Re-index only ``wanted`` (None: the index is not usable, do the full refresh)."""
+    with _updating:
+        return _refresh_paths_now(vault, wanted)
+
+
+def _refresh_paths_now(vault: Vault, wanted: set[str]) -> RefreshStats | None:
     started = time.perf_counter()
     folder = store.index_dir(vault)
     with writer_lock(vault):
@@ -202,7 +207,7 @@ def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Pla
     todo = work.added + work.suspect
     prepared = [prepare(vault, rel) for rel in todo]
     ix = windex.open_dir(str(folder))
-    writer = _writer(ix)
+    writer = _writer(ix, pooled=True)
     try:
         for rel in work.removed:
             writer.delete_by_term("path", rel)
@@ -280,8 +285,32 @@ def _merge_small_only(writer: Any, segments: list[Any]) -> list[Any]:
     return kept
 
 
+class _Updates:
+    """How many watched updates run in this process now; a background merge waits while any does
+    (both are Python, one GIL: a merge running alongside would halve the update's speed)."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.idle:
+            self.running += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self.idle:
+            self.running -= 1
+            self.idle.notify_all()
+
+    def wait(self) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.running == 0)
+
+
+_updating = _Updates()
 _merging: dict[str, threading.Thread] = {}
 _merging_guard = threading.Lock()
+PAUSE_EVERY = 128  # postings a merge copies between looks at whether an update is waiting
 
 
 def _start_merge(vault: Vault, folder: Path) -> None:
@@ -328,7 +357,7 @@ def _merge_beside(vault: Vault, folder: Path) -> None:
             for segment in small:
                 docmaps.append(_live_docmap(segment, writer.docnum))
                 reader = SegmentReader(ix.storage, ix.schema, segment)
-                writer.add_reader(reader)
+                writer.add_reader(_Yielding(reader))
                 reader.close()
             writer.commit(merge=False)
             merged = merged_ix._segments()[0] if merged_ix._segments() else None
@@ -339,6 +368,22 @@ def _merge_beside(vault: Vault, folder: Path) -> None:
         pass
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+class _Yielding:
+    """A segment reader whose postings stop flowing while a watched update runs (see ``_Updates``)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def iter_postings(self) -> Iterator[Any]:
+        for count, posting in enumerate(self._reader.iter_postings()):
+            if count % PAUSE_EVERY == 0:
+                _updating.wait()
+            yield posting
 
 
 def _live_docmap(segment: Any, base: int) -> dict[int, int]:
@@ -391,8 +436,13 @@ def _put(writer: Any, manifest: store.Manifest, item: Prepared, stats: RefreshSt
         stats.changed += 1
 
 
-def _writer(ix: Any, **options: Any) -> Any:
-    return ix.writer(timeout=5.0, **options)
+def _writer(ix: Any, pooled: bool = False) -> Any:
+    """A writer of ``ix``; ``pooled``: one that adds documents through ``pool.PoolWriter`` (same segment, less work)."""
+    if not pooled:
+        return ix.writer(timeout=5.0)
+    from .pool import PoolWriter
+
+    return PoolWriter(ix, timeout=5.0)
 
 
 # ------------------------------------------------------------------ rebuild
