@@ -250,3 +250,16 @@ def test_updates_merge_in_place_when_background_merges_fall_behind(indexed: Vaul
         counts.append(len(segment_sizes(indexed)))
     assert max(counts) <= 5 and min(counts) < max(counts)
     assert names(indexed, "marker8") == ["星辰科技"] and names(indexed, "marker7") == []
+
+
+def test_warm_up_before_watching_works_with_or_without_an_index(indexed: Vault) -> None:
+    import shutil
+
+    from crmnotes.search import index as index_module
+
+    index_module.warm_up(indexed)
+    shutil.rmtree(store.index_dir(indexed))
+    index_module.warm_up(indexed)  # nothing to open: still fine
+    write_customer(indexed, "customers/x/xingchen.md", "星辰科技", "marker1", "aaaa1111")
+    search.refresh(indexed, paths={"customers/x/xingchen.md"})  # a missing index is rebuilt, as before
+    assert names(indexed, "marker1") == ["星辰科技"]

@@ -133,11 +133,13 @@ class _progress:
 def watch(ctx: click.Context) -> None:
     """Keep the search index fresh while files change (Ctrl-C stops)."""
     from .. import search as engine
+    from ..search.index import warm_up
     from ..watch import VaultWatcher
 
     vault = open_vault(ctx)
     out = console()
     stats = engine.refresh(vault)
+    warm_up(vault)
 
     def changed(paths: set[str] | None) -> None:
         result = engine.refresh(vault, paths=paths)  # only what the watcher saw (None: check everything)
