@@ -38,9 +38,9 @@ class FirstRows:
         self._thread.start()
 
     def _run(self, vault: Vault, baseline: bool) -> None:
-        from .. import catalog  # imported here: the main thread is busy importing Textual meanwhile
-
         try:
+            from .. import catalog
+
             if baseline:
                 self.baseline = live.signature(vault)
             self._rows = catalog.rows(vault, *self.key)

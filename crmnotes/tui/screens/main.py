@@ -3,7 +3,10 @@
 Rows come from ``catalog.rows`` (filters and sort; the storage seam) in a
 thread worker, and the search box narrows them with ``query.search_rows`` as
 you type (best match first), also in a worker, so a large vault never
-freezes the screen.  On a terminal at least ``WIDE`` columns wide the
+freezes the screen.  The first view's rows are read while the app starts
+(``startup.FirstRows``); the first frame waits a moment for them rather than
+showing "loading…", and the detail beside the table is read after the
+table is painted.  On a terminal at least ``WIDE`` columns wide the
 selected customer's detail is shown beside the table.
 """
 
