@@ -69,6 +69,7 @@ class Found:
 
 
 NOTHING = Found({})
+_PER_DOCUMENT: frozenset[int] = frozenset({-1})  # contains(): phrases inside, ask document by document
 
 
 class Context:
@@ -198,12 +199,14 @@ class Evaluator:
         self.segments = [Segment(self, n, s, offset) for n, (s, offset) in enumerate(searcher.leaf_searchers())]
         self.cache: OrderedDict[tuple[Any, ...], Postings | Found] = OrderedDict()
         self.cached = 0
+        self._asked: dict[int, tuple[Any, frozenset[int] | None]] = {}  # contains() of this search, by query
 
     # ---------------------------------------------------------------- answers
 
     def top(self, query: Any, limit: int, accept: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:
         """(docnum, score) of the best ``limit`` (0: all) matches, best first, ties
         by docnum; ``accept`` (if given) must also hold for a hit."""
+        self._asked.clear()
         ranked: list[tuple[float, int]] = []  # (-score, docnum): the best sorts first
         unsure: set[int] = set()
         for segment in self.segments:
@@ -254,12 +257,35 @@ class Evaluator:
         return out
 
     def contains(self, query: Any, docnum: int) -> bool:
-        """Does the document match ``query`` (as ``query.matcher(searcher)`` would say)?"""
+        """Does the document match ``query`` (as ``query.matcher(searcher)`` would say)?
+        Asked again about the same query (hits verified one by one), every match is
+        found at once, unless phrases would need their positions for all of them."""
+        asked = self._asked.get(id(query))
+        if asked is None or asked[0] is not query:
+            if len(self._asked) > 64:  # asked outside a search (top() starts afresh)
+                self._asked.clear()
+            self._asked[id(query)] = (query, None)  # the first time: this document only
+        else:
+            known = asked[1]
+            if known is None:
+                known = self._members(query)
+                self._asked[id(query)] = (query, known)
+            if known is not _PER_DOCUMENT:
+                return docnum in known
         for segment in self.segments:
             if segment.offset <= docnum < segment.offset + segment.doc_count_all:
                 local = docnum - segment.offset
                 return local in evaluate(segment, query, STANDALONE, {local}).scores
         return False
+
+    def _members(self, query: Any) -> frozenset[int]:
+        found: set[int] = set()
+        for segment in self.segments:
+            matches = evaluate(segment, query, STANDALONE, None)
+            if matches.unsure:
+                return _PER_DOCUMENT
+            found.update(segment.offset + d for d in matches.scores)
+        return frozenset(found)
 
     # ---------------------------------------------------------------- postings
 
