@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from . import yamlsafe
 from .errors import ConfigError
 
 CONFIG_FILE = "crmnotes.yaml"
@@ -135,6 +132,10 @@ class VaultConfig:
 
 
 def load_config(path: Path) -> VaultConfig:
+    import yaml  # ~40 ms: not for commands served from the listing cache, which never parse this file
+
+    from . import yamlsafe
+
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:

@@ -9,9 +9,7 @@ half-written one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +31,8 @@ def atomic_write(path: Path, data: bytes, *, exclusive: bool = False, durable: b
     With ``expect``, the target is compared with those bytes just before the
     rename (after the slow fsync), and ``FileChanged`` is raised instead of
     overwriting a save some editor made meanwhile."""
+    import tempfile  # with hashlib in file_lock, ~25 ms of imports that commands which only read never need
+
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     try:
@@ -111,6 +111,8 @@ def file_lock(lock_dir: Path, key: str, timeout: float = LOCK_TIMEOUT) -> Iterat
     from filelock import FileLock, Timeout
 
     lock_dir.mkdir(parents=True, exist_ok=True)
+    import hashlib
+
     name = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16] + ".lock"
     lock = FileLock(str(lock_dir / name), timeout=timeout)
     try:

@@ -37,14 +37,29 @@ class ScanResult:
 class Vault:
     """A folder with ``crmnotes.yaml`` and ``customers/``."""
 
-    def __init__(self, root: Path, config: VaultConfig | None = None) -> None:
+    def __init__(self, root: Path, config: VaultConfig | None = None, *, lazy_config: bool = False) -> None:
         self.root = root.resolve()
-        self.config = config or load_config(self.root / CONFIG_FILE)
+        self._config = config
+        if config is None and not lazy_config:
+            self._config = load_config(self.root / CONFIG_FILE)
+
+    @property
+    def config(self) -> VaultConfig:
+        """crmnotes.yaml, parsed on first use with ``lazy_config`` (a command answered
+        from the listing cache never needs it, so it never imports YAML)."""
+        if self._config is None:
+            self._config = load_config(self.root / CONFIG_FILE)
+        return self._config
+
+    @config.setter
+    def config(self, value: VaultConfig) -> None:
+        self._config = value
 
     # ------------------------------------------------------------ locating
 
     @classmethod
-    def find(cls, explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Vault:
+    def find(cls, explicit: str | os.PathLike[str] | None = None, start: Path | None = None, *,
+             lazy_config: bool = False) -> Vault:
         """``--vault PATH``, else ``$CRMNOTES_VAULT``, else the nearest parent
         folder holding crmnotes.yaml (the way git finds a repository)."""
         chosen = explicit or os.environ.get(ENV_VAULT)
@@ -53,11 +68,11 @@ class Vault:
             if not (root / CONFIG_FILE).is_file():
                 raise VaultNotFound(f"{root} is not a crmnotes vault (no {CONFIG_FILE}).",
                                     "Create one with 'crm init PATH' or fix --vault / $CRMNOTES_VAULT.")
-            return cls(root)
+            return cls(root, lazy_config=lazy_config)
         here = (start or Path.cwd()).resolve()
         for folder in (here, *here.parents):
             if (folder / CONFIG_FILE).is_file():
-                return cls(folder)
+                return cls(folder, lazy_config=lazy_config)
         raise VaultNotFound("no crmnotes vault here or in any parent folder.",
                             "Run 'crm init' to create one, or pass --vault PATH.")
 

@@ -86,7 +86,7 @@ def test_same_size_edit_with_a_new_mtime_is_seen(example_vault: Vault) -> None:
 
 
 def header_of(vault: Vault) -> dict:
-    return json.loads((vault.cache_dir / catalog.CATALOG_FILE).read_bytes().split(b"\n")[0])
+    return json.loads((vault.cache_dir / catalog.CATALOG_FILE).read_bytes().split(b"\n")[0].partition(b"\t")[2])
 
 
 @pytest.mark.parametrize("damage", [

@@ -16,7 +16,7 @@ from crmnotes.cli import COMMAND_TABLE, main
 from crmnotes.vault import Vault
 
 MODULES = ("customers", "search", "crmwork", "sync", "tui")
-HEAVY = ("jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter")
+HEAVY = ("jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter", "yaml")
 
 
 def real_commands() -> dict[str, tuple[str, click.Command]]:
@@ -91,6 +91,6 @@ def test_listing_commands_load_no_index_or_ui(example_vault: Vault) -> None:
     for args in (["ls", "--json"], ["due", "--json"], ["ls", "--json", "--tag", "needs/", "--sort", "-last"]):
         out, loaded = modules_after(args, example_vault.root)
         assert out, args
-        # nothing of the index, the UI, rich or the note parser: the JSON is spliced from .crmnotes/listing.txt
-        assert not {"jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter"} & set(
+        # nothing of the index, the UI, rich, YAML or the note parser: the JSON is spliced from .crmnotes/listing.txt
+        assert not {"jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter", "yaml"} & set(
             loaded), args

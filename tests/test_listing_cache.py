@@ -146,3 +146,13 @@ def test_text_with_tabs_newlines_and_quotes_keeps_the_line_as_json(empty_vault: 
             assert catalog.due_json_fast(empty_vault, on)[0] == due_bytes(empty_vault, on) != b"[]"
     stored = (empty_vault.cache_dir / catalog.LISTING_FILE).read_bytes().split(b"\n")[1:]
     assert sorted(line.split(b"\t")[4] for line in stored) == [b"C", b"J"]  # the odd one kept as JSON
+
+
+def test_ls_and_due_json_still_refuse_a_broken_config(crm: Crm) -> None:
+    """They answer from the cache without parsing crmnotes.yaml, but a changed config invalidates the cache."""
+    crm("ls", "--json")
+    config = crm.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\nstages: [unclosed\n", encoding="utf-8")
+    for args in (["ls", "--json"], ["due", "--json"], ["ls"]):
+        result = crm(*args, ok=False)
+        assert "crmnotes.yaml" in result.stderr and "not valid YAML" in result.stderr, result.stderr

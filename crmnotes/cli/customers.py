@@ -26,10 +26,12 @@ if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use ca
     from ..due import DueInfo
 
 
-def open_vault(ctx: click.Context) -> Vault:
+def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
+    """The vault of ``--vault`` or the current folder; ``lazy_config`` parses crmnotes.yaml only
+    when something needs it (``ls --json`` / ``due --json`` answered from the listing cache do not)."""
     from ..sync.repo import ensure_repo_setup  # cheap: reads .git/config, imports no GitPython
 
-    vault = Vault.find(ctx.find_root().obj.get("vault_path"))
+    vault = Vault.find(ctx.find_root().obj.get("vault_path"), lazy_config=lazy_config)
     ensure_repo_setup(vault.root)
     return vault
 
@@ -294,7 +296,7 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     without `followups`, plus `followup_count`; --json --full adds the
     follow-ups (slower: every entry of every customer).
     """
-    vault = open_vault(ctx)
+    vault = open_vault(ctx, lazy_config=as_json and not full)
     filters = Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
     if as_json and not full:  # from the catalog's compact and pre-serialized columns: no customer objects
         text, problems = catalog.listing_json_fast(vault, filters, sort, limit, reveal=reveal)
@@ -397,7 +399,7 @@ def report_unreadable(vault: Vault, problems: list[Problem]) -> None:
 @click.pass_context
 def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json: bool) -> None:
     """Customers due or overdue for a follow-up, and why."""
-    vault = open_vault(ctx)
+    vault = open_vault(ctx, lazy_config=as_json)
     day = parse_day(on_day, "--on")
     if as_json:  # from the catalog's compact column, due rules precomputed: no customer objects
         items_json, problems = catalog.due_json_fast(vault, day, owner or (user_of(vault) if mine else ""))
