@@ -263,3 +263,22 @@ def test_warm_up_before_watching_works_with_or_without_an_index(indexed: Vault) 
     write_customer(indexed, "customers/x/xingchen.md", "星辰科技", "marker1", "aaaa1111")
     search.refresh(indexed, paths={"customers/x/xingchen.md"})  # a missing index is rebuilt, as before
     assert names(indexed, "marker1") == ["星辰科技"]
+
+
+def test_a_background_merge_waits_while_an_update_runs(indexed: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crmnotes.search import index as index_module
+
+    monkeypatch.setattr(index_module, "SMALL_SEGMENTS", 3)
+    monkeypatch.setattr(index_module, "_start_merge", lambda vault, folder: None)  # started by hand below
+    for i in range(3):
+        update_xingchen(indexed, i)
+    before = len(segment_sizes(indexed))
+    with index_module._updating:  # an update is running in this process
+        merge = threading.Thread(target=index_module._merge_beside, args=(indexed, store.index_dir(indexed)))
+        merge.start()
+        merge.join(0.5)
+        assert merge.is_alive()  # paused, not done: it cannot finish before the update does
+        assert len(segment_sizes(indexed)) == before
+    merge.join(WAIT)
+    assert not merge.is_alive() and len(segment_sizes(indexed)) < before
+    assert names(indexed, "marker2") == ["星辰科技"]

@@ -377,6 +377,7 @@ def _merge_beside(vault: Vault, folder: Path) -> None:
                 return
             merged_ix = windex.create_in(str(work), ix.schema, indexname=ix.indexname)
             writer = PoolWriter(merged_ix, compound=False)
+            writer.pause = _updating.wait
             docmaps = []
             for segment in small:
                 docmaps.append(_live_docmap(segment, writer.docnum))

@@ -20,7 +20,7 @@ its limit (``index._build_segment``), so nothing ever spills.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from whoosh.writing import SegmentWriter
@@ -34,6 +34,7 @@ _PER_TERM = 600
 # zlib makes a one- or two-posting block bigger, and one compress() call costs ~20 µs, most of it
 # setting up the compressor; 85% of a rebuilt segment's blocks are single postings.
 COMPRESS_MIN_POSTINGS = 3
+PAUSE_TERMS = 64
 
 
 class MemoryPool:
@@ -114,17 +115,20 @@ class MemoryPool:
     def items(self) -> Iterator[Posting]:
         return self.iter_postings()
 
-    def write(self, fieldwriter: Any, schema: Any, lengths: Any) -> None:
+    def write(self, fieldwriter: Any, schema: Any, lengths: Any, pause: Callable[[], None] | None = None) -> None:
         """What ``FieldWriter.add_postings`` does with ``iter_postings()``, a block at a time.
 
         Whoosh adds each posting to the codec's postings writer, which flushes a
         block every ``blocklimit`` postings; here the writer's block buffer is
         filled with a whole block at once and flushed by the same ``_write_block``.
-        ``lengths`` is the segment's per-document reader (field lengths), or None."""
+        ``lengths`` is the segment's per-document reader (field lengths), or None;
+        ``pause`` is called every ``PAUSE_TERMS`` terms (a background merge yields there)."""
         current = None
         doclengths: list[int] = []
         level = fieldwriter._codec._compression
-        for fieldname, text, (docnums, weights, values) in self._sorted_terms():
+        for count, (fieldname, text, (docnums, weights, values)) in enumerate(self._sorted_terms()):
+            if pause is not None and count % PAUSE_TERMS == 0:
+                pause()
             if fieldname != current:
                 if current is not None:
                     fieldwriter.finish_field()
@@ -187,6 +191,7 @@ class PoolWriter(SegmentWriter):
         self.pool.cleanup()  # Whoosh's pool holds nothing yet: only its (empty) temporary storage
         self.pool = MemoryPool()
         self._plain = not any(field.vector or field.separate_spelling() for _, field in self.schema.items())
+        self.pause: Callable[[], None] | None = None  # see MemoryPool.write
 
     def add_document(self, **fields: Any) -> None:
         if not self._plain or any(name.startswith("_") for name in fields):
@@ -217,7 +222,7 @@ class PoolWriter(SegmentWriter):
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         lengths = self.per_document_reader() if self.codec.length_stats else None
-        self.pool.write(self.fieldwriter, self.schema, lengths)
+        self.pool.write(self.fieldwriter, self.schema, lengths, self.pause)
         self.fieldwriter.close()
         if lengths is not None:
             lengths.close()
