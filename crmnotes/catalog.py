@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from .config import CONFIG_FILE, fold
@@ -265,7 +266,8 @@ _KIND, _SILENT, _DUE_A, _DUE_B, _SORT, _LS_A, _LS_B = range(3, 10)
 _REASON_A, _RULE_A, _REASON_B, _RULE_B, _STAGE_JSON, _DUE_KEYS, _PATH_JSON, _NAME, _OWNER = range(10, 19)
 _STAGE, _GRADE, _CREATED, _LAST, _NEXT, _PHONE_JSON, _MASKED_JSON, _ROW, _STATIC = range(19, 28)
 _ROW_KEYS = ("id", "name", "grade", "owner", "industry", "contact", "phone", "email", "source")  # then tags, count
-_DUE_DEPTH, _LS_DEPTH, _FULL = _DUE_B + 1, _LS_B + 1, -1  # columns split off for due --json, ls --json, all
+# columns split off for due --json, ls --json, and all of them (the static keys are never scanned for tabs)
+_DUE_DEPTH, _LS_DEPTH, _FULL = _DUE_B + 1, _LS_B + 1, _STATIC
 _NO_DUE = (b"", b"null", b"null")
 
 
@@ -345,7 +347,7 @@ class _Lines:
     """The line of every customer file in ``Vault.scan`` order, for one table,
     made again for files changed since; ``problems`` starts with the unsafe paths."""
 
-    def __init__(self, vault: Vault, table: _Table, depth: int = _FULL) -> None:
+    def __init__(self, vault: Vault, table: _Table, depth: int = -1) -> None:
         self.vault, self.table, self.depth = vault, table, depth
         current, unsafe = vault.customer_stats()
         self.problems: list[Problem] = list(unsafe)
@@ -389,7 +391,7 @@ class _Lines:
         self.silent_stage = json.loads(head)["silent"]
         found = {}
         crc32, depth = zlib.crc32, self.depth
-        width = self.table.width if depth == _FULL else depth + 1
+        width = self.table.width if depth < 0 else depth + 1
         for line in packed[1:]:
             crc, _, body = line.partition(b"\t")
             if not crc.isdigit() or crc32(body) != int(crc):
@@ -684,7 +686,7 @@ _SORT_COLUMNS = {"name": (_SORT, b""), "created": (_CREATED, b""), "last": (_LAS
 
 def _customer_lines(vault: Vault, depth: int = _FULL) -> tuple[_Lines, list[list[bytes]]]:
     """listing.txt's lines, the customers' apart; the unreadable files join ``problems``."""
-    lines = _Lines(vault, _LISTING, depth)
+    lines = _Lines(vault, _LISTING, depth)  # depth: how far the lines are split (_FULL: every column)
     customers = []
     for line in lines.lines:
         if line[_KIND] == _KIND_CUSTOMER:
@@ -716,7 +718,8 @@ def _choose(vault: Vault, lines: _Lines, customers: list[list[bytes]], filters: 
         found = lines.column(chosen, _ROW)
         chosen = [line for line, row in zip(chosen, found, strict=True) if has_tag(row[-2], filters.tag)]
     column, empty = _SORT_COLUMNS[name]
-    return sorted(chosen, key=lambda line: line[column] or empty, reverse=sort.startswith("-"))
+    key = itemgetter(column) if not empty else lambda line: line[column] or empty  # b"" or b"" is b""
+    return sorted(chosen, key=key, reverse=sort.startswith("-"))
 
 
 def listing_json_fast(vault: Vault, filters: Filters, sort: str = "name", limit: int = 0, *,
@@ -736,9 +739,12 @@ def _listing_json(vault: Vault, filters: Filters, sort: str, limit: int, reveal:
     if limit > 0:
         chosen = chosen[:limit]
     parts = []
+    text = day.text
     for line in chosen:
         static = line[-1].rpartition(b"\t")[2]  # the last column, however far the line was split
-        parts += (b"{", static, b"," if static else b"", day.ls_dynamic(line, reveal), b",")
+        cached = line[_LS_B] if line[_SILENT] and text >= line[_SILENT] else line[_LS_A]  # as _Day.ls_dynamic
+        parts += (b"{", static, b"," if static else b"", cached if cached and not reveal
+                  else day.ls_dynamic(line, reveal), b",")
     if parts:
         parts[-1] = b""
     return b"[" + b"".join(parts) + b"]", lines.problems
@@ -792,20 +798,21 @@ def _rows(vault: Vault, filters: Filters, sort: str, today: date) -> list[Row]:
     day = _Day(lines, today)
     chosen = _choose(vault, lines, customers, filters, sort, day)
     found = lines.column(chosen, _ROW)
-    reasons = {column: lines.column(chosen, column) for column in (_REASON_A, _REASON_B)}
-    silent_stage = lines.silent_stage or ""
-    fromisoformat, day_of = datetime.fromisoformat, date.fromisoformat
+    quiet, silent = lines.column(chosen, _REASON_A), lines.column(chosen, _REASON_B)
+    silent_stage, text = lines.silent_stage or "", day.text
+    when, on, days = datetime.fromisoformat, date.fromisoformat, {b"": None}
     out = []
-    for i, line in enumerate(chosen):
-        id_, name, grade, owner, industry, contact, phone, email, source, tags, count = found[i]
-        silent = day.silent(line)
-        due = day.due(line)[0]
+    for line, row, reason_a, reason_b in zip(chosen, found, quiet, silent, strict=True):
+        id_, name, grade, owner, industry, contact, phone, email, source, tags, count = row
+        if line[_SILENT] and text >= line[_SILENT]:  # _Day.silent and _Day.due, inlined: this loop is the table
+            stage, due, reason = silent_stage, line[_DUE_B], reason_b
+        else:
+            stage, due, reason = line[_STAGE].decode(*_UTF8), line[_DUE_A], reason_a
+        due = text if due == b"-" else due
+        if due not in days:
+            days[due] = on(due.decode())
         created, last = line[_CREATED], line[_LAST]
-        out.append(Row(
-            id=id_, name=name, path=line[_REL].decode(*_UTF8), industry=industry, contact=contact, phone=phone,
-            email=email, source=source, stage=silent_stage if silent else line[_STAGE].decode(*_UTF8),
-            grade=grade, owner=owner, tags=tags, created=fromisoformat(created.decode()) if created else None,
-            last_contact=fromisoformat(last.decode()) if last else None,
-            due=day_of(due.decode()) if due else None,
-            due_reason=reasons[_REASON_B if silent else _REASON_A][i] or "", followup_count=count))
+        out.append(Row(id_, name, line[_REL].decode(*_UTF8), industry, contact, phone, email, source, stage, grade,
+                       owner, tags, when(created.decode()) if created else None,
+                       when(last.decode()) if last else None, days[due], reason or "", count))
     return out
