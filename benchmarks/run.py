@@ -80,7 +80,8 @@ FIGURES = [
     Figure("watch_write", "write → searchable, watcher running (in-place write)", "p95 ≤ 0.5 s", _le("p95", 0.5)),
     Figure("watch_rename", "write → searchable, watcher running (temp file + rename)", "p95 ≤ 0.5 s",
            _le("p95", 0.5)),
-    Figure("search_inproc", "search in process, query mix (p50 / p95)", "p95 ≤ 30 ms, p50 < rg", None),
+    Figure("search_inproc", "search in process, query mix, nothing cached (p50 / p95)", "p95 ≤ 30 ms, p50 < rg", None),
+    Figure("search_warm", "search in process, postings already decoded (as while typing in the TUI)", "", None),
     Figure("search_cold", "first search in a fresh process (import + open index)", "", None),
     Figure("search_proc", "`crm search 数据安全 --json` as a process", "≤ 0.4 s", _le("median", 0.4)),
     Figure("ls_json", "`crm ls --json` as a process", "≤ 0.4 s", _le("median", 0.4)),
@@ -105,7 +106,7 @@ def _search_check(r: dict[str, Any]) -> bool | None:
     return r["p95"] <= 0.030 and (rg is None or r["p50"] < rg)
 
 
-FIGURES[4].check = _search_check
+next(f for f in FIGURES if f.key == "search_inproc").check = _search_check
 
 
 # ------------------------------------------------------------------ processes
@@ -276,6 +277,7 @@ class Bench:
         else:
             rg = self.results.get("rg_english", {}).get("median")
             self.results["search_inproc"] = {**data["mix"], "rg_seconds": rg}
+            self.results["search_warm"] = {**data["warm"], "rg_seconds": rg}
             self.results["search_cold"] = {"median": data["cold"]}
         self.results["search_proc"] = repeat(self.repeats,
                                              lambda: crm(self.vault, "search", WORDS["chinese"], "--json"))
@@ -440,20 +442,25 @@ def helper_search(vault: Path) -> dict[str, Any]:
     crm_vault = Vault(vault)
     search.search(crm_vault, QUERY_MIX[0][1])
     cold = time.perf_counter() - started
-    results = session_of(crm_vault).results  # the session's answer cache: emptied so every query is real work
-    times: list[float] = []
-    per_query: dict[str, float] = {}
-    for label, query in QUERY_MIX:
-        mine = []
-        for _ in range(15):
-            results.clear()
-            t0 = time.perf_counter()
-            search.search(crm_vault, query)
-            mine.append(time.perf_counter() - t0)
-        per_query[label] = statistics.median(mine)
-        times += mine
-    mix = {"p50": percentile(times, 0.5), "p95": percentile(times, 0.95), "per_query": per_query}
-    return {"cold": cold, "mix": mix}
+    session = session_of(crm_vault)
+
+    def mix(forget: Callable[[], None]) -> dict[str, Any]:
+        times: list[float] = []
+        per_query: dict[str, float] = {}
+        for label, query in QUERY_MIX:
+            mine = []
+            for _ in range(15):
+                forget()
+                t0 = time.perf_counter()
+                search.search(crm_vault, query)
+                mine.append(time.perf_counter() - t0)
+            per_query[label] = statistics.median(mine)
+            times += mine
+        return {"p50": percentile(times, 0.5), "p95": percentile(times, 0.95), "per_query": per_query}
+
+    # The target is judged with every cache dropped before each query (answers and decoded
+    # postings: all the work); the warm figure keeps the postings, as the TUI does while you type.
+    return {"cold": cold, "mix": mix(session.forget), "warm": mix(session.results.clear)}
 
 
 def helper_tui(vault: Path) -> dict[str, Any]:
@@ -574,7 +581,7 @@ def fmt(result: dict[str, Any] | None, key: str) -> str:
     if "error" in result:
         message = result["error"].replace("crm: error: ", "").replace("|", "/").replace("\n", " ")
         return "error: " + message[:90]
-    if key == "search_inproc":
+    if key in ("search_inproc", "search_warm"):
         ratio = f", p50 = {result['p50'] / result['rg_seconds']:.2f}× rg" if result.get("rg_seconds") else ""
         return f"{result['p50'] * 1000:.1f} / {result['p95'] * 1000:.1f} ms{ratio}"
     if key.startswith("watch_"):

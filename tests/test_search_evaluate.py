@@ -186,3 +186,14 @@ def test_a_query_part_the_evaluator_does_not_reproduce_is_left_to_whoosh(vault: 
     both = [hit.rel for hit in search.search(vault, "tag:* 数据安全", limit=0)]
     assert sorted(both) == sorted(tagged & word) != []
     assert [hit.rel for hit in search.search(vault, "tag:* 数据安全", limit=2)] == both[:2]
+
+
+def test_forgetting_decoded_postings_changes_no_answer(vault: Vault) -> None:
+    session = session_mod.session_of(vault)
+    first = {text: [(hit.rel, hit.score) for hit in search.search(vault, text)] for text in QUERIES}
+    assert session.evaluator().cache and session.results
+    session.forget()
+    assert not session.evaluator().cache and not session.results
+    again = {text: [(hit.rel, hit.score) for hit in search.search(vault, text)] for text in QUERIES}
+    assert again == first
+    assert first["数据安全"] and first['"annual contract"']

@@ -201,6 +201,12 @@ class Evaluator:
         self.cached = 0
         self._asked: dict[int, tuple[Any, frozenset[int] | None]] = {}  # contains() of this search, by query
 
+    def forget(self) -> None:
+        """Drop every decoded posting list (field lengths and frequencies stay: they come with the open index)."""
+        self.cache.clear()
+        self.cached = 0
+        self._asked.clear()
+
     # ---------------------------------------------------------------- answers
 
     def top(self, query: Any, limit: int, accept: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:

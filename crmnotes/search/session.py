@@ -104,6 +104,14 @@ class Session:
     def invalidate(self) -> None:
         self.dirty = True
 
+    def forget(self) -> None:
+        """Drop remembered answers and decoded postings (the next query does all its work;
+        the benchmark's cold figure)."""
+        with self.lock:
+            self.results.clear()
+            if self._evaluator is not None:
+                self._evaluator.forget()
+
     def close(self) -> None:
         with self.lock:
             self._close_searcher()
