@@ -5,9 +5,7 @@ change.  Real vaults (Chinese example data), real Textual apps."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,32 +14,19 @@ import pytest
 from textual.widgets._footer import FooterKey
 
 from crmnotes import actions, catalog
-from crmnotes.tui.app import CrmApp, make_app
+from crmnotes.tui.app import CrmApp
 from crmnotes.tui.query import QuickFilters
 from crmnotes.tui.startup import FirstRows
 from crmnotes.tui.widgets.customer_table import CustomerTable
 from crmnotes.tui.widgets.keys_footer import KeysFooter
 from crmnotes.vault import Vault
 
-DAY = date(2026, 3, 2)
-XINGCHEN = "customers/x/xingchenkeji-7f3q.md"
-
-
-def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
+from .test_tui import DAY, XINGCHEN, app_for, sync
 
 
 @pytest.fixture
 def vault(tmp_path: Path) -> Vault:
     return Vault(actions.create_vault(tmp_path / "vault", example=True, today=DAY))
-
-
-def app_for(vault: Vault, poll: float | None = None) -> CrmApp:
-    return make_app(vault, today=DAY, now=datetime(2026, 3, 2, 9, 30), user="张伟", poll_seconds=poll)
 
 
 def names(app: CrmApp) -> list[str]:
