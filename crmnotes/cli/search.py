@@ -10,7 +10,6 @@ import click
 from rich.text import Text
 
 from ..errors import CrmError
-from ..rules import mask_phone
 from ..vault import Vault
 from .customers import label, open_vault
 from .output import console, error_console, print_json, print_warning, safe
@@ -66,6 +65,8 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
 
 
 def _phone(vault: Vault, phone: str, reveal: bool) -> str:
+    from ..rules import mask_phone  # not at the top: `crm index` and `crm watch` do without it
+
     return phone if reveal or not phone else mask_phone(phone, vault.config.phone_region)
 
 
