@@ -110,10 +110,9 @@ def term_positions(value: str) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
     add = found.setdefault
     pos = 0
-    for match in textmod.runs_pattern().finditer(value):
-        run = match.group(0)
-        if match.lastgroup != "cjk":
-            add(_latin_term(run), []).append(pos)
+    for run, word in textmod.runs_pattern().findall(value):  # (CJK run, other word): one of them is ""
+        if word:
+            add(_latin_term(word), []).append(pos)
             pos += 1
         elif len(run) == 1:
             add(run, []).append(pos)
