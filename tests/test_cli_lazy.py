@@ -94,3 +94,5 @@ def test_listing_commands_load_no_index_or_ui(example_vault: Vault) -> None:
         # nothing of the index, the UI, rich, YAML or the note parser: the JSON is spliced from .crmnotes/listing.txt
         assert not {"jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter", "yaml"} & set(
             loaded), args
+    _, loaded = modules_after(["report", "funnel", "--json"], example_vault.root)  # from .crmnotes/catalog.txt
+    assert not {"jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich"} & set(loaded)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.text import Text
 
 from .. import deals, tickets
 from ..actions import _jsonable
@@ -118,6 +117,8 @@ def deal_json(vault: Any, customer: Any, index: int, item: dict[str, Any]) -> di
 def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: bool, as_json: bool,
             ref: str | None) -> None:
     """List deals (of one customer REF, or of all): the pipeline."""
+    from rich.text import Text  # not imported by --json output
+
     vault = open_vault(ctx)
     pool = [vault.resolve(ref)] if ref else vault.scan().customers
     stage_id = deals.stages(vault.config).canonical(stage) if stage else ""
@@ -236,6 +237,8 @@ def _print_ticket_result(customer: Any, as_json: bool, message: str) -> None:
 def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, owner: str, mine: bool,
               as_json: bool) -> None:
     """List open tickets (most urgent first), of one customer REF or of all."""
+    from rich.text import Text  # not imported by --json output
+
     vault = open_vault(ctx)
     pool = [vault.resolve(ref)] if ref else vault.scan().customers
     status_id = vault.config.choice_set(tickets.STATUSES).canonical(status) if status else ""
@@ -329,6 +332,8 @@ class _progress:
 
 
 def _print_import(vault: Any, report: Any) -> None:
+    from rich.text import Text  # not imported by --json output
+
     out = console()
     mapped = ", ".join(f"{c}→{f}" for c, f in report.columns)
     out.print(safe(f"{report.file} ({report.encoding}, {report.rows} rows): {mapped}", "dim"))
@@ -431,6 +436,8 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
     if as_json:
         print_json(result.to_json())
         return
+    from rich.text import Text  # not imported by --json output
+
     rows = [[safe(_cell(row.get(column))) for column in result.columns] for row in result.rows]
     console().print(Text(result.title, style="bold"))
     console().print(fitted_table(result.columns, rows, flexible={"name", "label", "tag", "source"}))
