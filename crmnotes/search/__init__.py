@@ -12,11 +12,16 @@ nothing here imports Whoosh or jieba until an index is really opened.
 * ``session`` - the open searcher per vault and its freshness checks
 * ``evaluate`` - compiled queries answered from decoded posting blocks, Whoosh's scores exactly
 * ``engine`` - ranked hits with snippets; customers from stored fields
+* ``quickimport`` - Whoosh imported without the two modules it never uses
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from . import quickimport
+
+quickimport.install()
 
 if TYPE_CHECKING:
     from datetime import date
