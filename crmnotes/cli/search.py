@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 import click
-from rich.text import Text
 
 from ..errors import CrmError
 from ..vault import Vault
@@ -58,10 +57,10 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
         out_console.print(head)
         out_console.print(safe("  " + " · ".join(f for f in facts if f), "cyan"))
         if hit.snippet.text:
-            out_console.print(Text("  ") + highlighted(hit.snippet.text, hit.snippet.spans))
+            out_console.print(safe("  ") + highlighted(hit.snippet.text, hit.snippet.spans))
     count = len(hits)
     more = " (use --limit for more)" if limit and count == limit else ""
-    out_console.print(Text(f"{count} result{'s' if count != 1 else ''}{more}", style="dim"))
+    out_console.print(safe(f"{count} result{'s' if count != 1 else ''}{more}", "dim"))
 
 
 def _phone(vault: Vault, phone: str, reveal: bool) -> str:
@@ -70,7 +69,7 @@ def _phone(vault: Vault, phone: str, reveal: bool) -> str:
     return phone if reveal or not phone else mask_phone(phone, vault.config.phone_region)
 
 
-def highlighted(text: str, spans: list[tuple[int, int]]) -> Text:
+def highlighted(text: str, spans: list[tuple[int, int]]) -> Any:
     """A snippet with its matches in reverse video (inert text: never parsed as markup)."""
     out = safe(text)
     for start, end in spans:
@@ -98,7 +97,7 @@ def index(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
     what = "rebuilt" if stats.rebuilt else "up to date" if not stats.changes else "updated"
     detail = "" if stats.rebuilt or not stats.changes else \
         f": {stats.added} added, {stats.changed} changed, {stats.removed} removed"
-    console().print(Text(f"index {what}{detail} ({stats.total} customer files, {stats.seconds:.2f} s)", style="dim"))
+    console().print(safe(f"index {what}{detail} ({stats.total} customer files, {stats.seconds:.2f} s)", "dim"))
 
 
 class _progress:
@@ -156,7 +155,7 @@ def watch(ctx: click.Context) -> None:
 
     watcher = VaultWatcher(vault.root, changed, failed).start()
     # printed once the OS watches are in place: a write after this line is seen
-    out.print(Text(f"watching {vault.root} ({stats.total} customer files); Ctrl-C stops", style="dim"))
+    out.print(safe(f"watching {vault.root} ({stats.total} customer files); Ctrl-C stops", "dim"))
     every = auto_sync_interval(vault)
     next_sync = time.monotonic() + every if every else None
     try:
@@ -169,7 +168,7 @@ def watch(ctx: click.Context) -> None:
         pass
     finally:
         watcher.stop()
-    out.print(Text("stopped watching", style="dim"))
+    out.print(safe("stopped watching", "dim"))
 
 
 def auto_sync_interval(vault: Vault) -> float | None:
@@ -182,7 +181,7 @@ def auto_sync_interval(vault: Vault) -> float | None:
         print_warning(f"auto-sync is off: {exc}")
         return None
     if every:
-        console().print(Text(f"auto-sync every {every / 60:g} minutes", style="dim"))
+        console().print(safe(f"auto-sync every {every / 60:g} minutes", "dim"))
     return every
 
 
@@ -191,7 +190,7 @@ def auto_sync(vault: Vault) -> None:
     from ..sync.sync import sync
     from .sync import print_report
 
-    console().print(Text(time.strftime("%H:%M:%S") + " auto-sync", style="dim"))
+    console().print(safe(time.strftime("%H:%M:%S") + " auto-sync", "dim"))
     try:
         print_report(sync(vault.root))
     except CrmError as exc:
