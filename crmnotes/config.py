@@ -132,10 +132,6 @@ class VaultConfig:
 
 
 def load_config(path: Path) -> VaultConfig:
-    import yaml  # ~40 ms: not for commands served from the listing cache, which never parse this file
-
-    from . import yamlsafe
-
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -146,17 +142,64 @@ def load_config(path: Path) -> VaultConfig:
         raise ConfigError(f"{path} has git conflict markers: a git merge of it is unfinished.",
                           "Keep the right lines between <<<<<<< and >>>>>>>, delete the markers, then "
                           "'git add crmnotes.yaml' and 'git commit' (or 'git merge --abort').")
+    data = _remembered(path, text)
+    if data is None:
+        data = _parse_yaml(path, text)
+        _remember(path, text, data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of settings.")
+    return parse_config(data, path)
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
+    import yaml  # ~40 ms: most commands find the parsed config in the cache (_remembered)
+
+    from . import yamlsafe
+
     try:
-        data = yamlsafe.load(text) or {}
+        return yamlsafe.load(text) or {}
     except yamlsafe.YamlDataError as exc:
         raise ConfigError(f"{path}:{exc.line}: {exc}.", "Fix the file and try again.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must be a mapping of settings.")
-    return parse_config(data, path)
+
+
+# The YAML parser costs ~50 ms of every command (import + parse), so the parsed data is kept as
+# JSON beside the other caches, keyed by the file's whole text: any edit, whatever its size or
+# mtime, misses.  Only data that comes back from JSON unchanged is kept (no dates, no tuples).
+CONFIG_CACHE = Path(".crmnotes") / "config.json"
+CONFIG_CACHE_VERSION = 1
+
+
+def _remembered(path: Path, text: str) -> Any:
+    import json
+
+    try:
+        cached = json.loads((path.parent / CONFIG_CACHE).read_bytes())
+    except (OSError, ValueError):  # missing or damaged: parse the YAML
+        return None
+    if isinstance(cached, dict) and cached.get("version") == CONFIG_CACHE_VERSION and cached.get("text") == text:
+        return cached.get("data")
+    return None
+
+
+def _remember(path: Path, text: str, data: Any) -> None:
+    import json
+
+    from .fsutil import atomic_write
+
+    try:
+        encoded = json.dumps({"version": CONFIG_CACHE_VERSION, "text": text, "data": data}, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return
+    if json.loads(encoded)["data"] != data:
+        return
+    try:
+        atomic_write(path.parent / CONFIG_CACHE, encoded.encode("utf-8"), durable=False)
+    except OSError:
+        pass  # a read-only vault parses its YAML every time
 
 
 def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultConfig:
