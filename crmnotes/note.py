@@ -25,10 +25,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import frontmatter
-import yaml
-
-from . import yamlsafe
 from .errors import FileFormatError
 from .model import SEVERITY_WARNING, FollowUp, Problem
 
@@ -148,6 +144,10 @@ def parse(data: bytes | str) -> Document:
 
 
 def _load_meta(fm_text: str) -> dict[str, Any]:
+    import yaml  # here, not at the top: searching and listing import this module without parsing YAML
+
+    from . import yamlsafe
+
     try:
         meta = yamlsafe.load(fm_text)
     except yamlsafe.YamlDataError as exc:
@@ -344,6 +344,8 @@ def set_fields(doc: Document, changes: dict[str, Any]) -> str:
     nl = doc.newline
     pieces: list[tuple[int, int, str]] = []
     appended = ""
+    from . import yamlsafe
+
     for key, value in changes.items():
         rendered = "" if value is DELETE else yamlsafe.dump({key: value}).replace("\n", nl)
         if key in blocks:
@@ -410,6 +412,10 @@ def new_file_text(meta: dict[str, Any], title: str, language: str = "zh") -> str
 
 def yaml_file_text(meta: dict[str, Any], title: str, language: str = "zh") -> str:
     """``new_file_text`` through python-frontmatter and the pure-Python dumper (about 3 ms a file)."""
+    import frontmatter
+
+    from . import yamlsafe
+
     post = frontmatter.Post(_file_body(title, language), **meta)
     return frontmatter.dumps(post, Dumper=yamlsafe.IndentedDumper, sort_keys=False, width=4096) + "\n"
 
@@ -480,6 +486,8 @@ def _fast_scalar(value: Any, simple_key: bool = False) -> str | None:
         return None
     if value and (value[0].isspace() or value[-1].isspace()):
         return None  # python-frontmatter strips the dump: a first or last value could lose a U+00A0 or U+3000
+    import yaml
+
     emitter = _yaml_emitter()
     # the dumper quotes what a YAML 1.1 reader would take for a number, bool, date or null
     implicit = emitter.resolve(yaml.ScalarNode, value, (True, False)) == "tag:yaml.org,2002:str"
@@ -501,6 +509,8 @@ def _yaml_emitter() -> Any:
     if _emitter is None:
         import io
 
+        from . import yamlsafe
+
         _emitter = yamlsafe.IndentedDumper(io.StringIO(), allow_unicode=True, width=4096)
     return _emitter
 
@@ -509,6 +519,10 @@ def _dump_item(key: Any, value: Any) -> str | None:
     """One top-level key dumped by PyYAML, the way ``yaml_file_text`` dumps it (None: dump everything)."""
     if _has_line_break(value):
         return None  # block scalars' chomping depends on what follows them
+    import yaml
+
+    from . import yamlsafe
+
     text = yaml.dump({key: value}, Dumper=yamlsafe.IndentedDumper, default_flow_style=False, allow_unicode=True,
                      sort_keys=False, width=4096)
     text = text[:-1] if text.endswith("\n") else ""
