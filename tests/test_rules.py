@@ -39,6 +39,15 @@ def test_phone_masking() -> None:
     assert masked.startswith("+1 ") and masked.endswith("2671") and "555" not in masked
 
 
+def test_common_calling_codes_are_phonenumbers_own() -> None:
+    import phonenumbers
+
+    for region, code in rules.COMMON_CALLING_CODES.items():
+        assert code == str(phonenumbers.country_code_for_region(region)), region
+    assert rules.mask_phone("+85291234567", "HK") == "9***4567"
+    assert rules.mask_phone("+358401234567", "FI") == "401**4567"  # not in the table: phonenumbers answers
+
+
 def test_prc_id_checksum_and_luhn() -> None:
     assert rules.is_prc_id("11010519491231002X")
     assert not rules.is_prc_id("110105194912310021")  # wrong check digit
