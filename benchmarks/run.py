@@ -40,8 +40,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-
-import gen_vault  # noqa: E402
+# gen_vault (and through it crmnotes) is imported only where a vault or CSV is made: the helper
+# processes that time imports (TUI first paint, first search) must start with nothing loaded.
 
 PYTHON = sys.executable
 CRM = [PYTHON, "-m", "crmnotes"]
@@ -397,6 +397,8 @@ def _append_entry(path: Path, text: str) -> None:
 
 def write_import_csv(path: Path, rows: int) -> None:
     """A CSV of ``rows`` new customers with Chinese headers, as a spreadsheet export would have them."""
+    import gen_vault
+
     names = gen_vault.unique_names(SEED + 1000, rows)
     today = date.today()
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
@@ -655,6 +657,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(vault, ignore_errors=True)
             shutil.rmtree(vault.parent / f"{vault.name}-remote.git", ignore_errors=True)
             started = time.perf_counter()
+            import gen_vault
+
             gen_vault.generate(vault, size, SEED)
             log(f"{size:,} customers generated in {time.perf_counter() - started:.1f} s")
         # Index builds and imports take minutes at 50,000: one run of those there (each figure lists its runs).
