@@ -41,7 +41,7 @@ from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from .config import CONFIG_FILE, fold
+from .config import fold
 from .errors import CrmError, FileFormatError
 from .filters import Filters, check_sort, has_tag
 from .fsutil import atomic_write
@@ -329,18 +329,9 @@ _CATALOG = _Table(CATALOG_FILE, _FOLLOWUPS + 1, lambda record: [_dumps(part) for
 _TABLES = (_LISTING, _CATALOG)
 
 
-def _config_state(vault: Vault) -> list[int]:
-    # the config decides canonical channel / stage ids and the due rules in the summaries
-    try:
-        stat = (vault.root / CONFIG_FILE).stat()
-    except OSError:
-        return [-1, -1]
-    return [stat.st_size, stat.st_mtime_ns]
-
-
 def _header(vault: Vault, table: _Table) -> dict[str, Any]:
     """What a cache's first line must say to be used (it also keeps the silent stage of that config)."""
-    return {"version": CATALOG_VERSION, "config": _config_state(vault), "file": table.file}
+    return {"version": CATALOG_VERSION, "config": vault.config_state(), "file": table.file}
 
 
 class _Lines:

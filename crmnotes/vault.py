@@ -55,6 +55,15 @@ class Vault:
     def config(self, value: VaultConfig) -> None:
         self._config = value
 
+    def config_state(self) -> list[int]:
+        """[size, mtime_ns] of crmnotes.yaml ([-1, -1] when missing): the caches derived from
+        the config (listing, search index) are keyed by it and rebuilt when it moves."""
+        try:
+            stat = (self.root / CONFIG_FILE).stat()
+        except OSError:
+            return [-1, -1]
+        return [stat.st_size, stat.st_mtime_ns]
+
     # ------------------------------------------------------------ locating
 
     @classmethod

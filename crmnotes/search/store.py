@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import CONFIG_FILE
 from ..fsutil import TEMP_PREFIX, atomic_write
 from ..model import Problem
 from ..vault import CUSTOMERS_DIR, Vault
@@ -74,11 +73,7 @@ def index_dir(vault: Vault) -> Path:
 
 def config_state(vault: Vault) -> list[int]:
     """Choice lists decide the canonical ids stored in the index, so a config change means rebuild."""
-    try:
-        stat = (vault.root / CONFIG_FILE).stat()
-    except OSError:
-        return [-1, -1]
-    return [stat.st_size, stat.st_mtime_ns]
+    return vault.config_state()
 
 
 # A long-running process (crm watch, the TUI) re-reads the manifest on every change: 10,000
