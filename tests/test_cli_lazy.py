@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from crmnotes.cli import COMMAND_TABLE, main
 from crmnotes.vault import Vault
 
+from .conftest import run_process
+
 MODULES = ("customers", "search", "crmwork", "sync", "tui")
 HEAVY = ("jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter", "yaml")
 
@@ -84,6 +86,17 @@ def test_process_search_never_loads_jieba_pypinyin_textual_or_git(example_vault:
     assert [hit["name"] for hit in out] and all("数据安全" in hit["snippet"] for hit in out)
     assert not {"jieba", "pypinyin", "textual", "git"} & set(loaded)
     assert "whoosh" in loaded  # it really searched the index
+    # nor rich (JSON), YAML (the parsed config is cached) or python-frontmatter (no file is parsed)
+    assert not {"rich", "yaml", "frontmatter"} & set(loaded)
+
+
+def test_index_with_nothing_changed_needs_neither_whoosh_nor_rich(example_vault: Vault) -> None:
+    modules_after(["index"], example_vault.root)
+    _, loaded = modules_after(["index"], example_vault.root)
+    assert not {"whoosh", "rich", "yaml", "frontmatter", "jieba", "pypinyin"} & set(loaded)
+    shown = run_process("index", cwd=example_vault.root)  # a pipe: the status line unstyled
+    assert shown.returncode == 0 and shown.stdout.startswith("index up to date (7 customer files, ")
+    assert "\x1b" not in shown.stdout and shown.stdout.endswith(" s)\n")
 
 
 def test_listing_commands_load_no_index_or_ui(example_vault: Vault) -> None:
