@@ -611,6 +611,24 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def compare(reports: list[dict[str, Any]], size: str = "10000") -> str:
+    """One size of several saved runs side by side, each with its verdict (the machine is noisy: a
+    figure near its target can land on either side of it from one run to the next)."""
+    head = "| figure | " + " | ".join(f"run {r['machine']['date'][11:16]}" for r in reports) + " | target |"
+    lines = [head, "|---" * (len(reports) + 2) + "|"]
+    for figure in FIGURES:
+        cells = []
+        for report in reports:
+            result = report["sizes"].get(size, {}).get(figure.key)
+            cell = fmt(result, figure.key)
+            if figure.check and result and "skipped" not in result and "error" not in result:
+                met = figure.check(result)
+                cell += "" if met is None else (" ✓" if met else " **✗**")
+            cells.append(cell)
+        lines.append(f"| {figure.label} | " + " | ".join(cells) + f" | {figure.target} |")
+    return "\n".join(lines)
+
+
 def describe(info: dict[str, Any]) -> str:
     load = ", ".join(f"{x:.1f}" for x in info.get("load_average_at_start") or [])
     rg = info.get("ripgrep") or "no rg"
@@ -637,9 +655,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=lambda s: s.split(","), default=None, metavar="STEPS",
                         help=f"measure only these steps (comma-separated: {', '.join(STEPS)}); the vault is reused")
     parser.add_argument("--table", type=Path, metavar="RESULTS_JSON", help="only print the table of a saved run")
+    parser.add_argument("--compare", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="only print the 10,000 figures of saved runs side by side")
     parser.add_argument("--output", type=Path, default=None,
                         help="default: benchmarks/results.json; vaults/results-quick.json or results-only.json")
     args = parser.parse_args(argv)
+    if args.compare:
+        saved = [json.loads(path.read_text(encoding="utf-8")) for path in args.compare]
+        print(compare(saved) + "\n\n" + "\n".join(describe(report["machine"]) for report in saved))
+        return 0
     if args.table:
         saved = json.loads(args.table.read_text(encoding="utf-8"))
         print(table(saved) + "\n\n" + describe(saved["machine"]))
