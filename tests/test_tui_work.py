@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -25,6 +26,8 @@ from crmnotes.vault import Vault
 
 from .conftest import Crm
 from .test_tui import DAY, NOW, XINGCHEN, app_for, screen_text, search_for, settle, sync, type_text
+
+FormT = TypeVar("FormT", DealForm, TicketForm)
 
 HUADONG = "customers/h/huadongjingmizhizao-2k8d.md"
 
@@ -48,6 +51,16 @@ async def select(app: CrmApp, pilot, rel: str) -> None:  # type: ignore[no-untyp
     assert app.main.table.current_row is not None and app.main.table.current_row.path == rel
 
 
+async def open_form(app: CrmApp, pilot, key: str, kind: type[FormT]) -> FormT:  # type: ignore[no-untyped-def]
+    """Select 星辰科技 and open its deal (``D``) or ticket (``t``) form."""
+    await select(app, pilot, XINGCHEN)
+    await pilot.press(key)
+    await pilot.pause()
+    form = app.screen
+    assert isinstance(form, kind)
+    return form
+
+
 async def until(pilot, done, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
     """Pause until ``done()`` (bounded; the assertion after it says what failed)."""
     for _ in range(tries):
@@ -67,11 +80,7 @@ def messages(app: CrmApp) -> str:
 async def test_new_deal_form_writes_what_crm_deal_add_writes(vault: Vault, twin: Vault) -> None:
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("D")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, DealForm)
+        form = await open_form(app, pilot, "D", DealForm)
         await type_text(pilot, "数据安全平台二期")
         form.query_one("#f-stage").value = "needs-confirmed"  # type: ignore[attr-defined]
         form.query_one("#f-amount").value = "26万"  # type: ignore[attr-defined]
@@ -90,11 +99,7 @@ async def test_new_deal_form_writes_what_crm_deal_add_writes(vault: Vault, twin:
 async def test_deal_update_passes_only_changed_fields_like_crm_deal_set(vault: Vault, twin: Vault) -> None:
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("D")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, DealForm)
+        form = await open_form(app, pilot, "D", DealForm)
         form.query_one("#f-record").value = "1"  # type: ignore[attr-defined]
         await pilot.pause()
         assert form.query_one("#f-name").value == "数据安全平台一期"  # type: ignore[attr-defined]
@@ -129,10 +134,7 @@ async def test_invalid_deal_shows_messages_by_the_fields_and_writes_nothing(vaul
     before = (vault.root / XINGCHEN).read_bytes()
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("D")
-        await pilot.pause()
-        form = app.screen
+        form = await open_form(app, pilot, "D", DealForm)
         form.query_one("#f-amount").value = "很多"  # type: ignore[attr-defined]
         form.query_one("#f-probability").value = "150"  # type: ignore[attr-defined]
         form.query_one("#f-close").value = "下个月"  # type: ignore[attr-defined]
@@ -156,11 +158,7 @@ async def test_ticket_open_update_close_write_what_crm_ticket_writes(vault: Vaul
     cli = Crm(twin.root)
     path = vault.root / XINGCHEN
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("t")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, TicketForm)
+        form = await open_form(app, pilot, "t", TicketForm)
         assert form.query_one("#f-status").disabled  # `crm ticket open` takes no status
         await type_text(pilot, "报价单金额有误")
         form.query_one("#f-type").value = "complaint"  # type: ignore[attr-defined]
