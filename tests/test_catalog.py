@@ -14,6 +14,7 @@ from crmnotes import actions, catalog
 from crmnotes.vault import Vault
 
 from .conftest import Crm
+from .test_cli_lazy import modules_after
 
 TODAY = date.today()
 
@@ -165,15 +166,7 @@ def test_ls_json_shape_and_full(crm: Crm) -> None:
 
 
 def test_listing_needs_no_search_or_pinyin_imports(example_vault: Vault) -> None:
-    import subprocess
-    import sys
-
     catalog.listing(example_vault)
-    probe = ("import sys, json; from crmnotes.cli import main\n"
-             "for args in (['ls', '--json'], ['due', '--json']):\n"
-             "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
-             "heavy = ('whoosh', 'jieba', 'pypinyin', 'phonenumbers', 'git')\n"
-             "print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=example_vault.root, capture_output=True, text=True,
-                          timeout=120)
-    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
+    for args in (["ls", "--json"], ["due", "--json"]):
+        _, loaded = modules_after(args, example_vault.root)
+        assert not {"whoosh", "jieba", "pypinyin", "phonenumbers", "git"} & set(loaded), args

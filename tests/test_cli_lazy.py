@@ -18,7 +18,7 @@ from crmnotes.vault import Vault
 from .conftest import run_process
 
 MODULES = ("customers", "search", "crmwork", "sync", "tui")
-HEAVY = ("jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter", "yaml")
+HEAVY = ("jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter", "yaml", "phonenumbers")
 
 
 def real_commands() -> dict[str, tuple[str, click.Command]]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from crmnotes.vault import Vault
 from tests.conftest import Crm, run_process
+from tests.test_cli_lazy import modules_after
 
 
 def test_search_json_ranks_and_highlights(crm: Crm) -> None:
@@ -46,14 +45,6 @@ def test_index_command(crm: Crm) -> None:
 def test_processes_stay_quiet_and_queries_need_no_jieba(example_vault: Vault) -> None:
     built = run_process("index", cwd=example_vault.root)
     assert built.returncode == 0 and built.stderr == ""  # jieba's "Building prefix dict" is silenced
-    probe = ("import sys, json; from crmnotes.cli import main\n"
-             "try:\n    main(['search', '--json', '数据安全'])\n"
-             "except SystemExit:\n    pass\n"
-             "print(json.dumps(sorted(m for m in ('jieba',) if m in sys.modules)), file=sys.stderr)")
-    import subprocess
-    import sys
-
-    proc = subprocess.run([sys.executable, "-c", probe], cwd=example_vault.root, capture_output=True, text=True,
-                          timeout=120)
-    assert json.loads(proc.stderr.strip().splitlines()[-1]) == []
-    assert json.loads(proc.stdout)[0]["name"] == "星辰科技有限公司"
+    out, loaded = modules_after(["search", "--json", "数据安全"], example_vault.root)
+    assert "jieba" not in loaded
+    assert out[0]["name"] == "星辰科技有限公司"
