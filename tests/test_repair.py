@@ -35,7 +35,8 @@ def shared(tmp_path: Path, remote: Path) -> tuple[Crm, Path, str]:  # noqa: F811
 def pulled(tmp_path: Path, remote: Path) -> tuple[Crm, Path, str]:  # noqa: F811
     """alice and bob each log a call to 星辰科技; bob's plain ``git pull`` stops on markers."""
     alice, bob, relpath = shared(tmp_path, remote)
-    alice("log", XC, "-c", "phone", "-n", "未接通", "--by", "alice", "--at", "2026-11-20 10:00", "--next", "2026-11-27 再打")
+    alice("log", XC, "-c", "phone", "-n", "未接通", "--by", "alice", "--at", "2026-11-20 10:00",
+          "--next", "2026-11-27 再打")
     alice("sync")
     path = bob / relpath
     path.write_text(note.insert_followup(note.parse(path.read_text(encoding="utf-8")), FollowUp(
@@ -97,7 +98,7 @@ def test_repair_keeps_edits_made_after_the_merge_commit(pulled: tuple[Crm, Path,
 
 
 def test_repair_of_a_clean_file_says_there_is_nothing_to_repair(pulled: tuple[Crm, Path, str]) -> None:
-    bob, path, _ = pulled
+    bob, _, _ = pulled
     git(bob.root, "merge", "--abort")
     assert bob("repair").stderr.count("no customer file") == 1
     out = bob("repair", XC, ok=False)
