@@ -32,8 +32,11 @@ def run_driver(base: Path, ours: Path, theirs: Path, relpath: str, root: Path | 
         base_text = decode(base.read_bytes())[0] if base.exists() else ""
         ours_text, bom = decode(ours.read_bytes())
         theirs_text = decode(theirs.read_bytes())[0]
-    except (OSError, FileFormatError) as exc:
-        _say(f"{shown}: cannot merge: {exc}")
+    except FileFormatError as exc:
+        _say(f"{shown}: cannot merge: one version {exc.message}; ours is kept as it was.")
+        return 1
+    except OSError as exc:
+        _say(f"{shown}: cannot merge: {exc.strerror or exc}; ours is kept as it was.")
         return 1
     result = merge_texts(base_text, ours_text, theirs_text)
     if result.conflicts:  # only now is it worth asking git who wrote each side
