@@ -461,7 +461,7 @@ def merge_lines(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str],
     return out, blocks
 
 
-class _LineMatcher(difflib.SequenceMatcher):  # type: ignore[type-arg]
+class _LineMatcher(difflib.SequenceMatcher[str]):
     """difflib without its "popular lines are junk" shortcut, which in a file over 200 lines
     would stop blank lines and field lines from matching and turn clean merges into conflicts."""
 
