@@ -92,9 +92,9 @@ def _merge_checked(texts: list[str], sides: Sides) -> MergeResult:
             result = _merge_damaged(texts, sides)
         else:
             result = _merge_documents(docs, sides)
+        lost = lost_entries(texts, result.text)
     except Exception as exc:  # whatever a strange file trips, a merge must not stop or lose a word
         return keep_both(ours, theirs, sides, f"the two versions could not be merged ({type(exc).__name__})")
-    lost = lost_entries(texts, result.text)
     if lost:
         return keep_both(ours, theirs, sides, f"{lost} follow-up(s) could not be placed in one merged file")
     return result
@@ -140,19 +140,26 @@ def _merge_damaged(texts: list[str], sides: Sides) -> MergeResult:
 
 def lost_entries(texts: Sequence[str], merged: str) -> int:
     """How many follow-ups that ours or theirs (``texts[1:]``) added or edited since the base
-    (``texts[0]``) are missing from ``merged`` (an entry both added counts once)."""
+    (``texts[0]``) do not appear word for word, from their heading line on, in ``merged``
+    (an entry both sides added counts once)."""
     base, ours, theirs = (Counter(_entry_texts(t)) for t in texts)
     wanted = (ours - base) | (theirs - base)
-    return sum((wanted - Counter(_entry_texts(merged))).values())
+    whole = "\n" + merged.replace("\r\n", "\n").rstrip("\n") + "\n"
+    return sum(max(count - _occurrences(whole, "\n" + entry), 0) for entry, count in wanted.items())
 
 
 def _entry_texts(text: str) -> list[str]:
-    """Each entry's text (LF line ends), leaving out the lines of marked blocks (a block that
-    ends after an entry would otherwise read as part of its text)."""
-    marks = (BLOCK_MARK, BLOCK_VERSION, BLOCK_END)
-    lines = text.replace("\r\n", "\n").splitlines(keepends=True)
-    doc = note.parse_entries("".join(line for line in lines if not line.startswith(marks)))
+    doc = note.parse_entries(text.replace("\r\n", "\n"))
     return [_entry_text(doc, span) for span in doc.entries]
+
+
+def _occurrences(text: str, needle: str) -> int:
+    """Occurrences of ``needle`` (which starts and ends with a newline) that may share that newline."""
+    count, at = 0, text.find(needle)
+    while at >= 0:
+        count += 1
+        at = text.find(needle, at + len(needle) - 1)
+    return count
 
 
 def _entry_text(doc: note.Document, span: note.EntrySpan) -> str:

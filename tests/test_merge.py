@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
@@ -371,3 +372,45 @@ def test_merge_lines_keeps_every_line_both_sides_inserted_at_one_place(base: lis
     if added_ours != added_theirs:  # two people who each wrote "未接通" there wrote it twice
         assert counted(merged) >= counted(base) + counted(added_ours) + counted(added_theirs)
     assert merge_lines(base, ours, base, SIDES)[0] == ours and merge_lines(base, base, theirs, SIDES)[0] == theirs
+
+
+def random_edit(text: str, rnd: random.Random) -> str:
+    """One edit a person or crm might make: log a call, add or drop a line or a section, damage a field."""
+    lines = text.split("\n")
+    kind = rnd.randrange(6)
+    if kind == 0:
+        when = f"2025-03-{rnd.randint(1, 9):02d} {rnd.randint(8, 18):02d}:00"
+        what, who = rnd.choice(["未接通", "已接通", "未接通\n再打"]), rnd.choice(["alice", "bob"])
+        try:
+            return log(text, when, "phone", who, what, rnd.choice([None, date(2025, 4, 1)]))
+        except FileFormatError:  # a damaged file: by hand
+            return text + f"\n### {when} · phone · {who}\n\n{what}\n"
+    if kind == 1:
+        if rnd.random() < 0.5:
+            return text + "\n## 附件\n网盘链接。\n"
+        return text.replace("## 跟进记录", "## 其他\n\n另起一段。\n\n## 跟进记录")
+    if kind == 2:
+        del lines[rnd.randrange(1, len(lines))]
+    elif kind == 3:
+        added = rnd.choice(["未接通", "", "### 2025-03-05 10:00 · 手写", "next: 2025-04-01 回访"])
+        lines.insert(rnd.randrange(1, len(lines)), added)
+    elif kind == 4:
+        return text.replace("在展会认识王经理。", rnd.choice(["在展会认识王经理，未接通。", "展会。"]))
+    else:
+        return text.replace("grade: A", rnd.choice(["grade: B", "grade: [A"]))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_edits_on_both_sides_never_lose_a_followup(seed: int) -> None:
+    rnd = random.Random(seed)
+    for _ in range(100):
+        base = base_text()
+        for _ in range(rnd.randint(0, 2)):
+            base = random_edit(base, rnd)
+        ours, theirs = base, base
+        for _ in range(rnd.randint(1, 3)):
+            ours, theirs = random_edit(ours, rnd), random_edit(theirs, rnd)
+        result = merge_texts(base, ours, theirs, SIDES)
+        assert lost_entries([base, ours, theirs], result.text) == 0
+        assert not result.unresolved, result.conflicts
