@@ -103,21 +103,18 @@ def repair(ctx: click.Context, targets: tuple[str, ...]) -> None:
     if not relpaths:
         print_note("no customer file holds git conflict markers or is in conflict in an unfinished merge.")
         return
-    unresolved = False
-    for relpath in relpaths:
-        done = run_repair(vault.root, relpath)
-        console().print(safe(f"repaired {done.relpath}: merged {done.source} with the crmnotes merge "
-                             f"({done.followups} follow-ups)."))
-        for conflict in done.conflicts:
+    done = [run_repair(vault.root, relpath) for relpath in relpaths]
+    for repaired in done:
+        console().print(safe(f"repaired {repaired.relpath}: merged {repaired.source} with the crmnotes merge "
+                             f"({repaired.followups} follow-ups)" + (", marked resolved." if repaired.staged else ".")))
+        for conflict in repaired.conflicts:
             console().print(safe(f"  conflict: {conflict}", "yellow"))
-        unresolved = unresolved or done.unresolved
-        if done.staged:
-            print_note(f"{done.relpath} is marked resolved in the unfinished merge.")
-    if unresolved:
+    if any(r.unresolved for r in done):
         print_note("both versions are kept whole where the merge could not combine them: keep the right text and "
                    "delete the !!! lines ('crm check' shows where), then run 'crm sync'.")
         ctx.exit(1)
-    print_note("run 'crm check', then 'crm sync' to commit and share the repaired files.")
+    print_note("run 'crm sync' to finish the merge and share it." if any(r.staged for r in done)
+               else "run 'crm check', then 'crm sync' to commit and share the repaired files.")
 
 
 def _repair_target(vault: Vault, target: str) -> str:
