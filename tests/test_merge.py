@@ -228,7 +228,8 @@ def test_an_unparsable_side_merges_its_front_matter_by_lines_without_git_markers
 
 # ------------------------------------------------------------------ a side whose front-matter does not parse
 
-BROKEN = {"yaml": ("grade: A", "grade: [A"), "date": ("created: 2025-01-01T09:30", "created: 2024-02-30")}
+BROKEN = {"yaml": ("grade: A", "grade: [A"), "date": ("created: 2025-01-01T09:30", "created: 2024-02-30"),
+          "huge-int": ("grade: A", "grade: " + "9" * 5000), "float": ("grade: A", "grade: !!float abc")}
 
 
 def broken(text: str, how: str) -> str:

@@ -43,7 +43,7 @@ def test_an_empty_base_is_an_add_add_merge(tmp_path: Path) -> None:
     assert [by for by, _, _ in entries_of(merged)] == ["张伟", "alice", "bob"]
 
 
-@pytest.mark.parametrize("how", ["yaml", "date"])
+@pytest.mark.parametrize("how", ["yaml", "date", "huge-int", "float"])
 @pytest.mark.parametrize("side", ["ours", "theirs", "base"])
 def test_a_side_that_does_not_parse_merges_without_an_internal_error(tmp_path: Path, side: str, how: str) -> None:
     base = base_text()
