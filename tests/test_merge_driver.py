@@ -97,4 +97,6 @@ def test_sync_where_one_side_emptied_the_file_stops_and_loses_nothing(team: tupl
     assert merged.returncode == 1 and "emptied the file" in merged.stderr
     text = (bob.root / relpath).read_text(encoding="utf-8")
     assert "未接通" in text and conflict_lines(text)
+    block_line = next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith("!!! crmnotes conflict"))
+    assert f"{relpath}:{block_line}" in bob("check", ok=False).stdout
     assert note.parse(text).followups[-1].at.date() == date(2026, 11, 20)
