@@ -92,7 +92,7 @@ def test_repair_keeps_edits_made_after_the_merge_commit(pulled: tuple[Crm, Path,
     git(bob.root, "commit", "-qam", "merge with the markers in it")
     with path.open("a", encoding="utf-8") as file:
         file.write("\n### 2026-11-21 09:00 · visit · bob\n\n上门拜访，确认预算。\n")
-    bob("repair", relpath)
+    assert f"repaired {relpath}" in bob("repair").stdout  # no argument: found by its markers
     assert_both_calls_kept(path)
     assert "上门拜访，确认预算。" in [f.note for f in note.parse(path.read_text(encoding="utf-8")).followups]
 

@@ -39,7 +39,7 @@ class Repaired:
 def files_to_repair(root: Path) -> list[str]:
     """Customer files in conflict in an unfinished merge, or holding git's markers."""
     unmerged = git_run(root, "diff", "--name-only", "--diff-filter=U", "-z", "--", CUSTOMERS, check=False)
-    marked = git_run(root, "grep", "-l", "-z", "-e", "^<<<<<<<", "--", CUSTOMERS, check=False)
+    marked = git_run(root, "grep", "-l", "-z", "-E", "-e", "^<<<<<<<( |$)", "--", CUSTOMERS, check=False)
     names = [n.decode("utf-8", "surrogateescape") for n in (unmerged + marked).split(b"\0") if n]
     return sorted({n for n in names if n.endswith(".md")})
 
