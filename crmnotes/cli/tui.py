@@ -1,4 +1,4 @@
-"""``crm tui``: open the terminal UI on the vault."""
+"""``crm tui``: open the terminal UI on the vault; ``crm serve``: the same UI in a browser."""
 
 from __future__ import annotations
 
@@ -18,4 +18,26 @@ def tui(ctx: click.Context) -> None:
     make_app(vault).run()
 
 
-COMMANDS = [tui]
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback lets other machines connect (a warning says so).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--public-url", metavar="URL", help="The address browsers use when a reverse proxy is in front "
+              "(e.g. https://crm.example.lan); the page's websocket and assets are loaded from it.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, public_url: str | None) -> None:
+    """The terminal UI in browser tabs, behind a random access token.
+
+    Prints the address to open (the token is in it). Each tab runs its own
+    `crm tui` as you, on this vault; closing the tab ends it. Ctrl-C stops.
+    """
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise click.BadParameter(f"'{public_url}' is not an address; give one like https://crm.example.lan.",
+                                 param_hint="--public-url")
+    vault = open_vault(ctx)
+    from ..serve import serve as serve_vault  # deferred: aiohttp and textual-serve load only here
+
+    serve_vault(vault.root, host=host, port=port, public_url=public_url)
+
+
+COMMANDS = [tui, serve]
