@@ -118,14 +118,15 @@ class VaultServer(Server):
         if from_url is not None and request.path == "/":
             # The token moves to a cookie and leaves the address bar (and the browser history).
             rest = request.rel_url.with_query([(k, v) for k, v in request.query.items() if k != TOKEN_PARAM])
-            response: web.StreamResponse = web.HTTPSeeOther(location=str(rest))
+            response: web.StreamResponse = web.Response(status=303, headers={"Location": str(rest)})
             response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/",
                                 secure=self._base_url(request).startswith("https:"))
-            response.headers.update(SECURITY_HEADERS)
-            return response
-        response = await handler(request)
+        else:
+            response = await handler(request)
         if not response.prepared:  # a websocket is already under way: its headers are sent
             response.headers.update(SECURITY_HEADERS)
+            if request.path.startswith("/static/"):
+                del response.headers["Cache-Control"]  # textual-serve's own assets: the browser may keep them
         return response
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]

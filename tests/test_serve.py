@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import http.cookiejar
 import itertools
 import json
@@ -36,7 +37,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium 
 WAIT = 30.0  # seconds any one step may take on a loaded machine (polled: a fast machine waits far less)
 DEMO_NAMES = ["星辰科技有限公司", "北京云帆教育", "杭州绿洲健康", "华东精密制造", "深圳市海豚物流", "Acme Analytics",
               "Northwind Traders"]
-NOTE = "浏览器里记录：王经理同意下周三演示数据安全方案"
+NOTE = "在浏览器里记录，王经理同意下周三演示数据安全方案"
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = WAIT) -> Any:
@@ -139,6 +140,30 @@ def test_serve_needs_its_token_and_lists_no_directory(served: Served) -> None:
     assert http_status(served.base + "/static/js/", cookie) in (403, 404)
     assert http_status(served.base + "/static/%2e%2e/serve.py", cookie) in (403, 404)
     assert children(served.process.pid) == []  # no page opened: no app runs
+
+
+def get(port: int, path: str, host: str = "127.0.0.1", cookie: str = "") -> tuple[http.client.HTTPResponse, str]:
+    """One request, redirects not followed."""
+    connection = http.client.HTTPConnection(host, port, timeout=WAIT)
+    connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+    response = connection.getresponse()
+    body = response.read().decode("utf-8", "replace")
+    connection.close()
+    return response, body
+
+
+def test_the_token_moves_to_a_cookie_and_the_page_stays_on_its_origin(served: Served) -> None:
+    response, _ = get(served.port, f"/?token={served.token}&fontsize=18")
+    assert response.status == 303 and response.getheader("Location") == "/?fontsize=18"  # out of the address bar
+    cookie = response.getheader("Set-Cookie") or ""
+    assert cookie.startswith(f"crmnotes_token_{served.port}={served.token};")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    cookie = cookie.split(";")[0]
+    for host in ("127.0.0.1", "localhost"):  # the websocket goes where the page came from, where the cookie is
+        response, page = get(served.port, "/", host, cookie)
+        assert response.status == 200 and f'data-session-websocket-url="ws://{host}:{served.port}/ws"' in page
+        assert response.getheader("X-Frame-Options") == "DENY"
+        assert response.getheader("Referrer-Policy") == "no-referrer"
 
 
 def test_each_websocket_runs_one_app_and_ctrl_c_ends_them(served: Served) -> None:
@@ -250,10 +275,12 @@ class Page:
         """Text as an input method commits it (also how a paste or plain typing reaches xterm.js)."""
         self.call("Input.insertText", text=text)
 
-    def press(self, key: str, code: str, key_code: int, *, ctrl: bool = False, text: str = "") -> None:
-        modifiers = 2 if ctrl else 0
+    def press(self, key: str, code: str, key_code: int, *, ctrl: bool = False, shift: bool = False, text: str = "",
+              commands: tuple[str, ...] = ()) -> None:
+        """One key; ``commands`` are the browser's own editing commands the key runs (paste)."""
+        modifiers = (2 if ctrl else 0) | (8 if shift else 0)
         self.call("Input.dispatchKeyEvent", type="keyDown", key=key, code=code, windowsVirtualKeyCode=key_code,
-                  modifiers=modifiers, text=text)
+                  modifiers=modifiers, text=text, commands=list(commands))
         self.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=code, windowsVirtualKeyCode=key_code,
                   modifiers=modifiers)
 
@@ -266,6 +293,7 @@ class Chromium:
 
     def __init__(self, profile: Path) -> None:
         self.profile = profile
+        self.browser: Page | None = None  # the browser-wide DevTools connection, once needed
         self.process = subprocess.Popen(
             [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -278,6 +306,13 @@ class Chromium:
     def targets(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/list", timeout=WAIT) as response:
             return [t for t in json.load(response) if t["type"] == "page"]
+
+    def allow_clipboard(self, origin: str) -> None:
+        """What a user grants when a page asks to use the clipboard (for as long as this connection lasts)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/version", timeout=WAIT) as response:
+            self.browser = Page(json.load(response)["webSocketDebuggerUrl"])
+        self.browser.call("Browser.grantPermissions", origin=origin,
+                          permissions=["clipboardReadWrite", "clipboardSanitizedWrite"])
 
     def open(self, url: str) -> tuple[Page, str]:
         """A new tab on ``url``; returns it and its target id."""
@@ -297,6 +332,8 @@ class Chromium:
             pass
 
     def quit(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
         self.process.terminate()
         try:
             self.process.wait(WAIT)
@@ -325,8 +362,8 @@ def table_and_detail(screen: str) -> bool:
 
 
 @needs_chromium
-def test_browser_sessions_search_log_reveal_and_end_with_their_tabs(served: Served, chromium: Chromium,
-                                                                    example_vault: Vault, tmp_path: Path) -> None:
+def test_browser_sessions_search_log_copy_paste_and_end_with_their_tabs(served: Served, chromium: Chromium,
+                                                                        example_vault: Vault, tmp_path: Path) -> None:
     first, first_target = chromium.open(served.url)
     screen = first.wait_screen("the customer table and detail", table_and_detail)
     assert "***" in phone_line(screen)  # masked until revealed
@@ -349,6 +386,12 @@ def test_browser_sessions_search_log_reveal_and_end_with_their_tabs(served: Serv
     first.wait_screen("the log form", lambda s: "Log a follow-up · 星辰科技有限公司" in s)
     first.type_text(NOTE)
     first.wait_screen("the note in the form", lambda s: NOTE[:12] in s)
+    chromium.allow_clipboard(served.base)
+    first.press("F7", "F7", 118)  # select the whole note
+    first.press("c", "KeyC", 67, ctrl=True)  # the app copies it (OSC 52), xterm.js hands it to the browser
+    wait_for("the note on the browser's clipboard", lambda: first.call(
+        "Runtime.evaluate", expression="navigator.clipboard.readText()", awaitPromise=True,
+        returnByValue=True)["result"].get("value") == NOTE)
     first.press("s", "KeyS", 83, ctrl=True)
     first.wait_screen("the saved notice", lambda s: "Saved" in s)
     text = example_vault.resolve("星辰科技有限公司").path.read_text(encoding="utf-8")
@@ -364,8 +407,15 @@ def test_browser_sessions_search_log_reveal_and_end_with_their_tabs(served: Serv
     screen = second.wait_screen("a second session's table and detail", table_and_detail)
     assert "***" in phone_line(screen)  # the other tab's reveal is not this one's
     assert len(children(served.process.pid)) == 2
-    Crm(example_vault.root)("log", "Acme", "--note", "命令行记录：Sarah 确认了两年期折扣", "--by", "alice")
-    second.wait_screen("the change made outside to show live", lambda s: "命令行记录：Sarah" in s)
+    second.evaluate("window.__crmTerminal.focus()")
+    blurred = second.background(*search_row)
+    second.type_text("/")
+    second.wait_screen("the search box to take focus", lambda _: second.background(*search_row) != blurred)
+    second.press("V", "KeyV", 86, ctrl=True, shift=True, commands=("paste",))  # the browser pastes its clipboard
+    second.wait_screen("the pasted note to find its customer",
+                       lambda s: NOTE in s.splitlines()[1] and "星辰科技有限公司" in s and "北京云帆教育" not in s)
+    Crm(example_vault.root)("log", "星辰", "--note", "命令行记录，陈总确认周三见面", "--by", "张伟")
+    second.wait_screen("the change made outside to show live", lambda s: "命令行记录，陈总确认周三见面" in s)
 
     first.close()
     chromium.close_tab(first_target)
