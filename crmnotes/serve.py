@@ -124,7 +124,8 @@ class VaultServer(Server):
         else:
             response = await handler(request)
         if not response.prepared:  # a websocket is already under way: its headers are sent
-            response.headers.update(SECURITY_HEADERS)
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
             if request.path.startswith("/static/"):
                 del response.headers["Cache-Control"]  # textual-serve's own assets: the browser may keep them
         return response
@@ -133,13 +134,20 @@ class VaultServer(Server):
         """The page, with its websocket and assets on the same origin the browser used."""
         base = self._base_url(request)
         scheme, rest = base.split(":", 1)
+        websocket = f"{'wss' if scheme == 'https' else 'ws'}:{rest}/ws"
         context: dict[str, Any] = {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
-            "app_websocket_url": f"{'wss' if scheme == 'https' else 'ws'}:{rest}/ws",
+            "app_websocket_url": websocket,
             "config": {"static": {"url": f"{base}/static/"}},
             "application": {"name": self.title},
         }
-        return aiohttp_jinja2.render_template("app_index.html", request, context)
+        response = aiohttp_jinja2.render_template("app_index.html", request, context)
+        # Nothing from elsewhere: the template's web-font stylesheet would tell a third party about every visit.
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            f"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' {websocket}; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+        return response
 
     async def _handle_websocket(self, request: web.Request) -> web.StreamResponse:
         """A session: only a page of this server may open one (a cookie alone is not enough)."""

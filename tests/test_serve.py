@@ -164,6 +164,8 @@ def test_the_token_moves_to_a_cookie_and_the_page_stays_on_its_origin(served: Se
         assert response.status == 200 and f'data-session-websocket-url="ws://{host}:{served.port}/ws"' in page
         assert response.getheader("X-Frame-Options") == "DENY"
         assert response.getheader("Referrer-Policy") == "no-referrer"
+        policy = response.getheader("Content-Security-Policy") or ""  # the browser test runs the page under it
+        assert "default-src 'self'" in policy and "https:" not in policy  # no web fonts from elsewhere
 
 
 def test_each_websocket_runs_one_app_and_ctrl_c_ends_them(served: Served) -> None:
