@@ -113,17 +113,24 @@ def served(example_vault: Vault, tmp_path: Path) -> Iterator[Served]:
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "crmnotes", "--vault", str(example_vault.root), "serve",
                                     "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+
+    def printed_address() -> str | None:
+        output = log.read_text(encoding="utf-8", errors="replace")
+        if process.poll() is not None:
+            pytest.fail(f"crm serve exited: {output}")
+        return next((word for word in output.split() if "token=" in word), None)
+
     try:
-        line = wait_for("crm serve to print its address",
-                        lambda: (process.poll() is None and next((t for t in log.read_text().split()
-                                                                 if "token=" in t), None))
-                        or (process.poll() is not None and pytest.fail(f"crm serve exited: {log.read_text()}")))
-        yield Served(process, line, port)
+        yield Served(process, wait_for("crm serve to print its address", printed_address), port)
     finally:
         for pid in children(process.pid):  # an app a failed test left running
             os.kill(pid, signal.SIGTERM)
         process.terminate()
-        process.wait(WAIT)
+        try:
+            process.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_serve_needs_its_token_and_lists_no_directory(served: Served) -> None:
