@@ -58,9 +58,10 @@ def app_command(vault_root: Path) -> str:
     """The shell command textual-serve runs per session: ``crm tui`` on this vault, by this Python.
 
     ``exec`` makes the app the shell's own process, so the process textual-serve
-    tells to quit is the app itself, not a shell waiting for it.
+    tells to quit is the app itself, not a shell waiting for it (and the app's
+    parent is the server, which ``--served`` watches).
     """
-    return "exec " + shlex.join([sys.executable, "-m", "crmnotes", "--vault", str(vault_root), "tui"])
+    return "exec " + shlex.join([sys.executable, "-m", "crmnotes", "--vault", str(vault_root), "tui", "--served"])
 
 
 class VaultServer(Server):

@@ -198,6 +198,19 @@ def test_each_websocket_runs_one_app_and_ctrl_c_ends_them(served: Served) -> Non
     assert not any(alive(pid) for pid in apps)
 
 
+def test_a_killed_server_leaves_no_app_running(served: Served) -> None:
+    import websocket
+
+    session = websocket.create_connection(f"ws://127.0.0.1:{served.port}/ws?width=100&height=30", timeout=WAIT,
+                                          cookie=f"crmnotes_token_{served.port}={served.token}")
+    apps = wait_for("the session's app", lambda: children(served.process.pid))
+    assert session.recv()  # it runs and draws
+    served.process.kill()  # no Ctrl-C: the server cannot end its sessions
+    served.process.wait()
+    wait_for("the orphaned app to quit", lambda: not any(alive(pid) for pid in apps))
+    session.shutdown()
+
+
 def test_serve_warns_off_loopback_and_fails_in_one_line(example_vault: Vault) -> None:
     # 192.0.2.1 (a documentation address) is nobody's: the warning comes, then binding fails, nothing listens.
     result = run_process("--vault", str(example_vault.root), "serve", "--host", "192.0.2.1", "--port", "8123",

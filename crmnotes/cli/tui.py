@@ -2,20 +2,51 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from .customers import open_vault
 
+if TYPE_CHECKING:
+    from textual.app import App
+
 
 @click.command()
+@click.option("--served", is_flag=True, hidden=True, help="Run as a session of `crm serve`: quit when it is gone.")
 @click.pass_context
-def tui(ctx: click.Context) -> None:
+def tui(ctx: click.Context, served: bool) -> None:
     """The terminal UI: browse, search, log and edit (also what `crm` alone opens)."""
     vault = open_vault(ctx)
     # Deferred: Textual costs ~150 ms to import; only this command pays for it.
     from ..tui.app import make_app
 
-    make_app(vault).run()
+    app = make_app(vault)
+    if served:
+        end_with_server(app)
+    app.run()
+
+
+def end_with_server(app: App[object]) -> None:
+    """Quit ``app`` once the process that started it is gone.
+
+    ``crm serve`` stopped with Ctrl-C ends its sessions itself; killed, it
+    cannot, and the app (reading an input nobody writes) would run on.
+    """
+    import contextlib
+    import os
+    import threading
+    import time
+
+    server = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(1)
+        with contextlib.suppress(RuntimeError):  # not running (any more): nothing to end
+            app.call_from_thread(app.exit)
+
+    threading.Thread(target=watch, name="end-with-server", daemon=True).start()
 
 
 @click.command()
