@@ -90,6 +90,7 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "pre-commit-hook": ("sync", "pre_commit_hook", "Git pre-commit hook: refuse sensitive numbers in staged "
                         "customer files.", True),
     "tui": ("tui", "tui", "The terminal UI: browse, search, log and edit (also what `crm` alone opens).", False),
+    "serve": ("tui", "serve", "The terminal UI in browser tabs, behind a random access token.", False),
 }
 
 
