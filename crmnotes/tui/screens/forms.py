@@ -23,6 +23,7 @@ from ... import actions
 from ...config import ChoiceSet
 from ...errors import CrmError, DuplicateError, ValidationError
 from ...model import Customer, FieldIssue, format_minute
+from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -58,7 +59,7 @@ class FormScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.heading, classes="form-title")
+            yield Static(safe_text(self.heading, multiline=False), classes="form-title")
             yield Static("", id="form-error", classes="form-error")
             with VerticalScroll(id="form-body"):
                 for name, label, widget in self.fields():
