@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 
-# Bidi controls (Unicode Bidi_Control) and the line/paragraph separators.
-_FORMAT = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+# Bidi controls (Unicode Bidi_Control), the line/paragraph separators, and lone surrogates
+# (an undecodable file name's bytes): none can be written to a UTF-8 terminal as they are.
+_FORMAT = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff"
 # One line: every C0 control (tab and newline too), DEL, every C1 control.
 _UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_FORMAT}]")
 # Several lines: tab, newline and CR-LF stay; a lone CR (overwrites the line) does not.

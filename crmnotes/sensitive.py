@@ -120,6 +120,16 @@ def find_lines(text: str) -> list[tuple[int, str, str]]:
     return [(bisect_right(breaks, start) + 1, kind, mask(number)) for kind, start, _, number in found]
 
 
+def new_numbers(before: str, after: str) -> list[tuple[str, str]]:
+    """(kind, masked) of each number in ``after`` that ``before`` did not hold: what a write adds
+    (a file that already holds one can still be edited; crm check keeps reporting that one)."""
+    found = spans(after)
+    if not found:
+        return []
+    old = {number for _, _, _, number in spans(before)}
+    return [(kind, mask(number)) for kind, _, _, number in found if number not in old]
+
+
 def redact(text: str) -> str:
     """The text with every ID or bank card number masked, for messages that
     quote what the user typed (an 'invalid date' must not echo a card)."""

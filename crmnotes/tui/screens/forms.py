@@ -23,6 +23,7 @@ from ... import actions
 from ...config import ChoiceSet
 from ...errors import CrmError, DuplicateError, ValidationError
 from ...model import Customer, FieldIssue, format_minute
+from ...sensitive import redact
 from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
@@ -99,10 +100,10 @@ class FormScreen(ModalScreen[Path | None]):
                 leftover.append(f"{issue.field}: {issue.message}")
         for widget in self.query(".field-error").results(Static):
             name = (widget.id or "").removeprefix("err-")
-            widget.update("\n".join(by_field.get(name, [])))
+            widget.update(safe_text(redact("\n".join(by_field.get(name, [])))))
             widget.set_class(name in by_field, "-shown")
         top = self.query_one("#form-error", Static)
-        top.update("\n".join(leftover))
+        top.update(safe_text(redact("\n".join(leftover))))  # masked: a message may quote what was typed
         top.set_class(bool(leftover), "-shown")
         if by_field:
             first = self.query_one(f"#f-{next(iter(by_field))}")
