@@ -62,7 +62,7 @@ COMMANDS = [
     ["due", "--on", "2099-01-01", "--json"], ["check"], ["check", "--json"],
     ["export"], ["export", "--format", "json"], ["export", "--format", "vcf", "--reveal"],
     ["export", "--format", "ics", "--until", "2099-01-01"], ["report", "tags"], ["report", "owners", "--json"],
-    ["show", f"没有{ESC}]52;c;eA=={BEL}{RLO}这个人"], ["log", "恶意", "--note", "x", "--at", f"2026{ESC}[2J{CSI}"],
+    ["show", f"没有{ESC}]52;c;eA=={BEL}{RLO}这个人"], ["export", "--format", f"{ESC}[2J{CSI}"], ["log", "恶意", "--note", "x", "--at", f"2026{ESC}[2J{CSI}"],
 ]
 
 

@@ -246,7 +246,8 @@ def test_a_file_already_holding_a_number_can_still_be_logged(crm: Crm) -> None:
 
 
 def test_no_message_echoes_a_full_number(crm: Crm) -> None:
-    for args in (["show", CARD], ["show", f"客户{ID}"], ["history", CARD], ["log", CARD, "--note", "x"]):
+    for args in (["show", CARD], ["show", f"客户{ID}"], ["history", CARD], ["log", CARD, "--note", "x"],
+                 ["ls", "--limit", f"{CARD}x"], [CARD], ["export", "--format", ID]):
         out = crm(*args, ok=False)
         assert CARD not in out.stderr and ID not in out.stderr and "****" in out.stderr, args
 
