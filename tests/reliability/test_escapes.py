@@ -62,7 +62,8 @@ COMMANDS = [
     ["due", "--on", "2099-01-01", "--json"], ["check"], ["check", "--json"],
     ["export"], ["export", "--format", "json"], ["export", "--format", "vcf", "--reveal"],
     ["export", "--format", "ics", "--until", "2099-01-01"], ["report", "tags"], ["report", "owners", "--json"],
-    ["show", f"没有{ESC}]52;c;eA=={BEL}{RLO}这个人"], ["export", "--format", f"{ESC}[2J{CSI}"], ["log", "恶意", "--note", "x", "--at", f"2026{ESC}[2J{CSI}"],
+    ["show", f"没有{ESC}]52;c;eA=={BEL}{RLO}这个人"], ["export", "--format", f"{ESC}[2J{CSI}"],
+    ["log", "恶意", "--note", "x", "--at", f"2026{ESC}[2J{CSI}"],
 ]
 
 
@@ -151,3 +152,46 @@ def test_tui_table_and_side_pane_show_the_hostile_name_inert(tmp_path: Path) -> 
     assert any("恶意\\x1b[2J" in line for line in table_lines)
     side = "\n".join(side_lines)
     assert "\\u202egnp.exe" in side and "\\x1b[2J清屏" in side and "\\x1b]8;;http://evil.example" in side
+
+
+def test_tui_due_screen_forms_and_notifications_are_inert(tmp_path: Path) -> None:
+    root = actions.create_vault(tmp_path / "vault", example=True, today=TODAY)
+    _hostile_file(root)
+
+    async def run() -> list[str]:
+        app = make_app(Vault(root), today=TODAY, user="李娜", poll_seconds=None)
+        shown: list[str] = []
+        async with app.run_test(size=(160, 50), notifications=True) as pilot:
+            for _ in range(500):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                if app.main.base is not None and not app.main.stale:
+                    break
+            table = app.main.table
+            table.move_cursor(row=next(i for i, r in enumerate(table.all_rows) if r.path.endswith("evil.md")))
+            await pilot.pause()
+            app.notify(f"无法读取 customers/{NAME}.md", title=f"出错{ESC}]0;标题{BEL}")
+            for _ in range(10):
+                await pilot.pause()
+                toasts = app.screen.query("Toast")
+                if toasts:
+                    break
+            assert toasts
+            shown += [line for toast in toasts for line in _strip_texts(toast)]
+            await pilot.press("e")  # the edit form, its heading and its choice lists
+            await pilot.pause()
+            shown += _strip_texts(app.screen)
+            await pilot.press("escape")
+            await pilot.press("u")  # the due screen lists the hostile customer
+            await pilot.pause()
+            await pilot.pause()
+            shown += _strip_texts(app.screen)
+        return shown
+
+    lines = asyncio.run(run())
+    shown = "\n".join(lines)
+    assert not FORBIDDEN.findall(shown), [line for line in lines if FORBIDDEN.search(line)]
+    assert not FORBIDDEN.findall(shown), sorted({hex(ord(c)) for c in FORBIDDEN.findall(shown)})
+    assert "出错\\x1b]0;标题\\x07" in shown and "无法读取" in shown  # the toast
+    assert "Edit fields ·" in shown  # the form is open: its heading and name field are among the lines
+    assert sum("恶意\\x1b[2J" in line for line in lines) >= 4  # toast, heading, name field, due row
