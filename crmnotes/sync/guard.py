@@ -83,10 +83,11 @@ def other_file_problems(root: Path) -> list[Problem]:
     (those are checked field by field and line by line with the rest of their rules)."""
     problems = []
     for rel in vault_files(root):
-        if rel.startswith(CUSTOMERS_PREFIX) and rel.endswith(".md"):
-            continue
+        path = root / rel
+        if (rel.startswith(CUSTOMERS_PREFIX) and rel.endswith(".md")) or path.is_symlink() or not path.is_file():
+            continue  # (not a FIFO either: reading one would wait forever)
         try:
-            data = (root / rel).read_bytes()
+            data = path.read_bytes()
         except OSError:
             continue
         problems += [Problem(root / rel, line, f"{what} must not be stored in the vault", code="sensitive")
@@ -100,15 +101,20 @@ def vault_files(root: Path) -> list[str]:
     if (root / ".git").exists():
         try:
             raw = git_run(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-            names = raw.decode("utf-8", errors="surrogateescape").split("\0")
-            return sorted({n for n in names if n and (root / n).is_file() and not (root / n).is_symlink()})
+            return sorted({n for n in raw.decode("utf-8", errors="surrogateescape").split("\0") if n})
         except CrmError:
             pass  # no usable git: walk the folder instead
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
-        for name in files:
-            path = Path(folder, name)
-            if path.is_file() and not path.is_symlink():
-                found.append(path.relative_to(root).as_posix())
+    found, folders = [], [root]
+    while folders:  # a stack, not os.walk: 1,000 nested folders must not hit Python's recursion limit
+        folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIPPED_DIRS:
+                    folders.append(Path(entry.path))
+            else:
+                found.append(Path(entry.path).relative_to(root).as_posix())
     return sorted(found)

@@ -292,3 +292,13 @@ def test_the_tui_log_form_refuses_a_number_in_any_field_and_masks_it(example_vau
     assert "must not be stored" in shown and "****" in shown
     assert CARD not in shown and CARD.translate(FULLWIDTH) not in shown
     assert path.read_bytes() == before
+
+
+def test_check_scans_other_files_of_a_vault_that_is_not_yet_a_repository(crm: Crm) -> None:
+    assert not (crm.root / ".git").exists()
+    _plant_beside_customers(crm.root)
+    (crm.root / ".crmnotes" / "cache.txt").parent.mkdir(exist_ok=True)
+    (crm.root / ".crmnotes" / "cache.txt").write_text(f"缓存 {CARD}", encoding="utf-8")  # local, never synced
+    problems = crm("check", "--json", ok=False).json()["problems"]
+    paths = sorted(p["path"] for p in problems if p["code"] == "sensitive")
+    assert paths == ["crmnotes.yaml", "customers/x/notes.txt", "leads.csv"]
