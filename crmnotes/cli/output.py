@@ -56,7 +56,7 @@ def print_error(message: str, hint: str = "") -> None:
 def print_warning(message: str) -> None:
     from rich.text import Text
 
-    error_console().print(Text("crm: warning: ", style="yellow") + safe(message))
+    error_console().print(Text("crm: warning: ", style="yellow") + safe(redact(message)))
 
 
 def print_note(message: str) -> None:

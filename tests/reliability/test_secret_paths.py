@@ -302,3 +302,13 @@ def test_check_scans_other_files_of_a_vault_that_is_not_yet_a_repository(crm: Cr
     problems = crm("check", "--json", ok=False).json()["problems"]
     paths = sorted(p["path"] for p in problems if p["code"] == "sensitive")
     assert paths == ["crmnotes.yaml", "customers/x/notes.txt", "leads.csv"]
+
+
+def test_check_never_echoes_a_number_a_file_holds(crm: Crm) -> None:
+    path = crm.root / crm("show", "星辰", "--json").json()["path"]
+    entry = f"\n### 2030-01-01 10:00 · {CARD} · 李娜\n\n客户要求退款\n"
+    path.write_text(path.read_text(encoding="utf-8") + entry, encoding="utf-8")
+    human, data = crm("check", ok=False), crm("check", "--json", ok=False)
+    assert "unknown channel" in human.stdout and "must not be stored" in human.stdout
+    for out in (human.stdout + human.stderr, data.stdout):
+        assert CARD not in out and "6222" in out
