@@ -91,7 +91,7 @@ def _in_groups(groups: list[tuple[int, int, str]], plus_before: bool) -> list[tu
             digits += groups[j][2]
             if len(digits) > 19 or "X" in digits[:-1]:
                 break
-            kind = _kind(digits)
+            kind = _kind(digits, [len(part) for _, _, part in groups[i:j + 1]])
             if kind:
                 found.append((kind, groups[i][0], groups[j][1], digits))
                 i = j
@@ -100,11 +100,22 @@ def _in_groups(groups: list[tuple[int, int, str]], plus_before: bool) -> list[tu
     return found
 
 
-def _kind(digits: str) -> str:
-    if len(digits) == 18 and is_prc_id(digits):
+def _kind(digits: str, sizes: list[int]) -> str:
+    """What the digits (written in groups of ``sizes``) are, if anything.  Groups must have the
+    shape people give these numbers (ID 6-8-4, card 4-4-4-4[-3], 4-6-5, or those halves on two
+    lines), so a list of amounts or phone numbers does not combine into one."""
+    if len(digits) == 18 and (len(sizes) == 1 or (sizes[0] >= 6 and min(sizes) >= 4)) and is_prc_id(digits):
         return ID_KIND
     card = digits.rstrip("X")
-    return CARD_KIND if 13 <= len(card) <= 19 and is_bank_card(card) else ""
+    if not 13 <= len(card) <= 19 or not (len(sizes) == 1 or _card_shape(sizes)):
+        return ""
+    return CARD_KIND if is_bank_card(card) else ""
+
+
+def _card_shape(sizes: list[int]) -> bool:
+    if tuple(sizes) in ((4, 6, 5), (4, 6, 4)):  # American Express, Diners
+        return True
+    return all(size % 4 == 0 for size in sizes[:-1]) and (sizes[-1] <= 4 or sizes[-1] % 4 == 0)
 
 
 def find(text: str) -> list[tuple[str, str, int]]:

@@ -47,9 +47,9 @@ def print_error(message: str, hint: str = "") -> None:
     from rich.text import Text
 
     text = Text("crm: error: ", style="bold red")
-    text.append(terminal_text(redact(message)))
+    text.append(terminal_text(redact(message), multiline=False))
     if hint:
-        text.append(" " + terminal_text(redact(hint)), style="dim")
+        text.append(" " + terminal_text(redact(hint), multiline=False), style="dim")
     error_console().print(text)
 
 

@@ -6,6 +6,7 @@ checksums, so each refusal is for a real-looking number."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 from pathlib import Path
 
@@ -104,6 +105,30 @@ def test_every_spelling_is_found_and_masked(text: str) -> None:
 def test_ordinary_numbers_are_not_flagged(text: str) -> None:
     assert sensitive.find(text) == []
     assert sensitive.redact(text) == text
+
+
+def test_lists_of_phones_amounts_dates_and_ids_never_combine_into_a_number() -> None:
+    """Thousands of generated lines (seeded): runs of numbers that are each harmless must not be
+    joined into a checksum-valid card or ID."""
+    rng = random.Random(2025)
+
+    def phone() -> str:
+        digits = "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
+        return rng.choice([digits, f"{digits[:3]} {digits[3:7]} {digits[7:]}", f"{digits[:3]}-{digits[3:7]}-"
+                           f"{digits[7:]}", f"+86 {digits}", f"+86 {digits[:3]} {digits[3:7]} {digits[7:]}"])
+
+    for _ in range(3000):
+        day = f"{rng.randint(2000, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        lines = [
+            "电话 " + "  ".join(phone() for _ in range(3)),
+            "金额 " + " ".join(str(rng.randint(100, 99999)) for _ in range(5)),
+            "\n".join(phone() for _ in range(3)),
+            f"{day} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d} c-{day.replace('-', '')}-"
+            f"{rng.getrandbits(40):010x} 订单 {rng.randint(10**7, 10**8)} "
+            f"¥{rng.randint(1, 999)},{rng.randint(0, 999):03d}.{rng.randint(0, 99):02d}",
+        ]
+        for text in lines:
+            assert sensitive.find(text) == [], text
 
 
 def test_a_number_split_across_lines_is_reported_at_its_first_line() -> None:
