@@ -8,10 +8,11 @@ fullwidth (or any other decimal) digits, split by spaces, dots or hyphens (up
 to three of them, fullwidth ones too) or by one line break, glued to letters
 (``ID110105…``).  A run of groups is tried at every group boundary, so
 ``卡号 6222 0212 3456 7894 2025年`` still finds the card.  False positives stay
-rare because a candidate must pass the ID's birth date and checksum or the
-card's issuer prefix and Luhn check, and groups must be at least three digits
-(dates, times, amounts and phone numbers are written in shorter groups or are
-too short).  Stdlib only: errors.py masks every message with it.
+rare: a candidate must pass the ID's birth date and checksum or the card's
+issuer prefix and Luhn check, and several groups must have the shape these
+numbers are written in (6-8-4, 4-4-4-4[-3], 4-6-5, halves on two lines), so
+dates, amounts and lists of phone numbers never combine into one.  Stdlib
+only: errors.py masks every message with it.
 """
 
 from __future__ import annotations
