@@ -21,6 +21,7 @@ from .errors import CrmError, DuplicateError, ValidationError
 from .filters import SORT_KEYS, Filters, has_tag, list_customers  # noqa: F401 (re-exported: the faces use actions.X)
 from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
 from .naming import customer_relpath, new_id
+from .sensitive import find_lines
 from .vault import CUSTOMERS_DIR, Vault
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
@@ -189,8 +190,8 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
         followup.stage_from = effective_stage(customer, config, at.date())
         if followup.stage_to and followup.stage_to == customer.stage:
             issues.append(FieldIssue("stage", f"the customer is already at stage '{customer.stage}'"))
-    for kind, masked, _ in rules.find_sensitive("\n".join([text, followup.feedback, followup.next_what])):
-        issues.append(FieldIssue("note", f"a {kind} ({masked}) must not be stored in the vault"))
+    typed = {name: str(getattr(entry, name) or "") for name in ("note", "channel", "at", "by", "next", "feedback")}
+    issues += rules.sensitive_issues(typed)  # every option, not only the texts (--channel <card> too)
     return followup, issues
 
 
@@ -288,10 +289,9 @@ def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
         line = _line_of(customer.path, issue.field)
         problems.append(Problem(customer.path, line, issue.message, issue.severity, code=f"field:{issue.field}"))
     body_start = _body_start_line(customer.path)
-    for lineno, line in enumerate(customer.body.splitlines(), start=body_start):
-        for kind, masked, _ in rules.find_sensitive(line):
-            problems.append(Problem(customer.path, lineno, f"a {kind} ({masked}) must not be stored in the vault",
-                                    code="sensitive"))
+    for line, kind, masked in find_lines(customer.body):  # a number split across two lines too
+        problems.append(Problem(customer.path, body_start + line - 1,
+                                f"a {kind} ({masked}) must not be stored in the vault", code="sensitive"))
     problems += sync_conflicts(customer, body_start)
     for followup in customer.followups:
         if followup.channel and vault.config.channels.find(followup.channel) is None:

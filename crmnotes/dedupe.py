@@ -66,7 +66,9 @@ def _reason(key: str, phones: set[str], email: str, other: Candidate, ratio: Any
         return "same name"
     shared = phones.intersection(other.phones)
     if shared:
-        return f"same phone {sorted(shared)[0]}"
+        from .rules import mask_phone  # the refusal names the other customer: never its full number
+
+        return f"same phone {mask_phone(sorted(shared)[0])}"
     if email and email == other.email.casefold():
         return f"same email {email}"
     if not key or not other_key:

@@ -2,11 +2,15 @@
 
 The library raises these; the CLI prints ``message`` (and ``hint``) as one
 line on stderr and exits non-zero; the TUI shows them as notifications.
+Every message is masked on creation: a PRC ID or bank card number the user
+typed (``--at <card>``, a REF) is never echoed back in full.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from .sensitive import redact
 
 if TYPE_CHECKING:
     from .model import FieldIssue
@@ -18,6 +22,7 @@ class CrmError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, hint: str = "") -> None:
+        message, hint = redact(message), redact(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from .sensitive import redact
+
 SEVERITY_ERROR = "error"
 SEVERITY_WARNING = "warning"
 
@@ -20,6 +22,10 @@ class Problem:
     message: str
     severity: str = SEVERITY_ERROR
     code: str = "invalid"
+
+    def __post_init__(self) -> None:
+        # a message may quote a value from the file (an unknown channel, a bad date): never a full ID or card number
+        object.__setattr__(self, "message", redact(self.message))
 
     def location(self, root: Path | None = None) -> str:
         if self.path is None:

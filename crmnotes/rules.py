@@ -16,6 +16,8 @@ from .config import ChoiceSet, VaultConfig
 from .model import SEVERITY_ERROR, SEVERITY_WARNING, FieldIssue, parse_when
 from .naming import looks_like_id
 from .note import clean_text
+from .sensitive import find as find_sensitive
+from .sensitive import is_bank_card, is_prc_id, luhn_valid, redact  # noqa: F401 (re-exported)
 
 TAG_SPLIT = re.compile(r"\s*[,，;；、]\s*")
 SYSTEM_FIELDS = {"id", "created"}
@@ -133,76 +135,18 @@ def tag_issues(tags: list[str], config: VaultConfig) -> list[FieldIssue]:
 
 # ------------------------------------------------------------------ sensitive numbers
 
-_ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])")
-_CARD_CANDIDATE = re.compile(r"(?<![\d+])(\d(?:[ -]?\d){12,18})(?!\d)")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-# Issuer prefixes of the card networks seen in China and abroad; with Luhn this
-# keeps ordinary long numbers (order numbers, phones) from being flagged.
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|62|3[47]|35|6011|65|9)")
-
-
-def is_prc_id(number: str) -> bool:
-    """An 18-character PRC resident ID with a valid birth date and checksum."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    try:
-        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    if not date(1900, 1, 1) <= birth <= date.today():
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == number[17].upper()
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def is_bank_card(number: str) -> bool:
-    digits = re.sub(r"[ -]", "", number)
-    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
-
-
-def _sensitive_spans(text: str) -> list[tuple[str, int, int, str]]:
-    """(kind, start, end, digits) of each PRC ID or bank card number in the text."""
-    found = []
-    for match in _ID_CANDIDATE.finditer(text):
-        if is_prc_id(match.group(1)):
-            found.append(("PRC resident ID number", match.start(1), match.end(1), match.group(1)))
-    for match in _CARD_CANDIDATE.finditer(text):
-        number = match.group(1)
-        if is_bank_card(number) and not is_prc_id(number):
-            found.append(("bank card number", match.start(1), match.end(1), re.sub(r"[ -]", "", number)))
-    return sorted(found, key=lambda item: item[1])
-
-
-def find_sensitive(text: str) -> list[tuple[str, str, int]]:
-    """(kind, masked number, offset) for each PRC ID or bank card in the text."""
-    return [(kind, _mask_middle(number), start) for kind, start, _, number in _sensitive_spans(text)]
-
-
-def redact(text: str) -> str:
-    """The text with every ID or bank card number masked, for messages that
-    quote what the user typed (an 'invalid email' must not echo a card)."""
-    for _, start, end, number in reversed(_sensitive_spans(text)):
-        text = text[:start] + _mask_middle(number) + text[end:]
-    return text
+# Detection lives in ``sensitive`` (stdlib only, so errors.py can mask every message with it);
+# find_sensitive, redact, is_prc_id, is_bank_card and luhn_valid are re-exported from here.
 
 
 def _redacted(issues: list[FieldIssue]) -> list[FieldIssue]:
     return [FieldIssue(i.field, redact(i.message), i.severity) for i in issues]
 
 
-def _mask_middle(number: str) -> str:
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+def sensitive_issues(values: dict[str, Any]) -> list[FieldIssue]:
+    """One issue per field whose value holds an ID or bank card number (tags and lists included)."""
+    return [FieldIssue(name, f"a {kind} ({masked}) must not be stored in the vault")
+            for name, value in values.items() for kind, masked, _ in find_sensitive(_flatten(value))]
 
 
 # ------------------------------------------------------------------ fields
@@ -236,6 +180,7 @@ def prepare_fields(raw: dict[str, Any], config: VaultConfig) -> tuple[dict[str, 
             values[name] = _prepare_value(name, value, config)
         except ValueError as exc:
             issues.append(FieldIssue(name, str(exc)))
+    issues += sensitive_issues({k: v for k, v in values.items() if k not in {i.field for i in issues}})
     return values, _redacted(issues)
 
 
@@ -345,11 +290,12 @@ def _is_empty(value: Any) -> bool:
 
 
 def _flatten(value: Any) -> str:
-    """All scalar text of a nested value, one item per line (for scanning)."""
+    """All scalar text of a nested value, items a blank line apart (for scanning: a number
+    may be split across two lines of one value, never across two values)."""
     if isinstance(value, dict):
-        return "\n".join(_flatten(v) for v in value.values())
+        return "\n\n".join(_flatten(v) for v in value.values())
     if isinstance(value, list):
-        return "\n".join(_flatten(v) for v in value)
+        return "\n\n".join(_flatten(v) for v in value)
     if isinstance(value, (date, datetime)):
         return ""
     return str(value)

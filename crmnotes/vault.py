@@ -277,6 +277,7 @@ class Vault:
         target = (self.customers_dir / relpath).resolve()
         if not self._inside(target, self.customers_dir):
             raise CrmError(f"refusing to write {relpath} outside customers/.")
+        _refuse_new_numbers("", text)
         try:
             atomic_write(target, text.encode("utf-8"), exclusive=True, durable=durable)
         except FileExistsError:
@@ -303,6 +304,7 @@ class Vault:
                 after = path.stat()
                 if (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size):
                     continue
+                _refuse_new_numbers(doc.text, new_text)
                 try:
                     atomic_write(path, doc.encode(new_text), expect=doc.encode())
                 except FileChanged:  # an editor saved while we wrote: apply the edit to its text
@@ -310,6 +312,20 @@ class Vault:
                 return self.customer_from(path, note.parse(doc.encode(new_text)))
         raise ConcurrentEditError(f"{self.relative(path)} kept changing while crmnotes tried to save it.",
                                   "Close other editors of this file and try again.")
+
+
+def _refuse_new_numbers(before: str, after: str) -> None:
+    """The last guard of every write (CLI, TUI, import, deals, tickets): a PRC ID or bank card
+    number the write would add is refused, whichever field or option carried it."""
+    from .sensitive import new_numbers
+
+    found = new_numbers(before, after)
+    if found:
+        from .errors import ValidationError
+        from .model import FieldIssue
+
+        raise ValidationError([FieldIssue("sensitive", f"a {kind} ({masked}) must not be stored in the vault")
+                               for kind, masked in found], hint="Nothing was written.")
 
 
 def _candidate(customer: Customer) -> Candidate:

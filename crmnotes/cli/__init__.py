@@ -35,7 +35,13 @@ class CrmGroup(click.Group):
         except KeyboardInterrupt:
             print_error("interrupted.")
             ctx.exit(130)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.ClickException as exc:  # click prints it: a bad option value is quoted, so mask and defuse it
+            from ..safetext import terminal_text
+            from ..sensitive import redact
+
+            exc.message = terminal_text(redact(exc.message))
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
             sys.stderr.close()  # `crm ls | head`: the reader left; nothing to report

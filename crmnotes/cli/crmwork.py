@@ -6,7 +6,6 @@ Each command parses its options, calls ``crmnotes.deals`` / ``tickets`` /
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from .. import deals, tickets
 from ..actions import _jsonable
 from ..errors import CrmError
 from .customers import fitted_table, label, open_vault, parse_assignments, print_note, user_of
-from .output import console, error_console, print_json, print_warning, safe
+from .output import console, error_console, print_json, print_warning, safe, write_export
 
 
 def _money(value: Any) -> str:
@@ -399,8 +398,7 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     if fmt == "vcf" and not reveal:
         print_warning("phone numbers are left out of the vCards; pass --reveal to include them.")
     if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        write_export(data, fmt)
         return
     exporter.write_file(output, data)
     print_note(f"exported {len(customers)} customers to {output} ({fmt})")

@@ -437,10 +437,12 @@ def check(ctx: click.Context, as_json: bool) -> None:
     from rich.text import Text
 
     from .. import actions
+    from ..sync.guard import other_file_problems
     from ..sync.state import repo_problems
 
     vault = open_vault(ctx)
     problems = repo_problems(vault.root) + actions.check_vault(vault)
+    problems += other_file_problems(vault.root)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         print_json({"ok": not errors, "errors": len(errors), "warnings": len(problems) - len(errors),

@@ -70,11 +70,14 @@ def _phone(vault: Vault, phone: str, reveal: bool) -> str:
 
 
 def highlighted(text: str, spans: list[tuple[int, int]]) -> Any:
-    """A snippet with its matches in reverse video (inert text: never parsed as markup)."""
-    out = safe(text)
-    for start, end in spans:
-        out.stylize("bold reverse", start, end)
-    return out
+    """A snippet with its matches in reverse video (inert text: never parsed as markup); made safe
+    piece by piece, so a control shown as an escape does not shift the highlights."""
+    out, pos = safe(""), 0
+    for start, end in sorted(spans):
+        start = max(start, pos)
+        out += safe(text[pos:start]) + safe(text[start:end], "bold reverse")
+        pos = max(pos, end)
+    return out + safe(text[pos:])
 
 
 @click.command()

@@ -143,6 +143,7 @@ def merge_driver(base: Path, ours: Path, theirs: Path, relpath: str) -> None:
 @click.command(name="pre-commit-hook", hidden=True)
 def pre_commit_hook() -> None:
     """Git pre-commit hook: refuse sensitive numbers in staged customer files."""
+    from ..safetext import terminal_text
     from ..sync.guard import sensitive_findings
 
     findings = sensitive_findings(Path.cwd())
@@ -150,7 +151,7 @@ def pre_commit_hook() -> None:
         click.echo("crmnotes: commit refused: national ID or bank card numbers must not be stored in the vault:",
                    err=True)
         for line in findings:
-            click.echo(f"  {line}", err=True)
+            click.echo(f"  {terminal_text(line, multiline=False)}", err=True)
         click.echo("Remove them from the files (crm check lists them), then commit again.", err=True)
         sys.exit(1)
 

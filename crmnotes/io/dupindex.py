@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..dedupe import FUZZY_THRESHOLD, MIN_CONTAINED, Candidate, name_key
+from ..rules import mask_phone
 
 _SEP = "\x00"
 _CHUNK = 64
@@ -68,7 +69,7 @@ class DuplicateIndex:
             return self._hit(self.by_key[key], "same name")
         for phone in sorted(p for p in new.phones if p):
             if phone in self.by_phone:
-                return self._hit(self.by_phone[phone], f"same phone {phone}")
+                return self._hit(self.by_phone[phone], f"same phone {mask_phone(phone)}")
         email = new.email.casefold()
         if email and email in self.by_email:
             return self._hit(self.by_email[email], f"same email {email}")

@@ -89,6 +89,9 @@ def init_repo(root: Path, message: str = "crm init: new vault") -> None:
         ensure_repo_setup(root)
         repo.git.add("--all")
         if not repo.head.is_valid() or repo.is_dirty(index=True, working_tree=False, untracked_files=False):
+            from .guard import refuse_staged_secrets  # (guard imports this module)
+
+            refuse_staged_secrets(root)  # --no-verify skips the hook, not the guard
             repo.git.commit("-m", message, "--no-verify", env=identity_env(repo))
     except git.GitCommandError as exc:
         raise CrmError(f"git failed while creating the vault: {str(exc.stderr).strip() or exc}.",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrmError
+from .guard import refuse_staged_secrets
 from .message import EMPTY_TREE, describe_staged
 from .repo import ensure_repo_setup, identity_env, init_repo
 
@@ -101,6 +102,7 @@ def commit_all(repo: Any, root: Path, message: str, env: dict[str, str]) -> str:
     import git
 
     repo.git.add("--all")
+    refuse_staged_secrets(root)
     merging = (Path(repo.git_dir) / "MERGE_HEAD").exists()
     if repo.head.is_valid() and not merging and not repo.index.diff("HEAD"):
         return ""

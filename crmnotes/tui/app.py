@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -90,6 +91,16 @@ class CrmApp(App[None]):
         if self.poll_seconds:
             self.watch_files(self.poll_seconds, self.first_rows)
         self._start_auto_sync()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification (widgets and screens call this one): shown as plain text, controls and escape
+        sequences visible, ID and card numbers masked, whatever file name or value the message quotes."""
+        from ..safetext import terminal_text
+        from ..sensitive import redact
+
+        super().notify(terminal_text(redact(message)), title=terminal_text(redact(title), multiline=False),
+                       severity=severity, timeout=timeout, markup=False)
 
     @property
     def main(self) -> MainScreen:

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Header, Static
 from ... import actions
 from ...due import DueInfo, effective_stage
 from ..widgets.keys_footer import KeysFooter
+from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -102,12 +103,13 @@ class DueScreen(Screen[None]):
             days = item.days_overdue(today)
             shown = f"overdue {days}d" if status == "overdue" else status
             style = "bold red" if status == "overdue" else "bold yellow"
-            name = Text(item.customer.name, no_wrap=True, overflow="ellipsis")
+            name = safe_text(item.customer.name, multiline=False, no_wrap=True, overflow="ellipsis")
             name.truncate(20, overflow="ellipsis")
             stage = effective_stage(item.customer, self.crm.vault.config, today)
             why = f"[{self.crm.vault.config.stages.display(stage)}] {item.reason}"
             table.add_row(Text(item.due.isoformat(), style=style), Text(shown, style=style), name,
-                          Text(item.customer.owner), Text(why), key=str(item.customer.path), height=None)
+                          safe_text(item.customer.owner, multiline=False), safe_text(why), key=str(item.customer.path),
+                          height=None)
         paths = [i.customer.path for i in items]
         if keep in paths:
             table.move_cursor(row=paths.index(keep), animate=False)

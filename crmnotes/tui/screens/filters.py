@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from ...config import ChoiceSet
 from ..query import QuickFilters
+from ..widgets.text import safe_text
 from .forms import choice_select
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class FilterScreen(ModalScreen[QuickFilters | None]):
 
 def _stage_select(stages: ChoiceSet, value: str) -> Select[str]:
     # Unlike the forms, a filter may ask for the computed stage (silent).
-    options = [(f"{c.label} ({c.id})" if c.label else c.id, c.id) for c in stages.items]
+    options = [(safe_text(f"{c.label} ({c.id})" if c.label else c.id, multiline=False), c.id) for c in stages.items]
     return Select(options, value=value or Select.NULL, allow_blank=True, prompt="(any)", compact=True)
 
 

@@ -23,6 +23,9 @@ from ... import actions
 from ...config import ChoiceSet
 from ...errors import CrmError, DuplicateError, ValidationError
 from ...model import Customer, FieldIssue, format_minute
+from ...safetext import terminal_text
+from ...sensitive import redact
+from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -31,9 +34,10 @@ STRUCTURED = {"id", "created", "deals", "tickets", "conflicts"}
 
 
 def choice_select(choices: ChoiceSet, value: str = "", prompt: str = "", blank: bool = True) -> Select[str]:
-    options = [(f"{c.label} ({c.id})" if c.label else c.id, c.id) for c in choices.items if not c.computed]
+    options = [(safe_text(f"{c.label} ({c.id})" if c.label else c.id, multiline=False), c.id)
+               for c in choices.items if not c.computed]
     if value and value not in {v for _, v in options}:
-        options.append((value, value))  # keep an unknown stored value selectable rather than crash
+        options.append((safe_text(value, multiline=False), value))  # an unknown stored value: selectable, no crash
     return Select(options, value=value if value else Select.NULL, allow_blank=blank, prompt=prompt or "(none)",
                   compact=True)
 
@@ -58,7 +62,7 @@ class FormScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.heading, classes="form-title")
+            yield Static(safe_text(self.heading, multiline=False), classes="form-title")
             yield Static("", id="form-error", classes="form-error")
             with VerticalScroll(id="form-body"):
                 for name, label, widget in self.fields():
@@ -98,10 +102,10 @@ class FormScreen(ModalScreen[Path | None]):
                 leftover.append(f"{issue.field}: {issue.message}")
         for widget in self.query(".field-error").results(Static):
             name = (widget.id or "").removeprefix("err-")
-            widget.update("\n".join(by_field.get(name, [])))
+            widget.update(safe_text(redact("\n".join(by_field.get(name, [])))))
             widget.set_class(name in by_field, "-shown")
         top = self.query_one("#form-error", Static)
-        top.update("\n".join(leftover))
+        top.update(safe_text(redact("\n".join(leftover))))  # masked: a message may quote what was typed
         top.set_class(bool(leftover), "-shown")
         if by_field:
             first = self.query_one(f"#f-{next(iter(by_field))}")
@@ -242,7 +246,8 @@ class EditFieldsForm(FormScreen):
         config = self.crm.vault.config
         result: list[tuple[str, str, Widget]] = []
         for name in self._names():
-            text = self._text(name)
+            # shown inert; only a field whose text is then changed is written, so the others keep their bytes
+            text = terminal_text(self._text(name), multiline=False)
             self.original[name] = text
             choices = config.choices_for(name)
             widget: Widget

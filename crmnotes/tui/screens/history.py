@@ -18,7 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from ...errors import CrmError
+from ...safetext import terminal_text
 from ..widgets.keys_footer import KeysFooter
+from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
     from ...sync.history import Change
@@ -49,7 +51,7 @@ class HistoryScreen(Screen[None]):
         yield KeysFooter()
 
     def on_mount(self) -> None:
-        self.sub_title = f"history · {self.crm.vault.relative(self.path)}"
+        self.sub_title = terminal_text(f"history · {self.crm.vault.relative(self.path)}", multiline=False)
         self.query_one("#history").focus()
         self.load()
 
@@ -84,17 +86,18 @@ def render_changes(changes: list[Change]) -> RenderableType:
     parts: list[RenderableType] = [Text(f"{len(changes)} change(s), newest first", style="bold")]
     for change in reversed(changes):
         head = Text(change.date.replace("T", " ")[:16], style="cyan")
-        head.append(f"  {change.author}", style="bold")
+        head.append(terminal_text(f"  {change.author}", multiline=False), style="bold")
         head.append(f"  {change.kind}", style="magenta")
-        head.append(f"  {change.commit[:8]}  {change.subject}", style="dim")
+        head.append(terminal_text(f"  {change.commit[:8]}  {change.subject}", multiline=False), style="dim")
         parts.append(Text("\n") + head)
         for item in change.fields:
-            parts.append(Text(f"  {item['field']}: {_value(item['old'])} → {_value(item['new'])}"))
+            parts.append(safe_text(f"  {item['field']}: {_value(item['old'])} → {_value(item['new'])}"))
         for followup in change.followups:
             first = next((line for line in str(followup.get("note", "")).splitlines() if line.strip()), "")
             at = str(followup.get("at", "")).replace("T", " ")
-            line = Text(f"  + {at} {followup.get('channel', '')} {followup.get('by', '')}: ", style="green")
-            parts.append(line + Text(first))
+            said = f"  + {at} {followup.get('channel', '')} {followup.get('by', '')}: "
+            line = safe_text(said, "green", multiline=False)
+            parts.append(line + safe_text(first))
     return Group(*parts)
 
 

@@ -25,10 +25,12 @@ from textual.worker import get_current_worker
 
 from ... import catalog
 from ...catalog import Row
+from ...safetext import terminal_text
 from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, search_rows
 from ..widgets.customer_detail import CustomerDetail
 from ..widgets.customer_table import CustomerTable
 from ..widgets.keys_footer import KeysFooter
+from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -90,7 +92,7 @@ class MainScreen(Screen[None]):
         return self.has_class("-wide")
 
     def on_mount(self) -> None:
-        self.sub_title = self.crm.vault.root.name
+        self.sub_title = terminal_text(self.crm.vault.root.name, multiline=False)
         self.set_class(self.app.size.width >= WIDE, "-wide")  # the first layout is already the right one
         self.first, self.crm.first_rows = self.crm.first_rows, None
         if self.first is not None and self.first.wait(FIRST_WAIT):  # before the first frame: rows, not "loading…"
@@ -184,7 +186,7 @@ class MainScreen(Screen[None]):
             parts.append(f"row {self.table.row_number + 1}")
         if self.crm.sync_status:
             parts.append(self.crm.sync_status)
-        self.query_one("#status", Static).update(" · ".join(parts))
+        self.query_one("#status", Static).update(safe_text(" · ".join(parts), multiline=False))
 
     # ------------------------------------------------------------ events
 

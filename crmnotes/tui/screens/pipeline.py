@@ -21,7 +21,9 @@ from textual.widgets.option_list import Option
 
 from ... import deals
 from ...model import Customer
+from ...safetext import terminal_text
 from ..widgets.keys_footer import KeysFooter
+from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -52,8 +54,8 @@ class StageList(OptionList):
 
 def _card(card: Card, config: Any) -> Text:
     customer, _, deal = card
-    text = Text(customer.name, style="bold", no_wrap=True, overflow="ellipsis")
-    text.append("\n" + str(deal.get("name", "")), style="")
+    text = safe_text(customer.name, "bold", multiline=False, no_wrap=True, overflow="ellipsis")
+    text.append("\n" + terminal_text(deal.get("name", ""), multiline=False), style="")
     amount = f"{deals.currency_of(deal, config)} {money(deals.amount_of(deal))}"
     text.append(f"\n{amount} {deals.probability_of(deal, config):.0f}%", style="cyan")
     close = deals.close_of(deal)

@@ -19,6 +19,8 @@ from textual.widgets.select import InvalidSelectValueError
 
 from ... import deals, tickets
 from ...model import Customer
+from ...safetext import terminal_text
+from ..widgets.text import safe_text
 from .forms import FormScreen, choice_select
 
 NEW = "+new"
@@ -54,8 +56,9 @@ class RecordForm(FormScreen):
         raise NotImplementedError
 
     def picker(self) -> Select[str]:
-        options = [(f"(new {self.kind})", NEW)]
-        options += [(self.label(r, i), str(r.get("id") or i + 1)) for i, r in enumerate(self.records())]
+        options = [(safe_text(f"(new {self.kind})"), NEW)]
+        options += [(safe_text(self.label(r, i), multiline=False), str(r.get("id") or i + 1))
+                    for i, r in enumerate(self.records())]
         value = self.ref if self.ref in {v for _, v in options} else NEW
         return Select(options, value=value, allow_blank=False, compact=True)
 
@@ -80,7 +83,7 @@ class RecordForm(FormScreen):
         record = self.picked() or {}
         for name in self.names:
             widget = self.query_one(f"#f-{name}")
-            text = _text(record.get(name))
+            text = terminal_text(_text(record.get(name)), multiline=False)  # inert; written only if changed
             if isinstance(widget, Select):
                 try:
                     widget.value = text or Select.NULL

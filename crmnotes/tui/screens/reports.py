@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from ... import reports
+from ...safetext import terminal_text
 from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
@@ -105,18 +106,19 @@ class ReportsScreen(Screen[None]):
         note = Text()
         for row in rows:
             conversion = row.get("conversion_to_next")
-            note.append(f"{row['label']} {row['customers']}", style="bold")
+            note.append(terminal_text(f"{row['label']} {row['customers']}", multiline=False), style="bold")
             note.append(f" → {conversion:g}%  " if conversion is not None else "  ", style="dim")
         return note
 
     def _sources(self, plt: Any, report: reports.Report) -> Text:
         rows = report.rows
         if rows:
-            plt.bar([r["source"] for r in rows], [r["customers"] for r in rows], orientation="horizontal")
+            plt.bar([terminal_text(r["source"], multiline=False) for r in rows], [r["customers"] for r in rows],
+                    orientation="horizontal")
         plt.title(report.title)
         note = Text()
         for row in rows:
-            note.append(f"{row['label']} {row['customers']}", style="bold")
+            note.append(terminal_text(f"{row['label']} {row['customers']}", multiline=False), style="bold")
             conversion = row.get("conversion")
             note.append(f" won {row['won']}" + (f" ({conversion:g}%)  " if conversion is not None else "  "),
                         style="dim")
@@ -137,5 +139,6 @@ class ReportsScreen(Screen[None]):
         note = Text(f"{totals.get('total', 0)} follow-ups", style="bold")
         labels = self.crm.vault.config.channels
         for channel in channels:
-            note.append(f"  {labels.display(channel)} {totals.get(channel, 0)}", style="dim")
+            note.append(terminal_text(f"  {labels.display(channel)} {totals.get(channel, 0)}", multiline=False),
+                        style="dim")
         return note

@@ -1,6 +1,8 @@
 """One customer shown in full: fields, deals and tickets, the follow-up
 timeline (newest first) and the notes rendered as markdown.  Phones stay
-masked until the app's reveal switch is on.
+masked until the app's reveal switch is on.  Every piece of vault text goes
+through ``safe_text`` / ``terminal_text``: a control or escape sequence in a
+file is shown, never obeyed.
 
 A widget, so the detail screen (narrow terminals) and the side pane beside
 the customer table (wide ones) show the same thing.
@@ -21,6 +23,8 @@ from textual.widgets import Static
 from ... import actions, note
 from ...errors import CrmError
 from ...model import Customer, format_minute
+from ...safetext import terminal_text
+from .text import safe_text
 
 if TYPE_CHECKING:
     from ..app import CrmApp
@@ -71,7 +75,7 @@ class CustomerDetail(VerticalScroll):
         self.query_one(".d-fields", Static).update(self._fields(customer))
         self.query_one(".d-records", Static).update(self._records(customer))
         self.query_one(".d-timeline", Static).update(self._timeline(customer))
-        self._notes(notes_text(doc))
+        self._notes(terminal_text(notes_text(doc)))
         return customer
 
     def _notes(self, text: str) -> None:
@@ -94,9 +98,9 @@ class CustomerDetail(VerticalScroll):
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
         for key, value in actions.display_fields(self.crm.vault, customer, self.crm.today, reveal=self.crm.reveal):
-            grid.add_row(key, Text(value))
-        title = Text(customer.name, style="bold") + Text(f"  {customer.id}", style="dim")
-        return Group(title, grid, Text(self.crm.vault.relative(customer.path), style="dim"))
+            grid.add_row(safe_text(key), safe_text(value))
+        title = safe_text(customer.name, "bold", multiline=False) + safe_text(f"  {customer.id}", "dim")
+        return Group(title, grid, safe_text(self.crm.vault.relative(customer.path), "dim", multiline=False))
 
     def _records(self, customer: Customer) -> RenderableType:
         parts: list[RenderableType] = []
@@ -111,15 +115,16 @@ class CustomerDetail(VerticalScroll):
         parts: list[RenderableType] = [Text(f"\nFollow-ups ({len(items)}, newest first)", style="bold")]
         for followup in items:
             when = format_minute(followup.at).replace("T", " ") if followup.has_time else followup.at.date().isoformat()
-            head = Text(when, style="cyan") + Text(f"  {self._label('channels', followup.channel)}  {followup.by}")
+            head = Text(when, style="cyan") + safe_text(f"  {self._label('channels', followup.channel)}  {followup.by}",
+                                                        multiline=False)
             if followup.stage_to:
-                head += Text(f"  {followup.stage_from or '?'} → {followup.stage_to}", style="magenta")
+                head += safe_text(f"  {followup.stage_from or '?'} → {followup.stage_to}", "magenta", multiline=False)
             parts.append(head)
-            parts += [Text("  " + line) for line in followup.note.splitlines()]
+            parts += [safe_text("  " + line) for line in followup.note.splitlines()]
             if followup.next_text:
-                parts.append(Text(f"  next: {followup.next_text}", style="green"))
+                parts.append(safe_text(f"  next: {followup.next_text}", "green"))
             if followup.feedback:
-                parts.append(Text(f"  feedback: {followup.feedback}", style="yellow"))
+                parts.append(safe_text(f"  feedback: {followup.feedback}", "yellow"))
         return Group(*parts)
 
 
@@ -129,9 +134,9 @@ def _record_table(items: list[dict[str, Any]]) -> Table:
         keys += [str(k) for k in item if str(k) not in keys]
     table = Table(box=None, padding=(0, 1), header_style="dim")
     for key in keys:
-        table.add_column(key)
+        table.add_column(safe_text(key, multiline=False))
     for item in items:
-        table.add_row(*(Text(str(item.get(k, "") if item.get(k) is not None else "")) for k in keys))
+        table.add_row(*(safe_text(item.get(k, "") if item.get(k) is not None else "") for k in keys))
     return table
 
 

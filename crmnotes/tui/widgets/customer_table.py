@@ -17,6 +17,7 @@ from textual.widgets import DataTable
 
 from ...catalog import Row
 from ...config import VaultConfig
+from .text import safe_text
 
 WINDOW = 200
 STEP = 100
@@ -104,9 +105,11 @@ class CustomerTable(DataTable[Text]):
             due.stylize("bold red")
         elif row.due is not None and row.due == self.today:
             due.stylize("bold yellow")
-        name = Text(row.name, no_wrap=True, overflow="ellipsis")
+        name = safe_text(row.name, multiline=False, no_wrap=True, overflow="ellipsis")
         name.truncate(self._name_width, overflow="ellipsis")  # cell-aware: a CJK character takes two cells
-        return [name, Text(stage), Text(row.grade), Text(row.owner), Text(last), due, Text(", ".join(row.tags))]
+        cells = (stage, row.grade, row.owner, last)
+        return [name, *(safe_text(c, multiline=False) for c in cells), due,
+                safe_text(", ".join(row.tags), multiline=False)]
 
     # ------------------------------------------------------------ the window
 
