@@ -30,7 +30,7 @@ from typing import Any
 from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
 from .errors import CrmError, ValidationError
-from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, parse_when
+from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, date_issue, parse_when
 from .vault import Vault
 
 DEAL_STAGES = "deal_stages"
@@ -136,7 +136,7 @@ def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | N
     if draft.close.strip():
         when = parse_when(draft.close)
         if when is None:
-            issues.append(FieldIssue("close", f"'{draft.close}' is not a date (use YYYY-MM-DD)"))
+            issues.append(FieldIssue("close", date_issue(draft.close)))
         else:
             deal["close"] = when.date()
     if draft.owner.strip():

@@ -194,7 +194,7 @@ class Vault:
                 result.customers.append(self.read(item))
             except FileFormatError as exc:
                 detail = exc.message.removeprefix(self.relative(item)).strip()
-                result.problems.append(Problem(item, None, f"{detail} {exc.hint}".strip(), code="unreadable"))
+                result.problems.append(Problem(item, exc.line, f"{detail} {exc.hint}".strip(), code="unreadable"))
         return result
 
     # ------------------------------------------------------------ reading
@@ -220,7 +220,7 @@ class Vault:
         try:
             return note.parse(data)
         except FileFormatError as exc:
-            raise FileFormatError(f"{self.relative(path)} {exc.message}.", exc.hint) from None
+            raise FileFormatError(f"{self.relative(path)} {exc.message}.", exc.hint, line=exc.line) from None
 
     def customer_from(self, path: Path, doc: note.Document) -> Customer:
         channels = self.config.channels

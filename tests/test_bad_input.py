@@ -131,3 +131,118 @@ def test_a_temp_file_left_by_a_killed_writer_is_swept_by_the_next_write(crm: Crm
     assert len(crm("ls", "--json").json()) == 7  # ignored by readers
     crm("log", "星辰", "--note", "清理测试")
     assert not stale.exists() and fresh.exists()  # a young one may belong to a live writer
+
+
+# ------------------------------------------------------------------ one bad value, the rest keeps working
+
+BAD_VALUES = {
+    "impossible-date": "created: 2024-02-30",
+    "not-a-leap-year": "visited: 2021-02-29",
+    "huge-integer": "count: " + "9" * 5000,
+    "float-tag": "f: !!float abc",
+    "int-tag": "n: !!int 十二",
+    "bool-tag": "b: !!bool 也许",
+    "hour-25": "seen: 2024-01-01T25:00:00",
+    "binary-tag": "blob: !!binary 5L2g5aW9",
+    "set-tag": "s: !!set {甲, 乙}",
+    "nested-timestamp": "deals:\n  - name: 年度合同\n    close: 2025-13-01",
+}
+
+
+def _bad_value_file(crm: Crm, line: str) -> Path:
+    path = crm.root / "customers" / "q" / "huaizhi.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("---\nid: c-20250101-huaizhi1\nname: 坏值公司\nindustry: internet\ncontact: 王伟\n"
+                    f"phone: '13800138000'\nstage: intent\n{line}\n---\n\n### 2025-01-02 10:00 · phone · alice\n"
+                    "谈了报价。\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD_VALUES))
+def test_one_bad_value_is_reported_and_the_rest_of_the_vault_keeps_working(crm: Crm, case: str) -> None:
+    path = _bad_value_file(crm, BAD_VALUES[case])
+    before = path.read_bytes()
+    listed = crm("ls", "--json")
+    assert len(listed.json()) == 7 and "customers/q/huaizhi.md" in listed.stderr
+    assert len(crm("ls").stdout) and crm("due", "--json").exit_code == 0 and crm("report").exit_code == 0
+    problems = crm("check", "--json", ok=False).json()["problems"]
+    bad = [p for p in problems if p["path"] == "customers/q/huaizhi.md"]
+    value_line = 8 + BAD_VALUES[case].count("\n")  # the file's line 8 starts the bad value
+    assert len(bad) == 1 and bad[0]["code"] == "unreadable" and bad[0]["line"] == value_line
+    assert "invalid value" in bad[0]["message"] or "not plain data" in bad[0]["message"]
+    crm("log", "星辰", "--note", "其他客户照常记录")
+    crm("set", "星辰", "grade=B")
+    refused = crm("log", str(path), "--note", "不应写入", ok=False)
+    assert refused.exit_code == 2 and "customers/q/huaizhi.md" in refused.stderr
+    assert path.read_bytes() == before
+
+
+def test_tags_that_are_not_a_list_of_words_are_reported_not_fatal(crm: Crm) -> None:
+    path = _bad_value_file(crm, "tags:\n  - [嵌套, 列表]\n  - {键: 值}\n  - 预算/50万以上")
+    shown = crm("show", str(path), "--json").json()
+    assert shown["tags"] == ["预算/50万以上"]
+    problems = crm("check", "--json", ok=False).json()["problems"]
+    assert [p for p in problems if p["code"] == "field:tags" and p["path"] == "customers/q/huaizhi.md"]
+    assert len(crm("ls", "--json").json()) == 8
+
+
+# ------------------------------------------------------------------ one accepted range of dates
+
+
+@pytest.mark.parametrize("at", ["9999-12-20 10:00", "0001-01-01 00:00", "1899-12-31 23:59", "3000-01-01 00:00"])
+def test_a_follow_up_outside_the_accepted_dates_is_refused_before_writing(crm: Crm, at: str) -> None:
+    path = crm.root / crm("show", "星辰", "--json").json()["path"]
+    before = path.read_bytes()
+    out = crm("log", "星辰", "--note", "很久以后", "--at", at, ok=False)
+    assert out.exit_code == 2 and "1900-01-01 to 2999-12-31" in out.stderr and "internal" not in out.stderr
+    out = crm("log", "星辰", "--note", "下一步太远", "--next", f"{at[:10]} 回访", ok=False)
+    assert "1900-01-01 to 2999-12-31" in out.stderr
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("due", "--on", ""), "not a date"), (("due", "--on", "9999-12-31"), "1900-01-01 to 2999-12-31"),
+    (("report", "activity", "--since", "0001-01-01"), "1900-01-01 to 2999-12-31"),
+    (("search", "created:9999-12-31.."), "1900-01-01 to 2999-12-31"),
+    (("search", "last:<99999999999d"), "36,500 days"),
+    (("set", "星辰", "next_followup=9999-12-31"), "1900-01-01 to 2999-12-31"),
+])
+def test_dates_outside_the_accepted_range_are_refused_in_one_sentence(crm: Crm, args: tuple[str, ...],
+                                                                      words: str) -> None:
+    out = crm(*args, ok=False)
+    assert out.exit_code == 2 and out.stderr.startswith("crm: error:") and words in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_already_holding_extreme_dates_is_reported_and_the_rest_works(crm: Crm) -> None:
+    path = crm.root / "customers" / "q" / "yuanjiu.md"
+    path.parent.mkdir()
+    path.write_text("---\nid: c-20250101-yuanjiu1\nname: 远久公司\nindustry: internet\ncontact: 李娜\n"
+                    "phone: '13800138000'\nstage: intent\ncreated: 9999-12-31T23:59\nnext_followup: 0001-01-01\n"
+                    "---\n\n### 2025-03-01 10:00 · phone · alice\n正常的记录\nnext: 9999-12-31 太远的下一步\n\n"
+                    "### 9999-12-20 10:00 · phone · alice\n未来的记录\n\n### 0001-01-01 00:00 · visit\n远古的记录\n",
+                    encoding="utf-8")
+    for args in (("ls",), ("ls", "--json"), ("due",), ("due", "--json"), ("report",), ("report", "churn"),
+                 ("report", "activity"), ("show", "远久公司"), ("search", "记录"), ("export", "--format", "ics")):
+        out = crm(*args)
+        assert "internal" not in out.stderr
+    shown = crm("show", "远久公司", "--json").json()
+    assert [f["note"] for f in shown["followups"]] == ["正常的记录"]
+    problems = {(p["line"], p["code"]) for p in crm("check", "--json", ok=False).json()["problems"]
+                if p["path"] == "customers/q/yuanjiu.md"}
+    assert {(8, "field:created"), (9, "field:next_followup"), (14, "next-without-date"), (16, "malformed-entry"),
+            (19, "malformed-entry")} <= problems
+    crm("log", "远久公司", "--note", "照常追加", "--at", "2025-03-02 09:00")
+    assert "照常追加" in path.read_text(encoding="utf-8")
+
+
+def test_the_config_refuses_spans_no_date_arithmetic_can_hold(crm: Crm) -> None:
+    config = crm.root / "crmnotes.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("silent_after_days: 90", "silent_after_days: 99999999999"), encoding="utf-8")
+    out = crm("ls", ok=False)
+    assert out.exit_code == 2 and "36,500" in out.stderr
+    config.write_text(text.replace("  stages:\n    strict: true\n    items:\n", "  stages: {items: []}\n  old:\n"
+                                   "    items:\n"), encoding="utf-8")
+    out = crm("add", "新客户", "--industry", "internet", "--contact", "王", "--phone", "13800138000", ok=False)
+    assert out.exit_code == 2 and "stages" in out.stderr and "internal" not in out.stderr
