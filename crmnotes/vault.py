@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING
 
 from .config import CONFIG_FILE, VaultConfig, fold, load_config
@@ -108,28 +109,15 @@ class Vault:
     # ------------------------------------------------------------ listing
 
     def customer_paths(self) -> Iterator[Path | Problem]:
-        """Every customer file under customers/, in a stable order.
-
-        Hidden folders and our temp files are skipped; a symlink that leads
-        outside the vault is reported, never followed.
-        """
-        base = self.customers_dir
-        for folder, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if not name.endswith(".md") or name.startswith((".", TEMP_PREFIX)):
-                    continue
-                path = Path(folder) / name
-                if path.is_symlink() and not self._inside(path.resolve(), base):
-                    yield Problem(path, None, "is a symlink to a file outside the vault; it is ignored",
-                                  code="unsafe-path")
-                    continue
-                yield path
+        """Every customer file under customers/, in a stable order, and what was skipped
+        (see ``walk_customers``)."""
+        for item in walk_customers(self.customers_dir):
+            yield item if isinstance(item, Problem) else Path(item.path)
 
     def customer_stats(self, folders: dict[str, int] | None = None
                        ) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
         """(vault-relative path -> (size, mtime_ns)) of every customer file, in
-        ``customer_paths`` order with the same rules, and the unsafe paths skipped.
+        ``customer_paths`` order with the same rules, and what was skipped.
 
         The cheap freshness check of every cache: ``os.scandir`` gives file
         types without a syscall each, so this costs one ``stat`` per file.
@@ -138,42 +126,16 @@ class Vault:
         """
         found: dict[str, tuple[int, int]] = {}
         problems: list[Problem] = []
-        base = self.customers_dir
-        self._stat_folder(str(base), CUSTOMERS_DIR + "/", str(base.resolve()) + os.sep, found, problems, folders)
-        return found, problems
-
-    def _stat_folder(self, folder: str, rel: str, real_base: str, found: dict[str, tuple[int, int]],
-                     problems: list[Problem], folders: dict[str, int] | None = None) -> None:
-        try:
-            if folders is not None:
-                folders[folder] = os.stat(folder).st_mtime_ns
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
-        except OSError:
-            return
-        subfolders = []
-        for entry in entries:
-            name = entry.name
+        for item in walk_customers(self.customers_dir, folders):
+            if isinstance(item, Problem):
+                problems.append(item)
+                continue
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if not name.startswith("."):
-                        subfolders.append(entry)
-                    continue
-                if not name.endswith(".md") or name.startswith((".", TEMP_PREFIX)):
-                    continue
-                if entry.is_symlink():
-                    if entry.is_dir():
-                        continue  # os.walk does not follow folder links either
-                    if not os.path.realpath(entry.path).startswith(real_base):
-                        problems.append(Problem(Path(entry.path), None, "is a symlink to a file outside the vault; "
-                                                "it is ignored", code="unsafe-path"))
-                        continue
-                stat = entry.stat()
+                stat = item.stat()  # a link inside the vault: its target's
             except OSError:
                 continue  # deleted while we walked
-            found[rel + name] = (stat.st_size, stat.st_mtime_ns)
-        for entry in subfolders:  # os.walk's order: a folder's files, then its subfolders
-            self._stat_folder(entry.path, f"{rel}{entry.name}/", real_base, found, problems, folders)
+            found[CUSTOMERS_DIR + "/" + item.rel] = (stat.st_size, stat.st_mtime_ns)
+        return found, problems
 
     @staticmethod
     def _inside(path: Path, folder: Path) -> bool:
@@ -207,17 +169,7 @@ class Vault:
         from . import note
 
         try:
-            size = path.stat().st_size
-            if size > note.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
-                raise FileFormatError(f"{self.relative(path)} is too large for a customer file "
-                                      f"({size // 1024} KB, the limit is {note.MAX_FILE_BYTES // 1024} KB).",
-                                      "Move attachments out of customers/.")
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileFormatError(f"{self.relative(path)} does not exist.") from None
-        except IsADirectoryError:
-            raise FileFormatError(f"{self.relative(path)} is a folder, not a customer file.") from None
-        try:
+            data, _ = read_customer_bytes(path)
             return note.parse(data)
         except FileFormatError as exc:
             raise FileFormatError(f"{self.relative(path)} {exc.message}.", exc.hint, line=exc.line) from None
@@ -310,6 +262,119 @@ class Vault:
                 return self.customer_from(path, note.parse(doc.encode(new_text)))
         raise ConcurrentEditError(f"{self.relative(path)} kept changing while crmnotes tried to save it.",
                                   "Close other editors of this file and try again.")
+
+
+def read_customer_bytes(path: Path) -> tuple[bytes, os.stat_result]:
+    """A customer file's bytes and the stat taken as it was opened.  Refused (``FileFormatError``,
+    a message that starts after the path) before reading: what is not a regular file (a FIFO
+    would block forever; it is opened non-blocking to find out) and what is over the size limit."""
+    from .note import MAX_FILE_BYTES
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise FileFormatError("does not exist") from None
+    except IsADirectoryError:
+        raise FileFormatError("is a folder, not a customer file") from None
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        if S_ISDIR(stat.st_mode):
+            raise FileFormatError("is a folder, not a customer file")
+        if not S_ISREG(stat.st_mode):
+            raise FileFormatError("is not a regular file (a pipe, socket or device)", "Move it out of customers/.")
+        if stat.st_size > MAX_FILE_BYTES:  # refuse before reading a huge file into memory
+            raise FileFormatError(f"is too large for a customer file ({stat.st_size // 1024} KB, "
+                                  f"the limit is {MAX_FILE_BYTES // 1024} KB)", "Move attachments out of customers/.")
+        return handle.read(), stat
+
+
+# ------------------------------------------------------------------ the one walk of customers/
+
+MAX_FOLDER_DEPTH = 32  # folders below customers/: far beyond any real layout, far below any path limit
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A customer file the walk found: its path, its path below customers/ ('/'-separated)
+    and its directory entry (whose ``stat`` is cached by ``os.scandir`` on some systems)."""
+
+    path: str
+    rel: str
+    entry: os.DirEntry[str]
+
+    def stat(self) -> os.stat_result:
+        return self.entry.stat()
+
+
+def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterator[FoundFile | Problem]:
+    """The walk every reader of the vault shares (listing, check, search index, watcher, TUI).
+
+    Depth first, a folder's files (by name) before its subfolders (by name), the order
+    ``os.walk`` gives; iterative, so no nesting can exhaust the stack.  Hidden folders and
+    files, temp files and links to folders are passed over; reported as a ``Problem`` and
+    skipped: anything that is not a regular file (a FIFO would hang every reader), a name
+    that is not UTF-8, a folder nested deeper than ``MAX_FOLDER_DEPTH``, a link leading
+    outside customers/.  ``folders`` receives each folder's mtime, taken before listing it.
+    """
+    real_base = os.path.realpath(base) + os.sep
+    stack: list[tuple[str, str, int]] = [(str(base), "", 0)]
+    while stack:
+        folder, rel, depth = stack.pop()
+        try:
+            if folders is not None:
+                folders[folder] = os.stat(folder).st_mtime_ns
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            continue
+        subfolders: list[tuple[str, str, int]] = []
+        for entry in entries:
+            name = entry.name
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+                if name.startswith((".", TEMP_PREFIX)) or (not is_folder and not name.endswith(".md")):
+                    continue
+                if not is_folder and entry.is_symlink() and entry.is_dir():
+                    continue  # a link to a folder is never followed (os.walk does not either)
+                skipped = _skipped(entry, is_folder, depth, real_base)
+            except OSError:
+                continue  # deleted while we walked
+            if skipped:
+                yield Problem(_shown_path(entry.path), None, skipped[1], code=skipped[0])
+            elif is_folder:
+                subfolders.append((entry.path, f"{rel}{name}/", depth + 1))
+            else:
+                yield FoundFile(entry.path, rel + name, entry)
+        stack.extend(reversed(subfolders))
+
+
+def _skipped(entry: os.DirEntry[str], is_folder: bool, depth: int, real_base: str) -> tuple[str, str] | None:
+    """(problem code, why) the walk passes over this entry, or None when it does not."""
+    if not is_valid_name(entry.name):
+        return "undecodable-name", "has a name that is not UTF-8 (a zip made on Windows?); it is ignored: rename it"
+    if is_folder:
+        if depth < MAX_FOLDER_DEPTH:
+            return None
+        return "too-deep", f"is nested more than {MAX_FOLDER_DEPTH} folders deep; it is ignored"
+    if entry.is_symlink() and not os.path.realpath(entry.path).startswith(real_base):
+        return "unsafe-path", "is a symlink to a file outside the vault; it is ignored"
+    if not entry.is_file():  # follows a link inside the vault: its target must be a file too
+        return "not-a-file", "is not a regular file (a pipe, socket or device); it is ignored"
+    return None
+
+
+def is_valid_name(name: str) -> bool:
+    """Can this file name be written as UTF-8 (os.scandir keeps undecodable bytes as surrogates)?"""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown_path(path: str) -> Path:
+    """A path safe to print and to put in JSON: undecodable bytes as \\xNN escapes."""
+    return Path(path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 def _candidate(customer: Customer) -> Candidate:
