@@ -37,6 +37,7 @@ DEAL_STAGES = "deal_stages"
 WON, LOST = "won", "lost"
 FIELD_ORDER = ("id", "name", "stage", "amount", "currency", "probability", "close", "owner")
 _AMOUNT = re.compile(r"^(?P<num>[+-]?\d+(?:\.\d+)?)\s*(?P<unit>万|w|k|千|m|百万|亿)?$", re.I)
+MAX_AMOUNT = 10**15  # a thousand trillion: more than any deal, and exact as a float
 _UNITS = {"万": 10_000, "w": 10_000, "k": 1_000, "千": 1_000, "m": 1_000_000, "百万": 1_000_000, "亿": 100_000_000}
 
 
@@ -74,11 +75,19 @@ def parse_amount(raw: str) -> int | float:
     text = text.lstrip("¥$€£￥").strip()
     found = _AMOUNT.match(text)
     if not found:
-        raise ValueError(f"'{raw}' is not an amount (write 180000, 18万 or 36k)")
-    value = float(found.group("num")) * _UNITS.get((found.group("unit") or "").lower(), 1)
+        raise ValueError(f"'{_shown(raw)}' is not an amount (write 180000, 18万 or 36k)")
+    digits = len(found.group("num").lstrip("+-").split(".")[0].lstrip("0"))
+    value = float(found.group("num")) * _UNITS.get((found.group("unit") or "").lower(), 1) if digits <= 20 else 0.0
+    if digits > 20 or abs(value) > MAX_AMOUNT:
+        raise ValueError(f"'{_shown(raw)}' is larger than any amount crmnotes accepts (up to {MAX_AMOUNT:,})")
     if value < 0:
         raise ValueError(f"'{raw}' is negative; an amount must be 0 or more")
     return int(value) if value == int(value) else round(value, 2)
+
+
+def _shown(raw: str) -> str:
+    text = str(raw)
+    return text if len(text) <= 30 else f"{text[:12]}…({len(text)} characters)"
 
 
 def amount_of(deal: dict[str, Any]) -> float:
@@ -158,9 +167,12 @@ def _set_number(deal: dict[str, Any], issues: list[FieldIssue], key: str, raw: s
 
 
 def _parse_probability(raw: str) -> int | float:
-    value = parse_amount(raw.strip().rstrip("%"))
-    if value > 100:
-        raise ValueError(f"'{raw}' is not a probability (0 to 100)")
+    try:
+        value = parse_amount(raw.strip().rstrip("%"))
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise ValueError(f"'{_shown(raw)}' is not a probability (0 to 100)")
     return value
 
 

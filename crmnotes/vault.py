@@ -224,8 +224,14 @@ class Vault:
 
     # ------------------------------------------------------------ writing
 
+    def _check_customers_folder(self) -> None:
+        unusable = customers_folder_problem(self.customers_dir)
+        if unusable:
+            raise CrmError(f"{CUSTOMERS_DIR}/ {unusable}.", "Nothing was written.")
+
     def create(self, relpath: Path, text: str, *, durable: bool = True) -> Path:
         """Write a new customer file; never overwrites an existing one."""
+        self._check_customers_folder()
         target = (self.customers_dir / relpath).resolve()
         if not self._inside(target, self.customers_dir):
             raise CrmError(f"refusing to write {relpath} outside customers/.")
@@ -245,9 +251,13 @@ class Vault:
         """
         from . import note
 
+        self._check_customers_folder()
         with file_lock(self.cache_dir / "locks", self.relative(path)):
             for _ in range(MAX_WRITE_ATTEMPTS):
                 before = path.stat()
+                if not before.st_mode & 0o222 or not os.access(path, os.W_OK):
+                    raise CrmError(f"{self.relative(path)} is read-only; crmnotes does not change a file whose "
+                                   "permissions forbid writing.", "Make it writable (chmod u+w) to change it.")
                 doc = self.read_document(path)
                 new_text = edit(doc)
                 if new_text == doc.text:
@@ -316,6 +326,10 @@ def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterato
     that is not UTF-8, a folder nested deeper than ``MAX_FOLDER_DEPTH``, a link leading
     outside customers/.  ``folders`` receives each folder's mtime, taken before listing it.
     """
+    unusable = customers_folder_problem(base)
+    if unusable:
+        yield Problem(base, None, unusable, code="unsafe-path")
+        return
     real_base = os.path.realpath(base) + os.sep
     stack: list[tuple[str, str, int]] = [(str(base), "", 0)]
     while stack:
@@ -346,6 +360,17 @@ def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterato
             else:
                 yield FoundFile(entry.path, rel + name, entry)
         stack.extend(reversed(subfolders))
+
+
+def customers_folder_problem(base: Path) -> str:
+    """Why customers/ itself cannot be used ('' when it can, or does not exist yet).  A link is
+    refused like a linked customers/x folder: it would let reads and writes leave the vault."""
+    if os.path.islink(base):
+        return ("is a symlink; crmnotes reads and writes only a real customers/ folder inside the vault "
+                "(move the folder into the vault)")
+    if os.path.exists(base) and not os.path.isdir(base):
+        return "is a file, not a folder; move it away so that crmnotes can keep customers in a folder"
+    return ""
 
 
 def _skipped(entry: os.DirEntry[str], is_folder: bool, depth: int, real_base: str) -> tuple[str, str] | None:

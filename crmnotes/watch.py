@@ -22,6 +22,7 @@ run the same class.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -82,8 +83,10 @@ class VaultWatcher:
         handler = _Handler(self)
         observer = Observer()
         customers = self.root / CUSTOMERS
-        customers.mkdir(exist_ok=True)
-        observer.schedule(handler, str(customers), recursive=True)
+        with contextlib.suppress(OSError):  # a file named customers: crm check reports it
+            customers.mkdir(exist_ok=True)
+        if customers.is_dir():
+            observer.schedule(handler, str(customers), recursive=True)
         observer.schedule(handler, str(self.root), recursive=False)  # crmnotes.yaml only; .git is below
         observer.daemon = True
         observer.start()

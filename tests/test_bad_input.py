@@ -246,3 +246,101 @@ def test_the_config_refuses_spans_no_date_arithmetic_can_hold(crm: Crm) -> None:
                                    "    items:\n"), encoding="utf-8")
     out = crm("add", "新客户", "--industry", "internet", "--contact", "王", "--phone", "13800138000", ok=False)
     assert out.exit_code == 2 and "stages" in out.stderr and "internal" not in out.stderr
+
+
+# ------------------------------------------------------------------ clear errors instead of internal ones
+
+
+@pytest.mark.parametrize("query", ["(" * 500 + "数据" + ")" * 500, "NOT " * 3000 + "数据", "-" + "(" * 60 + "a"])
+def test_a_query_nested_too_deep_is_refused_in_one_sentence(crm: Crm, query: str) -> None:
+    out = crm("search", "--", query, ok=False)
+    assert out.exit_code == 2 and "more than 50 deep" in out.stderr
+
+
+def test_huge_deal_amounts_and_probabilities_are_refused(crm: Crm) -> None:
+    path = crm.root / crm("show", "星辰", "--json").json()["path"]
+    before = path.read_bytes()
+    for option, value in (("--amount", "9" * 5000), ("--amount", "9" * 400), ("--amount", "2000000000000000"),
+                          ("--probability", "9" * 5000)):
+        out = crm("deal", "add", "星辰", "超大订单", option, value, ok=False)
+        assert out.exit_code == 2 and "internal" not in out.stderr and len(out.stderr) < 300
+    assert path.read_bytes() == before
+    crm("deal", "add", "星辰", "正常订单", "--amount", "1000000000000000")
+
+
+def test_xlsx_export_drops_control_characters_a_worksheet_refuses(crm: Crm, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    path = crm.root / crm("show", "星辰", "--json").json()["path"]
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("grade: A", 'grade: A\ncity: "北\\x01京\\x1b[31m"', 1), encoding="utf-8")
+    out = tmp_path / "x.xlsx"
+    crm("export", "-o", str(out))
+    sheet = load_workbook(out).active
+    assert sheet is not None
+    cells = [str(c.value) for row in sheet.iter_rows() for c in row if c.value]
+    assert "北京[31m" in cells
+
+
+@pytest.mark.parametrize(("target", "words"), [("", "not a file name"), (".", "is a directory")])
+def test_export_to_a_folder_or_an_empty_name_is_refused(crm: Crm, target: str, words: str) -> None:
+    out = crm("export", "-o", target, ok=False)
+    assert out.exit_code == 2 and words in out.stderr and "internal" not in out.stderr
+    assert not list(crm.root.glob(".~crm-*"))
+
+
+def test_add_when_customers_is_a_plain_file_is_refused(crm_empty: Crm) -> None:
+    folder = crm_empty.root / "customers"
+    folder.rmdir()
+    folder.write_text("不是文件夹", encoding="utf-8")
+    out = crm_empty("add", "新客户", "--industry", "internet", "--contact", "王伟", "--phone", "13800138000", ok=False)
+    assert out.exit_code == 2 and "customers/ is a file" in out.stderr
+    assert "is a file" in crm_empty("check", ok=False).stdout
+    assert folder.read_text(encoding="utf-8") == "不是文件夹"
+
+
+# ------------------------------------------------------------------ smaller holes (symlinks, permissions, look-alikes)
+
+
+def test_a_symlinked_customers_folder_is_refused_like_a_symlinked_subfolder(crm_empty: Crm, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = crm_empty.root / "customers"
+    folder.rmdir()
+    folder.symlink_to(outside, target_is_directory=True)
+    out = crm_empty("add", "外面的客户", "--industry", "internet", "--contact", "王伟", "--phone", "13800138000",
+                    ok=False)
+    assert out.exit_code == 2 and "symlink" in out.stderr
+    assert list(outside.rglob("*")) == []
+    (outside / "planted.md").write_text("---\nid: c-20250101-planted1\nname: 外部文件\n---\n", encoding="utf-8")
+    listed = crm_empty("ls", "--json")
+    assert listed.json() == [] and "symlink" in listed.stderr
+    assert crm_empty("log", str(outside / "planted.md"), "--note", "x", ok=False).exit_code == 2
+    assert "x" not in (outside / "planted.md").read_text(encoding="utf-8").split("---")[-1]
+
+
+def test_a_read_only_customer_file_is_not_rewritten(crm: Crm) -> None:
+    path = crm.root / crm("show", "星辰", "--json").json()["path"]
+    before = path.read_bytes()
+    path.chmod(0o444)
+    for args in (("log", "星辰", "--note", "只读文件"), ("set", "星辰", "grade=B"),
+                 ("deal", "add", "星辰", "只读订单")):
+        out = crm(*args, ok=False)
+        assert out.exit_code == 2 and "read-only" in out.stderr
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0o444
+    path.chmod(0o644)
+    crm("log", "星辰", "--note", "可写了")
+
+
+@pytest.mark.parametrize("name", ["Αcme Αnalytics Inc.", "ΝΟRΤΗWΙΝD Traders", "Асме Analytics", "Acme Ana1ytics Inc."])
+def test_a_name_written_with_look_alike_letters_is_a_likely_duplicate(crm: Crm, name: str) -> None:
+    out = crm("add", name, "--industry", "internet", "--contact", "王伟", "--phone", "13900139000", ok=False)
+    assert out.exit_code != 0 and "looks like an existing customer" in out.stderr
+
+
+def test_look_alike_letters_share_a_skeleton_and_chinese_names_are_untouched() -> None:
+    from crmnotes.dedupe import name_key, skeleton
+
+    assert skeleton("Κ") == "K" and skeleton("Ｋ") == "K" and skeleton("К") == "K"
+    assert name_key("ΚΙΝG 科技") == name_key("KING 科技") != name_key("KlNG 科技x")
+    assert skeleton("星辰科技有限公司") == "星辰科技有限公司"

@@ -223,6 +223,20 @@ def test_parse_of_a_huge_file_is_refused_before_reading(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ what is not a plain file in customers/
 
 
+def _remove_deep_folders(root: Path) -> None:
+    """Bottom-up, one rmdir at a time: shutil.rmtree (and so pytest's temp cleanup) recurses that deep."""
+    import os
+
+    deepest = root / "customers" / "deep"
+    while (deepest / "d").is_dir():
+        deepest = deepest / "d"
+    for name in os.listdir(deepest):
+        os.unlink(deepest / name)
+    while deepest != root / "customers":
+        deepest.rmdir()
+        deepest = deepest.parent
+
+
 def _odd_file_system_entries(root: Path) -> None:
     """A FIFO (and a link to it), 1,200 nested folders, a non-UTF-8 file name and folder name."""
     import os
@@ -244,9 +258,17 @@ def _odd_file_system_entries(root: Path) -> None:
 
 
 def test_fifos_deep_folders_and_undecodable_names_are_skipped_and_reported(crm: Crm, tmp_path: Path) -> None:
-    from tests.conftest import run_process
 
     _odd_file_system_entries(crm.root)
+    try:
+        _odd_entries_are_skipped(crm, tmp_path)
+    finally:
+        _remove_deep_folders(crm.root)
+
+
+def _odd_entries_are_skipped(crm: Crm, tmp_path: Path) -> None:
+    from tests.conftest import run_process
+
     vault = ["--vault", str(crm.root)]
     for args in (["ls"], ["due"], ["search", "数据安全"], ["index", "--rebuild"], ["index"],
                  ["export", "-o", str(tmp_path / "out.csv")], ["report"]):
