@@ -293,7 +293,9 @@ def check_vault(vault: Vault) -> list[Problem]:
 
 def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
     problems = []
-    for issue in rules.validate_meta(customer.meta, vault.config):
+    from .deals import deal_issues
+
+    for issue in rules.validate_meta(customer.meta, vault.config) + deal_issues(customer):
         line = _line_of(customer.path, issue.field)
         problems.append(Problem(customer.path, line, issue.message, issue.severity, code=f"field:{issue.field}"))
     body_start = _body_start_line(customer.path)

@@ -90,10 +90,16 @@ def _shown(raw: str) -> str:
     return text if len(text) <= 30 else f"{text[:12]}…({len(text)} characters)"
 
 
+def _usable_number(value: Any, low: float, high: float) -> bool:
+    """A number (not a bool) that sums and prints sensibly: finite and within [low, high]."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+
+
 def amount_of(deal: dict[str, Any]) -> float:
+    """The deal's amount; one that cannot be used (.inf, .nan, beyond MAX_AMOUNT) counts as 0 (check reports it)."""
     value = deal.get("amount")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return float(value) if _usable_number(value, -MAX_AMOUNT, MAX_AMOUNT) else 0.0
     try:
         return float(parse_amount(str(value))) if value not in (None, "") else 0.0
     except ValueError:
@@ -102,9 +108,23 @@ def amount_of(deal: dict[str, Any]) -> float:
 
 def probability_of(deal: dict[str, Any], config: VaultConfig) -> float:
     value = deal.get("probability")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _usable_number(value, 0, 100):
         return float(value)
     return float(default_probability(config, str(deal.get("stage", ""))) or 0)
+
+
+def deal_issues(customer: Customer) -> list[FieldIssue]:
+    """Deal values a hand edit left that the pipeline cannot use (it reads them as 0 / the stage's default)."""
+    issues = []
+    for index, deal in enumerate(customer.deals):
+        amount, probability = deal.get("amount"), deal.get("probability")
+        if isinstance(amount, (int, float)) and not _usable_number(amount, 0, MAX_AMOUNT):
+            issues.append(FieldIssue("deals", f"deal {deal_label(deal, index)} has an amount crmnotes cannot use "
+                                     f"({_shown(str(amount))}); it counts as 0"))
+        if probability is not None and not _usable_number(probability, 0, 100):
+            issues.append(FieldIssue("deals", f"deal {deal_label(deal, index)} has a probability that is not 0 to 100 "
+                                     f"({_shown(str(probability))}); the stage's default is used"))
+    return issues
 
 
 def close_of(deal: dict[str, Any]) -> date | None:

@@ -344,3 +344,26 @@ def test_look_alike_letters_share_a_skeleton_and_chinese_names_are_untouched() -
     assert skeleton("Κ") == "K" and skeleton("Ｋ") == "K" and skeleton("К") == "K"
     assert name_key("ΚΙΝG 科技") == name_key("KING 科技") != name_key("KlNG 科技x")
     assert skeleton("星辰科技有限公司") == "星辰科技有限公司"
+
+
+def test_an_import_row_with_a_date_outside_the_range_is_rejected_with_its_reason(crm_empty: Crm,
+                                                                                  tmp_path: Path) -> None:
+    sheet = tmp_path / "客户.csv"
+    sheet.write_text("客户名称,联系人,联系电话,所属行业,创建时间\n远古贸易有限公司,冯经理,13800138008,零售,0001-01-01\n"
+                     "未来贸易有限公司,冯经理,13800138009,零售,9999/12/31\n正常贸易有限公司,冯经理,13800138010,零售,2024/3/5\n",
+                     encoding="utf-8")
+    out = crm_empty("import", str(sheet), "--json", ok=False).json()
+    reasons = {r["row"]: r["reason"] for r in out["rejects"]}
+    assert len(reasons) == 2 and all("1900-01-01 to 2999-12-31" in r for r in reasons.values())
+    assert "internal" not in str(out)
+
+
+def test_deal_numbers_no_pipeline_can_use_are_reported_and_count_as_nothing(crm: Crm) -> None:
+    path = crm.root / crm("show", "星辰", "--json").json()["path"]
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("amount: 180000", "amount: .inf", 1).replace("probability: 50", "probability: .nan", 1)
+    path.write_text(text, encoding="utf-8")
+    problems = [p for p in crm("check", "--json", ok=False).json()["problems"] if p["code"] == "field:deals"]
+    assert len(problems) == 2 and "数据安全平台一期" in problems[0]["message"]
+    forecast = crm("report", "forecast", "--json").stdout
+    assert "inf" not in forecast.lower() and "nan" not in forecast.lower()
