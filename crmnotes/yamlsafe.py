@@ -36,6 +36,9 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe loader with YAML 1.2 style scalars and no duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):  # "!!map 1": a tag that promises what the node is not
+            raise YamlDataError(f"a {node.id} is tagged !!map but is not a mapping", node.start_mark.line + 1,
+                                bad_value=True)
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)

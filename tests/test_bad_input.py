@@ -145,6 +145,7 @@ BAD_VALUES = {
     "hour-25": "seen: 2024-01-01T25:00:00",
     "binary-tag": "blob: !!binary 5L2g5aW9",
     "set-tag": "s: !!set {甲, 乙}",
+    "map-tag-on-a-word": "m: !!map 甲",
     "nested-timestamp": "deals:\n  - name: 年度合同\n    close: 2025-13-01",
 }
 
