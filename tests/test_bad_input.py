@@ -368,3 +368,43 @@ def test_deal_numbers_no_pipeline_can_use_are_reported_and_count_as_nothing(crm:
     assert len(problems) == 2 and "数据安全平台一期" in problems[0]["message"]
     forecast = crm("report", "forecast", "--json").stdout
     assert "inf" not in forecast.lower() and "nan" not in forecast.lower()
+
+
+# ------------------------------------------------------------------ the TUI: same rules, same messages
+
+
+def test_the_tui_lists_the_good_customers_beside_a_bad_value_and_refuses_an_extreme_date(tmp_path: Path) -> None:
+    import asyncio
+
+    from textual.widgets import Input
+
+    from crmnotes import actions
+    from crmnotes.tui.screens.forms import LogForm
+    from crmnotes.vault import Vault
+
+    from .test_tui import DAY, XINGCHEN, app_for, screen_text, search_for, settle, type_text
+
+    vault = Vault(actions.create_vault(tmp_path / "vault", example=True, today=DAY))
+    bad = vault.root / "customers" / "q" / "huaizhi.md"
+    bad.parent.mkdir()
+    bad.write_text("---\nid: c-20250101-huaizhi1\nname: 坏值公司\ncreated: 2024-02-30\n---\n", encoding="utf-8")
+    before = (vault.root / XINGCHEN).read_bytes()
+
+    async def run() -> None:
+        app = app_for(vault)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            assert len(app.main.table.all_rows) == 7
+            await search_for(app, pilot, "数据安全")
+            await pilot.press("enter", "l")
+            await pilot.pause()
+            form = app.screen
+            assert isinstance(form, LogForm)
+            form.query_one("#f-at", Input).value = "9999-12-20 10:00"
+            await type_text(pilot, "未来的记录")
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert isinstance(app.screen, LogForm) and "1900-01-01 to 2999-12-31" in screen_text(app)
+
+    asyncio.run(run())
+    assert (vault.root / XINGCHEN).read_bytes() == before
