@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,9 @@ SEVERITY_WARNING = "warning"
 
 # The one range of dates crmnotes accepts anywhere: typed (CLI options, TUI forms), imported, read from a
 # file (front-matter dates, follow-up headings, next steps) or searched.  Anything outside it is refused
-# with ``date_issue``'s sentence, so that no date arithmetic (a cadence of up to ``MAX_DAYS`` after a last
-# contact) can leave what Python's datetime holds (years 1-9999).
+# with ``date_issue``'s sentence.  With every span capped at ``MAX_DAYS`` (config.py, search), no date
+# arithmetic (a cadence after a last contact, a week before --since) can leave what Python's datetime
+# holds (years 1-9999), so none of it needs a guard of its own.
 MIN_YEAR, MAX_YEAR = 1900, 2999
 DATE_RANGE_TEXT = f"{MIN_YEAR}-01-01 to {MAX_YEAR}-12-31"
 MAX_DAYS = 36_500  # the longest span in days (cadence, silent_after_days, search "last:<Nd"): 100 years
@@ -207,14 +208,6 @@ def date_issue(value: Any, example: str = "YYYY-MM-DD", what: str = "date") -> s
     if out_of_range(value):
         return f"'{shown}' is outside the dates crmnotes accepts ({DATE_RANGE_TEXT})"
     return f"'{shown}' is not a {what} (use {example})"
-
-
-def add_days(day: date, days: int) -> date:
-    """``day + days``, held inside the accepted range instead of overflowing."""
-    limit = date(MAX_YEAR, 12, 31) if days > 0 else date(MIN_YEAR, 1, 1)
-    if abs(days) >= abs((limit - day).days):
-        return limit
-    return day + timedelta(days=days)
 
 
 def _read_when(value: Any) -> datetime | None:
