@@ -112,7 +112,7 @@ class Vault:
         """Every customer file under customers/, in a stable order, and what was skipped
         (see ``walk_customers``)."""
         for item in walk_customers(self.customers_dir):
-            yield item if isinstance(item, Problem) else Path(item.path)
+            yield item if isinstance(item, Problem) else Path(item[0])
 
     def customer_stats(self, folders: dict[str, int] | None = None
                        ) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
@@ -126,15 +126,16 @@ class Vault:
         """
         found: dict[str, tuple[int, int]] = {}
         problems: list[Problem] = []
+        prefix = CUSTOMERS_DIR + "/"
         for item in walk_customers(self.customers_dir, folders):
-            if isinstance(item, Problem):
+            if type(item) is Problem:
                 problems.append(item)
                 continue
             try:
-                stat = item.stat()  # a link inside the vault: its target's
+                stat = item[2].stat()  # the entry's; a link inside the vault: its target's
             except OSError:
                 continue  # deleted while we walked
-            found[CUSTOMERS_DIR + "/" + item.rel] = (stat.st_size, stat.st_mtime_ns)
+            found[prefix + item[1]] = (stat.st_size, stat.st_mtime_ns)
         return found, problems
 
     @staticmethod
@@ -303,17 +304,9 @@ def read_customer_bytes(path: Path) -> tuple[bytes, os.stat_result]:
 MAX_FOLDER_DEPTH = 32  # folders below customers/: far beyond any real layout, far below any path limit
 
 
-@dataclass(frozen=True)
-class FoundFile:
-    """A customer file the walk found: its path, its path below customers/ ('/'-separated)
-    and its directory entry (whose ``stat`` is cached by ``os.scandir`` on some systems)."""
-
-    path: str
-    rel: str
-    entry: os.DirEntry[str]
-
-    def stat(self) -> os.stat_result:
-        return self.entry.stat()
+# A customer file the walk found: its path, its path below customers/ ('/'-separated) and its
+# directory entry.  A plain tuple: the walk makes 10,000 of them before every listing.
+FoundFile = tuple[str, str, os.DirEntry[str]]
 
 
 def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterator[FoundFile | Problem]:
@@ -344,9 +337,14 @@ def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterato
         subfolders: list[tuple[str, str, int]] = []
         for entry in entries:
             name = entry.name
+            if name.startswith((".", TEMP_PREFIX)):
+                continue
             try:
                 is_folder = entry.is_dir(follow_symlinks=False)
-                if name.startswith((".", TEMP_PREFIX)) or (not is_folder and not name.endswith(".md")):
+                if not is_folder and not name.endswith(".md"):
+                    continue
+                if not is_folder and entry.is_file(follow_symlinks=False) and (name.isascii() or is_valid_name(name)):
+                    yield entry.path, rel + name, entry  # the usual case: file types cost no syscall
                     continue
                 if not is_folder and entry.is_symlink() and entry.is_dir():
                     continue  # a link to a folder is never followed (os.walk does not either)
@@ -358,7 +356,7 @@ def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterato
             elif is_folder:
                 subfolders.append((entry.path, f"{rel}{name}/", depth + 1))
             else:
-                yield FoundFile(entry.path, rel + name, entry)
+                yield entry.path, rel + name, entry
         stack.extend(reversed(subfolders))
 
 
