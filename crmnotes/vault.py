@@ -218,6 +218,9 @@ class Vault:
                 if not self._inside(resolved, self.customers_dir):
                     raise RefError(f"{ref} is not inside this vault's customers/ folder.")
                 return resolved
+            if candidate.exists() and not candidate.is_dir():
+                raise RefError(f"{ref} is not a regular file (a pipe, socket or device).",
+                               hint="Move it out of customers/.")
         return None
 
     def candidates(self, customers: list[Customer]) -> list[Candidate]:

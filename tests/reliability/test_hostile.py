@@ -284,7 +284,7 @@ def _odd_entries_are_skipped(crm: Crm, tmp_path: Path) -> None:
     assert len([p for p in problems if p["code"] == "not-a-file"]) == 2
     assert len([p for p in problems if p["code"] == "undecodable-name"]) == 2
     refused = crm("log", str(crm.root / "customers" / "f" / "pipe.md"), "--note", "不应写入", ok=False)
-    assert refused.exit_code == 2
+    assert refused.exit_code == 2 and "not a regular file" in refused.stderr
     crm("log", "星辰", "--note", "其余客户照常工作")
 
 
