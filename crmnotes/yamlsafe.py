@@ -97,7 +97,7 @@ def _guarded(tag: str, what: str) -> None:
 
     def construct(loader: Any, node: yaml.Node) -> Any:
         line = node.start_mark.line + 1
-        if tag.endswith(":int") and isinstance(node.value, str):
+        if tag.endswith(":int") and isinstance(node.value, str) and len(node.value) > MAX_INT_DIGITS:
             digits = sum(ch.isdigit() for ch in node.value)
             if digits > MAX_INT_DIGITS:
                 raise YamlDataError(f"a number of {digits} digits is not a value crmnotes can use "
