@@ -19,7 +19,17 @@ from .dedupe import Candidate, DuplicateMatch, find_duplicates
 from .due import DueInfo, due_list, effective_stage
 from .errors import CrmError, DuplicateError, ValidationError
 from .filters import SORT_KEYS, Filters, has_tag, list_customers  # noqa: F401 (re-exported: the faces use actions.X)
-from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
+from .model import (
+    SEVERITY_ERROR,
+    Customer,
+    FieldIssue,
+    FollowUp,
+    Problem,
+    date_issue,
+    format_minute,
+    out_of_range,
+    parse_when,
+)
 from .naming import customer_relpath, new_id
 from .sensitive import find_lines
 from .vault import CUSTOMERS_DIR, Vault
@@ -170,9 +180,9 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
     text = note.clean_text(entry.note).strip()
     if not text:
         issues.append(FieldIssue("note", "say what was discussed (the note is empty)"))
-    at = entry.at if isinstance(entry.at, datetime) else parse_when(entry.at) if entry.at else now
+    at = parse_when(entry.at) if entry.at else now
     if at is None:
-        issues.append(FieldIssue("at", f"'{entry.at}' is not a date-time (use 'YYYY-MM-DD HH:MM')"))
+        issues.append(FieldIssue("at", date_issue(entry.at, "'YYYY-MM-DD HH:MM'", "date-time")))
         at = now
     channel = config.channels.find(entry.channel or "phone")
     if channel is None and config.channels.strict:
@@ -199,7 +209,8 @@ def _parse_next_step(raw: str, followup: FollowUp, issues: list[FieldIssue]) -> 
     head, _, rest = note.clean_text(raw).strip().partition(" ")
     when = parse_when(head)
     if when is None:
-        issues.append(FieldIssue("next", f"'{raw}' must start with a date (e.g. '2026-12-01 send the quote')"))
+        issues.append(FieldIssue("next", date_issue(head) if out_of_range(head)
+                                 else f"'{raw}' must start with a date (e.g. '2026-12-01 send the quote')"))
         return
     followup.next_date = when.date()
     followup.next_what = rest.strip()
@@ -285,7 +296,9 @@ def check_vault(vault: Vault) -> list[Problem]:
 
 def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
     problems = []
-    for issue in rules.validate_meta(customer.meta, vault.config):
+    from .deals import deal_issues
+
+    for issue in rules.validate_meta(customer.meta, vault.config) + deal_issues(customer):
         line = _line_of(customer.path, issue.field)
         problems.append(Problem(customer.path, line, issue.message, issue.severity, code=f"field:{issue.field}"))
     body_start = _body_start_line(customer.path)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .model import MAX_DAYS
 
 CONFIG_FILE = "crmnotes.yaml"
 FIELD_TYPES = {"text", "choice", "phone", "email", "tags", "date", "datetime", "number", "list"}
@@ -216,12 +217,17 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
         if kind not in FIELD_TYPES:
             raise fail(f"field '{name}' has unknown type '{kind}' (use one of {', '.join(sorted(FIELD_TYPES))})")
         list_name = spec.get("choices")
+        if list_name is not None and not isinstance(list_name, str):
+            raise fail(f"field '{name}' must name its choice list with a word")
         if kind == "choice" and list_name not in choices:
             raise fail(f"field '{name}' refers to choice list '{list_name}', which is not defined")
         fields[name] = FieldDef(name, kind, bool(spec.get("required", False)), list_name, str(spec.get("label", "")))
     for needed in ("stages", "channels"):
         if needed not in choices:
             raise fail(f"the choice list '{needed}' is required")
+    if all(item.computed for item in choices["stages"].items):
+        raise fail("the choice list 'stages' needs at least one stage that is not computed (new customers start "
+                   "at the first one)")
 
     cadence = _mapping(data, "cadence", fail)
     tags = _mapping(data, "tags", fail)
@@ -229,15 +235,17 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
     if adhoc not in ADHOC_POLICIES:
         raise fail(f"tags.adhoc must be one of {', '.join(sorted(ADHOC_POLICIES))}")
     namespaces = {}
-    for ns, values in (tags.get("namespaces") or {}).items():
+    for ns, values in _mapping(tags, "namespaces", fail, "tags.namespaces").items():
+        if values is not None and not isinstance(values, list):
+            raise fail(f"tags.namespaces.{ns} must be a list of values (or empty for any value)")
         namespaces[str(ns)] = None if values is None else [str(v) for v in values]
 
     groups = data.get("require_one_of") or []
     if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
         raise fail("require_one_of must be a list of lists of field names")
     silent = data.get("silent_after_days", 90)
-    if not isinstance(silent, int) or silent <= 0:
-        raise fail("silent_after_days must be a positive number of days")
+    if not _is_days(silent):
+        raise fail(f"silent_after_days must be a whole number of days from 1 to {MAX_DAYS:,}")
     return VaultConfig(
         fields=fields,
         choices=choices,
@@ -248,17 +256,22 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
         phone_region=str(data.get("phone_region", "CN")).upper(),
         language=str(data.get("language", "zh")),
         user=str(data.get("user") or ""),
-        currency=str((data.get("deals") or {}).get("currency", "CNY")),
+        currency=str(_mapping(data, "deals", fail).get("currency", "CNY")),
         tags=TagRules(adhoc, namespaces),
         raw=data,
     )
 
 
-def _mapping(data: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
+def _mapping(data: dict[str, Any], key: str, fail: Any, shown: str = "") -> dict[str, Any]:
     value = data.get(key) or {}
     if not isinstance(value, dict):
-        raise fail(f"'{key}' must be a mapping")
+        raise fail(f"'{shown or key}' must be a mapping")
     return value
+
+
+def _is_days(value: Any) -> bool:
+    """A count of days the date arithmetic can add to any accepted date without overflowing."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_DAYS
 
 
 def _parse_choice_set(name: str, spec: Any, fail: Any) -> ChoiceSet:
@@ -274,11 +287,16 @@ def _parse_choice_set(name: str, spec: Any, fail: Any) -> ChoiceSet:
         if not isinstance(raw, dict) or "id" not in raw:
             raise fail(f"every item of choice list '{name}' needs an id")
         known = {"id", "label", "aliases", "computed", "closed"}
+        aliases = raw.get("aliases") or ()
+        if not isinstance(aliases, (list, tuple)):
+            aliases = (aliases,)
+        if not isinstance(raw["id"], (str, int)) or isinstance(raw["id"], bool):
+            raise fail(f"an item of choice list '{name}' has an id that is not a word")
         items.append(
             Choice(
                 id=str(raw["id"]),
                 label=str(raw.get("label") or ""),
-                aliases=tuple(str(a) for a in raw.get("aliases") or ()),
+                aliases=tuple(str(a) for a in aliases),
                 computed=bool(raw.get("computed", False)),
                 closed=bool(raw.get("closed", False)),
                 extra={k: v for k, v in raw.items() if k not in known},
@@ -294,7 +312,7 @@ def _cadence(value: Any, fail: Any) -> dict[str, int | None]:
         raise fail("cadence stages and grades must be mappings of name: days")
     result: dict[str, int | None] = {}
     for key, days in value.items():
-        if days is not None and (not isinstance(days, int) or days <= 0):
-            raise fail(f"cadence for '{key}' must be a positive number of days or null")
+        if days is not None and not _is_days(days):
+            raise fail(f"cadence for '{key}' must be a whole number of days from 1 to {MAX_DAYS:,}, or null")
         result[str(key)] = days
     return result

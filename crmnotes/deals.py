@@ -30,13 +30,14 @@ from typing import Any
 from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
 from .errors import CrmError, ValidationError
-from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, parse_when
+from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, date_issue, parse_when
 from .vault import Vault
 
 DEAL_STAGES = "deal_stages"
 WON, LOST = "won", "lost"
 FIELD_ORDER = ("id", "name", "stage", "amount", "currency", "probability", "close", "owner")
 _AMOUNT = re.compile(r"^(?P<num>[+-]?\d+(?:\.\d+)?)\s*(?P<unit>万|w|k|千|m|百万|亿)?$", re.I)
+MAX_AMOUNT = 10**15  # a thousand trillion: more than any deal, and exact as a float
 _UNITS = {"万": 10_000, "w": 10_000, "k": 1_000, "千": 1_000, "m": 1_000_000, "百万": 1_000_000, "亿": 100_000_000}
 
 
@@ -74,17 +75,31 @@ def parse_amount(raw: str) -> int | float:
     text = text.lstrip("¥$€£￥").strip()
     found = _AMOUNT.match(text)
     if not found:
-        raise ValueError(f"'{raw}' is not an amount (write 180000, 18万 or 36k)")
-    value = float(found.group("num")) * _UNITS.get((found.group("unit") or "").lower(), 1)
+        raise ValueError(f"'{_shown(raw)}' is not an amount (write 180000, 18万 or 36k)")
+    digits = len(found.group("num").lstrip("+-").split(".")[0].lstrip("0"))
+    value = float(found.group("num")) * _UNITS.get((found.group("unit") or "").lower(), 1) if digits <= 20 else 0.0
+    if digits > 20 or abs(value) > MAX_AMOUNT:
+        raise ValueError(f"'{_shown(raw)}' is larger than any amount crmnotes accepts (up to {MAX_AMOUNT:,})")
     if value < 0:
         raise ValueError(f"'{raw}' is negative; an amount must be 0 or more")
     return int(value) if value == int(value) else round(value, 2)
 
 
+def _shown(raw: str) -> str:
+    text = str(raw)
+    return text if len(text) <= 30 else f"{text[:12]}…({len(text)} characters)"
+
+
+def _usable_number(value: Any, low: float, high: float) -> bool:
+    """A number (not a bool) that sums and prints sensibly: finite and within [low, high]."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+
+
 def amount_of(deal: dict[str, Any]) -> float:
+    """The deal's amount; one that cannot be used (.inf, .nan, beyond MAX_AMOUNT) counts as 0 (check reports it)."""
     value = deal.get("amount")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return float(value) if _usable_number(value, -MAX_AMOUNT, MAX_AMOUNT) else 0.0
     try:
         return float(parse_amount(str(value))) if value not in (None, "") else 0.0
     except ValueError:
@@ -93,9 +108,23 @@ def amount_of(deal: dict[str, Any]) -> float:
 
 def probability_of(deal: dict[str, Any], config: VaultConfig) -> float:
     value = deal.get("probability")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if _usable_number(value, 0, 100):
         return float(value)
     return float(default_probability(config, str(deal.get("stage", ""))) or 0)
+
+
+def deal_issues(customer: Customer) -> list[FieldIssue]:
+    """Deal values a hand edit left that the pipeline cannot use (it reads them as 0 / the stage's default)."""
+    issues = []
+    for index, deal in enumerate(customer.deals):
+        amount, probability = deal.get("amount"), deal.get("probability")
+        if isinstance(amount, (int, float)) and not _usable_number(amount, 0, MAX_AMOUNT):
+            issues.append(FieldIssue("deals", f"deal {deal_label(deal, index)} has an amount crmnotes cannot use "
+                                     f"({_shown(str(amount))}); it counts as 0"))
+        if probability is not None and not _usable_number(probability, 0, 100):
+            issues.append(FieldIssue("deals", f"deal {deal_label(deal, index)} has a probability that is not 0 to 100 "
+                                     f"({_shown(str(probability))}); the stage's default is used"))
+    return issues
 
 
 def close_of(deal: dict[str, Any]) -> date | None:
@@ -136,7 +165,7 @@ def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | N
     if draft.close.strip():
         when = parse_when(draft.close)
         if when is None:
-            issues.append(FieldIssue("close", f"'{draft.close}' is not a date (use YYYY-MM-DD)"))
+            issues.append(FieldIssue("close", date_issue(draft.close)))
         else:
             deal["close"] = when.date()
     if draft.owner.strip():
@@ -158,9 +187,12 @@ def _set_number(deal: dict[str, Any], issues: list[FieldIssue], key: str, raw: s
 
 
 def _parse_probability(raw: str) -> int | float:
-    value = parse_amount(raw.strip().rstrip("%"))
-    if value > 100:
-        raise ValueError(f"'{raw}' is not a probability (0 to 100)")
+    try:
+        value = parse_amount(raw.strip().rstrip("%"))
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        raise ValueError(f"'{_shown(raw)}' is not a probability (0 to 100)")
     return value
 
 

@@ -40,7 +40,12 @@ class ConfigError(CrmError):
 
 
 class FileFormatError(CrmError):
-    """A customer file cannot be read safely (bad YAML, binary, too large, ...)."""
+    """A customer file cannot be read safely (bad YAML, binary, too large, ...);
+    ``line`` (1-based, in the file) says where, when known."""
+
+    def __init__(self, message: str, hint: str = "", *, line: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.line = line
 
 
 class ValidationError(CrmError):

@@ -12,6 +12,15 @@ from .sensitive import redact
 SEVERITY_ERROR = "error"
 SEVERITY_WARNING = "warning"
 
+# The one range of dates crmnotes accepts anywhere: typed (CLI options, TUI forms), imported, read from a
+# file (front-matter dates, follow-up headings, next steps) or searched.  Anything outside it is refused
+# with ``date_issue``'s sentence.  With every span capped at ``MAX_DAYS`` (config.py, search), no date
+# arithmetic (a cadence after a last contact, a week before --since) can leave what Python's datetime
+# holds (years 1-9999), so none of it needs a guard of its own.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+DATE_RANGE_TEXT = f"{MIN_YEAR}-01-01 to {MAX_YEAR}-12-31"
+MAX_DAYS = 36_500  # the longest span in days (cadence, silent_after_days, search "last:<Nd"): 100 years
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -144,9 +153,9 @@ class Customer:
         value = self.meta.get("tags")
         if value is None:
             return []
-        if isinstance(value, list):
-            return [str(t) for t in value if t is not None]
-        return [str(value)]
+        if isinstance(value, list):  # nested lists or mappings are no tags: check reports them
+            return [str(t) for t in value if isinstance(t, (str, int, float)) and not isinstance(t, bool)]
+        return [str(value)] if isinstance(value, (str, int, float)) and not isinstance(value, bool) else []
 
     @property
     def last_contact(self) -> datetime | None:
@@ -181,15 +190,40 @@ def format_minute(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M")
 
 
+def in_range(when: date) -> bool:
+    """Is this date (or date-time) inside the accepted range?"""
+    return MIN_YEAR <= when.year <= MAX_YEAR
+
+
 def parse_when(value: Any) -> datetime | None:
-    """Read a YAML date, datetime or ISO string; None when it is not one."""
+    """Read a YAML date, datetime or ISO string; None when it is not one or lies
+    outside the accepted range (``date_issue`` says which, for a message)."""
+    when = _read_when(value)
+    return when if when is not None and in_range(when) else None
+
+
+def out_of_range(value: Any) -> bool:
+    """Is ``value`` a real date that lies outside the accepted range?"""
+    when = _read_when(value)
+    return when is not None and not in_range(when)
+
+
+def date_issue(value: Any, example: str = "YYYY-MM-DD", what: str = "date") -> str:
+    """Why ``value`` is refused as a date, as the end of a sentence."""
+    shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
+    if out_of_range(value):
+        return f"'{shown}' is outside the dates crmnotes accepts ({DATE_RANGE_TEXT})"
+    return f"'{shown}' is not a {what} (use {example})"
+
+
+def _read_when(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 40:
         text = value.strip().replace(" ", "T", 1)
         for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
             try:

@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from .errors import FileFormatError
-from .model import SEVERITY_WARNING, FollowUp, Problem
+from .model import DATE_RANGE_TEXT, SEVERITY_WARNING, FollowUp, Problem, in_range
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 DELETE = object()  # value for set_fields meaning "remove this key"
@@ -166,13 +166,18 @@ def _load_meta(fm_text: str) -> dict[str, Any]:
         meta = yamlsafe.load(fm_text)
     except yamlsafe.YamlDataError as exc:
         line = exc.line + 1 if exc.line else None
-        raise FileFormatError(f"has unsafe front-matter{_at(line)}: {exc}", "Edit the file to plain YAML.") from None
+        if exc.bad_value:
+            raise FileFormatError(f"has an invalid value in its front-matter{_at(line)}: {exc}",
+                                  "Correct or quote that value by hand ('crm edit'); the file is skipped until then.",
+                                  line=line) from None
+        raise FileFormatError(f"has unsafe front-matter{_at(line)}: {exc}", "Edit the file to plain YAML.",
+                              line=line) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise FileFormatError(f"has malformed YAML front-matter{_at(line)}: {problem}",
-                              "Fix the YAML (check indentation and quotes).") from None
+                              "Fix the YAML (check indentation and quotes).", line=line) from None
     if meta is None:
         return {}
     if not isinstance(meta, dict):
@@ -235,6 +240,11 @@ def _parse_heading(title: str, line_no: int, doc: Document) -> FollowUp | None:
         doc.problems.append(Problem(None, line_no, f"follow-up heading '{title}' has an invalid date or time "
                                     "(use YYYY-MM-DD HH:MM)", code="malformed-entry"))
         return None
+    if not in_range(when):
+        doc.problems.append(Problem(None, line_no, f"follow-up heading '{title}' has a date outside the dates "
+                                    f"crmnotes accepts ({DATE_RANGE_TEXT}); the entry is ignored",
+                                    code="malformed-entry"))
+        return None
     parts = [p for p in _SEPARATORS.split(match.group("rest").strip(" \t·•|｜-—–,，")) if p]
     if len(parts) == 1 and " " in parts[0].strip():
         parts = parts[0].split()
@@ -270,11 +280,13 @@ def _fill_next(followup: FollowUp, value: str, line_no: int, doc: Document) -> N
     found = _NEXT_VALUE.match(value)
     if found:
         try:
-            followup.next_date = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+            day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+        except ValueError:
+            day = None
+        if day is not None and in_range(day):
+            followup.next_date = day
             followup.next_what = found.group("what").strip()
             return
-        except ValueError:
-            pass
     followup.next_what = value
     doc.problems.append(Problem(None, line_no, f"next step '{value}' has no valid date (write 'next: YYYY-MM-DD what')",
                                 severity=SEVERITY_WARNING, code="next-without-date"))

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from .config import ChoiceSet, VaultConfig
-from .model import SEVERITY_ERROR, SEVERITY_WARNING, FieldIssue, parse_when
+from .model import SEVERITY_ERROR, SEVERITY_WARNING, FieldIssue, date_issue, parse_when
 from .naming import looks_like_id
 from .note import clean_text
 from .sensitive import find as find_sensitive
@@ -200,7 +200,7 @@ def _prepare_value(name: str, value: Any, config: VaultConfig) -> Any:
     if kind in ("date", "datetime"):
         when = parse_when(value)
         if when is None:
-            raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)")
+            raise ValueError(date_issue(value))
         if kind == "date" or (when.hour == 0 and when.minute == 0 and len(str(value).strip()) <= 10):
             return when.date()
         return when.strftime("%Y-%m-%dT%H:%M")
@@ -277,9 +277,11 @@ def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[Fie
     if kind == "tags":
         if not isinstance(value, list):
             return [FieldIssue(name, "tags must be a YAML list")]
+        if not all(isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value):
+            return [FieldIssue(name, "tags must be a list of plain words (a nested list or mapping is ignored)")]
         return tag_issues([str(t) for t in value], config)
     if kind in ("date", "datetime") and parse_when(value) is None:
-        return [FieldIssue(name, f"'{value}' is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)")]
+        return [FieldIssue(name, date_issue(value, "YYYY-MM-DD or YYYY-MM-DDTHH:MM"))]
     if kind == "number" and not isinstance(value, (int, float)):
         return [FieldIssue(name, f"'{value}' is not a number")]
     return []

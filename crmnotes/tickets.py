@@ -30,7 +30,7 @@ from typing import Any
 from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
 from .errors import CrmError, ValidationError
-from .model import SEVERITY_ERROR, Customer, FieldIssue, parse_when
+from .model import SEVERITY_ERROR, Customer, FieldIssue, date_issue, parse_when
 from .vault import Vault
 
 TYPES, PRIORITIES, STATUSES = "ticket_types", "ticket_priorities", "ticket_statuses"
@@ -101,7 +101,7 @@ def prepare_ticket(config: VaultConfig, draft: TicketInput, base: dict[str, Any]
     if draft.due.strip():
         when = parse_when(draft.due)
         if when is None:
-            issues.append(FieldIssue("due", f"'{draft.due}' is not a date (use YYYY-MM-DD)"))
+            issues.append(FieldIssue("due", date_issue(draft.due)))
         else:
             ticket["due"] = when.date()
     was_open = is_open(base or {})

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING
 
 from .config import CONFIG_FILE, VaultConfig, fold, load_config
@@ -108,28 +109,15 @@ class Vault:
     # ------------------------------------------------------------ listing
 
     def customer_paths(self) -> Iterator[Path | Problem]:
-        """Every customer file under customers/, in a stable order.
-
-        Hidden folders and our temp files are skipped; a symlink that leads
-        outside the vault is reported, never followed.
-        """
-        base = self.customers_dir
-        for folder, dirs, files in os.walk(base):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if not name.endswith(".md") or name.startswith((".", TEMP_PREFIX)):
-                    continue
-                path = Path(folder) / name
-                if path.is_symlink() and not self._inside(path.resolve(), base):
-                    yield Problem(path, None, "is a symlink to a file outside the vault; it is ignored",
-                                  code="unsafe-path")
-                    continue
-                yield path
+        """Every customer file under customers/, in a stable order, and what was skipped
+        (see ``walk_customers``)."""
+        for item in walk_customers(self.customers_dir):
+            yield item if isinstance(item, Problem) else Path(item[0])
 
     def customer_stats(self, folders: dict[str, int] | None = None
                        ) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
         """(vault-relative path -> (size, mtime_ns)) of every customer file, in
-        ``customer_paths`` order with the same rules, and the unsafe paths skipped.
+        ``customer_paths`` order with the same rules, and what was skipped.
 
         The cheap freshness check of every cache: ``os.scandir`` gives file
         types without a syscall each, so this costs one ``stat`` per file.
@@ -138,42 +126,17 @@ class Vault:
         """
         found: dict[str, tuple[int, int]] = {}
         problems: list[Problem] = []
-        base = self.customers_dir
-        self._stat_folder(str(base), CUSTOMERS_DIR + "/", str(base.resolve()) + os.sep, found, problems, folders)
-        return found, problems
-
-    def _stat_folder(self, folder: str, rel: str, real_base: str, found: dict[str, tuple[int, int]],
-                     problems: list[Problem], folders: dict[str, int] | None = None) -> None:
-        try:
-            if folders is not None:
-                folders[folder] = os.stat(folder).st_mtime_ns
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
-        except OSError:
-            return
-        subfolders = []
-        for entry in entries:
-            name = entry.name
+        prefix = CUSTOMERS_DIR + "/"
+        for item in walk_customers(self.customers_dir, folders):
+            if type(item) is Problem:
+                problems.append(item)
+                continue
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if not name.startswith("."):
-                        subfolders.append(entry)
-                    continue
-                if not name.endswith(".md") or name.startswith((".", TEMP_PREFIX)):
-                    continue
-                if entry.is_symlink():
-                    if entry.is_dir():
-                        continue  # os.walk does not follow folder links either
-                    if not os.path.realpath(entry.path).startswith(real_base):
-                        problems.append(Problem(Path(entry.path), None, "is a symlink to a file outside the vault; "
-                                                "it is ignored", code="unsafe-path"))
-                        continue
-                stat = entry.stat()
+                stat = item[2].stat()  # the entry's; a link inside the vault: its target's
             except OSError:
                 continue  # deleted while we walked
-            found[rel + name] = (stat.st_size, stat.st_mtime_ns)
-        for entry in subfolders:  # os.walk's order: a folder's files, then its subfolders
-            self._stat_folder(entry.path, f"{rel}{entry.name}/", real_base, found, problems, folders)
+            found[prefix + item[1]] = (stat.st_size, stat.st_mtime_ns)
+        return found, problems
 
     @staticmethod
     def _inside(path: Path, folder: Path) -> bool:
@@ -194,7 +157,7 @@ class Vault:
                 result.customers.append(self.read(item))
             except FileFormatError as exc:
                 detail = exc.message.removeprefix(self.relative(item)).strip()
-                result.problems.append(Problem(item, None, f"{detail} {exc.hint}".strip(), code="unreadable"))
+                result.problems.append(Problem(item, exc.line, f"{detail} {exc.hint}".strip(), code="unreadable"))
         return result
 
     # ------------------------------------------------------------ reading
@@ -207,20 +170,10 @@ class Vault:
         from . import note
 
         try:
-            size = path.stat().st_size
-            if size > note.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
-                raise FileFormatError(f"{self.relative(path)} is too large for a customer file "
-                                      f"({size // 1024} KB, the limit is {note.MAX_FILE_BYTES // 1024} KB).",
-                                      "Move attachments out of customers/.")
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise FileFormatError(f"{self.relative(path)} does not exist.") from None
-        except IsADirectoryError:
-            raise FileFormatError(f"{self.relative(path)} is a folder, not a customer file.") from None
-        try:
+            data, _ = read_customer_bytes(path)
             return note.parse(data)
         except FileFormatError as exc:
-            raise FileFormatError(f"{self.relative(path)} {exc.message}.", exc.hint) from None
+            raise FileFormatError(f"{self.relative(path)} {exc.message}.", exc.hint, line=exc.line) from None
 
     def customer_from(self, path: Path, doc: note.Document) -> Customer:
         channels = self.config.channels
@@ -265,6 +218,9 @@ class Vault:
                 if not self._inside(resolved, self.customers_dir):
                     raise RefError(f"{ref} is not inside this vault's customers/ folder.")
                 return resolved
+            if candidate.exists() and not candidate.is_dir():
+                raise RefError(f"{ref} is not a regular file (a pipe, socket or device).",
+                               hint="Move it out of customers/.")
         return None
 
     def candidates(self, customers: list[Customer]) -> list[Candidate]:
@@ -272,8 +228,14 @@ class Vault:
 
     # ------------------------------------------------------------ writing
 
+    def _check_customers_folder(self) -> None:
+        unusable = customers_folder_problem(self.customers_dir)
+        if unusable:
+            raise CrmError(f"{CUSTOMERS_DIR}/ {unusable}.", "Nothing was written.")
+
     def create(self, relpath: Path, text: str, *, durable: bool = True) -> Path:
         """Write a new customer file; never overwrites an existing one."""
+        self._check_customers_folder()
         target = (self.customers_dir / relpath).resolve()
         if not self._inside(target, self.customers_dir):
             raise CrmError(f"refusing to write {relpath} outside customers/.")
@@ -294,9 +256,13 @@ class Vault:
         """
         from . import note
 
+        self._check_customers_folder()
         with file_lock(self.cache_dir / "locks", self.relative(path)):
             for _ in range(MAX_WRITE_ATTEMPTS):
                 before = path.stat()
+                if not before.st_mode & 0o222 or not os.access(path, os.W_OK):
+                    raise CrmError(f"{self.relative(path)} is read-only; crmnotes does not change a file whose "
+                                   "permissions forbid writing.", "Make it writable (chmod u+w) to change it.")
                 doc = self.read_document(path)
                 new_text = edit(doc)
                 if new_text == doc.text:
@@ -326,6 +292,131 @@ def _refuse_new_numbers(before: str, after: str) -> None:
 
         raise ValidationError([FieldIssue("sensitive", f"a {kind} ({masked}) must not be stored in the vault")
                                for kind, masked in found], hint="Nothing was written.")
+
+
+def read_customer_bytes(path: Path) -> tuple[bytes, os.stat_result]:
+    """A customer file's bytes and the stat taken as it was opened.  Refused (``FileFormatError``,
+    a message that starts after the path) before reading: what is not a regular file (a FIFO
+    would block forever; it is opened non-blocking to find out) and what is over the size limit."""
+    from .note import MAX_FILE_BYTES
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise FileFormatError("does not exist") from None
+    except IsADirectoryError:
+        raise FileFormatError("is a folder, not a customer file") from None
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(handle.fileno())
+        if S_ISDIR(stat.st_mode):
+            raise FileFormatError("is a folder, not a customer file")
+        if not S_ISREG(stat.st_mode):
+            raise FileFormatError("is not a regular file (a pipe, socket or device)", "Move it out of customers/.")
+        if stat.st_size > MAX_FILE_BYTES:  # refuse before reading a huge file into memory
+            raise FileFormatError(f"is too large for a customer file ({stat.st_size // 1024} KB, "
+                                  f"the limit is {MAX_FILE_BYTES // 1024} KB)", "Move attachments out of customers/.")
+        return handle.read(), stat
+
+
+# ------------------------------------------------------------------ the one walk of customers/
+
+MAX_FOLDER_DEPTH = 32  # folders below customers/: far beyond any real layout, far below any path limit
+
+
+# A customer file the walk found: its path, its path below customers/ ('/'-separated) and its
+# directory entry.  A plain tuple: the walk makes 10,000 of them before every listing.
+FoundFile = tuple[str, str, os.DirEntry[str]]
+
+
+def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterator[FoundFile | Problem]:
+    """The walk every reader of the vault shares (listing, check, search index, watcher, TUI).
+
+    Depth first, a folder's files (by name) before its subfolders (by name), the order
+    ``os.walk`` gives; iterative, so no nesting can exhaust the stack.  Hidden folders and
+    files, temp files and links to folders are passed over; reported as a ``Problem`` and
+    skipped: anything that is not a regular file (a FIFO would hang every reader), a name
+    that is not UTF-8, a folder nested deeper than ``MAX_FOLDER_DEPTH``, a link leading
+    outside customers/.  ``folders`` receives each folder's mtime, taken before listing it.
+    """
+    unusable = customers_folder_problem(base)
+    if unusable:
+        yield Problem(base, None, unusable, code="unsafe-path")
+        return
+    real_base = os.path.realpath(base) + os.sep
+    stack: list[tuple[str, str, int]] = [(str(base), "", 0)]
+    while stack:
+        folder, rel, depth = stack.pop()
+        try:
+            if folders is not None:
+                folders[folder] = os.stat(folder).st_mtime_ns
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError:
+            continue
+        subfolders: list[tuple[str, str, int]] = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith((".", TEMP_PREFIX)):
+                continue
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+                if not is_folder and not name.endswith(".md"):
+                    continue
+                if not is_folder and entry.is_file(follow_symlinks=False) and (name.isascii() or is_valid_name(name)):
+                    yield entry.path, rel + name, entry  # the usual case: file types cost no syscall
+                    continue
+                if not is_folder and entry.is_symlink() and entry.is_dir():
+                    continue  # a link to a folder is never followed (os.walk does not either)
+                skipped = _skipped(entry, is_folder, depth, real_base)
+            except OSError:
+                continue  # deleted while we walked
+            if skipped:
+                yield Problem(_shown_path(entry.path), None, skipped[1], code=skipped[0])
+            elif is_folder:
+                subfolders.append((entry.path, f"{rel}{name}/", depth + 1))
+            else:
+                yield entry.path, rel + name, entry
+        stack.extend(reversed(subfolders))
+
+
+def customers_folder_problem(base: Path) -> str:
+    """Why customers/ itself cannot be used ('' when it can, or does not exist yet).  A link is
+    refused like a linked customers/x folder: it would let reads and writes leave the vault."""
+    if os.path.islink(base):
+        return ("is a symlink; crmnotes reads and writes only a real customers/ folder inside the vault "
+                "(move the folder into the vault)")
+    if os.path.exists(base) and not os.path.isdir(base):
+        return "is a file, not a folder; move it away so that crmnotes can keep customers in a folder"
+    return ""
+
+
+def _skipped(entry: os.DirEntry[str], is_folder: bool, depth: int, real_base: str) -> tuple[str, str] | None:
+    """(problem code, why) the walk passes over this entry, or None when it does not."""
+    if not is_valid_name(entry.name):
+        return "undecodable-name", "has a name that is not UTF-8 (a zip made on Windows?); it is ignored: rename it"
+    if is_folder:
+        if depth < MAX_FOLDER_DEPTH:
+            return None
+        return "too-deep", f"is nested more than {MAX_FOLDER_DEPTH} folders deep; it is ignored"
+    if entry.is_symlink() and not os.path.realpath(entry.path).startswith(real_base):
+        return "unsafe-path", "is a symlink to a file outside the vault; it is ignored"
+    if not entry.is_file():  # follows a link inside the vault: its target must be a file too
+        return "not-a-file", "is not a regular file (a pipe, socket or device); it is ignored"
+    return None
+
+
+def is_valid_name(name: str) -> bool:
+    """Can this file name be written as UTF-8 (os.scandir keeps undecodable bytes as surrogates)?"""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown_path(path: str) -> Path:
+    """A path safe to print and to put in JSON: undecodable bytes as \\xNN escapes."""
+    return Path(path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
 def _candidate(customer: Customer) -> Candidate:

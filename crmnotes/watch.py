@@ -22,6 +22,8 @@ run the same class.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from typing import Any
 
 from .config import CONFIG_FILE
 from .fsutil import TEMP_PREFIX, TEMP_SUFFIX
+from .vault import MAX_FOLDER_DEPTH, is_valid_name
 
 CUSTOMERS = "customers"
 IGNORED_DIRS = {".git", ".crmnotes"}
@@ -40,9 +43,10 @@ ErrorCallback = Callable[[BaseException], None]
 
 
 def relevant(rel: str) -> bool:
-    """Is this vault-relative path a customer file or the config (not a temp or swap file)?"""
+    """Is this vault-relative path a customer file or the config (not a temp or swap file)?
+    A name the vault walk skips (not UTF-8, nested too deep) is not: ``crm check`` reports it."""
     parts = rel.split("/")
-    if any(p in IGNORED_DIRS for p in parts):
+    if any(p in IGNORED_DIRS for p in parts) or not is_valid_name(rel) or len(parts) > MAX_FOLDER_DEPTH + 2:
         return False
     name = parts[-1]
     if rel == CONFIG_FILE:
@@ -79,8 +83,10 @@ class VaultWatcher:
         handler = _Handler(self)
         observer = Observer()
         customers = self.root / CUSTOMERS
-        customers.mkdir(exist_ok=True)
-        observer.schedule(handler, str(customers), recursive=True)
+        with contextlib.suppress(OSError):  # a file named customers: crm check reports it
+            customers.mkdir(exist_ok=True)
+        if customers.is_dir():
+            observer.schedule(handler, str(customers), recursive=True)
         observer.schedule(handler, str(self.root), recursive=False)  # crmnotes.yaml only; .git is below
         observer.daemon = True
         observer.start()
@@ -174,4 +180,4 @@ class _Handler:
 
 
 def _text(path: str | bytes) -> str:
-    return path.decode() if isinstance(path, bytes) else path
+    return os.fsdecode(path)  # undecodable bytes become surrogates, which ``relevant`` turns away

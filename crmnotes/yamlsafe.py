@@ -26,15 +26,19 @@ _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class YamlDataError(ValueError):
     """The YAML is valid syntax but not acceptable data; ``line`` is 1-based."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, *, bad_value: bool = False) -> None:
         super().__init__(message)
         self.line = line
+        self.bad_value = bad_value  # a value that cannot be built (2024-02-30), not an unsafe construct
 
 
 class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe loader with YAML 1.2 style scalars and no duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):  # "!!map 1": a tag that promises what the node is not
+            raise YamlDataError(f"a {node.id} is tagged !!map but is not a mapping", node.start_mark.line + 1,
+                                bad_value=True)
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -77,6 +81,47 @@ for _tag, _pattern, _first in [
 
 
 MAX_NODES = 100_000
+MAX_INT_DIGITS = 100  # far beyond any amount or phone; a 5,000-digit number is damage, not data
+_BUILD_ERRORS = (ValueError, OverflowError, TypeError, KeyError, AttributeError, IndexError)
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _guarded(tag: str, what: str) -> None:
+    """Wrap the safe loader's constructor of ``tag`` so that a value it cannot build
+    (``2024-02-30``, ``!!float abc``, ``!!int x``) is a ``YamlDataError`` at its line,
+    never a bare ``ValueError`` that takes every command down."""
+    build = _BaseLoader.yaml_constructors[tag]
+
+    def construct(loader: Any, node: yaml.Node) -> Any:
+        line = node.start_mark.line + 1
+        if tag.endswith(":int") and isinstance(node.value, str) and len(node.value) > MAX_INT_DIGITS:
+            digits = sum(ch.isdigit() for ch in node.value)
+            if digits > MAX_INT_DIGITS:
+                raise YamlDataError(f"a number of {digits} digits is not a value crmnotes can use "
+                                    f"(at most {MAX_INT_DIGITS})", line, bad_value=True)
+        try:
+            return build(loader, node)
+        except _BUILD_ERRORS:
+            raise YamlDataError(f"'{_shown(str(node.value))}' is not a valid {what}", line, bad_value=True) from None
+
+    StrictLoader.add_constructor(tag, construct)
+
+
+def _refused(tag: str) -> None:
+    def construct(loader: Any, node: yaml.Node) -> Any:
+        raise YamlDataError(f"the YAML tag !!{tag.rsplit(':', 1)[1]} is not plain data", node.start_mark.line + 1)
+
+    StrictLoader.add_constructor(tag, construct)
+
+
+for _tag, _what in [("int", "whole number"), ("float", "number"), ("bool", "true/false value"),
+                    ("timestamp", "date or time (no such day, month or hour)")]:
+    _guarded(f"tag:yaml.org,2002:{_tag}", _what)
+for _tag in ("binary", "set", "omap", "pairs"):  # bytes, sets and tuples: no face can show or save them
+    _refused(f"tag:yaml.org,2002:{_tag}")
 
 
 def load(text: str) -> Any:

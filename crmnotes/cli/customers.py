@@ -41,12 +41,18 @@ def user_of(vault: Vault) -> str:
 
 
 def parse_day(value: str | None, option: str) -> date:
-    if not value:
+    """A day typed on the command line (``None``, the option left out: today)."""
+    if value is None:
         return date.today()
+    from ..model import date_issue, in_range
+
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value.strip())
     except ValueError:
-        raise CrmError(f"{option} '{value}' is not a date.", "Use YYYY-MM-DD.") from None
+        day = None
+    if day is None or not in_range(day):
+        raise CrmError(f"{option} {date_issue(value)}.", "Give a day as YYYY-MM-DD.")
+    return day
 
 
 def label(vault: Vault, list_name: str, value: str) -> str:

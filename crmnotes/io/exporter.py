@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import actions, rules
 from ..due import due_list
+from ..errors import CrmError
 from ..fsutil import atomic_write
 from ..model import Customer, format_minute
 from ..vault import Vault
@@ -87,6 +88,7 @@ def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
 
 def to_xlsx(header: list[str], rows: list[list[str]], title: str = "customers") -> bytes:
     from openpyxl import Workbook  # deferred: only XLSX export needs it
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from rich.cells import cell_len
@@ -97,7 +99,7 @@ def to_xlsx(header: list[str], rows: list[list[str]], title: str = "customers") 
     for row_index, row in enumerate([header, *rows], start=1):
         for column, value in enumerate(row, start=1):
             cell = sheet.cell(row=row_index, column=column)
-            cell.value = value
+            cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)  # control bytes no worksheet may hold
             cell.data_type = "s"  # text, never a formula, whatever it starts with
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -202,6 +204,10 @@ def export(vault: Vault, customers: list[Customer], fmt: str, *, reveal: bool = 
 
 
 def write_file(path: Path, data: bytes) -> None:
+    """Write an export; an empty name or a folder is refused before anything is made."""
+    if not str(path).strip() or path.is_dir():
+        raise CrmError(f"the export target '{path}' is a folder, not a file name.",
+                       "Pass -o FILE (e.g. -o customers.csv), or leave -o out to print to the terminal.")
     atomic_write(path, data)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from .. import actions, note, rules
 from ..dedupe import Candidate
 from ..errors import CrmError
-from ..model import SEVERITY_ERROR, Customer, format_minute
+from ..model import DATE_RANGE_TEXT, SEVERITY_ERROR, Customer, format_minute, in_range
 from ..naming import customer_relpath, new_id
 from ..vault import Vault
 from .dupindex import DuplicateIndex
@@ -104,8 +104,13 @@ class ImportReport:
 
 
 def parse_date_text(text: str) -> datetime | None:
-    """2024-03-05, 2024/3/5, 2024年3月5日, 3/5/2024 (US exports), 05.03.2024, with an optional time."""
-    text = text.strip()
+    """2024-03-05, 2024/3/5, 2024年3月5日, 3/5/2024 (US exports), 05.03.2024, with an optional time;
+    None for anything else and for dates outside the accepted range (model.DATE_RANGE_TEXT)."""
+    when = _date_text(text.strip())
+    return when if when is not None and in_range(when) else None
+
+
+def _date_text(text: str) -> datetime | None:
     found = _YMD.match(text)
     try:
         if found:
@@ -186,7 +191,7 @@ def _draft(vault: Vault, row: _Row, options: ImportOptions) -> tuple[actions.New
         if name in values:
             when = parse_date_text(values[name])
             if when is None:
-                errors.append(f"{name}: '{values[name]}' is not a date")
+                errors.append(f"{name}: '{values[name]}' is not a date from {DATE_RANGE_TEXT}")
             else:
                 values[name] = format_minute(when) if name == "created" else when.date().isoformat()
     draft = actions.NewCustomer(

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..config import VaultConfig, fold
 from ..errors import CrmError
+from ..model import DATE_RANGE_TEXT, MAX_DAYS, MAX_YEAR, MIN_YEAR
 from . import text as textmod
 
 TEXT_FIELDS = ("name", "contact", "body")
@@ -124,10 +125,20 @@ def _lex(query: str) -> list[tuple[str, str]]:
     return tokens
 
 
+MAX_DEPTH = 50  # nested parentheses and NOTs: far beyond any real query, far below Python's recursion limit
+
+
 class _Parser:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"the search query nests parentheses or NOTs more than {MAX_DEPTH} deep.",
+                             "Write a flatter query.")
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -167,14 +178,19 @@ class _Parser:
                              "Remove the trailing AND / OR / NOT or finish the expression.")
         kind, value = self.take()
         if kind == "op" and value == "NOT":
-            return Not(self.unary())
+            self.deeper()
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         if kind == "op":
             raise QueryError(f"'{value}' needs a word before and after it.", "Write e.g. 北京 OR 上海.")
         if kind == "open":
+            self.deeper()
             node = self.or_expr()
             if self.peek() != ("close", ")"):
                 raise QueryError("a parenthesis in the search query is not closed.", "Add the missing ')'.")
             self.take()
+            self.depth -= 1
             return node
         if kind == "close":
             raise QueryError("the search query has a ')' without a matching '('.", "Remove it or add the '('.")
@@ -483,7 +499,9 @@ class _Compiler:
         where = f"{term.raw_name or term.name}:{term.value}"
         relative = _RELATIVE.match(value)
         if relative:
-            days = int(relative.group("n")) * _UNIT_DAYS[relative.group("unit")]
+            days = int(relative.group("n")[:12]) * _UNIT_DAYS[relative.group("unit")]
+            if days > MAX_DAYS:
+                raise QueryError(f"'{where}' reaches more than {MAX_DAYS:,} days (100 years) away.", DATE_HELP)
             today = datetime.combine(self.today, time())
             if term.name == "next":  # the future: next:<7d is due within a week (overdue included)
                 edge = today + timedelta(days=days + 1)
@@ -512,6 +530,8 @@ def _one_cjk_run(raw: str) -> bool:
 def _period(text: str, where: str) -> tuple[datetime, datetime]:
     """2024 / 2024-03 / 2024-03-05 -> [first moment, first moment after)."""
     parts = text.replace("/", "-").split("-")
+    if parts[0].isdigit() and len(parts[0]) == 4 and not MIN_YEAR <= int(parts[0]) <= MAX_YEAR:
+        raise QueryError(f"'{where}' is outside the dates crmnotes accepts ({DATE_RANGE_TEXT}).", DATE_HELP)
     try:
         if len(parts) == 1 and len(parts[0]) == 4:
             year = int(parts[0])

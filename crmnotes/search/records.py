@@ -19,7 +19,7 @@ from .. import note
 from ..config import fold
 from ..errors import FileFormatError
 from ..model import Customer, FollowUp, Problem
-from ..vault import Vault
+from ..vault import Vault, read_customer_bytes
 from . import text as textmod
 
 RECORD_VERSION = 1
@@ -59,11 +59,13 @@ def file_hash(data: bytes) -> str:
 def prepare(vault: Vault, rel: str, with_words: bool = False) -> Prepared:
     path = vault.root / rel
     try:
-        stat = path.stat()
-        if stat.st_size > note.MAX_FILE_BYTES:
-            return Prepared(rel, FileState(stat.st_size, stat.st_mtime_ns),
-                            error=f"is too large for a customer file ({stat.st_size // 1024} KB)")
-        data = path.read_bytes()
+        data, stat = read_customer_bytes(path)  # the vault's one way in: no FIFO, nothing over the limit
+    except FileFormatError as exc:
+        try:
+            stat = path.stat()
+        except OSError:
+            return Prepared(rel, FileState(-1, -1), error=exc.message)
+        return Prepared(rel, FileState(stat.st_size, stat.st_mtime_ns), error=f"{exc.message} {exc.hint}".strip())
     except OSError as exc:
         return Prepared(rel, FileState(-1, -1), error=f"cannot be read ({exc.strerror})")
     state = FileState(stat.st_size, stat.st_mtime_ns, file_hash(data))

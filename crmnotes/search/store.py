@@ -24,7 +24,7 @@ from typing import Any
 
 from ..fsutil import TEMP_PREFIX, atomic_write
 from ..model import Problem
-from ..vault import CUSTOMERS_DIR, Vault
+from ..vault import CUSTOMERS_DIR, MAX_FOLDER_DEPTH, Vault, is_valid_name
 from .records import FileState
 
 INDEX_VERSION = 6  # schema + analysis + record layout; a different number means rebuild
@@ -191,7 +191,8 @@ def _stat_one(vault: Vault, root: str, rel: str) -> tuple[int, int] | None:
     parts = rel.split("/")
     name = parts[-1]
     if (parts[0] != CUSTOMERS_DIR or len(parts) < 2 or any(p.startswith(".") or p in ("", "..") for p in parts)
-            or not name.endswith(".md") or name.startswith(TEMP_PREFIX)):
+            or not name.endswith(".md") or name.startswith(TEMP_PREFIX)
+            or not is_valid_name(rel) or len(parts) > MAX_FOLDER_DEPTH + 2):  # what walk_customers skips
         return None
     path = os.path.join(str(vault.root), *parts)
     try:

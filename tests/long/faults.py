@@ -30,6 +30,7 @@ def _isolate(home: Path) -> None:
 
 
 def suites(scale: float) -> list[tuple[str, Callable[[Path, int], Tally]]]:
+    from tests.long import faults_values
     from tests.reliability import concurrency, crash, fuzz, index_faults, sync_faults
 
     def n(count: int) -> int:
@@ -68,6 +69,7 @@ def suites(scale: float) -> list[tuple[str, Callable[[Path, int], Tally]]]:
         ("sync: killed mid-merge", lambda b, s: sync_faults.killed_sync(b, s, n(20))),
         ("sync: left mid-merge by git pull", lambda b, s: sync_faults.plain_git_pull_mid_merge(b)),
         ("parser fuzz", fuzzing),
+        ("bad values corpus", lambda b, s: faults_values.bad_values(b, s, n(200))),
     ]
 
 

@@ -218,3 +218,106 @@ def test_parse_of_a_huge_file_is_refused_before_reading(tmp_path: Path) -> None:
     big = b"---\nname: x\n---\n" + b"y" * (note.MAX_FILE_BYTES + 1)
     with pytest.raises(Exception, match="too large"):
         note.parse(big)
+
+
+# ------------------------------------------------------------------ what is not a plain file in customers/
+
+
+def _remove_deep_folders(root: Path) -> None:
+    """Bottom-up, one rmdir at a time: shutil.rmtree (and so pytest's temp cleanup) recurses that deep."""
+    import os
+
+    deepest = root / "customers" / "deep"
+    while (deepest / "d").is_dir():
+        deepest = deepest / "d"
+    for name in os.listdir(deepest):
+        os.unlink(deepest / name)
+    while deepest != root / "customers":
+        deepest.rmdir()
+        deepest = deepest.parent
+
+
+def _odd_file_system_entries(root: Path) -> None:
+    """A FIFO (and a link to it), 1,200 nested folders, a non-UTF-8 file name and folder name."""
+    import os
+
+    folder = root / "customers" / "f"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.md")
+    (folder / "pipe-link.md").symlink_to("pipe.md")
+    deep = root / "customers" / "deep"
+    deep.mkdir()
+    for _ in range(1200):  # one mkdir at a time: os.makedirs itself recurses that deep
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "buried.md").write_text("---\nid: c-20250101-buried01\nname: 埋得很深\n---\n", encoding="utf-8")
+    gbk = os.fsencode(root / "customers" / "f") + b"/" + "星辰".encode("gbk") + b".md"
+    with open(gbk, "wb") as handle:
+        handle.write("---\nid: c-20250101-gbkname1\nname: 乱码文件名\n---\n".encode())
+    os.mkdir(os.fsencode(root / "customers") + b"/" + "中文".encode("gbk"))
+
+
+def test_fifos_deep_folders_and_undecodable_names_are_skipped_and_reported(crm: Crm, tmp_path: Path) -> None:
+
+    _odd_file_system_entries(crm.root)
+    try:
+        _odd_entries_are_skipped(crm, tmp_path)
+    finally:
+        _remove_deep_folders(crm.root)
+
+
+def _odd_entries_are_skipped(crm: Crm, tmp_path: Path) -> None:
+    from tests.conftest import run_process
+
+    vault = ["--vault", str(crm.root)]
+    for args in (["ls"], ["due"], ["search", "数据安全"], ["index", "--rebuild"], ["index"],
+                 ["export", "-o", str(tmp_path / "out.csv")], ["report"]):
+        done = run_process(*vault, *args, cwd=tmp_path)  # a real process: a FIFO read would hang it (timeout)
+        assert done.returncode == 0, (args, done.stderr)
+        _no_traceback(done.stdout, done.stderr)
+    assert len(crm("ls", "--json").json()) == EXAMPLE_CUSTOMERS
+    problems = crm("check", "--json", ok=False).json()["problems"]
+    codes = {p["code"]: p["path"] for p in problems if p["code"] in ("not-a-file", "too-deep", "undecodable-name")}
+    assert codes["not-a-file"] in ("customers/f/pipe.md", "customers/f/pipe-link.md")
+    assert codes["too-deep"].startswith("customers/deep/d/d/")
+    assert "\\x" in codes["undecodable-name"]
+    assert len([p for p in problems if p["code"] == "not-a-file"]) == 2
+    assert len([p for p in problems if p["code"] == "undecodable-name"]) == 2
+    refused = crm("log", str(crm.root / "customers" / "f" / "pipe.md"), "--note", "不应写入", ok=False)
+    assert refused.exit_code == 2 and "not a regular file" in refused.stderr
+    crm("log", "星辰", "--note", "其余客户照常工作")
+
+
+def test_the_reader_refuses_a_fifo_without_blocking(crm: Crm) -> None:
+    import os
+
+    from crmnotes.errors import FileFormatError
+    from crmnotes.vault import Vault
+
+    pipe = crm.root / "customers" / "pipe.md"
+    os.mkfifo(pipe)
+    with pytest.raises(FileFormatError, match="not a regular file"):
+        Vault(crm.root).read(pipe)
+
+
+def test_the_watcher_passes_over_an_undecodable_name_and_keeps_reporting(crm: Crm) -> None:
+    import os
+    import threading
+
+    from crmnotes.watch import VaultWatcher
+
+    seen: set[str] = set()
+    arrived = threading.Event()
+
+    def changed(paths: set[str] | None) -> None:
+        seen.update(paths or ())
+        if "customers/x/later.md" in seen:
+            arrived.set()
+
+    with VaultWatcher(crm.root, changed):
+        with open(os.fsencode(crm.root / "customers" / "x") + b"/" + "乱码".encode("gbk") + b".md", "wb") as handle:
+            handle.write(b"---\nname: x\n---\n")
+        (crm.root / "customers" / "x" / "later.md").write_text("---\nname: 后来\n---\n", encoding="utf-8")
+        assert arrived.wait(15)
+    assert all(name.isprintable() and "\\" not in name for name in seen)
+    assert len(crm("search", "数据安全", "--json").json()) >= 1
