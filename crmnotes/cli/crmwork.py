@@ -15,8 +15,8 @@ import click
 from .. import deals, tickets
 from ..actions import _jsonable
 from ..errors import CrmError
-from .customers import fitted_table, label, open_vault, parse_assignments, print_note, user_of
-from .output import console, error_console, print_json, print_warning, safe
+from .customers import label, open_vault, parse_assignments, print_note, user_of
+from .output import Column, console, error_console, fitted_table, print_json, print_warning, safe
 
 
 def _money(value: Any) -> str:
@@ -134,8 +134,7 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
               safe(label(vault, deals.DEAL_STAGES, str(d.get("stage", "")))),
               safe(f"{d.get('currency', '')} {_money(d.get('amount'))}".strip()), safe(f"{d['probability']:.0f}%"),
               safe(_money(d["weighted"])), safe(d.get("close") or ""), safe(d["owner"])] for d in items]
-    console().print(fitted_table(["customer", "id", "deal", "stage", "amount", "prob", "weighted", "close", "owner"],
-                                 table, flexible={"customer", "deal"}))
+    console().print(fitted_table(DEAL_COLUMNS, table))
     totals: dict[str, float] = {}
     for d in items:
         if deals.is_open(d):
@@ -143,6 +142,11 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
             totals[currency] = totals.get(currency, 0.0) + d["weighted"]
     shown = ", ".join(f"{_money(value)} {currency}" for currency, value in sorted(totals.items())) or "0"
     console().print(Text(f"{len(items)} deals; weighted open pipeline {shown}", style="dim"))
+
+
+DEAL_COLUMNS = [Column("customer", cut=True, min_width=16), Column("id", drop=4),
+                Column("deal", cut=True, min_width=12), Column("stage"), Column("amount"), Column("prob", drop=2),
+                Column("weighted", drop=3), Column("close"), Column("owner", drop=5)]
 
 
 # ------------------------------------------------------------------ tickets
@@ -255,9 +259,13 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
                    "red" if t.get("priority") in ("urgent", "high") else ""),
               safe(label(vault, tickets.STATUSES, str(t.get("status", "")))), safe(t.get("opened", "")),
               safe(t["owner"])] for t in items]
-    console().print(fitted_table(["customer", "id", "subject", "type", "priority", "status", "opened", "owner"],
-                                 table, flexible={"customer", "subject"}))
+    console().print(fitted_table(TICKET_COLUMNS, table))
     console().print(Text(f"{len(items)} tickets", style="dim"))
+
+
+TICKET_COLUMNS = [Column("customer", cut=True, min_width=10), Column("id"), Column("subject", cut=True, min_width=12),
+                  Column("type", drop=2), Column("priority"), Column("status"), Column("opened", drop=3),
+                  Column("owner", drop=4)]
 
 
 # ------------------------------------------------------------------ import
@@ -440,9 +448,15 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
 
     rows = [[safe(_cell(row.get(column))) for column in result.columns] for row in result.rows]
     console().print(Text(result.title, style="bold"))
-    console().print(fitted_table(result.columns, rows, flexible={"name", "label", "tag", "source"}))
+    console().print(fitted_table(report_columns(result.columns), rows))
     if result.totals:
         console().print(safe("  ".join(f"{k}: {_cell(v)}" for k, v in result.totals.items()), "dim"))
+
+
+def report_columns(headers: list[str]) -> list[Column]:
+    """Names and labels may be shortened; a report's later columns go first when even that does not fit."""
+    return [Column(h, drop=i, cut=h in {"name", "label", "tag", "source", "reason"}, min_width=8)
+            for i, h in enumerate(headers)]
 
 
 def _cell(value: Any) -> str:

@@ -17,10 +17,9 @@ from ..filters import Filters
 from ..identity import vault_user
 from ..model import Customer, Problem, format_minute
 from ..vault import Vault
-from .output import console, print_json, print_json_text, print_warning, safe
+from .output import Column, console, fitted_table, print_json, print_json_text, print_warning, safe
 
 if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
-    from rich.table import Table
     from rich.text import Text
 
     from ..due import DueInfo
@@ -333,44 +332,15 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
             safe(phone if reveal or not phone else mask_phone(phone, vault.config.phone_region)),
             safe(last.date().isoformat() if last else ""), due_text(due, today), safe(", ".join(customer.tags)),
         ])
-    headers = ["name", "stage", "grade", "owner", "contact", "phone", "last contact", "next", "tags"]
-    console().print(fitted_table(headers, rows, flexible={"name", "contact", "tags"},
-                                 droppable=("phone", "contact", "tags", "owner")))
+    console().print(fitted_table(LS_COLUMNS, rows))
     console().print(Text(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", style="dim"))
 
 
-def fitted_table(
-    headers: list[str], rows: list[list[Text]], flexible: set[str], droppable: tuple[str, ...] = ()
-) -> Table:
-    """A table for the terminal's width: short columns (dates, stages) keep
-    their width, ``flexible`` ones shrink or wrap, and ``droppable`` ones are
-    left out, in that order, when even that does not fit."""
-    from rich import box
-    from rich.cells import cell_len
-    from rich.table import Table
-
-    widths = [max([cell_len(h), *(row[i].cell_len for row in rows)]) for i, h in enumerate(headers)]
-    shown = list(range(len(headers)))
-
-    def needed() -> int:
-        return sum(min(widths[i], 8) if headers[i] in flexible else widths[i] for i in shown) + 2 * len(shown)
-
-    for name in droppable:
-        if needed() <= console().width:
-            break
-        shown.remove(headers.index(name))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for i in shown:
-        header = headers[i]
-        if header in flexible:
-            wraps = header != "name"
-            table.add_column(header, overflow="fold" if wraps else "ellipsis", no_wrap=not wraps,
-                             min_width=min(widths[i], 8))
-        else:
-            table.add_column(header, no_wrap=True, min_width=widths[i])
-    for row in rows:
-        table.add_row(*(row[i] for i in shown))
-    return table
+LS_COLUMNS = [Column("name", cut=True, min_width=24), Column("stage"), Column("grade"), Column("owner", drop=1),
+              Column("contact", drop=3, cut=True, min_width=8), Column("phone", drop=4), Column("last contact"),
+              Column("next"), Column("tags", drop=2, cut=True, min_width=20)]
+DUE_COLUMNS = [Column("due"), Column("status"), Column("name", cut=True, min_width=14), Column("owner", drop=1),
+               Column("stage"), Column("why", cut=True, min_width=28)]
 
 
 def due_text(due: DueInfo | None, today: date) -> Text:
@@ -422,7 +392,7 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
                      safe(item.customer.name, "bold"), safe(item.customer.owner),
                      safe(label(vault, "stages", effective_stage(item.customer, vault.config, day))),
                      safe(item.reason)])
-    console().print(fitted_table(["due", "status", "name", "owner", "stage", "why"], rows, flexible={"name", "why"}))
+    console().print(fitted_table(DUE_COLUMNS, rows))
     console().print(Text(f"{len(items)} due on or before {day.isoformat()}", style="dim"))
 
 
