@@ -100,6 +100,7 @@ class VaultConfig:
     user: str = ""
     currency: str = "CNY"
     tags: TagRules = field(default_factory=TagRules)
+    newest_first: bool = True  # order of follow-ups in `crm show` and the TUI (display.followups)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def choice_set(self, name: str) -> ChoiceSet:
@@ -235,6 +236,9 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
     groups = data.get("require_one_of") or []
     if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
         raise fail("require_one_of must be a list of lists of field names")
+    order = str(_mapping(data, "display", fail).get("followups", "newest-first"))
+    if order not in ("newest-first", "oldest-first"):
+        raise fail("display.followups must be newest-first or oldest-first")
     silent = data.get("silent_after_days", 90)
     if not isinstance(silent, int) or silent <= 0:
         raise fail("silent_after_days must be a positive number of days")
@@ -250,6 +254,7 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
         user=str(data.get("user") or ""),
         currency=str((data.get("deals") or {}).get("currency", "CNY")),
         tags=TagRules(adhoc, namespaces),
+        newest_first=order == "newest-first",
         raw=data,
     )
 

@@ -183,10 +183,12 @@ def show(ctx: click.Context, ref: str, as_json: bool, reveal: bool) -> None:
 
 
 def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
+    """Fields, then the notes, deals and tickets, then the follow-ups (in crmnotes.yaml's order)."""
     from rich.table import Table
     from rich.text import Text
 
     from .. import actions
+    from ..notes import notes_text
 
     today = date.today()
     out = console()
@@ -198,25 +200,34 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
         fields.add_row(key, safe(value))
     out.print(fields)
     out.print(safe(vault.relative(customer.path), "dim"))
-    for title, items in (("Deals", customer.deals), ("Tickets", customer.tickets)):
+    notes = notes_text(vault.read_document(customer.path))
+    if notes:
+        out.print(Text(f"\n{actions.word(vault, 'notes')}", style="bold"))
+        for line in notes.splitlines():
+            out.print(safe(line))
+    for kind, items in (("deals", customer.deals), ("tickets", customer.tickets)):
         if items:
-            out.print(Text(f"\n{title}", style="bold"))
-            for item in items:
-                out.print(safe("  " + ", ".join(f"{k}: {v}" for k, v in item.items())))
-    if customer.followups:
-        out.print(Text(f"\nFollow-ups ({len(customer.followups)})", style="bold"))
-    for followup in customer.followups:
-        head = safe(format_minute(followup.at).replace("T", " "), "cyan")
+            headers, rows = actions.record_table(vault, kind, items)
+            out.print(Text(f"\n{actions.word(vault, kind)}", style="bold"))
+            out.print(fitted_table([Column(h, cut=i > 0, min_width=10) for i, h in enumerate(headers)],
+                                   [[safe(cell) for cell in row] for row in rows]))
+    followups = actions.followups_in_order(vault, customer)
+    if followups:
+        order = actions.word(vault, "newest-first" if vault.config.newest_first else "oldest-first")
+        out.print(Text(f"\n{actions.word(vault, 'followups')} ({len(followups)}, {order})", style="bold"))
+    for followup in followups:
+        head = safe(actions.followup_when(followup), "cyan")
         head += safe(f"  {label(vault, 'channels', followup.channel)}  {followup.by}", "dim")
         if followup.stage_to:
-            head += safe(f"  {followup.stage_from or '?'} -> {followup.stage_to}", "magenta")
+            head += safe(f"  {label(vault, 'stages', followup.stage_from) or '?'} -> "
+                         f"{label(vault, 'stages', followup.stage_to)}", "magenta")
         out.print(head)
         for line in followup.note.splitlines():
             out.print(safe("  " + line))
         if followup.next_text:
-            out.print(safe(f"  next: {followup.next_text}", "green"))
+            out.print(safe(f"  {actions.word(vault, 'next')}: {followup.next_text}", "green"))
         if followup.feedback:
-            out.print(safe(f"  feedback: {followup.feedback}", "yellow"))
+            out.print(safe(f"  {actions.word(vault, 'feedback')}: {followup.feedback}", "yellow"))
     for problem in customer.problems:
         print_warning(f"{problem.location(vault.root)}: {problem.message}")
 

@@ -155,7 +155,7 @@ def _shrunk(columns: list[Column], natural: list[int], floor: list[int], shown: 
     the terminal is too narrow even for the columns that are never dropped)."""
     widths = list(natural)
     for i in sorted((i for i in shown if columns[i].cut), key=lambda i: (-columns[i].drop, -i)):
-        take = min(excess, widths[i] - floor[i])
+        take = max(0, min(excess, widths[i] - floor[i]))
         widths[i] -= take
         excess -= take
     last_resort = [min(f, 6) if columns[i].cut else f for i, f in enumerate(floor)]  # a terminal too narrow
