@@ -42,10 +42,12 @@ def user_of(vault: Vault) -> str:
 def parse_day(value: str | None, option: str) -> date:
     if not value:
         return date.today()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CrmError(f"{option} '{value}' is not a date.", "Use YYYY-MM-DD.") from None
+    from ..model import parse_when
+
+    when = parse_when(value)
+    if when is None:
+        raise CrmError(f"{option} '{value}' is not a date.", "Use YYYY-MM-DD (or YYYY/MM/DD).")
+    return when.date()
 
 
 def label(vault: Vault, list_name: str, value: str) -> str:

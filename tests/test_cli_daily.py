@@ -1,0 +1,38 @@
+"""Daily use of ``crm`` as a real process: dates as people type them, references
+by pinyin, honest dry runs, ``-`` for stdin/stdout, fixed choices and completion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from crmnotes.vault import Vault
+
+from .conftest import run_process
+
+
+def crm(root: Path, *args: str, ok: bool = True, stdin: str | None = None) -> tuple[int, str, str]:
+    result = run_process(*args, cwd=root, env={"COLUMNS": "80"}) if stdin is None else _with_stdin(root, stdin, args)
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result.returncode, result.stdout, result.stderr
+
+
+def _with_stdin(root: Path, stdin: str, args: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "crmnotes", *args], cwd=root, input=stdin, text=True,
+                          capture_output=True, env={**os.environ, "COLUMNS": "80"}, timeout=120)
+
+
+def test_next_and_dates_accept_slashes_like_files_do(example_vault: Vault) -> None:
+    root = example_vault.root
+    crm(root, "log", "星辰", "--note", "电话确认报价细节", "--at", "2026/12/03 14:30", "--next", "2026/12/05 发送合同")
+    data = json.loads(crm(root, "show", "星辰", "--json")[1])
+    assert data["next_followup"] == "2026-12-05"
+    assert data["followups"][-1]["at"] == "2026-12-03T14:30" and data["followups"][-1]["next"] == "2026-12-05 发送合同"
+    crm(root, "due", "--on", "2026/12/05")
+    code, _, err = crm(root, "due", "--on", "2026/13/05", ok=False)
+    assert code != 0 and "not a date" in err
