@@ -36,3 +36,15 @@ def test_next_and_dates_accept_slashes_like_files_do(example_vault: Vault) -> No
     crm(root, "due", "--on", "2026/12/05")
     code, _, err = crm(root, "due", "--on", "2026/13/05", ok=False)
     assert code != 0 and "not a date" in err
+
+
+def test_reference_by_pinyin_or_initials_like_search(example_vault: Vault) -> None:
+    root = example_vault.root
+    crm(root, "add", "小鹿文化传媒有限公司", "--industry", "互联网", "--contact", "鹿经理", "--phone", "13900001111")
+    _, found, _ = crm(root, "search", "xiaolu")
+    assert "小鹿文化传媒有限公司" in found
+    crm(root, "log", "xiaolu", "--note", "微信沟通合作意向")
+    data = json.loads(crm(root, "show", "xlwh", "--json")[1])
+    assert data["name"] == "小鹿文化传媒有限公司" and data["followups"][-1]["note"] == "微信沟通合作意向"
+    code, _, err = crm(root, "show", "youxian", ok=False)  # 有限公司 is in every Chinese name here
+    assert code != 0 and "matches" in err and "小鹿文化传媒有限公司" in err
