@@ -48,3 +48,20 @@ def test_reference_by_pinyin_or_initials_like_search(example_vault: Vault) -> No
     assert data["name"] == "小鹿文化传媒有限公司" and data["followups"][-1]["note"] == "微信沟通合作意向"
     code, _, err = crm(root, "show", "youxian", ok=False)  # 有限公司 is in every Chinese name here
     assert code != 0 and "matches" in err and "小鹿文化传媒有限公司" in err
+
+
+def test_import_dry_run_says_what_the_real_run_will_do(example_vault: Vault, tmp_path: Path) -> None:
+    sheet = tmp_path / "客户.csv"
+    sheet.write_text("客户名称,联系人,联系电话,所属行业\n青岛海风贸易有限公司,冯经理,13800138008,零售\n"
+                     "坏数据公司,,123,零售\n", encoding="utf-8")
+    root = example_vault.root
+    _, out, _ = crm(root, "import", str(sheet), "--dry-run")
+    summary = " ".join(out.split())
+    assert "1 rejected" in summary and "would be imported" not in summary
+    assert "the real import would write nothing because rows were rejected" in summary and "--skip-bad" in summary
+    code, _, err = crm(root, "import", str(sheet), ok=False)  # and so it does
+    assert code != 0 and "nothing was written" in err
+    _, out, _ = crm(root, "import", str(sheet), "--dry-run", "--skip-bad")
+    assert "would be imported (the rejected rows left out)" in " ".join(out.split())
+    dry = json.loads(crm(root, "import", str(sheet), "--dry-run", "--json")[1])
+    assert dry["would_write"] is False and dry["written"] is False

@@ -359,11 +359,16 @@ def _print_import(vault: Any, report: Any) -> None:
             out.print(safe(dump(_jsonable(planned.meta)).rstrip()))
     summary = (f"{len(report.created)} new, {len(report.duplicates)} duplicates "
                f"({'merged' if report.merges else 'skipped'}), {len(report.rejects)} rejected")
+    fix = "Fix those rows, or pass --skip-bad to import the others (--rejects FILE saves them)."
     if report.blocked:
-        raise CrmError(f"{summary}; nothing was written because rows were rejected.",
-                       "Fix those rows, or pass --skip-bad to import the others (--rejects FILE saves them).")
+        raise CrmError(f"{summary}; nothing was written because rows were rejected.", fix)
+    if report.dry_run and not report.would_write:
+        out.print(Text(f"{summary}: the real import would write nothing because rows were rejected. {fix}",
+                       style="yellow"))
+        return
     verb = "would be imported" if report.dry_run else "imported"
-    out.print(Text(f"{summary}: {verb}.", style="green" if not report.rejects else "yellow"))
+    left_out = " (the rejected rows left out)" if report.rejects else ""
+    out.print(Text(f"{summary}: {verb}{left_out}.", style="green" if not report.rejects else "yellow"))
 
 
 # ------------------------------------------------------------------ export
