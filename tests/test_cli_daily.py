@@ -65,3 +65,19 @@ def test_import_dry_run_says_what_the_real_run_will_do(example_vault: Vault, tmp
     assert "would be imported (the rejected rows left out)" in " ".join(out.split())
     dry = json.loads(crm(root, "import", str(sheet), "--dry-run", "--json")[1])
     assert dry["would_write"] is False and dry["written"] is False
+
+
+def test_bare_words_match_tags_and_choice_labels_below_the_text(example_vault: Vault) -> None:
+    root = example_vault.root
+    _, out, _ = crm(root, "search", "integration", "--json")
+    assert [hit["name"] for hit in json.loads(out)] == ["Acme Analytics Inc."]  # by its tag needs/integration
+    crm(root, "add", "数安科技有限公司", "--industry", "互联网", "--contact", "刘经理", "--phone", "13900002222",
+        "--tag", "region/数据安全")
+    crm(root, "add", "安全数据服务有限公司", "--industry", "互联网", "--contact", "钱经理", "--phone", "13900003333",
+        "--tag", "数据安全")
+    _, out, _ = crm(root, "search", "数据安全", "--json")
+    found = [hit["name"] for hit in json.loads(out)]
+    assert found[0] == "星辰科技有限公司"  # in its notes: above the two that have it only as a tag
+    assert set(found) == {"星辰科技有限公司", "数安科技有限公司", "安全数据服务有限公司"}
+    _, out, _ = crm(root, "search", "制造业", "--json")  # the label of industry: manufacturing
+    assert [hit["name"] for hit in json.loads(out)] == ["华东精密制造股份有限公司"]

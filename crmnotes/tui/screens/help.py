@@ -12,8 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-QUERY_HELP = ('Search box: words and "quoted phrases" match name, contact, tags, industry; '
-              "field:value narrows (stage:intent, tag:needs/, owner:张伟, grade:A, industry:互联网, source:展会).")
+QUERY_HELP = ('Search box: words and "quoted phrases" match name, contact, notes and follow-ups, then tags and '
+              "choice labels; field:value narrows (stage:intent, tag:needs/, owner:张伟, grade:A, industry:互联网, "
+              "source:展会).")
 
 
 def bindings_table(groups: list[tuple[str, list[BindingType]]]) -> Table:
