@@ -81,3 +81,44 @@ def test_bare_words_match_tags_and_choice_labels_below_the_text(example_vault: V
     assert set(found) == {"星辰科技有限公司", "数安科技有限公司", "安全数据服务有限公司"}
     _, out, _ = crm(root, "search", "制造业", "--json")  # the label of industry: manufacturing
     assert [hit["name"] for hit in json.loads(out)] == ["华东精密制造股份有限公司"]
+
+
+def test_dash_means_stdin_for_import_and_stdout_for_export(example_vault: Vault) -> None:
+    root = example_vault.root
+    sheet = "客户名称,联系人,联系电话,所属行业\n青岛海风贸易有限公司,冯经理,13800138008,零售\n"
+    _, out, _ = crm(root, "import", "-", stdin=sheet)
+    assert "1 new" in out
+    assert json.loads(crm(root, "show", "青岛海风", "--json")[1])["contact"] == "冯经理"
+    _, csv_text, _ = crm(root, "export", "-o", "-")
+    assert csv_text.lstrip("\ufeff").startswith("id,name,") and "青岛海风贸易有限公司" in csv_text
+    assert not (root / "-").exists()
+
+
+def test_sort_is_a_fixed_choice_list(example_vault: Vault) -> None:
+    root = example_vault.root
+    code, _, err = crm(root, "ls", "--sort", "colour", ok=False)
+    assert code == 2 and "'colour' is not one of" in err and "'-last'" in err
+    _, out, _ = crm(root, "ls", "--sort", "-last", "--json")
+    lasts = [c["last_contact"] or "" for c in json.loads(out)]
+    assert lasts == sorted(lasts, reverse=True)
+
+
+def complete(root: Path, words: str) -> list[str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "_CRM_COMPLETE": "bash_complete", "COMP_WORDS": words,
+           "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+    result = subprocess.run([sys.executable, "-m", "crmnotes"], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines()]
+
+
+def test_shell_completion_of_customers_tags_and_stages(example_vault: Vault) -> None:
+    root = example_vault.root
+    assert complete(root, "crm show 星") == ["星辰科技有限公司"]
+    assert set(complete(root, "crm log 华东精密制造股份有限公司 --stage ")) >= {"potential", "intent", "won", "lost"}
+    assert "needs/data-security" in complete(root, "crm ls --tag needs/")
+    assert "proposal" in complete(root, "crm deal add 星辰 二期 --stage ")

@@ -13,16 +13,20 @@ import click
 
 from .. import catalog
 from ..errors import CrmError
-from ..filters import Filters
+from ..filters import SORT_KEYS, Filters
 from ..identity import vault_user
 from ..model import Customer, Problem, format_minute
 from ..vault import Vault
+from . import complete
 from .output import Column, console, fitted_table, print_json, print_json_text, print_warning, safe
 
 if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
     from rich.text import Text
 
     from ..due import DueInfo
+
+
+SORT_CHOICES = [*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]
 
 
 def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
@@ -86,10 +90,11 @@ def init(path: Path, example: bool) -> None:
 @click.option("--phone", "-p", default="", help="Phone; normalized to E.164 with the vault's region.")
 @click.option("--email", "-e", default="", help="Email address.")
 @click.option("--source", "-s", default="", help="Where the customer came from (trade-show, referral, ...).")
-@click.option("--stage", default="", help="Lifecycle stage (default: the first stage).")
+@click.option("--stage", default="", shell_complete=complete.stages, help="Lifecycle stage (default: the first stage).")
 @click.option("--grade", "-g", default="", help="Grade A / B / C.")
 @click.option("--owner", "-o", default=None, help="Owner (default: you).")
-@click.option("--tag", "-t", "tags", multiple=True, help="A tag such as budget/50k-plus (repeatable).")
+@click.option("--tag", "-t", "tags", multiple=True, shell_complete=complete.tags,
+              help="A tag such as budget/50k-plus (repeatable).")
 @click.option("--field", "extra", multiple=True, metavar="KEY=VALUE", help="Any other field (repeatable).")
 @click.option("--force", is_flag=True, help="Add even if it looks like an existing customer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new customer as JSON.")
@@ -134,14 +139,14 @@ def print_note(message: str) -> None:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.option("--note", "-n", required=True, help="What was said (specific, not 'talked').")
 @click.option("--channel", "-c", default="phone", show_default=True, help="phone, wechat, email, visit, meeting, ...")
 @click.option("--at", default=None, metavar="'YYYY-MM-DD HH:MM'", help="When (default: now).")
 @click.option("--by", default=None, help="Who followed up (default: you).")
 @click.option("--next", "next_step", default="", metavar="'YYYY-MM-DD what'", help="The next step and its date.")
 @click.option("--feedback", "-f", default="", help="The customer's feedback.")
-@click.option("--stage", default="", help="Move the customer to this stage.")
+@click.option("--stage", default="", shell_complete=complete.stages, help="Move the customer to this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")
 @click.pass_context
 def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, by: str | None, next_step: str,
@@ -168,7 +173,7 @@ def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, b
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--reveal", is_flag=True, help="Show phone numbers unmasked.")
 @click.pass_context
@@ -238,7 +243,7 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.pass_context
 def edit(ctx: click.Context, ref: str) -> None:
     """Open a customer's file in $EDITOR, then check it."""
@@ -265,7 +270,7 @@ def edit(ctx: click.Context, ref: str) -> None:
 
 
 @click.command(name="set")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
 @click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")
 @click.pass_context
@@ -286,13 +291,14 @@ def set_command(ctx: click.Context, ref: str, assignments: tuple[str, ...], as_j
 
 
 @click.command(name="ls")
-@click.option("--stage", default="", help="Only this stage (silent is computed).")
-@click.option("--tag", default="", help="Only customers with this tag (or namespace, e.g. needs/).")
+@click.option("--stage", default="", shell_complete=complete.stages, help="Only this stage (silent is computed).")
+@click.option("--tag", default="", shell_complete=complete.tags,
+              help="Only customers with this tag (or namespace, e.g. needs/).")
 @click.option("--owner", default="", help="Only this owner's customers.")
 @click.option("--grade", default="", help="Only this grade.")
 @click.option("--mine", is_flag=True, help="Only your customers.")
-@click.option("--sort", default="name", show_default=True, help="name, created, last, stage, grade, owner, next "
-              "(prefix - to reverse).")
+@click.option("--sort", default="name", show_default=True, type=click.Choice(SORT_CHOICES),
+              help="Sort column (prefix - to reverse).")
 @click.option("--limit", type=int, default=0, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: every key of `crm show --json` except the "
               "follow-up texts (followup_count and last_contact instead).")
