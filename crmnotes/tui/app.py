@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -113,6 +113,27 @@ class CrmApp(App[None]):
             if current != seen and not worker.is_cancelled:
                 seen = current
                 self.post_message(VaultChanged())
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed while a form is still opening wait for its first field (``FormScreen.keys_before_ready``):
+        those that reached the previous screen's focused widget first and came back unhandled too."""
+        if isinstance(event, events.Key):
+            waiting = getattr(self.screen, "keys_before_ready", None)
+            if waiting is not None:
+                waiting.append(event)
+                return
+        await super().on_event(event)
+
+    async def replay_keys(self, screen: Screen) -> None:
+        """Hand ``screen`` the keys typed before it was ready, in order, as if they came now."""
+        keys: list[events.Key] = getattr(screen, "keys_before_ready", None) or []
+        screen.keys_before_ready = None  # type: ignore[attr-defined]
+        for key in keys:
+            if self.screen is not screen:  # a key (escape, ctrl+s) closed it: the rest were meant for it
+                break
+            fresh = events.Key(key.key, key.character)
+            fresh.set_sender(self)
+            await super().on_event(fresh)
 
     def on_vault_changed(self, message: VaultChanged) -> None:
         from .. import search  # no Whoosh import: tells this process's open searcher to check every file

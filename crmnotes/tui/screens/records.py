@@ -68,7 +68,8 @@ class RecordForm(FormScreen):
 
     def on_mount(self) -> None:
         self.fill()
-        self.query_one("#f-" + self.names[0]).focus()
+        self.first_field = self.names[0]
+        super().on_mount()
 
     @on(Select.Changed, "#f-record")
     def _record_changed(self, event: Select.Changed) -> None:

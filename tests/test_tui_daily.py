@@ -1,0 +1,110 @@
+"""The TUI in daily use (Pilot, real vaults): keys typed in a burst, forms that
+are ready for the first key, dropdowns, deal probabilities, notes, the order
+of follow-ups, the palette in Chinese, Home/End, empty states, 80 columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual import events
+
+from crmnotes import actions
+from crmnotes.tui.app import CrmApp
+from crmnotes.tui.screens.forms import AddCustomerForm, EditFieldsForm, FormScreen, LogForm
+from crmnotes.vault import Vault
+
+from .test_tui import DAY, XINGCHEN, app_for, screen_text, settle, sync
+from .test_tui_work import select, until
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Vault:
+    return Vault(actions.create_vault(tmp_path / "vault", example=True, today=DAY))
+
+
+def burst(app: CrmApp, *keys: str) -> None:
+    """Keys sent as a terminal sends a paste or a fast typist's keys: all queued at once,
+    none waiting for the one before it to be handled (``pilot.press`` waits after each)."""
+    for key in keys:
+        char = " " if key == "space" else key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)  # type: ignore[union-attr]
+
+
+def typed(text: str) -> list[str]:
+    return ["space" if ch == " " else ch for ch in text]
+
+
+async def form_ready(app: CrmApp, pilot) -> FormScreen:  # type: ignore[no-untyped-def]
+    await until(pilot, lambda: isinstance(app.screen, FormScreen) and app.screen.keys_before_ready is None)
+    await pilot.pause()
+    assert isinstance(app.screen, FormScreen)
+    return app.screen
+
+
+# ------------------------------------------------------------------ 5, 6: keys land in the field they were typed for
+
+
+@sync
+async def test_a_burst_of_keys_opening_the_add_form_lands_field_by_field(vault: Vault) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        burst(app, "a", *typed("Foo Corp"), "tab", *typed("internet"), "tab", *typed("鲍勃"), "tab",
+              *typed("13900001111"))
+        form = await form_ready(app, pilot)
+        assert isinstance(form, AddCustomerForm)
+        await until(pilot, lambda: form.value("phone") == "13900001111")
+        assert [form.value(n) for n in ("name", "industry", "contact", "phone")] == [
+            "Foo Corp", "internet", "鲍勃", "13900001111"]
+
+
+@sync
+async def test_a_burst_in_an_open_form_moves_field_by_field(vault: Vault) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        form = await form_ready(app, pilot)
+        burst(app, *typed("苏州蓝海"), "tab", *typed("软件"), "tab", *typed("赵敏"), "tab", *typed("13712345670"))
+        await until(pilot, lambda: form.value("phone") == "13712345670")
+        assert [form.value(n) for n in ("name", "industry", "contact", "phone")] == [
+            "苏州蓝海", "软件", "赵敏", "13712345670"]
+
+
+@sync
+async def test_edit_form_takes_the_first_key_and_labels_stand_apart(vault: Vault) -> None:
+    actions.set_fields(vault, vault.read(vault.root / XINGCHEN), {"next_followup": "2026-12-08"})
+    app = app_for(vault)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        burst(app, "e", *typed("新"))
+        form = await form_ready(app, pilot)
+        assert isinstance(form, EditFieldsForm)
+        first = form.query_one("#f-name")
+        assert app.focused is first
+        await until(pilot, lambda: form.value("name") == "星辰科技有限公司新")
+        text = screen_text(app)
+        assert "next_followup 2026-12-08" in " ".join(text.split()) and "next_followup2026" not in text
+
+
+@sync
+async def test_log_form_takes_dates_written_with_slashes(vault: Vault) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        await pilot.press("l")
+        form = await form_ready(app, pilot)
+        assert isinstance(form, LogForm) and app.focused is form.query_one("#f-note")
+        form.query_one("#f-at").value = "2026/03/02 10:15"  # type: ignore[attr-defined]
+        form.query_one("#f-next").value = "2026/03/05 发送合同"  # type: ignore[attr-defined]
+        burst(app, *typed("电话确认报价"))
+        await until(pilot, lambda: form.value("note") == "电话确认报价")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is app.main)
+    customer = vault.read(vault.root / XINGCHEN)
+    assert customer.text("next_followup") == "2026-03-05"
+    latest = customer.followups[-1]
+    assert (latest.note, latest.next_what, latest.at.isoformat()) == ("电话确认报价", "发送合同", "2026-03-02T10:15:00")
