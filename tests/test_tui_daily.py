@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
+from textual.widgets import Select
 
 from crmnotes import actions
 from crmnotes.tui.app import CrmApp
@@ -108,3 +109,38 @@ async def test_log_form_takes_dates_written_with_slashes(vault: Vault) -> None:
     assert customer.text("next_followup") == "2026-03-05"
     latest = customer.followups[-1]
     assert (latest.note, latest.next_what, latest.at.isoformat()) == ("电话确认报价", "发送合同", "2026-03-02T10:15:00")
+
+
+# ------------------------------------------------------------------ 7: dropdown rows keep their Chinese characters
+
+
+def broken_options(app: CrmApp, select: Select[str]) -> list[str]:
+    """Options of ``select`` whose id shows on screen without their whole label beside it."""
+    text = screen_text(app)
+    return [str(prompt) for prompt, _ in select._options  # type: ignore[attr-defined]
+            if "(" in str(prompt) and str(prompt)[str(prompt).index("("):] in text and str(prompt) not in text]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 35)])
+@sync
+async def test_open_dropdowns_show_whole_chinese_labels(vault: Vault, size: tuple[int, int]) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=size) as pilot:
+        await select(app, pilot, XINGCHEN)
+        for key in ("a", "e"):
+            await pilot.press(key)
+            form = await form_ready(app, pilot)
+            for dropdown in list(form.query(Select)):
+                dropdown.focus()
+                await pilot.pause()
+                await pilot.press("enter")
+                await until(pilot, lambda d=dropdown: d.expanded)
+                await pilot.pause()
+                assert broken_options(app, dropdown) == [], dropdown.id
+                assert not form.query_one(".buttons").visible  # no button edge cuts through the rows
+                await pilot.press("escape")
+                await until(pilot, lambda d=dropdown: not d.expanded)
+                await pilot.pause()
+                assert form.query_one(".buttons").visible
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is app.main)

@@ -85,6 +85,13 @@ class FormScreen(ModalScreen[Path | None]):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._ready_for_keys)
+        for select in self.query(Select):
+            self.watch(select, "expanded", self._dropdown_toggled, init=False)
+
+    def _dropdown_toggled(self, expanded: bool) -> None:
+        """Hide the buttons while a dropdown is open: where its rows cross a button's edge, the terminal
+        renderer cuts the row there and a Chinese character split by the cut is lost (官   (website))."""
+        self.query_one(".buttons").set_class(any(s.expanded for s in self.query(Select)), "-covered")
 
     def _ready_for_keys(self) -> None:
         """Focus the first field now (not at the next idle) and hand it the keys typed so far."""
