@@ -144,3 +144,45 @@ async def test_open_dropdowns_show_whole_chinese_labels(vault: Vault, size: tupl
                 assert form.query_one(".buttons").visible
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is app.main)
+
+
+# ------------------------------------------------------------------ 8: the deal form shows what it will save
+
+
+@sync
+async def test_deal_form_shows_the_probability_a_stage_move_will_save(vault: Vault) -> None:
+    from crmnotes.tui.screens.records import DealForm
+
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        await pilot.press("D")
+        form = await form_ready(app, pilot)
+        assert isinstance(form, DealForm)
+        form.query_one("#f-record", Select).value = "1"
+        await until(pilot, lambda: form.value("probability") == "50")
+        probability = form.query_one("#f-probability")
+        form.query_one("#f-stage", Select).value = "negotiation"  # 商务谈判: default 75
+        await until(pilot, lambda: form.value("probability") == "75")
+        form.query_one("#f-stage", Select).value = "proposal"  # back: the deal's own 50 again
+        await until(pilot, lambda: form.value("probability") == "50")
+        form.query_one("#f-stage", Select).value = "negotiation"
+        await until(pilot, lambda: form.value("probability") == "75")
+        assert probability.value == "75" and "75" in screen_text(app)  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is app.main)
+        assert vault.read(vault.root / XINGCHEN).deals[0]["probability"] == 75
+
+        await pilot.press("D")  # a probability typed by hand stays through a stage move
+        form = await form_ready(app, pilot)
+        form.query_one("#f-record", Select).value = "1"
+        await until(pilot, lambda: form.value("probability") == "75")
+        form.query_one("#f-probability").value = "60"  # type: ignore[attr-defined]
+        form.query_one("#f-stage", Select).value = "won"
+        await pilot.pause()
+        await pilot.pause()
+        assert form.value("probability") == "60"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is app.main)
+    deal = vault.read(vault.root / XINGCHEN).deals[0]
+    assert (deal["stage"], deal["probability"]) == ("won", 60)
