@@ -365,6 +365,22 @@ def due_customers(vault: Vault, on: date, owner: str = "", customers: list[Custo
     return due_list(customers, vault.config, on)
 
 
+# ------------------------------------------------------------------ editor
+
+
+def run_editor(path: Path) -> None:
+    """Open ``path`` in the user's editor ($VISUAL, $EDITOR, else vi / notepad) and wait for it to close."""
+    import os
+    import shlex
+    import subprocess
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ("notepad" if os.name == "nt" else "vi")
+    try:
+        subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except OSError as exc:
+        raise CrmError(f"cannot start the editor '{editor}' ({exc.strerror}).", "Set $EDITOR to your editor.") from None
+
+
 # ------------------------------------------------------------------ display
 
 

@@ -4,6 +4,7 @@ of follow-ups, the palette in Chinese, Home/End, empty states, 80 columns."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,124 @@ async def test_deal_form_shows_the_probability_a_stage_move_will_save(vault: Vau
         await until(pilot, lambda: app.screen is app.main)
     deal = vault.read(vault.root / XINGCHEN).deals[0]
     assert (deal["stage"], deal["probability"]) == ("won", 60)
+
+
+# ------------------------------------------------------------------ 10, 18: notes near the top, editable
+
+
+def line_of(text: str, start: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines()) if line.strip().startswith(start))
+
+
+@sync
+async def test_detail_shows_notes_above_records_and_follow_ups(vault: Vault) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        await pilot.press("enter")
+        await until(pilot, lambda: "北京的 SaaS 公司" in screen_text(app))
+        text = screen_text(app)
+        order = [line_of(text, start) for start in ("备注", "北京的 SaaS 公司", "商机", "跟进记录")]
+        assert order == sorted(order)
+        assert "跟进记录 (3, 最新在前)" in text
+        dates = [line.strip()[:16] for line in text.splitlines() if line.strip()[:4].isdigit() and "  " in line]
+        assert dates == sorted(dates, reverse=True) and len(dates) == 3
+
+
+@sync
+async def test_follow_up_order_comes_from_the_vault_config(vault: Vault) -> None:
+    config = vault.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("followups: newest-first", "followups: oldest-first"),
+                      encoding="utf-8")
+    app = app_for(Vault(vault.root))
+    async with app.run_test(size=(120, 60)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        await pilot.press("enter")
+        await until(pilot, lambda: "跟进记录 (3, 最早在前)" in screen_text(app))
+        text = screen_text(app)
+        dates = [line.strip()[:16] for line in text.splitlines() if line.strip()[:4].isdigit() and "  " in line]
+        assert dates == sorted(dates) and len(dates) == 3
+
+
+@sync
+async def test_notes_form_rewrites_only_the_notes(vault: Vault) -> None:
+    from crmnotes.tui.screens.forms import NotesForm
+
+    path = vault.root / XINGCHEN
+    before = path.read_text(encoding="utf-8")
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        await pilot.press("n")
+        form = await form_ready(app, pilot)
+        assert isinstance(form, NotesForm) and app.focused is form.query_one("#f-notes")
+        assert form.value("notes").startswith("北京的 SaaS 公司")
+        form.query_one("#f-notes").text = "客户偏好电话沟通，对响应时间敏感。"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is app.main)
+    after = path.read_text(encoding="utf-8")
+    old_notes = before[before.index("北京的 SaaS"):before.index("## 跟进记录")]
+    assert after == before.replace(old_notes, "客户偏好电话沟通，对响应时间敏感。\n\n")
+
+
+@sync
+async def test_editor_key_opens_the_file_and_comes_back_to_the_same_customer(vault: Vault, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    editor = tmp_path / "editor.py"
+    editor.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\ntext = p.read_text(encoding='utf-8')\n"
+                      "p.write_text(text.replace('约 300 人', '约 350 人'), encoding='utf-8')\n", encoding="utf-8")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    app = app_for(vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        await pilot.press("E")
+        await until(pilot, lambda: "约 350 人" in screen_text(app))
+        await settle(app, pilot)
+        assert app.main.table.current_row is not None and app.main.table.current_row.path == XINGCHEN
+    assert "约 350 人" in (vault.root / XINGCHEN).read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ 20: palette in Chinese, Home/End, empty states
+
+
+@sync
+async def test_palette_understands_chinese_and_lists_each_command_once(vault: Vault) -> None:
+    from textual.command import CommandList, CommandPalette
+
+    app = app_for(vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert len(titles) == len(set(titles)) and "Keys" not in titles
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press("跟", "进")
+        results = app.screen.query_one(CommandList)
+        await until(pilot, lambda: results.option_count > 0)
+        await pilot.pause(0.3)
+        first = str(results.get_option_at_index(0).prompt)
+        assert "Log a follow-up" in first
+
+
+@sync
+async def test_home_and_end_jump_to_the_first_and_last_row(vault: Vault) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.main.table
+        await pilot.press("end")
+        assert table.current_row is not None and table.current_row.path == table.all_rows[-1].path
+        await pilot.press("home")
+        assert table.current_row is not None and table.current_row.path == table.all_rows[0].path
+        await pilot.press("slash", *typed("Acme"), "home")  # in the search box Home is the text's start
+        assert app.focused is app.main.query_one("#search") and app.focused.cursor_position == 0  # type: ignore[union-attr]
+
+
+@sync
+async def test_empty_states_say_what_to_do(empty_vault: Vault) -> None:
+    app = app_for(empty_vault)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(app, pilot)
+        assert "press a to add a customer" in screen_text(app)
+        await pilot.press("u")
+        await until(pilot, lambda: "nobody is due today" in screen_text(app))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -251,11 +248,7 @@ def edit(ctx: click.Context, ref: str) -> None:
 
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ("notepad" if os.name == "nt" else "vi")
-    try:
-        subprocess.run([*shlex.split(editor), str(customer.path)], check=False)
-    except OSError as exc:
-        raise CrmError(f"cannot start the editor '{editor}' ({exc.strerror}).", "Set $EDITOR to your editor.") from None
+    actions.run_editor(customer.path)
     try:
         edited = vault.read(customer.path)
     except CrmError as exc:

@@ -292,3 +292,29 @@ class EditFieldsForm(FormScreen):
             return None
         customer = self.crm.vault.read(self.customer.path)
         return actions.set_fields(self.crm.vault, customer, changes).path
+
+
+class NotesForm(FormScreen):
+    """Edit the customer's free-text notes (the prose under the title); only those bytes change."""
+
+    first_field = "notes"
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__()
+        self.customer = customer
+        self.heading = f"Notes · {customer.name}"
+        self.original = ""
+
+    def fields(self) -> list[tuple[str, str, Widget]]:
+        from ...notes import notes_text
+
+        self.original = notes_text(self.crm.vault.read_document(self.customer.path))
+        return [("notes", "notes", TextArea(self.original, soft_wrap=True))]
+
+    def save(self) -> Path | None:
+        from ...notes import set_notes
+
+        if self.value("notes").strip() == self.original:
+            self.notify("Nothing changed.")
+            return None
+        return set_notes(self.crm.vault, self.crm.vault.read(self.customer.path), self.value("notes")).path
