@@ -308,3 +308,22 @@ async def test_empty_states_say_what_to_do(empty_vault: Vault) -> None:
         assert "press a to add a customer" in screen_text(app)
         await pilot.press("u")
         await until(pilot, lambda: "nobody is due today" in screen_text(app))
+
+
+# ------------------------------------------------------------------ 15: the footer at 80 columns
+
+
+@sync
+async def test_footer_shows_help_and_quit_on_every_screen_at_80_columns(vault: Vault) -> None:
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select(app, pilot, XINGCHEN)
+        for key in ("", "enter", "u", "b", "r"):
+            if key:
+                await pilot.press(key)
+                await pilot.pause(0.3)
+            footer = screen_text(app).rstrip("\n").splitlines()[-1]
+            assert "? Help" in footer and "q Quit" in footer, (key, footer)
+            if key:
+                await pilot.press("escape")
+                await until(pilot, lambda: app.screen is app.main)

@@ -42,7 +42,9 @@ class CrmApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "crmnotes"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark,f1", "help", "Help"),  # first, so the footer always shows it at 80 columns
+        # Help and Quit first: the footer shows them even at 80 columns, after the screen's own keys
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
         Binding("a", "add_customer", "Add"),
         Binding("l", "log_followup", "Log"),
         Binding("e", "edit_fields", "Edit"),
@@ -55,7 +57,6 @@ class CrmApp(App[None]):
         Binding("h", "history", "History", show=False),
         Binding("n", "edit_notes", "Notes", show=False),
         Binding("E", "open_in_editor", "Open in $EDITOR", show=False),
-        Binding("q", "quit", "Quit"),
         Binding("p", "toggle_reveal", "Reveal phones", show=False),
         Binding("ctrl+r", "refresh", "Reload", show=False),
         Binding("home", "first_row", "First row", show=False, priority=True),

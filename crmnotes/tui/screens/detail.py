@@ -25,12 +25,13 @@ class DetailScreen(Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("l", "app.log_followup", "Log"),
         Binding("e", "app.edit_fields", "Edit"),
-        Binding("D", "app.deal", "Deal"),
-        Binding("t", "app.ticket", "Ticket"),
         Binding("n", "app.edit_notes", "Notes"),
-        Binding("E", "app.open_in_editor", "$EDITOR"),
         Binding("h", "app.history", "History"),
-        Binding("p", "app.toggle_reveal", "Reveal phone"),
+        # in the help screen and the palette; left out of the footer so that Help and Quit fit at 80 columns
+        Binding("D", "app.deal", "Deal", show=False),
+        Binding("t", "app.ticket", "Ticket", show=False),
+        Binding("E", "app.open_in_editor", "Open in $EDITOR", show=False),
+        Binding("p", "app.toggle_reveal", "Reveal phone", show=False),
     ]
 
     def __init__(self, path: Path) -> None:
