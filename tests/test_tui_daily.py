@@ -88,6 +88,9 @@ async def test_edit_form_takes_the_first_key_and_labels_stand_apart(vault: Vault
         first = form.query_one("#f-name")
         assert app.focused is first
         await until(pilot, lambda: form.value("name") == "星辰科技有限公司新")
+        await pilot.pause()
+        await pilot.press("2")  # typed once the field has focus: added, not replacing a selected value
+        assert form.value("name") == "星辰科技有限公司新2"
         text = screen_text(app)
         assert "next_followup 2026-12-08" in " ".join(text.split()) and "next_followup2026" not in text
 

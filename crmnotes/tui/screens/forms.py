@@ -76,6 +76,8 @@ class FormScreen(ModalScreen[Path | None]):
             with VerticalScroll(id="form-body"):
                 for name, label, widget in self.fields():
                     widget.id = f"f-{name}"
+                    if isinstance(widget, Input):  # the first key typed adds to a value, never erases it all
+                        widget.select_on_focus = False
                     yield Horizontal(Label(label, classes="field-label"), widget, classes="field")
                     yield Static("", id=f"err-{name}", classes="field-error")
             with Horizontal(classes="buttons"):
