@@ -268,7 +268,7 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
     console().print(Text(f"{len(items)} tickets", style="dim"))
 
 
-TICKET_COLUMNS = [Column("customer", cut=True, min_width=10), Column("id"), Column("subject", cut=True, min_width=12),
+TICKET_COLUMNS = [Column("customer", cut=True, min_width=16), Column("id"), Column("subject", cut=True, min_width=20),
                   Column("type", drop=2), Column("priority"), Column("status"), Column("opened", drop=3),
                   Column("owner", drop=4)]
 
@@ -480,7 +480,7 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
 
 def report_columns(headers: list[str]) -> list[Column]:
     """Names and labels may be shortened; a report's later columns go first when even that does not fit."""
-    return [Column(h, drop=i, cut=h in {"name", "label", "tag", "source", "reason"}, min_width=8)
+    return [Column(h, drop=i, cut=h in {"name", "label", "tag", "source", "reason", "owner"}, min_width=8)
             for i, h in enumerate(headers)]
 
 
