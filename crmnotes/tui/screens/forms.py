@@ -97,11 +97,13 @@ class FormScreen(ModalScreen[Path | None]):
 
     def _ready_for_keys(self) -> None:
         """Focus the first field now (not at the next idle) and hand it the keys typed so far."""
-        named = self.query(f"#f-{self.first_field}") if self.first_field else None
-        target = named.first() if named else next((w for w in self.query(".field > *") if w.focusable), None)
-        if target is not None:
-            self.set_focus(target)
-        self.app.call_later(self.crm.replay_keys, self)
+        try:
+            named = self.query(f"#f-{self.first_field}") if self.first_field else None
+            target = named.first() if named else next((w for w in self.query(".field > *") if w.focusable), None)
+            if target is not None:
+                self.set_focus(target)
+        finally:  # whatever happened, the keys must not stay held back
+            self.app.call_later(self.crm.replay_keys, self)
 
     def extra_buttons(self) -> list[Button]:
         """More buttons between Save and Cancel; pressing one calls ``button_action(id)``."""
