@@ -3,4 +3,4 @@
 from crmnotes.cli import main
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="crm")  # "crm" in usage lines, and _CRM_COMPLETE for shell completion

@@ -398,6 +398,22 @@ def due_customers(vault: Vault, on: date, owner: str = "", customers: list[Custo
     return due_list(customers, vault.config, on)
 
 
+# ------------------------------------------------------------------ editor
+
+
+def run_editor(path: Path) -> None:
+    """Open ``path`` in the user's editor ($VISUAL, $EDITOR, else vi / notepad) and wait for it to close."""
+    import os
+    import shlex
+    import subprocess
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ("notepad" if os.name == "nt" else "vi")
+    try:
+        subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except OSError as exc:
+        raise CrmError(f"cannot start the editor '{editor}' ({exc.strerror}).", "Set $EDITOR to your editor.") from None
+
+
 # ------------------------------------------------------------------ display
 
 
@@ -437,6 +453,71 @@ def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: boo
     known = {"id", "name", "deals", "tickets", "next_followup", "conflicts", *(r[0] for r in rows)}
     rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
     return [(key, value) for key, value in rows if value]
+
+
+_WORDS = {
+    "zh": {"notes": "备注", "followups": "跟进记录", "deals": "商机", "tickets": "服务工单", "newest-first": "最新在前",
+           "oldest-first": "最早在前", "id": "编号", "name": "名称", "stage": "阶段", "amount": "金额",
+           "probability": "概率", "close": "预计成交", "owner": "负责人", "subject": "主题", "type": "类型",
+           "priority": "优先级", "status": "状态", "opened": "创建", "due": "答复期限", "resolution": "解决方案",
+           "satisfaction": "满意度", "closed": "关闭", "next": "下一步", "feedback": "反馈"},
+    "en": {"notes": "Notes", "followups": "Follow-ups", "deals": "Deals", "tickets": "Tickets",
+           "newest-first": "newest first", "oldest-first": "oldest first", "close": "close date", "due": "answer by"},
+}
+_RECORD_COLUMNS = {
+    "deals": ("id", "name", "stage", "amount", "probability", "close", "owner"),
+    "tickets": ("id", "subject", "type", "priority", "status", "opened", "due", "owner", "resolution", "satisfaction",
+                "closed"),
+}
+_RECORD_CHOICES = {"deals": {"stage": "deal_stages"},
+                   "tickets": {"type": "ticket_types", "priority": "ticket_priorities", "status": "ticket_statuses"}}
+
+
+def word(vault: Vault, key: str) -> str:
+    """A heading or column name in the vault's language (English for other languages)."""
+    words = _WORDS["zh"] if vault.config.language.startswith("zh") else _WORDS["en"]
+    return words.get(key, key)
+
+
+def money(value: Any) -> str:
+    """180,000 / 1,234.50: an amount as people read it."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return "" if value is None else str(value)
+
+
+def followups_in_order(vault: Vault, customer: Customer) -> list[FollowUp]:
+    """The customer's follow-ups in the order crmnotes.yaml asks for (display.followups)."""
+    return sorted(customer.followups, key=lambda f: f.at, reverse=vault.config.newest_first)
+
+
+def followup_when(followup: FollowUp) -> str:
+    """"2026-12-02 15:30", or the date alone for an entry written without a time."""
+    return format_minute(followup.at).replace("T", " ") if followup.has_time else followup.at.date().isoformat()
+
+
+def record_table(vault: Vault, kind: str, items: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Deals or tickets (``kind``) as column headings and rows of text in the vault's language:
+    choice labels, amounts with currency, probabilities in %; columns empty in every row left out."""
+    from . import deals
+
+    choices = _RECORD_CHOICES[kind]
+    known = _RECORD_COLUMNS[kind]
+    extra = [str(k) for item in items for k in item if str(k) not in known and k != "currency"]
+    keys = [*known, *dict.fromkeys(extra)]
+    rows = []
+    for index, item in enumerate(items):
+        cells = {key: "" if item.get(key) is None else str(_jsonable(item.get(key))) for key in keys}
+        cells["id"] = str(item.get("id") or index + 1)
+        for key, list_name in choices.items():
+            cells[key] = choice_label(vault, list_name, cells[key])
+        if kind == "deals":
+            amount = money(item.get("amount"))
+            cells["amount"] = f"{deals.currency_of(item, vault.config)} {amount}" if amount else ""
+            cells["probability"] = f"{deals.probability_of(item, vault.config):.0f}%"
+        rows.append([cells[key] for key in keys])
+    shown = [i for i, _ in enumerate(keys) if any(row[i] for row in rows)]
+    return [word(vault, keys[i]) for i in shown], [[row[i] for i in shown] for row in rows]
 
 
 # ------------------------------------------------------------------ JSON

@@ -101,6 +101,7 @@ class VaultConfig:
     user: str = ""
     currency: str = "CNY"
     tags: TagRules = field(default_factory=TagRules)
+    newest_first: bool = True  # order of follow-ups in `crm show` and the TUI (display.followups)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def choice_set(self, name: str) -> ChoiceSet:
@@ -243,6 +244,9 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
     groups = data.get("require_one_of") or []
     if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
         raise fail("require_one_of must be a list of lists of field names")
+    order = str(_mapping(data, "display", fail).get("followups", "newest-first"))
+    if order not in ("newest-first", "oldest-first"):
+        raise fail("display.followups must be newest-first or oldest-first")
     silent = data.get("silent_after_days", 90)
     if not _is_days(silent):
         raise fail(f"silent_after_days must be a whole number of days from 1 to {MAX_DAYS:,}")
@@ -258,6 +262,7 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
         user=str(data.get("user") or ""),
         currency=str(_mapping(data, "deals", fail).get("currency", "CNY")),
         tags=TagRules(adhoc, namespaces),
+        newest_first=order == "newest-first",
         raw=data,
     )
 

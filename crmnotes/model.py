@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -223,11 +224,18 @@ def _read_when(value: Any) -> datetime | None:
         return value.replace(tzinfo=None)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    if isinstance(value, str) and len(value) <= 40:
-        text = value.strip().replace(" ", "T", 1)
-        for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-            try:
-                return datetime.strptime(text, fmt)
-            except ValueError:
-                continue
+    if isinstance(value, str):
+        match = _TYPED_WHEN.match(value)
+        if match is None:
+            return None
+        try:
+            return datetime(*(int(part) for part in match.groups(default="0")))  # type: ignore[arg-type]
+        except ValueError:  # 2026-02-30, 25:00
+            return None
     return None
+
+
+# What people type and what files hold: 2026-12-05, 2026/12/05, 2026.12.5, 2026年12月5日, each with an optional
+# time (14:30, 14：30, T14:30:00).  The one parser of dates typed in the CLI and the TUI's forms.
+_TYPED_WHEN = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                         r"(?:(?:\s+|T)(\d{1,2})\s*[:：]\s*(\d{2})(?::(\d{2}))?)?\s*$")

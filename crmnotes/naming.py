@@ -25,6 +25,9 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 MAX_SLUG = 48
+# CJK ideographs (unified + extension A + compatibility), kana and hangul: scripts written without spaces.
+CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+MAX_PINYIN_CHARS = 16  # longer names only get keys for their first characters
 ID_PATTERN = re.compile(r"^c-\d{8}-[0-9a-z]{8}$")
 
 
@@ -96,3 +99,26 @@ def customer_relpath(name: str, customer_id: str) -> Path:
     slug = slugify(name)
     tag = customer_id.rsplit("-", 1)[-1][:4]
     return Path(slug[0]) / f"{slug}-{tag}.md"
+
+
+def pinyin_keys(text: str) -> list[str]:
+    """Keys that let a phone-contacts style query find a Chinese name.
+
+    For 星辰科技: full pinyin and initials from every syllable on
+    (xingchenkeji, chenkeji, keji, ji, xckj, ckj, kj), so both ``xingchen``
+    and ``xckj`` (matched as prefixes) and ``keji`` find it.  Search indexes
+    them; a customer reference (``crm log xingchen``) matches them too.
+    """
+    runs = re.findall(f"[{CJK_CLASS}]+", text)
+    if not runs:
+        return []
+    from pypinyin import Style, lazy_pinyin  # deferred: 0.4 s to import
+
+    keys: set[str] = set()
+    for run in runs:
+        syllables = [s for s in lazy_pinyin(run[:MAX_PINYIN_CHARS], style=Style.NORMAL, errors="ignore") if s.isascii()]
+        for i in range(len(syllables)):
+            rest = syllables[i:]
+            keys.add("".join(rest))
+            keys.add("".join(s[0] for s in rest if s))
+    return sorted(k for k in keys if k)

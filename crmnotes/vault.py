@@ -443,4 +443,9 @@ def _matchers(ref: str) -> list[Callable[[Customer], bool]]:
         lambda c: folded in fold(c.name),
         lambda c: fold(c.text("contact")) == folded,
     ]
+    if ref.isascii() and ref.isalpha() and len(ref) >= 2:  # pinyin or initials, as search reads them: xiaolu, xckj
+        from .naming import pinyin_keys
+
+        spelled = ref.lower()
+        matchers.append(lambda c: any(key.startswith(spelled) for key in pinyin_keys(c.name)))
     return matchers

@@ -79,8 +79,9 @@ def test_mixed_chinese_and_english(vault: Vault) -> None:
 
 def test_english_stemming_and_phrases(vault: Vault) -> None:
     assert set(names(vault, "renewing")) == {"Acme Analytics"}
-    assert set(names(vault, "security data")) == {"Acme Analytics", "Northwind Traders"}
-    assert names(vault, '"data security"') == ["Acme Analytics"]
+    found = names(vault, "security data")  # 星辰 only by its tag needs/data-security: ranked below the notes
+    assert set(found) == {"Acme Analytics", "Northwind Traders", "星辰科技有限公司"} and found[-1] == "星辰科技有限公司"
+    assert names(vault, '"data security"') == ["Acme Analytics", "星辰科技有限公司"]
     assert names(vault, '"数据安全"') == ["星辰科技有限公司"]
 
 
@@ -149,7 +150,7 @@ def test_date_ranges(vault: Vault) -> None:
     assert names(vault, f"created:<{(old + timedelta(days=1)).isoformat()}") == ["上海云图数据有限公司"]
     assert set(names(vault, "last:<30d")) == {"星辰科技有限公司", "Acme Analytics", "Northwind Traders"}
     assert names(vault, "last:>90d") == ["上海云图数据有限公司"]
-    assert set(names(vault, "last:<8d security")) == {"Acme Analytics"}
+    assert set(names(vault, "last:<8d renewal")) == {"Acme Analytics"}
 
 
 @pytest.mark.parametrize("bad", ['"unclosed', "(北京", "北京)", "OR 北京", "北京 AND", "colour:red", "created:soon",

@@ -33,6 +33,7 @@ QUERIES = [
     "(数据安全 OR integration) AND grade:A AND NOT stage:lost", "-数据安全", "NOT 数据安全 grade:B",
     '"data security" OR renewal', "tag:needs/ owner:alice", "created:2020-01..2030-12 预算", "last:<30d",
     "stage:silent", "1380013", "contract -annual", '"contract annual" OR "annual review"', "数据 OR 安全 OR 合同",
+    "security", "互联网 OR 展会", "needs",  # tags and choice labels (the labels field)
 ]
 
 

@@ -388,7 +388,7 @@ async def test_help_and_command_palette_list_the_actions(vault: Vault) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert {"Add customer", "Log follow-up", "Edit fields", "Due today", "Filter: mine"} <= titles
+        assert {"Add a customer · 新增客户", "Log a follow-up · 记录跟进", "Due today · 今日待跟进"} <= titles
         await pilot.press("question_mark")
         await pilot.pause()
         text = screen_text(app)

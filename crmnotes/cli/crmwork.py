@@ -6,6 +6,10 @@ Each command parses its options, calls ``crmnotes.deals`` / ``tickets`` /
 
 from __future__ import annotations
 
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +18,9 @@ import click
 from .. import deals, tickets
 from ..actions import _jsonable
 from ..errors import CrmError
-from .customers import fitted_table, label, open_vault, parse_assignments, print_note, user_of
-from .output import console, error_console, print_json, print_warning, safe, write_export
+from . import complete
+from .customers import label, open_vault, parse_assignments, print_note, user_of
+from .output import Column, console, error_console, fitted_table, print_json, print_warning, safe, write_export
 
 
 def _money(value: Any) -> str:
@@ -44,7 +49,8 @@ def _options(*options: Any) -> Any:
 
 
 _deal_options = _options(
-    click.option("--stage", default="", help="Deal stage (id or label from deal_stages)."),
+    click.option("--stage", default="", shell_complete=complete.deal_stages,
+                 help="Deal stage (id or label from deal_stages)."),
     click.option("--amount", default="", help="Amount: 180000, 18万, 36k."),
     click.option("--currency", default="", help="Currency code (default from crmnotes.yaml)."),
     click.option("--probability", default="", help="Win probability 0-100 (default from the stage)."),
@@ -55,7 +61,7 @@ _deal_options = _options(
 
 
 @deal.command(name="add")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.argument("name")
 @_deal_options
 @click.pass_context
@@ -71,7 +77,7 @@ def deal_add(ctx: click.Context, ref: str, name: str, stage: str, amount: str, c
 
 
 @deal.command(name="set")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.argument("deal_ref", metavar="DEAL")
 @click.option("--name", default="", help="New name.")
 @_deal_options
@@ -106,12 +112,12 @@ def deal_json(vault: Any, customer: Any, index: int, item: dict[str, Any]) -> di
 
 
 @deal.command(name="ls")
-@click.option("--stage", default="", help="Only deals at this stage.")
+@click.option("--stage", default="", shell_complete=complete.deal_stages, help="Only deals at this stage.")
 @click.option("--owner", default="", help="Only this owner's deals.")
 @click.option("--mine", is_flag=True, help="Only your deals.")
 @click.option("--open", "open_only", is_flag=True, help="Only deals not won or lost.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.argument("ref", required=False)
+@click.argument("ref", required=False, shell_complete=complete.customer_names)
 @click.pass_context
 def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: bool, as_json: bool,
             ref: str | None) -> None:
@@ -133,8 +139,7 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
               safe(label(vault, deals.DEAL_STAGES, str(d.get("stage", "")))),
               safe(f"{d.get('currency', '')} {_money(d.get('amount'))}".strip()), safe(f"{d['probability']:.0f}%"),
               safe(_money(d["weighted"])), safe(d.get("close") or ""), safe(d["owner"])] for d in items]
-    console().print(fitted_table(["customer", "id", "deal", "stage", "amount", "prob", "weighted", "close", "owner"],
-                                 table, flexible={"customer", "deal"}))
+    console().print(fitted_table(DEAL_COLUMNS, table))
     totals: dict[str, float] = {}
     for d in items:
         if deals.is_open(d):
@@ -142,6 +147,11 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
             totals[currency] = totals.get(currency, 0.0) + d["weighted"]
     shown = ", ".join(f"{_money(value)} {currency}" for currency, value in sorted(totals.items())) or "0"
     console().print(Text(f"{len(items)} deals; weighted open pipeline {shown}", style="dim"))
+
+
+DEAL_COLUMNS = [Column("customer", cut=True, min_width=16), Column("id", drop=4),
+                Column("deal", cut=True, min_width=12), Column("stage"), Column("amount"), Column("prob", drop=2),
+                Column("weighted", drop=3), Column("close"), Column("owner", drop=5)]
 
 
 # ------------------------------------------------------------------ tickets
@@ -162,7 +172,7 @@ _ticket_options = _options(
 
 
 @ticket.command(name="open")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.argument("subject")
 @_ticket_options
 @click.pass_context
@@ -181,7 +191,7 @@ def ticket_open(ctx: click.Context, ref: str, subject: str, kind: str, priority:
 
 
 @ticket.command(name="update")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.argument("ticket_ref", metavar="TICKET")
 @click.option("--subject", default="", help="New subject.")
 @click.option("--status", default="", help="open, in-progress, resolved, closed.")
@@ -201,7 +211,7 @@ def ticket_update(ctx: click.Context, ref: str, ticket_ref: str, subject: str, s
 
 
 @ticket.command(name="close")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.argument("ticket_ref", metavar="TICKET")
 @click.option("--resolution", "-r", default="", help="How it was solved.")
 @click.option("--satisfaction", "-s", default="", help="The customer's rating 1-5.")
@@ -226,7 +236,7 @@ def _print_ticket_result(customer: Any, as_json: bool, message: str) -> None:
 
 
 @ticket.command(name="ls")
-@click.argument("ref", required=False)
+@click.argument("ref", required=False, shell_complete=complete.customer_names)
 @click.option("--status", default="", help="Only tickets with this status.")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved and closed tickets.")
 @click.option("--owner", default="", help="Only this owner's tickets.")
@@ -254,16 +264,20 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
                    "red" if t.get("priority") in ("urgent", "high") else ""),
               safe(label(vault, tickets.STATUSES, str(t.get("status", "")))), safe(t.get("opened", "")),
               safe(t["owner"])] for t in items]
-    console().print(fitted_table(["customer", "id", "subject", "type", "priority", "status", "opened", "owner"],
-                                 table, flexible={"customer", "subject"}))
+    console().print(fitted_table(TICKET_COLUMNS, table))
     console().print(Text(f"{len(items)} tickets", style="dim"))
+
+
+TICKET_COLUMNS = [Column("customer", cut=True, min_width=16), Column("id"), Column("subject", cut=True, min_width=20),
+                  Column("type", drop=2), Column("priority"), Column("status"), Column("opened", drop=3),
+                  Column("owner", drop=4)]
 
 
 # ------------------------------------------------------------------ import
 
 
 @click.command(name="import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--map", "mappings", multiple=True, metavar="COL=FIELD", help="Read column COL as FIELD "
               "(FIELD '-' drops the column; extra:NAME keeps it under 'extra'). Repeatable.")
 @click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
@@ -289,8 +303,8 @@ def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], de
     options = ImportOptions(overrides=parse_assignments(mappings), defaults=parse_assignments(defaults),
                             owner=user_of(vault) if owner is None else owner, region=region.upper(),
                             on_duplicate=on_duplicate, skip_bad=skip_bad, dry_run=dry_run)
-    with _progress(as_json) as progress:
-        report = import_file(vault, file, options, progress)
+    with _progress(as_json) as progress, _readable(file) as path:
+        report = import_file(vault, path, options, progress)
     if rejects_file is not None and report.rejects:
         write_rejects(rejects_file, report.rejects)
     if as_json:
@@ -299,6 +313,19 @@ def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], de
         _print_import(vault, report)
     if report.blocked:
         ctx.exit(1)
+
+
+@contextmanager
+def _readable(file: Path) -> Iterator[Path]:
+    """``file``, or for ``-`` what stdin holds, in a temporary file (.xlsx when it is a zip, else .csv)."""
+    if str(file) != "-":
+        yield file
+        return
+    data = sys.stdin.buffer.read()
+    with tempfile.TemporaryDirectory(prefix="crm-import-") as folder:
+        path = Path(folder, "stdin.xlsx" if data[:2] == b"PK" else "stdin.csv")
+        path.write_bytes(data)
+        yield path
 
 
 class _progress:
@@ -350,11 +377,16 @@ def _print_import(vault: Any, report: Any) -> None:
             out.print(safe(dump(_jsonable(planned.meta)).rstrip()))
     summary = (f"{len(report.created)} new, {len(report.duplicates)} duplicates "
                f"({'merged' if report.merges else 'skipped'}), {len(report.rejects)} rejected")
+    fix = "Fix those rows, or pass --skip-bad to import the others (--rejects FILE saves them)."
     if report.blocked:
-        raise CrmError(f"{summary}; nothing was written because rows were rejected.",
-                       "Fix those rows, or pass --skip-bad to import the others (--rejects FILE saves them).")
+        raise CrmError(f"{summary}; nothing was written because rows were rejected.", fix)
+    if report.dry_run and not report.would_write:
+        out.print(Text(f"{summary}: the real import would write nothing because rows were rejected. {fix}",
+                       style="yellow"))
+        return
     verb = "would be imported" if report.dry_run else "imported"
-    out.print(Text(f"{summary}: {verb}.", style="green" if not report.rejects else "yellow"))
+    left_out = " (the rejected rows left out)" if report.rejects else ""
+    out.print(Text(f"{summary}: {verb}{left_out}.", style="green" if not report.rejects else "yellow"))
 
 
 # ------------------------------------------------------------------ export
@@ -363,10 +395,10 @@ def _print_import(vault: Any, report: Any) -> None:
 @click.command(name="export")
 @click.option("--format", "-f", "fmt", type=click.Choice(["csv", "xlsx", "json", "vcf", "ics"]), default=None,
               help="Output format (default: from the -o file's extension, else csv).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file (default: stdout; xlsx needs a file).")
-@click.option("--stage", default="", help="Only this stage.")
-@click.option("--tag", default="", help="Only customers with this tag (or namespace/).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
+              help="Write to this file (default or '-': stdout; xlsx only to a file or a pipe).")
+@click.option("--stage", default="", shell_complete=complete.stages, help="Only this stage.")
+@click.option("--tag", default="", shell_complete=complete.tags, help="Only customers with this tag (or namespace/).")
 @click.option("--owner", default="", help="Only this owner's customers.")
 @click.option("--grade", default="", help="Only this grade.")
 @click.option("--mine", is_flag=True, help="Only your customers.")
@@ -385,11 +417,13 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     from .customers import parse_day
 
     vault = open_vault(ctx)
+    if output is not None and str(output) == "-":
+        output = None
     suffix = output.suffix.lower().lstrip(".") if output else ""
     fmt = fmt or {"vcard": "vcf", "ical": "ics", "xls": "xlsx"}.get(suffix, suffix if suffix in exporter.FORMATS
                                                                    else "csv")
-    if fmt == "xlsx" and output is None:
-        raise CrmError("XLSX cannot be written to the terminal.", "Pass -o FILE.xlsx.")
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        raise CrmError("XLSX cannot be written to the terminal.", "Pass -o FILE.xlsx, or pipe it.")
     filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
     customers = actions.list_customers(vault, filters)
     today = date.today()
@@ -438,9 +472,15 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
 
     rows = [[safe(_cell(row.get(column))) for column in result.columns] for row in result.rows]
     console().print(Text(result.title, style="bold"))
-    console().print(fitted_table(result.columns, rows, flexible={"name", "label", "tag", "source"}))
+    console().print(fitted_table(report_columns(result.columns), rows))
     if result.totals:
         console().print(safe("  ".join(f"{k}: {_cell(v)}" for k, v in result.totals.items()), "dim"))
+
+
+def report_columns(headers: list[str]) -> list[Column]:
+    """Names and labels may be shortened; a report's later columns go first when even that does not fit."""
+    return [Column(h, drop=i, cut=h in {"name", "label", "tag", "source", "reason", "owner"}, min_width=8)
+            for i, h in enumerate(headers)]
 
 
 def _cell(value: Any) -> str:

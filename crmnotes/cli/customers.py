@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import subprocess
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,17 +10,20 @@ import click
 
 from .. import catalog
 from ..errors import CrmError
-from ..filters import Filters
+from ..filters import SORT_KEYS, Filters
 from ..identity import vault_user
 from ..model import Customer, Problem, format_minute
 from ..vault import Vault
-from .output import console, print_json, print_json_text, print_warning, safe
+from . import complete
+from .output import Column, console, fitted_table, print_json, print_json_text, print_warning, safe
 
 if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
-    from rich.table import Table
     from rich.text import Text
 
     from ..due import DueInfo
+
+
+SORT_CHOICES = [*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]
 
 
 def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
@@ -44,15 +44,12 @@ def parse_day(value: str | None, option: str) -> date:
     """A day typed on the command line (``None``, the option left out: today)."""
     if value is None:
         return date.today()
-    from ..model import date_issue, in_range
+    from ..model import date_issue, parse_when
 
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        day = None
-    if day is None or not in_range(day):
-        raise CrmError(f"{option} {date_issue(value)}.", "Give a day as YYYY-MM-DD.")
-    return day
+    when = parse_when(value)
+    if when is None:
+        raise CrmError(f"{option} {date_issue(value)}.", "Give a day as YYYY-MM-DD (or YYYY/MM/DD).")
+    return when.date()
 
 
 def label(vault: Vault, list_name: str, value: str) -> str:
@@ -91,10 +88,11 @@ def init(path: Path, example: bool) -> None:
 @click.option("--phone", "-p", default="", help="Phone; normalized to E.164 with the vault's region.")
 @click.option("--email", "-e", default="", help="Email address.")
 @click.option("--source", "-s", default="", help="Where the customer came from (trade-show, referral, ...).")
-@click.option("--stage", default="", help="Lifecycle stage (default: the first stage).")
+@click.option("--stage", default="", shell_complete=complete.stages, help="Lifecycle stage (default: the first stage).")
 @click.option("--grade", "-g", default="", help="Grade A / B / C.")
 @click.option("--owner", "-o", default=None, help="Owner (default: you).")
-@click.option("--tag", "-t", "tags", multiple=True, help="A tag such as budget/50k-plus (repeatable).")
+@click.option("--tag", "-t", "tags", multiple=True, shell_complete=complete.tags,
+              help="A tag such as budget/50k-plus (repeatable).")
 @click.option("--field", "extra", multiple=True, metavar="KEY=VALUE", help="Any other field (repeatable).")
 @click.option("--force", is_flag=True, help="Add even if it looks like an existing customer.")
 @click.option("--json", "as_json", is_flag=True, help="Print the new customer as JSON.")
@@ -139,14 +137,14 @@ def print_note(message: str) -> None:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.option("--note", "-n", required=True, help="What was said (specific, not 'talked').")
 @click.option("--channel", "-c", default="phone", show_default=True, help="phone, wechat, email, visit, meeting, ...")
 @click.option("--at", default=None, metavar="'YYYY-MM-DD HH:MM'", help="When (default: now).")
 @click.option("--by", default=None, help="Who followed up (default: you).")
 @click.option("--next", "next_step", default="", metavar="'YYYY-MM-DD what'", help="The next step and its date.")
 @click.option("--feedback", "-f", default="", help="The customer's feedback.")
-@click.option("--stage", default="", help="Move the customer to this stage.")
+@click.option("--stage", default="", shell_complete=complete.stages, help="Move the customer to this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")
 @click.pass_context
 def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, by: str | None, next_step: str,
@@ -173,7 +171,7 @@ def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, b
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--reveal", is_flag=True, help="Show phone numbers unmasked.")
 @click.pass_context
@@ -190,10 +188,12 @@ def show(ctx: click.Context, ref: str, as_json: bool, reveal: bool) -> None:
 
 
 def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
+    """Fields, then the notes, deals and tickets, then the follow-ups (in crmnotes.yaml's order)."""
     from rich.table import Table
     from rich.text import Text
 
     from .. import actions
+    from ..notes import notes_text
 
     today = date.today()
     out = console()
@@ -205,25 +205,34 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
         fields.add_row(key, safe(value))
     out.print(fields)
     out.print(safe(vault.relative(customer.path), "dim"))
-    for title, items in (("Deals", customer.deals), ("Tickets", customer.tickets)):
+    notes = notes_text(vault.read_document(customer.path))
+    if notes:
+        out.print(Text(f"\n{actions.word(vault, 'notes')}", style="bold"))
+        for line in notes.splitlines():
+            out.print(safe(line))
+    for kind, items in (("deals", customer.deals), ("tickets", customer.tickets)):
         if items:
-            out.print(Text(f"\n{title}", style="bold"))
-            for item in items:
-                out.print(safe("  " + ", ".join(f"{k}: {v}" for k, v in item.items())))
-    if customer.followups:
-        out.print(Text(f"\nFollow-ups ({len(customer.followups)})", style="bold"))
-    for followup in customer.followups:
-        head = safe(format_minute(followup.at).replace("T", " "), "cyan")
+            headers, rows = actions.record_table(vault, kind, items)
+            out.print(Text(f"\n{actions.word(vault, kind)}", style="bold"))
+            out.print(fitted_table([Column(h, cut=i > 0, min_width=10) for i, h in enumerate(headers)],
+                                   [[safe(cell) for cell in row] for row in rows]))
+    followups = actions.followups_in_order(vault, customer)
+    if followups:
+        order = actions.word(vault, "newest-first" if vault.config.newest_first else "oldest-first")
+        out.print(Text(f"\n{actions.word(vault, 'followups')} ({len(followups)}, {order})", style="bold"))
+    for followup in followups:
+        head = safe(actions.followup_when(followup), "cyan")
         head += safe(f"  {label(vault, 'channels', followup.channel)}  {followup.by}", "dim")
         if followup.stage_to:
-            head += safe(f"  {followup.stage_from or '?'} -> {followup.stage_to}", "magenta")
+            head += safe(f"  {label(vault, 'stages', followup.stage_from) or '?'} -> "
+                         f"{label(vault, 'stages', followup.stage_to)}", "magenta")
         out.print(head)
         for line in followup.note.splitlines():
             out.print(safe("  " + line))
         if followup.next_text:
-            out.print(safe(f"  next: {followup.next_text}", "green"))
+            out.print(safe(f"  {actions.word(vault, 'next')}: {followup.next_text}", "green"))
         if followup.feedback:
-            out.print(safe(f"  feedback: {followup.feedback}", "yellow"))
+            out.print(safe(f"  {actions.word(vault, 'feedback')}: {followup.feedback}", "yellow"))
     for problem in customer.problems:
         print_warning(f"{problem.location(vault.root)}: {problem.message}")
 
@@ -232,7 +241,7 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
 
 
 @click.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.pass_context
 def edit(ctx: click.Context, ref: str) -> None:
     """Open a customer's file in $EDITOR, then check it."""
@@ -240,11 +249,7 @@ def edit(ctx: click.Context, ref: str) -> None:
 
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or ("notepad" if os.name == "nt" else "vi")
-    try:
-        subprocess.run([*shlex.split(editor), str(customer.path)], check=False)
-    except OSError as exc:
-        raise CrmError(f"cannot start the editor '{editor}' ({exc.strerror}).", "Set $EDITOR to your editor.") from None
+    actions.run_editor(customer.path)
     try:
         edited = vault.read(customer.path)
     except CrmError as exc:
@@ -259,7 +264,7 @@ def edit(ctx: click.Context, ref: str) -> None:
 
 
 @click.command(name="set")
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete.customer_names)
 @click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
 @click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")
 @click.pass_context
@@ -280,13 +285,14 @@ def set_command(ctx: click.Context, ref: str, assignments: tuple[str, ...], as_j
 
 
 @click.command(name="ls")
-@click.option("--stage", default="", help="Only this stage (silent is computed).")
-@click.option("--tag", default="", help="Only customers with this tag (or namespace, e.g. needs/).")
+@click.option("--stage", default="", shell_complete=complete.stages, help="Only this stage (silent is computed).")
+@click.option("--tag", default="", shell_complete=complete.tags,
+              help="Only customers with this tag (or namespace, e.g. needs/).")
 @click.option("--owner", default="", help="Only this owner's customers.")
 @click.option("--grade", default="", help="Only this grade.")
 @click.option("--mine", is_flag=True, help="Only your customers.")
-@click.option("--sort", default="name", show_default=True, help="name, created, last, stage, grade, owner, next "
-              "(prefix - to reverse).")
+@click.option("--sort", default="name", show_default=True, type=click.Choice(SORT_CHOICES),
+              help="Sort column (prefix - to reverse).")
 @click.option("--limit", type=int, default=0, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: every key of `crm show --json` except the "
               "follow-up texts (followup_count and last_contact instead).")
@@ -339,44 +345,15 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
             safe(phone if reveal or not phone else mask_phone(phone, vault.config.phone_region)),
             safe(last.date().isoformat() if last else ""), due_text(due, today), safe(", ".join(customer.tags)),
         ])
-    headers = ["name", "stage", "grade", "owner", "contact", "phone", "last contact", "next", "tags"]
-    console().print(fitted_table(headers, rows, flexible={"name", "contact", "tags"},
-                                 droppable=("phone", "contact", "tags", "owner")))
+    console().print(fitted_table(LS_COLUMNS, rows))
     console().print(Text(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", style="dim"))
 
 
-def fitted_table(
-    headers: list[str], rows: list[list[Text]], flexible: set[str], droppable: tuple[str, ...] = ()
-) -> Table:
-    """A table for the terminal's width: short columns (dates, stages) keep
-    their width, ``flexible`` ones shrink or wrap, and ``droppable`` ones are
-    left out, in that order, when even that does not fit."""
-    from rich import box
-    from rich.cells import cell_len
-    from rich.table import Table
-
-    widths = [max([cell_len(h), *(row[i].cell_len for row in rows)]) for i, h in enumerate(headers)]
-    shown = list(range(len(headers)))
-
-    def needed() -> int:
-        return sum(min(widths[i], 8) if headers[i] in flexible else widths[i] for i in shown) + 2 * len(shown)
-
-    for name in droppable:
-        if needed() <= console().width:
-            break
-        shown.remove(headers.index(name))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for i in shown:
-        header = headers[i]
-        if header in flexible:
-            wraps = header != "name"
-            table.add_column(header, overflow="fold" if wraps else "ellipsis", no_wrap=not wraps,
-                             min_width=min(widths[i], 8))
-        else:
-            table.add_column(header, no_wrap=True, min_width=widths[i])
-    for row in rows:
-        table.add_row(*(row[i] for i in shown))
-    return table
+LS_COLUMNS = [Column("name", cut=True, min_width=24), Column("stage"), Column("grade"), Column("owner", drop=1),
+              Column("contact", drop=3, cut=True, min_width=8), Column("phone", drop=4), Column("last contact"),
+              Column("next"), Column("tags", drop=2, cut=True, min_width=20)]
+DUE_COLUMNS = [Column("due"), Column("status"), Column("name", cut=True, min_width=14), Column("owner", drop=1),
+               Column("stage"), Column("why", cut=True, min_width=28)]
 
 
 def due_text(due: DueInfo | None, today: date) -> Text:
@@ -428,7 +405,7 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
                      safe(item.customer.name, "bold"), safe(item.customer.owner),
                      safe(label(vault, "stages", effective_stage(item.customer, vault.config, day))),
                      safe(item.reason)])
-    console().print(fitted_table(["due", "status", "name", "owner", "stage", "why"], rows, flexible={"name", "why"}))
+    console().print(fitted_table(DUE_COLUMNS, rows))
     console().print(Text(f"{len(items)} due on or before {day.isoformat()}", style="dim"))
 
 

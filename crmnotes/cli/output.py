@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from ..sensitive import redact
 
 if TYPE_CHECKING:  # rich (~75 ms to import) loads when something is printed for a person, not for --json
     from rich.console import Console
+    from rich.table import Table
     from rich.text import Text
 
 
@@ -101,3 +103,80 @@ def write_export(data: bytes, fmt: str) -> None:
     sys.stdout.flush()
     out.write(data)
     out.flush()
+
+
+# ------------------------------------------------------------------ tables
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of ``fitted_table``.
+
+    ``drop``: 0 is always shown; otherwise, when the columns do not fit even
+    at their narrowest, the highest ``drop`` goes first.  ``cut``: its values
+    may be shortened with an ellipsis down to ``min_width`` (names, reasons,
+    tags); other columns keep their values whole and only shorten their header.
+    """
+
+    header: str
+    drop: int = 0
+    cut: bool = False
+    min_width: int = 10
+
+
+_GAP = 3  # cells between two columns: a separator and its padding
+
+
+def fitted_table(columns: list[Column], rows: list[list[Text]], width: int | None = None) -> Table:
+    """A table for the terminal's width (or ``width``) that never wraps a row: columns
+    are dropped by priority until the rest fit at their narrowest, then shortened with ``…``."""
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+
+    width = width or console().width
+    natural = [max([cell_len(c.header), *(row[i].cell_len for row in rows)]) for i, c in enumerate(columns)]
+    floor = [_narrowest(c, natural[i], [row[i].cell_len for row in rows]) for i, c in enumerate(columns)]
+    shown = list(range(len(columns)))
+
+    def needed(widths: list[int]) -> int:
+        return sum(widths[i] for i in shown) + _GAP * (len(shown) - 1)
+
+    droppable = sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop)
+    for index in droppable:
+        if needed(floor) <= width:
+            break
+        shown.remove(index)
+    widths = _shrunk(columns, natural, floor, shown, needed(natural) - width)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for i in shown:
+        table.add_column(columns[i].header, width=widths[i], no_wrap=True, overflow="ellipsis")
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
+    return table
+
+
+def _narrowest(column: Column, natural: int, values: list[int]) -> int:
+    if column.cut:
+        return min(natural, column.min_width)
+    return max([min(natural, 6), *values])  # the header may become "custom…", a value never
+
+
+def _shrunk(columns: list[Column], natural: list[int], floor: list[int], shown: list[int], excess: int) -> list[int]:
+    """Take ``excess`` cells: from the columns that may be cut, the least important (then the
+    rightmost) first, each down to its floor; then from the widest (headers; names only when
+    the terminal is too narrow even for the columns that are never dropped)."""
+    widths = list(natural)
+    for i in sorted((i for i in shown if columns[i].cut), key=lambda i: (-columns[i].drop, -i)):
+        take = max(0, min(excess, widths[i] - floor[i]))
+        widths[i] -= take
+        excess -= take
+    last_resort = [min(f, 6) if columns[i].cut else f for i, f in enumerate(floor)]  # a terminal too narrow
+    while excess > 0:
+        room = [i for i in shown if widths[i] > last_resort[i]]
+        if not room:
+            break
+        widest = max(room, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    return widths

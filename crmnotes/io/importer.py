@@ -84,6 +84,7 @@ class ImportReport:
     merges: dict[Path, dict[str, Any]] = field(default_factory=dict)
     written: bool = False
     dry_run: bool = False
+    skip_bad: bool = False
     paths: list[Path] = field(default_factory=list)
 
     @property
@@ -91,10 +92,16 @@ class ImportReport:
         """Nothing was written because some rows were rejected."""
         return bool(self.rejects) and not self.written and not self.dry_run
 
+    @property
+    def would_write(self) -> bool:
+        """Whether the same import without --dry-run writes (rejected rows stop it unless skipped)."""
+        return not self.rejects or self.skip_bad
+
     def to_json(self, vault: Vault, preview: int = 5) -> dict[str, Any]:
         return {
             "file": self.file, "encoding": self.encoding, "rows": self.rows, "dry_run": self.dry_run,
-            "written": self.written, "created": len(self.created), "merged_into_existing": len(self.merges),
+            "written": self.written, "would_write": self.would_write, "created": len(self.created),
+            "merged_into_existing": len(self.merges),
             "duplicates": [vars(d) for d in self.duplicates],
             "rejects": [{"row": r.row, "reason": r.reason} for r in self.rejects],
             "columns": [{"column": c, "field": f} for c, f in self.columns],
@@ -267,7 +274,7 @@ def import_file(vault: Vault, path: Path, options: ImportOptions | None = None,
         raise CrmError(f"no column of {path.name} holds the customer name (columns: {', '.join(table.headers)}).",
                        "Name it 客户名称 / Company / Account Name, or pass --map COLUMN=name.")
     report = ImportReport(path.name, table.encoding, len(table.rows), list(zip(table.headers, targets, strict=True)),
-                          dry_run=options.dry_run)
+                          dry_run=options.dry_run, skip_bad=options.skip_bad)
     index = DuplicateIndex()
     for customer in vault.scan().customers:
         index.add(_candidate({**customer.meta, "id": customer.id, "name": customer.name}), customer)

@@ -156,9 +156,16 @@ class Verifier:
                 self.data = b""  # gone since it was indexed: it cannot be shown as holding the word
         if check.text.encode("utf-8") in self.data:  # the common case, at C speed
             return True
-        if self.text is None:  # the file may spell it in another width or form (NFKC)
-            self.text = textmod.normalize(self.data.decode("utf-8", errors="replace"))
+        if self.text is None:  # the file may spell it in another width or form (NFKC), or hold it as a label
+            self.text = textmod.normalize(self.data.decode("utf-8", errors="replace")) + "\n" + self.labels()
         return check.text in self.text
+
+    def labels(self) -> str:
+        """The choice labels the index holds for the hit (互联网 for ``industry: internet``)."""
+        from .records import labels_text
+
+        record = self.session.record(self.docnum, self.session.generation) or {}
+        return textmod.normalize(labels_text(self.session.vault.config, record.get("meta") or {}))
 
     def vault_root(self) -> Path:
         return self.session.vault.root

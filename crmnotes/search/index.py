@@ -192,10 +192,11 @@ def _corrupt_errors() -> tuple[type[BaseException], ...]:
     import pickle
     import struct
 
+    from whoosh.filedb.filetables import FileFormatError as WhooshFileFormatError  # a stored-fields header
     from whoosh.index import IndexError as WhooshIndexError
 
     return (OSError, EOFError, ValueError, KeyError, IndexError, pickle.UnpicklingError, struct.error,
-            WhooshIndexError, AttributeError, TypeError)
+            WhooshIndexError, WhooshFileFormatError, AttributeError, TypeError)
 
 
 def open_index(vault: Vault) -> Any:

@@ -4,7 +4,8 @@
     (industry:互联网 OR source:展会) NOT grade:C  -lost
     created:2024-01..2024-03  last:<30d  last:>90d  next:<7d
 
-Bare words match name, contact, notes and follow-ups; words sit side by side
+Bare words match name, contact, notes and follow-ups, and (ranked lower) tags and
+the labels of the customer's choices (互联网, 展会); words sit side by side
 as AND.  A Chinese word of two characters is one bigram term; a longer one
 is the AND of its bigrams (no position check: every file holding the
 substring matches, so nothing ``grep`` finds is missed, and no jieba is
@@ -34,7 +35,7 @@ from ..errors import CrmError
 from ..model import DATE_RANGE_TEXT, MAX_DAYS, MAX_YEAR, MIN_YEAR
 from . import text as textmod
 
-TEXT_FIELDS = ("name", "contact", "body")
+TEXT_FIELDS = ("name", "contact", "body", "labels")  # labels: tags and choice labels (records.labels_text)
 FIELD_NAMES: dict[str, str] = {
     "stage": "stage", "阶段": "stage", "tag": "tag", "tags": "tag", "标签": "tag", "owner": "owner", "负责人": "owner",
     "industry": "industry", "行业": "industry", "source": "source", "来源": "source", "grade": "grade", "等级": "grade",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import note
-from ..config import fold
+from ..config import VaultConfig, fold
 from ..errors import FileFormatError
 from ..model import Customer, FollowUp, Problem
 from ..vault import Vault, read_customer_bytes
@@ -95,6 +95,7 @@ def document_fields(vault: Vault, rel: str, customer: Customer, with_words: bool
         "industry": customer.text("industry").lower(), "source": customer.text("source").lower(),
         "stage": customer.stage.lower(), "grade": customer.grade.lower(), "owner": fold(customer.owner),
         "tags": ",".join(t.lower() for t in customer.tags),
+        "labels": labels_text(vault.config, customer.meta),
         "channel": " ".join(sorted({f.channel.lower() for f in customer.followups if f.channel})),
         "record": record_of(customer),
     }
@@ -105,6 +106,22 @@ def document_fields(vault: Vault, rel: str, customer: Customer, with_words: bool
              "next": _as_datetime(customer.next_followup)}
     fields.update({k: v for k, v in dates.items() if v is not None})
     return {k: v for k, v in fields.items() if v != ""}
+
+
+LABELLED = {"industry": "industries", "source": "sources", "stage": "stages", "grade": "grades"}
+
+
+def labels_text(config: VaultConfig, meta: dict[str, Any]) -> str:
+    """What bare words match besides the text: the tags (``needs/数据安全``) and the labels of the
+    choices the customer has (互联网 for industry ``internet``), one per line."""
+    tags = meta.get("tags")
+    lines = [str(t) for t in tags if t is not None] if isinstance(tags, list) else [str(tags)] if tags else []
+    for key, list_name in LABELLED.items():
+        value, choices = meta.get(key), config.choices.get(list_name)
+        found = choices.find(str(value)) if choices is not None and value not in (None, "") else None
+        if found is not None and found.label:
+            lines.append(found.label)
+    return "\n".join(lines)
 
 
 def _as_datetime(value: Any) -> datetime | None:

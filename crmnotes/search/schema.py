@@ -190,6 +190,7 @@ def build_schema() -> Schema:
         name=BigramText(analyzer=analyzer, field_boost=4.0),
         contact=BigramText(analyzer=analyzer, field_boost=2.0),
         body=BigramText(analyzer=analyzer),
+        labels=BigramText(analyzer=analyzer, field_boost=0.5),  # tags and choice labels: below name and notes
         words=KEYWORD(scorable=True),  # jieba search-mode words: ranking only, recall comes from bigrams
         pinyin=KEYWORD(),
         phone=KEYWORD(),

@@ -17,12 +17,12 @@ import unicodedata
 from collections.abc import Iterator
 from functools import cache, lru_cache
 
-# CJK ideographs (unified + extension A + compatibility); kana and hangul are
-# also written without spaces, so they get the same bigram treatment.
-CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# CJK_CLASS: ideographs, kana and hangul (all written without spaces, so they get the same bigram
+# treatment); it and the pinyin keys live in the core, where references by pinyin need them too.
+from ..naming import CJK_CLASS, MAX_PINYIN_CHARS, pinyin_keys  # noqa: F401
+
 RUNS_PATTERN = rf"(?P<cjk>[{CJK_CLASS}]+)|(?P<word>[^\W{CJK_CLASS}]+)"
 MIN_PHONE_RUN = 4
-MAX_PINYIN_CHARS = 16  # longer names only get keys for their first characters
 
 
 @cache
@@ -85,29 +85,6 @@ def jieba_words(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------ pinyin
-
-
-def pinyin_keys(text: str) -> list[str]:
-    """Keys that let a phone-contacts style query find a Chinese name.
-
-    For 星辰科技: full pinyin and initials from every syllable on
-    (xingchenkeji, chenkeji, keji, ji, xckj, ckj, kj), so both ``xingchen``
-    and ``xckj`` (matched as prefixes) and ``keji`` find it.
-    """
-    if not has_cjk(text):
-        return []
-    from pypinyin import Style, lazy_pinyin  # deferred: 0.4 s to import
-
-    keys: set[str] = set()
-    for is_cjk, run, _, _ in runs(text):
-        if not is_cjk:
-            continue
-        syllables = [s for s in lazy_pinyin(run[:MAX_PINYIN_CHARS], style=Style.NORMAL, errors="ignore") if s.isascii()]
-        for i in range(len(syllables)):
-            rest = syllables[i:]
-            keys.add("".join(rest))
-            keys.add("".join(s[0] for s in rest if s))
-    return sorted(k for k in keys if k)
 
 
 # ------------------------------------------------------------------ phones

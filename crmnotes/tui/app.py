@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
@@ -43,7 +43,9 @@ class CrmApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "crmnotes"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark,f1", "help", "Help"),  # first, so the footer always shows it at 80 columns
+        # Help and Quit first: the footer shows them even at 80 columns, after the screen's own keys
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
         Binding("a", "add_customer", "Add"),
         Binding("l", "log_followup", "Log"),
         Binding("e", "edit_fields", "Edit"),
@@ -54,9 +56,12 @@ class CrmApp(App[None]):
         Binding("D", "deal", "Deal", show=False),
         Binding("t", "ticket", "Ticket", show=False),
         Binding("h", "history", "History", show=False),
-        Binding("q", "quit", "Quit"),
+        Binding("n", "edit_notes", "Notes", show=False),
+        Binding("E", "open_in_editor", "Open in $EDITOR", show=False),
         Binding("p", "toggle_reveal", "Reveal phones", show=False),
         Binding("ctrl+r", "refresh", "Reload", show=False),
+        Binding("home", "first_row", "First row", show=False, priority=True),
+        Binding("end", "last_row", "Last row", show=False, priority=True),
     ]
 
     def __init__(self, vault: Vault, *, today: date | None = None, now: datetime | None = None,
@@ -124,6 +129,27 @@ class CrmApp(App[None]):
             if current != seen and not worker.is_cancelled:
                 seen = current
                 self.post_message(VaultChanged())
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed while a form is still opening wait for its first field (``FormScreen.keys_before_ready``):
+        those that reached the previous screen's focused widget first and came back unhandled too."""
+        if isinstance(event, events.Key):
+            waiting = getattr(self.screen, "keys_before_ready", None)
+            if waiting is not None:
+                waiting.append(event)
+                return
+        await super().on_event(event)
+
+    async def replay_keys(self, screen: Screen) -> None:
+        """Hand ``screen`` the keys typed before it was ready, in order, as if they came now."""
+        keys: list[events.Key] = getattr(screen, "keys_before_ready", None) or []
+        screen.keys_before_ready = None  # type: ignore[attr-defined]
+        for key in keys:
+            if self.screen is not screen:  # a key (escape, ctrl+s) closed it: the rest were meant for it
+                break
+            fresh = events.Key(key.key, key.character)
+            fresh.set_sender(self)
+            await super().on_event(fresh)
 
     def on_vault_changed(self, message: VaultChanged) -> None:
         from .. import search  # no Whoosh import: tells this process's open searcher to check every file
@@ -255,6 +281,42 @@ class CrmApp(App[None]):
         if customer is not None:
             self.push_screen(EditFieldsForm(customer), self._after_save)
 
+    def action_edit_notes(self) -> None:
+        from .screens.forms import NotesForm
+
+        customer = self._current_customer()
+        if customer is not None:
+            self.push_screen(NotesForm(customer), self._after_save)
+
+    def action_open_in_editor(self) -> None:
+        """The customer's file in $EDITOR, the terminal handed over meanwhile; back on the same customer."""
+        from textual.app import SuspendNotSupported
+
+        from ..actions import run_editor
+
+        path = self.current_path()
+        if path is None:
+            self.notify("Select a customer first.", severity="warning")
+            return
+        failed: list[CrmError] = []
+
+        def edit() -> None:
+            try:
+                run_editor(path)
+            except CrmError as exc:  # caught in here: an exception leaving suspend() would not resume the app
+                failed.append(exc)
+
+        try:
+            with self.suspend():
+                edit()
+        except SuspendNotSupported:  # no terminal to hand over (a test, a browser): the editor runs as it is
+            edit()
+        if failed:
+            self.notify(str(failed[0]), title="Cannot open the editor", severity="error")
+            return
+        self.refresh_screens()
+        self.main.reload(keep=path)
+
     def action_add_customer(self) -> None:
         from .screens.forms import AddCustomerForm
 
@@ -331,34 +393,64 @@ class CrmApp(App[None]):
     # ------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Each command once, titled in English and Chinese (``跟进`` finds "Log a follow-up")."""
         main = self.main
-        yield SystemCommand("Add customer", "Create a customer (same rules as crm add)", self.action_add_customer)
-        yield SystemCommand("Log follow-up", "Append a follow-up to the selected customer", self.action_log_followup)
-        yield SystemCommand("Edit fields", "Change the selected customer's fields", self.action_edit_fields)
-        yield SystemCommand("Due today", "Who to contact today and why", self.action_due_view)
-        yield SystemCommand("Deal: add or update", "A deal of the selected customer (same as crm deal)",
-                            self.action_deal)
-        yield SystemCommand("Ticket: open, update or close", "A service ticket of the selected customer "
-                            "(same as crm ticket)", self.action_ticket)
-        yield SystemCommand("Pipeline board", "Deals by stage with totals and weighted forecast",
-                            self.action_pipeline)
-        yield SystemCommand("Reports", "Funnel, sources and activity charts", self.action_reports)
-        yield SystemCommand("Sync", "Commit, merge the remote's changes and push (crm sync)", self.action_sync)
-        yield SystemCommand("History", "Who changed the selected customer, from git", self.action_history)
-        yield SystemCommand("Reveal / mask phones", "Toggle showing phone numbers", self.action_toggle_reveal)
-        yield SystemCommand("Reload", "Read the vault again", self.action_refresh)
-        yield SystemCommand("Help: keys", "Every key binding", self.action_help)
-        yield SystemCommand("Search", "Focus the search box", main.action_focus_search)
-        yield SystemCommand("Filter…", "Filter by stage, grade, tag, owner", main.action_filters)
-        yield SystemCommand("Filter: next stage", "Cycle the stage filter", main.action_cycle_stage)
-        yield SystemCommand("Filter: mine", "Only my customers (toggle)", main.action_toggle_mine)
-        yield SystemCommand("Filter: due today", "Due on or before today (toggle)",
-                            lambda: main.action_due_filter("today"))
-        yield SystemCommand("Filter: overdue", "Due before today (toggle)", lambda: main.action_due_filter("overdue"))
-        yield SystemCommand("Filter: clear", "Clear the search box and filters", main.action_clear_filters)
-        yield SystemCommand("Sort: next column", "Cycle the sort column", main.action_cycle_sort)
-        yield SystemCommand("Sort: reverse", "Reverse the sort order", main.action_reverse_sort)
+        ours = [
+            ("Add a customer · 新增客户", "Create a customer (same rules as crm add)", self.action_add_customer),
+            ("Log a follow-up · 记录跟进", "Append a follow-up to the selected customer", self.action_log_followup),
+            ("Edit fields · 编辑字段", "Change the selected customer's fields", self.action_edit_fields),
+            ("Edit notes · 编辑备注", "The selected customer's free-text notes", self.action_edit_notes),
+            ("Open in $EDITOR · 用编辑器打开", "The selected customer's file in your editor",
+             self.action_open_in_editor),
+            ("Due today · 今日待跟进", "Who to contact today and why", self.action_due_view),
+            ("Deal: add or update · 商机", "A deal of the selected customer (same as crm deal)", self.action_deal),
+            ("Ticket: open, update or close · 服务工单", "A service ticket of the selected customer "
+             "(same as crm ticket)", self.action_ticket),
+            ("Pipeline board · 商机看板", "Deals by stage with totals and weighted forecast", self.action_pipeline),
+            ("Reports · 报表", "Funnel, sources and activity charts", self.action_reports),
+            ("Sync · 同步", "Commit, merge the remote's changes and push (crm sync)", self.action_sync),
+            ("History · 修改历史", "Who changed the selected customer, from git", self.action_history),
+            ("Reveal / mask phones · 显示电话", "Toggle showing phone numbers", self.action_toggle_reveal),
+            ("Reload · 刷新", "Read the vault again", self.action_refresh),
+            ("Help: keys · 帮助 快捷键", "Every key binding", self.action_help),
+            ("Search · 搜索", "Focus the search box", main.action_focus_search),
+            ("Filter… · 筛选", "Filter by stage, grade, tag, owner", main.action_filters),
+            ("Filter: next stage · 按阶段筛选", "Cycle the stage filter", main.action_cycle_stage),
+            ("Filter: mine · 我的客户", "Only my customers (toggle)", main.action_toggle_mine),
+            ("Filter: due today · 今日到期", "Due on or before today (toggle)",
+             lambda: main.action_due_filter("today")),
+            ("Filter: overdue · 逾期", "Due before today (toggle)", lambda: main.action_due_filter("overdue")),
+            ("Filter: clear · 清除筛选", "Clear the search box and filters", main.action_clear_filters),
+            ("Sort: next column · 排序", "Cycle the sort column", main.action_cycle_sort),
+            ("Sort: reverse · 倒序", "Reverse the sort order", main.action_reverse_sort),
+        ]
+        for title, help_text, callback in ours:
+            yield SystemCommand(title, help_text, callback)
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Keys", "Quit"):  # our help lists every key; quit is below, once
+                yield command
+        yield SystemCommand("Quit · 退出", "Leave crmnotes", self.action_quit)
+
+    # ------------------------------------------------------------ rows
+
+    def action_first_row(self) -> None:
+        self._jump_row(top=True)
+
+    def action_last_row(self) -> None:
+        self._jump_row(top=False)
+
+    def _jump_row(self, top: bool) -> None:
+        """Home / End on a list of rows go to its first / last row (a text field keeps them for itself)."""
+        from textual.actions import SkipAction
+        from textual.widgets import DataTable
+
+        focused = self.focused
+        if not isinstance(focused, DataTable) or focused.cursor_type != "row":
+            raise SkipAction()
+        if top:
+            focused.action_scroll_top()
+        else:
+            focused.action_scroll_bottom()
 
 
 def make_app(vault: Vault, *, today: date | None = None, now: datetime | None = None, user: str | None = None,

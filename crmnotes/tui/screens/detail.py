@@ -1,7 +1,8 @@
 """One customer on its own screen (narrow terminals; on wide ones the main
 screen shows the same ``CustomerDetail`` beside the table).  Phones stay
 masked until the reveal key; the view re-reads the file when it changes on
-disk; ``h`` opens the customer's history from git."""
+disk; ``n`` edits the notes, ``E`` opens the file in ``$EDITOR``; ``h`` opens
+the customer's history from git."""
 
 from __future__ import annotations
 
@@ -13,10 +14,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Header
 
-from ..widgets.customer_detail import CustomerDetail, notes_text
+from ..widgets.customer_detail import CustomerDetail
 from ..widgets.keys_footer import KeysFooter
-
-__all__ = ["DetailScreen", "notes_text"]
 
 
 class DetailScreen(Screen[None]):
@@ -26,10 +25,13 @@ class DetailScreen(Screen[None]):
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("l", "app.log_followup", "Log"),
         Binding("e", "app.edit_fields", "Edit"),
-        Binding("D", "app.deal", "Deal"),
-        Binding("t", "app.ticket", "Ticket"),
+        Binding("n", "app.edit_notes", "Notes"),
         Binding("h", "app.history", "History"),
-        Binding("p", "app.toggle_reveal", "Reveal phone"),
+        # in the help screen and the palette; left out of the footer so that Help and Quit fit at 80 columns
+        Binding("D", "app.deal", "Deal", show=False),
+        Binding("t", "app.ticket", "Ticket", show=False),
+        Binding("E", "app.open_in_editor", "Open in $EDITOR", show=False),
+        Binding("p", "app.toggle_reveal", "Reveal phone", show=False),
     ]
 
     def __init__(self, path: Path) -> None:

@@ -113,9 +113,11 @@ class DueScreen(Screen[None]):
         paths = [i.customer.path for i in items]
         if keep in paths:
             table.move_cursor(row=paths.index(keep), animate=False)
+        from .help import due_count_text
+
         mine = f" (mine: {self.crm.user})" if self.mine else ""
-        self.query_one("#due-status", Static).update(
-            f"{len(items)} due on or before {today.isoformat()}{mine} · enter opens · m mine")
+        counted = due_count_text(len(items), today.isoformat(), self.mine)
+        self.query_one("#due-status", Static).update(f"{counted}{mine} · enter opens · m mine")
 
     def current_path(self):  # type: ignore[no-untyped-def]
         table = self.query_one(DataTable)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -45,8 +46,20 @@ def choice_select(choices: ChoiceSet, value: str = "", prompt: str = "", blank: 
 class FormScreen(ModalScreen[Path | None]):
     """A titled dialog of labelled fields with a message line under each."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save"),
+        # Moving between fields at once, as the key arrives: a key typed right after a tab then goes to the next
+        # field even in a burst (pasted text, a fast typist), not to the field the tab was meant to leave.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
+    ]
     heading = ""
+    first_field = ""  # the field that has focus when the form opens (default: the first one)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Keys typed before the first field can take them wait here (see ``CrmApp.on_event``); None once it can.
+        self.keys_before_ready: list[events.Key] | None = []
 
     @property
     def crm(self) -> CrmApp:
@@ -67,12 +80,34 @@ class FormScreen(ModalScreen[Path | None]):
             with VerticalScroll(id="form-body"):
                 for name, label, widget in self.fields():
                     widget.id = f"f-{name}"
+                    if isinstance(widget, Input):  # the first key typed adds to a value, never erases it all
+                        widget.select_on_focus = False
                     yield Horizontal(Label(label, classes="field-label"), widget, classes="field")
                     yield Static("", id=f"err-{name}", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Save ^s", variant="primary", id="save", compact=True)
                 yield from self.extra_buttons()
                 yield Button("Cancel esc", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._ready_for_keys)
+        for select in self.query(Select):
+            self.watch(select, "expanded", self._dropdown_toggled, init=False)
+
+    def _dropdown_toggled(self, expanded: bool) -> None:
+        """Hide the buttons while a dropdown is open: where its rows cross a button's edge, the terminal
+        renderer cuts the row there and a Chinese character split by the cut is lost (官   (website))."""
+        self.query_one(".buttons").set_class(any(s.expanded for s in self.query(Select)), "-covered")
+
+    def _ready_for_keys(self) -> None:
+        """Focus the first field now (not at the next idle) and hand it the keys typed so far."""
+        try:
+            named = self.query(f"#f-{self.first_field}") if self.first_field else None
+            target = named.first() if named else next((w for w in self.query(".field > *") if w.focusable), None)
+            if target is not None:
+                self.set_focus(target)
+        finally:  # whatever happened, the keys must not stay held back
+            self.app.call_later(self.crm.replay_keys, self)
 
     def extra_buttons(self) -> list[Button]:
         """More buttons between Save and Cancel; pressing one calls ``button_action(id)``."""
@@ -160,8 +195,7 @@ class LogForm(FormScreen):
             ("stage", "move stage", choice_select(config.stages, prompt="(no change)")),
         ]
 
-    def on_mount(self) -> None:
-        self.query_one("#f-note").focus()
+    first_field = "note"
 
     def save(self) -> Path | None:
         entry = actions.LogEntry(note=self.value("note"), channel=self.value("channel"), at=self.value("at"),
@@ -194,9 +228,6 @@ class AddCustomerForm(FormScreen):
             ("owner", "owner", Input(self.crm.user, compact=True)),
             ("tags", "tags", Input(placeholder="needs/data-security, budget/50k-plus", compact=True)),
         ]
-
-    def on_mount(self) -> None:
-        self.query_one("#f-name").focus()
 
     def draft(self) -> actions.NewCustomer:
         from ...rules import split_tags
@@ -270,3 +301,29 @@ class EditFieldsForm(FormScreen):
             return None
         customer = self.crm.vault.read(self.customer.path)
         return actions.set_fields(self.crm.vault, customer, changes).path
+
+
+class NotesForm(FormScreen):
+    """Edit the customer's free-text notes (the prose under the title); only those bytes change."""
+
+    first_field = "notes"
+
+    def __init__(self, customer: Customer) -> None:
+        super().__init__()
+        self.customer = customer
+        self.heading = f"Notes · {customer.name}"
+        self.original = ""
+
+    def fields(self) -> list[tuple[str, str, Widget]]:
+        from ...notes import notes_text
+
+        self.original = notes_text(self.crm.vault.read_document(self.customer.path))
+        return [("notes", "notes", TextArea(self.original, soft_wrap=True))]
+
+    def save(self) -> Path | None:
+        from ...notes import set_notes
+
+        if self.value("notes").strip() == self.original:
+            self.notify("Nothing changed.")
+            return None
+        return set_notes(self.crm.vault, self.crm.vault.read(self.customer.path), self.value("notes")).path

@@ -12,8 +12,25 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-QUERY_HELP = ('Search box: words and "quoted phrases" match name, contact, tags, industry; '
-              "field:value narrows (stage:intent, tag:needs/, owner:张伟, grade:A, industry:互联网, source:展会).")
+QUERY_HELP = ('Search box: words and "quoted phrases" match name, contact, notes and follow-ups, then tags and '
+              "choice labels; field:value narrows (stage:intent, tag:needs/, owner:张伟, grade:A, industry:互联网, "
+              "source:展会).")
+
+
+def empty_customers_hint(total: int, shown: int) -> str:
+    """What to do when the customer table is empty: add someone, or loosen the search and filters."""
+    if total == 0:
+        return "no customers yet: press a to add a customer (or run crm import FILE)"
+    if shown == 0:
+        return "nothing matches: esc clears the search, c the filters"
+    return ""
+
+
+def due_count_text(count: int, today: str, mine: bool) -> str:
+    """The due list's count; an empty list says so in words, and where to look next."""
+    if count:
+        return f"{count} due on or before {today}"
+    return f"nobody{' of yours' if mine else ''} is due today: esc goes back, then b shows the pipeline"
 
 
 def bindings_table(groups: list[tuple[str, list[BindingType]]]) -> Table:

@@ -186,7 +186,10 @@ class MainScreen(Screen[None]):
             parts.append(f"row {self.table.row_number + 1}")
         if self.crm.sync_status:
             parts.append(self.crm.sync_status)
-        self.query_one("#status", Static).update(safe_text(" · ".join(parts), multiline=False))
+        from .help import empty_customers_hint
+
+        parts.append(empty_customers_hint(total, self.shown_count))
+        self.query_one("#status", Static).update(safe_text(" · ".join(p for p in parts if p), multiline=False))
 
     # ------------------------------------------------------------ events
 

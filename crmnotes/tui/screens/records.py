@@ -71,7 +71,8 @@ class RecordForm(FormScreen):
 
     def on_mount(self) -> None:
         self.fill()
-        self.query_one("#f-" + self.names[0]).focus()
+        self.first_field = self.names[0]
+        super().on_mount()
 
     @on(Select.Changed, "#f-record")
     def _record_changed(self, event: Select.Changed) -> None:
@@ -117,6 +118,7 @@ class DealForm(RecordForm):
     def __init__(self, customer: Customer, ref: str | None = None) -> None:
         super().__init__(customer, ref)
         self.heading = f"Deal · {customer.name}"
+        self._auto_probability = ""  # the probability this form filled in itself (not typed by hand)
 
     def records(self) -> list[dict[str, Any]]:
         return self.customer.deals
@@ -140,12 +142,19 @@ class DealForm(RecordForm):
 
     @on(Select.Changed, "#f-stage")
     def after_fill(self) -> None:
-        """Say which probability an empty field will get (the stage's default)."""
+        """Show the probability that saving will write: a stage move resets it to the new stage's
+        default (as ``crm deal set --stage`` does), unless a probability was typed by hand."""
         config = self.crm.vault.config
         stage = self.value("stage") or deals.stages(config).ids[0]
         default = deals.default_probability(config, stage)
-        hint = f"{default} (the stage's default)" if default is not None else "0-100"
-        self.query_one("#f-probability", Input).placeholder = hint
+        field = self.query_one("#f-probability", Input)
+        field.placeholder = f"{default} (the stage's default)" if default is not None else "0-100"
+        original = self.original.get("probability", "")
+        if field.value not in (original, self._auto_probability):
+            return  # typed by hand: saved as typed
+        moved = self.ref == NEW or stage != (self.original.get("stage") or "")
+        self._auto_probability = ("" if default is None else str(default)) if moved else original
+        field.value = self._auto_probability
 
     def save(self) -> Path | None:
         by = self.crm.user

@@ -1,8 +1,8 @@
-"""One customer shown in full: fields, deals and tickets, the follow-up
-timeline (newest first) and the notes rendered as markdown.  Phones stay
-masked until the app's reveal switch is on.  Every piece of vault text goes
-through ``safe_text`` / ``terminal_text``: a control or escape sequence in a
-file is shown, never obeyed.
+"""One customer shown in full: fields, the notes rendered as markdown, deals
+and tickets, and the follow-up timeline (newest first unless crmnotes.yaml
+says otherwise).  Phones stay masked until the app's reveal switch is on.
+Every piece of vault text goes through ``safe_text`` / ``terminal_text``: a
+control or escape sequence in a file is shown, never obeyed.
 
 A widget, so the detail screen (narrow terminals) and the side pane beside
 the customer table (wide ones) show the same thing.
@@ -20,9 +20,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ... import actions, note
+from ... import actions
 from ...errors import CrmError
-from ...model import Customer, format_minute
+from ...model import Customer
+from ...notes import notes_text
 from ...safetext import terminal_text
 from .text import safe_text
 
@@ -44,6 +45,7 @@ class CustomerDetail(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(classes="d-fields")
+        yield Static(classes="d-notes-title")
         yield Static(classes="d-records")
         yield Static(classes="d-timeline")
         # the notes' Markdown widget comes with the first customer (``_notes``): its import is not on the first frame
@@ -60,7 +62,7 @@ class CustomerDetail(VerticalScroll):
         if self.path is None:
             self.customer = None
             self.query_one(".d-fields", Static).update(Text("No customer selected.", style="dim"))
-            for selector in (".d-records", ".d-timeline"):
+            for selector in (".d-notes-title", ".d-records", ".d-timeline"):
                 self.query_one(selector, Static).update("")
             if self.query(".d-notes"):  # (none yet before the first customer)
                 self._notes("")
@@ -79,14 +81,17 @@ class CustomerDetail(VerticalScroll):
         return customer
 
     def _notes(self, text: str) -> None:
-        """Show ``text`` as markdown below the timeline."""
+        """Show the notes as markdown right under the fields, titled, with the keys that edit them."""
         from textual.widgets import Markdown  # markdown-it and pygments: loaded with the first customer shown
 
+        title = self.query_one(".d-notes-title", Static)
+        title.update(Text.assemble((f"\n{actions.word(self.crm.vault, 'notes')}", "bold"),
+                                   ("  n edit · E open in $EDITOR", "dim")) if self.customer is not None else "")
         shown = self.query(".d-notes")
         if shown:
             shown.first(Markdown).update(text)
         else:
-            self.mount(Markdown(text, classes="d-notes"))
+            self.mount(Markdown(text, classes="d-notes"), after=title)
 
     # ------------------------------------------------------------ rendering
 
@@ -104,51 +109,38 @@ class CustomerDetail(VerticalScroll):
 
     def _records(self, customer: Customer) -> RenderableType:
         parts: list[RenderableType] = []
-        for title, items in (("Deals", customer.deals), ("Tickets", customer.tickets)):
+        vault = self.crm.vault
+        for kind, items in (("deals", customer.deals), ("tickets", customer.tickets)):
             if items:
-                parts.append(Text(f"\n{title}", style="bold"))
-                parts.append(_record_table(items))
+                parts.append(Text(f"\n{actions.word(vault, kind)}", style="bold"))
+                parts.append(_record_table(*actions.record_table(vault, kind, items)))
         return Group(*parts)
 
     def _timeline(self, customer: Customer) -> RenderableType:
-        items = sorted(customer.followups, key=lambda f: f.at, reverse=True)
-        parts: list[RenderableType] = [Text(f"\nFollow-ups ({len(items)}, newest first)", style="bold")]
+        vault = self.crm.vault
+        items = actions.followups_in_order(vault, customer)
+        order = actions.word(vault, "newest-first" if vault.config.newest_first else "oldest-first")
+        parts: list[RenderableType] = [Text(f"\n{actions.word(vault, 'followups')} ({len(items)}, {order})",
+                                            style="bold")]
         for followup in items:
-            when = format_minute(followup.at).replace("T", " ") if followup.has_time else followup.at.date().isoformat()
-            head = Text(when, style="cyan") + safe_text(f"  {self._label('channels', followup.channel)}  {followup.by}",
-                                                        multiline=False)
+            head = Text(actions.followup_when(followup), style="cyan")
+            head += safe_text(f"  {self._label('channels', followup.channel)}  {followup.by}", multiline=False)
             if followup.stage_to:
-                head += safe_text(f"  {followup.stage_from or '?'} → {followup.stage_to}", "magenta", multiline=False)
+                head += safe_text(f"  {self._label('stages', followup.stage_from) or '?'} → "
+                                  f"{self._label('stages', followup.stage_to)}", "magenta", multiline=False)
             parts.append(head)
             parts += [safe_text("  " + line) for line in followup.note.splitlines()]
             if followup.next_text:
-                parts.append(safe_text(f"  next: {followup.next_text}", "green"))
+                parts.append(safe_text(f"  {actions.word(vault, 'next')}: {followup.next_text}", "green"))
             if followup.feedback:
-                parts.append(safe_text(f"  feedback: {followup.feedback}", "yellow"))
+                parts.append(safe_text(f"  {actions.word(vault, 'feedback')}: {followup.feedback}", "yellow"))
         return Group(*parts)
 
 
-def _record_table(items: list[dict[str, Any]]) -> Table:
-    keys: list[str] = []
-    for item in items:
-        keys += [str(k) for k in item if str(k) not in keys]
+def _record_table(headers: list[str], rows: list[list[str]]) -> Table:
     table = Table(box=None, padding=(0, 1), header_style="dim")
-    for key in keys:
-        table.add_column(safe_text(key, multiline=False))
-    for item in items:
-        table.add_row(*(safe_text(item.get(k, "") if item.get(k) is not None else "") for k in keys))
+    for header in headers:
+        table.add_column(safe_text(header, multiline=False))
+    for row in rows:
+        table.add_row(*(safe_text(cell) for cell in row))
     return table
-
-
-def notes_text(doc: note.Document) -> str:
-    """The body without its follow-up entries (those are in the timeline),
-    and without a trailing section heading left empty by their removal."""
-    pieces, cursor = [], doc.body_start
-    for entry in sorted(doc.entries, key=lambda e: e.start):
-        pieces.append(doc.text[cursor:entry.start])
-        cursor = max(cursor, entry.end)
-    pieces.append(doc.text[cursor:])
-    lines = "".join(pieces).rstrip().splitlines()
-    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
-        lines.pop()
-    return "\n".join(lines) + "\n"
