@@ -9,13 +9,12 @@ Python and stable, and the index is a rebuildable cache).  ``whoosh3`` is
 ~10% faster to build but is published by an automated maintainer at a pace
 of 100 releases in two months; ``whoosh-ng`` builds 1.7x faster but writes
 an index the others cannot read and auto-loads plugins.  Trust and an
-exit path weigh more than 10%; the build is made fast by doing jieba in
+exit path weigh more than 10%; the build is made fast by indexing in
 worker processes instead (see ``index.rebuild``).
 
 Text fields use ``CjkTokenizer``: Latin words are lowercased and stemmed
 (renewal ~ renewing), CJK runs become overlapping bigrams *with positions*,
-so a phrase of bigrams finds any Chinese substring (jieba's shipped
-``ChineseAnalyzer`` records no positions: phrase queries on it find nothing).
+so a phrase of bigrams finds any Chinese substring.
 """
 
 from __future__ import annotations
@@ -190,7 +189,6 @@ def build_schema() -> Schema:
         name=BigramText(analyzer=analyzer, field_boost=4.0),
         contact=BigramText(analyzer=analyzer, field_boost=2.0),
         body=BigramText(analyzer=analyzer),
-        words=KEYWORD(scorable=True),  # jieba search-mode words: ranking only, recall comes from bigrams
         pinyin=KEYWORD(),
         phone=KEYWORD(),
         industry=ID(),

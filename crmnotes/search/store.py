@@ -27,7 +27,7 @@ from ..model import Problem
 from ..vault import CUSTOMERS_DIR, Vault
 from .records import FileState
 
-INDEX_VERSION = 6  # schema + analysis + record layout; a different number means rebuild
+INDEX_VERSION = 7  # schema + analysis + record layout; a different number means rebuild
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 STAMP = "unchanged.json"
