@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import shutil
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +39,7 @@ from ..config import CONFIG_FILE
 from ..errors import CrmError
 from ..vault import Vault
 from . import store
+from . import text as textmod
 from .records import FileState, Prepared, prepare
 
 Progress = Callable[[int, int], None]
@@ -165,7 +168,6 @@ def warm_up(vault: Vault) -> None:
     from whoosh import index as windex
 
     from . import pool  # noqa: F401 - Whoosh's writer
-    from . import text as textmod
     from .schema import build_schema
 
     build_schema()
@@ -189,9 +191,6 @@ def _usable(vault: Vault, folder: Path, manifest: store.Manifest | None) -> bool
 def _corrupt_errors() -> tuple[type[BaseException], ...]:
     # What a damaged index raises on open/read: missing segment files,
     # truncated pickles, bad structs.  CrmError and KeyboardInterrupt pass.
-    import pickle
-    import struct
-
     from whoosh.index import IndexError as WhooshIndexError
 
     return (OSError, EOFError, ValueError, KeyError, IndexError, pickle.UnpicklingError, struct.error,
