@@ -1,7 +1,7 @@
 """The Whoosh schema and the analyzer of Chinese + English text.
 
-Whoosh release: **whoosh-reloaded 2.7.5** (pinned ``>=2.7.5,<2.8`` in
-pyproject).  Measured alternatives: Whoosh 2.7.4 warns on import under
+Whoosh release: **whoosh-reloaded 2.7.5**, pinned exactly in pyproject:
+``evaluate`` and ``pool`` read private Whoosh structures.  Measured alternatives: Whoosh 2.7.4 warns on import under
 Python 3.11; whoosh-reloaded imports cleanly and keeps the classic API and
 on-disk format, so an index stays readable by any classic 2.7 reader and we
 are never locked in (its repository is archived, but the code is small, pure
