@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := .demo-vault
 
-.PHONY: demo test check lint fix clean bench faults
+.PHONY: demo test test-lowest check lint fix clean bench faults
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,19 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto -q
+
+# The declared lower bounds are true: a fresh venv of its own with every direct dependency of
+# pyproject.toml (runtime and dev) at its lower bound (what `uv pip install --resolution
+# lowest-direct` does), then lint and the whole test suite there.
+LOWEST := .venv-lowest
+test-lowest:
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(PYTHON) .ci/lowest_constraints.py pyproject.toml > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e '.[dev]'
+	$(LOWEST)/bin/python -m pip check
+	$(LOWEST)/bin/ruff check crmnotes tests benchmarks
+	$(LOWEST)/bin/python -m pytest -n auto -q -p no:cacheprovider
 
 # Performance figures at 1,000 and 10,000 customers (needs ripgrep for the baseline ratios:
 # apt-get install -y ripgrep).  BENCH_ARGS=--quick for a smoke run, --large adds 50,000.
@@ -49,4 +62,4 @@ fix: $(STAMP)
 check: lint test
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) $(DEMO) .pytest_cache .ruff_cache

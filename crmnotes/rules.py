@@ -7,6 +7,7 @@ Everything here is pure: values in, values or ``FieldIssue``s out.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
@@ -88,14 +89,60 @@ def _country_code(region: str) -> str:
 # ------------------------------------------------------------------ emails
 
 
-def normalize_email(raw: str) -> str:
-    from email_validator import EmailNotValidError, validate_email
+# The addresses people write: a dot-atom local part (RFC 5322, UTF-8 allowed as in RFC 6531) and a domain name
+# of two or more labels, Chinese ones included.  Quoted local parts, IP-address domains and comments are refused:
+# no mail program a salesperson uses writes them.  Nothing looks the domain up (email-validator's only other work,
+# which needs dnspython).
+_EMAIL_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_EMAIL_LOCAL = re.compile(rf"{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*")
+_DOMAIN_DOTS = re.compile("[.\u3002\uff0e\uff61]")  # the full stops IDNA reads as dots (。 in Chinese text)
+_ASCII_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")  # RFC 6761: never deliverable
+MAX_EMAIL_LOCAL = 64
+MAX_EMAIL = 254
 
-    text = clean_text(str(raw)).strip()
+
+def normalize_email(raw: str) -> str:
+    """``someone@例子.中国`` as written (NFC), its domain lower-cased and in Unicode (punycode labels decoded).
+
+    Raises ``ValueError`` with a message fit for the user."""
+    text = unicodedata.normalize("NFC", clean_text(str(raw)).strip())
+    local, at, domain = text.rpartition("@")
     try:
-        return str(validate_email(text, check_deliverability=False).normalized)
-    except EmailNotValidError as exc:
+        if not at:
+            raise ValueError("it has no @")
+        if not local or not domain:
+            raise ValueError("there is nothing before the @" if not local else "there is nothing after the @")
+        if not _EMAIL_LOCAL.fullmatch(local):
+            raise ValueError(f"'{local}' has a space, a second @ or a character mail addresses cannot hold")
+        if len(local.encode()) > MAX_EMAIL_LOCAL:
+            raise ValueError(f"the part before the @ is longer than {MAX_EMAIL_LOCAL} bytes")
+        labels = [_domain_label(label, domain) for label in _DOMAIN_DOTS.split(domain)]
+    except ValueError as exc:
         raise ValueError(f"'{text}' is not a valid email address ({exc})") from None
+    if len(labels) < 2 or labels[-1][1].isdigit() or labels[-1][1] in SPECIAL_USE_DOMAINS:
+        raise ValueError(f"'{text}' is not a valid email address ('{domain}' is not a domain name mail can reach, "
+                         "like example.com or 例子.中国)")
+    if len(local.encode()) + len(labels) + sum(len(ascii_) for _, ascii_ in labels) > MAX_EMAIL:
+        raise ValueError(f"'{text}' is not a valid email address (it is longer than {MAX_EMAIL} characters)")
+    return local + "@" + ".".join(unicode for unicode, _ in labels)
+
+
+def _domain_label(label: str, domain: str) -> tuple[str, str]:
+    """One label of a domain name as (Unicode, ASCII): 中国 -> (中国, xn--fiqs8s), XN--FIQS8S too."""
+    readable = unicodedata.normalize("NFKC", label).lower()  # full-width letters as ASCII, as IDNA maps them
+    try:
+        if readable.isascii():
+            unicode, ascii_ = (readable.encode().decode("idna") if readable.startswith("xn--") else readable), readable
+        elif all(ch.isalnum() or ch == "-" or unicodedata.category(ch).startswith("M") for ch in readable):
+            unicode, ascii_ = readable, readable.encode("idna").decode()
+        else:
+            raise UnicodeError
+    except UnicodeError:
+        raise ValueError(f"'{domain}' is not a domain name") from None
+    if not _ASCII_LABEL.fullmatch(ascii_):
+        raise ValueError(f"'{domain}' is not a domain name")
+    return unicode, ascii_
 
 
 # ------------------------------------------------------------------ tags

@@ -1,4 +1,4 @@
-"""crm import: real CSV (UTF-8, BOM, GBK) and XLSX files into a real vault."""
+"""crm import: real CSV (UTF-8, BOM, GBK, Big5, Shift-JIS) and XLSX files into a real vault."""
 
 from __future__ import annotations
 
@@ -150,14 +150,66 @@ def test_zip_bomb_and_bad_encoding_are_refused(empty_vault: Vault, tmp_path: Pat
         archive.writestr("xl/worksheets/sheet1.xml", b"0" * (60 * 2**20))
     with pytest.raises(CrmError, match="zip bomb"):
         read_table(bomb)
-    latin = tmp_path / "bad.csv"
-    latin.write_bytes(b"name\n" + b"\xff\xfe\xfd\x80\n")
-    with pytest.raises(CrmError, match="neither UTF-8 nor GBK"):
-        read_table(latin)
+    mixed = tmp_path / "mixed.csv"  # a GBK sheet with Big5 rows pasted in: no one encoding reads it
+    mixed.write_bytes("客户名称,联系人\n星辰科技有限公司,王建林\n".encode("gbk") + "臺北雲帆網路,李娜\n".encode("big5"))
+    with pytest.raises(CrmError, match=r"is not UTF-8 text .* no other encoding reads it cleanly"):
+        read_table(mixed)
     not_zip = tmp_path / "fake.xlsx"
     not_zip.write_text("hello", encoding="utf-8")
     with pytest.raises(CrmError, match=r"not a valid \.xlsx"):
         read_table(not_zip)
+
+
+# Sheets as spreadsheet programs save "CSV" in each market: (encoding, reported as, column map, rows).
+LEGACY_SHEETS = {
+    "gbk": ("gb18030", ("客户名称", "联系人", "电话", "行业", "备注"), [
+        ("星辰科技有限公司", "王建林", "13800138000", "互联网", "需要数据安全方案，下周报价"),
+        ("北京云帆网络有限公司", "李娜", "13900139000", "制造业", "老客户介绍，关注成本"),
+        ("广州南方物流有限公司", "黄志强", "13700137000", "物流", "仓储系统升级")]),
+    "big5": ("big5", ("公司名稱", "聯絡人", "電話", "行業", "備註"), [
+        ("臺北星辰科技股份有限公司", "陳建宏", "+886 912 345 678", "網際網路", "需要資料安全方案，下週報價"),
+        ("高雄雲帆網路有限公司", "林淑芬", "+886 922 333 444", "製造業", "關注成本與交期"),
+        ("新竹晶圓材料有限公司", "黃志明", "+886 935 111 222", "半導體", "安排工廠參訪")]),
+    "cp932": ("cp932", ("会社名", "担当者", "電話", "業種", "メモ"), [
+        ("株式会社星辰テック", "山田太郎", "+81 3-1234-5678", "インターネット", "来週に見積もりを送付する予定です"),
+        ("雲帆ネットワーク株式会社", "佐藤花子", "+81 6-2345-6789", "製造業", "コスト削減に関心あり"),
+        ("東京ロジスティクス株式会社", "鈴木一郎", "+81 3-9876-5432", "物流", "倉庫システムの更新を検討中")]),
+    "utf-8-sig": ("utf-8-sig", ("客户名称", "联系人", "电话", "行业", "备注"), [
+        ("上海明远信息技术有限公司", "刘经理", "13800138001", "互联网", "关注数据安全")]),
+    "gb2312": ("gb18030", ("公司", "联系人", "电话", "行业", "备注"), [  # one short row reads as Korean too
+        ("星辰科技", "王建林", "13800138000", "互联网", "报价")]),
+    "shift_jis": ("cp932", ("会社名", "担当者", "電話", "業種", "メモ"), [
+        ("星辰テック", "山田太郎", "+81 3-1234-5678", "物流", "見積もり")]),
+}
+TARGETS = ("name", "contact", "phone", "industry", "notes")
+
+
+@pytest.mark.parametrize("encoding", sorted(LEGACY_SHEETS))
+def test_sheets_in_each_markets_encoding_import_without_mojibake(crm_empty, tmp_path: Path, encoding: str) -> None:
+    reported, headers, rows = LEGACY_SHEETS[encoding]
+    sheet = tmp_path / f"{encoding}.csv"
+    sheet.write_bytes("\r\n".join(",".join(row) for row in [headers, *rows]).encode(encoding) + b"\r\n")
+    maps = [arg for header, target in zip(headers, TARGETS, strict=True) for arg in ("--map", f"{header}={target}")]
+    out = crm_empty("import", str(sheet), *maps, "--json").json()
+    assert out["encoding"] == reported and out["created"] == len(rows)
+    for name, contact, _, _, note in rows:
+        shown = crm_empty("show", name, "--json").json()
+        assert (shown["name"], shown["contact"]) == (name, contact)
+        assert note in (crm_empty.root / shown["path"]).read_text(encoding="utf-8")
+
+
+def test_a_sheet_no_encoding_reads_cleanly_is_refused_and_nothing_is_written(crm_empty, tmp_path: Path,
+                                                                            snapshot_files) -> None:
+    def lines(encoding: str) -> bytes:
+        _, headers, rows = LEGACY_SHEETS[encoding]
+        return "".join(",".join(row) + "\n" for row in [headers, *rows]).encode(encoding)
+
+    sheet = tmp_path / "pasted.csv"  # a Japanese sheet pasted under a Big5 one
+    sheet.write_bytes(lines("big5") + lines("cp932"))
+    before = snapshot_files(crm_empty.root)
+    failed = crm_empty("import", str(sheet), ok=False)
+    assert "pasted.csv is not UTF-8 text" in failed.stderr and "CSV UTF-8" in failed.stderr
+    assert snapshot_files(crm_empty.root) == before
 
 
 def test_dry_run_writes_nothing_and_map_overrides(crm_empty, empty_vault: Vault, tmp_path: Path,

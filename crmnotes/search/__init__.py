@@ -1,9 +1,9 @@
 """Search: a Whoosh index of the vault with Chinese segmentation, field queries and pinyin.
 
 An adapter, not part of the domain core: the core never imports it, and
-nothing here imports Whoosh or jieba until an index is really opened.
+nothing here imports Whoosh until an index is really opened.
 
-* ``text`` - CJK runs and bigrams, jieba words, pinyin and phone keys (no Whoosh)
+* ``text`` - CJK runs and bigrams, pinyin and phone keys (no Whoosh)
 * ``records`` - one file -> index document + stored record (no Whoosh)
 * ``store`` - the manifest that makes freshness checks cheap (no Whoosh)
 * ``schema`` - fields and the CJK/English analyzer

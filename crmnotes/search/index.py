@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import shutil
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +39,7 @@ from ..config import CONFIG_FILE
 from ..errors import CrmError
 from ..vault import Vault
 from . import store
+from . import text as textmod
 from .records import FileState, Prepared, prepare
 
 Progress = Callable[[int, int], None]
@@ -165,7 +168,6 @@ def warm_up(vault: Vault) -> None:
     from whoosh import index as windex
 
     from . import pool  # noqa: F401 - Whoosh's writer
-    from . import text as textmod
     from .schema import build_schema
 
     build_schema()
@@ -189,9 +191,6 @@ def _usable(vault: Vault, folder: Path, manifest: store.Manifest | None) -> bool
 def _corrupt_errors() -> tuple[type[BaseException], ...]:
     # What a damaged index raises on open/read: missing segment files,
     # truncated pickles, bad structs.  CrmError and KeyboardInterrupt pass.
-    import pickle
-    import struct
-
     from whoosh.filedb.filetables import FileFormatError as WhooshFileFormatError  # a stored-fields header
     from whoosh.index import IndexError as WhooshIndexError
 
@@ -232,7 +231,7 @@ def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Pla
     todo = work.added + work.suspect
     prepared = [prepare(vault, rel) for rel in todo]
     ix = windex.open_dir(str(folder))
-    writer = _writer(ix, pooled=True)
+    writer = _writer(ix, pooled=True, timeout=5.0)
     try:
         for rel in work.removed:
             writer.delete_by_term("path", rel)
@@ -285,7 +284,7 @@ def _merge_in_place(folder: Path) -> None:
 
     ix = windex.open_dir(str(folder))
     try:
-        writer = _writer(ix)
+        writer = _writer(ix, timeout=5.0)
         try:
             writer.commit(mergetype=_merge_small_only)  # nothing added: only the merge runs
         except BaseException:
@@ -365,8 +364,6 @@ def _merge_beside(vault: Vault, folder: Path) -> None:
     from whoosh import index as windex
     from whoosh.reading import SegmentReader
 
-    from .pool import PoolWriter
-
     work = folder.with_name(f"{folder.name}.merge-{os.getpid()}")
     try:
         shutil.rmtree(work, ignore_errors=True)
@@ -377,7 +374,7 @@ def _merge_beside(vault: Vault, folder: Path) -> None:
             if len(small) < SMALL_SEGMENTS:
                 return
             merged_ix = windex.create_in(str(work), ix.schema, indexname=ix.indexname)
-            writer = PoolWriter(merged_ix, compound=False)
+            writer = _writer(merged_ix, pooled=True, compound=False)
             writer.pause = _updating.wait
             docmaps = []
             for segment in small:
@@ -438,7 +435,7 @@ def _swap_merged(vault: Vault, folder: Path, work: Path, small: list[Any], docma
                 for name in os.listdir(work):
                     if name.startswith(merged.segment_id() + "."):
                         os.replace(work / name, folder / name)
-            writer = _writer(ix)
+            writer = _writer(ix, timeout=5.0)
             try:
                 writer.commit(mergetype=lambda _w, segments: [s for s in segments if s.segment_id() not in ids]
                               + ([merged] if merged is not None and merged.doc_count() else []))
@@ -462,13 +459,15 @@ def _put(writer: Any, manifest: store.Manifest, item: Prepared, stats: RefreshSt
         stats.changed += 1
 
 
-def _writer(ix: Any, pooled: bool = False) -> Any:
-    """A writer of ``ix``; ``pooled``: one that adds documents through ``pool.PoolWriter`` (same segment, less work)."""
+def _writer(ix: Any, pooled: bool = False, **options: Any) -> Any:
+    """A writer of ``ix``: Whoosh's own, or with ``pooled`` one whose new segment's postings go through
+    ``pool.PoolWriter`` (the same segment files with far less work; the one user of Whoosh's private writer
+    fields, which is why whoosh-reloaded is pinned exactly).  Every writer of the index comes from here."""
     if not pooled:
-        return ix.writer(timeout=5.0)
+        return ix.writer(**options)
     from .pool import PoolWriter
 
-    return PoolWriter(ix, timeout=5.0)
+    return PoolWriter(ix, **options)
 
 
 # ------------------------------------------------------------------ rebuild
@@ -512,11 +511,10 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
     per searcher at 10,000 customers, and every incremental update opens one."""
     from whoosh import index as windex
 
-    from . import pool
     from .schema import build_schema
 
     ix = windex.create_in(target, build_schema())
-    writer = pool.PoolWriter(ix, compound=False)
+    writer = _writer(ix, pooled=True, compound=False)
     entries = []
     try:
         for done, rel in enumerate(rels, start=1):
@@ -526,7 +524,7 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
             entries.append((item.rel, item.state, item.error))
             if writer.pool.estimated_bytes > POOL_BYTES:  # memory stays bounded: close this segment, start another
                 writer.commit(merge=False)
-                writer = pool.PoolWriter(ix, compound=False)
+                writer = _writer(ix, pooled=True, compound=False)
             if progress:
                 progress(done, total or len(rels))
         writer.commit(merge=False)

@@ -8,8 +8,7 @@ Bare words match name, contact, notes and follow-ups, and (ranked lower) tags an
 the labels of the customer's choices (互联网, 展会); words sit side by side
 as AND.  A Chinese word of two characters is one bigram term; a longer one
 is the AND of its bigrams (no position check: every file holding the
-substring matches, so nothing ``grep`` finds is missed, and no jieba is
-needed to ask) and the hits actually returned are verified to hold the exact
+substring matches, so nothing ``grep`` finds is missed) and the hits actually returned are verified to hold the exact
 substring (``Check``, evaluated by ``engine``), so bigrams that only occur
 apart never show;
 a Latin word is stemmed, and also matches the pinyin or initials of Chinese
@@ -422,8 +421,7 @@ class _Compiler:
                 options = [q.And([q.Term(f, g) for g in grams]) for f in fields]
                 loose = q.Or(options)
                 self.loose.append(Substring(run, fields, loose, required=not self.optional))
-            # a jieba word of the same text adds score where the index holds words (records.with_words)
-            return q.Or([*options, q.Term("words", run, boost=2.0)])
+            return q.Or(options)
         tokens = [t.text for t in self.analyzer(run, mode="query")]
         stem = tokens[0] if tokens else run
         if stem != run:

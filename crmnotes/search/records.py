@@ -56,7 +56,7 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
 
-def prepare(vault: Vault, rel: str, with_words: bool = False) -> Prepared:
+def prepare(vault: Vault, rel: str) -> Prepared:
     path = vault.root / rel
     try:
         data, stat = read_customer_bytes(path)  # the vault's one way in: no FIFO, nothing over the limit
@@ -74,17 +74,11 @@ def prepare(vault: Vault, rel: str, with_words: bool = False) -> Prepared:
     except FileFormatError as exc:
         return Prepared(rel, state, error=f"{exc.message} {exc.hint}".strip())
     customer = vault.customer_from(path, doc)
-    return Prepared(rel, state, fields=document_fields(vault, rel, customer, with_words))
+    return Prepared(rel, state, fields=document_fields(vault, rel, customer))
 
 
-def document_fields(vault: Vault, rel: str, customer: Customer, with_words: bool = False) -> dict[str, Any]:
-    """The Whoosh document of one customer (see ``schema.build_schema``).
-
-    ``with_words`` adds jieba's words (ranking only).  Off by default: measured
-    on the benchmark vault it cost 35% of the build (segmenting plus ~14% more
-    postings) while bigram phrases already give the recall and field boosts
-    the ranking the tests pin down.
-    """
+def document_fields(vault: Vault, rel: str, customer: Customer) -> dict[str, Any]:
+    """The Whoosh document of one customer (see ``schema.build_schema``)."""
     name, contact = customer.name, customer.text("contact")
     body = "\n".join([customer.body, customer.text("email"), *_nested_text(customer)])
     phones = _phones(customer.meta.get("phone"))
@@ -99,8 +93,6 @@ def document_fields(vault: Vault, rel: str, customer: Customer, with_words: bool
         "channel": " ".join(sorted({f.channel.lower() for f in customer.followups if f.channel})),
         "record": record_of(customer),
     }
-    if with_words:
-        fields["words"] = " ".join(textmod.jieba_words(f"{name}\n{contact}\n{body}"))
     last = customer.last_contact
     dates = {"created": customer.created, "last": last, "activity": last or customer.created,
              "next": _as_datetime(customer.next_followup)}

@@ -1,7 +1,7 @@
 """The Whoosh schema and the analyzer of Chinese + English text.
 
-Whoosh release: **whoosh-reloaded 2.7.5** (pinned ``>=2.7.5,<2.8`` in
-pyproject).  Measured alternatives: Whoosh 2.7.4 warns on import under
+Whoosh release: **whoosh-reloaded 2.7.5**, pinned exactly in pyproject:
+``evaluate`` and ``pool`` read private Whoosh structures.  Measured alternatives: Whoosh 2.7.4 warns on import under
 Python 3.11; whoosh-reloaded imports cleanly and keeps the classic API and
 on-disk format, so an index stays readable by any classic 2.7 reader and we
 are never locked in (its repository is archived, but the code is small, pure
@@ -9,13 +9,12 @@ Python and stable, and the index is a rebuildable cache).  ``whoosh3`` is
 ~10% faster to build but is published by an automated maintainer at a pace
 of 100 releases in two months; ``whoosh-ng`` builds 1.7x faster but writes
 an index the others cannot read and auto-loads plugins.  Trust and an
-exit path weigh more than 10%; the build is made fast by doing jieba in
+exit path weigh more than 10%; the build is made fast by indexing in
 worker processes instead (see ``index.rebuild``).
 
 Text fields use ``CjkTokenizer``: Latin words are lowercased and stemmed
 (renewal ~ renewing), CJK runs become overlapping bigrams *with positions*,
-so a phrase of bigrams finds any Chinese substring (jieba's shipped
-``ChineseAnalyzer`` records no positions: phrase queries on it find nothing).
+so a phrase of bigrams finds any Chinese substring.
 """
 
 from __future__ import annotations
@@ -191,7 +190,6 @@ def build_schema() -> Schema:
         contact=BigramText(analyzer=analyzer, field_boost=2.0),
         body=BigramText(analyzer=analyzer),
         labels=BigramText(analyzer=analyzer, field_boost=0.5),  # tags and choice labels: below name and notes
-        words=KEYWORD(scorable=True),  # jieba search-mode words: ranking only, recall comes from bigrams
         pinyin=KEYWORD(),
         phone=KEYWORD(),
         industry=ID(),

@@ -1,13 +1,10 @@
-"""Text analysis without Whoosh: CJK runs and bigrams, jieba words, pinyin keys, phone keys.
+"""Text analysis without Whoosh: CJK runs and bigrams, pinyin keys, phone keys.
 
-Why bigrams *and* jieba: an unspaced Chinese sentence has no word boundaries,
-and a segmenter alone can glue a name to its neighbour (``张三是``), so a
-query for 张三 would miss.  Character bigrams make every substring of two or
-more characters findable (a phrase of consecutive bigrams *is* a substring
-match, the recall of ``grep``); jieba's search-mode words are indexed in a
-separate field that only adds score, so a hit on a real word ranks first.
-Queries never need jieba: they are turned into bigrams, which keeps the
-~1 s / 125 MB dictionary load out of every ``crm search``.
+Why bigrams and no word segmenter: an unspaced Chinese sentence has no word
+boundaries, and a segmenter can glue a name to its neighbour (``张三是``), so
+a query for 张三 would miss.  Character bigrams make every substring of two
+or more characters findable (a phrase of consecutive bigrams *is* a
+substring match, the recall of ``grep``), with no dictionary to load.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import cache, lru_cache
+from functools import cache
 
 # CJK_CLASS: ideographs, kana and hangul (all written without spaces, so they get the same bigram
 # treatment); it and the pinyin keys live in the core, where references by pinyin need them too.
@@ -56,32 +53,6 @@ def bigrams(run: str) -> list[str]:
 def normalize(text: str) -> str:
     """Width- and case-folded form (full-width ＡＢＣ and abc match)."""
     return unicodedata.normalize("NFKC", text).lower()
-
-
-# ------------------------------------------------------------------ jieba
-
-
-@lru_cache(maxsize=1)
-def _jieba():  # type: ignore[no-untyped-def]
-    """Load jieba once, silently: it logs "Building prefix dict..." to stderr,
-    which would write over a TUI and clutter scripts."""
-    import logging
-
-    import jieba
-
-    jieba.setLogLevel(logging.ERROR)
-    jieba.initialize()
-    return jieba
-
-
-def jieba_words(text: str) -> list[str]:
-    """Search-mode words (北京星辰科技 -> 北京 星辰 科技 ...) of every CJK run, for ranking."""
-    words: list[str] = []
-    cut = _jieba().cut_for_search
-    for is_cjk, run, _, _ in runs(text):
-        if is_cjk and len(run) > 1:
-            words.extend(w for w in cut(run, HMM=True) if len(w) > 1)
-    return words
 
 
 # ------------------------------------------------------------------ pinyin

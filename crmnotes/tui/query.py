@@ -75,7 +75,7 @@ def search_rows(vault: Vault, rows: list[Row], text: str, today: date) -> tuple[
     if not text.strip():
         return rows, False
     try:
-        from ..search import search  # deferred: Whoosh and jieba load on the first query
+        from ..search import search  # deferred: Whoosh loads on the first query
 
         hits = search(vault, text, limit=0, today=today)
     except (CrmError, ImportError, OSError):
