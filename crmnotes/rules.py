@@ -284,12 +284,17 @@ def validate_meta(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]
     issues: list[FieldIssue] = []
     for name, definition in config.fields.items():
         if definition.required and _is_empty(meta.get(name)):
-            issues.append(FieldIssue(name, f"required field '{name}' is missing"))
+            if name in SYSTEM_FIELDS:  # set by crmnotes: a file written by hand lacks it, 'check --fix' sets it
+                issues.append(FieldIssue(name, f"has no '{name}' yet ('crm check --fix' sets it)", SEVERITY_WARNING))
+            else:
+                issues.append(FieldIssue(name, f"required field '{name}' is missing"))
     for group in config.require_one_of:
         if all(_is_empty(meta.get(name)) for name in group):
             issues.append(FieldIssue(group[0], f"one of {' / '.join(group)} is required"))
-    if not looks_like_id(str(meta.get("id") or "")):
-        issues.append(FieldIssue("id", f"id '{meta.get('id') or ''}' is missing or not a crmnotes id"))
+    if _is_empty(meta.get("id")):  # a file written in an editor: adopted, 'crm check --fix' gives it an id
+        issues.append(FieldIssue("id", "has no id yet ('crm check --fix' assigns one)", SEVERITY_WARNING))
+    elif not looks_like_id(str(meta.get("id"))):
+        issues.append(FieldIssue("id", f"id '{meta.get('id')}' is not a crmnotes id"))
     for name, value in meta.items():
         if _is_empty(value) or name not in config.fields:
             continue
@@ -308,9 +313,7 @@ def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[Fie
         if found is None:
             severity = SEVERITY_ERROR if choices.strict else SEVERITY_WARNING
             return [FieldIssue(name, f"'{value}' is not a known {name} ({', '.join(choices.ids)})", severity)]
-        if found.id != str(value):
-            return [FieldIssue(name, f"'{value}' should be written as '{found.id}'", SEVERITY_WARNING)]
-        return []
+        return []  # an id, a label or an alias: all valid in a file written by hand
     if kind == "phone":
         phones = value if isinstance(value, list) else [value]
         issues = []

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import CONFIG_FILE, VaultConfig, fold, load_config
 from .errors import ConcurrentEditError, CrmError, FileFormatError, RefError, VaultNotFound
@@ -233,7 +233,8 @@ class Vault:
             if followup.stage_from:
                 followup.stage_from = stages.canonical(followup.stage_from)
         problems = [Problem(path, p.line, p.message, p.severity, p.code) for p in doc.problems]
-        return Customer(path=path, meta=doc.meta, followups=followups, body=doc.body, problems=problems)
+        return Customer(path=path, meta=_choice_ids(doc.meta, self.config), followups=followups, body=doc.body,
+                        problems=problems)
 
     # ------------------------------------------------------------ references
 
@@ -310,6 +311,18 @@ class Vault:
                 return self.customer_from(path, note.parse(doc.encode(new_text)))
         raise ConcurrentEditError(f"{self.relative(path)} kept changing while crmnotes tried to save it.",
                                   "Close other editors of this file and try again.")
+
+
+def _choice_ids(meta: dict[str, Any], config: VaultConfig) -> dict[str, Any]:
+    """The front-matter with choices written by hand as a label or alias (stage: 意向) read as their id,
+    so due rules, filters and reports see one value; the file keeps what was written."""
+    changed: dict[str, Any] = {}
+    for name, value in meta.items():
+        choices = config.choices_for(name) if isinstance(value, str) else None
+        found = choices.find(value) if choices is not None else None
+        if found is not None and found.id != value:
+            changed[name] = found.id
+    return {**meta, **changed} if changed else meta
 
 
 def _candidate(customer: Customer) -> Candidate:

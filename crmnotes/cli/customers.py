@@ -431,8 +431,11 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--fix", is_flag=True, help="First apply every safe fix (missing ids, labels to ids, phones to "
+              "E.164, typos of choices), printing each change.")
+@click.option("--dry-run", is_flag=True, help="With --fix: print the changes without writing them.")
 @click.pass_context
-def check(ctx: click.Context, as_json: bool) -> None:
+def check(ctx: click.Context, as_json: bool, fix: bool, dry_run: bool) -> None:
     """Validate the vault; exit 1 when anything is wrong."""
     from rich.text import Text
 
@@ -440,17 +443,53 @@ def check(ctx: click.Context, as_json: bool) -> None:
     from ..sync.state import repo_problems
 
     vault = open_vault(ctx)
+    if dry_run and not fix:
+        raise CrmError("--dry-run goes with --fix.", "Run 'crm check --fix --dry-run'.")
+    fixed: list[dict[str, object]] = []
+    if fix:
+        fixed = fix_vault(vault, dry_run, quiet=as_json)
+        if dry_run:
+            if as_json:
+                print_json({"dry_run": True, "fixes": fixed})
+            return
     problems = repo_problems(vault.root) + actions.check_vault(vault)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         print_json({"ok": not errors, "errors": len(errors), "warnings": len(problems) - len(errors),
-                    "problems": [p.to_json(vault.root) for p in problems]})
+                    "problems": [p.to_json(vault.root) for p in problems], **({"fixes": fixed} if fix else {})})
     else:
         print_problems(vault, problems)
         if not problems:
             console().print(Text("All customer files are valid.", style="green"))
     if errors:
         ctx.exit(1)
+
+
+def fix_vault(vault: Vault, dry_run: bool, quiet: bool) -> list[dict[str, object]]:
+    """Print (and unless ``dry_run`` apply) every safe fix; the fixes as JSON rows."""
+    from rich.text import Text
+
+    from .. import fixes
+
+    planned = fixes.vault_fixes(vault)
+    out = console()
+
+    def show(item: fixes.Fix) -> None:
+        if not quiet:
+            out.print(safe(item.describe(vault)))
+
+    if dry_run:
+        for item in planned:
+            show(item)
+        done = planned
+    else:
+        done = fixes.apply_fixes(vault, planned, show)
+    if not quiet:
+        verb = "would change" if dry_run else "changed"
+        files = len({f.path for f in done})
+        out.print(Text(f"{len(done)} fix(es): {verb} {files} file(s)", style="dim"))
+    return [{"path": vault.relative(f.path), "field": f.field, "old": str(f.old) if f.old is not None else None,
+             "new": str(f.new), "why": f.why} for f in done]
 
 
 def print_problems(vault: Vault, problems: list[Problem]) -> None:
