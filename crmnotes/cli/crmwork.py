@@ -271,8 +271,15 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
               help="Value for FIELD where the cell is empty (e.g. industry=other). Repeatable.")
 @click.option("--owner", default=None, help="Owner of rows without one (default: you).")
 @click.option("--region", default="", help="Phone region for numbers without +country code (default: the vault's).")
-@click.option("--duplicates", "on_duplicate", type=click.Choice(["skip", "merge"]), default="skip",
-              show_default=True, help="skip duplicate rows, or merge them (fill empty fields, add tags).")
+@click.option("--duplicates", "on_duplicate", type=click.Choice(["skip", "merge", "newest"]), default="skip",
+              show_default=True, help="skip duplicate rows, merge them (fill empty fields, add tags, keep the "
+              "vault's other values), or newest (merge, and the imported values win); each change is printed.")
+@click.option("--map-value", "value_maps", multiple=True, metavar="FIELD:VALUE=CHOICE",
+              help="Read VALUE of FIELD as CHOICE (e.g. source:线上搜索=online-search). Repeatable.")
+@click.option("--limit", type=int, default=0, help="Import only the first N rows (check the mapping first).")
+@click.option("--followups", "followups_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A follow-up sheet (跟进记录表, CSV or XLSX) whose rows become dated entries of their customers "
+              "(an XLSX's second sheet is read without this).")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are rejected.")
 @click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -280,8 +287,9 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], defaults: tuple[str, ...],
-                   owner: str | None, region: str, on_duplicate: str, dry_run: bool, skip_bad: bool,
-                   rejects_file: Path | None, as_json: bool) -> None:
+                   owner: str | None, region: str, on_duplicate: str, value_maps: tuple[str, ...], limit: int,
+                   followups_file: Path | None, dry_run: bool, skip_bad: bool, rejects_file: Path | None,
+                   as_json: bool) -> None:
     """Import customers from a CSV (UTF-8, UTF-8 BOM, GBK) or XLSX file."""
     from ..io.exporter import write_rejects
     from ..io.importer import ImportOptions, import_file
@@ -289,7 +297,8 @@ def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], de
     vault = open_vault(ctx)
     options = ImportOptions(overrides=parse_assignments(mappings), defaults=parse_assignments(defaults),
                             owner=user_of(vault) if owner is None else owner, region=region.upper(),
-                            on_duplicate=on_duplicate, skip_bad=skip_bad, dry_run=dry_run)
+                            on_duplicate=on_duplicate, skip_bad=skip_bad, dry_run=dry_run,
+                            value_map=parse_value_maps(value_maps), limit=limit, followups_file=followups_file)
     with _progress(as_json) as progress:
         report = import_file(vault, file, options, progress)
     if rejects_file is not None and report.rejects:
@@ -300,6 +309,21 @@ def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], de
         _print_import(vault, report)
     if report.blocked:
         ctx.exit(1)
+
+
+def parse_value_maps(items: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    """``source:线上搜索=online-search`` -> {("source", "线上搜索" folded): "online-search"}."""
+    from ..config import fold
+
+    result = {}
+    for item in items:
+        field_value, sep, target = item.partition("=")
+        field_name, colon, value = field_value.partition(":")
+        if not sep or not colon or not field_name.strip() or not value.strip() or not target.strip():
+            raise CrmError(f"--map-value '{item}' is not FIELD:VALUE=CHOICE.",
+                           "Write it like source:线上搜索=online-search.")
+        result[(field_name.strip(), fold(value))] = target.strip()
+    return result
 
 
 class _progress:
@@ -342,6 +366,8 @@ def _print_import(vault: Any, report: Any) -> None:
     for dup in report.duplicates:
         out.print(safe(f"row {dup.row} {dup.name}: duplicate of {dup.existing} ({dup.reason}), {dup.action}",
                        "yellow"))
+        for change in dup.changes:
+            out.print(safe(f"  {change}"))
     if report.dry_run:
         out.print(Text("Dry run: nothing was written. The first customers as they would be written:", style="bold"))
         from ..yamlsafe import dump
@@ -354,6 +380,8 @@ def _print_import(vault: Any, report: Any) -> None:
     if report.blocked:
         raise CrmError(f"{summary}; nothing was written because rows were rejected.",
                        "Fix those rows, or pass --skip-bad to import the others (--rejects FILE saves them).")
+    if report.followup_count:
+        summary += f", {report.followup_count} past follow-up(s) as entries"
     verb = "would be imported" if report.dry_run else "imported"
     out.print(Text(f"{summary}: {verb}.", style="green" if not report.rejects else "yellow"))
 
