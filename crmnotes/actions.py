@@ -246,6 +246,45 @@ def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Custome
     return vault.update(customer.path, edit)
 
 
+def list_edits(customer: Customer, raw: dict[str, str]) -> dict[str, str]:
+    """``tags+=x`` and ``tags-=x`` (parsed as keys ``tags+`` / ``tags-``) -> ``tags=`` the whole new list."""
+    result = {k: v for k, v in raw.items() if not k.endswith(("+", "-"))}
+    for key in [k for k in raw if k.endswith(("+", "-"))]:
+        name = key[:-1]
+        current = result.get(name)
+        items = rules.split_tags(current) if current is not None else _stored_list(customer.meta.get(name))
+        changed = rules.split_tags(raw[key])
+        if key.endswith("+"):
+            items += [item for item in changed if item not in items]
+        else:
+            items = [item for item in items if item not in changed]
+        result[name] = ",".join(items)
+    return result
+
+
+def _stored_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else rules.split_tags(str(value))
+
+
+ARCHIVE_DIR = "archive"
+
+
+def archive_customer(vault: Vault, customer: Customer) -> Path:
+    """Move a customer's file to ``archive/`` (same sub-path): out of listings, due and check, still in
+    git's history and in the file system; never deleted.  Returns the new path."""
+    import os
+
+    relative = customer.path.resolve().relative_to(vault.customers_dir.resolve())
+    target = vault.root / ARCHIVE_DIR / relative
+    if target.exists():
+        raise CrmError(f"{vault.relative(target)} already exists.", "Move or rename it, then archive again.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(customer.path, target)
+    return target
+
+
 def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Setting a field a sync left in conflict resolves that conflict."""
     from .merge import CONFLICTS_KEY

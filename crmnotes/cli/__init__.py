@@ -65,7 +65,10 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "log": ("customers", "log", "Append a follow-up to a customer.", False),
     "show": ("customers", "show", "One customer with its follow-ups, deals and tickets.", False),
     "edit": ("customers", "edit", "Open a customer's file in $EDITOR, then check it.", False),
-    "set": ("customers", "set_command", "Change fields (an empty VALUE removes the field).", False),
+    "set": ("customers", "set_command", "Change fields (an empty VALUE removes the field; tags+=x and tags-=x add "
+            "and remove tags).", False),
+    "rm": ("customers", "rm", "Archive a customer: its file moves to archive/ (kept in git history, never deleted).",
+           False),
     "ls": ("customers", "ls", "List customers.", False),
     "due": ("customers", "due", "Customers due or overdue for a follow-up, and why.", False),
     "check": ("customers", "check", "Validate the vault; exit 1 when anything is wrong.", False),

@@ -258,12 +258,12 @@ def edit(ctx: click.Context, ref: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")
 @click.pass_context
 def set_command(ctx: click.Context, ref: str, assignments: tuple[str, ...], as_json: bool) -> None:
-    """Change fields (an empty VALUE removes the field)."""
+    """Change fields (an empty VALUE removes the field; tags+=x and tags-=x add and remove tags)."""
     from .. import actions
 
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
-    updated = actions.set_fields(vault, customer, parse_assignments(assignments))
+    updated = actions.set_fields(vault, customer, actions.list_edits(customer, parse_assignments(assignments)))
     if as_json:
         print_json(actions.customer_json(vault, updated))
         return
@@ -505,4 +505,17 @@ def print_problems(vault: Vault, problems: list[Problem]) -> None:
         out.print(Text(f"{errors} error(s), {len(problems) - errors} warning(s)", style="dim"))
 
 
-COMMANDS = [init, add, log, show, edit, set_command, ls, due, check]
+@click.command(name="rm")
+@click.argument("ref")
+@click.pass_context
+def rm(ctx: click.Context, ref: str) -> None:
+    """Archive a customer: its file moves to archive/ (kept in git history, never deleted)."""
+    from .. import actions
+
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    target = actions.archive_customer(vault, customer)
+    print_note(f"archived {customer.name}: {vault.relative(customer.path)} → {vault.relative(target)}")
+
+
+COMMANDS = [init, add, log, show, edit, set_command, ls, due, check, rm]
