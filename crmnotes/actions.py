@@ -246,6 +246,37 @@ def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Custome
     return vault.update(customer.path, edit)
 
 
+def preview_set(vault: Vault, customers: list[Customer], raw: dict[str, str]
+                ) -> list[tuple[Customer, list[tuple[str, str, str]]]]:
+    """(customer, [(field, old, new)]) of a change to several customers; refuses (nothing written) when
+    any of them would be refused, naming it."""
+    preview = []
+    for customer in customers:
+        values, issues = rules.prepare_fields(list_edits(customer, raw), vault.config)
+        errors = [i for i in issues if i.severity == SEVERITY_ERROR]
+        if errors:
+            raise ValidationError(errors, hint=f"Nothing was changed ({customer.name} refused it).")
+        diff = []
+        for key, value in values.items():
+            old, new = customer.text(key), _as_text(value)
+            if isinstance(customer.meta.get(key), list):
+                old = ", ".join(str(v) for v in customer.meta[key])
+            if old != new:
+                diff.append((key, old, new))
+        preview.append((customer, diff))
+    return preview
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def list_edits(customer: Customer, raw: dict[str, str]) -> dict[str, str]:
     """``tags+=x`` and ``tags-=x`` (parsed as keys ``tags+`` / ``tags-``) -> ``tags=`` the whole new list."""
     result = {k: v for k, v in raw.items() if not k.endswith(("+", "-"))}

@@ -35,3 +35,33 @@ def test_rm_archives_the_file_out_of_listings_and_checks(crm: Crm, example_vault
     original.write_bytes(text)  # the same file again: archiving it must not overwrite the archived copy
     assert "already exists" in crm("rm", shown["id"], ok=False).stderr
     assert archived.read_bytes() == text and original.exists()
+
+
+def test_set_on_several_customers_previews_asks_and_validates_all_first(crm: Crm, example_vault: Vault) -> None:
+    from click.testing import CliRunner
+
+    from crmnotes.cli import main
+
+    names = [c["name"] for c in crm("ls", "--json").json()][:2]
+    before = {n: crm("show", n, "--json").json()["grade"] for n in names}
+    declined = CliRunner().invoke(main, ["--vault", str(example_vault.root), "set", *names, "grade=C",
+                                         "tags+=risk/高"], input="n\n")
+    assert declined.exit_code != 0 and "Change 2 customer(s)?" in declined.stderr
+    assert all(f"{n} (" in declined.stderr for n in names) and "tags" in declined.stderr
+    assert {n: crm("show", n, "--json").json()["grade"] for n in names} == before
+    accepted = CliRunner().invoke(main, ["--vault", str(example_vault.root), "set", *names, "grade=C",
+                                         "tags+=risk/高"], input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    for name in names:
+        shown = crm("show", name, "--json").json()
+        assert shown["grade"] == "C" and "risk/高" in shown["tags"]
+    refused = crm("set", *names, "grade=Z", "--yes", ok=False)
+    assert "Nothing was changed" in refused.stderr
+    assert all(crm("show", n, "--json").json()["grade"] == "C" for n in names)
+
+
+def test_set_by_query_changes_what_the_search_finds(crm: Crm, example_vault: Vault) -> None:
+    crm("set", "星辰", "tags+=risk/高")
+    changed = crm("set", "--query", "tag:risk/高", "owner=王芳", "--yes", "--json").json()
+    assert [c["name"] for c in changed] and all(c["owner"] == "王芳" for c in changed)
+    assert any("星辰" in c["name"] for c in changed)

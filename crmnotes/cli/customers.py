@@ -253,21 +253,60 @@ def edit(ctx: click.Context, ref: str) -> None:
 
 
 @click.command(name="set")
-@click.argument("ref")
-@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
-@click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")
+@click.argument("args", nargs=-1, required=True, metavar="[REF...] FIELD=VALUE...")
+@click.option("--query", "-q", default="", help="Change every customer this search finds (the syntax of "
+              "'crm search', e.g. 'tag:risk/高 owner:张伟').")
+@click.option("--yes", "-y", is_flag=True, help="Change several customers without asking first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the customer(s) as JSON afterwards.")
 @click.pass_context
-def set_command(ctx: click.Context, ref: str, assignments: tuple[str, ...], as_json: bool) -> None:
-    """Change fields (an empty VALUE removes the field; tags+=x and tags-=x add and remove tags)."""
+def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool, as_json: bool) -> None:
+    """Change fields (an empty VALUE removes the field; tags+=x and tags-=x add and remove tags).
+
+    \b
+    Several customers at once: give several REFs or --query; the changes are
+    shown first and asked for (--yes skips the question).
+    """
     from .. import actions
 
+    refs = [a for a in args if "=" not in a]
+    raw = parse_assignments([a for a in args if "=" in a])
+    if not raw:
+        raise CrmError("nothing to set.", "Add FIELD=VALUE, e.g. grade=A or tags+=risk/高.")
+    if not refs and not query:
+        raise CrmError("no customer named.", "Give a REF (ID, name or path) or --query.")
     vault = open_vault(ctx)
-    customer = vault.resolve(ref)
-    updated = actions.set_fields(vault, customer, actions.list_edits(customer, parse_assignments(assignments)))
+    customers = chosen_customers(vault, refs, query)
+    if len(customers) > 1 or query:
+        changes = actions.preview_set(vault, customers, raw)  # validates every customer before any write
+        for customer, diff in changes:
+            print_note(f"{customer.name} ({customer.id}): " + "; ".join(f"{k} {old or '(empty)'} → {new or '(removed)'}"
+                                                                        for k, old, new in diff))
+        if not yes and not click.confirm(f"Change {len(customers)} customer(s)?", default=False, err=True):
+            raise CrmError("nothing was changed.")
+    updated = [actions.set_fields(vault, c, actions.list_edits(c, raw)) for c in customers]
     if as_json:
-        print_json(actions.customer_json(vault, updated))
+        print_json(actions.customer_json(vault, updated[0]) if len(updated) == 1 and not query
+                   else [actions.customer_json(vault, c) for c in updated])
         return
-    print_note(f"updated {updated.name}: {', '.join(parse_assignments(assignments))}")
+    for customer in updated:
+        print_note(f"updated {customer.name}: {', '.join(raw)}")
+
+
+def chosen_customers(vault: Vault, refs: list[str], query: str) -> list[Customer]:
+    """The customers REFs and a search name, each once, in the order given."""
+    found: dict[Path, Customer] = {}
+    pool = vault.scan().customers if len(refs) > 1 else None
+    for ref in refs:
+        customer = vault.resolve(ref, pool)
+        found.setdefault(customer.path, customer)
+    if query:
+        from .. import search as engine
+
+        for hit in engine.search(vault, query, limit=100_000):
+            found.setdefault(hit.customer.path, vault.read(hit.customer.path))
+        if not found:
+            raise CrmError(f"no customer matches '{query}'.", "Check the query with 'crm search'.")
+    return list(found.values())
 
 
 # ------------------------------------------------------------------ ls
