@@ -277,6 +277,23 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def add_contact(vault: Vault, customer: Customer, name: str, role: str = "", phone: str = "",
+                email: str = "") -> Customer:
+    """Add a person to the customer's ``contacts:`` (or update the one of that name)."""
+    from .contacts import CONTACTS_KEY, prepared_contact, with_contact
+
+    item, issues = prepared_contact(name, role, phone, email, vault.config)
+    if not item.get("name"):
+        issues.insert(0, FieldIssue(CONTACTS_KEY, "the contact needs a name"))
+    _refuse_errors(issues)
+
+    def edit(doc: note.Document) -> str:
+        fresh = Customer(path=customer.path, meta=doc.meta)
+        return note.set_fields(doc, {CONTACTS_KEY: with_contact(fresh, item)})
+
+    return vault.update(customer.path, edit)
+
+
 def list_edits(customer: Customer, raw: dict[str, str]) -> dict[str, str]:
     """``tags+=x`` and ``tags-=x`` (parsed as keys ``tags+`` / ``tags-``) -> ``tags=`` the whole new list."""
     result = {k: v for k, v in raw.items() if not k.endswith(("+", "-"))}
@@ -349,7 +366,26 @@ def check_vault(vault: Vault) -> list[Problem]:
                                     code="duplicate-id"))
         elif customer.id:
             ids[customer.id] = customer.path
+    problems += _same_credit_code(vault, scan.customers)
     return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0))
+
+
+def _same_credit_code(vault: Vault, customers: list[Customer]) -> list[Problem]:
+    """Two files with one 统一社会信用代码 are one company entered twice."""
+    seen: dict[str, Customer] = {}
+    problems = []
+    for customer in customers:
+        code = customer.text("credit_code").strip().upper()
+        if not code:
+            continue
+        if code in seen:
+            problems.append(Problem(customer.path, _line_of(customer.path, "credit_code"),
+                                    f"credit code {code} is also used by {seen[code].name} "
+                                    f"({vault.relative(seen[code].path)}): the same company twice?",
+                                    "warning", code="duplicate-credit-code"))
+        else:
+            seen[code] = customer
+    return problems
 
 
 def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
@@ -491,6 +527,12 @@ def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: boo
     due = next_due(customer, vault.config, today)
     if due:
         rows.append(("next", f"{due.due.isoformat()} ({due.reason})"))
+    from .contacts import masked
+
+    people = masked(customer.meta.get("contacts"), vault.config.phone_region) if not reveal else \
+        [c for c in customer.meta.get("contacts") or [] if isinstance(c, dict)]
+    rows.append(("contacts", "; ".join(" ".join(str(c.get(k)) for k in ("name", "role", "phone", "email")
+                                                 if c.get(k)) for c in people)))
     known = {"id", "name", "deals", "tickets", "next_followup", "conflicts", *(r[0] for r in rows)}
     rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
     return [(key, value) for key, value in rows if value]
@@ -523,6 +565,10 @@ def customer_json(
         "followups": [f.to_json() for f in customer.followups],
         "deals": [_jsonable(d) for d in customer.deals], "tickets": [_jsonable(t) for t in customer.tickets],
     })
+    if "contacts" in customer.meta and not reveal:
+        from .contacts import masked
+
+        data["contacts"] = _jsonable(masked(customer.meta["contacts"], vault.config.phone_region))
     return data
 
 

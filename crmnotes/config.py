@@ -17,7 +17,8 @@ from typing import Any
 from .errors import ConfigError
 
 CONFIG_FILE = "crmnotes.yaml"
-FIELD_TYPES = {"text", "choice", "phone", "email", "tags", "date", "datetime", "number", "list"}
+FIELD_TYPES = {"text", "choice", "phone", "email", "tags", "date", "datetime", "number", "list", "contacts",
+               "credit_code"}
 ADHOC_POLICIES = {"allow", "warn", "error"}
 
 

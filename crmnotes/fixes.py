@@ -103,7 +103,25 @@ def _fixed_value(name: str, kind: str, value: Any, config: VaultConfig) -> tuple
         return _fixed_phones(value, config.phone_region)
     if kind == "tags" and isinstance(value, str):
         return rules.split_tags(value), "tags are a list"
+    if kind == "contacts" and isinstance(value, list):
+        return _fixed_contacts(value, config.phone_region)
+    if kind == "credit_code" and isinstance(value, str):
+        try:
+            code = rules.normalize_credit_code(value)
+        except ValueError:
+            return None
+        return (code, "credit code in capitals") if code != value else None
     return None
+
+
+def _fixed_contacts(value: list[Any], region: str) -> tuple[Any, str] | None:
+    fixed = []
+    for item in value:
+        if isinstance(item, dict) and item.get("phone"):
+            phone = _fixed_phones(item["phone"], region)
+            item = {**item, "phone": phone[0]} if phone else item
+        fixed.append(item)
+    return (fixed, "contact phones in E.164") if fixed != value else None
 
 
 def _fixed_choice(name: str, value: str, config: VaultConfig) -> tuple[str, str] | None:

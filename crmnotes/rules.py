@@ -96,6 +96,23 @@ def normalize_email(raw: str) -> str:
         raise ValueError(f"'{text}' is not a valid email address ({exc})") from None
 
 
+# ------------------------------------------------------------------ company keys
+
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def normalize_credit_code(raw: str) -> str:
+    """A 统一社会信用代码 (GB 32100-2015: 18 characters, the last a checksum), upper case; ValueError if wrong."""
+    code = re.sub(r"[\s-]", "", clean_text(raw)).upper()
+    if len(code) != 18 or any(c not in _CREDIT_CHARS for c in code):
+        raise ValueError(f"'{code}' is not a unified social credit code (18 digits and capital letters)")
+    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
+    if _CREDIT_CHARS[(31 - total % 31) % 31] != code[17]:
+        raise ValueError(f"'{code}' is not a valid unified social credit code (its check character is wrong)")
+    return code
+
+
 # ------------------------------------------------------------------ tags
 
 
@@ -250,6 +267,10 @@ def _prepare_value(name: str, value: Any, config: VaultConfig) -> Any:
         return normalize_phone(str(value), config.phone_region)
     if kind == "email":
         return normalize_email(str(value))
+    if kind == "contacts":
+        raise ValueError("contacts are added with 'crm contact REF NAME --role ... --phone ...'")
+    if kind == "credit_code":
+        return normalize_credit_code(str(value))
     if kind == "tags" or kind == "list":
         return split_tags(value)
     if kind in ("date", "datetime"):
@@ -329,6 +350,16 @@ def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[Fie
     if kind == "email":
         try:
             normalize_email(str(value))
+        except ValueError as exc:
+            return [FieldIssue(name, str(exc))]
+        return []
+    if kind == "contacts":
+        from .contacts import contact_issues
+
+        return contact_issues(value, config)
+    if kind == "credit_code":
+        try:
+            normalize_credit_code(str(value))
         except ValueError as exc:
             return [FieldIssue(name, str(exc))]
         return []

@@ -326,10 +326,12 @@ def _choice_ids(meta: dict[str, Any], config: VaultConfig) -> dict[str, Any]:
 
 
 def _candidate(customer: Customer) -> Candidate:
+    from .contacts import contact_phones
     from .dedupe import Candidate
 
     phone = customer.meta.get("phone")
     phones = tuple(str(p) for p in phone) if isinstance(phone, list) else ((str(phone),) if phone else ())
+    phones += tuple(contact_phones(customer.meta))
     return Candidate(customer.id, customer.name, phones, customer.text("email"), customer.path)
 
 

@@ -65,3 +65,36 @@ def test_set_by_query_changes_what_the_search_finds(crm: Crm, example_vault: Vau
     changed = crm("set", "--query", "tag:risk/高", "owner=王芳", "--yes", "--json").json()
     assert [c["name"] for c in changed] and all(c["owner"] == "王芳" for c in changed)
     assert any("星辰" in c["name"] for c in changed)
+
+
+def test_several_contacts_per_company_are_validated_masked_searched_and_deduplicated(
+        crm: Crm, example_vault: Vault) -> None:
+    crm("contact", "星辰", "陈思远", "--role", "技术负责人", "--phone", "139 1111 2222", "--email", "csy@xingchen.cn")
+    crm("contact", "星辰", "林晓", "--role", "决策人", "--phone", "13933334444")
+    crm("contact", "星辰", "陈思远", "--role", "CTO")  # the same name: updated, not added twice
+    shown = crm("show", "星辰", "--json").json()
+    people = {c["name"]: c for c in shown["contacts"]}
+    assert set(people) == {"陈思远", "林晓"} and people["陈思远"]["role"] == "CTO"
+    assert people["陈思远"]["phone"] == "139****2222"  # masked unless --reveal
+    stored = (example_vault.root / shown["path"]).read_text(encoding="utf-8")
+    assert "+8613911112222" in stored and "csy@xingchen.cn" in stored
+    assert "陈思远 CTO 139****2222" in crm("show", "星辰").stdout
+    assert any("星辰" in hit["name"] for hit in crm("search", "陈思远", "--json").json())
+    assert any("星辰" in hit["name"] for hit in crm("search", "phone:13933334444", "--json").json())
+    assert "not a valid phone" in crm("contact", "星辰", "王五", "--phone", "123", ok=False).stderr
+    assert "must not be stored" in crm("contact", "星辰", "王五", "--role", "11010519491231002X", ok=False).stderr
+    duplicate = crm("add", "另一家公司", "--industry", "互联网", "--contact", "张三", "--phone", "13933334444",
+                    ok=False)
+    assert "looks like an existing customer" in duplicate.stderr and "same phone" in duplicate.stderr
+    assert crm("check", "--json").json()["errors"] == 0
+
+
+def test_the_unified_social_credit_code_is_checked_and_finds_the_same_company(crm: Crm) -> None:
+    crm("set", "星辰", "credit_code=91350100m000100y43")
+    assert crm("show", "星辰", "--json").json()["credit_code"] == "91350100M000100Y43"
+    assert "check character is wrong" in crm("set", "星辰", "credit_code=91350100M000100Y44", ok=False).stderr
+    other = next(c["name"] for c in crm("ls", "--json").json() if "星辰" not in c["name"])
+    crm("set", other, "credit_code=91350100M000100Y43")
+    problems = crm("check", "--json").json()["problems"]
+    same = [p for p in problems if p["code"] == "duplicate-credit-code"]
+    assert len(same) == 1 and ("星辰" in same[0]["message"] or other in same[0]["message"])

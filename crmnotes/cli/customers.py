@@ -557,4 +557,20 @@ def rm(ctx: click.Context, ref: str) -> None:
     print_note(f"archived {customer.name}: {vault.relative(customer.path)} → {vault.relative(target)}")
 
 
-COMMANDS = [init, add, log, show, edit, set_command, ls, due, check, rm]
+@click.command(name="contact")
+@click.argument("ref")
+@click.argument("name")
+@click.option("--role", default="", help="Their role, e.g. 决策人, 技术负责人, 采购.")
+@click.option("--phone", default="", help="Their phone (stored as E.164, shown masked).")
+@click.option("--email", default="", help="Their e-mail.")
+@click.pass_context
+def contact(ctx: click.Context, ref: str, name: str, role: str, phone: str, email: str) -> None:
+    """Add a person to a customer's contacts (or update the one of that name)."""
+    from .. import actions
+
+    vault = open_vault(ctx)
+    updated = actions.add_contact(vault, vault.resolve(ref), name, role, phone, email)
+    print_note(f"{updated.name}: contact {name} saved ({len(updated.meta.get('contacts') or [])} in all)")
+
+
+COMMANDS = [init, add, log, show, edit, set_command, ls, due, check, rm, contact]

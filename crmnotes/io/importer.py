@@ -289,7 +289,9 @@ def _prepare(vault: Vault, row: _Row, options: ImportOptions, now: datetime) -> 
 
 
 def _candidate(meta: dict[str, Any]) -> Candidate:
-    phones = tuple(str(meta[k]) for k in ("phone", "phone_2") if meta.get(k))
+    from ..contacts import contact_phones
+
+    phones = tuple(str(meta[k]) for k in ("phone", "phone_2") if meta.get(k)) + tuple(contact_phones(meta))
     return Candidate(str(meta["id"]), str(meta["name"]), phones, str(meta.get("email") or ""))
 
 
