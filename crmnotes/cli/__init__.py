@@ -67,6 +67,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "edit": ("customers", "edit", "Open a customer's file in $EDITOR, then check it.", False),
     "set": ("customers", "set_command", "Change fields (an empty VALUE removes the field; tags+=x and tags-=x add "
             "and remove tags).", False),
+    "contact": ("customers", "contact", "Add a person to a customer's contacts (or update the one of that name).",
+                False),
     "rm": ("customers", "rm", "Archive a customer: its file moves to archive/ (kept in git history, never deleted).",
            False),
     "ls": ("customers", "ls", "List customers.", False),
@@ -80,6 +82,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "ticket": ("crmwork", "ticket", "Service tickets: open, update, close, list.", False),
     "import": ("crmwork", "import_command", "Import customers from a CSV (UTF-8, UTF-8 BOM, GBK) or XLSX file.",
                False),
+    "import-chat": ("crmwork", "import_chat", "Import a WeChat / WeCom chat export (forwarded 聊天记录 text, export "
+                    "tools' TXT or CSV) as wechat follow-ups.", False),
     "export": ("crmwork", "export_command", "Export customers (CSV, XLSX, JSON, vCard) or due follow-ups "
                "(iCalendar).", False),
     "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags.",

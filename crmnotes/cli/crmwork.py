@@ -483,4 +483,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-COMMANDS: list[click.Command] = [deal, ticket, import_command, export_command, report_command]
+@click.command(name="import-chat")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--customer", "ref", default="", help="The customer the whole chat is with (default: matched by the "
+              "chat partner's remark name, contact, contacts: person or phone).")
+@click.option("--me", default=None, help="Your name in the chat (default: you); your messages are signed with it.")
+@click.option("--dry-run", is_flag=True, help="Show the entries; write nothing.")
+@click.pass_context
+def import_chat(ctx: click.Context, file: Path, ref: str, me: str | None, dry_run: bool) -> None:
+    """Import a WeChat / WeCom chat export (forwarded 聊天记录 text, export tools' TXT or CSV) as wechat follow-ups."""
+    from ..io.chat import plan_chat, read_messages, write_chat
+
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref) if ref else None
+    report = plan_chat(vault, read_messages(file), me=user_of(vault) if me is None else me, customer=customer)
+    out = console()
+    for target, followup in report.entries:
+        first = followup.note.splitlines()[0] if followup.note else ""
+        out.print(safe(f"{target.name}: {followup.at:%Y-%m-%d %H:%M} wechat · {first}"))
+    for line in report.refused:
+        print_warning(line)
+    for partner, count in report.unmatched.items():
+        print_warning(f"{count} message(s) with '{partner}' match no single customer; pass --customer REF "
+                      "or add them as a contact ('crm contact').")
+    if not dry_run:
+        write_chat(vault, report)
+    verb = "would be added" if dry_run else "added"
+    out.print(safe(f"{len(report.entries)} conversation day(s) {verb}, {report.present} already there", "dim"))
+
+
+COMMANDS: list[click.Command] = [deal, ticket, import_command, export_command, report_command, import_chat]
