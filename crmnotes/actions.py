@@ -333,6 +333,24 @@ def archive_customer(vault: Vault, customer: Customer) -> Path:
     return target
 
 
+def archived_matches(vault: Vault, words: list[str]) -> list[Customer]:
+    """Archived customers whose file holds every word (case- and width-insensitive): what
+    ``crm search --all`` adds to the index's results (archive/ is not indexed)."""
+    wanted = [fold(w) for w in words if w.strip() and ":" not in w and w.upper() not in ("AND", "OR", "NOT")]
+    found = []
+    for path in sorted((vault.root / ARCHIVE_DIR).rglob("*.md")):
+        try:
+            text = fold(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if wanted and all(w.strip('"') in text for w in wanted):
+            try:
+                found.append(vault.customer_from(path, vault.read_document(path)))
+            except CrmError:
+                continue
+    return found
+
+
 def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Setting a field a sync left in conflict resolves that conflict."""
     from .merge import CONFLICTS_KEY

@@ -98,3 +98,28 @@ def test_the_unified_social_credit_code_is_checked_and_finds_the_same_company(cr
     problems = crm("check", "--json").json()["problems"]
     same = [p for p in problems if p["code"] == "duplicate-credit-code"]
     assert len(same) == 1 and ("星辰" in same[0]["message"] or other in same[0]["message"])
+
+
+def test_archived_customers_are_found_only_with_search_all_and_stay_in_git(crm: Crm, example_vault: Vault) -> None:
+    import subprocess
+
+    root = example_vault.root
+    git = ["git", "-C", str(root), "-c", "user.name=测试", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], check=True)
+    shown = crm("show", "星辰", "--json").json()
+    crm("rm", "星辰")
+    assert not [h for h in crm("search", "星辰", "--json").json() if h["id"] == shown["id"]]
+    found = [h for h in crm("search", "星辰", "--all", "--json").json() if h["id"] == shown["id"]]
+    assert len(found) == 1 and found[0]["archived"] and found[0]["path"].startswith("archive/")
+    assert "archived: archive/" in crm("search", "星辰", "--all").stdout
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "archive"], check=True)
+    status = subprocess.run([*git, "show", "--name-status", "-M", "--format=", "HEAD"], capture_output=True,
+                            text=True, check=True).stdout
+    assert status.startswith("R100") and shown["path"] in status and "archive/" in status
+    archived = "archive/" + shown["path"].split("/", 1)[1]
+    history = subprocess.run([*git, "log", "--format=%s", "--follow", "--", archived],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert history == ["archive", "start"]
