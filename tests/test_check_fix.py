@@ -134,3 +134,46 @@ def test_a_typo_close_to_two_choices_is_left_alone(empty_vault: Vault) -> None:
     assert fixes.closest_choice(sources, "refferal").id == "referral"
     assert fixes.closest_choice(sources, "线上广吿").id == "ad"
     assert fixes.closest_choice(sources, "xyz") is None
+
+
+def messy_vault(vault: Vault, count: int, seed: int = 7) -> None:
+    """Files as people write them in an editor: labels and aliases, local phones, typos, no id or
+    creation time, tags as one string, CRLF endings, extra keys and comments."""
+    import random
+
+    rng = random.Random(seed)
+    sources = ["展会推荐", "线上搜索", "客户转介绍", "线上广告", "被动咨询", "合作伙伴", "refferal", "trade show",
+               "广吿"]
+    stages = ["潜在", "意向客户", "成交", "intnet", "potential", "赢单"]
+    industries = ["互联网", "制造", "金融", "教育", "医药", "新零售", "saas"]
+    for n in range(count):
+        phone = rng.choice([f"138{n:08d}", f"138 {n:04d} {n % 10000:04d}", f"+86 138-{n:04d}-{n % 10000:04d}",
+                            f"021-6{n:03d} {n % 10000:04d}"])
+        lines = ["---"]
+        if rng.random() < 0.7:
+            lines.append(f"id: c-20250101-{n:08x}")
+        lines += [f"name: 手写客户{n:05d}有限公司", f"industry: {rng.choice(industries)}", f"contact: 联系人{n}",
+                  f"phone: '{phone}'", f"source: {rng.choice(sources)}", f"stage: {rng.choice(stages)}",
+                  f"grade: {rng.choice(['A', 'B 潜力', 'c', 'A 高价值'])}",
+                  rng.choice(["tags: budget/10-50万, risk/高", "tags: [needs/training]", "# 手写的注释"])]
+        if rng.random() < 0.6:
+            lines.append(f"created: 2025-0{1 + n % 9}-1{n % 10}T09:30")
+        lines += ["所在城市: 上海", "---", "", f"# 手写客户{n:05d}有限公司", "", "## 跟进记录", "",
+                  f"### 2025-03-0{1 + n % 9} 10:00 · {rng.choice(['电话', '微信', '拜访'])} · 张伟", "",
+                  "客户说预算下个月批。😊", ""]
+        newline = "\r\n" if n % 5 == 0 else "\n"
+        write(vault, f"{n % 20}/shouxie-{n}.md", newline.join(lines))
+
+
+def test_a_messy_hand_made_vault_is_clean_after_check_fix(empty_vault: Vault) -> None:
+    crm = Crm(empty_vault.root)
+    messy_vault(empty_vault, 300)
+    before = crm("check", "--json", ok=False).json()
+    assert before["errors"] > 0
+    bodies = {p: p.read_bytes().split(b"\n---", 1)[1] for p in empty_vault.customers_dir.rglob("*.md")}
+    crm("check", "--fix")
+    after = crm("check", "--json").json()
+    assert after["errors"] == 0 and after["warnings"] == 0, after["problems"][:5]
+    for path, body in bodies.items():  # the follow-ups and prose were not touched
+        assert path.read_bytes().split(b"\n---", 1)[1] == body
+    assert crm("check", "--fix", "--json").json()["fixes"] == []

@@ -201,3 +201,20 @@ def test_id_and_card_numbers_in_any_cell_are_refused_at_import(empty_vault: Vaul
     assert "row 2 rejected: 备注: a PRC resident ID number (1101**********002X)" in text
     assert "row 3 rejected" in text and "bank card number" in text
     assert not any(empty_vault.customers_dir.rglob("*.md"))
+
+
+def test_the_dry_run_writes_a_value_map_to_edit_and_import_with(empty_vault: Vault, tmp_path: Path) -> None:
+    crm = Crm(empty_vault.root)
+    sheet = write_excel_gbk_csv(tmp_path / "线索.csv", [
+        ["星河传媒", "互联网", "许晴", "13800138000", "线上广吿"],
+        ["蓝鲸数据", "互联网", "高远", "13800138001", "抖音直播"],
+    ], ["客户名称", "行业", "联系人", "手机", "来源"])
+    dry = crm("import", str(sheet), "--dry-run", ok=None)
+    map_file = tmp_path / "线索.values.txt"
+    assert str(map_file) in dry.stderr + dry.stdout
+    lines = map_file.read_text(encoding="utf-8").splitlines()
+    assert "source:线上广吿=ad" in lines and "source:抖音直播=" in lines
+    map_file.write_text(map_file.read_text(encoding="utf-8").replace("source:抖音直播=", "source:抖音直播=线上广告"),
+                        encoding="utf-8")
+    crm("import", str(sheet), "--map-values", str(map_file))
+    assert {c.name: c.meta["source"] for c in empty_vault.scan().customers} == {"星河传媒": "ad", "蓝鲸数据": "ad"}

@@ -276,6 +276,8 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
               "vault's other values), or newest (merge, and the imported values win); each change is printed.")
 @click.option("--map-value", "value_maps", multiple=True, metavar="FIELD:VALUE=CHOICE",
               help="Read VALUE of FIELD as CHOICE (e.g. source:线上搜索=online-search). Repeatable.")
+@click.option("--map-values", "value_map_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A file of FIELD:VALUE=CHOICE lines (a dry run writes one for the values it does not know).")
 @click.option("--limit", type=int, default=0, help="Import only the first N rows (check the mapping first).")
 @click.option("--followups", "followups_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="A follow-up sheet (跟进记录表, CSV or XLSX) whose rows become dated entries of their customers "
@@ -287,22 +289,31 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], defaults: tuple[str, ...],
-                   owner: str | None, region: str, on_duplicate: str, value_maps: tuple[str, ...], limit: int,
+                   owner: str | None, region: str, on_duplicate: str, value_maps: tuple[str, ...],
+                   value_map_file: Path | None, limit: int,
                    followups_file: Path | None, dry_run: bool, skip_bad: bool, rejects_file: Path | None,
                    as_json: bool) -> None:
     """Import customers from a CSV (UTF-8, UTF-8 BOM, GBK) or XLSX file."""
     from ..io.exporter import write_rejects
-    from ..io.importer import ImportOptions, import_file
+    from ..io.importer import ImportOptions, import_file, read_value_map, value_map_text
 
     vault = open_vault(ctx)
     options = ImportOptions(overrides=parse_assignments(mappings), defaults=parse_assignments(defaults),
                             owner=user_of(vault) if owner is None else owner, region=region.upper(),
                             on_duplicate=on_duplicate, skip_bad=skip_bad, dry_run=dry_run,
-                            value_map=parse_value_maps(value_maps), limit=limit, followups_file=followups_file)
+                            value_map=parse_value_maps((*(read_value_map(value_map_file) if value_map_file else []),
+                                                        *value_maps)),
+                            limit=limit, followups_file=followups_file)
     with _progress(as_json) as progress:
         report = import_file(vault, file, options, progress)
     if rejects_file is not None and report.rejects:
         write_rejects(rejects_file, report.rejects)
+    if dry_run and report.unknown_values:
+        from ..fsutil import atomic_write
+
+        map_file = file.with_name(f"{file.stem}.values.txt")
+        atomic_write(map_file, value_map_text(report, vault).encode("utf-8"))
+        print_note(f"wrote {map_file}: check the suggested choices, then import with --map-values {map_file}")
     if as_json:
         print_json(report.to_json(vault))
     else:

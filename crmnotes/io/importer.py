@@ -90,6 +90,7 @@ class ImportReport:
     merges: dict[Path, dict[str, Any]] = field(default_factory=dict)
     history: dict[Path, list[FollowUp]] = field(default_factory=dict)  # past follow-ups for existing customers
     followups_waiting: int = 0  # follow-up sheet rows of customers beyond --limit
+    unknown_values: dict[tuple[str, str], str] = field(default_factory=dict)  # (field, value) -> suggested id
     written: bool = False
     dry_run: bool = False
     paths: list[Path] = field(default_factory=list)
@@ -170,7 +171,8 @@ def _split_row(table: Table, targets: list[str], number: int, cells: list[Any]) 
     return row
 
 
-def _draft(vault: Vault, row: _Row, options: ImportOptions) -> tuple[actions.NewCustomer, list[str]]:
+def _draft(vault: Vault, row: _Row, options: ImportOptions,
+           unknown: dict[tuple[str, str], str] | None = None) -> tuple[actions.NewCustomer, list[str]]:
     config, values, errors = vault.config, dict(row.values), []
     if "contact" not in values and ("first_name" in values or "last_name" in values):
         first, last = values.get("first_name", ""), values.get("last_name", "")
@@ -189,7 +191,7 @@ def _draft(vault: Vault, row: _Row, options: ImportOptions) -> tuple[actions.New
         choices = config.choices_for(name)
         if name in values and choices is not None and choices.find(values[name]) is None:
             values[name] = map_value(name, values[name])
-    errors += _unknown_choices(vault, values)
+    errors += _unknown_choices(vault, values, {} if unknown is None else unknown)
     region = options.region or config.phone_region
     if values.get("phone") and region != config.phone_region:
         try:
@@ -222,8 +224,9 @@ _DRAFT_FIELDS = {"name", "industry", "contact", "phone", "email", "source", "sta
                  "created", "notes", "first_name", "last_name", *FOLLOWUP_FIELDS}
 
 
-def _unknown_choices(vault: Vault, values: dict[str, str]) -> list[str]:
-    """A refusal with a suggestion for each value a strict choice list does not know (removed from ``values``)."""
+def _unknown_choices(vault: Vault, values: dict[str, str], unknown: dict[tuple[str, str], str]) -> list[str]:
+    """A refusal with a suggestion for each value a strict choice list does not know (removed from ``values``);
+    ``unknown`` collects (field, value) -> the suggested id ('' when there is none)."""
     from ..fixes import closest_choice
 
     errors = []
@@ -235,6 +238,7 @@ def _unknown_choices(vault: Vault, values: dict[str, str]) -> list[str]:
         near = closest_choice(choices, value)
         hint = f"did you mean {near.display}? " if near else ""
         target = near.id if near else choices.ids[0]
+        unknown[(name, value)] = near.id if near else ""
         errors.append(f"{name}: '{value}' is not a known {name}; {hint}(map it with --map-value "
                       f"'{name}:{value}={target}')")
     return errors
@@ -265,8 +269,9 @@ def _row_followup(vault: Vault, values: dict[str, str], owner: str) -> tuple[Fol
     return followup, []
 
 
-def _prepare(vault: Vault, row: _Row, options: ImportOptions, now: datetime) -> tuple[Planned | None, str]:
-    draft, errors = _draft(vault, row, options)
+def _prepare(vault: Vault, row: _Row, options: ImportOptions, now: datetime,
+             unknown: dict[tuple[str, str], str] | None = None) -> tuple[Planned | None, str]:
+    draft, errors = _draft(vault, row, options, unknown)
     if not draft.name.strip():
         return None, "name: the customer name is empty"
     meta, issues = actions.prepare_new_customer(vault, draft, now)
@@ -341,7 +346,7 @@ def import_file(vault: Vault, path: Path, options: ImportOptions | None = None,
         if number in table.problems:
             report.rejects.append(Reject(number, table.problems[number], row.cells))
             continue
-        planned, reason = _prepare(vault, row, options, now)
+        planned, reason = _prepare(vault, row, options, now, report.unknown_values)
         if planned is None:
             report.rejects.append(Reject(number, reason, row.cells))
         else:
@@ -356,6 +361,29 @@ def import_file(vault: Vault, path: Path, options: ImportOptions | None = None,
 
 
 DUPLICATE_POLICIES = ("skip", "merge", "newest")
+
+
+def value_map_text(report: ImportReport, vault: Vault) -> str:
+    """The values no choice list knows, as lines of FIELD:VALUE=CHOICE for ``--map-values FILE`` (a person
+    checks each suggestion; a line left without a CHOICE keeps the row refused)."""
+    lines = ["# Values of the sheet that no choice list of crmnotes.yaml knows.",
+             "# Fill in or correct the choice after '=' (an id, a label or an alias), then import with",
+             "#   crm import FILE --map-values THIS_FILE"]
+    for (name, value), suggested in sorted(report.unknown_values.items()):
+        choices = vault.config.choices_for(name)
+        known = ", ".join(choices.ids) if choices else ""
+        lines += [f"# {name}: {known}", f"{name}:{value}={suggested}"]
+    return "\n".join(lines) + "\n"
+
+
+def read_value_map(path: Path) -> list[str]:
+    """The FIELD:VALUE=CHOICE lines of a value map file (comments and lines without a choice left out)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CrmError(f"cannot read {path}: {exc}.", "Give the file the dry run wrote.") from None
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#") and line.strip().partition("=")[2].strip()]
 
 
 def _import_history(vault: Vault, path: Path, options: ImportOptions, report: ImportReport,
