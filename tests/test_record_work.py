@@ -123,3 +123,11 @@ def test_archived_customers_are_found_only_with_search_all_and_stay_in_git(crm: 
     history = subprocess.run([*git, "log", "--format=%s", "--follow", "--", archived],
                              capture_output=True, text=True, check=True).stdout.split()
     assert history == ["archive", "start"]
+
+
+def test_contact_phones_are_masked_in_every_export_unless_revealed(crm: Crm) -> None:
+    crm("contact", "星辰", "林晓", "--phone", "13911112222")
+    for fmt in ("csv", "json"):
+        text = crm("export", "-f", fmt).stdout
+        assert "139****2222" in text and "13911112222" not in text
+    assert "+8613911112222" in crm("export", "-f", "csv", "--reveal").stdout
