@@ -10,6 +10,7 @@ fresh text so a concurrent edit is never overwritten.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -184,8 +185,10 @@ def _file_fixes(vault: Vault, path: Path) -> list[Fix]:
 def apply_fixes(vault: Vault, fixes: list[Fix], progress: Callable[[Fix], None] | None = None) -> list[Fix]:
     """Apply ``fixes`` file by file, each re-planned on the file's current text; returns what was applied."""
     applied: list[Fix] = []
-    for path in dict.fromkeys(f.path for f in fixes):
-        wanted = {f.field for f in fixes if f.path == path}
+    by_path: dict[Path, set[str]] = {}
+    for fix in fixes:
+        by_path.setdefault(fix.path, set()).add(fix.field)
+    for path, wanted in by_path.items():
         done: list[Fix] = []
 
         def edit(doc: note.Document, path: Path = path, wanted: set[str] = wanted, done: list[Fix] = done) -> str:
@@ -195,13 +198,15 @@ def apply_fixes(vault: Vault, fixes: list[Fix], progress: Callable[[Fix], None] 
             return _edited(doc, {name: fix.new for name, fix in planned.items()}) if planned else doc.text
 
         try:
-            vault.update(path, edit)
+            vault.update(path, edit, durable=False)  # thousands of files: one flush of all of them below
         except CrmError:
             continue  # laid out in a way set_fields cannot splice: left for a person, 'crm check' says so
         for fix in done:
             applied.append(fix)
             if progress:
                 progress(fix)
+    if applied and hasattr(os, "sync"):
+        os.sync()
     return applied
 
 

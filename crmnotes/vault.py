@@ -285,7 +285,7 @@ class Vault:
                            "Try again: a new ID gives a new name.") from None
         return target
 
-    def update(self, path: Path, edit: Callable[[note.Document], str]) -> Customer:
+    def update(self, path: Path, edit: Callable[[note.Document], str], *, durable: bool = True) -> Customer:
         """Apply ``edit`` to the file's current text and write the result.
 
         The file is locked against other crmnotes processes and re-read under
@@ -305,7 +305,7 @@ class Vault:
                 if (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size):
                     continue
                 try:
-                    atomic_write(path, doc.encode(new_text), expect=doc.encode())
+                    atomic_write(path, doc.encode(new_text), expect=doc.encode(), durable=durable)
                 except FileChanged:  # an editor saved while we wrote: apply the edit to its text
                     continue
                 return self.customer_from(path, note.parse(doc.encode(new_text)))
