@@ -258,6 +258,111 @@ def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Custome
     return vault.update(customer.path, edit)
 
 
+def preview_set(vault: Vault, customers: list[Customer], raw: dict[str, str]
+                ) -> list[tuple[Customer, list[tuple[str, str, str]]]]:
+    """(customer, [(field, old, new)]) of a change to several customers; refuses (nothing written) when
+    any of them would be refused, naming it."""
+    preview = []
+    for customer in customers:
+        values, issues = rules.prepare_fields(list_edits(customer, raw), vault.config)
+        errors = [i for i in issues if i.severity == SEVERITY_ERROR]
+        if errors:
+            raise ValidationError(errors, hint=f"Nothing was changed ({customer.name} refused it).")
+        diff = []
+        for key, value in values.items():
+            old, new = customer.text(key), _as_text(value)
+            if isinstance(customer.meta.get(key), list):
+                old = ", ".join(str(v) for v in customer.meta[key])
+            if old != new:
+                diff.append((key, old, new))
+        preview.append((customer, diff))
+    return preview
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def add_contact(vault: Vault, customer: Customer, name: str, role: str = "", phone: str = "",
+                email: str = "") -> Customer:
+    """Add a person to the customer's ``contacts:`` (or update the one of that name)."""
+    from .contacts import CONTACTS_KEY, prepared_contact, with_contact
+
+    item, issues = prepared_contact(name, role, phone, email, vault.config)
+    if not item.get("name"):
+        issues.insert(0, FieldIssue(CONTACTS_KEY, "the contact needs a name"))
+    _refuse_errors(issues)
+
+    def edit(doc: note.Document) -> str:
+        fresh = Customer(path=customer.path, meta=doc.meta)
+        return note.set_fields(doc, {CONTACTS_KEY: with_contact(fresh, item)})
+
+    return vault.update(customer.path, edit)
+
+
+def list_edits(customer: Customer, raw: dict[str, str]) -> dict[str, str]:
+    """``tags+=x`` and ``tags-=x`` (parsed as keys ``tags+`` / ``tags-``) -> ``tags=`` the whole new list."""
+    result = {k: v for k, v in raw.items() if not k.endswith(("+", "-"))}
+    for key in [k for k in raw if k.endswith(("+", "-"))]:
+        name = key[:-1]
+        current = result.get(name)
+        items = rules.split_tags(current) if current is not None else _stored_list(customer.meta.get(name))
+        changed = rules.split_tags(raw[key])
+        if key.endswith("+"):
+            items += [item for item in changed if item not in items]
+        else:
+            items = [item for item in items if item not in changed]
+        result[name] = ",".join(items)
+    return result
+
+
+def _stored_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else rules.split_tags(str(value))
+
+
+ARCHIVE_DIR = "archive"
+
+
+def archive_customer(vault: Vault, customer: Customer) -> Path:
+    """Move a customer's file to ``archive/`` (same sub-path): out of listings, due and check, still in
+    git's history and in the file system; never deleted.  Returns the new path."""
+    import os
+
+    relative = customer.path.resolve().relative_to(vault.customers_dir.resolve())
+    target = vault.root / ARCHIVE_DIR / relative
+    if target.exists():
+        raise CrmError(f"{vault.relative(target)} already exists.", "Move or rename it, then archive again.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(customer.path, target)
+    return target
+
+
+def archived_matches(vault: Vault, words: list[str]) -> list[Customer]:
+    """Archived customers whose file holds every word (case- and width-insensitive): what
+    ``crm search --all`` adds to the index's results (archive/ is not indexed)."""
+    wanted = [fold(w) for w in words if w.strip() and ":" not in w and w.upper() not in ("AND", "OR", "NOT")]
+    found = []
+    for path in sorted((vault.root / ARCHIVE_DIR).rglob("*.md")):
+        try:
+            text = fold(path.read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if wanted and all(w.strip('"') in text for w in wanted):
+            try:
+                found.append(vault.customer_from(path, vault.read_document(path)))
+            except CrmError:
+                continue
+    return found
+
+
 def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Setting a field a sync left in conflict resolves that conflict."""
     from .merge import CONFLICTS_KEY
@@ -291,7 +396,26 @@ def check_vault(vault: Vault) -> list[Problem]:
                                     code="duplicate-id"))
         elif customer.id:
             ids[customer.id] = customer.path
+    problems += _same_credit_code(vault, scan.customers)
     return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0))
+
+
+def _same_credit_code(vault: Vault, customers: list[Customer]) -> list[Problem]:
+    """Two files with one 统一社会信用代码 are one company entered twice."""
+    seen: dict[str, Customer] = {}
+    problems = []
+    for customer in customers:
+        code = customer.text("credit_code").strip().upper()
+        if not code:
+            continue
+        if code in seen:
+            problems.append(Problem(customer.path, _line_of(customer.path, "credit_code"),
+                                    f"credit code {code} is also used by {seen[code].name} "
+                                    f"({vault.relative(seen[code].path)}): the same company twice?",
+                                    "warning", code="duplicate-credit-code"))
+        else:
+            seen[code] = customer
+    return problems
 
 
 def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
@@ -450,6 +574,12 @@ def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: boo
     due = next_due(customer, vault.config, today)
     if due:
         rows.append(("next", f"{due.due.isoformat()} ({due.reason})"))
+    from .contacts import masked
+
+    people = masked(customer.meta.get("contacts"), vault.config.phone_region) if not reveal else \
+        [c for c in customer.meta.get("contacts") or [] if isinstance(c, dict)]
+    rows.append(("contacts", "; ".join(" ".join(str(c.get(k)) for k in ("name", "role", "phone", "email")
+                                                 if c.get(k)) for c in people)))
     known = {"id", "name", "deals", "tickets", "next_followup", "conflicts", *(r[0] for r in rows)}
     rows += [(k, customer.text(k)) for k in customer.meta if k not in known]
     return [(key, value) for key, value in rows if value]
@@ -547,6 +677,10 @@ def customer_json(
         "followups": [f.to_json() for f in customer.followups],
         "deals": [_jsonable(d) for d in customer.deals], "tickets": [_jsonable(t) for t in customer.tickets],
     })
+    if "contacts" in customer.meta and not reveal:
+        from .contacts import masked
+
+        data["contacts"] = _jsonable(masked(customer.meta["contacts"], vault.config.phone_region))
     return data
 
 

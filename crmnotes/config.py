@@ -18,7 +18,8 @@ from .errors import ConfigError
 from .model import MAX_DAYS
 
 CONFIG_FILE = "crmnotes.yaml"
-FIELD_TYPES = {"text", "choice", "phone", "email", "tags", "date", "datetime", "number", "list"}
+FIELD_TYPES = {"text", "choice", "phone", "email", "tags", "date", "datetime", "number", "list", "contacts",
+               "credit_code"}
 ADHOC_POLICIES = {"allow", "warn", "error"}
 
 
@@ -95,6 +96,8 @@ class VaultConfig:
     require_one_of: list[list[str]] = field(default_factory=list)
     stage_cadence: dict[str, int | None] = field(default_factory=dict)
     grade_cadence: dict[str, int | None] = field(default_factory=dict)
+    tag_cadence: dict[str, int | None] = field(default_factory=dict)  # tag (risk/高) -> days
+    write_choices_as: str = "id"  # what 'crm check --fix' writes for a choice: its id or its label
     silent_after_days: int = 90
     phone_region: str = "CN"
     language: str = "zh"
@@ -256,6 +259,8 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
         require_one_of=[[str(f) for f in g] for g in groups],
         stage_cadence=_cadence(cadence.get("stages"), fail),
         grade_cadence=_cadence(cadence.get("grades"), fail),
+        tag_cadence=_cadence(cadence.get("tags"), fail),
+        write_choices_as=_write_choices_as(data, fail),
         silent_after_days=silent,
         phone_region=str(data.get("phone_region", "CN")).upper(),
         language=str(data.get("language", "zh")),
@@ -310,11 +315,18 @@ def _parse_choice_set(name: str, spec: Any, fail: Any) -> ChoiceSet:
     return ChoiceSet(name, items, bool(spec.get("strict", True)))
 
 
+def _write_choices_as(data: dict[str, Any], fail: Any) -> str:
+    value = str(data.get("write_choices_as") or "id")
+    if value not in ("id", "label"):
+        raise fail("write_choices_as must be id or label")
+    return value
+
+
 def _cadence(value: Any, fail: Any) -> dict[str, int | None]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise fail("cadence stages and grades must be mappings of name: days")
+        raise fail("cadence stages, grades and tags must be mappings of name: days")
     result: dict[str, int | None] = {}
     for key, days in value.items():
         if days is not None and not _is_days(days):

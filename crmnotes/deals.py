@@ -35,6 +35,8 @@ from .vault import Vault
 
 DEAL_STAGES = "deal_stages"
 WON, LOST = "won", "lost"
+AFTER_SALES = "after-sales"  # a won deal being delivered and serviced: closed, and counted as won
+CLOSED = (WON, LOST, AFTER_SALES)
 FIELD_ORDER = ("id", "name", "stage", "amount", "currency", "probability", "close", "owner")
 _AMOUNT = re.compile(r"^(?P<num>[+-]?\d+(?:\.\d+)?)\s*(?P<unit>万|w|k|千|m|百万|亿)?$", re.I)
 MAX_AMOUNT = 10**15  # a thousand trillion: more than any deal, and exact as a float
@@ -66,7 +68,7 @@ def default_probability(config: VaultConfig, stage: str) -> int | None:
 
 
 def is_open(deal: dict[str, Any]) -> bool:
-    return str(deal.get("stage", "")) not in (WON, LOST)
+    return str(deal.get("stage", "")) not in CLOSED
 
 
 def parse_amount(raw: str) -> int | float:
@@ -350,7 +352,7 @@ class StageColumn:
 
     @property
     def open(self) -> bool:
-        return self.stage not in (WON, LOST)
+        return self.stage not in CLOSED
 
 
 def pipeline(customers: list[Customer], config: VaultConfig, *, owner: str = "") -> list[StageColumn]:

@@ -104,7 +104,7 @@ def funnel(customers: list[Customer], config: VaultConfig, since: date | None, u
 def _won_value(customer: Customer) -> dict[str, float]:
     values: dict[str, float] = defaultdict(float)
     for deal in customer.deals:
-        if deal.get("stage") == deals.WON:
+        if deal.get("stage") in (deals.WON, deals.AFTER_SALES):
             values[str(deal.get("currency") or "")] += deals.amount_of(deal)
     return values
 

@@ -145,6 +145,23 @@ def _domain_label(label: str, domain: str) -> tuple[str, str]:
     return unicode, ascii_
 
 
+# ------------------------------------------------------------------ company keys
+
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def normalize_credit_code(raw: str) -> str:
+    """A 统一社会信用代码 (GB 32100-2015: 18 characters, the last a checksum), upper case; ValueError if wrong."""
+    code = re.sub(r"[\s-]", "", clean_text(raw)).upper()
+    if len(code) != 18 or any(c not in _CREDIT_CHARS for c in code):
+        raise ValueError(f"'{code}' is not a unified social credit code (18 digits and capital letters)")
+    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
+    if _CREDIT_CHARS[(31 - total % 31) % 31] != code[17]:
+        raise ValueError(f"'{code}' is not a valid unified social credit code (its check character is wrong)")
+    return code
+
+
 # ------------------------------------------------------------------ tags
 
 
@@ -242,6 +259,10 @@ def _prepare_value(name: str, value: Any, config: VaultConfig) -> Any:
         return normalize_phone(str(value), config.phone_region)
     if kind == "email":
         return normalize_email(str(value))
+    if kind == "contacts":
+        raise ValueError("contacts are added with 'crm contact REF NAME --role ... --phone ...'")
+    if kind == "credit_code":
+        return normalize_credit_code(str(value))
     if kind == "tags" or kind == "list":
         return split_tags(value)
     if kind in ("date", "datetime"):
@@ -276,12 +297,17 @@ def validate_meta(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]
     issues: list[FieldIssue] = []
     for name, definition in config.fields.items():
         if definition.required and _is_empty(meta.get(name)):
-            issues.append(FieldIssue(name, f"required field '{name}' is missing"))
+            if name in SYSTEM_FIELDS:  # set by crmnotes: a file written by hand lacks it, 'check --fix' sets it
+                issues.append(FieldIssue(name, f"has no '{name}' yet ('crm check --fix' sets it)", SEVERITY_WARNING))
+            else:
+                issues.append(FieldIssue(name, f"required field '{name}' is missing"))
     for group in config.require_one_of:
         if all(_is_empty(meta.get(name)) for name in group):
             issues.append(FieldIssue(group[0], f"one of {' / '.join(group)} is required"))
-    if not looks_like_id(str(meta.get("id") or "")):
-        issues.append(FieldIssue("id", f"id '{meta.get('id') or ''}' is missing or not a crmnotes id"))
+    if _is_empty(meta.get("id")):  # a file written in an editor: adopted, 'crm check --fix' gives it an id
+        issues.append(FieldIssue("id", "has no id yet ('crm check --fix' assigns one)", SEVERITY_WARNING))
+    elif not looks_like_id(str(meta.get("id"))):
+        issues.append(FieldIssue("id", f"id '{meta.get('id')}' is not a crmnotes id"))
     for name, value in meta.items():
         if _is_empty(value) or name not in config.fields:
             continue
@@ -300,9 +326,7 @@ def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[Fie
         if found is None:
             severity = SEVERITY_ERROR if choices.strict else SEVERITY_WARNING
             return [FieldIssue(name, f"'{value}' is not a known {name} ({', '.join(choices.ids)})", severity)]
-        if found.id != str(value):
-            return [FieldIssue(name, f"'{value}' should be written as '{found.id}'", SEVERITY_WARNING)]
-        return []
+        return []  # an id, a label or an alias: all valid in a file written by hand
     if kind == "phone":
         phones = value if isinstance(value, list) else [value]
         issues = []
@@ -318,6 +342,16 @@ def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[Fie
     if kind == "email":
         try:
             normalize_email(str(value))
+        except ValueError as exc:
+            return [FieldIssue(name, str(exc))]
+        return []
+    if kind == "contacts":
+        from .contacts import contact_issues
+
+        return contact_issues(value, config)
+    if kind == "credit_code":
+        try:
+            normalize_credit_code(str(value))
         except ValueError as exc:
             return [FieldIssue(name, str(exc))]
         return []

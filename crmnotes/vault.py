@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import CONFIG_FILE, VaultConfig, fold, load_config
 from .errors import ConcurrentEditError, CrmError, FileFormatError, RefError, VaultNotFound
@@ -186,7 +186,8 @@ class Vault:
             if followup.stage_from:
                 followup.stage_from = stages.canonical(followup.stage_from)
         problems = [Problem(path, p.line, p.message, p.severity, p.code) for p in doc.problems]
-        return Customer(path=path, meta=doc.meta, followups=followups, body=doc.body, problems=problems)
+        return Customer(path=path, meta=_choice_ids(doc.meta, self.config), followups=followups, body=doc.body,
+                        problems=problems)
 
     # ------------------------------------------------------------ references
 
@@ -247,7 +248,7 @@ class Vault:
                            "Try again: a new ID gives a new name.") from None
         return target
 
-    def update(self, path: Path, edit: Callable[[note.Document], str]) -> Customer:
+    def update(self, path: Path, edit: Callable[[note.Document], str], *, durable: bool = True) -> Customer:
         """Apply ``edit`` to the file's current text and write the result.
 
         The file is locked against other crmnotes processes and re-read under
@@ -272,7 +273,7 @@ class Vault:
                     continue
                 _refuse_new_numbers(doc.text, new_text)
                 try:
-                    atomic_write(path, doc.encode(new_text), expect=doc.encode())
+                    atomic_write(path, doc.encode(new_text), expect=doc.encode(), durable=durable)
                 except FileChanged:  # an editor saved while we wrote: apply the edit to its text
                     continue
                 return self.customer_from(path, note.parse(doc.encode(new_text)))
@@ -419,11 +420,25 @@ def _shown_path(path: str) -> Path:
     return Path(path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
 
 
+def _choice_ids(meta: dict[str, Any], config: VaultConfig) -> dict[str, Any]:
+    """The front-matter with choices written by hand as a label or alias (stage: 意向) read as their id,
+    so due rules, filters and reports see one value; the file keeps what was written."""
+    changed: dict[str, Any] = {}
+    for name, value in meta.items():
+        choices = config.choices_for(name) if isinstance(value, str) else None
+        found = choices.find(value) if choices is not None else None
+        if found is not None and found.id != value:
+            changed[name] = found.id
+    return {**meta, **changed} if changed else meta
+
+
 def _candidate(customer: Customer) -> Candidate:
+    from .contacts import contact_phones
     from .dedupe import Candidate
 
     phone = customer.meta.get("phone")
     phones = tuple(str(p) for p in phone) if isinstance(phone, list) else ((str(phone),) if phone else ())
+    phones += tuple(contact_phones(customer.meta))
     return Candidate(customer.id, customer.name, phones, customer.text("email"), customer.path)
 
 

@@ -71,7 +71,12 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "log": ("customers", "log", "Append a follow-up to a customer.", False),
     "show": ("customers", "show", "One customer with its follow-ups, deals and tickets.", False),
     "edit": ("customers", "edit", "Open a customer's file in $EDITOR, then check it.", False),
-    "set": ("customers", "set_command", "Change fields (an empty VALUE removes the field).", False),
+    "set": ("customers", "set_command", "Change fields (an empty VALUE removes the field; tags+=x and tags-=x add "
+            "and remove tags).", False),
+    "contact": ("customers", "contact", "Add a person to a customer's contacts (or update the one of that name).",
+                False),
+    "rm": ("customers", "rm", "Archive a customer: its file moves to archive/ (kept in git history, never deleted).",
+           False),
     "ls": ("customers", "ls", "List customers.", False),
     "due": ("customers", "due", "Customers due or overdue for a follow-up, and why.", False),
     "check": ("customers", "check", "Validate the vault; exit 1 when anything is wrong.", False),
@@ -83,6 +88,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "ticket": ("crmwork", "ticket", "Service tickets: open, update, close, list.", False),
     "import": ("crmwork", "import_command", "Import customers from a CSV (UTF-8, UTF-8 BOM, GBK) or XLSX file.",
                False),
+    "import-chat": ("crmwork", "import_chat", "Import a WeChat / WeCom chat export (forwarded 聊天记录 text, export "
+                    "tools' TXT or CSV) as wechat follow-ups.", False),
     "export": ("crmwork", "export_command", "Export customers (CSV, XLSX, JSON, vCard) or due follow-ups "
                "(iCalendar).", False),
     "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags.",

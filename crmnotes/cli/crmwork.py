@@ -284,8 +284,17 @@ TICKET_COLUMNS = [Column("customer", cut=True, min_width=16), Column("id"), Colu
               help="Value for FIELD where the cell is empty (e.g. industry=other). Repeatable.")
 @click.option("--owner", default=None, help="Owner of rows without one (default: you).")
 @click.option("--region", default="", help="Phone region for numbers without +country code (default: the vault's).")
-@click.option("--duplicates", "on_duplicate", type=click.Choice(["skip", "merge"]), default="skip",
-              show_default=True, help="skip duplicate rows, or merge them (fill empty fields, add tags).")
+@click.option("--duplicates", "on_duplicate", type=click.Choice(["skip", "merge", "newest"]), default="skip",
+              show_default=True, help="skip duplicate rows, merge them (fill empty fields, add tags, keep the "
+              "vault's other values), or newest (merge, and the imported values win); each change is printed.")
+@click.option("--map-value", "value_maps", multiple=True, metavar="FIELD:VALUE=CHOICE",
+              help="Read VALUE of FIELD as CHOICE (e.g. source:线上搜索=online-search). Repeatable.")
+@click.option("--map-values", "value_map_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A file of FIELD:VALUE=CHOICE lines (a dry run writes one for the values it does not know).")
+@click.option("--limit", type=int, default=0, help="Import only the first N rows (check the mapping first).")
+@click.option("--followups", "followups_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A follow-up sheet (跟进记录表, CSV or XLSX) whose rows become dated entries of their customers "
+              "(an XLSX's second sheet is read without this).")
 @click.option("--dry-run", is_flag=True, help="Show what would happen; write nothing.")
 @click.option("--skip-bad", is_flag=True, help="Import the good rows even if some are rejected.")
 @click.option("--rejects", "rejects_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -293,20 +302,31 @@ TICKET_COLUMNS = [Column("customer", cut=True, min_width=16), Column("id"), Colu
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def import_command(ctx: click.Context, file: Path, mappings: tuple[str, ...], defaults: tuple[str, ...],
-                   owner: str | None, region: str, on_duplicate: str, dry_run: bool, skip_bad: bool,
-                   rejects_file: Path | None, as_json: bool) -> None:
+                   owner: str | None, region: str, on_duplicate: str, value_maps: tuple[str, ...],
+                   value_map_file: Path | None, limit: int,
+                   followups_file: Path | None, dry_run: bool, skip_bad: bool, rejects_file: Path | None,
+                   as_json: bool) -> None:
     """Import customers from a CSV (UTF-8, UTF-8 BOM, GBK) or XLSX file."""
     from ..io.exporter import write_rejects
-    from ..io.importer import ImportOptions, import_file
+    from ..io.importer import ImportOptions, import_file, read_value_map, value_map_text
 
     vault = open_vault(ctx)
     options = ImportOptions(overrides=parse_assignments(mappings), defaults=parse_assignments(defaults),
                             owner=user_of(vault) if owner is None else owner, region=region.upper(),
-                            on_duplicate=on_duplicate, skip_bad=skip_bad, dry_run=dry_run)
+                            on_duplicate=on_duplicate, skip_bad=skip_bad, dry_run=dry_run,
+                            value_map=parse_value_maps((*(read_value_map(value_map_file) if value_map_file else []),
+                                                        *value_maps)),
+                            limit=limit, followups_file=followups_file)
     with _progress(as_json) as progress, _readable(file) as path:
         report = import_file(vault, path, options, progress)
     if rejects_file is not None and report.rejects:
         write_rejects(rejects_file, report.rejects)
+    if dry_run and report.unknown_values:
+        from ..fsutil import atomic_write
+
+        map_file = file.with_name(f"{file.stem}.values.txt")
+        atomic_write(map_file, value_map_text(report, vault).encode("utf-8"))
+        print_note(f"wrote {map_file}: check the suggested choices, then import with --map-values {map_file}")
     if as_json:
         print_json(report.to_json(vault))
     else:
@@ -326,6 +346,21 @@ def _readable(file: Path) -> Iterator[Path]:
         path = Path(folder, "stdin.xlsx" if data[:2] == b"PK" else "stdin.csv")
         path.write_bytes(data)
         yield path
+
+
+def parse_value_maps(items: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    """``source:线上搜索=online-search`` -> {("source", "线上搜索" folded): "online-search"}."""
+    from ..config import fold
+
+    result = {}
+    for item in items:
+        field_value, sep, target = item.partition("=")
+        field_name, colon, value = field_value.partition(":")
+        if not sep or not colon or not field_name.strip() or not value.strip() or not target.strip():
+            raise CrmError(f"--map-value '{item}' is not FIELD:VALUE=CHOICE.",
+                           "Write it like source:线上搜索=online-search.")
+        result[(field_name.strip(), fold(value))] = target.strip()
+    return result
 
 
 class _progress:
@@ -368,6 +403,8 @@ def _print_import(vault: Any, report: Any) -> None:
     for dup in report.duplicates:
         out.print(safe(f"row {dup.row} {dup.name}: duplicate of {dup.existing} ({dup.reason}), {dup.action}",
                        "yellow"))
+        for change in dup.changes:
+            out.print(safe(f"  {change}"))
     if report.dry_run:
         out.print(Text("Dry run: nothing was written. The first customers as they would be written:", style="bold"))
         from ..yamlsafe import dump
@@ -384,6 +421,8 @@ def _print_import(vault: Any, report: Any) -> None:
         out.print(Text(f"{summary}: the real import would write nothing because rows were rejected. {fix}",
                        style="yellow"))
         return
+    if report.followup_count:
+        summary += f", {report.followup_count} past follow-up(s) as entries"
     verb = "would be imported" if report.dry_run else "imported"
     left_out = " (the rejected rows left out)" if report.rejects else ""
     out.print(Text(f"{summary}: {verb}{left_out}.", style="green" if not report.rejects else "yellow"))
@@ -493,4 +532,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-COMMANDS: list[click.Command] = [deal, ticket, import_command, export_command, report_command]
+@click.command(name="import-chat")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--customer", "ref", default="", help="The customer the whole chat is with (default: matched by the "
+              "chat partner's remark name, contact, contacts: person or phone).")
+@click.option("--me", default=None, help="Your name in the chat (default: you); your messages are signed with it.")
+@click.option("--dry-run", is_flag=True, help="Show the entries; write nothing.")
+@click.pass_context
+def import_chat(ctx: click.Context, file: Path, ref: str, me: str | None, dry_run: bool) -> None:
+    """Import a WeChat / WeCom chat export (forwarded 聊天记录 text, export tools' TXT or CSV) as wechat follow-ups."""
+    from ..io.chat import plan_chat, read_messages, write_chat
+
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref) if ref else None
+    report = plan_chat(vault, read_messages(file), me=user_of(vault) if me is None else me, customer=customer)
+    out = console()
+    for target, followup in report.entries:
+        first = followup.note.splitlines()[0] if followup.note else ""
+        out.print(safe(f"{target.name}: {followup.at:%Y-%m-%d %H:%M} wechat · {first}"))
+    for line in report.refused:
+        print_warning(line)
+    for partner, count in report.unmatched.items():
+        print_warning(f"{count} message(s) with '{partner}' match no single customer; pass --customer REF "
+                      "or add them as a contact ('crm contact').")
+    if not dry_run:
+        write_chat(vault, report)
+    verb = "would be added" if dry_run else "added"
+    out.print(safe(f"{len(report.entries)} conversation day(s) {verb}, {report.present} already there", "dim"))
+
+
+COMMANDS: list[click.Command] = [deal, ticket, import_command, export_command, report_command, import_chat]

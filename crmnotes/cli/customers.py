@@ -264,21 +264,61 @@ def edit(ctx: click.Context, ref: str) -> None:
 
 
 @click.command(name="set")
-@click.argument("ref", shell_complete=complete.customer_names)
-@click.argument("assignments", nargs=-1, required=True, metavar="FIELD=VALUE...")
-@click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")
+@click.argument("args", nargs=-1, required=True, metavar="[REF...] FIELD=VALUE...",
+                shell_complete=complete.customer_names)
+@click.option("--query", "-q", default="", help="Change every customer this search finds (the syntax of "
+              "'crm search', e.g. 'tag:risk/高 owner:张伟').")
+@click.option("--yes", "-y", is_flag=True, help="Change several customers without asking first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the customer(s) as JSON afterwards.")
 @click.pass_context
-def set_command(ctx: click.Context, ref: str, assignments: tuple[str, ...], as_json: bool) -> None:
-    """Change fields (an empty VALUE removes the field)."""
+def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool, as_json: bool) -> None:
+    """Change fields (an empty VALUE removes the field; tags+=x and tags-=x add and remove tags).
+
+    \b
+    Several customers at once: give several REFs or --query; the changes are
+    shown first and asked for (--yes skips the question).
+    """
     from .. import actions
 
+    refs = [a for a in args if "=" not in a]
+    raw = parse_assignments([a for a in args if "=" in a])
+    if not raw:
+        raise CrmError("nothing to set.", "Add FIELD=VALUE, e.g. grade=A or tags+=risk/高.")
+    if not refs and not query:
+        raise CrmError("no customer named.", "Give a REF (ID, name or path) or --query.")
     vault = open_vault(ctx)
-    customer = vault.resolve(ref)
-    updated = actions.set_fields(vault, customer, parse_assignments(assignments))
+    customers = chosen_customers(vault, refs, query)
+    if len(customers) > 1 or query:
+        changes = actions.preview_set(vault, customers, raw)  # validates every customer before any write
+        for customer, diff in changes:
+            print_note(f"{customer.name} ({customer.id}): " + "; ".join(f"{k} {old or '(empty)'} → {new or '(removed)'}"
+                                                                        for k, old, new in diff))
+        if not yes and not click.confirm(f"Change {len(customers)} customer(s)?", default=False, err=True):
+            raise CrmError("nothing was changed.")
+    updated = [actions.set_fields(vault, c, actions.list_edits(c, raw)) for c in customers]
     if as_json:
-        print_json(actions.customer_json(vault, updated))
+        print_json(actions.customer_json(vault, updated[0]) if len(updated) == 1 and not query
+                   else [actions.customer_json(vault, c) for c in updated])
         return
-    print_note(f"updated {updated.name}: {', '.join(parse_assignments(assignments))}")
+    for customer in updated:
+        print_note(f"updated {customer.name}: {', '.join(raw)}")
+
+
+def chosen_customers(vault: Vault, refs: list[str], query: str) -> list[Customer]:
+    """The customers REFs and a search name, each once, in the order given."""
+    found: dict[Path, Customer] = {}
+    pool = vault.scan().customers if len(refs) > 1 else None
+    for ref in refs:
+        customer = vault.resolve(ref, pool)
+        found.setdefault(customer.path, customer)
+    if query:
+        from .. import search as engine
+
+        for hit in engine.search(vault, query, limit=100_000):
+            found.setdefault(hit.customer.path, vault.read(hit.customer.path))
+        if not found:
+            raise CrmError(f"no customer matches '{query}'.", "Check the query with 'crm search'.")
+    return list(found.values())
 
 
 # ------------------------------------------------------------------ ls
@@ -414,8 +454,11 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--fix", is_flag=True, help="First apply every safe fix (missing ids, labels to ids, phones to "
+              "E.164, typos of choices), printing each change.")
+@click.option("--dry-run", is_flag=True, help="With --fix: print the changes without writing them.")
 @click.pass_context
-def check(ctx: click.Context, as_json: bool) -> None:
+def check(ctx: click.Context, as_json: bool, fix: bool, dry_run: bool) -> None:
     """Validate the vault; exit 1 when anything is wrong."""
     from rich.text import Text
 
@@ -424,18 +467,54 @@ def check(ctx: click.Context, as_json: bool) -> None:
     from ..sync.state import repo_problems
 
     vault = open_vault(ctx)
+    if dry_run and not fix:
+        raise CrmError("--dry-run goes with --fix.", "Run 'crm check --fix --dry-run'.")
+    fixed: list[dict[str, object]] = []
+    if fix:
+        fixed = fix_vault(vault, dry_run, quiet=as_json)
+        if dry_run:
+            if as_json:
+                print_json({"dry_run": True, "fixes": fixed})
+            return
     problems = repo_problems(vault.root) + actions.check_vault(vault)
     problems += other_file_problems(vault.root)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         print_json({"ok": not errors, "errors": len(errors), "warnings": len(problems) - len(errors),
-                    "problems": [p.to_json(vault.root) for p in problems]})
+                    "problems": [p.to_json(vault.root) for p in problems], **({"fixes": fixed} if fix else {})})
     else:
         print_problems(vault, problems)
         if not problems:
             console().print(Text("All customer files are valid.", style="green"))
     if errors:
         ctx.exit(1)
+
+
+def fix_vault(vault: Vault, dry_run: bool, quiet: bool) -> list[dict[str, object]]:
+    """Print (and unless ``dry_run`` apply) every safe fix; the fixes as JSON rows."""
+    from rich.text import Text
+
+    from .. import fixes
+
+    planned = fixes.vault_fixes(vault)
+    out = console()
+
+    def show(item: fixes.Fix) -> None:
+        if not quiet:
+            out.print(safe(item.describe(vault)))
+
+    if dry_run:
+        for item in planned:
+            show(item)
+        done = planned
+    else:
+        done = fixes.apply_fixes(vault, planned, show)
+    if not quiet:
+        verb = "would change" if dry_run else "changed"
+        files = len({f.path for f in done})
+        out.print(Text(f"{len(done)} fix(es): {verb} {files} file(s)", style="dim"))
+    return [{"path": vault.relative(f.path), "field": f.field, "old": str(f.old) if f.old is not None else None,
+             "new": str(f.new), "why": f.why} for f in done]
 
 
 def print_problems(vault: Vault, problems: list[Problem]) -> None:
@@ -451,4 +530,33 @@ def print_problems(vault: Vault, problems: list[Problem]) -> None:
         out.print(Text(f"{errors} error(s), {len(problems) - errors} warning(s)", style="dim"))
 
 
-COMMANDS = [init, add, log, show, edit, set_command, ls, due, check]
+@click.command(name="rm")
+@click.argument("ref")
+@click.pass_context
+def rm(ctx: click.Context, ref: str) -> None:
+    """Archive a customer: its file moves to archive/ (kept in git history, never deleted)."""
+    from .. import actions
+
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    target = actions.archive_customer(vault, customer)
+    print_note(f"archived {customer.name}: {vault.relative(customer.path)} → {vault.relative(target)}")
+
+
+@click.command(name="contact")
+@click.argument("ref")
+@click.argument("name")
+@click.option("--role", default="", help="Their role, e.g. 决策人, 技术负责人, 采购.")
+@click.option("--phone", default="", help="Their phone (stored as E.164, shown masked).")
+@click.option("--email", default="", help="Their e-mail.")
+@click.pass_context
+def contact(ctx: click.Context, ref: str, name: str, role: str, phone: str, email: str) -> None:
+    """Add a person to a customer's contacts (or update the one of that name)."""
+    from .. import actions
+
+    vault = open_vault(ctx)
+    updated = actions.add_contact(vault, vault.resolve(ref), name, role, phone, email)
+    print_note(f"{updated.name}: contact {name} saved ({len(updated.meta.get('contacts') or [])} in all)")
+
+
+COMMANDS = [init, add, log, show, edit, set_command, ls, due, check, rm, contact]

@@ -21,8 +21,11 @@ PROGRESS_MIN_FILES = 200  # smaller vaults index faster than a bar can draw
 @click.option("--limit", "-n", type=int, default=20, show_default=True, help="At most this many results (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--reveal", is_flag=True, help="Show phone numbers unmasked.")
+@click.option("--all", "with_archive", is_flag=True, help="Also archived customers (archive/) whose file holds "
+              "every word of the query.")
 @click.pass_context
-def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool, reveal: bool) -> None:
+def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool, reveal: bool,
+           with_archive: bool) -> None:
     """Full-text and field search, best matches first.
 
     \b
@@ -38,6 +41,7 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
     vault = open_vault(ctx)
     hits = engine.search(vault, " ".join(query), limit=limit)
     today = date.today()
+    archived = _archived(vault, query) if with_archive else []
     if as_json:
         out = []
         for hit in hits:
@@ -46,7 +50,8 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
             data.update(score=round(hit.score, 4), snippet=hit.snippet.text,
                         highlights=[list(span) for span in hit.snippet.spans])
             out.append(data)
-        print_json(out)
+        print_json(out + [{**row_of(vault, c, today).to_json(), "phone": _phone(vault, c.text("phone"), reveal),
+                           "archived": True, "path": vault.relative(c.path)} for c in archived])
         return
     out_console = console()
     for hit in hits:
@@ -58,9 +63,24 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
         out_console.print(safe("  " + " · ".join(f for f in facts if f), "cyan"))
         if hit.snippet.text:
             out_console.print(safe("  ") + highlighted(hit.snippet.text, hit.snippet.spans))
-    count = len(hits)
-    more = " (use --limit for more)" if limit and count == limit else ""
+    for customer in archived:
+        where = vault.relative(customer.path)
+        out_console.print(safe(customer.name, "bold") + safe(f"  {customer.id}  archived: {where}", "dim"))
+    count = len(hits) + len(archived)
+    more = " (use --limit for more)" if limit and len(hits) == limit else ""
     out_console.print(safe(f"{count} result{'s' if count != 1 else ''}{more}", "dim"))
+
+
+def _archived(vault: Vault, query: tuple[str, ...]) -> list[Any]:
+    import shlex
+
+    from ..actions import archived_matches
+
+    try:
+        words = shlex.split(" ".join(query))
+    except ValueError:
+        words = list(query)
+    return archived_matches(vault, [w for w in words if not w.startswith("-")])
 
 
 def _phone(vault: Vault, phone: str, reveal: bool) -> str:

@@ -71,6 +71,10 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False) -> tupl
         values = {**customer.meta, "last_contact": customer.last_contact}
         phone = customer.text("phone")
         values["phone"] = phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region)
+        if "contacts" in values and not reveal:
+            from ..contacts import masked
+
+            values["contacts"] = masked(values["contacts"], vault.config.phone_region)
         extra = customer.meta.get("extra") if isinstance(customer.meta.get("extra"), dict) else {}
         rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
     return header, rows

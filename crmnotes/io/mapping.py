@@ -28,7 +28,9 @@ from ..rules import STRUCTURED_FIELDS, SYSTEM_FIELDS
 EXTRA_KEY = "extra"
 IGNORE = "-"
 # Pseudo-fields the importer understands besides the vault's own fields.
-SPECIAL = {"notes", "first_name", "last_name", "created", IGNORE}
+FOLLOWUP_FIELDS = ("followup_at", "followup_note", "followup_channel", "followup_by", "followup_feedback",
+                   "followup_next")
+SPECIAL = {"source_id", "notes", "first_name", "last_name", "created", IGNORE, *FOLLOWUP_FIELDS}
 # Columns our own export writes that are computed, not stored.
 COMPUTED = {"last_contact", "due", "due_reason", "effective_stage", "path", "followups", "followup_count"}
 
@@ -36,13 +38,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": ("name", "客户名称", "客户名", "客户", "客户全称", "公司名称", "公司", "公司全称", "企业名称", "单位名称",
              "机构名称", "company", "company name", "account name", "account", "organization", "organisation",
              "organization name", "business name"),
-    "industry": ("industry", "行业", "所属行业", "行业类别", "行业分类", "industry type", "sector"),
+    "industry": ("industry", "行业", "所属行业", "客户行业", "行业类型", "行业类别", "行业分类", "industry type",
+                 "sector"),
     "contact": ("contact", "联系人", "联系人姓名", "姓名", "对接人", "客户联系人", "contact name", "contact person",
                 "full name", "primary contact", "name of contact"),
     "phone": ("phone", "联系电话", "电话", "手机", "手机号", "手机号码", "联系手机", "联系方式", "座机", "mobile",
               "mobile phone", "mobile phone number", "phone number", "business phone", "work phone", "telephone",
               "tel", "cell", "cell phone", "primary phone"),
-    "email": ("email", "邮箱", "电子邮箱", "电子邮件", "邮件", "邮件地址", "e-mail", "email address", "work email",
+    "email": ("email", "邮箱", "联系邮箱", "客户邮箱", "电子邮箱",
+              "电子邮件", "邮件", "邮件地址", "e-mail", "email address", "work email",
               "primary email", "business email"),
     "source": ("source", "客户来源", "来源", "来源渠道", "获客渠道", "渠道", "线索来源", "lead source",
                "original source", "original traffic source", "source channel", "account source", "contact source"),
@@ -52,12 +56,26 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "owner": ("owner", "负责人", "销售", "销售负责人", "所属销售", "跟进人", "业务员", "客户经理", "account owner",
               "lead owner", "contact owner", "company owner", "record owner", "owner name", "assigned to"),
     "tags": ("tags", "tag", "标签", "客户标签", "labels"),
-    "next_followup": ("next_followup", "下次跟进", "下次跟进时间", "下次跟进日期", "下次联系时间", "next follow-up",
+    "next_followup": ("next_followup", "下次跟进", "下次跟进时间", "下次跟进日期", "下次联系时间", "提醒时间",
+                      "next follow-up",
                       "next follow up", "next followup", "next activity date", "next step date"),
-    "created": ("created", "创建时间", "创建日期", "录入时间", "录入日期", "created date", "create date",
+    "created": ("created", "创建时间", "创建日期", "录入时间", "录入日期", "建档时间", "建档日期",
+                "created date", "create date",
                 "created time", "date created", "created at", "created on"),
     "notes": ("notes", "备注", "说明", "描述", "客户简介", "简介", "description", "note", "comments", "remarks",
               "account description"),
+    "source_id": ("客户编号", "客户id", "客户代码", "客户号"),  # the old system's id, kept to match follow-up sheets
+    "customer_type": ("customer_type", "客户类型", "客户类别", "customer type", "account type"),
+    "company_size": ("company_size", "公司规模", "企业规模", "人员规模", "员工人数", "company size", "employees",
+                     "number of employees", "no. of employees", "employee count"),
+    "followup_at": ("最近跟进时间", "最近跟进日期", "最后跟进时间", "上次跟进时间", "最近联系时间",
+                    "跟进时间", "跟进日期",
+                    "last contacted", "last activity date", "last contact date"),
+    "followup_note": ("跟进记录", "跟进内容", "最近跟进记录", "最近跟进内容", "跟进情况", "沟通记录", "沟通内容",
+                      "last activity note", "last note", "activity notes"),
+    "followup_channel": ("跟进方式", "沟通方式", "联系渠道", "activity type"),
+    "followup_feedback": ("客户反馈", "反馈", "customer feedback"),
+    "followup_next": ("下一步计划", "下一步", "下一步行动", "下步计划", "next step", "next steps"),
     "first_name": ("first name", "firstname", "given name", "名"),
     "last_name": ("last name", "lastname", "surname", "family name", "姓"),
 }

@@ -120,7 +120,22 @@ def read_csv_bytes(data: bytes, name: str = "the file") -> Table:
     return table
 
 
-def read_xlsx(path: Path) -> Table:
+def read_second_sheet(path: Path) -> Table | None:
+    """The workbook's second sheet (a follow-up sheet beside the customers), None when there is none."""
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return None
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=False)
+    try:
+        if len(book.worksheets) < 2:
+            return None
+    finally:
+        book.close()
+    return read_xlsx(path, sheet=1)
+
+
+def read_xlsx(path: Path, sheet: int = 0) -> Table:
     _guard_zip(path)
     from openpyxl import load_workbook  # deferred: ~150 ms, only XLSX import needs it
 
@@ -130,16 +145,16 @@ def read_xlsx(path: Path) -> Table:
         raise CrmError(f"{path.name} cannot be read as an Excel workbook ({type(exc).__name__}).",
                        "Open and save it again in your spreadsheet program, or export CSV.") from None
     try:
-        table, formulas = _first_sheet(book, path.name)
+        table, formulas = _first_sheet(book, path.name, sheet)
     finally:
         book.close()
     if formulas:
-        _fill_formula_values(path, table, formulas)
+        _fill_formula_values(path, table, formulas, sheet)
     return table
 
 
-def _first_sheet(book: Any, name: str) -> tuple[Table, list[tuple[int, int, str]]]:
-    sheet = book.worksheets[0]
+def _first_sheet(book: Any, name: str, index: int = 0) -> tuple[Table, list[tuple[int, int, str]]]:
+    sheet = book.worksheets[index]
     table = Table([], [], "xlsx")
     formulas: list[tuple[int, int, str]] = []  # (row number, column index, formula)
     for number, record in enumerate(sheet.iter_rows(), start=1):
@@ -162,7 +177,7 @@ def _first_sheet(book: Any, name: str) -> tuple[Table, list[tuple[int, int, str]
     return table, formulas
 
 
-def _fill_formula_values(path: Path, table: Table, formulas: list[tuple[int, int, str]]) -> None:
+def _fill_formula_values(path: Path, table: Table, formulas: list[tuple[int, int, str]], sheet: int = 0) -> None:
     """Replace formula cells by the values the spreadsheet last computed.
 
     A file written by a program that never computed them (no cached value)
@@ -174,7 +189,7 @@ def _fill_formula_values(path: Path, table: Table, formulas: list[tuple[int, int
     cached: dict[tuple[int, int], Any] = {}
     book = load_workbook(path, read_only=True, data_only=True)
     try:
-        for number, record in enumerate(book.worksheets[0].iter_rows(), start=1):
+        for number, record in enumerate(book.worksheets[sheet].iter_rows(), start=1):
             for column, cell in enumerate(record):
                 if (number, column) in wanted:
                     cached[(number, column)] = getattr(cell, "value", None)

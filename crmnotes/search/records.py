@@ -79,9 +79,14 @@ def prepare(vault: Vault, rel: str) -> Prepared:
 
 def document_fields(vault: Vault, rel: str, customer: Customer) -> dict[str, Any]:
     """The Whoosh document of one customer (see ``schema.build_schema``)."""
-    name, contact = customer.name, customer.text("contact")
-    body = "\n".join([customer.body, customer.text("email"), *_nested_text(customer)])
-    phones = _phones(customer.meta.get("phone"))
+    from ..contacts import contact_list, contact_phones
+
+    people = contact_list(customer.meta.get("contacts"))
+    name = customer.name
+    contact = " ".join([customer.text("contact"), *(str(c.get("name") or "") for c in people)]).strip()
+    body = "\n".join([customer.body, customer.text("email"), *_nested_text(customer),
+                      *(f"{c.get('role') or ''} {c.get('email') or ''}" for c in people)])
+    phones = _phones(customer.meta.get("phone")) + contact_phones(customer.meta)
     fields: dict[str, Any] = {
         "path": rel, "id": customer.id.lower(), "name": name, "contact": contact, "body": body,
         "pinyin": " ".join(textmod.pinyin_keys(f"{name} {contact}")),

@@ -27,7 +27,7 @@ from ..model import Problem
 from ..vault import CUSTOMERS_DIR, MAX_FOLDER_DEPTH, Vault, is_valid_name
 from .records import FileState
 
-INDEX_VERSION = 8  # schema + analysis + record layout; a different number means rebuild
+INDEX_VERSION = 9  # schema + analysis + record layout; a different number means rebuild
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
 STAMP = "unchanged.json"
