@@ -22,6 +22,7 @@ from .filters import SORT_KEYS, Filters, has_tag, list_customers  # noqa: F401 (
 from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
 from .naming import customer_relpath, new_id
 from .sensitive import find_lines
+from .team import person_value
 from .vault import CUSTOMERS_DIR, Vault
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
@@ -180,7 +181,8 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
         issues.append(FieldIssue("channel", f"'{entry.channel}' is not a known channel ({known})"))
     followup = FollowUp(at=at.replace(second=0, microsecond=0),
                         channel=channel.id if channel else entry.channel.strip(),
-                        by=entry.by.strip(), note=text, feedback=note.clean_text(entry.feedback).strip())
+                        by=person_value(config, entry.by.strip(), "by", issues),
+                        note=text, feedback=note.clean_text(entry.feedback).strip())
     if entry.next.strip():
         _parse_next_step(entry.next, followup, issues)
     if entry.stage.strip():

@@ -18,6 +18,7 @@ from .naming import looks_like_id
 from .note import clean_text
 from .sensitive import find as find_sensitive
 from .sensitive import is_bank_card, is_prc_id, luhn_valid, redact  # noqa: F401 (re-exported)
+from .team import PEOPLE_FIELDS, team_of
 
 TAG_SPLIT = re.compile(r"\s*[,，;；、]\s*")
 SYSTEM_FIELDS = {"id", "created"}
@@ -185,6 +186,8 @@ def prepare_fields(raw: dict[str, Any], config: VaultConfig) -> tuple[dict[str, 
 
 
 def _prepare_value(name: str, value: Any, config: VaultConfig) -> Any:
+    if name in PEOPLE_FIELDS and (team := team_of(config)):
+        return team.resolve(str(value), name)
     definition = config.fields.get(name)
     kind = definition.type if definition else "text"
     if kind == "choice":
@@ -239,9 +242,29 @@ def validate_meta(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]
         if _is_empty(value) or name not in config.fields:
             continue
         issues.extend(_stored_value_issues(name, value, config))
+    issues += team_issues(meta, config)
     for kind, masked, _ in find_sensitive(_flatten(meta)):
         issues.append(FieldIssue("sensitive", f"a {kind} ({masked}) must not be stored in the vault"))
     return _redacted(issues)
+
+
+def team_issues(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]:
+    """Owners that are not (or not spelled as) members of the team crmnotes.yaml lists; none without a team.
+    Warnings: files written before the team was listed stay readable and editable."""
+    team = team_of(config)
+    issues = []
+    for name in PEOPLE_FIELDS if team else ():
+        value = str(meta.get(name) or "")
+        if not value:
+            continue
+        try:
+            member_name = team.resolve(value, name)
+        except ValueError as exc:
+            issues.append(FieldIssue(name, str(exc), SEVERITY_WARNING))
+            continue
+        if member_name != value:
+            issues.append(FieldIssue(name, f"'{value}' should be written as '{member_name}'", SEVERITY_WARNING))
+    return issues
 
 
 def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[FieldIssue]:
