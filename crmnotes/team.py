@@ -51,6 +51,7 @@ class Member:
 class Team:
     members: list[Member]
     _lookup: dict[str, Member] = field(default_factory=dict, repr=False)
+    _pinyin: dict[str, Member] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for member in self.members:
@@ -69,6 +70,11 @@ class Team:
         if found is None and key.isascii() and key.isalpha():
             found = self._by_pinyin().get(key.replace(" ", ""))
         return found
+
+    def name_of(self, text: str) -> str:
+        """The member's name for any of their spellings; other text as it is (reports group by this)."""
+        found = self.find(text) if self.members else None
+        return found.name if found else text
 
     def by_email(self, email: str) -> Member | None:
         key = fold(email)
@@ -93,6 +99,11 @@ class Team:
         raise ValueError(f"'{text}' is not a member of the team{hint}; {what} must be one of: {names}")
 
     def _by_pinyin(self) -> dict[str, Member]:
+        if self._pinyin is None:
+            self._pinyin = self._pinyin_keys()
+        return self._pinyin
+
+    def _pinyin_keys(self) -> dict[str, Member]:
         from pypinyin import Style, lazy_pinyin  # deferred: only when a name was not found as typed
 
         from .naming import slugify
@@ -112,8 +123,17 @@ EMPTY = Team([])
 
 
 def team_of(config: VaultConfig) -> Team:
-    """The vault's team (an empty, falsy Team when crmnotes.yaml lists none)."""
-    return parse_members(config.raw.get("members"))
+    """The vault's team (an empty, falsy Team when crmnotes.yaml lists none).  Parsed once per
+    config: rules ask for it for every customer a check reads."""
+    raw = config.raw.get("members")
+    if not raw:
+        return EMPTY
+    if _last[0] is not raw:
+        _last[:] = [raw, parse_members(raw)]
+    return _last[1]
+
+
+_last: list[Any] = [None, EMPTY]  # (the members list last parsed, its Team)
 
 
 def parse_members(raw: Any, where: str = "crmnotes.yaml") -> Team:

@@ -150,3 +150,17 @@ def run_hook_command() -> list[str]:
     import sys
 
     return [sys.executable, "-m", "crmnotes", "server-hook"]
+
+
+def test_a_merge_conflict_names_the_members_not_git_users(server: dict[str, Crm]) -> None:
+    from crmnotes import note
+
+    alice, wangfang = server["alice"], server["wangfang"]
+    git(wangfang.root, "config", "user.name", "wf-laptop")
+    alice("set", XC, "grade=B")
+    wangfang("set", XC, "grade=C")
+    for crm in (alice, wangfang, alice):
+        crm("sync")
+    path = wangfang.root / wangfang("show", XC, "--json").json()["path"]
+    values = {(v["value"], v["by"]) for v in note.parse(path.read_bytes()).meta["conflicts"][0]["values"]}
+    assert values == {("B", "alice"), ("C", "王芳")}

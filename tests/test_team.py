@@ -140,3 +140,24 @@ def test_init_user_sets_this_clones_identity(tmp_path: Path, monkeypatch: pytest
     Crm(tmp_path)("init", str(tmp_path / "v"), "--user", "李娜")
     data = Crm(tmp_path / "v")("whoami", "--json").json()
     assert (data["user"], data["source"]) == ("李娜", "git config crmnotes.user")
+
+
+def test_history_shows_the_member_behind_the_git_email(team_crm: Crm) -> None:
+    root = team_crm.root
+    subprocess.run(["git", "config", "user.name", "ln-laptop"], cwd=root, check=True)
+    subprocess.run(["git", "config", "user.email", "LiNa@example.com"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qam", "team"], cwd=root, check=True)
+    team_crm("set", "星辰科技", "grade=B")
+    subprocess.run(["git", "commit", "-qam", "grade"], cwd=root, check=True)
+    newest = team_crm("history", "星辰科技", "--json").json()[-1]
+    assert (newest["author"], newest["member"], newest["git_author"]) == ("李娜", "lina", "ln-laptop")
+    assert "李娜" in team_crm("history", "星辰科技", "--limit", "1").stdout
+
+
+def test_report_owners_counts_aliases_as_the_member(team_crm: Crm) -> None:
+    path = team_crm.root / team_crm("show", "星辰科技", "--json").json()["path"]
+    path.write_text(path.read_text(encoding="utf-8").replace("owner: 张伟", "owner: 老张", 1), encoding="utf-8")
+    rows = team_crm("report", "owners", "--json").json()["rows"]
+    owners = [row["owner"] for row in rows]
+    assert "老张" not in owners and owners.count("张伟") == 1
+    assert next(r for r in rows if r["owner"] == "张伟")["customers"] == 2
