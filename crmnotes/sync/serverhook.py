@@ -4,7 +4,8 @@ A local-first client cannot enforce anything, so the rules live in a
 ``pre-receive`` (or ``update``) hook of the shared repository.  A push is
 refused when it
 
-* rewrites or deletes the history of the main branch (non-fast-forward);
+* rewrites or deletes the history of the main branch (non-fast-forward),
+  unless an admin pushes with ``-o crmnotes-rewrite`` (a PIPL purge);
 * adds a PRC resident ID or bank card number to any file (everyone);
 * changes ``members:`` in crmnotes.yaml and the pusher is not an admin, or
   changes the rest of crmnotes.yaml and the pusher is a rep;
@@ -42,6 +43,7 @@ ZERO = "0" * 40
 MAIN_BRANCHES = ("refs/heads/main", "refs/heads/master")
 REFUSED = "crmnotes: refused:"
 HOOK_MARK = "# crmnotes server hook"
+REWRITE_OPTION = "crmnotes-rewrite"
 # (variable, how its value names the member) in the order trusted
 PUSHER_VARIABLES = (("CRMNOTES_PUSHER", "member"), ("GITEA_PUSHER_EMAIL", "email"),
                     ("GITEA_PUSHER_NAME", "member"), ("GL_USERNAME", "member"))
@@ -109,12 +111,14 @@ def _check_ref(git_dir: Path, old: str, new: str, ref: str, env: Mapping[str, st
     main = ref in MAIN_BRANCHES or ref == _head_ref(git_dir)
     if new == ZERO:
         return [Refusal(ref, "", f"deleting {ref} is not allowed")] if main else []
-    if main and old != ZERO and not _is_ancestor(git_dir, old, new):
-        return [Refusal(ref, "", f"the push rewrites the history of {ref.removeprefix('refs/heads/')} "
-                                 "(not a fast-forward); run 'crm sync' to merge instead")]
     base = old if old != ZERO else _resolve(git_dir, _head_ref(git_dir))
     team = _team_at(git_dir, base) if base else EMPTY  # the first push into an empty server sets the rules
     pusher, named = _pusher(team, env)
+    if main and old != ZERO and not _is_ancestor(git_dir, old, new):
+        pusher = _admin_rewrite(git_dir, new, team, pusher, env)  # the admin republishes every commit
+        if pusher is None:
+            return [Refusal(ref, "", f"the push rewrites the history of {ref.removeprefix('refs/heads/')} "
+                                     "(not a fast-forward); run 'crm sync' to merge instead")]
     if team and named and pusher is None:
         return [Refusal(ref, "", f"the pushing account '{named}' is not listed in 'members:' of crmnotes.yaml")]
     refusals = []
@@ -143,6 +147,16 @@ def _check_commit(git_dir: Path, ref: str, commit: str, team: Team, pusher: Memb
         if reason:
             refusals.append(Refusal(ref, commit, reason))
     return refusals
+
+
+def _admin_rewrite(git_dir: Path, new: str, team: Team, pusher: Member | None,
+                   env: Mapping[str, str]) -> Member | None:
+    """The admin making a deliberate rewrite (a PIPL purge) with ``git push --force -o crmnotes-rewrite``."""
+    options = {env.get(f"GIT_PUSH_OPTION_{i}", "") for i in range(int(env.get("GIT_PUSH_OPTION_COUNT") or 0))}
+    if REWRITE_OPTION not in options or not team:
+        return None
+    actor = pusher or team.by_email(_committer_email(git_dir, new))
+    return actor if actor is not None and actor.role == "admin" else None
 
 
 def _forbidden(actor: Member, team: Team, path: str, before: bytes | None, after: bytes | None) -> str:
