@@ -21,6 +21,7 @@ from .errors import CrmError, DuplicateError, ValidationError
 from .filters import SORT_KEYS, Filters, has_tag, list_customers  # noqa: F401 (re-exported: the faces use actions.X)
 from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
 from .naming import customer_relpath, new_id
+from .secret import opened, seal_values
 from .sensitive import find_lines
 from .team import person_value
 from .vault import CUSTOMERS_DIR, Vault
@@ -130,6 +131,7 @@ def add_customer(vault: Vault, draft: NewCustomer, *, force: bool = False, now: 
             raise DuplicateError(f"'{meta['name']}' looks like an existing customer: {shown}.",
                                  [m.existing.id for m in matches], hint="Use --force to add it anyway.")
     relpath = customer_relpath(str(meta["name"]), str(meta["id"]))
+    meta = seal_values(vault.config, meta, str(meta.get("owner") or ""))  # fields crmnotes.yaml encrypts
     text = note.new_file_text(meta, str(meta["name"]), vault.config.language)
     return vault.read(vault.create(relpath, text))
 
@@ -241,6 +243,7 @@ def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Custome
         merged.pop(key, None)
     changed = set(values)
     _refuse_errors([i for i in rules.validate_meta(merged, vault.config) if i.field in changed])
+    values = seal_values(vault.config, values, str(merged.get("owner") or ""))  # fields crmnotes.yaml encrypts
     changes = {k: (note.DELETE if v is None else v) for k, v in values.items()}
 
     def edit(doc: note.Document) -> str:
@@ -403,6 +406,7 @@ def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: boo
     left out."""
     from .due import next_due
 
+    customer = opened(customer)
     phone = customer.text("phone")
     stage = effective_stage(customer, vault.config, today)
     stage_text = choice_label(vault, "stages", stage)
@@ -438,6 +442,7 @@ def customer_json(
     from .due import next_due
 
     today = today or date.today()
+    customer = opened(customer)
     data: dict[str, Any] = {k: _jsonable(v) for k, v in customer.meta.items()}
     phone = customer.text("phone")
     due = next_due(customer, vault.config, today)

@@ -36,6 +36,7 @@ class Member:
     emails: tuple[str, ...] = ()
     role: str = "rep"
     team: str = ""
+    age_key: str = ""  # public age key, for fields crmnotes.yaml encrypts (crmnotes/secret.py)
 
     @property
     def sees_all(self) -> bool:
@@ -162,6 +163,7 @@ def parse_members(raw: Any, where: str = "crmnotes.yaml") -> Team:
             emails=_strings(item.get("emails", item.get("email")), member_id, "emails", fail),
             role=role,
             team=str(item.get("team") or "").strip(),
+            age_key=str(item.get("age") or "").strip(),
         ))
     return Team(members)
 

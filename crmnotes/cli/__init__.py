@@ -100,6 +100,7 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
                     "team's roles do not allow.", False),
     "person": ("team", "person", "PIPL requests about one person: export everything held about them, or erase it.",
                False),
+    "key": ("team", "key", "Your age key, which opens the fields crmnotes.yaml encrypts (encrypt: fields:).", False),
     "tui": ("tui", "tui", "The terminal UI: browse, search, log and edit (also what `crm` alone opens).", False),
     "serve": ("tui", "serve", "The terminal UI in browser tabs, behind a random access token.", False),
 }

@@ -155,4 +155,20 @@ def person_erase(ctx: click.Context, ref: str, purge_history: bool, yes: bool) -
         print_note(step)
 
 
-COMMANDS = [whoami, server_hook, person]
+@click.group()
+def key() -> None:
+    """Your age key, which opens the fields crmnotes.yaml encrypts (encrypt: fields:)."""
+
+
+@key.command("new")
+def key_new() -> None:
+    """Create your private key ($CRMNOTES_AGE_KEY or ~/.config/crmnotes/age.key) and print its public key."""
+    from ..secret import key_path, new_key
+
+    public = new_key(key_path())
+    console().print(safe(public, "bold"))
+    print_note(f"private key written to {key_path()} (keep it and back it up: a lost key cannot be recovered). "
+               "Ask an admin to add the public key above as 'age:' of your entry under 'members:'.")
+
+
+COMMANDS = [whoami, server_hook, person, key]
