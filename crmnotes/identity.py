@@ -44,11 +44,6 @@ class Identity:
                 f"Run 'crm whoami --set ID' with your id from 'members:' in crmnotes.yaml.")
 
 
-def vault_user(root: Path, configured: str = "") -> str:
-    return (os.environ.get(ENV_USER) or _git_config(str(root), GIT_KEY) or configured
-            or _git_config(str(root), "user.name") or _login())
-
-
 def whoami(root: Path, config: VaultConfig) -> Identity:
     """The user and how that was decided, mapped to a team member when crmnotes.yaml lists a team."""
     from .team import team_of

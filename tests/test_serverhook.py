@@ -164,3 +164,14 @@ def test_a_merge_conflict_names_the_members_not_git_users(server: dict[str, Crm]
     path = wangfang.root / wangfang("show", XC, "--json").json()["path"]
     values = {(v["value"], v["by"]) for v in note.parse(path.read_bytes()).meta["conflicts"][0]["values"]}
     assert values == {("B", "alice"), ("C", "王芳")}
+
+
+def test_two_reps_changing_their_own_customers_at_once_both_land_through_a_merge(server: dict[str, Crm]) -> None:
+    zhangwei, lina = server["zhangwei"], server["lina"]
+    zhangwei("log", XC, "-n", "张伟的跟进")
+    lina("log", SZ, "-n", "李娜的跟进")
+    assert "pushed" in zhangwei("sync").stdout
+    result = lina("sync")  # the remote moved: lina's sync merges zhangwei's commit, then pushes the merge
+    assert "merged 1 commit" in result.stdout and "pushed" in result.stdout
+    log = git(server["bare"].root, "log", "-p", "main").stdout
+    assert "张伟的跟进" in log and "李娜的跟进" in log
