@@ -16,6 +16,7 @@ from .config import ChoiceSet, VaultConfig
 from .model import SEVERITY_ERROR, SEVERITY_WARNING, FieldIssue, parse_when
 from .naming import looks_like_id
 from .note import clean_text
+from .secret import is_sealed
 from .sensitive import find as find_sensitive
 from .sensitive import is_bank_card, is_prc_id, luhn_valid, redact  # noqa: F401 (re-exported)
 from .team import PEOPLE_FIELDS, team_of
@@ -239,7 +240,7 @@ def validate_meta(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]
     if not looks_like_id(str(meta.get("id") or "")):
         issues.append(FieldIssue("id", f"id '{meta.get('id') or ''}' is missing or not a crmnotes id"))
     for name, value in meta.items():
-        if _is_empty(value) or name not in config.fields or str(value).startswith("age:"):  # sealed: see secret.py
+        if _is_empty(value) or name not in config.fields or is_sealed(value):  # ciphertext: nothing to check
             continue
         issues.extend(_stored_value_issues(name, value, config))
     issues += team_issues(meta, config)
