@@ -135,6 +135,17 @@ def test_the_first_command_without_an_identity_says_how_to_set_it(team_crm: Crm,
     assert "crm whoami --set" in result.stderr and "not a member" in result.stderr
 
 
+def test_any_command_in_a_team_vault_says_once_how_to_set_a_missing_identity(
+        team_crm: Crm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRMNOTES_USER", "陌生人")
+    result = team_crm("ls")
+    assert result.stderr.count("crm whoami --set") == 1 and "星辰科技" in result.stdout
+    whoami = team_crm("whoami")
+    assert whoami.stderr.count("crm whoami --set") == 1
+    monkeypatch.setenv("CRMNOTES_USER", "lina")
+    assert "crm whoami --set" not in team_crm("ls").stderr
+
+
 def test_init_user_sets_this_clones_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CRMNOTES_USER")
     Crm(tmp_path)("init", str(tmp_path / "v"), "--user", "李娜")

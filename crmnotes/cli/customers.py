@@ -32,6 +32,8 @@ def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
 
     vault = Vault.find(ctx.find_root().obj.get("vault_path"), lazy_config=lazy_config)
     ensure_repo_setup(vault.root)
+    if not lazy_config and vault.config.raw.get("members"):  # a team: say how to set an identity it lacks
+        user_of(vault)
     return vault
 
 

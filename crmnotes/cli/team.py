@@ -23,7 +23,7 @@ def whoami(ctx: click.Context, new_user: str, as_json: bool) -> None:
     from ..identity import whoami as find_identity
     from ..team import team_of
 
-    vault = open_vault(ctx)
+    vault = open_vault(ctx, lazy_config=True)  # the notice is this command's own output
     if new_user.strip():
         team = team_of(vault.config)
         if team and team.find(new_user) is None:
