@@ -31,7 +31,9 @@ from .model import (
     parse_when,
 )
 from .naming import customer_relpath, new_id
+from .secret import opened, seal_values
 from .sensitive import find_lines
+from .team import person_value
 from .vault import CUSTOMERS_DIR, Vault
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
@@ -139,6 +141,7 @@ def add_customer(vault: Vault, draft: NewCustomer, *, force: bool = False, now: 
             raise DuplicateError(f"'{meta['name']}' looks like an existing customer: {shown}.",
                                  [m.existing.id for m in matches], hint="Use --force to add it anyway.")
     relpath = customer_relpath(str(meta["name"]), str(meta["id"]))
+    meta = seal_values(vault.config, meta, str(meta.get("owner") or ""))  # fields crmnotes.yaml encrypts
     text = note.new_file_text(meta, str(meta["name"]), vault.config.language)
     return vault.read(vault.create(relpath, text))
 
@@ -190,7 +193,8 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
         issues.append(FieldIssue("channel", f"'{entry.channel}' is not a known channel ({known})"))
     followup = FollowUp(at=at.replace(second=0, microsecond=0),
                         channel=channel.id if channel else entry.channel.strip(),
-                        by=entry.by.strip(), note=text, feedback=note.clean_text(entry.feedback).strip())
+                        by=person_value(config, entry.by.strip(), "by", issues),
+                        note=text, feedback=note.clean_text(entry.feedback).strip())
     if entry.next.strip():
         _parse_next_step(entry.next, followup, issues)
     if entry.stage.strip():
@@ -250,6 +254,7 @@ def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Custome
         merged.pop(key, None)
     changed = set(values)
     _refuse_errors([i for i in rules.validate_meta(merged, vault.config) if i.field in changed])
+    values = seal_values(vault.config, values, str(merged.get("owner") or ""))  # fields crmnotes.yaml encrypts
     changes = {k: (note.DELETE if v is None else v) for k, v in values.items()}
 
     def edit(doc: note.Document) -> str:
@@ -554,6 +559,7 @@ def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: boo
     left out."""
     from .due import next_due
 
+    customer = opened(customer)
     phone = customer.text("phone")
     stage = effective_stage(customer, vault.config, today)
     stage_text = choice_label(vault, "stages", stage)
@@ -660,6 +666,7 @@ def customer_json(
     from .due import next_due
 
     today = today or date.today()
+    customer = opened(customer)
     data: dict[str, Any] = {k: _jsonable(v) for k, v in customer.meta.items()}
     phone = customer.text("phone")
     due = next_due(customer, vault.config, today)

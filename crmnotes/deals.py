@@ -31,6 +31,7 @@ from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
 from .errors import CrmError, ValidationError
 from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, date_issue, parse_when
+from .team import person_value
 from .vault import Vault
 
 DEAL_STAGES = "deal_stages"
@@ -171,7 +172,7 @@ def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | N
         else:
             deal["close"] = when.date()
     if draft.owner.strip():
-        deal["owner"] = note.clean_text(draft.owner).strip()
+        deal["owner"] = person_value(config, note.clean_text(draft.owner).strip(), "owner", issues)
     for kind, masked, _ in rules.find_sensitive(" ".join(str(v) for v in deal.values())):
         issues.append(FieldIssue("deal", f"a {kind} ({masked}) must not be stored in the vault"))
     ordered = {k: deal[k] for k in FIELD_ORDER if deal.get(k) is not None}

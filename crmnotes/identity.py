@@ -1,9 +1,13 @@
 """Who is using the vault: the name written as follow-up author and owner,
 and what "mine" means.
 
-``$CRMNOTES_USER``, else ``user:`` in crmnotes.yaml, else git's
-``user.name`` (read with the git command, no GitPython import), else the
-login name.
+The first of: ``$CRMNOTES_USER``; ``crmnotes.user`` in this clone's git
+config (what ``crm init --user`` and ``crm whoami --set`` write: it belongs
+to one person's copy, so it is never committed); ``user:`` in crmnotes.yaml;
+the team member whose git email is git's ``user.email``; git's
+``user.name``; the login name.  With a team listed in crmnotes.yaml the
+answer is mapped to a member (id, alias or pinyin become the member's name).
+Git is read with the git command, no GitPython import.
 """
 
 from __future__ import annotations
@@ -11,20 +15,77 @@ from __future__ import annotations
 import getpass
 import os
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import VaultConfig
+    from .team import Member
 
 ENV_USER = "CRMNOTES_USER"
+GIT_KEY = "crmnotes.user"
 
 
-def vault_user(root: Path, configured: str = "") -> str:
-    return os.environ.get(ENV_USER) or configured or _git_user(str(root)) or _login()
+@dataclass(frozen=True)
+class Identity:
+    user: str  # the name written as author and owner
+    source: str  # how it was decided, in words
+    member: Member | None = None  # None: no team, or not one of its members
+    has_team: bool = False
+
+    @property
+    def notice(self) -> str:
+        """How to set an identity, when a team is listed and this user is not in it ('' otherwise)."""
+        if not self.has_team or self.member is not None:
+            return ""
+        return (f"you are '{self.user}' ({self.source}), who is not a member of this vault's team. "
+                f"Run 'crm whoami --set ID' with your id from 'members:' in crmnotes.yaml.")
 
 
-@lru_cache(maxsize=8)
-def _git_user(root: str) -> str:
+def whoami(root: Path, config: VaultConfig) -> Identity:
+    """The user and how that was decided, mapped to a team member when crmnotes.yaml lists a team."""
+    from .team import team_of
+
+    team = team_of(config)
+    user, source = _first_answer(root, config)
+    if not team:
+        return Identity(user, source)
+    member = team.find(user)
+    if member is None and source != f"git config {GIT_KEY}":
+        by_email = team.by_email(_git_config(str(root), "user.email"))
+        if by_email is not None and source in ("git user.name", "the login name"):
+            return Identity(by_email.name, "git user.email, listed for this member in crmnotes.yaml", by_email, True)
+    return Identity(member.name if member else user, source, member, True)
+
+
+def current_user(root: Path, config: VaultConfig) -> str:
+    return whoami(root, config).user
+
+
+def set_user(root: Path, user: str) -> None:
+    """Remember ``user`` as this clone's identity (git config, not committed)."""
+    subprocess.run(["git", "config", GIT_KEY, user], cwd=root, check=True, capture_output=True, timeout=10)
+    _git_config.cache_clear()
+
+
+def _first_answer(root: Path, config: VaultConfig) -> tuple[str, str]:
+    if os.environ.get(ENV_USER):
+        return os.environ[ENV_USER], f"the {ENV_USER} environment variable"
+    if _git_config(str(root), GIT_KEY):
+        return _git_config(str(root), GIT_KEY), f"git config {GIT_KEY}"
+    if config.user:
+        return config.user, "user: in crmnotes.yaml"
+    if _git_config(str(root), "user.name"):
+        return _git_config(str(root), "user.name"), "git user.name"
+    return _login(), "the login name"
+
+
+@lru_cache(maxsize=32)
+def _git_config(root: str, key: str) -> str:
     try:
-        done = subprocess.run(["git", "config", "user.name"], cwd=root, capture_output=True, text=True, timeout=5)
+        done = subprocess.run(["git", "config", key], cwd=root, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""

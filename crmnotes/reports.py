@@ -21,6 +21,7 @@ from . import deals, tickets
 from .config import VaultConfig
 from .due import due_list, effective_stage
 from .model import Customer
+from .team import team_of
 
 REPORTS = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags")
 NO_VALUE = "(none)"
@@ -132,11 +133,12 @@ def sources(customers: list[Customer], config: VaultConfig, since: date | None, 
 
 def owners(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
     week_start = until - timedelta(days=until.weekday())
-    overdue = Counter(i.customer.owner for i in due_list(customers, config, until) if i.due < until)
+    who = team_of(config).name_of  # a member's aliases and pinyin count as the member
+    overdue = Counter(who(i.customer.owner) for i in due_list(customers, config, until) if i.due < until)
     groups: dict[str, list[Customer]] = defaultdict(list)
     for customer in customers:
-        groups[customer.owner or NO_VALUE].append(customer)
-    done_this_week = Counter(f.by for c in customers for f in c.followups if week_start <= f.at.date() <= until)
+        groups[who(customer.owner) or NO_VALUE].append(customer)
+    done_this_week = Counter(who(f.by) for c in customers for f in c.followups if week_start <= f.at.date() <= until)
     rows = []
     for owner, members in sorted(groups.items()):
         open_deals = [d for c in members for d in c.deals if deals.is_open(d)]

@@ -17,8 +17,10 @@ from .config import ChoiceSet, VaultConfig
 from .model import SEVERITY_ERROR, SEVERITY_WARNING, FieldIssue, date_issue, parse_when
 from .naming import looks_like_id
 from .note import clean_text
+from .secret import is_sealed
 from .sensitive import find as find_sensitive
 from .sensitive import is_bank_card, is_prc_id, luhn_valid, redact  # noqa: F401 (re-exported)
+from .team import PEOPLE_FIELDS, team_of
 
 TAG_SPLIT = re.compile(r"\s*[,，;；、]\s*")
 SYSTEM_FIELDS = {"id", "created"}
@@ -249,6 +251,8 @@ def prepare_fields(raw: dict[str, Any], config: VaultConfig) -> tuple[dict[str, 
 
 
 def _prepare_value(name: str, value: Any, config: VaultConfig) -> Any:
+    if name in PEOPLE_FIELDS and (team := team_of(config)):
+        return team.resolve(str(value), name)
     definition = config.fields.get(name)
     kind = definition.type if definition else "text"
     if kind == "choice":
@@ -309,12 +313,32 @@ def validate_meta(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]
     elif not looks_like_id(str(meta.get("id"))):
         issues.append(FieldIssue("id", f"id '{meta.get('id')}' is not a crmnotes id"))
     for name, value in meta.items():
-        if _is_empty(value) or name not in config.fields:
+        if _is_empty(value) or name not in config.fields or is_sealed(value):  # ciphertext: nothing to check
             continue
         issues.extend(_stored_value_issues(name, value, config))
+    issues += team_issues(meta, config)
     for kind, masked, _ in find_sensitive(_flatten(meta)):
         issues.append(FieldIssue("sensitive", f"a {kind} ({masked}) must not be stored in the vault"))
     return _redacted(issues)
+
+
+def team_issues(meta: dict[str, Any], config: VaultConfig) -> list[FieldIssue]:
+    """Owners that are not (or not spelled as) members of the team crmnotes.yaml lists; none without a team.
+    Warnings: files written before the team was listed stay readable and editable."""
+    team = team_of(config)
+    issues = []
+    for name in PEOPLE_FIELDS if team else ():
+        value = str(meta.get(name) or "")
+        if not value:
+            continue
+        try:
+            member_name = team.resolve(value, name)
+        except ValueError as exc:
+            issues.append(FieldIssue(name, str(exc), SEVERITY_WARNING))
+            continue
+        if member_name != value:
+            issues.append(FieldIssue(name, f"'{value}' should be written as '{member_name}'", SEVERITY_WARNING))
+    return issues
 
 
 def _stored_value_issues(name: str, value: Any, config: VaultConfig) -> list[FieldIssue]:

@@ -31,6 +31,7 @@ from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
 from .errors import CrmError, ValidationError
 from .model import SEVERITY_ERROR, Customer, FieldIssue, date_issue, parse_when
+from .team import person_value
 from .vault import Vault
 
 TYPES, PRIORITIES, STATUSES = "ticket_types", "ticket_priorities", "ticket_statuses"
@@ -93,6 +94,8 @@ def prepare_ticket(config: VaultConfig, draft: TicketInput, base: dict[str, Any]
     for key, text in (("owner", draft.owner), ("resolution", draft.resolution)):
         if text.strip():
             ticket[key] = note.clean_text(text).strip()
+    if ticket.get("owner") and draft.owner.strip():
+        ticket["owner"] = person_value(config, ticket["owner"], "owner", issues)
     if draft.satisfaction.strip():
         if re.fullmatch(r"[1-5]", draft.satisfaction.strip()):
             ticket["satisfaction"] = int(draft.satisfaction.strip())

@@ -102,6 +102,12 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
                      True),
     "pre-commit-hook": ("sync", "pre_commit_hook", "Git pre-commit hook: refuse sensitive numbers in staged "
                         "customer files.", True),
+    "whoami": ("team", "whoami", "Who you are in this vault, and how that was decided.", False),
+    "server-hook": ("team", "server_hook", "Git pre-receive / update hook of the team's server: refuses pushes the "
+                    "team's roles do not allow.", False),
+    "person": ("team", "person", "PIPL requests about one person: export everything held about them, or erase it.",
+               False),
+    "key": ("team", "key", "Your age key, which opens the fields crmnotes.yaml encrypts (encrypt: fields:).", False),
     "tui": ("tui", "tui", "The terminal UI: browse, search, log and edit (also what `crm` alone opens).", False),
     "serve": ("tui", "serve", "The terminal UI in browser tabs, behind a random access token.", False),
 }

@@ -11,7 +11,6 @@ import click
 from .. import catalog
 from ..errors import CrmError
 from ..filters import SORT_KEYS, Filters
-from ..identity import vault_user
 from ..model import Customer, Problem, format_minute
 from ..vault import Vault
 from . import complete
@@ -33,11 +32,22 @@ def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
 
     vault = Vault.find(ctx.find_root().obj.get("vault_path"), lazy_config=lazy_config)
     ensure_repo_setup(vault.root)
+    if not lazy_config and vault.config.raw.get("members"):  # a team: say how to set an identity it lacks
+        user_of(vault)
     return vault
 
 
 def user_of(vault: Vault) -> str:
-    return vault_user(vault.root, vault.config.user)
+    """The user of this clone, mapped to a team member; says once how to set it when that fails."""
+    from ..identity import whoami
+
+    me = whoami(vault.root, vault.config)
+    ctx = click.get_current_context(silent=True)
+    said = ctx.find_root().meta if ctx else {}
+    if me.notice and not said.get("identity_notice"):
+        said["identity_notice"] = True
+        print_warning(me.notice)
+    return me.user
 
 
 def parse_day(value: str | None, option: str) -> date:
@@ -64,7 +74,9 @@ def label(vault: Vault, list_name: str, value: str) -> str:
 @click.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--example", is_flag=True, help="Add sample customers (Chinese and English).")
-def init(path: Path, example: bool) -> None:
+@click.option("--user", default="", help="Who you are in this vault (your member id in crmnotes.yaml); "
+              "kept in this clone's git config.")
+def init(path: Path, example: bool, user: str) -> None:
     """Create a vault (a git repository) in PATH."""
     from rich.text import Text
 
@@ -73,6 +85,10 @@ def init(path: Path, example: bool) -> None:
 
     root = actions.create_vault(path, example=example)
     init_repo(root)
+    if user.strip():
+        from ..identity import set_user
+
+        set_user(root, user.strip())
     count = sum(1 for _ in Path(root, "customers").rglob("*.md"))
     console().print(Text(f"Created vault {root}", style="bold") + safe(f" ({count} customers)" if example else ""))
     console().print(Text("Next: cd into it and run 'crm add NAME --industry I --contact C --phone P'.", style="dim"))

@@ -84,8 +84,12 @@ def _other_head(root: Path) -> str:
 
 def author_of(root: Path, rev: str, relpath: str) -> str:
     """Who last changed ``relpath`` as of ``rev`` ("" when git cannot say)."""
+    from .history import member_of, team_at
+
     try:
-        out = git_run(root, "log", "-1", "--format=%an", rev, "--", relpath, check=False)
+        out = git_run(root, "log", "-1", "--format=%an%x1f%ae", rev, "--", relpath, check=False)
     except CrmError:  # a name is a nicety; the merge must not fail for it
         return ""
-    return out.decode("utf-8", errors="replace").strip()
+    name, _, email = out.decode("utf-8", errors="replace").strip().partition("\x1f")
+    member = member_of(team_at(root), name, email)  # the team member, not git's raw user
+    return member.name if member else name

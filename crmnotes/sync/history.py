@@ -15,6 +15,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import CrmError
+from ..team import EMPTY, Member, Team, team_of
 from .message import _parse, added_followups, field_changes
 from .repo import git_run, read_blobs
 
@@ -35,9 +37,12 @@ class Change:
     kind: str  # added, changed, renamed, deleted
     fields: list[dict[str, Any]] = field(default_factory=list)
     followups: list[dict[str, Any]] = field(default_factory=list)
+    member: str = ""  # the team member's id, when the git email or name maps to one
+    git_author: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "author": self.author, "email": self.email, "date": self.date,
+        return {"commit": self.commit, "author": self.author, "member": self.member or None,
+                "git_author": self.git_author or self.author, "email": self.email, "date": self.date,
                 "subject": self.subject, "path": self.path, "kind": self.kind, "fields": self.fields,
                 "followups": self.followups}
 
@@ -55,12 +60,32 @@ def customer_history(root: Path, relpath: str) -> list[Change]:
         specs += [f"{sha}^:{old_path}", f"{sha}:{path}"]
     blobs = read_blobs(root, specs)
     changes: list[Change] = []
+    team = team_at(root)
     for index, (sha, author, email, when, subject, path, _old, status) in enumerate(commits):
         kind = {"A": "added", "D": "deleted", "R": "renamed"}.get(status, "changed")
-        change = Change(sha, author, email, when, subject, path, kind)
+        member = member_of(team, author, email)
+        change = Change(sha, member.name if member else author, email, when, subject, path, kind,
+                        member=member.id if member else "", git_author=author)
         _describe(change, blobs[2 * index], blobs[2 * index + 1])
         changes.append(change)
     return changes
+
+
+def team_at(root: Path) -> Team:
+    """The team crmnotes.yaml lists in the working tree (none when it cannot be read: names are a nicety)."""
+    from ..config import CONFIG_FILE, load_config
+
+    try:
+        return team_of(load_config(root / CONFIG_FILE))
+    except CrmError:
+        return EMPTY
+
+
+def member_of(team: Team, git_name: str, email: str) -> Member | None:
+    """The member behind a git author: by email, else by name (an id, alias or pinyin)."""
+    if not team:
+        return None
+    return team.by_email(email) or team.find(git_name)
 
 
 def mask_phones(changes: list[Change], region: str) -> None:

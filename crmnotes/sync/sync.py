@@ -233,6 +233,14 @@ def _push(repo: Any, report: SyncReport) -> bool:
         text = _stderr(exc)
         raced = any(word in text for word in ("[rejected]", "non-fast-forward", "fetch first", "failed to update ref",
                                               "cannot lock ref"))
+        from .serverhook import refusal_summary
+
+        if reason := refusal_summary(text):  # the team's server hook said why
+            raise SyncError(f"the team's server refused your push: {reason}; your change stays in a local "
+                            "commit and nothing was lost.",
+                            "Ask the customer's owner or a manager to make that change; to take yours back, "
+                            f"'git reset {report.remote}/{report.branch}' keeps it in your files, uncommitted, "
+                            "to edit before the next 'crm sync'.") from None
         if "[remote rejected]" in text and not raced:  # a hook or branch protection said no: retrying cannot help
             raise SyncError(f"the remote '{report.remote}' refused the push ({text}); your changes are committed "
                             "locally and nothing was lost.",

@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..errors import CrmError
-from ..identity import vault_user
+from ..identity import current_user
 from ..vault import Vault
 from . import live
 from .messages import VaultChanged
@@ -70,7 +70,7 @@ class CrmApp(App[None]):
         self.vault = vault
         self._today = today
         self._now = now
-        self.user = user if user is not None else vault_user(vault.root, vault.config.user)
+        self.user = user if user is not None else current_user(vault.root, vault.config)
         self.poll_seconds = poll_seconds
         self.reveal = False
         self.sync_status = ""  # the running sync's current step, shown in the main screen's status line
