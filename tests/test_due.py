@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from crmnotes import actions
 from crmnotes.due import RULES, DueInfo, answer, due_list, effective_stage, next_due, open_next_steps, timeline
 from crmnotes.tui.app import make_app
 from crmnotes.vault import Vault
+
+from .conftest import Crm
 
 NOW = datetime(2026, 3, 2, 9, 0)
 TODAY = NOW.date()
@@ -187,3 +190,32 @@ def test_a_rule_of_due_py_reaches_every_face_together(empty_vault: Vault) -> Non
     assert _faces_due(empty_vault, today) == dict.fromkeys(["crm due", "due --json", "ls --json", "TUI due filter"],
                                                            True)
     assert "renewal" in {registered.name for registered in RULES}
+
+
+def test_both_clones_next_steps_stay_due_after_sync(tmp_path: Path) -> None:
+    """A and B each plan a visit on the same customer before syncing: after ``crm sync`` the
+    front-matter holds one next_followup, yet both visits are still due, in both clones."""
+    from .test_sync import XC, clone, git, set_identity
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(remote))
+    Crm(tmp_path)("init", str(tmp_path / "a"), "--example")
+    set_identity(tmp_path / "a", "李娜")
+    git(tmp_path / "a", "remote", "add", "origin", str(remote))
+    a = Crm(tmp_path / "a")
+    a("sync")
+    b = clone(remote, tmp_path / "b", "张伟")
+    visit, call = date.today() + timedelta(days=6), date.today() + timedelta(days=7)
+    a("log", XC, "--note", "约好上门", "--by", "李娜", "--next", f"{visit.isoformat()} 上门访谈")
+    b("log", XC, "--note", "电话沟通", "--by", "张伟", "--next", f"{call.isoformat()} 上门")
+    a("sync")
+    b("sync")  # merges A's entry into B's file
+    a("sync")
+    for clone_ in (a, b):
+        assert clone_("show", XC, "--json").json()["next_followup"] in (visit.isoformat(), call.isoformat())
+        due = {i["name"]: i for i in clone_("due", "--json", "--on", visit.isoformat()).json()}
+        assert due[XC]["due"] == visit.isoformat() and due[XC]["rule"] == "next-step"
+        assert "上门访谈" in due[XC]["reason"] and f"{call.isoformat()}: 上门" in due[XC]["reason"]
+        listed = {c["name"]: c for c in clone_("ls", "--json").json()}
+        assert listed[XC]["due"] == visit.isoformat()
+        assert "上门访谈" in clone_("due", "--on", visit.isoformat()).stdout
