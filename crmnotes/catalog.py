@@ -43,7 +43,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 1  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 2  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -183,10 +183,9 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
         found = choose(found, Filters(owner=owner), "name", vault.config, lambda entry: entry.on(day).stage)
     items = []
     for entry in found:
-        found = entry.on(day)
-        when = found.due_on(day)
-        if when is not None and when <= day:
-            items.append(DueItem(entry, when, found.stage, found.reason, found.rule))
+        answer_ = entry.timeline.due_by(day)
+        if answer_ is not None:
+            items.append(DueItem(entry, answer_.due_on(day) or day, answer_.stage, answer_.reason, answer_.rule))
     items.sort(key=lambda item: (item.due, item.entry.name, item.entry.path))
     return items, problems
 
@@ -212,13 +211,16 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
         for entry in chosen:
             _, stage, when, reason, _, floating = entry.timeline.step(iso)
             when = iso if floating else when
-            static = _static_of(entry)
             phone = encode_basestring(entry.phone if reveal else entry.masked_phone)
             due_json = f'"{when}"' if when else "null"
             why = encode_basestring(reason) if reason else "null"
-            parts.append(f'{{{static}{"," if static else ""}"phone":{phone},"effective_stage":'
-                         f'{encode_basestring(stage)},"due":{due_json},"due_reason":{why}}}')
-    return ("[" + ",".join(parts) + "]").encode("utf-8", "surrogatepass"), problems
+            static = _static_of(entry)
+            dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
+                      f'"due_reason":{why}}},'
+            parts += (b"{", static, b"," if static else b"", dynamic.encode("utf-8", "surrogatepass"))
+        if parts:
+            parts[-1] = parts[-1][:-1]  # no comma after the last
+    return b"[" + b"".join(parts) + b"]", problems
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
@@ -309,7 +311,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
             "followup_count": len(customer.followups), "sort_key": collation_key(customer.name),
             "masked_phone": mask_phone(phone, vault.config.phone_region) if phone else "",
             "timeline": _dumps(timeline(customer, vault.config).steps),
-            "listing": _dumps(static)[1:-1],
+            "listing": _dumps(static)[1:-1].encode("utf-8", "surrogatepass"),  # spliced as bytes, never decoded
             "report": _dumps([_tagged(customer.meta), [_summary(f) for f in customer.followups],
                               [[p.line, p.message, p.severity, p.code] for p in customer.problems]]),
         }
@@ -384,41 +386,67 @@ _ENTRY_SELECT = ENTRY_COLUMNS[1:]  # "path" is the key
 def _entries(vault: Vault, with_listing_json: bool = False) -> tuple[list[Entry], list[Problem]]:
     wanted = _ENTRY_SELECT + (("listing",) if with_listing_json else ())
     stored, problems = _stored_rows(vault, wanted)
+    tags_at, steps_at = wanted.index("tags"), wanted.index("timeline")
+    tags = _decode_all([values[tags_at] for _, values in stored])
+    steps = _decode_all([values[steps_at] for _, values in stored])
     found = []
-    for rel, values in stored:
-        entry = _entry(rel, values, with_listing_json)
+    for (rel, values), tag_list, step_list in zip(stored, tags, steps, strict=True):
+        entry = _entry(rel, values, tag_list, step_list, with_listing_json)
         if entry is None:  # not what we wrote: read the file again
             record = _remake(vault, rel)
-            entry = _entry(rel, tuple(record.get(c) for c in wanted), with_listing_json) if record else None
+            if record:
+                values = tuple(record.get(c) for c in wanted)
+                entry = _entry(rel, values, json.loads(values[tags_at]), json.loads(values[steps_at]),
+                               with_listing_json)
         if entry is not None:
             found.append(entry)
     return found, problems
 
 
-class _ListedEntry(Entry):
-    """An entry that also carries its ``ls --json`` stored keys (serialized, without braces)."""
-
-    listing: str
-
-
-def _static_of(entry: Entry) -> str:
-    return entry.listing if isinstance(entry, _ListedEntry) else ""  # type: ignore[attr-defined]
-
-
-def _entry(rel: str, values: tuple[Any, ...], with_listing_json: bool) -> Entry | None:
+def _decode_all(texts: list[Any]) -> list[Any]:
+    """``json.loads`` of every text, in one call of the C decoder; None for a text that does not decode."""
     try:
-        (id_, name, industry, contact, phone, email, source, stage, grade, owner, tags, created, last, next_,
-         count, sort_key, masked, steps, *listing) = values
+        values = json.loads("[" + ",".join(texts) + "]")
+        if isinstance(values, list) and len(values) == len(texts):
+            return values
+    except (ValueError, TypeError):
+        pass
+    out = []
+    for text in texts:
+        try:
+            out.append(json.loads(text))
+        except (ValueError, TypeError):
+            out.append(None)
+    return out
+
+
+class _ListedEntry(Entry):
+    """An entry that also carries its ``ls --json`` stored keys (serialized UTF-8, without braces)."""
+
+    listing: bytes
+
+
+def _static_of(entry: Entry) -> bytes:
+    return entry.listing if isinstance(entry, _ListedEntry) else b""  # type: ignore[attr-defined]
+
+
+def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listing_json: bool) -> Entry | None:
+    """The entry of a row (its tags and timeline already decoded); None when the row is not what we wrote."""
+    try:
+        (id_, name, industry, contact, phone, email, source, stage, grade, owner, _, created, last, next_,
+         count, sort_key, masked, _, *listing) = values
+        if not (isinstance(steps, list) and steps and all(isinstance(step, list) and len(step) == 6 for step in steps)):
+            return None
         made = (_ListedEntry if with_listing_json else Entry)(
-            rel, id_, name, industry, contact, phone, email, source, stage, grade, owner, json.loads(tags),
+            rel, id_, name, industry, contact, phone, email, source, stage, grade, owner, tags,
             datetime.fromisoformat(created) if created else None, datetime.fromisoformat(last) if last else None,
-            date.fromisoformat(next_) if next_ else None, count, sort_key, masked, Timeline(json.loads(steps)))
+            date.fromisoformat(next_) if next_ else None, count, sort_key, masked, Timeline(steps))
         if with_listing_json:
             made.listing = listing[0]  # type: ignore[attr-defined]
-            if not isinstance(made.listing, str):  # type: ignore[attr-defined]
+            if not isinstance(made.listing, bytes):  # type: ignore[attr-defined]
                 return None
         if not (isinstance(name, str) and isinstance(sort_key, str) and isinstance(count, int)
-                and isinstance(made.tags, list) and made.timeline.steps):
+                and isinstance(tags, list)):
             return None
         return made
     except (TypeError, ValueError, AttributeError):

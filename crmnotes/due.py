@@ -304,14 +304,24 @@ class Timeline:
         return self.steps[0]
 
     def at(self, day: date) -> Answer:
-        _, stage, due, reason, rule, floating = self.step(day.isoformat())
-        return Answer(stage, date.fromisoformat(due) if due else None, reason, rule, bool(floating))
+        return _answer_of(self.step(day.isoformat()))
+
+    def due_by(self, day: date) -> Answer | None:
+        """``at(day)`` when something is due on or before ``day``, else None (decoding nothing)."""
+        iso = day.isoformat()
+        step = self.step(iso)
+        return _answer_of(step) if step[5] or (step[2] is not None and step[2] <= iso) else None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Timeline) and other.steps == self.steps
 
     def __repr__(self) -> str:
         return f"Timeline({self.steps!r})"
+
+
+def _answer_of(step: list[Any]) -> Answer:
+    _, stage, due, reason, rule, floating = step
+    return Answer(stage, date.fromisoformat(due) if due else None, reason, rule, bool(floating))
 
 
 def _stored(start: date, found: Answer) -> list[Any]:
