@@ -43,7 +43,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 2  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 3  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -172,28 +172,30 @@ def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", to
 def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
     """The TUI table's rows."""
     day = today or date.today()
-    return [row_on(entry, day) for entry in entries(vault, filters, sort, day).entries]
+    with _bulk():
+        return [row_on(entry, day) for entry in entries(vault, filters, sort, day).entries]
 
 
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
     """Customers due on or before ``day`` (of ``owner`` when given), most overdue first, then by name."""
     with _bulk():
         found, problems = _entries(vault)
-    if owner:
-        found = choose(found, Filters(owner=owner), "name", vault.config, lambda entry: entry.on(day).stage)
-    items = []
-    for entry in found:
-        answer_ = entry.timeline.due_by(day)
-        if answer_ is not None:
-            items.append(DueItem(entry, answer_.due_on(day) or day, answer_.stage, answer_.reason, answer_.rule))
-    items.sort(key=lambda item: (item.due, item.entry.name, item.entry.path))
-    return items, problems
+        if owner:
+            found = choose(found, Filters(owner=owner), "name", vault.config, lambda entry: entry.on(day).stage)
+        items = []
+        for entry in found:
+            answer_ = entry.timeline.due_by(day)
+            if answer_ is not None:
+                items.append(DueItem(entry, answer_.due_on(day) or day, answer_.stage, answer_.reason, answer_.rule))
+        items.sort(key=lambda item: (item.due, item.entry.name, item.entry.path))
+        return items, problems
 
 
 def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Problem]]:
     """``crm due --json``'s text."""
     items, problems = due(vault, day, owner)
-    return json.dumps([item.to_json(day) for item in items], ensure_ascii=False), problems
+    with _bulk():
+        return json.dumps([item.to_json(day) for item in items], ensure_ascii=False), problems
 
 
 def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
@@ -491,11 +493,15 @@ class _Reported(Customer):
 
 # ------------------------------------------------------------------ the SQLite file
 
-_COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, "listing", "report")
+# Two tables with the same key: what every list reads, and the bulky serialized parts only ``ls --json``
+# and reports read (a list that does not need them never pages through them).
+_COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT)
+_BULKY = ("rel", "listing", "report")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS customer (rel TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
-    + ", ".join(f"{c}" for c in _COLUMNS[3:]) + ")",
+    + ", ".join(_COLUMNS[3:]) + ")",
+    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, listing BLOB, report TEXT)",
 )
 
 
@@ -560,7 +566,9 @@ class _Cache:
 
     def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[tuple[int, int], Any, tuple[Any, ...]]]:
         """rel -> ((size, mtime), problem, the ``wanted`` columns) of every stored row."""
-        query = f"SELECT rel, size, mtime, problem, {', '.join(wanted)} FROM customer"
+        columns = ", ".join(f"b.{c}" if c in _BULKY else f"c.{c}" for c in wanted)
+        join = " LEFT JOIN bulky b ON b.rel = c.rel" if set(wanted) & set(_BULKY) else ""
+        query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}"
         try:
             return {row[0]: ((row[1], row[2]), row[3], row[4:]) for row in self.db.execute(query)}
         except sqlite3.DatabaseError:  # damaged inside: start over (every file is read again)
@@ -571,13 +579,14 @@ class _Cache:
 
     def write(self, records: list[dict[str, Any]], gone: list[str]) -> None:
         """Replace the rows of ``records`` and delete those of ``gone``, in one transaction."""
-        insert = (f"INSERT OR REPLACE INTO customer ({', '.join(_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+        kept = [r for r in records if _encodable(r["rel"])]
         try:
             with _transaction(self.db):
-                self.db.executemany("DELETE FROM customer WHERE rel = ?", [(rel,) for rel in gone])
-                self.db.executemany(insert, [tuple(r.get(c) for c in _COLUMNS) for r in records
-                                             if _encodable(r["rel"])])
+                for table, columns in (("customer", _COLUMNS), ("bulky", _BULKY)):
+                    self.db.executemany(f"DELETE FROM {table} WHERE rel = ?", [(rel,) for rel in gone])
+                    self.db.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                                        f"VALUES ({', '.join('?' * len(columns))})",
+                                        [tuple(r.get(c) for c in columns) for r in kept])
         except sqlite3.Error:
             pass  # busy for too long, full disk, read-only: the files are read again next time
 
@@ -630,9 +639,10 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
             db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
             with _transaction(db):
                 if not _ready(db, config):  # another process may have just done it
+                    db.execute("DROP TABLE IF EXISTS customer")  # its columns may be another format's
+                    db.execute("DROP TABLE IF EXISTS bulky")
                     for statement in _SCHEMA:
                         db.execute(statement)
-                    db.execute("DELETE FROM customer")
                     db.execute("INSERT OR REPLACE INTO settings VALUES ('config', ?)", (config,))
                     db.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
         return db
