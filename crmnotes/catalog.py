@@ -48,7 +48,7 @@ BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a fi
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One customer as every list reads it.  ``stage`` is the stored one; what holds on a day
     (the effective stage, what is due and why) is ``on(day)``."""
@@ -232,11 +232,13 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     with _bulk():
         rows_, problems = _stored_rows(vault, ("report",))
         result = ScanResult(problems=problems)
-        for rel, (report,) in rows_:
+        decoded = _decode_all([report for _, (report,) in rows_], _untagged)
+        for (rel, _), report in zip(rows_, decoded, strict=True):
             customer = _reported(vault, rel, report)
             if customer is None:  # not what we wrote: read the file again
                 record = _remake(vault, rel)
-                customer = _reported(vault, rel, record.get("report")) if record else None
+                customer = _reported(vault, rel, json.loads(record["report"], object_hook=_untagged)) \
+                    if record else None
             if customer is not None and (not owner or fold(customer.owner) == fold(owner)):
                 result.customers.append(customer)
     return result
@@ -405,19 +407,19 @@ def _entries(vault: Vault, with_listing_json: bool = False) -> tuple[list[Entry]
     return found, problems
 
 
-def _decode_all(texts: list[Any]) -> list[Any]:
+def _decode_all(texts: list[Any], hook: Any = None) -> list[Any]:
     """``json.loads`` of every text, in one call of the C decoder; None for a text that does not decode."""
     try:
-        values = json.loads("[" + ",".join(texts) + "]")
+        values = json.loads("[" + ",".join(texts) + "]", object_hook=hook)
         if isinstance(values, list) and len(values) == len(texts):
             return values
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, KeyError, AttributeError):  # the hook raises the last two on odd tags
         pass
     out = []
     for text in texts:
         try:
-            out.append(json.loads(text))
-        except (ValueError, TypeError):
+            out.append(json.loads(text, object_hook=hook))
+        except (ValueError, TypeError, KeyError, AttributeError):
             out.append(None)
     return out
 
@@ -425,7 +427,7 @@ def _decode_all(texts: list[Any]) -> list[Any]:
 class _ListedEntry(Entry):
     """An entry that also carries its ``ls --json`` stored keys (serialized UTF-8, without braces)."""
 
-    listing: bytes
+    __slots__ = ("listing",)
 
 
 def _static_of(entry: Entry) -> bytes:
@@ -437,7 +439,7 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
     try:
         (id_, name, industry, contact, phone, email, source, stage, grade, owner, _, created, last, next_,
          count, sort_key, masked, _, *listing) = values
-        if not (isinstance(steps, list) and steps and all(isinstance(step, list) and len(step) == 6 for step in steps)):
+        if not (isinstance(steps, list) and steps and isinstance(steps[-1], list) and len(steps[-1]) == 6):
             return None
         made = (_ListedEntry if with_listing_json else Entry)(
             rel, id_, name, industry, contact, phone, email, source, stage, grade, owner, tags,
@@ -456,8 +458,9 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
 
 
 def _reported(vault: Vault, rel: str, report: Any) -> Customer | None:
+    """The customer of a decoded ``report`` column; None when it is not what we wrote."""
     try:
-        meta, summaries, problems = json.loads(report, object_hook=_untagged)
+        meta, summaries, problems = report
         path = vault.root / rel
         day, when = date.fromisoformat, datetime.fromisoformat
         every = [FollowUp(when(at), channel, by, "", day(next_date) if next_date else None, next_what, "",

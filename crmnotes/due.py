@@ -38,7 +38,6 @@ from typing import Any
 
 from .config import VaultConfig
 from .model import Customer, FollowUp, parse_when
-from .tickets import open_ticket_due
 
 RENEWAL_NOTICE = timedelta(days=30)
 
@@ -227,6 +226,10 @@ def _cadence(customer: Customer, config: VaultConfig, day: date) -> Candidate | 
 
 @due_rule("ticket")
 def _ticket(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    if not customer.meta.get("tickets"):
+        return None
+    from .tickets import open_ticket_due  # the validation rules it imports: only for customers with tickets
+
     found = open_ticket_due(customer)
     return Candidate(found[0], found[1], "ticket") if found else None
 
