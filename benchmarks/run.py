@@ -85,6 +85,8 @@ FIGURES = [
     Figure("search_cold", "first search in a fresh process (import + open index)", "", None),
     Figure("search_proc", "`crm search 数据安全 --json` as a process", "≤ 0.4 s", _le("median", 0.4)),
     Figure("ls_json", "`crm ls --json` as a process", "≤ 0.4 s", _le("median", 0.4)),
+    Figure("ls_json_changed", "`crm ls --json` after one file changed", "within 10% of `ls --json`",
+           lambda r: None if r.get("vs_unchanged") is None else r["vs_unchanged"] <= 1.10),
     Figure("due_json", "`crm due --json` as a process", "≤ 0.4 s", _le("median", 0.4)),
     Figure("report_funnel", "`crm report funnel --json` as a process", "", None),
     Figure("tui_paint", "TUI first table paint (headless run_test)", "≤ 1.0 s", _le("median", 1.0)),
@@ -283,7 +285,18 @@ class Bench:
                                              lambda: crm(self.vault, "search", WORDS["chinese"], "--json"))
 
     def listing(self) -> None:
+        crm(self.vault, "ls", "--json")  # the listing cache is built once per vault, not timed
         self.results["ls_json"] = repeat(self.repeats, lambda: crm(self.vault, "ls", "--json"))
+        changed = min((self.vault / "customers").rglob("*.md"))
+
+        def after_one_change() -> Run:
+            _append_entry(changed, "列表基准：改了一个文件")  # the listing must re-read this one file only
+            return crm(self.vault, "ls", "--json")
+
+        self.results["ls_json_changed"] = repeat(self.repeats, after_one_change)
+        unchanged, after = self.results["ls_json"].get("median"), self.results["ls_json_changed"].get("median")
+        if unchanged and after:
+            self.results["ls_json_changed"]["vs_unchanged"] = after / unchanged
         self.results["due_json"] = repeat(self.repeats, lambda: crm(self.vault, "due", "--json"))
         if have("report"):
             self.results["report_funnel"] = repeat(self.repeats, lambda: crm(self.vault, "report", "funnel", "--json"))
@@ -591,6 +604,8 @@ def fmt(result: dict[str, Any] | None, key: str) -> str:
     text = f"{result['median']:.3f} s" if result["median"] < 10 else f"{result['median']:.1f} s"
     if result.get("peak_mb"):
         text += f" ({result['peak_mb']:.0f} MB)"
+    if "vs_unchanged" in result:
+        text += f", {result['vs_unchanged']:.2f}× unchanged"
     if "vs_frontmatter" in result:
         text += f", {result['vs_frontmatter']:.2f}× frontmatter"
     return text

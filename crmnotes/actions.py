@@ -509,18 +509,8 @@ def _body_start_line(path: Path) -> int:
 # ------------------------------------------------------------------ listing
 
 
-def due_item_json(vault: Vault, item: DueInfo, day: date) -> dict[str, Any]:
-    """One entry of ``crm due --json`` (the catalog's fast path must produce the same)."""
-    customer = item.customer
-    return {
-        "id": customer.id, "name": customer.name, "owner": customer.owner,
-        "stage": effective_stage(customer, vault.config, day), "due": item.due.isoformat(),
-        "status": item.status(day), "days_overdue": max(item.days_overdue(day), 0), "rule": item.rule,
-        "reason": item.reason, "path": vault.relative(customer.path),
-    }
-
-
 def due_customers(vault: Vault, on: date, owner: str = "", customers: list[Customer] | None = None) -> list[DueInfo]:
+    """``due.due_list`` over customer objects (every file when not given); the faces ask ``catalog.due``."""
     customers = customers if customers is not None else vault.scan().customers
     if owner:
         customers = [c for c in customers if fold(c.owner) == fold(owner)]

@@ -1,5 +1,5 @@
 """Which customers a list shows, in which order: the filters and sort keys of
-``crm ls``, the TUI table and the catalog's fast paths.
+every list (``crm ls``, ``crm export``, the TUI table), defined once in ``choose``.
 
 Kept apart from ``actions`` so a listing imports neither the note parser nor
 the validation rules; the due rules and the name collation are imported when
@@ -8,15 +8,16 @@ a list is actually chosen from customer objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .config import fold
 from .errors import CrmError
 
 if TYPE_CHECKING:
+    from .config import VaultConfig
     from .model import Customer
     from .vault import Vault
 
@@ -30,7 +31,7 @@ class Filters:
     mine_user: str = ""  # set when --mine: the vault user
 
 
-def _collation_key(customer: Customer) -> str:
+def _collation_key(customer: Listable) -> str:
     if customer.sort_key:
         return customer.sort_key
     from .naming import collation_key  # pypinyin for Chinese names
@@ -38,7 +39,7 @@ def _collation_key(customer: Customer) -> str:
     return collation_key(customer.name)
 
 
-SORT_KEYS: dict[str, Callable[[Customer], Any]] = {
+SORT_KEYS: dict[str, Callable[[Any], Any]] = {  # over anything Listable
     "name": _collation_key,
     "created": lambda c: c.created or datetime.min,
     "last": lambda c: c.last_contact or datetime.min,
@@ -63,27 +64,52 @@ def has_tag(tags: list[str], wanted: str) -> bool:
     return any(t == wanted or t.startswith(prefix) for t in tags)
 
 
-def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: date | None = None,
-                   customers: list[Customer] | None = None) -> list[Customer]:
-    from .due import effective_stage
+class Listable(Protocol):
+    """What the filters and sort keys read: a ``Customer`` or a listing cache ``catalog.Entry``."""
 
-    config = vault.config
-    today = today or date.today()
-    pool = customers if customers is not None else vault.scan().customers
+    name: str
+    sort_key: str
+
+    @property
+    def stage(self) -> str: ...
+    @property
+    def grade(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def tags(self) -> list[str]: ...
+    @property
+    def created(self) -> datetime | None: ...
+    @property
+    def last_contact(self) -> datetime | None: ...
+    @property
+    def next_followup(self) -> date | None: ...
+
+
+L = TypeVar("L", bound=Listable)
+
+
+def choose(items: Iterable[L], filters: Filters, sort: str, config: VaultConfig,
+           stage_on_day: Callable[[L], str]) -> list[L]:
+    """The items ``filters`` keep, in ``sort`` order (ties keep the given order): the one
+    definition every list uses.  ``stage_on_day`` is an item's effective stage on the day listed."""
+    key = SORT_KEYS[check_sort(sort)]
     stage = config.stages.canonical(filters.stage) if filters.stage else ""
     grades = config.choices.get("grades")
     grade = grades.canonical(filters.grade) if grades and filters.grade else filters.grade
-    owner = filters.owner or filters.mine_user
-    chosen = []
-    for customer in pool:
-        if stage and effective_stage(customer, config, today) != stage:
-            continue
-        if grade and customer.grade != grade:
-            continue
-        if owner and fold(customer.owner) != fold(owner):
-            continue
-        if filters.tag and not has_tag(customer.tags, filters.tag):
-            continue
-        chosen.append(customer)
-    key = SORT_KEYS[check_sort(sort)]
+    owner = fold(filters.owner or filters.mine_user)
+    chosen = [item for item in items
+              if (not stage or stage_on_day(item) == stage) and (not grade or item.grade == grade)
+              and (not owner or fold(item.owner) == owner) and (not filters.tag or has_tag(item.tags, filters.tag))]
     return sorted(chosen, key=key, reverse=sort.startswith("-"))
+
+
+def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: date | None = None,
+                   customers: list[Customer] | None = None) -> list[Customer]:
+    """``choose`` over customer objects (every file when ``customers`` is not given)."""
+    from .due import effective_stage
+
+    config = vault.config
+    day = today or date.today()
+    pool = customers if customers is not None else vault.scan().customers
+    return choose(pool, filters, sort, config, lambda customer: effective_stage(customer, config, day))

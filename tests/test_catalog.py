@@ -1,14 +1,11 @@
-"""The listing catalog (.crmnotes/catalog.txt) against the files themselves:
-same answers, changes seen at once, damage repaired, never an error."""
+"""The listing cache (.crmnotes/listing.sqlite3) against the files themselves:
+same answers, changes seen at once, never an error."""
 
 from __future__ import annotations
 
 import json
 import os
-import zlib
 from datetime import date, timedelta
-
-import pytest
 
 from crmnotes import actions, catalog
 from crmnotes.vault import Vault
@@ -30,28 +27,26 @@ def full_listing(vault: Vault, on: date = TODAY) -> list[dict]:
 
 
 def cached_listing(vault: Vault, on: date = TODAY) -> list[dict]:
-    return json.loads(catalog.listing_json_text(vault, catalog.listing(vault).customers, today=on))
+    return json.loads(catalog.listing_json(vault, today=on)[0])
 
 
 def test_catalog_agrees_with_reading_the_files(example_vault: Vault) -> None:
     first = cached_listing(example_vault)  # builds the catalog from the files
-    assert (example_vault.cache_dir / catalog.CATALOG_FILE).is_file()
+    assert (example_vault.cache_dir / catalog.CACHE_FILE).is_file()
     assert first == full_listing(example_vault)
     assert cached_listing(example_vault) == first  # served from the catalog this time
     later = TODAY + timedelta(days=200)  # silent stages and due dates move with the day, not the cache
     assert cached_listing(example_vault, later) == full_listing(example_vault, later)
 
 
-def test_listed_customers_sort_filter_and_fall_due_like_the_files(example_vault: Vault) -> None:
-    catalog.listing(example_vault)
-    listed = catalog.listing(example_vault).customers
+def test_entries_sort_filter_and_fall_due_like_the_files(example_vault: Vault) -> None:
     for sort in ("name", "-last", "created", "next", "stage"):
         for filters in (actions.Filters(), actions.Filters(stage="silent"), actions.Filters(tag="needs/")):
-            from_cache = [c.id for c in actions.list_customers(example_vault, filters, sort, customers=listed)]
+            from_cache = [e.id for e in catalog.entries(example_vault, filters, sort).entries]
             from_files = [c.id for c in actions.list_customers(example_vault, filters, sort)]
             assert from_cache == from_files, (sort, filters)
     for day in (TODAY, TODAY + timedelta(days=30)):
-        cached = [(d.customer.id, d.due, d.reason) for d in actions.due_customers(example_vault, day, customers=listed)]
+        cached = [(d.entry.id, d.due, d.reason) for d in catalog.due(example_vault, day)[0]]
         assert cached == [(d.customer.id, d.due, d.reason) for d in actions.due_customers(example_vault, day)]
     rows = catalog.rows(example_vault)
     assert sum(r.followup_count for r in rows) == sum(len(c.followups) for c in example_vault.scan().customers)
@@ -73,7 +68,7 @@ def test_a_file_changed_behind_the_tools_back_is_seen_by_the_next_ls(crm: Crm) -
 
 
 def test_same_size_edit_with_a_new_mtime_is_seen(example_vault: Vault) -> None:
-    catalog.listing(example_vault)
+    catalog.entries(example_vault)
     path = next(example_vault.customers_dir.rglob("*.md"))
     text = path.read_text(encoding="utf-8")
     grade = example_vault.read(path).grade
@@ -82,45 +77,8 @@ def test_same_size_edit_with_a_new_mtime_is_seen(example_vault: Vault) -> None:
     path.write_text(text.replace(f"grade: {grade}", f"grade: {other}", 1), encoding="utf-8")
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     assert path.stat().st_size == stat.st_size
-    by_path = {c.path: c for c in catalog.listing(example_vault).customers}
-    assert by_path[path].grade == other
-
-
-def header_of(vault: Vault) -> dict:
-    return json.loads((vault.cache_dir / catalog.CATALOG_FILE).read_bytes().split(b"\n")[0].partition(b"\t")[2])
-
-
-@pytest.mark.parametrize("damage", [
-    b"", b"not json at all", b'{"version": 4}', b"[1, 2, 3]", b'{"version": 999, "config": [], "files": {}}',
-    b"\xff\xfe not utf-8\n\t\t\t",
-])
-def test_a_corrupt_catalog_is_rebuilt_never_an_error(example_vault: Vault, damage: bytes) -> None:
-    expected = cached_listing(example_vault)
-    (example_vault.cache_dir / catalog.CATALOG_FILE).write_bytes(damage)
-    assert cached_listing(example_vault) == expected
-    assert header_of(example_vault)["version"] == catalog.CATALOG_VERSION
-
-
-def test_tampered_entries_are_read_again_from_the_file(example_vault: Vault) -> None:
-    """Lines whose CRC was made to match again: what does not have the shape we write is read from the file."""
-    expected = cached_listing(example_vault)
-    cache = example_vault.cache_dir / catalog.CATALOG_FILE
-    header, *lines = cache.read_text(encoding="utf-8").split("\n")
-    damaged = []
-    for i, line in enumerate(lines):
-        _, *columns = line.split("\t")  # rel, size, mtime, summary, static keys, front-matter, follow-ups
-        summary = json.loads(columns[3])
-        if i % 3 == 0:
-            columns[5] = json.dumps("not a mapping")
-        elif i % 3 == 1 and summary[4]:
-            summary[4] = ["2026-99-99T00:00", True, None, ""]
-        else:
-            columns[5] = json.dumps({"$dict": 5})
-        columns[3] = json.dumps(summary)
-        body = "\t".join(columns)
-        damaged.append(f"{zlib.crc32(body.encode())}\t{body}")
-    cache.write_text("\n".join([header, *damaged]), encoding="utf-8")
-    assert cached_listing(example_vault) == expected
+    by_path = {e.path: e for e in catalog.entries(example_vault).entries}
+    assert by_path[example_vault.relative(path)].grade == other
 
 
 def test_unreadable_files_are_problems_in_both(example_vault: Vault) -> None:
@@ -128,11 +86,11 @@ def test_unreadable_files_are_problems_in_both(example_vault: Vault) -> None:
     bad.parent.mkdir(exist_ok=True)
     bad.write_text("---\nname: [unclosed\n---\n", encoding="utf-8")
     for _ in range(2):  # built, then served from the catalog
-        listed = catalog.listing(example_vault)
+        listed = catalog.entries(example_vault)
         scanned = example_vault.scan()
         assert [(p.path, p.message, p.code) for p in listed.problems] == \
             [(p.path, p.message, p.code) for p in scanned.problems]
-        assert len(listed.customers) == len(scanned.customers)
+        assert len(listed.entries) == len(scanned.customers)
 
 
 def test_dates_and_odd_keys_survive_the_cache(empty_vault: Vault) -> None:
@@ -143,12 +101,11 @@ def test_dates_and_odd_keys_survive_the_cache(empty_vault: Vault) -> None:
                     "extra:\n  $date: 不是日期\n"
                     "tickets:\n- id: T1\n  subject: 发票\n  status: open\n  opened: 2025-01-02\n---\n",
                     encoding="utf-8")
-    catalog.listing(empty_vault)
-    listed = catalog.listing(empty_vault).customers[0]
+    catalog.report_customers(empty_vault)
+    reported = catalog.report_customers(empty_vault).customers[0]
     original = empty_vault.read(path)
-    for key in catalog.LISTED_KEYS:
-        assert listed.meta.get(key) == original.meta.get(key), key
-    assert listed.tickets == original.tickets
+    assert reported.meta == original.meta
+    assert reported.tickets == original.tickets
     assert cached_listing(empty_vault) == full_listing(empty_vault)
 
 
@@ -166,7 +123,7 @@ def test_ls_json_shape_and_full(crm: Crm) -> None:
 
 
 def test_listing_needs_no_search_or_pinyin_imports(example_vault: Vault) -> None:
-    catalog.listing(example_vault)
+    catalog.entries(example_vault)
     for args in (["ls", "--json"], ["due", "--json"]):
         _, loaded = modules_after(args, example_vault.root)
         assert not {"whoosh", "jieba", "pypinyin", "phonenumbers", "git"} & set(loaded), args

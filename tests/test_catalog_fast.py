@@ -1,14 +1,18 @@
-"""`crm ls --json` / `crm due --json` from the catalog's compact columns against reading the files."""
+"""`crm ls --json` / `crm due --json` from the SQLite listing cache against reading the files,
+and the cache itself: per-row updates, damage, config changes, several processes at once."""
 
 from __future__ import annotations
 
 import json
-import zlib
+import sqlite3
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
 
 from crmnotes import actions, catalog
+from crmnotes.due import effective_stage
 from crmnotes.vault import Vault
 
 from .conftest import Crm
@@ -18,7 +22,7 @@ TODAY = date.today()
 
 def from_files(vault: Vault, filters: actions.Filters, sort: str, on: date, limit: int = 0,
                reveal: bool = False) -> list[dict]:
-    """The listing JSON computed by parsing every file (no catalog)."""
+    """The listing JSON computed by parsing every file (no cache)."""
     chosen = actions.list_customers(vault, filters, sort, on)
     if limit:
         chosen = chosen[:limit]
@@ -31,53 +35,50 @@ def from_files(vault: Vault, filters: actions.Filters, sort: str, on: date, limi
 
 
 def due_from_files(vault: Vault, on: date, owner: str = "") -> list[dict]:
-    return [actions.due_item_json(vault, item, on) for item in actions.due_customers(vault, on, owner)]
+    out = []
+    for item in actions.due_customers(vault, on, owner):
+        customer = item.customer
+        out.append({"id": customer.id, "name": customer.name, "owner": customer.owner,
+                    "stage": effective_stage(customer, vault.config, on), "due": item.due.isoformat(),
+                    "status": item.status(on), "days_overdue": max(item.days_overdue(on), 0), "rule": item.rule,
+                    "reason": item.reason, "path": vault.relative(customer.path)})
+    return out
 
 
-def due_bytes(vault: Vault, on: date, owner: str = "") -> bytes:
-    """What ``crm due --json`` printed (``print_json`` to a pipe) before the fast path, from the files."""
-    return json.dumps(due_from_files(vault, on, owner), ensure_ascii=False).encode()
-
-
-def listing_bytes(vault: Vault, filters: actions.Filters, sort: str, on: date, limit: int = 0,
-                  reveal: bool = False) -> bytes:
-    """What ``crm ls --json`` printed before the fast path: ``listing_json_text`` of the chosen summaries."""
-    chosen = actions.list_customers(vault, filters, sort, on, customers=catalog.listing(vault).customers)
-    return catalog.listing_json_text(vault, chosen[:limit] if limit else chosen, reveal=reveal, today=on).encode()
+def cache_db(vault: Vault) -> sqlite3.Connection:
+    return sqlite3.connect(vault.cache_dir / catalog.CACHE_FILE, isolation_level=None)
 
 
 @pytest.mark.parametrize("sort", ["name", "-last", "created", "next", "stage", "-grade", "owner"])
-def test_fast_listing_equals_the_files(example_vault: Vault, sort: str) -> None:
+def test_listing_json_equals_the_files(example_vault: Vault, sort: str) -> None:
     for on in (TODAY, TODAY + timedelta(days=45), TODAY + timedelta(days=400)):  # silent moves with the day
         for filters in (actions.Filters(), actions.Filters(stage="silent"), actions.Filters(stage="意向"),
                         actions.Filters(tag="needs/"), actions.Filters(grade="A"), actions.Filters(owner="王芳")):
-            text, problems = catalog.listing_json_fast(example_vault, filters, sort, today=on)
+            text, problems = catalog.listing_json(example_vault, filters, sort, today=on)
             assert json.loads(text) == from_files(example_vault, filters, sort, on), (sort, filters, on)
-            assert text == listing_bytes(example_vault, filters, sort, on)
             assert problems == []
-    text, _ = catalog.listing_json_fast(example_vault, actions.Filters(), sort, 2, reveal=True)
+    text, _ = catalog.listing_json(example_vault, actions.Filters(), sort, 2, reveal=True)
     assert json.loads(text) == from_files(example_vault, actions.Filters(), sort, TODAY, 2, reveal=True)
-    assert text == listing_bytes(example_vault, actions.Filters(), sort, TODAY, 2, reveal=True)
 
 
-def test_fast_due_equals_the_files(example_vault: Vault) -> None:
+def test_due_json_equals_the_files(example_vault: Vault) -> None:
     owners = {c.owner for c in example_vault.scan().customers}
     for on in (TODAY, TODAY + timedelta(days=30), TODAY + timedelta(days=400)):
         for owner in ("", *sorted(owners)):
-            text, problems = catalog.due_json_fast(example_vault, on, owner)
-            assert text == due_bytes(example_vault, on, owner), (on, owner)
+            text, problems = catalog.due_json(example_vault, on, owner)
+            assert json.loads(text) == due_from_files(example_vault, on, owner), (on, owner)
             assert problems == []
-    assert json.loads(catalog.due_json_fast(example_vault, TODAY + timedelta(days=400))[0])  # not vacuous
+    assert json.loads(catalog.due_json(example_vault, TODAY + timedelta(days=400))[0])  # not vacuous
 
 
-def test_customer_without_dates_is_due_today(empty_vault: Vault) -> None:
+def test_customer_without_dates_is_due_on_the_day_asked(empty_vault: Vault) -> None:
     path = empty_vault.customers_dir / "n" / "nodate.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("---\nid: c-20240101-abcd1234\nname: 无日期公司\nstage: potential\ngrade: A\n---\n",
                     encoding="utf-8")
     for on in (TODAY, TODAY + timedelta(days=3)):
-        assert catalog.due_json_fast(empty_vault, on)[0] == due_bytes(empty_vault, on)
-        text, _ = catalog.listing_json_fast(empty_vault, actions.Filters(), today=on)
+        assert json.loads(catalog.due_json(empty_vault, on)[0]) == due_from_files(empty_vault, on) != []
+        text, _ = catalog.listing_json(empty_vault, actions.Filters(), today=on)
         assert json.loads(text) == from_files(empty_vault, actions.Filters(), "name", on)
 
 
@@ -99,44 +100,89 @@ def test_ls_and_due_json_after_an_edit_behind_the_tools_back(crm: Crm) -> None:
         from_files(vault, actions.Filters(stage="silent"), "-last", TODAY)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "column", "columns", "binary", "forged"])
-def test_damaged_lines_are_made_again_from_the_files(example_vault: Vault, damage: str) -> None:
+def test_one_changed_file_rewrites_its_row_only(example_vault: Vault) -> None:
+    catalog.entries(example_vault)
+    paths = sorted(example_vault.customers_dir.rglob("*.md"))
+    changed, other = example_vault.relative(paths[0]), example_vault.relative(paths[1])
+    with cache_db(example_vault) as db:  # a mark a rewrite of the other row would remove
+        db.execute("UPDATE customer SET contact = '标记' WHERE rel = ?", (other,))
+    paths[0].write_text(paths[0].read_text(encoding="utf-8") + "\n## 2026-01-05 10:00 · 电话 · 王芳\n已回访。\n",
+                        encoding="utf-8")
+    listed = {e.path: e for e in catalog.entries(example_vault).entries}
+    assert listed[other].contact == "标记"  # served from its row as stored
+    assert listed[changed].last_contact is not None and listed[changed].last_contact.date() >= date(2026, 1, 5)
+    with cache_db(example_vault) as db:
+        assert db.execute("SELECT count(*) FROM customer").fetchone()[0] == len(paths)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_a_damaged_cache_file_is_rebuilt_silently(example_vault: Vault, damage: str) -> None:
     expected = from_files(example_vault, actions.Filters(), "name", TODAY)
-    catalog.listing_json_fast(example_vault, actions.Filters())
-    cache = example_vault.cache_dir / catalog.LISTING_FILE
+    catalog.listing_json(example_vault)
+    cache = example_vault.cache_dir / catalog.CACHE_FILE
+    for suffix in ("-wal", "-shm"):
+        (example_vault.cache_dir / f"{catalog.CACHE_FILE}{suffix}").unlink(missing_ok=True)
     data = cache.read_bytes()
-    if damage == "truncate":
-        data = data[: len(data) * 2 // 3]
-    elif damage == "binary":
-        data = data[:200] + b"\xff\x00\xfe" + data[200:]
-    else:
-        header, *lines = data.split(b"\n")
-        out = []
-        for line in lines:
-            columns = line.split(b"\t")
-            if damage == "column":  # a value changed, the CRC left as it was
-                columns[5] = b"2000-01-01"
-            elif damage == "columns":
-                columns = columns[:5]
-            else:  # too few columns under a CRC that matches them: the shape is checked too
-                body = b"\t".join(columns[1:6])
-                columns = [b"%d" % zlib.crc32(body), body]
-            out.append(b"\t".join(columns))
-        data = b"\n".join([header, *out])
-    cache.write_bytes(data)
-    text, problems = catalog.listing_json_fast(example_vault, actions.Filters())
+    cache.write_bytes({"truncate": data[: len(data) // 3], "garbage": b"\xff\x00\xfe" * 3000, "empty": b""}[damage])
+    text, problems = catalog.listing_json(example_vault)
     assert json.loads(text) == expected and problems == []
-    assert catalog.due_json_fast(example_vault, TODAY)[0] == due_bytes(example_vault, TODAY)
-    text, _ = catalog.listing_json_fast(example_vault, actions.Filters())  # repaired on disk too
-    assert json.loads(text) == expected
-    assert cache.read_bytes() != data
+    assert json.loads(catalog.due_json(example_vault, TODAY)[0]) == due_from_files(example_vault, TODAY)
 
 
-def test_unreadable_files_are_reported_by_the_fast_paths(example_vault: Vault) -> None:
+@pytest.mark.parametrize("column, value", [("timeline", "[[1,2"), ("tags", "{"), ("created", "昨天"),
+                                           ("followup_count", "多"), ("listing", None), ("report", "[1]")])
+def test_a_row_that_does_not_decode_is_read_again(example_vault: Vault, column: str, value: str | None) -> None:
+    """Damage SQLite cannot see (a value changed by hand): the row is read again from its file."""
+    expected = from_files(example_vault, actions.Filters(), "name", TODAY)
+    catalog.listing_json(example_vault)
+    with cache_db(example_vault) as db:
+        db.execute(f"UPDATE {'bulky' if column in ('listing', 'report') else 'customer'} SET {column} = ?", (value,))
+    text, problems = catalog.listing_json(example_vault)
+    assert json.loads(text) == expected and problems == []
+    assert len(catalog.report_customers(example_vault).customers) == len(expected)
+
+
+def test_a_config_change_empties_the_cache(example_vault: Vault) -> None:
+    catalog.entries(example_vault)
+    with cache_db(example_vault) as db:
+        db.execute("UPDATE customer SET contact = '旧配置'")
+    config = example_vault.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n# 改了配置\n", encoding="utf-8")
+    fresh = Vault(example_vault.root)
+    assert "旧配置" not in {e.contact for e in catalog.entries(fresh).entries}
+
+
+def test_unreadable_files_are_skipped_and_reported(example_vault: Vault) -> None:
     bad = example_vault.customers_dir / "z" / "坏文件.md"
     bad.parent.mkdir(exist_ok=True)
     bad.write_text("---\nname: [unclosed\n---\n", encoding="utf-8")
     scanned = [(p.path, p.message) for p in example_vault.scan().problems]
-    for _ in range(2):  # built, then served from the catalog
-        assert [(p.path, p.message) for p in catalog.listing_json_fast(example_vault, actions.Filters())[1]] == scanned
-        assert [(p.path, p.message) for p in catalog.due_json_fast(example_vault, TODAY)[1]] == scanned
+    count = len(example_vault.scan().customers)
+    for _ in range(2):  # built, then served from the cache
+        text, problems = catalog.listing_json(example_vault)
+        assert [(p.path, p.message) for p in problems] == scanned and len(json.loads(text)) == count
+        assert [(p.path, p.message) for p in catalog.due_json(example_vault, TODAY)[1]] == scanned
+
+
+def test_a_vault_that_cannot_hold_a_cache_still_lists(example_vault: Vault) -> None:
+    expected = from_files(example_vault, actions.Filters(), "name", TODAY)
+    example_vault.cache_dir.mkdir(exist_ok=True)
+    (example_vault.cache_dir / catalog.CACHE_FILE).mkdir()  # a folder where the file should be
+    assert json.loads(catalog.listing_json(example_vault)[0]) == expected
+
+
+def test_several_processes_build_and_read_the_cache_at_once(example_vault: Vault) -> None:
+    expected = from_files(example_vault, actions.Filters(), "name", TODAY)
+    paths = sorted(example_vault.customers_dir.rglob("*.md"))
+    command = [sys.executable, "-m", "crmnotes", "--vault", str(example_vault.root), "ls", "--json"]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+    for index, path in enumerate(paths[:3]):  # files change while they list
+        path.write_text(path.read_text(encoding="utf-8") + f"\n## 2026-01-0{index + 1} 09:00 · 电话\n并发。\n",
+                        encoding="utf-8")
+    runs += [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0 and err == b"", err.decode()
+        assert {c["id"] for c in json.loads(out)} == {c["id"] for c in expected}
+    assert json.loads(catalog.listing_json(example_vault)[0]) == \
+        from_files(example_vault, actions.Filters(), "name", TODAY)

@@ -1,5 +1,5 @@
-"""The listing caches (.crmnotes/listing.txt and catalog.txt) against reading the files:
-the TUI rows, the reports, lines edited by hand, and text that needs the JSON form of a line."""
+"""The listing cache (.crmnotes/listing.sqlite3) against reading the files: the TUI rows,
+the reports, and text with tabs, newlines and quotes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from crmnotes import actions, catalog, reports
 from crmnotes.vault import Vault
 
 from .conftest import Crm
-from .test_catalog_fast import due_bytes, from_files
+from .test_catalog_fast import due_from_files, from_files
 
 TODAY = date.today()
 DAYS = (TODAY, TODAY + timedelta(days=45), TODAY + timedelta(days=400))  # silent stages move with the day
@@ -70,42 +70,9 @@ def test_reports_from_the_cache_equal_reading_the_files(example_vault: Vault, na
 def test_report_command_reads_the_cache(crm: Crm) -> None:
     vault = Vault(crm.root)
     assert crm("report", "funnel", "--json").json() == report_from_files(vault, "funnel")
-    assert (vault.cache_dir / catalog.CATALOG_FILE).is_file()
+    assert (vault.cache_dir / catalog.CACHE_FILE).is_file()
     assert crm("report", "owners", "--json", "--owner", "王芳").json() == reports.build(
         "owners", [c for c in vault.scan().customers if c.owner == "王芳"], vault.config).to_json()
-
-
-def listing_of(vault: Vault) -> bytes:
-    chosen = actions.list_customers(vault, actions.Filters(), "name", customers=catalog.listing(vault).customers)
-    return catalog.listing_json_text(vault, chosen).encode()
-
-
-@pytest.mark.parametrize("column", [11, 9, 17])  # the static keys, the dynamic keys, a JSON piece of due --json
-def test_a_hand_edited_line_never_reaches_the_output(example_vault: Vault, column: int) -> None:
-    """A line edited so that it keeps its column count, with broken JSON where the
-    outputs splice text without decoding it: its CRC no longer matches, so it is read again."""
-    expected_ls, expected_due = listing_of(example_vault), catalog.due_json_fast(example_vault, TODAY)[0]
-    cache = example_vault.cache_dir / catalog.LISTING_FILE
-    header, *lines = cache.read_bytes().split(b"\n")
-    edited = []
-    for line in lines:
-        columns = line.split(b"\t")
-        columns[column] = b'"id":"x",,"name":'
-        edited.append(b"\t".join(columns))
-    cache.write_bytes(b"\n".join([header, *edited]))
-    text, problems = catalog.listing_json_fast(example_vault, actions.Filters())
-    assert text == expected_ls and problems == []
-    assert catalog.due_json_fast(example_vault, TODAY)[0] == expected_due
-    json.loads(text)
-
-
-def test_a_hand_edited_catalog_line_is_read_again(example_vault: Vault) -> None:
-    expected = [report_from_files(example_vault, name) for name in reports.REPORTS]
-    catalog.report_customers(example_vault)
-    cache = example_vault.cache_dir / catalog.CATALOG_FILE
-    header, *lines = cache.read_bytes().split(b"\n")
-    cache.write_bytes(b"\n".join([header, *(line.replace(b"\xe7\x8e\x8b\xe8\x8a\xb3", b"X") for line in lines)]))
-    assert [report_from_cache(example_vault, name) for name in reports.REPORTS] == expected
 
 
 ODD = """---
@@ -127,7 +94,7 @@ next: {next} 演示
 """
 
 
-def test_text_with_tabs_newlines_and_quotes_keeps_the_line_as_json(empty_vault: Vault) -> None:
+def test_text_with_tabs_newlines_and_quotes_survives_the_cache(empty_vault: Vault) -> None:
     path = empty_vault.customers_dir / "z" / "odd.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     day = TODAY - timedelta(days=2)
@@ -140,12 +107,10 @@ def test_text_with_tabs_newlines_and_quotes_keeps_the_line_as_json(empty_vault: 
     for _ in range(2):  # built, then served from the cache
         for on in (TODAY, TODAY + timedelta(days=200)):
             for filters in (actions.Filters(), actions.Filters(owner="王\n芳"), actions.Filters(tag="a\tb")):
-                text, _ = catalog.listing_json_fast(empty_vault, filters, today=on)
+                text, _ = catalog.listing_json(empty_vault, filters, today=on)
                 assert json.loads(text) == from_files(empty_vault, filters, "name", on) != []
                 assert catalog.rows(empty_vault, filters, today=on) == rows_from_files(empty_vault, filters, "name", on)
-            assert catalog.due_json_fast(empty_vault, on)[0] == due_bytes(empty_vault, on) != b"[]"
-    stored = (empty_vault.cache_dir / catalog.LISTING_FILE).read_bytes().split(b"\n")[1:]
-    assert sorted(line.split(b"\t")[4] for line in stored) == [b"C", b"J"]  # the odd one kept as JSON
+            assert json.loads(catalog.due_json(empty_vault, on)[0]) == due_from_files(empty_vault, on) != []
 
 
 def test_ls_and_due_json_still_refuse_a_broken_config(crm: Crm) -> None:

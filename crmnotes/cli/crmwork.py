@@ -451,9 +451,9 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     """Export customers (CSV, XLSX, JSON, vCard) or due follow-ups (iCalendar)."""
     from datetime import date, timedelta
 
-    from .. import actions
+    from .. import actions, catalog
     from ..io import exporter
-    from .customers import parse_day
+    from .customers import parse_day, report_unreadable
 
     vault = open_vault(ctx)
     if output is not None and str(output) == "-":
@@ -464,7 +464,9 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         raise CrmError("XLSX cannot be written to the terminal.", "Pass -o FILE.xlsx, or pipe it.")
     filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
-    customers = actions.list_customers(vault, filters)
+    chosen = catalog.customers(vault, filters)  # the listing's choice, each customer read whole
+    report_unreadable(vault, chosen.problems)
+    customers = chosen.customers
     today = date.today()
     limit = parse_day(until, "--until") if until else today + timedelta(days=30)
     data = exporter.export(vault, customers, fmt, reveal=reveal, today=today, until=limit, events=events)
@@ -492,13 +494,10 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
                    as_json: bool) -> None:
     """Reports: funnel, sources, owners, activity, forecast, churn, tags."""
     from .. import catalog, reports
-    from ..config import fold
     from .customers import parse_day
 
     vault = open_vault(ctx)
-    customers = catalog.report_customers(vault).customers  # the front-matter and follow-up summaries, cached
-    if owner:
-        customers = [c for c in customers if fold(c.owner) == fold(owner)]
+    customers = catalog.report_customers(vault, owner).customers  # the front-matter and follow-up summaries
     start = parse_day(since, "--since") if since else None
     end = parse_day(until, "--until")
     if start and start > end:

@@ -19,8 +19,6 @@ from .output import Column, console, fitted_table, print_json, print_json_text, 
 if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
     from rich.text import Text
 
-    from ..due import DueInfo
-
 
 SORT_CHOICES = [*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]
 
@@ -366,40 +364,35 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     """
     vault = open_vault(ctx, lazy_config=as_json and not full)
     filters = Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
-    if as_json and not full:  # from the catalog's compact and pre-serialized columns: no customer objects
-        text, problems = catalog.listing_json_fast(vault, filters, sort, limit, reveal=reveal)
+    if as_json and full:  # every follow-up: customer objects, chosen like every list
+        from .. import actions
+
+        scan = catalog.load(vault)
+        customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
+        report_unreadable(vault, scan.problems)
+        chosen = customers[:limit] if limit > 0 else customers
+        print_json([actions.customer_json(vault, c, reveal=reveal) for c in chosen])
+        return
+    if as_json:  # spliced from the cache's serialized keys: no customer objects
+        text, problems = catalog.listing_json(vault, filters, sort, limit, reveal=reveal)
         report_unreadable(vault, problems)
         print_json_text(text)
         return
     from rich.text import Text
 
-    from .. import actions
-    from ..due import effective_stage, next_due
-    from ..rules import mask_phone
-
-    # summaries from .crmnotes/catalog.txt (re-read only for changed files); --full needs every follow-up
-    scan = catalog.load(vault) if as_json and full else catalog.listing(vault)
-    customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
-    if limit > 0:
-        customers = customers[:limit]
-    report_unreadable(vault, scan.problems)
-    if as_json:
-        if full:
-            print_json([actions.customer_json(vault, c, reveal=reveal) for c in customers])
-        else:
-            print_json_text(catalog.listing_json_text(vault, customers, reveal=reveal))
-        return
     today = date.today()
+    listing = catalog.entries(vault, filters, sort, today, limit)
+    report_unreadable(vault, listing.problems)
+    customers = listing.entries
     rows = []
-    for customer in customers:
-        due = next_due(customer, vault.config, today)
-        phone = customer.text("phone")
-        last = customer.last_contact
+    for entry in customers:
+        found = entry.on(today)
+        when = found.due_on(today)
+        last = entry.last_contact
         rows.append([
-            safe(customer.name, "bold"), safe(label(vault, "stages", effective_stage(customer, vault.config, today))),
-            safe(customer.grade), safe(customer.owner), safe(customer.text("contact")),
-            safe(phone if reveal or not phone else mask_phone(phone, vault.config.phone_region)),
-            safe(last.date().isoformat() if last else ""), due_text(due, today), safe(", ".join(customer.tags)),
+            safe(entry.name, "bold"), safe(label(vault, "stages", found.stage)), safe(entry.grade),
+            safe(entry.owner), safe(entry.contact), safe(entry.phone if reveal else entry.masked_phone),
+            safe(last.date().isoformat() if last else ""), due_text(when, today), safe(", ".join(entry.tags)),
         ])
     console().print(fitted_table(LS_COLUMNS, rows))
     console().print(Text(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", style="dim"))
@@ -412,14 +405,15 @@ DUE_COLUMNS = [Column("due"), Column("status"), Column("name", cut=True, min_wid
                Column("stage"), Column("why", cut=True, min_width=28)]
 
 
-def due_text(due: DueInfo | None, today: date) -> Text:
+def due_text(due: date | None, today: date) -> Text:
     from rich.text import Text
+
+    from ..due import status_of
 
     if due is None:
         return Text("")
-    status = due.status(today)
-    style = {"overdue": "red", "due": "yellow"}.get(status, "")
-    return Text(due.due.isoformat(), style=style)
+    style = {"overdue": "red", "due": "yellow"}.get(status_of(due, today), "")
+    return Text(due.isoformat(), style=style)
 
 
 def report_unreadable(vault: Vault, problems: list[Problem]) -> None:
@@ -440,27 +434,24 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
     """Customers due or overdue for a follow-up, and why."""
     vault = open_vault(ctx, lazy_config=as_json)
     day = parse_day(on_day, "--on")
-    if as_json:  # from the catalog's compact column, due rules precomputed: no customer objects
-        items_json, problems = catalog.due_json_fast(vault, day, owner or (user_of(vault) if mine else ""))
+    who = owner or (user_of(vault) if mine else "")
+    if as_json:
+        text, problems = catalog.due_json(vault, day, who)
         report_unreadable(vault, problems)
-        print_json_text(items_json)
+        print_json_text(text)
         return
     from rich.text import Text
 
-    from .. import actions
-    from ..due import effective_stage
-
-    scan = catalog.listing(vault)  # the due rules read only the front-matter and the latest follow-up
-    items = actions.due_customers(vault, day, owner or (user_of(vault) if mine else ""), customers=scan.customers)
+    items, problems = catalog.due(vault, day, who)
+    report_unreadable(vault, problems)
     rows = []
     for item in items:
         status = item.status(day)
         days = item.days_overdue(day)
         shown = f"{status} {days}d" if status == "overdue" else status
-        rows.append([due_text(item, day), safe(shown, "red" if status == "overdue" else "yellow"),
-                     safe(item.customer.name, "bold"), safe(item.customer.owner),
-                     safe(label(vault, "stages", effective_stage(item.customer, vault.config, day))),
-                     safe(item.reason)])
+        rows.append([due_text(item.due, day), safe(shown, "red" if status == "overdue" else "yellow"),
+                     safe(item.entry.name, "bold"), safe(item.entry.owner),
+                     safe(label(vault, "stages", item.stage)), safe(item.reason)])
     console().print(fitted_table(DUE_COLUMNS, rows))
     console().print(Text(f"{len(items)} due on or before {day.isoformat()}", style="dim"))
 

@@ -15,8 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from ... import actions
-from ...due import DueInfo, effective_stage
+from ... import catalog
+from ...catalog import DueItem
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.text import safe_text
 
@@ -42,7 +42,7 @@ class DueScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.mine = False
-        self.items: list[DueInfo] = []
+        self.items: list[DueItem] = []
         self.why_width = 0
 
     @property
@@ -88,13 +88,13 @@ class DueScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="due", exit_on_error=False)
     def load(self) -> None:
         today = self.crm.today
-        items = actions.due_customers(self.crm.vault, today, self.crm.user if self.mine else "")
+        items, _ = catalog.due(self.crm.vault, today, self.crm.user if self.mine else "")
         self.app.call_from_thread(self.show, items)
 
-    def show(self, items: list[DueInfo]) -> None:
+    def show(self, items: list[DueItem]) -> None:
         today = self.crm.today
         table = self.query_one(DataTable)
-        keep = self.items[table.cursor_row].customer.path if self.items and table.row_count else None
+        keep = self.items[table.cursor_row].entry.path if self.items and table.row_count else None
         self.items = items
         self._columns()
         table.clear()
@@ -103,14 +103,13 @@ class DueScreen(Screen[None]):
             days = item.days_overdue(today)
             shown = f"overdue {days}d" if status == "overdue" else status
             style = "bold red" if status == "overdue" else "bold yellow"
-            name = safe_text(item.customer.name, multiline=False, no_wrap=True, overflow="ellipsis")
+            name = safe_text(item.entry.name, multiline=False, no_wrap=True, overflow="ellipsis")
             name.truncate(20, overflow="ellipsis")
-            stage = effective_stage(item.customer, self.crm.vault.config, today)
-            why = f"[{self.crm.vault.config.stages.display(stage)}] {item.reason}"
+            why = f"[{self.crm.vault.config.stages.display(item.stage)}] {item.reason}"
             table.add_row(Text(item.due.isoformat(), style=style), Text(shown, style=style), name,
-                          safe_text(item.customer.owner, multiline=False), safe_text(why), key=str(item.customer.path),
-                          height=None)
-        paths = [i.customer.path for i in items]
+                          safe_text(item.entry.owner, multiline=False), safe_text(why),
+                          key=str(self.crm.vault.root / item.entry.path), height=None)
+        paths = [i.entry.path for i in items]
         if keep in paths:
             table.move_cursor(row=paths.index(keep), animate=False)
         from .help import due_count_text
@@ -123,7 +122,7 @@ class DueScreen(Screen[None]):
         table = self.query_one(DataTable)
         if not self.items or not table.row_count:
             return None
-        return self.items[table.cursor_row].customer.path
+        return self.crm.vault.root / self.items[table.cursor_row].entry.path
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from .detail import DetailScreen

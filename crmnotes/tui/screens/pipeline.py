@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ... import deals
+from ... import catalog, deals
 from ...model import Customer
 from ...safetext import terminal_text
 from ..widgets.keys_footer import KeysFooter
@@ -105,7 +105,8 @@ class PipelineScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="pipeline", exit_on_error=False)
     def load(self) -> None:
         vault = self.crm.vault
-        columns = deals.pipeline(vault.scan().customers, vault.config, owner=self.crm.user if self.mine else "")
+        customers = catalog.report_customers(vault).customers  # deals are front-matter: no file parsed
+        columns = deals.pipeline(customers, vault.config, owner=self.crm.user if self.mine else "")
         self.app.call_from_thread(self.show, columns)
 
     async def show(self, columns: list[deals.StageColumn]) -> None:

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from ... import reports
+from ... import catalog, reports
 from ...safetext import terminal_text
 from ..widgets.keys_footer import KeysFooter
 
@@ -75,12 +75,8 @@ class ReportsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="reports", exit_on_error=False)
     def load(self) -> None:
-        from ...config import fold
-
         vault, today = self.crm.vault, self.crm.today
-        customers = vault.scan().customers
-        if self.mine:
-            customers = [c for c in customers if fold(c.owner) == fold(self.crm.user)]
+        customers = catalog.report_customers(vault, self.crm.user if self.mine else "").customers
         results = {name: reports.build(name, customers, vault.config, today=today) for name, _ in TABS}
         self.app.call_from_thread(self.show, results)
 
