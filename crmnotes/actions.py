@@ -22,6 +22,7 @@ from .filters import SORT_KEYS, Filters, has_tag, list_customers  # noqa: F401 (
 from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, Problem, format_minute, parse_when
 from .naming import customer_relpath, new_id
 from .vault import CUSTOMERS_DIR, Vault
+from .when import ACCEPTED_FORMS, parse_step
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
 EXAMPLES_DIR = "examples"
@@ -181,7 +182,7 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
                         channel=channel.id if channel else entry.channel.strip(),
                         by=entry.by.strip(), note=text, feedback=note.clean_text(entry.feedback).strip())
     if entry.next.strip():
-        _parse_next_step(entry.next, followup, issues)
+        _parse_next_step(entry.next, followup, issues, now.date())
     if entry.stage.strip():
         values, stage_issues = rules.prepare_fields({"stage": entry.stage}, config)
         issues += stage_issues
@@ -194,14 +195,15 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
     return followup, issues
 
 
-def _parse_next_step(raw: str, followup: FollowUp, issues: list[FieldIssue]) -> None:
-    head, _, rest = note.clean_text(raw).strip().partition(" ")
-    when = parse_when(head)
-    if when is None:
-        issues.append(FieldIssue("next", f"'{raw}' must start with a date (e.g. '2026-12-01 send the quote')"))
+def _parse_next_step(raw: str, followup: FollowUp, issues: list[FieldIssue], today: date) -> None:
+    """``2026-12-05 15:00 @李娜 发送报价``, ``明天下午3点 回访``: relative dates count from ``today``."""
+    step = parse_step(note.clean_text(raw).strip(), today)
+    if step is None:
+        issues.append(FieldIssue("next", f"'{raw}' must start with a date (e.g. '2026-12-01 15:00 @李娜 send the "
+                                         f"quote'; accepted: {ACCEPTED_FORMS})"))
         return
-    followup.next_date = when.date()
-    followup.next_what = rest.strip()
+    followup.next_date, followup.next_at = step.when.day, step.when.at
+    followup.next_who, followup.next_what = step.who, step.what
 
 
 def log_followup(vault: Vault, customer: Customer, entry: LogEntry, *, now: datetime | None = None) -> Customer:

@@ -7,7 +7,9 @@
   a) a later entry by the same author re-plans (an authorless entry is
      re-planned by a later authorless one): the newer plan replaces it, or
   b) any later entry is dated on or after the step's day: someone was in
-     touch when it fell due.
+     touch when it fell due, or
+  c) a later entry says ``done:`` with the step's text (``crm done``); a
+     bare ``done:`` line (or ``done: *``) closes every earlier step.
 
   The front-matter ``next_followup`` counts too, while it is still ahead of
   the last contact.  The earliest open step is the due date; the reason
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 from .config import VaultConfig
@@ -64,11 +66,18 @@ def status_of(due: date, today: date) -> str:
 
 @dataclass(frozen=True)
 class NextStep:
-    """A planned next step that is still open (see the module's rule)."""
+    """A planned next step that is still open (see the module's rule): a task."""
 
     day: date
     what: str = ""
     by: str = ""
+    at: time | None = None  # the time of day, when one was said
+    who: str = ""  # the assignee, when named with @; else the author is
+    planned_on: date | None = None  # the day of the entry that planned it
+
+    @property
+    def assignee(self) -> str:
+        return self.who or self.by
 
     def describe(self) -> str:
         return f"{self.day.isoformat()}: {self.what}" if self.what else self.day.isoformat()
@@ -162,14 +171,16 @@ def open_next_steps(customer: Customer) -> list[NextStep]:
     found = []
     for index, entry in enumerate(entries):
         if entry.next_date is not None and not any(_closes(later, entry) for later in entries[index + 1:]):
-            found.append(NextStep(entry.next_date, entry.next_what, entry.by))
+            found.append(NextStep(entry.next_date, entry.next_what, entry.by, entry.next_at, entry.next_who,
+                                  entry.at.date()))
     return sorted(found, key=lambda s: (s.day, not s.what))
 
 
 def _closes(later: FollowUp, planned: FollowUp) -> bool:
     assert planned.next_date is not None
     replanned = later.next_date is not None and later.by == planned.by
-    return replanned or later.at.date() >= planned.next_date
+    done = any(text.strip() in ("", "*", planned.next_what) for text in later.done)
+    return replanned or done or later.at.date() >= planned.next_date
 
 
 def _planned(customer: Customer) -> list[NextStep]:
