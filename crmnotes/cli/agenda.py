@@ -1,0 +1,101 @@
+"""Commands for what comes to you: tasks, done, snooze, reassign (and the agenda, calendar and reminders).
+
+Each parses its options, calls ``crmnotes.tasks`` and friends, and prints; no rules live here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import click
+
+from .. import tasks as task_lib
+from ..when import parse_when_text
+from .customers import fitted_table, open_vault, parse_day, report_unreadable, user_of
+from .output import console, print_json, safe
+
+
+def _today(value: str | None) -> date:
+    return parse_day(value, "--on")
+
+
+def _task_rows(found: list[task_lib.Task], today: date) -> list[list[object]]:
+    rows = []
+    for task in found:
+        status = task.status(today)
+        days = (today - task.day).days
+        shown = f"{status} {days}d" if status == "overdue" else status
+        style = "red" if status == "overdue" else "yellow" if status == "due" else ""
+        rows.append([safe(task.when_text()), safe(shown, style), safe(task.customer.name, "bold"),
+                     safe(task.assignee), safe(task.what)])
+    return rows
+
+
+@click.command()
+@click.option("--mine", is_flag=True, help="Only the tasks assigned to you.")
+@click.option("--assignee", default="", help="Only the tasks assigned to this person.")
+@click.option("--overdue", is_flag=True, help="Only the tasks due today or earlier.")
+@click.option("--on", "on_day", default=None, metavar="YYYY-MM-DD", help="Count as if today were this day.")
+@click.option("--json", "as_json", is_flag=True, help="Print the tasks as JSON.")
+@click.pass_context
+def tasks(ctx: click.Context, mine: bool, assignee: str, overdue: bool, on_day: str | None, as_json: bool) -> None:
+    """Open next steps (tasks) with customer, time and assignee, earliest first."""
+    from rich.text import Text
+
+    vault = open_vault(ctx)
+    today = _today(on_day)
+    scanned = vault.scan()
+    report_unreadable(vault, scanned.problems)
+    who = assignee or (user_of(vault) if mine else "")
+    found = task_lib.open_tasks(scanned.customers, assignee=who, due_by=today if overdue else None)
+    if as_json:
+        print_json([task.to_json(vault, today) for task in found])
+        return
+    console().print(fitted_table(["when", "status", "customer", "assignee", "what"], _task_rows(found, today),
+                                 flexible={"customer", "what"}))
+    console().print(Text(f"{len(found)} open task(s)", style="dim"))
+
+
+@click.command()
+@click.argument("ref")
+@click.argument("what", default="")
+@click.option("--by", default=None, help="Who did it (default: you).")
+@click.pass_context
+def done(ctx: click.Context, ref: str, what: str, by: str | None) -> None:
+    """Mark a customer's open next step done (all of them when WHAT is not given)."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    _, closed = task_lib.close_tasks(vault, customer, what=what, by=by if by is not None else user_of(vault))
+    for task in closed:
+        console().print(f"done: {customer.name} · {task.when_text()} {task.what}".rstrip())
+
+
+@click.command()
+@click.argument("ref")
+@click.argument("when")
+@click.option("--what", default="", help="Which open step (part of its text) when the customer has several.")
+@click.pass_context
+def snooze(ctx: click.Context, ref: str, when: str, what: str) -> None:
+    """Move a customer's open next step to WHEN (明天, next monday, 12-05 15:00, ...)."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    moment = parse_when_text(when, date.today())
+    task_lib.replan_task(vault, customer, what=what, when=moment.moment(), has_time=moment.at is not None,
+                         by=user_of(vault))
+    console().print(f"moved: {customer.name} → {moment.text()}")
+
+
+@click.command()
+@click.argument("ref")
+@click.argument("assignee")
+@click.option("--what", default="", help="Which open step (part of its text) when the customer has several.")
+@click.pass_context
+def reassign(ctx: click.Context, ref: str, assignee: str, what: str) -> None:
+    """Hand a customer's open next step to ASSIGNEE (@李娜 or 李娜)."""
+    vault = open_vault(ctx)
+    customer = vault.resolve(ref)
+    task_lib.replan_task(vault, customer, what=what, assignee=assignee, by=user_of(vault), now=datetime.now())
+    console().print(f"reassigned: {customer.name} → {assignee.lstrip('@')}")
+
+
+COMMANDS: list[click.Command] = [tasks, done, snooze, reassign]
