@@ -73,6 +73,7 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "snooze": ("agenda", "snooze", "Move a customer's open next step to WHEN (明天, next monday, 12-05 15:00, ...).",
                False),
     "reassign": ("agenda", "reassign", "Hand a customer's open next step to ASSIGNEE (@李娜 or 李娜).", False),
+    "agenda": ("agenda", "agenda", "Overdue, today and the coming days: tasks and due customers by time.", False),
     "check": ("customers", "check", "Validate the vault; exit 1 when anything is wrong.", False),
     "search": ("search", "search", "Full-text and field search, best matches first.", False),
     "index": ("search", "index", "Bring the search index up to date (it is also refreshed before every search).",

@@ -98,4 +98,37 @@ def reassign(ctx: click.Context, ref: str, assignee: str, what: str) -> None:
     console().print(f"reassigned: {customer.name} → {assignee.lstrip('@')}")
 
 
-COMMANDS: list[click.Command] = [tasks, done, snooze, reassign]
+@click.command()
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366), help="How many days ahead.")
+@click.option("--mine", is_flag=True, help="Only what is yours.")
+@click.option("--on", "on_day", default=None, metavar="YYYY-MM-DD", help="Count as if today were this day.")
+@click.option("--json", "as_json", is_flag=True, help="Print the agenda as JSON.")
+@click.pass_context
+def agenda(ctx: click.Context, days: int, mine: bool, on_day: str | None, as_json: bool) -> None:
+    """Overdue, today and the coming days: tasks and due customers by time."""
+    from rich.text import Text
+
+    from ..agenda import SECTIONS
+    from ..agenda import agenda as agenda_of
+
+    vault = open_vault(ctx)
+    today = _today(on_day)
+    scanned = vault.scan()
+    report_unreadable(vault, scanned.problems)
+    items = agenda_of(scanned.customers, vault.config, today, days, user_of(vault) if mine else "")
+    if as_json:
+        print_json([item.to_json(vault, today) for item in items])
+        return
+    titles = {"overdue": "Overdue", "today": f"Today {today.isoformat()}", "upcoming": f"Next {days - 1} days"}
+    for section in SECTIONS:
+        part = [i for i in items if i.section(today) == section]
+        if not part:
+            continue
+        rows = [[safe(i.when_text(), "red" if section == "overdue" else ""), safe(i.customer.name, "bold"),
+                 safe(i.who), safe(i.rule), safe(i.what)] for i in part]
+        console().print(Text(titles[section], style="bold underline"))
+        console().print(fitted_table(["when", "customer", "who", "kind", "what"], rows, flexible={"customer", "what"}))
+    console().print(Text(f"{len(items)} item(s) up to {days} day(s) from {today.isoformat()}", style="dim"))
+
+
+COMMANDS: list[click.Command] = [tasks, done, snooze, reassign, agenda]
