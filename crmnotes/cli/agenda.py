@@ -5,14 +5,16 @@ Each parses its options, calls ``crmnotes.tasks`` and friends, and prints; no ru
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import click
 
 from .. import tasks as task_lib
+from ..config import fold
 from ..when import parse_when_text
 from .customers import fitted_table, open_vault, parse_day, report_unreadable, user_of
-from .output import console, print_json, safe
+from .output import console, print_json, print_note, safe
 
 
 def _today(value: str | None) -> date:
@@ -131,4 +133,29 @@ def agenda(ctx: click.Context, days: int, mine: bool, on_day: str | None, as_jso
     console().print(Text(f"{len(items)} item(s) up to {days} day(s) from {today.isoformat()}", style="dim"))
 
 
-COMMANDS: list[click.Command] = [tasks, done, snooze, reassign, agenda]
+@click.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The feed file (default: .crmnotes/calendar.ics in the vault).")
+@click.option("--days", default=60, show_default=True, type=click.IntRange(1, 3660), help="How many days ahead.")
+@click.option("--mine", is_flag=True, help="Only your customers.")
+@click.option("--reveal", is_flag=True, help="Phone numbers unmasked.")
+@click.pass_context
+def calendar(ctx: click.Context, output: Path | None, days: int, mine: bool, reveal: bool) -> None:
+    """Write the agenda as an iCalendar feed (events with alarms) for a calendar app to subscribe to."""
+    from ..io import exporter
+
+    vault = open_vault(ctx)
+    scanned = vault.scan()
+    report_unreadable(vault, scanned.problems)
+    customers = scanned.customers
+    if mine:
+        customers = [c for c in customers if fold(c.owner) == fold(user_of(vault))]
+    today = date.today()
+    target = output or vault.cache_dir / "calendar.ics"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = exporter.to_icalendar(vault, customers, today, today + timedelta(days=days - 1), reveal=reveal)
+    exporter.write_file(target, data)
+    print_note(f"calendar: {data.count(b'BEGIN:VEVENT')} event(s) up to {days} day(s) ahead written to {target}")
+
+
+COMMANDS: list[click.Command] = [tasks, done, snooze, reassign, agenda, calendar]
