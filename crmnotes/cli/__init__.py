@@ -76,6 +76,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "agenda": ("agenda", "agenda", "Overdue, today and the coming days: tasks and due customers by time.", False),
     "calendar": ("agenda", "calendar", "Write the agenda as an iCalendar feed (events with alarms) for a calendar app "
                  "to subscribe to.", False),
+    "remind": ("agenda", "remind", "Send overdue and today's tasks and due customers to the chat robots and mail of "
+               "crmnotes.yaml.", False),
     "check": ("customers", "check", "Validate the vault; exit 1 when anything is wrong.", False),
     "search": ("search", "search", "Full-text and field search, best matches first.", False),
     "index": ("search", "index", "Bring the search index up to date (it is also refreshed before every search).",

@@ -158,4 +158,36 @@ def calendar(ctx: click.Context, output: Path | None, days: int, mine: bool, rev
     print_note(f"calendar: {data.count(b'BEGIN:VEVENT')} event(s) up to {days} day(s) ahead written to {target}")
 
 
-COMMANDS: list[click.Command] = [tasks, done, snooze, reassign, agenda, calendar]
+@click.command()
+@click.option("--on", "on_day", default=None, metavar="YYYY-MM-DD", help="Count as if today were this day.")
+@click.option("--dry-run", is_flag=True, help="Print the messages; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the messages and deliveries as JSON.")
+@click.pass_context
+def remind(ctx: click.Context, on_day: str | None, dry_run: bool, as_json: bool) -> None:
+    """Send overdue and today's tasks and due customers to the chat robots and mail of crmnotes.yaml."""
+    from .. import remind as remind_lib
+    from .output import error_console
+
+    vault = open_vault(ctx)
+    results = remind_lib.remind(vault, _today(on_day), dry_run=dry_run)
+    failed = [d for _, _, _, deliveries in results for d in deliveries if not d.ok]
+    if as_json:
+        print_json([{"route": route.name, "title": title, "body": body,
+                     "deliveries": [d.to_json() for d in deliveries]} for route, title, body, deliveries in results])
+    else:
+        for _, title, body, deliveries in results:
+            console().print(safe(title, "bold"))
+            if dry_run:
+                console().print(safe(body))
+            for delivery in deliveries:
+                state = f"sent ({delivery.attempts} attempt(s))" if delivery.ok else f"FAILED: {delivery.error}"
+                console().print(safe(f"  {delivery.url}: {state}", "green" if delivery.ok else "red"))
+    for delivery in failed:
+        error_console().print(safe(f"error: reminder for {delivery.route} to {delivery.url} failed after "
+                                   f"{delivery.attempts} attempt(s): {delivery.error}; the message is kept in "
+                                   f"{delivery.kept}. Check the URL and the network, then run `crm remind` again."))
+    if failed:
+        ctx.exit(1)
+
+
+COMMANDS: list[click.Command] = [tasks, done, snooze, reassign, agenda, calendar, remind]
