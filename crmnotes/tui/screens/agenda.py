@@ -87,7 +87,10 @@ class AgendaScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "tasks" if self.tasks_only else f"agenda · {self.days} days"
         table = self.query_one(DataTable)
-        for key, width in (("part", 8), ("when", 16), ("customer", 22), ("who", 8), ("kind", 9), ("what", 40)):
+        fixed = (("part", 8), ("when", 16), ("customer", 22), ("who", 8), ("kind", 9))
+        # "what" takes what the others leave: one space of padding either side of each cell, two for the scrollbar
+        what = max(24, self.app.size.width - sum(w for _, w in fixed) - 2 * (len(fixed) + 1) - 2)
+        for key, width in (*fixed, ("what", what)):
             table.add_column(key, key=key, width=width)
         table.focus()
         self.load()
