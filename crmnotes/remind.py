@@ -165,7 +165,7 @@ def send(url: str, title: str, body: str, retries: int, delay: float) -> tuple[b
     for attempt in range(1, retries + 2):
         with apprise.LogCapture(level=apprise.logging.WARNING) as log:
             try:
-                ok = bool(plugin.notify(body=body, title=title))
+                ok = bool(plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT))
             except Exception as exc:  # a plugin bug must not cost the other routes their reminders
                 ok, error = False, f"{type(exc).__name__}: {exc}"
             captured = log.getvalue().strip()

@@ -3,6 +3,8 @@ by the test; payloads asserted; phones masked, no ID or card numbers; failures r
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import socketserver
 import threading
@@ -136,7 +138,9 @@ def test_each_robot_receives_its_own_format(tmp_path: Path, servers: tuple[str, 
     (slack,) = by_robot("/slack/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7")
     assert "发送报价" in json.dumps(slack, ensure_ascii=False)
     (mail,) = Smtp.messages
-    assert "lina@example.com" in mail and "crm@example.com" in mail
+    parsed = email.message_from_string(mail, policy=email.policy.default)
+    assert (parsed["To"], parsed["From"]) == ("lina@example.com", "crm@example.com") and "李娜" in parsed["Subject"]
+    assert "15:00 星辰科技有限公司 @李娜 发送报价（王经理 138****8000）" in parsed.get_body().get_content()
     everything = json.dumps([json.loads(r["body"]) for r in Robots.received], ensure_ascii=False) + mail
     assert "王经理 138****8000" in wecom["text"]["content"] and "13800138000" not in everything
 
