@@ -106,3 +106,17 @@ path = {tmp_path / 'khal' / 'khal.db'}
     khal("import", "--batch", "-a", "crm", str(ics))  # the same UIDs: updated, not doubled
     assert khal("list", "2026-11-01", "60d").count("发送报价 · 星辰") == 1
     assert len(list(calendar_dir.glob("*.ics"))) == ics.read_bytes().count(b"BEGIN:VEVENT")
+
+
+def test_the_feed_is_refreshed_only_once_made(tmp_path: Path) -> None:
+    import icalendar
+
+    vault = planned_vault(tmp_path)
+    assert exporter.refresh_feed(vault, TODAY) is None and not (vault.cache_dir / exporter.FEED_NAME).exists()
+    target, count = exporter.write_feed(vault, vault.scan().customers, TODAY)
+    assert count > 0
+    entry = actions.LogEntry(note="电话沟通", at=NOW, by="张伟", next="12月9日 上午10点 @李娜 签合同")
+    actions.log_followup(vault, vault.resolve("星辰"), entry, now=NOW)
+    assert exporter.refresh_feed(vault, TODAY) == target
+    summaries = [str(e["SUMMARY"]) for e in icalendar.Calendar.from_ical(target.read_bytes()).walk("VEVENT")]
+    assert "@李娜 签合同 · 星辰科技有限公司" in summaries

@@ -136,3 +136,13 @@ def test_crm_due_shows_the_new_rules(crm_empty, empty_vault: Vault) -> None:
     shown = crm_empty("due", "--on", TODAY.isoformat(), "--json").json()
     assert [(d["name"], d["rule"]) for d in shown] == [("生日客户", "birthday")]
     assert Path(empty_vault.root).exists()
+
+
+def test_renewal_is_due_thirty_days_before_until_contacted_in_the_window(empty_vault: Vault) -> None:
+    made = customer(empty_vault, "续约客户", {"renewal_date": date(2026, 12, 20)}, contacted=date(2026, 11, 10))
+    info = next_due(made, empty_vault.config, TODAY)
+    assert info and (info.due, info.rule) == (date(2026, 11, 20), "renewal") and "2026-12-20" in info.reason
+    entry = actions.LogEntry(note="续约沟通", at=datetime(2026, 11, 25, 10, 0), by="张伟")
+    made = actions.log_followup(empty_vault, made, entry, now=NOW)
+    info = next_due(made, empty_vault.config, TODAY)
+    assert info is None or info.rule != "renewal"

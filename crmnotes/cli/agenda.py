@@ -5,7 +5,7 @@ Each parses its options, calls ``crmnotes.tasks`` and friends, and prints; no ru
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -141,7 +141,9 @@ def agenda(ctx: click.Context, days: int, mine: bool, on_day: str | None, as_jso
 @click.option("--reveal", is_flag=True, help="Phone numbers unmasked.")
 @click.pass_context
 def calendar(ctx: click.Context, output: Path | None, days: int, mine: bool, reveal: bool) -> None:
-    """Write the agenda as an iCalendar feed (events with alarms) for a calendar app to subscribe to."""
+    """Write the agenda as an iCalendar feed (events with alarms) for a calendar app to subscribe to.
+
+    The default feed (.crmnotes/calendar.ics) is rewritten by `crm watch` whenever a customer file changes."""
     from ..io import exporter
 
     vault = open_vault(ctx)
@@ -150,12 +152,8 @@ def calendar(ctx: click.Context, output: Path | None, days: int, mine: bool, rev
     customers = scanned.customers
     if mine:
         customers = [c for c in customers if fold(c.owner) == fold(user_of(vault))]
-    today = date.today()
-    target = output or vault.cache_dir / "calendar.ics"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    data = exporter.to_icalendar(vault, customers, today, today + timedelta(days=days - 1), reveal=reveal)
-    exporter.write_file(target, data)
-    print_note(f"calendar: {data.count(b'BEGIN:VEVENT')} event(s) up to {days} day(s) ahead written to {target}")
+    target, count = exporter.write_feed(vault, customers, date.today(), days, output, reveal)
+    print_note(f"calendar: {count} event(s) up to {days} day(s) ahead written to {target}")
 
 
 @click.command()

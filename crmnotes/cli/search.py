@@ -133,6 +133,7 @@ class _progress:
 def watch(ctx: click.Context) -> None:
     """Keep the search index fresh while files change (Ctrl-C stops)."""
     from .. import search as engine
+    from ..io import exporter
     from ..search.index import warm_up
     from ..watch import VaultWatcher
 
@@ -149,6 +150,8 @@ def watch(ctx: click.Context) -> None:
                            f"{result.removed} removed ({result.seconds:.2f} s)"))
         for rel, error in sorted(result.unreadable.items()):
             print_warning(f"{rel} {error}")
+        if result.changes:
+            exporter.refresh_feed(vault)  # the calendar feed of `crm calendar`, when there is one
 
     def failed(exc: BaseException) -> None:
         print_warning(f"could not update the index: {exc}")

@@ -219,6 +219,27 @@ def _calendar_item(vault: Vault, item: AgendaItem, stamp: str, events: bool, rev
     return lines
 
 
+FEED_NAME = "calendar.ics"  # in the vault's .crmnotes/: the feed `crm calendar` writes and `crm watch` refreshes
+FEED_DAYS = 60
+
+
+def write_feed(vault: Vault, customers: list[Customer], today: date, days: int = FEED_DAYS,
+               target: Path | None = None, reveal: bool = False) -> tuple[Path, int]:
+    """Write the agenda's next ``days`` days as an iCalendar feed; (where, how many events)."""
+    target = target or vault.cache_dir / FEED_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = to_icalendar(vault, customers, today, today + timedelta(days=days - 1), reveal=reveal)
+    atomic_write(target, data)
+    return target, data.count(b"BEGIN:VEVENT")
+
+
+def refresh_feed(vault: Vault, today: date | None = None) -> Path | None:
+    """Rewrite the vault's feed when one was made (``crm calendar``); None when there is none to keep fresh."""
+    if not (vault.cache_dir / FEED_NAME).exists():
+        return None
+    return write_feed(vault, vault.scan().customers, today or date.today())[0]
+
+
 def export(vault: Vault, customers: list[Customer], fmt: str, *, reveal: bool = False, today: date | None = None,
            until: date | None = None, events: bool = True) -> bytes:
     today = today or date.today()
