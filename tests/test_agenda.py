@@ -104,3 +104,28 @@ async def test_tui_tasks_view_lists_open_steps(tmp_path) -> None:
         assert all(i.task is not None for i in screen.items)
         assert ("星辰科技有限公司", date(2026, 4, 20)) in [(i.customer.name, i.day) for i in screen.items]
         assert "open task(s)" in screen_text(app)
+
+
+@sync
+async def test_log_form_takes_a_spoken_date_with_time_and_assignee(tmp_path) -> None:
+    from crmnotes.tui.screens.forms import LogForm
+
+    from .test_tui import XINGCHEN, search_for
+
+    vault = Vault(actions.create_vault(tmp_path / "vault", example=True, today=DAY))
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await search_for(app, pilot, "数据安全")
+        await pilot.press("enter", "l")
+        await pilot.pause()
+        assert isinstance(app.screen, LogForm)
+        await type_text(pilot, "电话确认报价")
+        await pilot.press("tab")
+        await type_text(pilot, "下周一 下午3点 @李娜 发送报价")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is app.main
+    (task,) = [t for t in tasks.customer_tasks(vault.read(vault.root / XINGCHEN)) if t.what == "发送报价"]
+    assert (task.day, task.at, task.assignee) == (date(2026, 3, 9), time(15, 0), "李娜")  # DAY is a Monday
+    assert "next: 2026-03-09 15:00 @李娜 发送报价" in (vault.root / XINGCHEN).read_text(encoding="utf-8")
