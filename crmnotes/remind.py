@@ -9,6 +9,7 @@
       teams:                        # the members' items together
         销售一组: {members: [张伟, 李娜], urls: ["dingtalk://TOKEN", "feishu://TOKEN"]}
       everyone: ["slack://T/B/C"]   # every item
+      desktop: ["dbus://"]          # while `crm watch` runs: each task at its time (macosx://, windows://, ...)
       retries: 2                    # further attempts after a failure
       retry_delay: 5                # seconds between attempts
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 import time as clock
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ class Settings:
     routes: list[Route] = field(default_factory=list)
     retries: int = 2
     retry_delay: float = 5.0
+    desktop: tuple[str, ...] = ()
 
 
 def settings(config: VaultConfig) -> Settings:
@@ -88,7 +90,8 @@ def settings(config: VaultConfig) -> Settings:
     retries, delay = raw.get("retries", 2), raw.get("retry_delay", 5)
     if not isinstance(retries, int) or retries < 0 or not isinstance(delay, (int, float)) or delay < 0:
         raise ConfigError("reminders.retries and retry_delay in crmnotes.yaml must be numbers of 0 or more.")
-    return Settings(routes, retries, float(delay))
+    desktop = _urls(raw["desktop"], "reminders.desktop") if raw.get("desktop") else ()
+    return Settings(routes, retries, float(delay), desktop)
 
 
 def _mapping(raw: dict[str, Any], key: str) -> dict[str, Any]:
@@ -209,6 +212,29 @@ def remind(vault: Vault, today: date, *, dry_run: bool = False) -> list[tuple[Ro
             deliveries.append(delivery)
         results.append((route, title, body, deliveries))
     return results
+
+
+def falling_due(customers: list[Customer], config: VaultConfig, after: datetime, until: datetime) -> list[AgendaItem]:
+    """Timed tasks whose moment is in (``after``, ``until``]: what a running ``crm watch`` announces."""
+    items = agenda(customers, config, until.date(), 1)
+    return [i for i in items if i.task is not None and i.at is not None and after < i.moment() <= until]
+
+
+def announce(vault: Vault, items: list[AgendaItem]) -> list[Delivery]:
+    """Each item as a desktop notification to ``reminders.desktop`` (no retries: the moment has passed)."""
+    config = vault.config
+    urls = settings(config).desktop
+    if not urls or not items:
+        return []
+    _need_apprise()
+    found = []
+    for item in items:
+        title = f"{item.at.strftime('%H:%M') if item.at else ''} {item.customer.name}".strip()
+        body = mask_phones(rules.redact(_line(item, item.day, config)), config.phone_region)
+        for url in urls:
+            ok, attempts, error, shown = send(url, title, body, 0, 0)
+            found.append(Delivery("desktop", shown, ok, attempts, error))
+    return found
 
 
 def _need_apprise() -> None:

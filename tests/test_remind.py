@@ -188,3 +188,21 @@ def test_cli_reports_a_failure_in_one_line_and_exits_non_zero(tmp_path: Path, se
 def test_no_routes_is_a_clear_error(crm_empty) -> None:
     result = crm_empty("remind", ok=False)
     assert "no reminder routes" in result.stderr
+
+
+def test_watch_announces_timed_tasks_when_their_time_comes(tmp_path: Path, servers: tuple[str, int]) -> None:
+    base, smtp_port = servers
+    vault = routed_vault(tmp_path, smtp_port)
+    config = vault.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + f'  desktop: ["json://{base.removeprefix("http://")}/desk"]\n',
+                      encoding="utf-8")
+    vault = Vault(vault.root)
+    customers = vault.scan().customers
+    at = datetime(2026, 12, 2, 14, 0)
+    assert remind.falling_due(customers, vault.config, at, at.replace(minute=59)) == []
+    items = remind.falling_due(customers, vault.config, at.replace(minute=59), at.replace(hour=15, minute=0))
+    assert [(i.customer.name, i.what) for i in items] == [("星辰科技有限公司", "发送报价")]
+    (delivery,) = remind.announce(vault, items)
+    assert delivery.ok
+    (posted,) = [json.loads(r["body"]) for r in Robots.received if r["path"].startswith("/desk")]
+    assert posted["title"] == "15:00 星辰科技有限公司" and "王经理 138****8000" in posted["message"]
