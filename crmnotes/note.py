@@ -42,13 +42,12 @@ _ENTRY_HEAD = re.compile(rf"^{_DATE}(?:(?:\s+|T){_TIME})?(?P<rest>.*)$")
 _LOOKS_DATED = re.compile(r"^\d{4}\s*[-/.年]\s*\d")
 _SEPARATORS = re.compile(r"\s*[·•|｜，,]\s*|\s+[-—–]\s+")
 _FIELD_LINE = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?P<key>next|下一步|下次跟进|feedback|反馈|客户反馈|stage|阶段|done|完成|已完成)(?:\*\*)?"
+    r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?P<key>next|下一步|下次跟进|feedback|反馈|客户反馈|stage|阶段|done|已完成)(?:\*\*)?"
     r"\s*[:：]\s*(?:\*\*)?\s*(?P<value>.*?)\s*$",
     re.I,
 )
 _FIELD_KEYS = {"next": "next", "下一步": "next", "下次跟进": "next", "feedback": "feedback", "反馈": "feedback",
-               "客户反馈": "feedback", "stage": "stage", "阶段": "stage", "done": "done", "完成": "done",
-               "已完成": "done"}
+               "客户反馈": "feedback", "stage": "stage", "阶段": "stage", "done": "done", "已完成": "done"}
 _STAGE_ARROW = re.compile(r"\s*(?:->|→|=>|⇒|➜|>)\s*")
 _TOP_KEY = re.compile(
     r"""^(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<plain>[^\s#'"\-?:,\[\]{}&*!|>%@`][^:#]*?))[ \t]*:(?:[ \t]|\r?$)"""

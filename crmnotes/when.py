@@ -48,9 +48,9 @@ class When:
         return datetime.combine(self.day, self.at or time())
 
 
-_WEEKDAYS_EN = {name: i for i, names in enumerate((
-    ("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thur", "thurs"),
-    ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun"))) for name in names}
+# full names only: "sat down with the CFO" or "mon..." must not read as a day
+_WEEKDAYS_EN = {name: i for i, name in enumerate(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
 _WEEKDAYS_ZH = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
               "九": 9, "十": 10}
@@ -104,7 +104,8 @@ _DAY_READERS: list[tuple[re.Pattern[str], _Reader]] = [
      lambda m, t: _bounded(int(m[1]), int(m[2]), int(m[3]))),
     (re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?"), lambda m, t: _next_month_day(int(m[1]), int(m[2]), t)),
     (re.compile(r"(\d{1,2})[-/](\d{1,2})(?![-/\d])"), lambda m, t: _next_month_day(int(m[1]), int(m[2]), t)),
-    (re.compile(r"(day after tomorrow|today|tomorrow|yesterday|大后天|今天|今日|明天|明日|后天|昨天|前天)", re.I),
+    (re.compile(r"(day after tomorrow|today|tomorrow|yesterday|大后天|今天|今日|明天|明日|后天|昨天|前天)"
+                r"(?![A-Za-z'’])", re.I),
      lambda m, t: t + timedelta(days=_OFFSET_WORDS[m[1].lower()])),
     (re.compile(r"\+\s*(\d{1,4})\s*([dw])" + _END, re.I),
      lambda m, t: t + timedelta(days=int(m[1]) * (7 if m[2].lower() == "w" else 1))),

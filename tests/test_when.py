@@ -96,3 +96,11 @@ def test_cli_next_step_with_time_and_assignee_is_written_canonically(crm_empty) 
     assert entry["next"] == "2026-12-05 15:00 @李娜 发送报价"
     failed = crm_empty("log", "星辰", "--note", "x", "--next", "改天再说", ok=False)
     assert "明天" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_words_that_only_start_like_a_date_are_not_dates() -> None:
+    assert leading_when("sat down with the CFO", TODAY) is None
+    assert leading_when("Today's recap", TODAY) is None
+    assert leading_when("todo: call", TODAY) is None
+    step = parse_step("monday call back", TODAY)
+    assert step and step.when.day == date(2026, 12, 7) and step.what == "call back"
