@@ -27,7 +27,6 @@ from .model import (
     Problem,
     date_issue,
     format_minute,
-    out_of_range,
     parse_when,
 )
 from .naming import customer_relpath, new_id
@@ -35,6 +34,7 @@ from .secret import opened, seal_values
 from .sensitive import find_lines
 from .team import person_value
 from .vault import CUSTOMERS_DIR, Vault
+from .when import ACCEPTED_FORMS, parse_step
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
 EXAMPLES_DIR = "examples"
@@ -196,7 +196,7 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
                         by=person_value(config, entry.by.strip(), "by", issues),
                         note=text, feedback=note.clean_text(entry.feedback).strip())
     if entry.next.strip():
-        _parse_next_step(entry.next, followup, issues)
+        _parse_next_step(entry.next, followup, issues, now.date())
     if entry.stage.strip():
         values, stage_issues = rules.prepare_fields({"stage": entry.stage}, config)
         issues += stage_issues
@@ -209,15 +209,15 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
     return followup, issues
 
 
-def _parse_next_step(raw: str, followup: FollowUp, issues: list[FieldIssue]) -> None:
-    head, _, rest = note.clean_text(raw).strip().partition(" ")
-    when = parse_when(head)
-    if when is None:
-        issues.append(FieldIssue("next", date_issue(head) if out_of_range(head)
-                                 else f"'{raw}' must start with a date (e.g. '2026-12-01 send the quote')"))
+def _parse_next_step(raw: str, followup: FollowUp, issues: list[FieldIssue], today: date) -> None:
+    """``2026-12-05 15:00 @李娜 发送报价``, ``明天下午3点 回访``: relative dates count from ``today``."""
+    step = parse_step(note.clean_text(raw).strip(), today)
+    if step is None:
+        issues.append(FieldIssue("next", f"'{raw}' must start with a date (e.g. '2026-12-01 15:00 @李娜 send the "
+                                         f"quote'; accepted: {ACCEPTED_FORMS})"))
         return
-    followup.next_date = when.date()
-    followup.next_what = rest.strip()
+    followup.next_date, followup.next_at = step.when.day, step.when.at
+    followup.next_who, followup.next_what = step.who, step.what
 
 
 def log_followup(vault: Vault, customer: Customer, entry: LogEntry, *, now: datetime | None = None) -> Customer:

@@ -259,7 +259,7 @@ def parse_config(data: dict[str, Any], path: Path | str = CONFIG_FILE) -> VaultC
         require_one_of=[[str(f) for f in g] for g in groups],
         stage_cadence=_cadence(cadence.get("stages"), fail),
         grade_cadence=_cadence(cadence.get("grades"), fail),
-        tag_cadence=_cadence(cadence.get("tags"), fail),
+        tag_cadence=_tag_cadence(cadence.get("tags"), fail),
         write_choices_as=_write_choices_as(data, fail),
         silent_after_days=silent,
         phone_region=str(data.get("phone_region", "CN")).upper(),
@@ -320,6 +320,33 @@ def _write_choices_as(data: dict[str, Any], fail: Any) -> str:
     if value not in ("id", "label"):
         raise fail("write_choices_as must be id or label")
     return value
+
+
+def _tag_cadence(value: Any, fail: Any) -> dict[str, int | None]:
+    """``cadence: tags:``: tag (or namespace) -> days; ``3/week`` is every 2 days, ``2/month`` every 15."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise fail("cadence tags must be a mapping of tag: interval (e.g. tags: {risk/高: 3/week})")
+    result: dict[str, int | None] = {}
+    for key, interval in value.items():
+        days = None if interval is None else interval_days(interval)
+        if interval is not None and days is None:
+            raise fail(f"cadence for tag '{key}' must be a number of days from 1 to {MAX_DAYS:,}, "
+                       "N/week or N/month (e.g. 3/week), or null")
+        result[str(key)] = days
+    return result
+
+
+def interval_days(value: Any) -> int | None:
+    """Days of an interval written as days (``7``) or as a frequency (``3/week``, ``2次/月``), else None."""
+    if _is_days(value):
+        return int(value)
+    found = re.fullmatch(r"\s*(\d+)\s*[x×次]?\s*(?:/|per|每)\s*(week|周|星期|w|month|月|m)\s*", str(value), re.I)
+    if found is None or not 0 < int(found[1]) <= 31:
+        return None
+    period = 30 if found[2].lower() in ("month", "月", "m") else 7
+    return max(1, period // int(found[1]))
 
 
 def _cadence(value: Any, fail: Any) -> dict[str, int | None]:

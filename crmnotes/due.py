@@ -7,7 +7,9 @@
   a) a later entry by the same author re-plans (an authorless entry is
      re-planned by a later authorless one): the newer plan replaces it, or
   b) any later entry is dated on or after the step's day: someone was in
-     touch when it fell due.
+     touch when it fell due, or
+  c) a later entry says ``done:`` with the step's text (``crm done``); a
+     bare ``done:`` line (or ``done: *``) closes every earlier step.
 
   The front-matter ``next_followup`` counts too, while it is still ahead of
   the last contact.  The earliest open step is the due date; the reason
@@ -20,6 +22,19 @@
 * **Tickets**: an open service ticket is due from its due (or opened) day.
 * **Renewals**: a front-matter ``renewal_date`` is due ``RENEWAL_NOTICE``
   before it, until the customer is contacted in that window or the date has passed.
+* **Birthdays**: ``birthday`` (solar: ``1985-03-12`` or ``03-12``) and
+  ``lunar_birthday`` (农历: ``08-15``, ``八月十五``, ``腊月廿三``) are due
+  ``BIRTHDAY_NOTICE`` before each year's day, until contacted in that window.
+* **Deals past their close date**: an open deal is due on its expected
+  ``close`` day and stays due until it is closed or its date moves.
+* **Cadence by tag**: ``cadence: tags: {risk/高: 3/week}`` in crmnotes.yaml
+  (days, or ``N/week`` / ``N/month``), when no step is open, from the last
+  contact; a tag namespace (``risk``) matches all its values.
+* **Working days**: ``cadence: working_days: cn`` counts the cadence
+  intervals in Chinese working days (public holidays and 调休 make-up days,
+  from the optional ``chinesecalendar`` package; Monday to Friday for years
+  it does not know); ``auto`` does so for a vault whose phone region is CN.
+  Off by default.
 
 Each rule is a function registered with ``due_rule``; the earliest date any
 rule gives wins (on a tie, the rule registered first).  A rule whose answer
@@ -31,15 +46,21 @@ Adding a rule is a change to this module only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 from .config import VaultConfig
+from .deals import close_of
+from .deals import is_open as deal_is_open
+from .filters import has_tag
 from .model import Customer, FollowUp, parse_when
 
 RENEWAL_NOTICE = timedelta(days=30)
+BIRTHDAY_NOTICE = timedelta(days=3)
+BIRTHDAY_YEARS_AHEAD = 10  # how many years of birthdays a timeline lists ahead of the day it is made
 
 
 @dataclass(frozen=True)
@@ -47,7 +68,7 @@ class DueInfo:
     customer: Customer
     due: date
     reason: str
-    rule: str  # the registered rule's name: "next-step" | "cadence" | "ticket" | "renewal"
+    rule: str  # the registered rule's name: "next-step" | "cadence" | "ticket" | "renewal" | "birthday" | ...
 
     def days_overdue(self, today: date) -> int:
         return (today - self.due).days
@@ -63,11 +84,18 @@ def status_of(due: date, today: date) -> str:
 
 @dataclass(frozen=True)
 class NextStep:
-    """A planned next step that is still open (see the module's rule)."""
+    """A planned next step that is still open (see the module's rule): a task."""
 
     day: date
     what: str = ""
     by: str = ""
+    at: time | None = None  # the time of day, when one was said
+    who: str = ""  # the assignee, when named with @; else the author is
+    planned_on: date | None = None  # the day of the entry that planned it
+
+    @property
+    def assignee(self) -> str:
+        return self.who or self.by
 
     def describe(self) -> str:
         return f"{self.day.isoformat()}: {self.what}" if self.what else self.day.isoformat()
@@ -161,14 +189,16 @@ def open_next_steps(customer: Customer) -> list[NextStep]:
     found = []
     for index, entry in enumerate(entries):
         if entry.next_date is not None and not any(_closes(later, entry) for later in entries[index + 1:]):
-            found.append(NextStep(entry.next_date, entry.next_what, entry.by))
+            found.append(NextStep(entry.next_date, entry.next_what, entry.by, entry.next_at, entry.next_who,
+                                  entry.at.date()))
     return sorted(found, key=lambda s: (s.day, not s.what))
 
 
 def _closes(later: FollowUp, planned: FollowUp) -> bool:
     assert planned.next_date is not None
     replanned = later.next_date is not None and later.by == planned.by
-    return replanned or later.at.date() >= planned.next_date
+    done = any(text.strip() in ("", "*", planned.next_what) for text in later.done)
+    return replanned or done or later.at.date() >= planned.next_date
 
 
 def _planned(customer: Customer) -> list[NextStep]:
@@ -220,8 +250,9 @@ def _cadence(customer: Customer, config: VaultConfig, day: date) -> Candidate | 
         base, since = customer.created.date(), f"never contacted, created {customer.created.date().isoformat()}"
     else:
         return Candidate(None, f"{rule}: every {days} days; never contacted", "cadence")
-    due = _later(base, days)
-    return Candidate(due, f"{rule}: every {days} days; {since}", "cadence") if due else None
+    due = after_interval(base, days, config)
+    unit = "working days" if working_days_on(config) else "days"
+    return Candidate(due, f"{rule}: every {days} {unit}; {since}", "cadence") if due else None
 
 
 @due_rule("ticket")
@@ -255,6 +286,177 @@ def _renewal(customer: Customer, config: VaultConfig, day: date) -> Candidate | 
     if last is not None and last.date() >= notice:
         return None  # contacted since the notice day: the renewal is in hand
     return Candidate(notice, f"contract renews on {renewal.isoformat()}", "renewal")
+
+
+def _birthday_changes(customer: Customer, config: VaultConfig) -> list[date]:
+    """The day after each birthday (the next one then becomes the year after's), for the years around now."""
+    this_year = date.today().year
+    found = []
+    for year in range(this_year - 1, this_year + BIRTHDAY_YEARS_AHEAD + 1):
+        for day in birthdays_in(customer, year):
+            after = _later(day, 1)
+            if after:
+                found.append(after)
+    return found
+
+
+@due_rule("birthday", changes=_birthday_changes)
+def _birthday(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    upcoming = sorted(b for year in (day.year, day.year + 1) for b in birthdays_in(customer, year) if b >= day)
+    if not upcoming:
+        return None
+    birthday = upcoming[0]
+    notice = birthday - BIRTHDAY_NOTICE
+    last = customer.last_contact
+    if last is not None and last.date() >= notice:
+        return None  # greeted in the window
+    lunar = customer.text("lunar_birthday")
+    which = f"农历生日 {lunar}" if lunar and birthday in _lunar_birthdays(customer, birthday.year) else "birthday"
+    return Candidate(notice, f"{which} on {birthday.isoformat()}", "birthday")
+
+
+def birthdays_in(customer: Customer, year: int) -> list[date]:
+    """The solar days in ``year`` of the customer's birthday and lunar birthday."""
+    found = _lunar_birthdays(customer, year)
+    solar = _month_day(customer.meta.get("birthday"))
+    if solar is not None:
+        month, day = solar
+        try:
+            found.append(date(year, month, day))
+        except ValueError:  # 29 February in a common year: the 28th
+            found.append(date(year, month, day - 1))
+    return found
+
+
+def _month_day(value: Any) -> tuple[int, int] | None:
+    when = parse_when(value)
+    if when is not None:
+        return when.month, when.day
+    found = re.fullmatch(r"\s*(\d{1,2})\s*[-/月]\s*(\d{1,2})\s*[日号]?\s*", str(value or ""))
+    if found and 1 <= int(found[1]) <= 12 and 1 <= int(found[2]) <= 31:
+        return int(found[1]), int(found[2])
+    return None
+
+
+_LUNAR_MONTHS = {"正": 1, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+                 "冬": 11, "十一": 11, "腊": 12, "十二": 12}
+_LUNAR_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+def lunar_month_day(value: Any) -> tuple[int, int] | None:
+    """``08-15``, ``8月15``, ``八月十五``, ``正月初一``, ``腊月廿三`` as (month, day); None when unreadable."""
+    text = str(value or "").strip().removeprefix("农历").removeprefix("闰")
+    numeric = _month_day(text) if re.match(r"\d", text) else None
+    if numeric is not None:
+        return numeric if numeric[1] <= 30 else None
+    found = re.fullmatch(r"(正|冬|腊|十[一二]?|[一二三四五六七八九])月"
+                         r"(初[一二三四五六七八九十]|十|十[一二三四五六七八九]|二十|廿[一二三四五六七八九]|三十)", text)
+    if found is None:
+        return None
+    day_text = found[2]
+    if day_text.startswith("初"):
+        day = _LUNAR_DIGITS[day_text[1]]
+    elif day_text in ("十", "二十", "三十"):
+        day = {"十": 10, "二十": 20, "三十": 30}[day_text]
+    else:
+        day = (10 if day_text[0] == "十" else 20) + _LUNAR_DIGITS[day_text[1]]
+    return _LUNAR_MONTHS[found[1]], day
+
+
+def _lunar_birthdays(customer: Customer, year: int) -> list[date]:
+    """The solar day(s) in ``year`` of the lunar birthday (a lunar year spans two solar ones)."""
+    month_day = lunar_month_day(customer.meta.get("lunar_birthday"))
+    if month_day is None:
+        return []
+    from lunardate import LunarDate  # only for customers with a lunar birthday
+
+    month, day = month_day
+    found = []
+    for lunar_year in (year - 1, year):
+        for lunar_day in (day, day - 1):  # 三十 in a short month: the 29th
+            try:
+                solar = LunarDate(lunar_year, month, lunar_day).to_solar_date()
+            except (ValueError, IndexError):
+                continue
+            if solar.year == year:
+                found.append(solar)
+            break
+    return found
+
+
+@due_rule("deal-close")
+def _deal_close(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    best: tuple[date, str] | None = None
+    for deal in customer.deals:
+        close = close_of(deal) if deal_is_open(deal) else None
+        if close is not None and (best is None or close < best[0]):
+            best = (close, f"deal {deal.get('id', '')} {deal.get('name', '')}".replace("  ", " ").strip())
+    if best is None:
+        return None
+    return Candidate(best[0], f"{best[1]}: expected to close on {best[0].isoformat()}, still open", "deal-close")
+
+
+def tag_cadence(config: VaultConfig) -> dict[str, int]:
+    """``cadence: tags:`` of crmnotes.yaml as tag -> days (parsed and checked by the config)."""
+    return {tag: days for tag, days in config.tag_cadence.items() if days}
+
+
+@due_rule("tag-cadence")
+def _tag_cadence(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    rules = tag_cadence(config)
+    if not rules or _planned(customer):
+        return None
+    found = config.stages.find(customer.stage) if customer.stage else None
+    if found is not None and found.closed:
+        return None
+    matching = [(days, tag) for tag, days in rules.items() if has_tag(customer.tags, tag)]
+    if not matching:
+        return None
+    days, tag = min(matching)
+    last = customer.last_contact or customer.created
+    if last is None:
+        return Candidate(None, f"tag {tag}: every {days} days; never contacted", "tag-cadence")
+    due = after_interval(last.date(), days, config)
+    unit = "working days" if working_days_on(config) else "days"
+    return Candidate(due, f"tag {tag}: every {days} {unit}; last contact {last.date().isoformat()}",
+                     "tag-cadence") if due else None
+
+
+# ------------------------------------------------------------------ working days
+
+
+def working_days_on(config: VaultConfig) -> bool:
+    """``cadence: working_days``: ``cn`` (or true) on, ``auto`` on for a CN vault, else off."""
+    cadence = config.raw.get("cadence")
+    setting = str(cadence.get("working_days", "") if isinstance(cadence, dict) else "").lower()
+    return setting in ("cn", "true") or (setting == "auto" and config.phone_region == "CN")
+
+
+def is_working_day(day: date) -> bool:
+    """A Chinese working day: holidays off, 调休 make-up Saturdays and Sundays on; Monday to Friday for
+    the years the ``chinesecalendar`` package does not know (or when it is not installed)."""
+    try:
+        import chinese_calendar
+    except ImportError:
+        return day.weekday() < 5
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def after_interval(start: date, days: int, config: VaultConfig) -> date | None:
+    """``start`` plus ``days`` calendar days, or working days when the vault counts those."""
+    if not working_days_on(config):
+        return _later(start, days)
+    day, left = start, days
+    while left > 0:
+        day = _later(day, 1)  # type: ignore[assignment]
+        if day is None:
+            return None
+        if is_working_day(day):
+            left -= 1
+    return day
 
 
 # ------------------------------------------------------------------ answers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -77,21 +77,26 @@ class FollowUp:
     note: str = ""
     next_date: date | None = None
     next_what: str = ""
+    next_at: time | None = None  # the next step's time of day, when one was said
+    next_who: str = ""  # who the next step is for (``@李娜``); empty: the entry's author
     feedback: str = ""
     stage_from: str = ""
     stage_to: str = ""
     title: str = ""
     has_time: bool = True
     line: int | None = None  # 1-based line of the heading in its file
+    done: list[str] = field(default_factory=list)  # ``done:`` lines: the earlier next steps this entry closes
 
     @property
     def next_text(self) -> str:
         if self.next_date is None:
             return self.next_what
-        return f"{self.next_date.isoformat()} {self.next_what}".strip()
+        parts = [self.next_date.isoformat(), self.next_at.strftime("%H:%M") if self.next_at else "",
+                 f"@{self.next_who}" if self.next_who else "", self.next_what]
+        return " ".join(p for p in parts if p)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "at": format_minute(self.at) if self.has_time else self.at.date().isoformat(),
             "channel": self.channel,
             "by": self.by,
@@ -102,6 +107,14 @@ class FollowUp:
             "stage_from": self.stage_from or None,
             "stage_to": self.stage_to or None,
         }
+        # a task's time, assignee and closings only when written, so older readers see the same keys
+        if self.next_at:
+            found["next_time"] = self.next_at.strftime("%H:%M")
+        if self.next_who:
+            found["next_who"] = self.next_who
+        if self.done:
+            found["done"] = list(self.done)
+        return found
 
 
 @dataclass

@@ -27,6 +27,7 @@ from typing import Any
 
 from .errors import FileFormatError
 from .model import DATE_RANGE_TEXT, SEVERITY_WARNING, FollowUp, Problem, in_range
+from .when import parse_step
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 DELETE = object()  # value for set_fields meaning "remove this key"
@@ -41,13 +42,12 @@ _ENTRY_HEAD = re.compile(rf"^{_DATE}(?:(?:\s+|T){_TIME})?(?P<rest>.*)$")
 _LOOKS_DATED = re.compile(r"^\d{4}\s*[-/.年]\s*\d")
 _SEPARATORS = re.compile(r"\s*[·•|｜，,]\s*|\s+[-—–]\s+")
 _FIELD_LINE = re.compile(
-    r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?P<key>next|下一步|下次跟进|feedback|反馈|客户反馈|stage|阶段)(?:\*\*)?"
+    r"^\s*(?:[-*+]\s+)?(?:\*\*)?(?P<key>next|下一步|下次跟进|feedback|反馈|客户反馈|stage|阶段|done|已完成)(?:\*\*)?"
     r"\s*[:：]\s*(?:\*\*)?\s*(?P<value>.*?)\s*$",
     re.I,
 )
 _FIELD_KEYS = {"next": "next", "下一步": "next", "下次跟进": "next", "feedback": "feedback", "反馈": "feedback",
-               "客户反馈": "feedback", "stage": "stage", "阶段": "stage"}
-_NEXT_VALUE = re.compile(rf"^{_DATE}(?:\s+{_TIME})?\s*[:：,，-]?\s*(?P<what>.*)$")
+               "客户反馈": "feedback", "stage": "stage", "阶段": "stage", "done": "done", "已完成": "done"}
 _STAGE_ARROW = re.compile(r"\s*(?:->|→|=>|⇒|➜|>)\s*")
 _TOP_KEY = re.compile(
     r"""^(?:"(?P<dq>[^"]+)"|'(?P<sq>[^']+)'|(?P<plain>[^\s#'"\-?:,\[\]{}&*!|>%@`][^:#]*?))[ \t]*:(?:[ \t]|\r?$)"""
@@ -268,6 +268,8 @@ def _fill_entry(followup: FollowUp, lines: list[str], doc: Document) -> None:
         key, value = _FIELD_KEYS[found.group("key").lower()], found.group("value")
         if key == "feedback":
             followup.feedback = value
+        elif key == "done":
+            followup.done.append(value)
         elif key == "stage":
             parts = _STAGE_ARROW.split(value, maxsplit=1)
             followup.stage_from, followup.stage_to = (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
@@ -277,16 +279,11 @@ def _fill_entry(followup: FollowUp, lines: list[str], doc: Document) -> None:
 
 
 def _fill_next(followup: FollowUp, value: str, line_no: int, doc: Document) -> None:
-    found = _NEXT_VALUE.match(value)
-    if found:
-        try:
-            day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
-        except ValueError:
-            day = None
-        if day is not None and in_range(day):
-            followup.next_date = day
-            followup.next_what = found.group("what").strip()
-            return
+    step = parse_step(value, followup.at.date())  # relative dates count from the entry's own day
+    if step is not None:
+        followup.next_date, followup.next_at = step.when.day, step.when.at
+        followup.next_who, followup.next_what = step.who, step.what
+        return
     followup.next_what = value
     doc.problems.append(Problem(None, line_no, f"next step '{value}' has no valid date (write 'next: YYYY-MM-DD what')",
                                 severity=SEVERITY_WARNING, code="next-without-date"))
@@ -309,6 +306,7 @@ def render_followup(followup: FollowUp, level: int = 3, newline: str = "\n") -> 
         lines.append(f"next: {_inline(followup.next_text)}")
     if followup.feedback:
         lines.append(f"feedback: {_inline(followup.feedback)}")
+    lines += [f"done: {_inline(closed)}" for closed in followup.done]
     if followup.stage_to:
         moved = f"{followup.stage_from} -> {followup.stage_to}" if followup.stage_from else followup.stage_to
         lines.append(f"stage: {moved}")

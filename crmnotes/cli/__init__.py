@@ -79,6 +79,16 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
            False),
     "ls": ("customers", "ls", "List customers.", False),
     "due": ("customers", "due", "Customers due or overdue for a follow-up, and why.", False),
+    "tasks": ("agenda", "tasks", "Open next steps (tasks) with customer, time and assignee, earliest first.", False),
+    "done": ("agenda", "done", "Mark a customer's open next step done (all of them when WHAT is not given).", False),
+    "snooze": ("agenda", "snooze", "Move a customer's open next step to WHEN (明天, next monday, 12-05 15:00, ...).",
+               False),
+    "reassign": ("agenda", "reassign", "Hand a customer's open next step to ASSIGNEE (@李娜 or 李娜).", False),
+    "agenda": ("agenda", "agenda", "Overdue, today and the coming days: tasks and due customers by time.", False),
+    "calendar": ("agenda", "calendar", "Write the agenda as an iCalendar feed (events with alarms) for a calendar app "
+                 "to subscribe to.", False),
+    "remind": ("agenda", "remind", "Send overdue and today's tasks and due customers to the chat robots and mail of "
+               "crmnotes.yaml.", False),
     "check": ("customers", "check", "Validate the vault; exit 1 when anything is wrong.", False),
     "search": ("search", "search", "Full-text and field search, best matches first.", False),
     "index": ("search", "index", "Bring the search index up to date (it is also refreshed before every search).",

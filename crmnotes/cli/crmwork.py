@@ -444,7 +444,7 @@ def _print_import(vault: Any, report: Any) -> None:
 @click.option("--reveal", is_flag=True, help="Export phone numbers unmasked.")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="ics: follow-ups due up to this day "
               "(default: 30 days ahead).")
-@click.option("--events", is_flag=True, help="ics: all-day events instead of to-dos.")
+@click.option("--events/--todos", default=True, help="ics: events at the task's time with alarms (default), or to-dos.")
 @click.pass_context
 def export_command(ctx: click.Context, fmt: str | None, output: Path | None, stage: str, tag: str, owner: str,
                    grade: str, mine: bool, reveal: bool, until: str | None, events: bool) -> None:

@@ -156,7 +156,8 @@ def print_note(message: str) -> None:
 @click.option("--channel", "-c", default="phone", show_default=True, help="phone, wechat, email, visit, meeting, ...")
 @click.option("--at", default=None, metavar="'YYYY-MM-DD HH:MM'", help="When (default: now).")
 @click.option("--by", default=None, help="Who followed up (default: you).")
-@click.option("--next", "next_step", default="", metavar="'YYYY-MM-DD what'", help="The next step and its date.")
+@click.option("--next", "next_step", default="", metavar="'WHEN [@who] what'",
+              help="The next step: '2026-12-05 15:00 @李娜 发送报价', '明天下午3点 回访', 'next monday call'.")
 @click.option("--feedback", "-f", default="", help="The customer's feedback.")
 @click.option("--stage", default="", shell_complete=complete.stages, help="Move the customer to this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the customer as JSON afterwards.")

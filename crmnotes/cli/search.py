@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
@@ -151,11 +151,29 @@ class _progress:
             self.bar.stop()
 
 
+def _announce_tasks(vault: Vault, since: datetime) -> datetime:
+    """Desktop notifications (``reminders.desktop``) for the tasks whose time came since ``since``."""
+    from .. import remind
+
+    now = datetime.now()
+    try:
+        if not remind.settings(vault.config).desktop:
+            return now  # nothing to announce to: no need to read the vault every minute
+        items = remind.falling_due(vault.scan().customers, vault.config, since, now)
+        for delivery in remind.announce(vault, items):
+            if not delivery.ok:
+                print_warning(f"desktop notification to {delivery.url} failed: {delivery.error}")
+    except CrmError as exc:
+        print_warning(f"{exc.message} {exc.hint}".strip())
+    return now
+
+
 @click.command()
 @click.pass_context
 def watch(ctx: click.Context) -> None:
     """Keep the search index fresh while files change (Ctrl-C stops)."""
     from .. import search as engine
+    from ..io import exporter
     from ..search.index import warm_up
     from ..watch import VaultWatcher
 
@@ -172,6 +190,8 @@ def watch(ctx: click.Context) -> None:
                            f"{result.removed} removed ({result.seconds:.2f} s)"))
         for rel, error in sorted(result.unreadable.items()):
             print_warning(f"{rel} {error}")
+        if result.changes:
+            exporter.refresh_feed(vault)  # the calendar feed of `crm calendar`, when there is one
 
     def failed(exc: BaseException) -> None:
         print_warning(f"could not update the index: {exc}")
@@ -181,9 +201,12 @@ def watch(ctx: click.Context) -> None:
     out.print(safe(f"watching {vault.root} ({stats.total} customer files); Ctrl-C stops", "dim"))
     every = auto_sync_interval(vault)
     next_sync = time.monotonic() + every if every else None
+    announced = datetime.now()
     try:
         while True:
             time.sleep(0.5)
+            if datetime.now() - announced >= timedelta(minutes=1):
+                announced = _announce_tasks(vault, announced)
             if next_sync is not None and time.monotonic() >= next_sync:
                 auto_sync(vault)
                 next_sync = time.monotonic() + (every or 0)

@@ -12,16 +12,17 @@ Phones are masked unless ``reveal``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .. import actions, rules
-from ..due import due_list
+from ..agenda import AgendaItem, agenda
 from ..errors import CrmError
 from ..fsutil import atomic_write
 from ..model import Customer, format_minute
@@ -164,35 +165,89 @@ def to_vcard(vault: Vault, customers: list[Customer], reveal: bool = False) -> b
     return ("\r\n".join(cards) + "\r\n").encode("utf-8") if cards else b""
 
 
-def to_icalendar(vault: Vault, customers: list[Customer], today: date, until: date, events: bool = False,
+ALARM_BEFORE = "-PT15M"  # a timed task: 15 minutes before
+ALL_DAY_ALARM = "PT9H"  # an all-day item: 09:00 on its day
+TASK_MINUTES = 30
+
+
+def to_icalendar(vault: Vault, customers: list[Customer], today: date, until: date, events: bool = True,
                  reveal: bool = False) -> bytes:
-    """The follow-ups due up to ``until`` (overdue ones included) as VTODOs
-    (or all-day VEVENTs), with stable UIDs so a re-import updates them."""
+    """The agenda up to ``until`` (overdue included): each open next step at its time (all-day when it has
+    none) and each customer due by another rule, as VEVENTs with a VALARM (or, ``events`` False, VTODOs).
+    UIDs are stable (customer and step text), so a re-import or a refreshed feed updates instead of adding."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//crmnotes//crm export//EN", "CALSCALE:GREGORIAN"]
-    for info in due_list(customers, vault.config, until):
-        customer = info.customer
-        phone = customer.text("phone")
-        shown = phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region)
-        description = "\n".join(p for p in (info.reason, f"{customer.text('contact')} {shown}".strip(),
-                                            vault.relative(customer.path)) if p)
-        day = info.due.strftime("%Y%m%d")
-        lines += ["BEGIN:VEVENT" if events else "BEGIN:VTODO", f"UID:{customer.id}-due@crmnotes",
-                  f"DTSTAMP:{stamp}", f"SUMMARY:{_escape('跟进 ' + customer.name)}",
-                  f"DESCRIPTION:{_escape(description)}"]
-        if events:
-            lines += [f"DTSTART;VALUE=DATE:{day}"]
-        else:
-            lines += [f"DUE;VALUE=DATE:{day}", "STATUS:NEEDS-ACTION"]
-        if customer.owner:
-            lines.append(f"CATEGORIES:{_escape(customer.owner)}")
-        lines.append("END:VEVENT" if events else "END:VTODO")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//crmnotes//crm export//EN", "CALSCALE:GREGORIAN",
+             "X-WR-CALNAME:crmnotes"]
+    for item in agenda(customers, vault.config, today, (until - today).days + 1):
+        lines += _calendar_item(vault, item, stamp, events, reveal)
     lines.append("END:VCALENDAR")
     return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
 
 
+def _calendar_uid(item: AgendaItem) -> str:
+    """One per customer and step text (a snoozed or reassigned step keeps it); one per customer for other rules."""
+    if item.task is None:
+        return f"{item.customer.id}-due@crmnotes"
+    digest = hashlib.sha1(item.what.encode("utf-8")).hexdigest()[:12] if item.what else item.day.isoformat()
+    return f"{item.customer.id}-task-{digest}@crmnotes"
+
+
+def _calendar_item(vault: Vault, item: AgendaItem, stamp: str, events: bool, reveal: bool) -> list[str]:
+    customer = item.customer
+    phone = customer.text("phone")
+    shown = phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region)
+    who = f"@{item.who} " if item.who else ""
+    summary = f"{who}{item.what} · {customer.name}" if item.task and item.what else f"跟进 {customer.name}"
+    description = "\n".join(p for p in (item.what if item.task else item.rule + ": " + item.what,
+                                        f"{customer.text('contact')} {shown}".strip(),
+                                        vault.relative(customer.path)) if p)
+    kind = "VEVENT" if events else "VTODO"
+    lines = [f"BEGIN:{kind}", f"UID:{_calendar_uid(item)}", f"DTSTAMP:{stamp}", f"SUMMARY:{_escape(summary)}",
+             f"DESCRIPTION:{_escape(description)}"]
+    if item.at is not None:
+        start = item.moment()
+        lines.append(f"DTSTART:{start.strftime('%Y%m%dT%H%M%S')}")
+        if events:
+            lines.append(f"DTEND:{(start + timedelta(minutes=TASK_MINUTES)).strftime('%Y%m%dT%H%M%S')}")
+        else:
+            lines += [f"DUE:{start.strftime('%Y%m%dT%H%M%S')}", "STATUS:NEEDS-ACTION"]
+    else:
+        lines.append(f"DTSTART;VALUE=DATE:{item.day.strftime('%Y%m%d')}")
+        if events:
+            lines.append(f"DTEND;VALUE=DATE:{(item.day + timedelta(days=1)).strftime('%Y%m%d')}")
+        else:
+            lines += [f"DUE;VALUE=DATE:{item.day.strftime('%Y%m%d')}", "STATUS:NEEDS-ACTION"]
+    if item.who:
+        lines.append(f"CATEGORIES:{_escape(item.who)}")
+    trigger = ALARM_BEFORE if item.at is not None else ALL_DAY_ALARM
+    lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"TRIGGER;RELATED=START:{trigger}",
+              f"DESCRIPTION:{_escape(summary)}", "END:VALARM", f"END:{kind}"]
+    return lines
+
+
+FEED_NAME = "calendar.ics"  # in the vault's .crmnotes/: the feed `crm calendar` writes and `crm watch` refreshes
+FEED_DAYS = 60
+
+
+def write_feed(vault: Vault, customers: list[Customer], today: date, days: int = FEED_DAYS,
+               target: Path | None = None, reveal: bool = False) -> tuple[Path, int]:
+    """Write the agenda's next ``days`` days as an iCalendar feed; (where, how many events)."""
+    target = target or vault.cache_dir / FEED_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    data = to_icalendar(vault, customers, today, today + timedelta(days=days - 1), reveal=reveal)
+    atomic_write(target, data)
+    return target, data.count(b"BEGIN:VEVENT")
+
+
+def refresh_feed(vault: Vault, today: date | None = None) -> Path | None:
+    """Rewrite the vault's feed when one was made (``crm calendar``); None when there is none to keep fresh."""
+    if not (vault.cache_dir / FEED_NAME).exists():
+        return None
+    return write_feed(vault, vault.scan().customers, today or date.today())[0]
+
+
 def export(vault: Vault, customers: list[Customer], fmt: str, *, reveal: bool = False, today: date | None = None,
-           until: date | None = None, events: bool = False) -> bytes:
+           until: date | None = None, events: bool = True) -> bytes:
     today = today or date.today()
     if fmt == "csv":
         return to_csv(*table(vault, customers, reveal))

@@ -50,6 +50,8 @@ class CrmApp(App[None]):
         Binding("l", "log_followup", "Log"),
         Binding("e", "edit_fields", "Edit"),
         Binding("u", "due_view", "Due"),
+        Binding("w", "agenda", "Agenda", show=False),
+        Binding("T", "tasks", "Tasks", show=False),
         Binding("b", "pipeline", "Pipeline"),
         Binding("r", "reports", "Reports"),
         Binding("S", "sync", "Sync"),
@@ -327,6 +329,16 @@ class CrmApp(App[None]):
 
         self.push_screen(DueScreen())
 
+    def action_agenda(self) -> None:
+        from .screens.agenda import AgendaScreen
+
+        self.push_screen(AgendaScreen())
+
+    def action_tasks(self) -> None:
+        from .screens.agenda import AgendaScreen
+
+        self.push_screen(AgendaScreen(tasks_only=True))
+
     def action_pipeline(self) -> None:
         from .screens.pipeline import PipelineScreen
 
@@ -376,6 +388,7 @@ class CrmApp(App[None]):
         self.refresh_screens()
 
     def action_help(self) -> None:
+        from .screens.agenda import AgendaScreen
         from .screens.detail import DetailScreen
         from .screens.due import DueScreen
         from .screens.forms import FormScreen
@@ -386,6 +399,7 @@ class CrmApp(App[None]):
 
         groups = [("Everywhere", self.BINDINGS), ("Customer table", MainScreen.BINDINGS),
                   ("Customer detail", DetailScreen.BINDINGS), ("Due list", DueScreen.BINDINGS),
+                  ("Agenda and tasks", AgendaScreen.BINDINGS),
                   ("Pipeline board", PipelineScreen.BINDINGS), ("Reports", ReportsScreen.BINDINGS),
                   ("History", HistoryScreen.BINDINGS), ("Forms", FormScreen.BINDINGS)]
         self.push_screen(HelpScreen(groups))  # type: ignore[arg-type]
