@@ -79,8 +79,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
                False),
     "export": ("crmwork", "export_command", "Export customers (CSV, XLSX, JSON, vCard) or due follow-ups "
                "(iCalendar).", False),
-    "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags.",
-               False),
+    "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags, "
+               "churn-rate, cycle, conversion, trend, repeat, satisfaction, completeness, acquisition.", False),
     "sync": ("sync", "sync", "Commit local changes, merge the remote's, push.", False),
     "history": ("sync", "history", "Who changed what in one customer, and when (from git).", False),
     "merge-driver": ("sync", "merge_driver", "Git merge driver for customer files (git runs it with %O %A %B %P).",

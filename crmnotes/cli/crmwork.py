@@ -411,17 +411,23 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
 # ------------------------------------------------------------------ reports
 
 
+REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
+                "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition")  # reports.REPORTS
+
+
 @click.command(name="report")
-@click.argument("name", type=click.Choice(["funnel", "sources", "owners", "activity", "forecast", "churn", "tags"]),
-                default="funnel")
+@click.argument("name", type=click.Choice(REPORT_NAMES), default="funnel")
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Start of the period.")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="End of the period (default today).")
 @click.option("--owner", default="", help="Only this owner's customers.")
+@click.option("--by", "group", type=click.Choice(["owner", "source"]), default=None,
+              help="The report once per owner or source.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def report_command(ctx: click.Context, name: str, since: str | None, until: str | None, owner: str,
-                   as_json: bool) -> None:
-    """Reports: funnel, sources, owners, activity, forecast, churn, tags."""
+                   group: str | None, as_json: bool) -> None:
+    """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
+    repeat, satisfaction, completeness, acquisition."""
     from .. import catalog, reports
     from .customers import parse_day
 
@@ -431,24 +437,33 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
     end = parse_day(until, "--until")
     if start and start > end:
         raise CrmError(f"--since {start} is after --until {end}.", "Swap the dates.")
-    result = reports.build(name, customers, vault.config, since=start, until=end)
+    if group:
+        result = reports.build_by(name, group, customers, vault.config, since=start, until=end)
+    else:
+        result = reports.build(name, customers, vault.config, since=start, until=end)
     if as_json:
         print_json(result.to_json())
         return
     from rich.text import Text  # not imported by --json output
 
-    rows = [[safe(_cell(row.get(column))) for column in result.columns] for row in result.rows]
+    rows = [[safe(_cell(row.get(column), column in result.percent)) for column in result.columns]
+            for row in result.rows]
     console().print(Text(result.title, style="bold"))
-    console().print(fitted_table(result.columns, rows, flexible={"name", "label", "tag", "source"}))
+    console().print(fitted_table(result.columns, rows, flexible={"name", "label", "tag", "source", "deal"}))
     if result.totals:
-        console().print(safe("  ".join(f"{k}: {_cell(v)}" for k, v in result.totals.items()), "dim"))
+        console().print(safe("  ".join(f"{k}: {_cell(v, k in result.percent)}" for k, v in result.totals.items()),
+                             "dim"))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, percent: bool = False) -> str:
     if value is None:
         return ""
+    if percent and isinstance(value, (int, float)):
+        return f"{value:g}%"
+    if isinstance(value, bool):
+        return "✓" if value else ""
     if isinstance(value, dict):
-        return "; ".join(f"{k} {_money(v)}".strip() for k, v in value.items())
+        return "; ".join(f"{k} {_cell(v) if isinstance(v, dict) else _money(v)}".strip() for k, v in value.items())
     if isinstance(value, float):
         return _money(value) if value >= 1000 else f"{value:g}"
     return str(value)
