@@ -9,8 +9,10 @@ import pytest
 
 from crmnotes import reports
 from crmnotes.cli.crmwork import REPORT_NAMES
+from crmnotes.tui.app import make_app
 from crmnotes.vault import Vault
 from tests.conftest import Crm
+from tests.test_tui import screen_text, settle, sync
 
 SINCE, UNTIL = date(2026, 1, 1), date(2026, 9, 30)
 
@@ -279,3 +281,25 @@ def test_cli_table_json_and_by(vault: Vault) -> None:
     assert data["totals"]["李娜"]["average_days"] == 10
     by_source = crm("report", "conversion", "--by", "source", "--since", "2026-01-01", "--until", "2026-09-30")
     assert "广告" in by_source.stdout and "转介绍" in by_source.stdout
+
+
+@sync
+async def test_tui_reports_screen_draws_trend_conversion_and_satisfaction(vault: Vault) -> None:
+    from crmnotes.tui.screens.reports import ReportsScreen
+
+    app = make_app(vault, today=UNTIL, user="张伟", poll_seconds=None)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReportsScreen)
+        await pilot.press("4")
+        await pilot.pause()
+        assert "won 260,000 in 4 deals" in screen_text(app)  # the trend's 12 months hold every won deal
+        await pilot.press("5")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "潜在 6 → 83.3% (14.2 d)" in text and "意向 5 → 60% (30 d)" in text
+        await pilot.press("6")
+        await pilot.pause()
+        assert "4 rated  average 3.2  4-5: 50%" in screen_text(app)
