@@ -137,7 +137,7 @@ def funnel(customers: list[Customer], config: VaultConfig, since: date | None, u
 def _won_value(customer: Customer) -> dict[str, float]:
     values: dict[str, float] = defaultdict(float)
     for deal in customer.deals:
-        if deal.get("stage") == deals.WON:
+        if deals.is_won(deal):
             values[str(deal.get("currency") or "")] += deals.amount_of(deal)
     return values
 
@@ -334,13 +334,13 @@ def deal_opened(deal: dict[str, Any], customer: Customer) -> date | None:
 
 
 def deal_won_on(deal: dict[str, Any], customer: Customer) -> date | None:
-    if deal.get("stage") != deals.WON:
+    if not deals.is_won(deal):
         return None
     return _when(deal.get("won_on")) or deals.close_of(deal) or won_on(customer)
 
 
 def _won_deals(customers: list[Customer]) -> list[tuple[Customer, dict[str, Any], date | None]]:
-    return [(c, d, deal_won_on(d, c)) for c in customers for d in c.deals if d.get("stage") == deals.WON]
+    return [(c, d, deal_won_on(d, c)) for c in customers for d in c.deals if deals.is_won(d)]
 
 
 def days_in_stages(customer: Customer) -> dict[str, list[int]]:

@@ -51,6 +51,11 @@ _deal_options = _options(
     click.option("--probability", default="", help="Win probability 0-100 (default from the stage)."),
     click.option("--close", default="", metavar="YYYY-MM-DD", help="Expected close date."),
     click.option("--owner", default="", help="Owner (default: the customer's owner)."),
+    click.option("--proposal", default="", help="The proposal: a web link or attachments/... in the vault."),
+    click.option("--contract-number", default="", help="Contract number (a won deal)."),
+    click.option("--contract-date", default="", metavar="YYYY-MM-DD", help="Contract date (default: the win)."),
+    click.option("--contract-value", default="", help="Contract value (default: the amount)."),
+    click.option("--contract-file", default="", help="The contract: a web link or attachments/... in the vault."),
     click.option("--json", "as_json", is_flag=True, help="Print the customer's deals as JSON."),
 )
 
@@ -60,13 +65,11 @@ _deal_options = _options(
 @click.argument("name")
 @_deal_options
 @click.pass_context
-def deal_add(ctx: click.Context, ref: str, name: str, stage: str, amount: str, currency: str, probability: str,
-             close: str, owner: str, as_json: bool) -> None:
+def deal_add(ctx: click.Context, ref: str, name: str, as_json: bool, **given: str) -> None:
     """Add a deal NAME to customer REF."""
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
-    draft = deals.DealInput(name=name, stage=stage, amount=amount, currency=currency, probability=probability,
-                            close=close, owner=owner)
+    draft = deals.DealInput(name=name, **given)
     updated = deals.add_deal(vault, customer, draft, by=user_of(vault))
     _print_deal_result(updated, as_json, f"added deal {updated.deals[-1].get('id')} to {updated.name}")
 
@@ -78,13 +81,11 @@ def deal_add(ctx: click.Context, ref: str, name: str, stage: str, amount: str, c
 @_deal_options
 @click.option("--note", "-n", default="", help="Why it moved (added to the stage-move follow-up).")
 @click.pass_context
-def deal_set(ctx: click.Context, ref: str, deal_ref: str, name: str, stage: str, amount: str, currency: str,
-             probability: str, close: str, owner: str, as_json: bool, note: str) -> None:
+def deal_set(ctx: click.Context, ref: str, deal_ref: str, as_json: bool, **given: str) -> None:
     """Change DEAL (id, position or name) of customer REF; stage moves are logged."""
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
-    draft = deals.DealInput(name=name, stage=stage, amount=amount, currency=currency, probability=probability,
-                            close=close, owner=owner, note=note)
+    draft = deals.DealInput(**given)
     updated = deals.set_deal(vault, customer, deal_ref, draft, by=user_of(vault))
     _print_deal_result(updated, as_json, f"updated deal {deal_ref} of {updated.name}")
 
