@@ -17,7 +17,7 @@ from crmnotes.vault import Vault
 
 from .conftest import run_process
 
-MODULES = ("customers", "search", "crmwork", "sync", "tui")
+MODULES = ("customers", "search", "crmwork", "campaigns", "sync", "tui")
 HEAVY = ("jieba", "pypinyin", "textual", "git", "whoosh", "openpyxl", "rich", "frontmatter", "yaml", "phonenumbers")
 
 
