@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from crmnotes import campaigns
+from crmnotes.tui.app import make_app
 from crmnotes.vault import Vault
 from tests.conftest import Crm
-from tests.test_reports_manager import vault  # noqa: F401  (the hand-computed vault)
+from tests.test_reports_manager import UNTIL, vault  # noqa: F401  (the hand-computed vault)
+from tests.test_tui import screen_text, settle, sync
 
 
 @pytest.fixture
@@ -68,3 +70,23 @@ def test_ls_show_and_refusals(linked: Vault) -> None:
     assert "not a source" in bad.stderr and "Traceback" not in bad.stderr
     assert not (linked.root / "campaigns" / "huaide.md").exists()
     assert "no campaign matches" in crm("campaign", "show", "没有", ok=False).stderr
+
+
+@sync
+async def test_tui_campaigns_screen(linked: Vault) -> None:
+    from crmnotes.tui.screens.campaigns import CampaignsScreen
+
+    app = make_app(linked, today=UNTIL, user="张伟", poll_seconds=None)
+    async with app.run_test(size=(110, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CampaignsScreen)
+        text = screen_text(app)
+        assert "2026春季展会" in text and "3500%" in text and "-100%" in text
+        assert "spring-expo: 2 leads" in text and "甲公司 (成交)" in text
+        await pilot.press("down")
+        await pilot.pause()
+        assert "ad-q2: 2 leads" in screen_text(app)

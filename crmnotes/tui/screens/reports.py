@@ -41,6 +41,7 @@ class ReportsScreen(Screen[None]):
         Binding("5", "tab('conversion')", "Conversion", show=False),
         Binding("6", "tab('satisfaction')", "Satisfaction", show=False),
         Binding("m", "toggle_mine", "Mine"),
+        Binding("c", "campaigns", "Campaigns"),
     ]
 
     def __init__(self) -> None:
@@ -72,6 +73,11 @@ class ReportsScreen(Screen[None]):
 
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
+
+    def action_campaigns(self) -> None:
+        from .campaigns import CampaignsScreen
+
+        self.app.push_screen(CampaignsScreen())
 
     def action_toggle_mine(self) -> None:
         self.mine = not self.mine
