@@ -589,3 +589,63 @@ def acquisition(customers: list[Customer], config: VaultConfig, since: date | No
     return Report("acquisition", f"Acquisition cost ({config.currency})",
                   ["kind", "name", "label", "cost", "customers", "won", "conversion", "cost_per_customer",
                    "cost_per_won"], rows, {"cost": round(sum(costs.values()), 2)}, percent=("conversion",))
+
+
+# ------------------------------------------------------------------ between two days (from git history)
+
+HISTORY_REPORTS = ("movement",)  # need the customers on two days: crm report movement --since --until
+
+
+def movement(before: list[Customer], after: list[Customer], config: VaultConfig, since: date, until: date
+             ) -> Report:
+    """Deals that moved between two days: new, won, lost, advanced, moved back, or slipped (a later close
+    date, or a close date that passed while the deal stayed open)."""
+    order = deals.stages(config).ids
+    then = {key: deal for key, _, deal in _deal_keys(before)}
+    rows = []
+    for key, customer, deal in _deal_keys(after):
+        old = then.get(key)
+        stage, was = str(deal.get("stage", "")), str((old or {}).get("stage", ""))
+        kind = _moved(old, deal, was, stage, order, until)
+        if not kind:
+            continue
+        close_then = deals.close_of(old) if old else None
+        rows.append({"name": customer.name, "deal": str(deal.get("name") or ""), "kind": kind,
+                     "from": deals.stages(config).display(was) if was else None,
+                     "to": deals.stages(config).display(stage), "amount": deals.amount_of(deal),
+                     "close_before": close_then.isoformat() if close_then else None,
+                     "close": deals.close_of(deal).isoformat() if deals.close_of(deal) else None})
+    rows.sort(key=lambda r: (MOVES.index(r["kind"]), r["name"], r["deal"]))
+    counts = Counter(r["kind"] for r in rows)
+    won_value = sum(r["amount"] for r in rows if r["kind"] == "won")
+    return Report("movement", f"Pipeline movement {since.isoformat()} → {until.isoformat()}",
+                  ["name", "deal", "kind", "from", "to", "amount", "close_before", "close"], rows,
+                  {**{kind: counts.get(kind, 0) for kind in MOVES}, "won_value": won_value}, since, until)
+
+
+MOVES = ("won", "lost", "new", "advanced", "moved back", "slipped")
+
+
+def _deal_keys(customers: list[Customer]) -> list[tuple[tuple[str, str], Customer, dict[str, Any]]]:
+    return [((customer.id or customer.path.name, str(deal.get("id") or deal.get("name") or index)), customer, deal)
+            for customer in customers for index, deal in enumerate(customer.deals)]
+
+
+def _moved(old: dict[str, Any] | None, deal: dict[str, Any], was: str, stage: str, order: list[str],
+           until: date) -> str:
+    if old is None:
+        return "new"
+    if stage != was:
+        if deals.is_won(deal) and not deals.is_won(old):
+            return "won"
+        if stage == deals.LOST:
+            return "lost"
+        if stage in order and was in order:
+            return "advanced" if order.index(stage) > order.index(was) else "moved back"
+    if deals.is_open(deal):
+        close_then, close_now = deals.close_of(old), deals.close_of(deal)
+        if close_then and close_now and close_now > close_then:
+            return "slipped"
+        if close_then and close_then < until and close_now == close_then:
+            return "slipped"
+    return ""

@@ -178,7 +178,7 @@ def test_vault_fixture_is_valid(vault: Vault) -> None:
 
 
 def test_cli_knows_every_report() -> None:
-    assert REPORT_NAMES == reports.REPORTS
+    assert REPORT_NAMES == reports.REPORTS + reports.HISTORY_REPORTS
 
 
 def test_churn_rate(vault: Vault) -> None:

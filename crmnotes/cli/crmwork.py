@@ -413,7 +413,8 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
 
 
 REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
-                "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition")  # reports.REPORTS
+                "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition",
+                "movement")  # reports.REPORTS + HISTORY_REPORTS, without importing them for --help
 
 
 @click.command(name="report")
@@ -423,25 +424,42 @@ REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", 
 @click.option("--owner", default="", help="Only this owner's customers.")
 @click.option("--by", "group", type=click.Choice(["owner", "source"]), default=None,
               help="The report once per owner or source.")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="The vault as it was on that day (its last commit on or before it, from git).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def report_command(ctx: click.Context, name: str, since: str | None, until: str | None, owner: str,
-                   group: str | None, as_json: bool) -> None:
+                   group: str | None, as_of: str | None, as_json: bool) -> None:
     """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
     repeat, satisfaction, completeness, acquisition."""
     from .. import catalog, reports
     from .customers import parse_day
 
     vault = open_vault(ctx)
-    customers = catalog.report_customers(vault, owner).customers  # the front-matter and follow-up summaries
     start = parse_day(since, "--since") if since else None
-    end = parse_day(until, "--until")
+    past = parse_day(as_of, "--as-of") if as_of else None
+    end = parse_day(until, "--until") if until or not past else past
     if start and start > end:
         raise CrmError(f"--since {start} is after --until {end}.", "Swap the dates.")
-    if group:
-        result = reports.build_by(name, group, customers, vault.config, since=start, until=end)
+    if name == "movement" or past:
+        from .. import asof
+
+        customers = _of(asof.customers_on(vault, past)[0], owner) if past else \
+            catalog.report_customers(vault, owner).customers
     else:
-        result = reports.build(name, customers, vault.config, since=start, until=end)
+        customers = catalog.report_customers(vault, owner).customers  # the front-matter and follow-up summaries
+    if name == "movement":
+        if start is None:
+            raise CrmError("the movement report needs --since (and --until, default today).",
+                           "Example: crm report movement --since 2026-09-01 --until 2026-09-30")
+        before = _of(asof.customers_on(vault, start)[0], owner)
+        if until and not past:
+            customers = _of(asof.customers_on(vault, end)[0], owner)
+        result = reports.movement(before, customers, vault.config, start, end)
+    elif group:
+        result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end)
+    else:
+        result = reports.build(name, customers, vault.config, since=start, until=end, today=end)
     if as_json:
         print_json(result.to_json())
         return
@@ -454,6 +472,12 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
     if result.totals:
         console().print(safe("  ".join(f"{k}: {_cell(v, k in result.percent)}" for k, v in result.totals.items()),
                              "dim"))
+
+
+def _of(customers: list[Any], owner: str) -> list[Any]:
+    from ..config import fold
+
+    return [c for c in customers if not owner or fold(c.owner) == fold(owner)]
 
 
 def _cell(value: Any, percent: bool = False) -> str:
