@@ -426,10 +426,14 @@ REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", 
               help="The report once per owner or source.")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
               help="The vault as it was on that day (its last commit on or before it, from git).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "png", "svg", "xlsx"]), default="table",
+              help="png/svg: a chart (needs the 'charts' extra: pip install 'crmnotes[charts]'); xlsx: a sheet.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The chart or sheet file (default: report-NAME.FORMAT here).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def report_command(ctx: click.Context, name: str, since: str | None, until: str | None, owner: str,
-                   group: str | None, as_of: str | None, as_json: bool) -> None:
+                   group: str | None, as_of: str | None, fmt: str, output: Path | None, as_json: bool) -> None:
     """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
     repeat, satisfaction, completeness, acquisition."""
     from .. import catalog, reports
@@ -460,7 +464,15 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
         result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end)
     else:
         result = reports.build(name, customers, vault.config, since=start, until=end, today=end)
-    if as_json:
+    if fmt in ("png", "svg", "xlsx"):
+        from .. import charts
+
+        target = output or Path(f"report-{name}.{fmt}")
+        for warning in charts.write(result, target, fmt):
+            print_warning(warning)
+        print_note(f"wrote {target}")
+        return
+    if as_json or fmt == "json":
         print_json(result.to_json())
         return
     from rich.text import Text  # not imported by --json output
