@@ -324,18 +324,23 @@ def next_deal_id(deals: list[dict[str, Any]]) -> str:
 # ------------------------------------------------------------------ writing
 
 
-def add_deal(vault: Vault, customer: Customer, draft: DealInput, *, by: str = "", today: date | None = None
-             ) -> Customer:
-    """Append a deal to the customer's ``deals:`` list (owner: the customer's, else ``by``)."""
+def add_deal(vault: Vault, customer: Customer, draft: DealInput, *, by: str = "", today: date | None = None,
+             now: datetime | None = None) -> Customer:
+    """Append a deal to the customer's ``deals:`` list (owner: the customer's, else ``by``).  A deal
+    entered as won is logged like a win and moves the customer to won, as ``set_deal`` does."""
+    now = (now or datetime.now()).replace(second=0, microsecond=0)
     if not draft.owner.strip():
         draft.owner = customer.owner or by
-    deal, issues = prepare_deal(vault.config, draft, root=vault.root, today=today)
+    deal, issues = prepare_deal(vault.config, draft, root=vault.root, today=today or now.date())
     _refuse(issues)
 
     def edit(doc: note.Document) -> str:
         current = _deals_in(doc)
         new = {"id": next_deal_id(current), **deal}
-        return note.set_fields(doc, {"deals": [*current, new]})
+        with_deals = note.set_fields(doc, {"deals": [*current, new]})
+        if not is_won(new):
+            return with_deals
+        return _log_move(doc, with_deals, _move_followup(vault.config, doc.meta, {}, new, draft.note, by, now))
 
     return vault.update(customer.path, edit)
 
@@ -357,14 +362,19 @@ def set_deal(vault: Vault, customer: Customer, ref: str, draft: DealInput, *, by
             return doc.text
         with_deals = note.set_fields(doc, {"deals": [*current[:position], updated, *current[position + 1:]]})
         followup = _move_followup(vault.config, doc.meta, current[position], updated, draft.note, by, now)
-        if followup is None:
-            return with_deals
-        fresh = note.parse(doc.encode(with_deals))
-        if followup.stage_to:
-            fresh = note.parse(doc.encode(note.set_fields(fresh, {"stage": followup.stage_to})))
-        return note.insert_followup(fresh, followup)
+        return _log_move(doc, with_deals, followup)
 
     return vault.update(customer.path, edit)
+
+
+def _log_move(doc: note.Document, with_deals: str, followup: FollowUp | None) -> str:
+    """The deals' new text plus the follow-up recording the move (and the customer's move to won)."""
+    if followup is None:
+        return with_deals
+    fresh = note.parse(doc.encode(with_deals))
+    if followup.stage_to:
+        fresh = note.parse(doc.encode(note.set_fields(fresh, {"stage": followup.stage_to})))
+    return note.insert_followup(fresh, followup)
 
 
 def _deals_in(doc: note.Document) -> list[dict[str, Any]]:

@@ -89,3 +89,17 @@ def test_deal_rules_of_the_config_are_checked(example_vault: Vault) -> None:
     vault = Vault(example_vault.root)
     with pytest.raises(ValidationError, match="close"):
         deals.add_deal(vault, _xingchen(vault), deals.DealInput(name="x", stage="negotiation", amount="1"))
+
+
+def test_deal_added_as_won_wins_the_customer(example_vault: Vault) -> None:
+    customer = _xingchen(example_vault)
+    deals.add_deal(example_vault, customer, deals.DealInput(name="续费", stage="赢单", amount="6万",
+                                                            proposal="https://pan.example.com/续费.pdf",
+                                                            contract_number="HT-2026-031"), by="张伟", now=NOW)
+    won = _xingchen(example_vault)
+    deal = won.deals[-1]
+    logged = next(f for f in won.followups if f.at == NOW)
+    assert won.stage == "won" and (logged.stage_from, logged.stage_to) == ("intent", "won")
+    assert (deal["opened"], deal["won_on"], deal["contract_date"], deal["contract_value"]) == (
+        NOW.date(), NOW.date(), NOW.date(), 60000)
+    assert "续费" in logged.note and logged.by == "张伟"
