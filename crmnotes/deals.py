@@ -13,7 +13,14 @@ A deal is a small mapping::
         owner: 张伟
 
 Stages come from the ``deal_stages`` choice list of crmnotes.yaml, each with
-a default ``probability``.  Every write replaces only the ``deals:`` block
+a default ``probability`` and what a deal at that stage must carry
+(``deal_rules: {negotiation: [amount, probability, proposal]}``: from 商务谈判
+on in the template).  A deal is dated ``opened:`` when added and ``won_on:`` when won,
+and a won deal records its contract (``contract_number``, ``contract_date``,
+``contract_value``, ``contract_file``); after
+the win it may move on to the after-sales stage (售后), still counted as won.
+``proposal`` and the contract ``file`` are a web link or a file kept in the
+vault under ``attachments/`` (checked to stay inside the vault).  Every write replaces only the ``deals:`` block
 (``note.set_fields``); a stage move is also recorded as a follow-up entry in
 the same edit, so the customer's timeline shows how the deal progressed.
 Deals written by hand without an ``id`` are referred to by name or by their
@@ -25,6 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import note, rules
@@ -35,10 +43,14 @@ from .team import person_value
 from .vault import Vault
 
 DEAL_STAGES = "deal_stages"
-WON, LOST = "won", "lost"
-AFTER_SALES = "after-sales"  # a won deal being delivered and serviced: closed, and counted as won
+WON, LOST, AFTER_SALES = "won", "lost", "after-sales"
+WON_STAGES = (WON, AFTER_SALES)  # a deal in after-sales was won
 CLOSED = (WON, LOST, AFTER_SALES)
-FIELD_ORDER = ("id", "name", "stage", "amount", "currency", "probability", "close", "owner")
+FIELD_ORDER = ("id", "name", "stage", "amount", "currency", "probability", "close", "owner", "opened", "won_on",
+               "proposal", "contract_number", "contract_date", "contract_value", "contract_file")
+ATTACHMENTS = "attachments"
+RULES_KEY = "deal_rules"
+REQUIRABLE = ("amount", "probability", "close", "owner", "proposal", "contract_number", "contract_file")
 _AMOUNT = re.compile(r"^(?P<num>[+-]?\d+(?:\.\d+)?)\s*(?P<unit>万|w|k|千|m|百万|亿)?$", re.I)
 MAX_AMOUNT = 10**15  # a thousand trillion: more than any deal, and exact as a float
 _UNITS = {"万": 10_000, "w": 10_000, "k": 1_000, "千": 1_000, "m": 1_000_000, "百万": 1_000_000, "亿": 100_000_000}
@@ -55,6 +67,11 @@ class DealInput:
     probability: str = ""
     close: str = ""
     owner: str = ""
+    proposal: str = ""  # a web link or attachments/... in the vault
+    contract_number: str = ""
+    contract_date: str = ""  # default: the day it is won
+    contract_value: str = ""  # default: the amount
+    contract_file: str = ""
     note: str = ""  # why it moved (goes into the follow-up, not the deal)
 
 
@@ -69,7 +86,45 @@ def default_probability(config: VaultConfig, stage: str) -> int | None:
 
 
 def is_open(deal: dict[str, Any]) -> bool:
-    return str(deal.get("stage", "")) not in CLOSED
+    return str(deal.get("stage", "")) not in (*WON_STAGES, LOST)
+
+
+def is_won(deal: dict[str, Any]) -> bool:
+    return str(deal.get("stage", "")) in WON_STAGES
+
+
+def required_fields(config: VaultConfig, stage: str) -> list[str]:
+    """What a deal at ``stage`` must carry: ``deal_rules: {stage: [fields]}`` in crmnotes.yaml."""
+    rules_ = config.raw.get(RULES_KEY) or {}
+    if not isinstance(rules_, dict):
+        raise CrmError(f"crmnotes.yaml: {RULES_KEY} must map deal stages to lists of fields.",
+                       f"Example: {RULES_KEY}: {{negotiation: [amount, probability, proposal]}}")
+    value = rules_.get(stage, [])
+    wanted = [value] if isinstance(value, str) else value if isinstance(value, list) else None
+    unknown = [str(v) for v in wanted or [] if str(v) not in REQUIRABLE]
+    if wanted is None or unknown:
+        raise CrmError(f"crmnotes.yaml: {RULES_KEY}.{stage} must be a list of: {', '.join(REQUIRABLE)}.",
+                       "Fix the entry.")
+    return [str(v) for v in wanted]
+
+
+def check_link(root: Path | None, link: str) -> str | None:
+    """Why ``link`` cannot be a deal's proposal or contract file, or None: a web link, or a file
+    under ``attachments/`` that exists inside the vault (no absolute path, no way out with ``..``)."""
+    if re.match(r"^https?://\S+$", link):
+        return None
+    relative = PurePosixPath(link.replace("\\", "/"))
+    if relative.is_absolute() or re.match(r"^[A-Za-z]:", link) or ".." in relative.parts:
+        return f"'{link}' must be a web link or a path inside the vault (attachments/...)"
+    if not relative.parts or relative.parts[0] != ATTACHMENTS:
+        return f"'{link}' must be kept under {ATTACHMENTS}/ in the vault (or be a web link)"
+    if root is not None:
+        path = (root / relative).resolve()
+        if not path.is_relative_to(root.resolve()):
+            return f"'{link}' leads out of the vault"
+        if not path.is_file():
+            return f"'{link}' does not exist in the vault"
+    return None
 
 
 def parse_amount(raw: str) -> int | float:
@@ -138,9 +193,11 @@ def close_of(deal: dict[str, Any]) -> date | None:
 # ------------------------------------------------------------------ validation
 
 
-def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | None = None
-                 ) -> tuple[dict[str, Any], list[FieldIssue]]:
-    """The stored mapping for a new deal (``base`` None) or an updated one."""
+def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | None = None, *,
+                 root: Path | None = None, today: date | None = None) -> tuple[dict[str, Any], list[FieldIssue]]:
+    """The stored mapping for a new deal (``base`` None) or an updated one.  ``root`` (the vault)
+    lets links to attachments be checked; ``today`` dates a new or won deal."""
+    today = today or date.today()
     deal: dict[str, Any] = dict(base or {})
     issues: list[FieldIssue] = []
     creating = base is None
@@ -173,11 +230,70 @@ def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | N
             deal["close"] = when.date()
     if draft.owner.strip():
         deal["owner"] = person_value(config, note.clean_text(draft.owner).strip(), "owner", issues)
+    if creating:
+        deal["opened"] = today
+    _set_links(deal, draft, root, issues)
+    moved = creating or deal.get("stage") != (base or {}).get("stage")
+    if moved and is_won(deal) and not is_won(base or {}):
+        deal.setdefault("won_on", today)
+    _set_contract(deal, draft, issues, today, root)
+    if moved or creating:
+        _check_required(config, deal, issues)
     for kind, masked, _ in rules.find_sensitive(" ".join(str(v) for v in deal.values())):
         issues.append(FieldIssue("deal", f"a {kind} ({masked}) must not be stored in the vault"))
     ordered = {k: deal[k] for k in FIELD_ORDER if deal.get(k) is not None}
     ordered.update({k: v for k, v in deal.items() if k not in ordered and v is not None})
     return ordered, issues
+
+
+def _set_links(deal: dict[str, Any], draft: DealInput, root: Path | None, issues: list[FieldIssue]) -> None:
+    link = draft.proposal.strip()
+    if link:
+        problem = check_link(root, link)
+        if problem:
+            issues.append(FieldIssue("proposal", problem))
+        else:
+            deal["proposal"] = link
+
+
+CONTRACT_KEYS = ("contract_number", "contract_date", "contract_value", "contract_file")
+
+
+def _set_contract(deal: dict[str, Any], draft: DealInput, issues: list[FieldIssue], today: date,
+                  root: Path | None) -> None:
+    """The won deal's contract: number, date (default the win), value (default the amount), file."""
+    given = {key: str(getattr(draft, key)).strip() for key in CONTRACT_KEYS}
+    if not any(given.values()):
+        return
+    if not is_won(deal):
+        issues.append(FieldIssue("contract", "a contract is recorded when the deal is won (use --stage won)"))
+        return
+    if given["contract_number"]:
+        deal["contract_number"] = note.clean_text(given["contract_number"])
+    if given["contract_date"]:
+        when = parse_when(given["contract_date"])
+        if when is None:
+            issues.append(FieldIssue("contract_date", f"'{given['contract_date']}' is not a date (use YYYY-MM-DD)"))
+        else:
+            deal["contract_date"] = when.date()
+    deal.setdefault("contract_date", deal.get("won_on") or today)
+    _set_number(deal, issues, "contract_value", given["contract_value"], parse_amount)
+    if "contract_value" not in deal and deal.get("amount") is not None:
+        deal["contract_value"] = deal["amount"]
+    if given["contract_file"]:
+        problem = check_link(root, given["contract_file"])
+        if problem:
+            issues.append(FieldIssue("contract_file", problem))
+        else:
+            deal["contract_file"] = given["contract_file"]
+
+
+def _check_required(config: VaultConfig, deal: dict[str, Any], issues: list[FieldIssue]) -> None:
+    stage = str(deal.get("stage", ""))
+    missing = [name for name in required_fields(config, stage) if deal.get(name) in (None, "")]
+    if missing:
+        wanted = ", ".join(f"{name.replace('_', ' ')} (--{name.replace('_', '-')})" for name in missing)
+        issues.append(FieldIssue(missing[0], f"a deal at {stages(config).display(stage)} needs its {wanted}"))
 
 
 def _set_number(deal: dict[str, Any], issues: list[FieldIssue], key: str, raw: str, parse: Any) -> None:
@@ -242,17 +358,23 @@ def next_deal_id(deals: list[dict[str, Any]]) -> str:
 # ------------------------------------------------------------------ writing
 
 
-def add_deal(vault: Vault, customer: Customer, draft: DealInput, *, by: str = "") -> Customer:
-    """Append a deal to the customer's ``deals:`` list (owner: the customer's, else ``by``)."""
+def add_deal(vault: Vault, customer: Customer, draft: DealInput, *, by: str = "", today: date | None = None,
+             now: datetime | None = None) -> Customer:
+    """Append a deal to the customer's ``deals:`` list (owner: the customer's, else ``by``).  A deal
+    entered as won is logged like a win and moves the customer to won, as ``set_deal`` does."""
+    now = (now or datetime.now()).replace(second=0, microsecond=0)
     if not draft.owner.strip():
         draft.owner = customer.owner or by
-    deal, issues = prepare_deal(vault.config, draft)
+    deal, issues = prepare_deal(vault.config, draft, root=vault.root, today=today or now.date())
     _refuse(issues)
 
     def edit(doc: note.Document) -> str:
         current = _deals_in(doc)
         new = {"id": next_deal_id(current), **deal}
-        return note.set_fields(doc, {"deals": [*current, new]})
+        with_deals = note.set_fields(doc, {"deals": [*current, new]})
+        if not is_won(new):
+            return with_deals
+        return _log_move(doc, with_deals, _move_followup(vault.config, doc.meta, {}, new, draft.note, by, now))
 
     return vault.update(customer.path, edit)
 
@@ -263,25 +385,30 @@ def set_deal(vault: Vault, customer: Customer, ref: str, draft: DealInput, *, by
     deal moves the customer to the won stage when it is not there yet)."""
     now = (now or datetime.now()).replace(second=0, microsecond=0)
     index = find_deal(customer.deals, ref)
-    _, issues = prepare_deal(vault.config, draft, customer.deals[index])
+    _, issues = prepare_deal(vault.config, draft, customer.deals[index], root=vault.root, today=now.date())
     _refuse(issues)
 
     def edit(doc: note.Document) -> str:
         current = _deals_in(doc)
         position = find_deal(current, ref)  # the fresh file may differ from what was read
-        updated, _ = prepare_deal(vault.config, draft, current[position])
+        updated, _ = prepare_deal(vault.config, draft, current[position], root=vault.root, today=now.date())
         if updated == current[position]:
             return doc.text
         with_deals = note.set_fields(doc, {"deals": [*current[:position], updated, *current[position + 1:]]})
         followup = _move_followup(vault.config, doc.meta, current[position], updated, draft.note, by, now)
-        if followup is None:
-            return with_deals
-        fresh = note.parse(doc.encode(with_deals))
-        if followup.stage_to:
-            fresh = note.parse(doc.encode(note.set_fields(fresh, {"stage": followup.stage_to})))
-        return note.insert_followup(fresh, followup)
+        return _log_move(doc, with_deals, followup)
 
     return vault.update(customer.path, edit)
+
+
+def _log_move(doc: note.Document, with_deals: str, followup: FollowUp | None) -> str:
+    """The deals' new text plus the follow-up recording the move (and the customer's move to won)."""
+    if followup is None:
+        return with_deals
+    fresh = note.parse(doc.encode(with_deals))
+    if followup.stage_to:
+        fresh = note.parse(doc.encode(note.set_fields(fresh, {"stage": followup.stage_to})))
+    return note.insert_followup(fresh, followup)
 
 
 def _deals_in(doc: note.Document) -> list[dict[str, Any]]:
@@ -353,7 +480,7 @@ class StageColumn:
 
     @property
     def open(self) -> bool:
-        return self.stage not in CLOSED
+        return self.stage not in (*WON_STAGES, LOST)
 
 
 def pipeline(customers: list[Customer], config: VaultConfig, *, owner: str = "") -> list[StageColumn]:

@@ -166,6 +166,9 @@ class IndentedDumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
         return super().increase_indent(flow, False)
 
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # the same date object twice must not become &id001 / *id001, which the loader refuses
+
 
 def dump(data: dict[str, Any]) -> str:
     """Block-style YAML with unicode kept readable (中文 stays 中文)."""

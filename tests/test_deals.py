@@ -47,7 +47,8 @@ def test_add_deal_changes_only_the_deals_block(example_vault: Vault) -> None:
 
 def test_stage_move_is_logged_as_followup_and_win_moves_customer(example_vault: Vault) -> None:
     customer = _xingchen(example_vault)
-    deals.set_deal(example_vault, customer, "数据安全", deals.DealInput(stage="商务谈判", note="陈总同意进入商务阶段"),
+    deals.set_deal(example_vault, customer, "数据安全", deals.DealInput(stage="商务谈判", note="陈总同意进入商务阶段",
+                                                                   proposal="https://pan.example.com/方案.pdf"),
                    by="张伟", now=NOW)
     reread = example_vault.read(customer.path)
     assert reread.deals[0]["stage"] == "negotiation" and reread.deals[0]["probability"] == 75
@@ -86,7 +87,8 @@ def test_bad_input_writes_nothing(example_vault: Vault) -> None:
 
 def test_cli_deal_add_set_ls(crm, example_vault: Vault) -> None:
     crm("deal", "add", "星辰科技", "二期扩容", "--amount", "300000", "--stage", "proposal", "--close", "2027-01-15")
-    crm("deal", "set", "星辰科技", "D2", "--stage", "negotiation", "-n", "报价已确认")
+    crm("deal", "set", "星辰科技", "D2", "--stage", "negotiation", "-n", "报价已确认", "--proposal",
+        "https://pan.example.com/二期方案.pdf")
     listed = crm("deal", "ls", "--json").json()
     mine = [d for d in listed if d["customer"] == "星辰科技有限公司" and d["name"] == "二期扩容"]
     assert mine and mine[0]["stage"] == "negotiation" and mine[0]["weighted"] == 225000

@@ -118,6 +118,7 @@ async def test_deal_update_passes_only_changed_fields_like_crm_deal_set(vault: V
         form.query_one("#f-record").value = "1"  # type: ignore[attr-defined]
         await pilot.pause()
         form.query_one("#f-stage").value = "negotiation"  # type: ignore[attr-defined]
+        form.query_one("#f-proposal").value = "https://pan.example.com/方案.pdf"  # type: ignore[attr-defined]
         form.query_one("#f-note").value = "陈总同意进入商务谈判"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
         await settle(app, pilot)
@@ -237,6 +238,7 @@ async def test_pipeline_board_totals_forecast_and_deal_edit(vault: Vault) -> Non
         form = app.screen
         assert isinstance(form, DealForm) and form.query_one("#f-name").value == "数据安全平台一期"  # type: ignore[attr-defined]
         form.query_one("#f-stage").value = "won"  # type: ignore[attr-defined]
+        form.query_one("#f-proposal").value = "https://pan.example.com/方案.pdf"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         assert app.screen is board

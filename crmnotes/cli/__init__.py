@@ -102,8 +102,9 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
                     "tools' TXT or CSV) as wechat follow-ups.", False),
     "export": ("crmwork", "export_command", "Export customers (CSV, XLSX, JSON, vCard) or due follow-ups "
                "(iCalendar).", False),
-    "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags.",
-               False),
+    "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags, "
+               "churn-rate, cycle, conversion, trend, repeat, satisfaction, completeness, acquisition.", False),
+    "campaign": ("campaigns", "campaign", "Marketing campaigns (市场活动): add, set, ls, show, report.", False),
     "sync": ("sync", "sync", "Commit local changes, merge the remote's, push.", False),
     "history": ("sync", "history", "Who changed what in one customer, and when (from git).", False),
     "repair": ("sync", "repair", "Merge again files a merge left with git's conflict markers (default: every such "

@@ -56,6 +56,11 @@ _deal_options = _options(
     click.option("--probability", default="", help="Win probability 0-100 (default from the stage)."),
     click.option("--close", default="", metavar="YYYY-MM-DD", help="Expected close date."),
     click.option("--owner", default="", help="Owner (default: the customer's owner)."),
+    click.option("--proposal", default="", help="The proposal: a web link or attachments/... in the vault."),
+    click.option("--contract-number", default="", help="Contract number (a won deal)."),
+    click.option("--contract-date", default="", metavar="YYYY-MM-DD", help="Contract date (default: the win)."),
+    click.option("--contract-value", default="", help="Contract value (default: the amount)."),
+    click.option("--contract-file", default="", help="The contract: a web link or attachments/... in the vault."),
     click.option("--json", "as_json", is_flag=True, help="Print the customer's deals as JSON."),
 )
 
@@ -65,13 +70,11 @@ _deal_options = _options(
 @click.argument("name")
 @_deal_options
 @click.pass_context
-def deal_add(ctx: click.Context, ref: str, name: str, stage: str, amount: str, currency: str, probability: str,
-             close: str, owner: str, as_json: bool) -> None:
+def deal_add(ctx: click.Context, ref: str, name: str, as_json: bool, **given: str) -> None:
     """Add a deal NAME to customer REF."""
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
-    draft = deals.DealInput(name=name, stage=stage, amount=amount, currency=currency, probability=probability,
-                            close=close, owner=owner)
+    draft = deals.DealInput(name=name, **given)
     updated = deals.add_deal(vault, customer, draft, by=user_of(vault))
     _print_deal_result(updated, as_json, f"added deal {updated.deals[-1].get('id')} to {updated.name}")
 
@@ -83,13 +86,11 @@ def deal_add(ctx: click.Context, ref: str, name: str, stage: str, amount: str, c
 @_deal_options
 @click.option("--note", "-n", default="", help="Why it moved (added to the stage-move follow-up).")
 @click.pass_context
-def deal_set(ctx: click.Context, ref: str, deal_ref: str, name: str, stage: str, amount: str, currency: str,
-             probability: str, close: str, owner: str, as_json: bool, note: str) -> None:
+def deal_set(ctx: click.Context, ref: str, deal_ref: str, as_json: bool, **given: str) -> None:
     """Change DEAL (id, position or name) of customer REF; stage moves are logged."""
     vault = open_vault(ctx)
     customer = vault.resolve(ref)
-    draft = deals.DealInput(name=name, stage=stage, amount=amount, currency=currency, probability=probability,
-                            close=close, owner=owner, note=note)
+    draft = deals.DealInput(**given)
     updated = deals.set_deal(vault, customer, deal_ref, draft, by=user_of(vault))
     _print_deal_result(updated, as_json, f"updated deal {deal_ref} of {updated.name}")
 
@@ -482,37 +483,78 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
 # ------------------------------------------------------------------ reports
 
 
+REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
+                "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition",
+                "movement")  # reports.REPORTS + HISTORY_REPORTS, without importing them for --help
+
+
 @click.command(name="report")
-@click.argument("name", type=click.Choice(["funnel", "sources", "owners", "activity", "forecast", "churn", "tags"]),
-                default="funnel")
+@click.argument("name", type=click.Choice(REPORT_NAMES), default="funnel")
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Start of the period.")
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="End of the period (default today).")
 @click.option("--owner", default="", help="Only this owner's customers.")
+@click.option("--by", "group", type=click.Choice(["owner", "source"]), default=None,
+              help="The report once per owner or source.")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="The vault as it was on that day (its last commit on or before it, from git).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "png", "svg", "xlsx"]), default="table",
+              help="png/svg: a chart (needs the 'charts' extra: pip install 'crmnotes[charts]'); xlsx: a sheet.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The chart or sheet file (default: report-NAME.FORMAT here).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def report_command(ctx: click.Context, name: str, since: str | None, until: str | None, owner: str,
-                   as_json: bool) -> None:
-    """Reports: funnel, sources, owners, activity, forecast, churn, tags."""
+                   group: str | None, as_of: str | None, fmt: str, output: Path | None, as_json: bool) -> None:
+    """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
+    repeat, satisfaction, completeness, acquisition."""
     from .. import catalog, reports
     from .customers import parse_day
 
     vault = open_vault(ctx)
-    customers = catalog.report_customers(vault, owner).customers  # the front-matter and follow-up summaries
     start = parse_day(since, "--since") if since else None
-    end = parse_day(until, "--until")
+    past = parse_day(as_of, "--as-of") if as_of else None
+    end = parse_day(until, "--until") if until or not past else past
     if start and start > end:
         raise CrmError(f"--since {start} is after --until {end}.", "Swap the dates.")
-    result = reports.build(name, customers, vault.config, since=start, until=end)
-    if as_json:
+    if name == "movement" or past:
+        from .. import asof
+
+        customers = _of(asof.customers_on(vault, past)[0], owner) if past else \
+            catalog.report_customers(vault, owner).customers
+    else:
+        customers = catalog.report_customers(vault, owner).customers  # the front-matter and follow-up summaries
+    if name == "movement":
+        if start is None:
+            raise CrmError("the movement report needs --since (and --until, default today).",
+                           "Example: crm report movement --since 2026-09-01 --until 2026-09-30")
+        before = _of(asof.customers_on(vault, start)[0], owner)
+        if until and not past:
+            customers = _of(asof.customers_on(vault, end)[0], owner)
+        result = reports.movement(before, customers, vault.config, start, end)
+    elif group:
+        result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end)
+    else:
+        result = reports.build(name, customers, vault.config, since=start, until=end, today=end)
+    if fmt in ("png", "svg", "xlsx"):
+        from .. import charts
+
+        target = output or Path(f"report-{name}.{fmt}")
+        for warning in charts.write(result, target, fmt):
+            print_warning(warning)
+        print_note(f"wrote {target}")
+        return
+    if as_json or fmt == "json":
         print_json(result.to_json())
         return
     from rich.text import Text  # not imported by --json output
 
-    rows = [[safe(_cell(row.get(column))) for column in result.columns] for row in result.rows]
+    rows = [[safe(_cell(row.get(column), column in result.percent)) for column in result.columns]
+            for row in result.rows]
     console().print(Text(result.title, style="bold"))
     console().print(fitted_table(report_columns(result.columns), rows))
     if result.totals:
-        console().print(safe("  ".join(f"{k}: {_cell(v)}" for k, v in result.totals.items()), "dim"))
+        console().print(safe("  ".join(f"{k}: {_cell(v, k in result.percent)}" for k, v in result.totals.items()),
+                             "dim"))
 
 
 def report_columns(headers: list[str]) -> list[Column]:
@@ -521,11 +563,21 @@ def report_columns(headers: list[str]) -> list[Column]:
             for i, h in enumerate(headers)]
 
 
-def _cell(value: Any) -> str:
+def _of(customers: list[Any], owner: str) -> list[Any]:
+    from ..config import fold
+
+    return [c for c in customers if not owner or fold(c.owner) == fold(owner)]
+
+
+def _cell(value: Any, percent: bool = False) -> str:
     if value is None:
         return ""
+    if percent and isinstance(value, (int, float)):
+        return f"{value:g}%"
+    if isinstance(value, bool):
+        return "✓" if value else ""
     if isinstance(value, dict):
-        return "; ".join(f"{k} {_money(v)}".strip() for k, v in value.items())
+        return "; ".join(f"{k} {_cell(v) if isinstance(v, dict) else _money(v)}".strip() for k, v in value.items())
     if isinstance(value, float):
         return _money(value) if value >= 1000 else f"{value:g}"
     return str(value)

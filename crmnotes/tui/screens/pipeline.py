@@ -144,7 +144,10 @@ class PipelineScreen(Screen[None]):
         self.query_one("#pipe-status", Static).update(
             f"{count} deals{mine} · ←/→ stage · D edit deal · enter opens · m mine")
         amounts, weighted = deals.open_forecast(self.columns)
-        won = next((c.amounts for c in self.columns if c.stage == deals.WON), {})
+        won: dict[str, float] = {}  # won and after-sales
+        for column in self.columns:
+            if column.stage in deals.WON_STAGES:
+                won = {k: won.get(k, 0.0) + column.amounts.get(k, 0.0) for k in {*won, *column.amounts}}
         parts = [f"open {sums(amounts) or '0'}", f"weighted forecast {sums(weighted) or '0'}"]
         if won:
             parts.append(f"won {sums(won)}")

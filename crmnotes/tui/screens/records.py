@@ -24,7 +24,8 @@ from ..widgets.text import safe_text
 from .forms import FormScreen, choice_select
 
 NEW = "+new"
-DEAL_FIELDS = ("name", "stage", "amount", "currency", "probability", "close", "owner")
+DEAL_FIELDS = ("name", "stage", "amount", "currency", "probability", "close", "owner", "proposal", "contract_number",
+               "contract_file")
 TICKET_FIELDS = ("subject", "type", "priority", "status", "owner", "due", "resolution", "satisfaction")
 TICKET_UPDATE_ONLY = ("status", "resolution", "satisfaction")  # `crm ticket open` takes none of these
 
@@ -137,6 +138,9 @@ class DealForm(RecordForm):
             ("probability", "probability", Input(placeholder="0-100", compact=True)),
             ("close", "close date", Input(placeholder="YYYY-MM-DD", compact=True)),
             ("owner", "owner", Input(placeholder=self.customer.owner or self.crm.user, compact=True)),
+            ("proposal", "proposal", Input(placeholder="https://… or attachments/…", compact=True)),
+            ("contract_number", "contract no.", Input(placeholder="when won", compact=True)),
+            ("contract_file", "contract file", Input(placeholder="https://… or attachments/…", compact=True)),
             ("note", "why it moved", Input(placeholder="logged with a stage move", compact=True)),
         ]
 

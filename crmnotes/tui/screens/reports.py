@@ -1,5 +1,6 @@
-"""Report charts: the stage funnel, customers per source, and follow-up
-activity per week.  The numbers are ``crmnotes.reports`` (what ``crm report``
+"""Report charts: the stage funnel, customers per source, follow-up activity
+per week, the monthly sales trend (lines), stage conversion (funnel bars) and
+ticket satisfaction.  The numbers are ``crmnotes.reports`` (what ``crm report``
 prints); this screen only draws them with textual-plotext, one tab each.
 Chart labels are ids (plotext counts a CJK character as one cell); the line
 under each chart gives the labels and the exact numbers.
@@ -25,18 +26,23 @@ if TYPE_CHECKING:
 
     from ..app import CrmApp
 
-TABS = (("funnel", "Funnel"), ("sources", "Sources"), ("activity", "Activity"))
+TABS = (("funnel", "Funnel"), ("sources", "Sources"), ("activity", "Activity"), ("trend", "Trend"),
+        ("conversion", "Conversion"), ("satisfaction", "Satisfaction"))
 
 
 class ReportsScreen(Screen[None]):
-    """Three charts over the whole vault (``m``: only the user's customers)."""
+    """Six charts over the whole vault (``m``: only the user's customers)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("1", "tab('funnel')", "Funnel"),
         Binding("2", "tab('sources')", "Sources"),
         Binding("3", "tab('activity')", "Activity"),
+        Binding("4", "tab('trend')", "Trend", show=False),  # the tab bar names them; the footer stays short
+        Binding("5", "tab('conversion')", "Conversion", show=False),
+        Binding("6", "tab('satisfaction')", "Satisfaction", show=False),
         Binding("m", "toggle_mine", "Mine"),
+        Binding("c", "campaigns", "Campaigns"),
     ]
 
     def __init__(self) -> None:
@@ -69,6 +75,11 @@ class ReportsScreen(Screen[None]):
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
 
+    def action_campaigns(self) -> None:
+        from .campaigns import CampaignsScreen
+
+        self.app.push_screen(CampaignsScreen())
+
     def action_toggle_mine(self) -> None:
         self.mine = not self.mine
         self.load()
@@ -82,7 +93,9 @@ class ReportsScreen(Screen[None]):
 
     def show(self, results: dict[str, reports.Report]) -> None:
         self.results = results
-        for name, draw in (("funnel", self._funnel), ("sources", self._sources), ("activity", self._activity)):
+        for name, draw in (("funnel", self._funnel), ("sources", self._sources), ("activity", self._activity),
+                           ("trend", self._trend), ("conversion", self._conversion),
+                           ("satisfaction", self._satisfaction)):
             plot: PlotextPlot = self.query_one(f"#plot-{name}")  # type: ignore[assignment]
             plot.plt.clear_figure()
             note = draw(plot.plt, results[name])
@@ -138,3 +151,46 @@ class ReportsScreen(Screen[None]):
             note.append(terminal_text(f"  {labels.display(channel)} {totals.get(channel, 0)}", multiline=False),
                         style="dim")
         return note
+
+    def _trend(self, plt: Any, report: reports.Report) -> Text:
+        rows = report.rows
+        months = [r["month"][2:] for r in rows]  # YY-MM
+        positions = list(range(1, len(rows) + 1))
+        for column, label in (("new_customers", "new"), ("won_customers", "won"), ("followups", "follow-ups")):
+            plt.plot(positions, [r[column] for r in rows], label=label, marker="braille")
+        ticks = positions[:: max(1, len(positions) // 6)]
+        plt.xticks(ticks, [months[i - 1] for i in ticks])
+        plt.title(report.title)
+        totals = report.totals
+        note = Text(f"won {_money(totals.get('won_value', 0))} in {totals.get('won_deals', 0)} deals", style="bold")
+        for row in rows[-3:]:
+            note.append(f"  {row['month']} {_money(row['won_value'])}", style="dim")
+        return note
+
+    def _conversion(self, plt: Any, report: reports.Report) -> Text:
+        rows = report.rows
+        if rows:
+            plt.bar([r["stage"] for r in rows], [r["reached"] for r in rows], orientation="horizontal")
+        plt.title(f"{report.title} ({report.totals.get('customers', 0)})")
+        note = Text()
+        for row in rows:
+            note.append(f"{row['label']} {row['reached']}", style="bold")
+            rate, days = row.get("conversion"), row.get("average_days")
+            note.append((f" → {rate:g}%" if rate is not None else "") + (f" ({days:g} d)" if days is not None else "")
+                        + "  ", style="dim")
+        return note
+
+    def _satisfaction(self, plt: Any, report: reports.Report) -> Text:
+        distribution = report.totals.get("distribution", {})
+        plt.bar(list(distribution), list(distribution.values()))
+        plt.title(report.title)
+        plt.xlabel("rating")
+        average, satisfied = report.totals.get("average"), report.totals.get("satisfied")
+        note = Text(f"{report.totals.get('rated', 0)} rated", style="bold")
+        if average is not None:
+            note.append(f"  average {average:g}  4-5: {satisfied:g}%", style="dim")
+        return note
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
