@@ -2,15 +2,13 @@
 and what "mine" means.
 
 ``$CRMNOTES_USER``, else ``user:`` in crmnotes.yaml, else git's
-``user.name`` (read with the git command, no GitPython import), else the
-login name.
+``user.name``, else the login name.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,11 +21,14 @@ def vault_user(root: Path, configured: str = "") -> str:
 
 @lru_cache(maxsize=8)
 def _git_user(root: str) -> str:
+    from .errors import CrmError
+    from .sync.gitcmd import Git
+
     try:
-        done = subprocess.run(["git", "config", "user.name"], cwd=root, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
+        code, out, _ = Git(Path(root)).call("config", "user.name", check=False)
+    except CrmError:  # no git: the login name will do
         return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return out.decode("utf-8", errors="replace").strip() if code == 0 else ""
 
 
 def _login() -> str:

@@ -81,6 +81,7 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
                "(iCalendar).", False),
     "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags.",
                False),
+    "clone": ("sync", "clone", "Clone a shared vault, ready to sync (merge driver and hook registered).", False),
     "sync": ("sync", "sync", "Commit local changes, merge the remote's, push.", False),
     "history": ("sync", "history", "Who changed what in one customer, and when (from git).", False),
     "merge-driver": ("sync", "merge_driver", "Git merge driver for customer files (git runs it with %O %A %B %P).",
