@@ -12,7 +12,10 @@ for the span in which git may rewrite customer files (commit and merge).  A
 writer waits for that span (bounded, then a clear error: nothing written),
 so git never replaces a file under a save that reported success.  A gate
 lock keeps a stream of writers from starving sync: sync closes the gate,
-the writers inside finish, sync takes the lock and reopens the gate.
+the writers inside finish, sync takes the lock and reopens the gate.  The
+git processes sync starts inherit its hold (``sync_lock_fds``), and git's
+merge driver runs inside that span, so the driver must never take the
+write lock itself.
 """
 
 from __future__ import annotations
@@ -199,19 +202,27 @@ def _vault_lock(lock_dir: Path, exclusive: bool, timeout: float) -> Iterator[Non
     finally:
         os.close(gate)  # closing a descriptor releases its flock
     try:
-        with _holding():
+        with _holding(held if exclusive else None):
             yield
     finally:
         os.close(held)
 
 
 @contextlib.contextmanager
-def _holding() -> Iterator[None]:
-    _held.depth = 1
+def _holding(exclusive_fd: int | None = None) -> Iterator[None]:
+    _held.depth, _held.exclusive_fd = 1, exclusive_fd
     try:
         yield
     finally:
-        _held.depth = 0
+        _held.depth, _held.exclusive_fd = 0, None
+
+
+def sync_lock_fds() -> tuple[int, ...]:
+    """The descriptor of this thread's exclusive hold, for the git processes it starts to
+    inherit: the lock then lasts while any of them runs, even if this process is killed
+    mid-merge and git (or its merge driver) goes on rewriting files."""
+    fd = getattr(_held, "exclusive_fd", None)
+    return (fd,) if fd is not None else ()
 
 
 def _flock(path: Path, mode: int, deadline: float) -> int:

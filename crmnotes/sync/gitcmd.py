@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CrmError
+from ..fsutil import sync_lock_fds
 
 GIT_TIMEOUT = 600
 
@@ -60,7 +61,8 @@ class Git:
         extra = {**(self.env or {}), **(env or {})}
         try:
             done = subprocess.run(["git", *args], cwd=self.root, input=input_data, capture_output=True,
-                                  timeout=GIT_TIMEOUT, check=False, env={**os.environ, **extra} if extra else None)
+                                  timeout=GIT_TIMEOUT, check=False, env={**os.environ, **extra} if extra else None,
+                                  pass_fds=sync_lock_fds())
         except (OSError, subprocess.SubprocessError) as exc:
             raise GitMissing(f"git could not be run ({exc}).", "Install git to use sync and history.") from None
         stderr = done.stderr.decode("utf-8", errors="replace")
