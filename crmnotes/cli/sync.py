@@ -51,9 +51,10 @@ def print_report(report: SyncReport) -> None:
     if report.pushed:
         out.print(safe(f"pushed to {report.remote}/{report.branch}", "green"))
     for line in report.notes:
-        print_note(line)
-    for line in report.not_shared:
-        print_warning(line)
+        if line in report.not_shared:
+            print_warning(line)
+        else:
+            print_note(line)
 
 
 @click.command()

@@ -162,7 +162,9 @@ def commit_all(git: Git, root: Path, message: str, report: SyncReport | None = N
     git.run("add", "--all")
     skipped = _unstage_unshareable(git)
     if report is not None:
-        report.not_shared += [s for s in skipped if s not in report.not_shared]
+        fresh = [s for s in skipped if s not in report.not_shared]
+        report.not_shared += fresh
+        report.notes += fresh  # the faces that show notes (the TUI) show these too
     has_head = git.succeeds("rev-parse", "--verify", "-q", "HEAD")
     merging = git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD")
     if has_head and not merging and git.succeeds("diff", "--cached", "--quiet", "HEAD"):
