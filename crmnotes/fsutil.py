@@ -167,7 +167,7 @@ def vault_write_lock(lock_dir: Path, what: str = "the vault", timeout: float = S
     except LockTimeout:
         from .errors import ConcurrentEditError
 
-        raise ConcurrentEditError(f"the vault is being synced (git is merging), so {what} was not changed.",
+        raise ConcurrentEditError(f"the vault is being synced (git is merging), so {what} was not written.",
                                   "Run the command again when 'crm sync' has finished.") from None
 
 

@@ -63,7 +63,7 @@ def test_a_writer_that_cannot_wait_any_longer_writes_nothing_and_says_why(tmp_pa
                                                                             timeout=0.2):
             pytest.fail("wrote while sync held the vault")
         message = refused.value.message
-        assert "being synced" in message and "customers/x/星辰.md was not changed" in message
+        assert "being synced" in message and "customers/x/星辰.md was not written" in message
     finally:
         release.set()
         thread.join()
