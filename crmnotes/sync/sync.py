@@ -114,9 +114,10 @@ def writers_paused(root: Path) -> Iterator[None]:
 def where_work_is(git: Git) -> str:
     """One true sentence about the local work, at the moment it is said."""
     try:
-        pending = [line for line in git.text("status", "--porcelain").splitlines() if line]
+        raw = git.run("status", "--porcelain", "-z", "--no-renames").split(b"\0")
     except CrmError:
         return "the files in the vault are as they were saved"
+    pending = [entry for entry in raw if entry and _shareable(entry[3:])]  # "XY name"
     if not pending:
         return "everything saved in the vault is committed locally and nothing was lost"
     return (f"{len(pending)} file(s) saved after the last commit are in the vault but not committed yet "
@@ -196,15 +197,18 @@ def _unstage_unshareable(git: Git) -> list[str]:
     fields = raw.split(b"\0")
     skipped = []
     for status, name in zip(fields[::2], fields[1::2], strict=False):
-        if status != b"A":
-            continue
-        try:
-            name.decode("utf-8")
-        except UnicodeDecodeError:
-            path = name.decode("utf-8", "surrogateescape")
-            git.run("rm", "--cached", "-q", "--", path)
+        if status == b"A" and not _shareable(name):
+            git.run("rm", "--cached", "-q", "--", name.decode("utf-8", "surrogateescape"))
             skipped.append(_unshareable_sentence(name))
     return skipped
+
+
+def _shareable(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _unshareable_sentence(name: bytes) -> str:
