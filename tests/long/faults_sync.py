@@ -186,7 +186,7 @@ def _editor(busy: Busy, root: Path, refs: list[str]) -> None:
 
 def _killer(busy: Busy) -> None:
     while not busy.stop.is_set():
-        time.sleep(busy.rng.uniform(0.2, 1.5))
+        time.sleep(busy.rng.uniform(0.5, 3.0))
         with busy.lock:
             victims = [(kind, proc) for kind, proc in busy.running if kind in ("writer", "sync")]
         if victims:
