@@ -267,6 +267,8 @@ def check_vault(vault: Vault) -> list[Problem]:
     """Every problem in the vault, each located to a file and line."""
     scan = vault.scan()
     problems = list(scan.problems)
+    for unreadable in [p.path for p in scan.problems if p.code == "unreadable" and p.path is not None]:
+        problems += merge_markers(unreadable)
     ids: dict[str, Path] = {}
     for customer in scan.customers:
         problems += customer.problems
@@ -302,10 +304,15 @@ def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
     return problems
 
 
+GIT_MARKERS_MESSAGE = ("git conflict markers: a merge without the crmnotes merge driver left two versions here; "
+                       "run 'crm repair' on this file to merge them")
+BLOCK_MESSAGE = "a sync kept two versions of this text; keep the right one and delete the rest of the marked block"
+
+
 def sync_conflicts(customer: Customer, body_start: int) -> list[Problem]:
     """What a sync merge left for a person to decide: values recorded under
-    ``conflicts:`` and marked blocks of prose."""
-    from .merge import CONFLICTS_KEY, conflict_lines, describe_conflict
+    ``conflicts:``, marked blocks of prose and git's conflict markers."""
+    from .merge import CONFLICTS_KEY, conflict_lines, describe_conflict, git_marker_lines
 
     problems = []
     recorded = customer.meta.get(CONFLICTS_KEY)
@@ -315,9 +322,22 @@ def sync_conflicts(customer: Customer, body_start: int) -> list[Problem]:
             problems.append(Problem(customer.path, line, describe_conflict(item) + "; keep the right value and "
                                     f"delete this item from '{CONFLICTS_KEY}:'", code="sync-conflict"))
     for line in conflict_lines(customer.body):
-        problems.append(Problem(customer.path, body_start + line - 1, "a sync kept two versions of this text; keep "
-                                "the right one and delete the rest of the marked block", code="sync-conflict"))
+        problems.append(Problem(customer.path, body_start + line - 1, BLOCK_MESSAGE, code="sync-conflict"))
+    for line in git_marker_lines(customer.body):
+        problems.append(Problem(customer.path, body_start + line - 1, GIT_MARKERS_MESSAGE, code="git-conflict"))
     return problems
+
+
+def merge_markers(path: Path) -> list[Problem]:
+    """Conflict markers anywhere in a file that does not parse (often because they sit in its front-matter)."""
+    from .merge import conflict_lines, git_marker_lines
+
+    try:
+        text = note.decode(path.read_bytes())[0]
+    except (OSError, CrmError):
+        return []
+    return [Problem(path, line, BLOCK_MESSAGE, code="sync-conflict") for line in conflict_lines(text)] + \
+        [Problem(path, line, GIT_MARKERS_MESSAGE, code="git-conflict") for line in git_marker_lines(text)]
 
 
 def _line_of(path: Path, key: str) -> int | None:

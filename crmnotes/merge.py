@@ -11,20 +11,28 @@ changed the same customer file.  The merge understands the file:
   record by record by their ``id`` / ``name``; a key changed differently on
   both sides keeps one value in place and both values under ``conflicts:``,
   which ``crm check`` reports until someone resolves it;
-* the prose around the entries merges line by line; lines inserted by both
-  sides at one place are both kept, and lines changed differently by both
-  sides are kept in a block marked with ``!!! crmnotes conflict`` lines.
+* the prose around the entries merges line by line (``merge3``); lines
+  inserted by both sides at one place are all kept, and lines changed
+  differently by both sides are kept in a block marked with
+  ``!!! crmnotes conflict`` lines.
 
-Git's ``<<<<<<<`` markers are never produced.  A side that cannot be parsed
-(broken YAML) falls back to the line-wise merge of the whole file.
+Git's ``<<<<<<<`` markers are never produced.  A side whose front-matter does
+not parse still has its follow-ups found by the body scanner and merged as a
+set; only the front-matter then merges line by line.  Whatever the path, the
+result is checked to hold every follow-up either side wrote; when it does not
+(or a side emptied the file) both versions are kept whole, the result is
+``unresolved`` and the driver reports a conflict.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from merge3 import Merge3
 
 from . import note, yamlsafe
 from .errors import FileFormatError
@@ -35,6 +43,7 @@ BLOCK_START = ("!!! crmnotes conflict: both versions are kept below. "
 BLOCK_MARK = "!!! crmnotes conflict"
 BLOCK_VERSION = "!!! version from "
 BLOCK_END = "!!! end of crmnotes conflict"
+GIT_MARKERS = ("<<<<<<<", "=======", ">>>>>>>")  # at a line start, as git writes them
 _ENTRIES = "\x00crmnotes-entries\x00"  # placeholder line for the run of follow-ups in a body skeleton
 _MISSING = object()  # a key absent from one version
 RECORD_KEYS = ("id", "name")  # what identifies one deal or ticket inside its list
@@ -50,10 +59,12 @@ class Sides:
 
 @dataclass
 class MergeResult:
-    """The merged text and a description of each conflict kept in it."""
+    """The merged text and a description of each conflict kept in it; ``unresolved``: the
+    sides could not be combined, both are kept whole and a person must choose."""
 
     text: str
     conflicts: list[str] = field(default_factory=list)
+    unresolved: bool = False
 
 
 def merge_texts(base: str | None, ours: str, theirs: str, sides: Sides | None = None) -> MergeResult:
@@ -66,10 +77,40 @@ def merge_texts(base: str | None, ours: str, theirs: str, sides: Sides | None = 
         return MergeResult(theirs)
     newline = "\r\n" if "\r\n" in ours else "\n"
     texts = [t.replace("\r\n", "\n") for t in (base, ours, theirs)]
+    return _restore_newlines(_merge_checked(texts, sides), newline)
+
+
+def _merge_checked(texts: list[str], sides: Sides) -> MergeResult:
+    """The merge, proved to keep every follow-up either side wrote, or both sides whole."""
+    _, ours, theirs = texts
+    for text, who in ((ours, sides.ours), (theirs, sides.theirs)):
+        if not text.strip():
+            return keep_both(ours, theirs, sides, f"{who} emptied the file while the other side changed it")
     try:
-        docs = [note.parse(t) if t else None for t in texts]
-    except FileFormatError:
-        return _restore_newlines(_merge_whole(texts, sides), newline)
+        docs = [_parse(t) for t in texts]
+        if None in docs[1:] or (texts[0] and docs[0] is None):
+            result = _merge_damaged(texts, sides)
+        else:
+            result = _merge_documents(docs, sides)
+        lost = lost_entries(texts, result.text)
+    except Exception as exc:  # whatever a strange file trips, a merge must not stop or lose a word
+        return keep_both(ours, theirs, sides, f"the two versions could not be merged ({type(exc).__name__})")
+    if lost:
+        return keep_both(ours, theirs, sides, f"{lost} follow-up(s) could not be placed in one merged file")
+    return result
+
+
+def _parse(text: str) -> note.Document | None:
+    """The parsed file, or None when its front-matter (or a value in it) does not parse."""
+    if not text:
+        return None
+    try:
+        return note.parse(text)
+    except Exception:  # any failure sends the merge down the path that needs no front-matter
+        return None
+
+
+def _merge_documents(docs: list[note.Document | None], sides: Sides) -> MergeResult:
     base_doc, ours_doc, theirs_doc = docs
     assert ours_doc is not None and theirs_doc is not None
     conflicts: list[str] = []
@@ -78,7 +119,62 @@ def merge_texts(base: str | None, ours: str, theirs: str, sides: Sides | None = 
     _settle_next_followup(meta, ours_doc, theirs_doc, entries, conflicts)
     body = _merge_body(base_doc, ours_doc, theirs_doc, entries, sides, conflicts)
     head = _render_head(ours_doc, meta)
-    return _restore_newlines(MergeResult(head + body, conflicts), newline)
+    return MergeResult(head + body, conflicts)
+
+
+def _merge_damaged(texts: list[str], sides: Sides) -> MergeResult:
+    """A side whose front-matter does not parse: its follow-ups are still found (by the body
+    scanner) and merged as a set; the front-matter merges as lines, every clash in a marked block."""
+    base_doc, ours_doc, theirs_doc = (note.parse_entries(t) if t else None for t in texts)
+    assert ours_doc is not None and theirs_doc is not None
+    conflicts: list[str] = []
+    heads = [d.text[: d.body_start].splitlines(keepends=True) if d else [] for d in (base_doc, ours_doc, theirs_doc)]
+    head, blocks = merge_lines(*heads, sides, mark_insertions=True)
+    if blocks:
+        conflicts.append(f"{blocks} block(s) of front-matter were changed differently on both sides; "
+                         "both versions are kept")
+    entries = _merge_entries(base_doc, ours_doc, theirs_doc, conflicts)
+    body = _merge_body(base_doc, ours_doc, theirs_doc, entries, sides, conflicts)
+    return MergeResult("".join(head) + body, conflicts)
+
+
+def lost_entries(texts: Sequence[str], merged: str) -> int:
+    """How many follow-ups that ours or theirs (``texts[1:]``) added or edited since the base
+    (``texts[0]``) do not appear word for word, from their heading line on, in ``merged``
+    (an entry both sides added counts once)."""
+    base, ours, theirs = (Counter(_entry_texts(t)) for t in texts)
+    wanted = (ours - base) | (theirs - base)
+    whole = "\n" + merged.replace("\r\n", "\n").rstrip("\n") + "\n"
+    return sum(max(count - _occurrences(whole, "\n" + entry), 0) for entry, count in wanted.items())
+
+
+def _entry_texts(text: str) -> list[str]:
+    doc = note.parse_entries(text.replace("\r\n", "\n"))
+    return [_entry_text(doc, span) for span in doc.entries]
+
+
+def _occurrences(text: str, needle: str) -> int:
+    """Occurrences of ``needle`` (which starts and ends with a newline) that may share that newline."""
+    count, at = 0, text.find(needle)
+    while at >= 0:
+        count += 1
+        at = text.find(needle, at + len(needle) - 1)
+    return count
+
+
+def _entry_text(doc: note.Document, span: note.EntrySpan) -> str:
+    return doc.text[span.start : span.end].rstrip("\n") + "\n"
+
+
+def keep_both(ours: str, theirs: str, sides: Sides, reason: str) -> MergeResult:
+    """Ours' text whole, then theirs' whole in a marked block: nothing is lost, ``crm check``
+    points at the block and a person keeps the right text."""
+    head = ours if not ours or ours.endswith("\n") else ours + "\n"
+    shown = theirs if not theirs or theirs.endswith("\n") else theirs + "\n"
+    block = (f"{BLOCK_MARK}: {reason}. Above is the version from {sides.ours}, below the version from "
+             f"{sides.theirs}. Keep the right text, delete the rest and these !!! lines.\n"
+             f"{BLOCK_VERSION}{sides.theirs}\n{shown}{BLOCK_END}\n")
+    return MergeResult(head + ("\n" if head else "") + block, [reason + "; both versions are kept whole"], True)
 
 
 def _restore_newlines(result: MergeResult, newline: str) -> MergeResult:
@@ -229,11 +325,11 @@ def _entries(doc: note.Document | None) -> dict[tuple[str, int], _Entry]:
         return found
     seen: dict[str, int] = {}
     for span in doc.entries:
-        chunk = doc.text[span.start : span.end]
+        chunk = _entry_text(doc, span)
         heading = " ".join(chunk.split("\n", 1)[0].split())
         seen[heading] = seen.get(heading, -1) + 1
         key = (heading, seen[heading])
-        found[key] = _Entry(key, chunk.rstrip("\n") + "\n", span)
+        found[key] = _Entry(key, chunk, span)
     return found
 
 
@@ -348,20 +444,23 @@ def _place(out: list[str], rendered: str) -> None:
     out.append(rendered + "\n")
 
 
-def merge_lines(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str],
-                sides: Sides) -> tuple[list[str], int]:
+def merge_lines(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str], sides: Sides,
+                *, mark_insertions: bool = False) -> tuple[list[str], int]:
     """diff3 over lines: (merged lines, number of marked conflict blocks).
 
-    Lines inserted at the same place by both sides are all kept (ours first);
-    lines changed differently by both sides go into a marked block.
+    Lines inserted at the same place by both sides are all kept, ours first (two calls that
+    both say "未接通" are two calls), unless ``mark_insertions``; lines changed differently
+    by both sides go into a marked block.
     """
     out: list[str] = []
     blocks = 0
-    for kind, b, o, t in _regions(base, ours, theirs):
-        if kind == "same":
-            out += o
-        elif not b:  # both inserted different lines at one place: nothing to choose, keep both
-            out += _ensure_newline(o) + [line for line in t if line not in o]
+    for group in Merge3(base, ours, theirs, sequence_matcher=_LineMatcher).merge_groups():
+        if group[0] != "conflict":
+            out += group[1]
+            continue
+        _, b, o, t = group
+        if not b and not mark_insertions:
+            out += _ensure_newline(o) + list(t)
         else:
             blocks += 1
             out += [BLOCK_START + "\n", f"{BLOCK_VERSION}{sides.ours}\n", *_ensure_newline(o),
@@ -369,60 +468,19 @@ def merge_lines(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str],
     return out, blocks
 
 
+class _LineMatcher(difflib.SequenceMatcher[str]):
+    """difflib without its "popular lines are junk" shortcut, which in a file over 200 lines
+    would stop blank lines and field lines from matching and turn clean merges into conflicts."""
+
+    def __init__(self, isjunk: Any = None, a: Sequence[str] = (), b: Sequence[str] = ()) -> None:
+        super().__init__(isjunk, a, b, autojunk=False)
+
+
 def _ensure_newline(lines: Sequence[str]) -> list[str]:
     out = list(lines)
     if out and not out[-1].endswith("\n"):
         out[-1] += "\n"
     return out
-
-
-def _regions(base: Sequence[str], ours: Sequence[str],
-             theirs: Sequence[str]) -> Iterator[tuple[str, Sequence[str], Sequence[str], Sequence[str]]]:
-    """Yield ("same", _, lines, _) or ("conflict", base, ours, theirs) regions (the Merge3 algorithm)."""
-    iz = io = it = 0
-    for zmatch, zend, omatch, oend, tmatch, tend in _sync_regions(base, ours, theirs):
-        o_chunk, t_chunk, b_chunk = ours[io:omatch], theirs[it:tmatch], base[iz:zmatch]
-        if o_chunk or t_chunk:
-            if o_chunk == t_chunk:
-                yield "same", b_chunk, o_chunk, t_chunk
-            elif o_chunk == b_chunk:
-                yield "same", b_chunk, t_chunk, t_chunk
-            elif t_chunk == b_chunk:
-                yield "same", b_chunk, o_chunk, o_chunk
-            else:
-                yield "conflict", b_chunk, o_chunk, t_chunk
-        if zend > zmatch:
-            yield "same", base[zmatch:zend], ours[omatch:oend], theirs[tmatch:tend]
-        iz, io, it = zend, oend, tend
-
-
-def _sync_regions(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str]) -> list[tuple[int, ...]]:
-    """Base ranges unchanged on both sides, with where they sit in each side."""
-    o_blocks = difflib.SequenceMatcher(None, base, ours, autojunk=False).get_matching_blocks()
-    t_blocks = difflib.SequenceMatcher(None, base, theirs, autojunk=False).get_matching_blocks()
-    regions = []
-    io = it = 0
-    while io < len(o_blocks) and it < len(t_blocks):
-        o_base, o_at, o_len = o_blocks[io]
-        t_base, t_at, t_len = t_blocks[it]
-        start, end = max(o_base, t_base), min(o_base + o_len, t_base + t_len)
-        if start < end:
-            regions.append((start, end, o_at + start - o_base, o_at + end - o_base,
-                            t_at + start - t_base, t_at + end - t_base))
-        if o_base + o_len < t_base + t_len:
-            io += 1
-        else:
-            it += 1
-    regions.append((len(base), len(base), len(ours), len(ours), len(theirs), len(theirs)))
-    return regions
-
-
-def _merge_whole(texts: list[str], sides: Sides) -> MergeResult:
-    """Fallback for a side that does not parse: line-wise merge of the whole file."""
-    base, ours, theirs = (t.splitlines(keepends=True) for t in texts)
-    lines, blocks = merge_lines(base, ours, theirs, sides)
-    conflicts = [f"{blocks} block(s) were changed differently on both sides; both versions are kept"] if blocks else []
-    return MergeResult("".join(lines), conflicts)
 
 
 # ------------------------------------------------------------------ checking
@@ -440,3 +498,28 @@ def describe_conflict(item: Any) -> str:
     values = item.get("values") if isinstance(item.get("values"), list) else []
     shown = "; ".join(f"'{v.get('value')}' by {v.get('by') or '?'}" for v in values if isinstance(v, dict))
     return f"'{item.get('field', '?')}' was changed differently on two sides of a sync ({shown})"
+
+
+def git_marker_lines(text: str) -> list[int]:
+    """1-based lines where git's conflict markers start a hunk (``<<<<<<<``), or stand alone
+    (a ``>>>>>>>`` with no hunk open): what a merge without the crmnotes driver leaves.  A lone
+    ``=======`` is not counted: under a line of text it is a markdown heading."""
+    found = []
+    open_hunk = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        kind = _git_marker(line)
+        if kind == GIT_MARKERS[0]:
+            found.append(number)
+            open_hunk = True
+        elif kind == GIT_MARKERS[2]:
+            if not open_hunk:
+                found.append(number)
+            open_hunk = False
+    return found
+
+
+def _git_marker(line: str) -> str:
+    for marker in GIT_MARKERS:
+        if line.startswith(marker) and (len(line) == len(marker) or line[len(marker)] in " \t"):
+            return marker
+    return ""

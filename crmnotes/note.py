@@ -143,6 +143,20 @@ def parse(data: bytes | str) -> Document:
     return doc
 
 
+def parse_entries(text: str) -> Document:
+    """The follow-ups of a file whose front-matter may not parse (``meta`` stays empty), so that
+    a merge keeps every entry of a damaged file; without a closed front-matter all of it is body."""
+    opening = _FENCE_OPEN.match(text)
+    closing = _FENCE_CLOSE.search(text, opening.end()) if opening else None
+    if opening is None or closing is None:
+        doc = Document(text, {}, 0, 0, 0)
+    else:
+        line_end = text.find("\n", closing.start())
+        doc = Document(text, {}, opening.end(), closing.start(), len(text) if line_end < 0 else line_end + 1)
+    _scan_entries(doc)
+    return doc
+
+
 def _load_meta(fm_text: str) -> dict[str, Any]:
     import yaml  # here, not at the top: searching and listing import this module without parsing YAML
 

@@ -84,6 +84,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "clone": ("sync", "clone", "Clone a shared vault, ready to sync (merge driver and hook registered).", False),
     "sync": ("sync", "sync", "Commit local changes, merge the remote's, push.", False),
     "history": ("sync", "history", "Who changed what in one customer, and when (from git).", False),
+    "repair": ("sync", "repair", "Merge again files a merge left with git's conflict markers (default: every such "
+               "customer file).", False),
     "merge-driver": ("sync", "merge_driver", "Git merge driver for customer files (git runs it with %O %A %B %P).",
                      True),
     "pre-commit-hook": ("sync", "pre_commit_hook", "Git pre-commit hook: refuse sensitive numbers in staged "

@@ -1,4 +1,4 @@
-"""Commands about team sync and history: clone, sync, history, and the two
+"""Commands about team sync and history: clone, sync, history, repair, and the two
 hidden commands git itself runs (the merge driver and the pre-commit hook)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .output import console, print_json, print_warning, safe
 
 if TYPE_CHECKING:
     from ..sync.sync import SyncReport
+    from ..vault import Vault
 
 
 @click.command()
@@ -121,6 +122,44 @@ def _value(value: object) -> str:
     return "∅" if value is None else str(value)
 
 
+@click.command()
+@click.argument("targets", nargs=-1, metavar="[REF|PATH]...")
+@click.pass_context
+def repair(ctx: click.Context, targets: tuple[str, ...]) -> None:
+    """Merge again files a merge left with git's conflict markers (default: every such customer file)."""
+    from ..sync.repair import files_to_repair
+    from ..sync.repair import repair as run_repair
+
+    vault = open_vault(ctx)
+    relpaths = [_repair_target(vault, t) for t in targets] if targets else files_to_repair(vault.root)
+    if not relpaths:
+        print_note("no customer file holds git conflict markers or is in conflict in an unfinished merge.")
+        return
+    done = [run_repair(vault.root, relpath) for relpath in relpaths]
+    for repaired in done:
+        console().print(safe(f"repaired {repaired.relpath}: merged {repaired.source} with the crmnotes merge "
+                             f"({repaired.followups} follow-ups)" + (", marked resolved." if repaired.staged else ".")))
+        for conflict in repaired.conflicts:
+            console().print(safe(f"  conflict: {conflict}", "yellow"))
+    if any(r.unresolved for r in done):
+        print_note("both versions are kept whole where the merge could not combine them: keep the right text and "
+                   "delete the !!! lines ('crm check' shows where), then run 'crm sync'.")
+        ctx.exit(1)
+    print_note("run 'crm sync' to finish the merge and share it." if any(r.staged for r in done)
+               else "run 'crm check', then 'crm sync' to commit and share the repaired files.")
+
+
+def _repair_target(vault: Vault, target: str) -> str:
+    """A customer file's path relative to the vault, from a path (which may not parse) or a reference."""
+    from ..errors import CrmError
+
+    found = next((c.resolve() for c in (Path(target), vault.root / target) if c.is_file()), None)
+    relpath = vault.relative(found or vault.resolve(target).path)
+    if Path(relpath).is_absolute():
+        raise CrmError(f"{target} is not a file inside the vault {vault.root}.", "Give a customer file of this vault.")
+    return relpath
+
+
 @click.command(name="merge-driver", hidden=True)
 @click.argument("base", type=click.Path(path_type=Path))
 @click.argument("ours", type=click.Path(path_type=Path))
@@ -148,7 +187,7 @@ def pre_commit_hook() -> None:
         sys.exit(1)
 
 
-COMMANDS = [clone, sync, history, merge_driver, pre_commit_hook]
+COMMANDS = [clone, sync, history, repair, merge_driver, pre_commit_hook]
 
 
 WRITE_COMMANDS = {"add", "log", "set", "edit", "deal", "ticket", "import"}
