@@ -167,7 +167,11 @@ def _editor(busy: Busy, root: Path, refs: list[str]) -> None:
         if listed[0] != 0:
             continue
         path = root / json.loads(listed[1])["path"]
-        before = path.read_bytes()
+        try:
+            before = path.read_bytes()
+        except FileNotFoundError:  # git replaces a file it merges by unlink and create, not by rename
+            busy.tally.notes["editor found the file gone for an instant (git rewriting it)"] += 1
+            continue
         head, fence, rest = before.decode("utf-8").partition("\n---\n")
         if not fence:
             continue
