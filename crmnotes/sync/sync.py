@@ -2,10 +2,11 @@
 
 The order keeps every change safe: everything is committed before anything
 is merged, so a merge never meets an uncommitted file; customer files merge
-through the crmnotes driver; a merge that stops on another file (e.g.
-crmnotes.yaml) is undone, leaving the vault as it was with the local commit
-kept; pushing never forces, and a push rejected because the remote moved is
-retried after another fetch and merge.
+through the crmnotes driver, in memory (``git merge-tree``), and the files
+move to the result only when none of them was saved meanwhile; a merge that
+stops on another file (e.g. crmnotes.yaml) is undone, leaving the vault as it
+was with the local commit kept; pushing never forces, and a push rejected
+because the remote moved is retried after another fetch and merge.
 
 Writers run while sync runs (``crm log`` in another terminal, the TUI whose
 auto-sync this is).  The span in which git may rewrite customer files (a
@@ -36,7 +37,6 @@ CUSTOMERS_PREFIX = "customers/"
 GIT_MARKER = b"<<<<<<< "
 LOCKS = Path(".crmnotes") / "locks"
 ONE_SYNC_WAIT = 120.0  # a second sync of the same vault (the TUI's auto-sync, a terminal) waits this long
-LOCAL_CHANGES = "would be overwritten by merge"
 
 
 class SyncError(CrmError):
@@ -274,20 +274,56 @@ def _merge_remote(git: Git, root: Path, report: SyncReport) -> None:
     files = git.lines("diff", "--name-only", f"HEAD...{ref}")
     title = f"sync: merge {report.remote}/{report.branch}"
     for _attempt in range(MERGE_ATTEMPTS):
-        code, _, err = git.call("merge", "--no-edit", "-m", title, ref, check=False)
-        if code == 0:
+        outcome = _merge_in_memory(git, ref, title)
+        if outcome == "merged":
             break
-        if git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD"):
-            _settle_conflicts(git, root, report, title)
+        if outcome == "conflicts":
+            _merge_in_worktree(git, root, report, ref, title)
             break
-        # An editor (not crmnotes, whose writers wait) saved a file after the commit: commit it and merge again.
-        if LOCAL_CHANGES not in err or not commit_all(git, root, "", report):
-            raise GitError(("merge",), code, err)
+        # An editor (not crmnotes, whose writers wait) saved a merged file after the commit: commit it, merge again.
+        if not commit_all(git, root, "", report):
+            raise GitError(("read-tree",), 1, outcome)
     else:
         raise SyncError(f"files kept changing in an editor while syncing, so {report.remote}/{report.branch} "
                         "was not merged.", f"Save and close them, then run 'crm sync' again; {where_work_is(git)}.")
     report.merged_commits += count
     report.merged_files += [f for f in files if f not in report.merged_files]
+
+
+def _merge_in_memory(git: Git, ref: str, title: str) -> str:
+    """Merge without letting git touch a file it cannot check: ``merge-tree``
+    merges the commits (customer files through the crmnotes driver) into a
+    tree, the merge commit is made from it, and ``read-tree`` moves the index
+    and the files from HEAD to it, refusing (and writing nothing) when a file
+    it would change was saved meanwhile.  (``git merge`` would instead rewind
+    every file to how it found them when it stops, an editor's saves of the
+    last seconds included.)  Returns "merged", "conflicts", or git's refusal."""
+    head = git.text("rev-parse", "HEAD")
+    theirs = git.text("rev-parse", ref)
+    if git.succeeds("merge-base", "--is-ancestor", head, theirs):
+        commit = theirs  # nothing local to merge: fast-forward
+    else:
+        # The driver names each side's author from GITHEAD_<sha>, which git merge sets and merge-tree does not.
+        code, out, _err = git.call("merge-tree", "--write-tree", "HEAD", theirs, check=False,
+                                   env={f"GITHEAD_{theirs}": ref})
+        if code != 0:  # conflicts (1), or a git without merge-tree --write-tree (before 2.38)
+            return "conflicts"
+        commit = git.text("commit-tree", out.split()[0].decode(), "-p", head, "-p", theirs, "-m", title)
+    code, _, err = git.call("read-tree", "-m", "-u", head, commit, check=False)
+    if code != 0:
+        return err.strip() or "read-tree refused"
+    git.run("update-ref", "-m", title, "HEAD", commit, head)
+    return "merged"
+
+
+def _merge_in_worktree(git: Git, root: Path, report: SyncReport, ref: str, title: str) -> None:
+    """``git merge``, for a merge with conflicts to settle (or an old git)."""
+    code, _, err = git.call("merge", "--no-edit", "-m", title, ref, check=False)
+    if code == 0:
+        return
+    if not git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD"):
+        raise GitError(("merge",), code, err)
+    _settle_conflicts(git, root, report, title)
 
 
 def _settle_conflicts(git: Git, root: Path, report: SyncReport, title: str) -> None:
