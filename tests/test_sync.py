@@ -413,3 +413,31 @@ def test_a_non_utf8_file_name_is_left_out_and_the_rest_is_synced(team: tuple[Crm
     assert "和乱码文件名一起同步" in git(remote, "show", "main:" + rel).stdout
     assert "\\304" not in git(remote, "ls-tree", "-r", "--name-only", "main").stdout
     assert os.path.exists(bad)  # left where it was, for the user to rename
+
+
+def test_an_editor_save_during_a_merge_is_never_rewound(team: tuple[Crm, Crm], tmp_path: Path) -> None:
+    """git merge, stopping because a file it merges was saved meanwhile, rewinds every file to how it
+    found them (the save is gone).  The editor here saves while the merge driver runs."""
+    import shlex
+    import sys
+
+    alice, bob = team
+    rel = alice("show", XC, "--json").json()["path"]
+    bob("log", XC, "--note", "bob 的记录", "--at", "2030-10-01 10:00")
+    bob("sync")
+    alice("log", XC, "--note", "alice 的记录", "--at", "2030-10-01 11:00")
+    saved = tmp_path / "editor-saves.txt"
+    script = tmp_path / "editor-during-merge.sh"
+    script.write_text(f"#!/bin/sh\nline=\"编辑器在合并时保存 $(date +%s%N)\"\n"
+                      f"printf '%s\\n' \"$line\" >> {shlex.quote(str(saved))}\n"
+                      f"printf '\\n%s\\n' \"$line\" >> {shlex.quote(str(alice.root / rel))}\n"
+                      "py=\"$1\"; shift; exec \"$py\" -m crmnotes merge-driver \"$@\"\n", encoding="utf-8")
+    script.chmod(0o755)
+    # (the interpreter's path in the command keeps crm from registering its own driver over this one)
+    git(alice.root, "config", "merge.crmnotes.driver", f"{script} {sys.executable} %O %A %B %P")
+    result = alice("sync", ok=None)
+    assert result.exit_code == 0 or "kept changing in an editor" in result.stderr
+    lines = saved.read_text(encoding="utf-8").splitlines()
+    text = (alice.root / rel).read_text(encoding="utf-8")
+    assert lines and all(line in text for line in lines)
+    assert "alice 的记录" in text
