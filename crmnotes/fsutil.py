@@ -1,15 +1,28 @@
-"""Crash-safe file writes and per-file locks.
+"""Crash-safe file writes, per-file locks and the vault's write lock.
 
 A write goes to a temporary file in the same folder, is flushed and fsynced,
 takes the old file's permissions, and replaces the target with one atomic
 rename: a crash at any moment leaves either the old or the new file, never a
 half-written one.
+
+The vault's write lock is how writers and ``crm sync`` stay out of each
+other's way: every crmnotes writer holds it shared while it saves (inside
+``file_lock``, and around creating a file), and sync holds it exclusively
+for the span in which git may rewrite customer files (commit and merge).  A
+writer waits for that span (bounded, then a clear error: nothing written),
+so git never replaces a file under a save that reported success.  A gate
+lock keeps a stream of writers from starving sync: sync closes the gate,
+the writers inside finish, sync takes the lock and reopens the gate.  The
+git processes sync starts inherit its hold (``sync_lock_fds``), and git's
+merge driver runs inside that span, so the driver must never take the
+write lock itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +30,9 @@ from pathlib import Path
 TEMP_PREFIX = ".~crm-"
 TEMP_SUFFIX = ".tmp"
 LOCK_TIMEOUT = 10.0
+VAULT_LOCK = "vault.lock"
+VAULT_GATE = "vault.gate"
+SYNC_WAIT = 60.0  # how long a writer waits for a sync's merge, and a sync for writers to finish
 
 
 class FileChanged(Exception):
@@ -115,12 +131,117 @@ def file_lock(lock_dir: Path, key: str, timeout: float = LOCK_TIMEOUT) -> Iterat
 
     name = hashlib.sha1(key.encode("utf-8")).hexdigest()[:16] + ".lock"
     lock = FileLock(str(lock_dir / name), timeout=timeout)
-    try:
-        with lock:
+    with vault_write_lock(lock_dir, key):
+        try:
+            with lock:
+                yield
+        except Timeout:
+            from .errors import ConcurrentEditError
+
+            raise ConcurrentEditError(
+                f"{key} is being changed by another crmnotes process.", "Wait a moment and try again."
+            ) from None
+
+
+class LockTimeout(Exception):
+    """The vault lock was not free within the time allowed."""
+
+
+_held = threading.local()  # how deep this thread is inside a hold of the vault lock (shared or exclusive)
+
+
+@contextlib.contextmanager
+def vault_write_lock(lock_dir: Path, what: str = "the vault", timeout: float = SYNC_WAIT) -> Iterator[None]:
+    """Held (shared) by every writer of customer files while it saves;
+    waits while a sync merges.  Re-entrant within a thread."""
+    if getattr(_held, "depth", 0):  # already inside a write (or inside this thread's sync): no second hold
+        _held.depth += 1
+        try:
             yield
-    except Timeout:
+        finally:
+            _held.depth -= 1
+        return
+    try:
+        with _vault_lock(lock_dir, exclusive=False, timeout=timeout):
+            yield
+    except LockTimeout:
         from .errors import ConcurrentEditError
 
-        raise ConcurrentEditError(
-            f"{key} is being changed by another crmnotes process.", "Wait a moment and try again."
-        ) from None
+        raise ConcurrentEditError(f"the vault is being synced (git is merging), so {what} was not written.",
+                                  "Run the command again when 'crm sync' has finished.") from None
+
+
+@contextlib.contextmanager
+def vault_sync_lock(lock_dir: Path, timeout: float = SYNC_WAIT) -> Iterator[None]:
+    """Held (exclusive) by sync while git may rewrite customer files: no
+    crmnotes writer saves meanwhile.  Raises ``LockTimeout`` when writers do
+    not finish in time."""
+    with _vault_lock(lock_dir, exclusive=True, timeout=timeout):
+        yield
+
+
+@contextlib.contextmanager
+def _vault_lock(lock_dir: Path, exclusive: bool, timeout: float) -> Iterator[None]:
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    try:
+        import fcntl
+    except ImportError:  # no shared locks here (Windows): writers and sync take turns on one exclusive lock
+        from filelock import FileLock, Timeout
+
+        try:
+            with FileLock(str(lock_dir / VAULT_LOCK), timeout=timeout), _holding():
+                yield
+        except Timeout:
+            raise LockTimeout from None
+        return
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    gate = _flock(lock_dir / VAULT_GATE, mode, deadline)  # shut (exclusive) while a sync waits for the lock
+    try:
+        held = _flock(lock_dir / VAULT_LOCK, mode, deadline)
+    finally:
+        os.close(gate)  # closing a descriptor releases its flock
+    try:
+        with _holding(held if exclusive else None):
+            yield
+    finally:
+        os.close(held)
+
+
+@contextlib.contextmanager
+def _holding(exclusive_fd: int | None = None) -> Iterator[None]:
+    _held.depth, _held.exclusive_fd = 1, exclusive_fd
+    try:
+        yield
+    finally:
+        _held.depth, _held.exclusive_fd = 0, None
+
+
+def sync_lock_fds() -> tuple[int, ...]:
+    """The descriptor of this thread's exclusive hold, for the git processes it starts to
+    inherit: the lock then lasts while any of them runs, even if this process is killed
+    mid-merge and git (or its merge driver) goes on rewriting files."""
+    fd = getattr(_held, "exclusive_fd", None)
+    return (fd,) if fd is not None else ()
+
+
+def _flock(path: Path, mode: int, deadline: float) -> int:
+    """A descriptor of ``path`` holding an flock in ``mode``; polls until ``deadline``.
+    Each hold has its own descriptor, so two threads of one process exclude each other too."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise LockTimeout from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+        except BaseException:
+            os.close(fd)
+            raise

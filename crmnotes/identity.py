@@ -7,14 +7,13 @@ to one person's copy, so it is never committed); ``user:`` in crmnotes.yaml;
 the team member whose git email is git's ``user.email``; git's
 ``user.name``; the login name.  With a team listed in crmnotes.yaml the
 answer is mapped to a member (id, alias or pinyin become the member's name).
-Git is read with the git command, no GitPython import.
+Git is read through crmnotes.sync.gitcmd, the one way crmnotes runs git.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -66,7 +65,9 @@ def current_user(root: Path, config: VaultConfig) -> str:
 
 def set_user(root: Path, user: str) -> None:
     """Remember ``user`` as this clone's identity (git config, not committed)."""
-    subprocess.run(["git", "config", GIT_KEY, user], cwd=root, check=True, capture_output=True, timeout=10)
+    from .sync.gitcmd import Git
+
+    Git(root).run("config", GIT_KEY, user)
     _git_config.cache_clear()
 
 
@@ -84,11 +85,14 @@ def _first_answer(root: Path, config: VaultConfig) -> tuple[str, str]:
 
 @lru_cache(maxsize=32)
 def _git_config(root: str, key: str) -> str:
+    from .errors import CrmError
+    from .sync.gitcmd import Git
+
     try:
-        done = subprocess.run(["git", "config", key], cwd=root, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
+        code, out, _ = Git(Path(root)).call("config", key, check=False)
+    except CrmError:  # no git: the next answer will do
         return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return out.decode("utf-8", errors="replace").strip() if code == 0 else ""
 
 
 def _login() -> str:

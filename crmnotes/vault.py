@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import CONFIG_FILE, VaultConfig, fold, load_config
 from .errors import ConcurrentEditError, CrmError, FileFormatError, RefError, VaultNotFound
-from .fsutil import TEMP_PREFIX, FileChanged, atomic_write, file_lock
+from .fsutil import TEMP_PREFIX, FileChanged, atomic_write, file_lock, vault_write_lock
 from .model import Customer, Problem
 
 if TYPE_CHECKING:  # the note parser (YAML, python-frontmatter) and dedupe load when a file is read
@@ -242,7 +242,8 @@ class Vault:
             raise CrmError(f"refusing to write {relpath} outside customers/.")
         _refuse_new_numbers("", text)
         try:
-            atomic_write(target, text.encode("utf-8"), exclusive=True, durable=durable)
+            with vault_write_lock(self.cache_dir / "locks", self.relative(target)):  # not while sync merges
+                atomic_write(target, text.encode("utf-8"), exclusive=True, durable=durable)
         except FileExistsError:
             raise CrmError(f"{self.relative(target)} already exists.",
                            "Try again: a new ID gives a new name.") from None

@@ -322,3 +322,122 @@ def test_crm_watch_syncs_on_the_configured_period(team: tuple[Crm, Crm], remote:
         output = watcher.communicate(timeout=30)[0]
     assert "watch 自动同步的记录" in pushed, output
     assert "auto-sync every" in output and "pushed to origin/main" in output
+
+
+def test_detached_head_is_refused_before_anything_is_committed(team: tuple[Crm, Crm], remote: Path) -> None:
+    alice, _ = team
+    git(alice.root, "checkout", "-q", "--detach")
+    alice("log", XC, "--note", "分离头指针上的记录", "--at", "2030-07-01 10:00")
+    before = head(alice)
+    result = alice("sync", ok=False)
+    assert "detached HEAD" in result.stderr and "nothing was committed" in result.stderr
+    assert "git switch main" in result.stderr
+    assert head(alice) == before and git(alice.root, "status", "--porcelain").stdout != ""
+    git(alice.root, "switch", "-q", "main")  # the hint, followed: the saved entry comes along
+    alice("sync")
+    assert "分离头指针上的记录" in git(remote, "show", "main:" + alice("show", XC, "--json").json()["path"]).stdout
+
+
+def test_detached_head_with_its_own_commits_says_how_to_keep_them(team: tuple[Crm, Crm]) -> None:
+    alice, _ = team
+    git(alice.root, "checkout", "-q", "--detach")
+    alice("log", XC, "--note", "手动提交在分离头指针上", "--at", "2030-07-02 10:00")
+    git(alice.root, "commit", "-qam", "detached work")
+    result = alice("sync", ok=False)
+    assert "detached HEAD" in result.stderr and "git switch -c rescue" in result.stderr
+    assert "git merge rescue" in result.stderr
+
+
+def test_auto_commit_on_a_detached_head_commits_nothing_and_says_why(team: tuple[Crm, Crm]) -> None:
+    alice, _ = team
+    config = alice.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("auto_commit: false", "auto_commit: true"),
+                      encoding="utf-8")
+    alice("sync")
+    git(alice.root, "checkout", "-q", "--detach")
+    before = head(alice)
+    result = alice("log", XC, "--note", "自动提交遇到分离头指针")
+    assert "auto-commit failed" in result.stderr and "detached HEAD" in result.stderr
+    assert head(alice) == before
+
+
+def test_crm_clone_registers_the_driver_before_the_first_git_pull(team: tuple[Crm, Crm], remote: Path,
+                                                                  tmp_path: Path) -> None:
+    alice, _ = team
+    done = run_process("clone", str(remote), "dave", "--user", "dave", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    dave = tmp_path / "dave"
+    assert "merge-driver" in git(dave, "config", "--local", "merge.crmnotes.driver").stdout
+    assert (dave / ".git" / "hooks" / "pre-commit").is_file()
+    assert git(dave, "config", "user.name").stdout.strip() == "dave"
+    rel = alice("show", XC, "--json").json()["path"]
+    alice("log", XC, "--note", "alice 在克隆之后记录", "--at", "2030-08-01 10:00")
+    alice("sync")
+    # dave uses no crm command before pulling: only what `crm clone` registered can merge the file.
+    with (dave / rel).open("a", encoding="utf-8") as handle:
+        handle.write("\n### 2030-08-01 11:00 · phone · dave\n\ndave 手工追加的记录\n")
+    git(dave, "commit", "-qam", "dave by hand")
+    git(dave, "pull", "-q", "--no-rebase", "--no-edit")
+    text = (dave / rel).read_text(encoding="utf-8")
+    assert "<<<<<<<" not in text and "=======" not in text
+    notes = [f.note for f in note.parse(text.encode("utf-8")).followups]
+    assert "alice 在克隆之后记录" in notes and "dave 手工追加的记录" in notes
+    assert git(dave, "log", "-1", "--format=%an").stdout.strip() == "dave"
+
+
+def test_crm_clone_names_the_folder_after_the_url_and_refuses_a_used_one(remote: Path, tmp_path: Path,
+                                                                        team: tuple[Crm, Crm]) -> None:
+    done = run_process("clone", str(remote), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "remote" / "crmnotes.yaml").is_file()
+    again = run_process("clone", str(remote), cwd=tmp_path)
+    assert again.returncode != 0 and "already exists" in again.stderr and "Traceback" not in again.stderr
+    missing = run_process("clone", str(tmp_path / "nowhere.git"), "x", cwd=tmp_path)
+    assert missing.returncode != 0 and "cannot clone" in missing.stderr and not (tmp_path / "x").exists()
+
+
+def test_a_non_utf8_file_name_is_left_out_and_the_rest_is_synced(team: tuple[Crm, Crm], remote: Path) -> None:
+    import os
+
+    alice, _ = team
+    rel = alice("show", XC, "--json").json()["path"]
+    alice("log", XC, "--note", "和乱码文件名一起同步", "--at", "2030-09-01 10:00")
+    bad = os.fsencode(alice.root / "customers") + b"/\xc4\xe3\xba\xc3.md"  # "你好.md" in GBK, as a zip unpacks it
+    with open(bad, "wb") as handle:
+        handle.write((alice.root / rel).read_bytes())
+    result = run_process("sync", cwd=alice.root)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "nothing to commit" not in result.stdout
+    assert "pushed to origin/main" in result.stdout
+    assert "not UTF-8" in result.stderr and "你好.md" in result.stderr
+    assert "和乱码文件名一起同步" in git(remote, "show", "main:" + rel).stdout
+    assert "\\304" not in git(remote, "ls-tree", "-r", "--name-only", "main").stdout
+    assert os.path.exists(bad)  # left where it was, for the user to rename
+
+
+def test_an_editor_save_during_a_merge_is_never_rewound(team: tuple[Crm, Crm], tmp_path: Path) -> None:
+    """git merge, stopping because a file it merges was saved meanwhile, rewinds every file to how it
+    found them (the save is gone).  The editor here saves while the merge driver runs."""
+    import shlex
+    import sys
+
+    alice, bob = team
+    rel = alice("show", XC, "--json").json()["path"]
+    bob("log", XC, "--note", "bob 的记录", "--at", "2030-10-01 10:00")
+    bob("sync")
+    alice("log", XC, "--note", "alice 的记录", "--at", "2030-10-01 11:00")
+    saved = tmp_path / "editor-saves.txt"
+    script = tmp_path / "editor-during-merge.sh"
+    script.write_text(f"#!/bin/sh\nline=\"编辑器在合并时保存 $(date +%s%N)\"\n"
+                      f"printf '%s\\n' \"$line\" >> {shlex.quote(str(saved))}\n"
+                      f"printf '\\n%s\\n' \"$line\" >> {shlex.quote(str(alice.root / rel))}\n"
+                      "py=\"$1\"; shift; exec \"$py\" -m crmnotes merge-driver \"$@\"\n", encoding="utf-8")
+    script.chmod(0o755)
+    # (the interpreter's path in the command keeps crm from registering its own driver over this one)
+    git(alice.root, "config", "merge.crmnotes.driver", f"{script} {sys.executable} %O %A %B %P")
+    result = alice("sync", ok=None)
+    assert result.exit_code == 0 or "kept changing in an editor" in result.stderr
+    lines = saved.read_text(encoding="utf-8").splitlines()
+    text = (alice.root / rel).read_text(encoding="utf-8")
+    assert lines and all(line in text for line in lines)
+    assert "alice 的记录" in text

@@ -105,6 +105,7 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags, "
                "churn-rate, cycle, conversion, trend, repeat, satisfaction, completeness, acquisition.", False),
     "campaign": ("campaigns", "campaign", "Marketing campaigns (市场活动): add, set, ls, show, report.", False),
+    "clone": ("sync", "clone", "Clone a shared vault, ready to sync (merge driver and hook registered).", False),
     "sync": ("sync", "sync", "Commit local changes, merge the remote's, push.", False),
     "history": ("sync", "history", "Who changed what in one customer, and when (from git).", False),
     "repair": ("sync", "repair", "Merge again files a merge left with git's conflict markers (default: every such "

@@ -1,4 +1,4 @@
-"""Commands about team sync and history: sync, history, repair, and the two
+"""Commands about team sync and history: clone, sync, history, repair, and the two
 hidden commands git itself runs (the merge driver and the pre-commit hook)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .customers import open_vault, print_note
-from .output import console, print_json, safe
+from .output import console, print_json, print_warning, safe
 
 if TYPE_CHECKING:
     from ..sync.sync import SyncReport
@@ -30,9 +30,12 @@ def sync(ctx: click.Context, message: str, as_json: bool) -> None:
     if as_json:
         print_json({"committed": report.committed or None, "remote": report.remote or None,
                     "branch": report.branch or None, "merged_commits": report.merged_commits,
-                    "merged_files": report.merged_files, "pushed": report.pushed, "notes": report.notes})
-        return
-    print_report(report)
+                    "merged_files": report.merged_files, "pushed": report.pushed, "notes": report.notes,
+                    "not_shared": report.not_shared})
+    else:
+        print_report(report)
+    if report.not_shared:  # the rest is synced, but not everything: a script must be able to tell
+        ctx.exit(1)
 
 
 def print_report(report: SyncReport) -> None:
@@ -49,7 +52,36 @@ def print_report(report: SyncReport) -> None:
     if report.pushed:
         out.print(safe(f"pushed to {report.remote}/{report.branch}", "green"))
     for line in report.notes:
-        print_note(line)
+        if line in report.not_shared:
+            print_warning(line)
+        else:
+            print_note(line)
+
+
+@click.command()
+@click.argument("url")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--user", default="", help="Your name: author of your commits and what 'mine' means in this clone.")
+@click.option("--email", default="", help="Your email for commits in this clone.")
+def clone(url: str, folder: Path | None, user: str, email: str) -> None:
+    """Clone a shared vault, ready to sync (merge driver and hook registered)."""
+    from ..sync.repo import clone_vault
+
+    root = clone_vault(url, folder, user, email)
+    out = console()
+    count = sum(1 for _ in (root / "customers").rglob("*.md")) if (root / "customers").is_dir() else 0
+    out.print(safe(f"Cloned {url} into {root} ({count} customer files)", "bold"))
+    out.print(safe("The crmnotes merge driver and pre-commit hook are registered: 'crm sync' or 'git pull' "
+                   "merges customer files entry by entry.", "dim"))
+    if user:
+        from ..sync.gitcmd import Git
+
+        email = Git(root).text("config", "user.email", check=False)
+        out.print(safe(f"Commits from this clone are by {user} <{email}> (change with 'git config user.email').",
+                       "dim"))
+    if not (root / "crmnotes.yaml").is_file():
+        print_warning(f"{url} holds no crmnotes vault yet (no crmnotes.yaml): create one with 'crm init {root}', "
+                      "then 'crm sync'.")
 
 
 @click.command()
@@ -156,7 +188,7 @@ def pre_commit_hook() -> None:
         sys.exit(1)
 
 
-COMMANDS = [sync, history, repair, merge_driver, pre_commit_hook]
+COMMANDS = [clone, sync, history, repair, merge_driver, pre_commit_hook]
 
 
 WRITE_COMMANDS = {"add", "log", "set", "edit", "deal", "ticket", "import"}

@@ -479,19 +479,17 @@ def add_history(report: ImportReport, customer: Customer, followups: list[Follow
 
 
 def _write(vault: Vault, report: ImportReport, progress: Progress | None) -> None:
+    from ..fsutil import vault_write_lock
+
     taken: set[Path] = set()
-    try:
-        for done, planned in enumerate(report.created, start=1):
-            # no fsync per file (thousands of them): one flush of everything below
-            report.paths.append(vault.create(_free_path(vault, planned, taken), _file_text(vault, planned),
-                                             durable=False))
-            if progress and (done % 200 == 0 or done == len(report.created)):
-                progress("writing", done, len(report.created))
-    except BaseException:
-        for created in report.paths:  # all or nothing: remove what this import wrote
-            created.unlink(missing_ok=True)
-        report.paths.clear()
-        raise
+    with vault_write_lock(vault.cache_dir / "locks", "this import"):  # a sync commits all of it or none
+        try:
+            _create_all(vault, report, progress, taken)
+        except BaseException:
+            for created in report.paths:  # all or nothing: remove what this import wrote
+                created.unlink(missing_ok=True)
+            report.paths.clear()
+            raise
     if hasattr(os, "sync"):
         os.sync()
     for target, changes in report.merges.items():
@@ -502,6 +500,15 @@ def _write(vault: Vault, report: ImportReport, progress: Progress | None) -> Non
             vault.update(target, lambda doc, f=followup: doc.text if _has_entry(doc.followups, f)
                          else note.insert_followup(doc, f))
     report.written = True
+
+
+def _create_all(vault: Vault, report: ImportReport, progress: Progress | None, taken: set[Path]) -> None:
+    for done, planned in enumerate(report.created, start=1):
+        # no fsync per file (thousands of them): one flush of everything after
+        report.paths.append(vault.create(_free_path(vault, planned, taken), _file_text(vault, planned),
+                                         durable=False))
+        if progress and (done % 200 == 0 or done == len(report.created)):
+            progress("writing", done, len(report.created))
 
 
 def _free_path(vault: Vault, planned: Planned, taken: set[Path]) -> Path:

@@ -1,1 +1,1 @@
-"""Git adapter: repository set-up, commits, sync and history (GitPython)."""
+"""Git adapter: repository set-up, commits, sync and history (the git command, through gitcmd)."""

@@ -6,7 +6,8 @@ auto-commit run after commands that change the vault.
       auto_sync_minutes: 0     # crm sync every N minutes while the TUI or crm watch runs (0: never)
 
 The TUI and ``crm watch`` read ``settings(config).interval_seconds`` and call
-``crmnotes.sync.sync.sync`` on that period (in a worker thread).
+``crmnotes.sync.sync.sync`` on that period (in a worker thread); that sync
+pauses crmnotes writers only while git may rewrite customer files.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ def auto_commit(root: Path) -> str:
     subject ("" when nothing changed or the vault is not a repository root)."""
     if not (root / ".git").exists():
         return ""
-    import git  # deferred: only when auto-commit is on
-
+    from .gitcmd import Git
     from .repo import identity_env
-    from .sync import commit_all
+    from .sync import commit_all, current_branch, writers_paused
 
-    repo = git.Repo(root)
-    if (Path(repo.git_dir) / "MERGE_HEAD").exists():
+    git = Git(root, identity_env(root))
+    if git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD"):
         return ""  # a merge in progress is the user's to finish
-    return commit_all(repo, root, "", identity_env(repo))
+    current_branch(git)  # a detached HEAD: refused, or the commit would live only in the reflog
+    with writers_paused(root):  # not in the middle of a sync's commit and merge
+        return commit_all(git, root, "")

@@ -9,7 +9,6 @@ every clone must be replaced afterwards (``AFTER_PURGE`` says how).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -37,16 +36,16 @@ def history_paths(root: Path, relpath: str) -> list[str]:
 
 def commit_erase(root: Path, relpath: str) -> None:
     """Commit the file's removal, as the user (as crmnotes where git knows nobody)."""
-    env = dict(os.environ)
+    from .gitcmd import Git
+
+    env: dict[str, str] = {}
     if not git_run(root, "config", "user.email", check=False).strip():
         name, email = FALLBACK_AUTHOR
         env.update(GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
-    subprocess.run(["git", "rm", "-q", "--cached", "--ignore-unmatch", "--", relpath], cwd=root, check=True,
-                   capture_output=True)
-    staged = subprocess.run(["git", "diff", "--cached", "--quiet"], cwd=root)
-    if staged.returncode:
-        subprocess.run(["git", "commit", "-q", "--no-verify", "-m", ERASE_MESSAGE], cwd=root, env=env, check=True,
-                       capture_output=True)
+    git = Git(root, env)
+    git.run("rm", "-q", "--cached", "--ignore-unmatch", "--", relpath)
+    if not git.succeeds("diff", "--cached", "--quiet"):
+        git.run("commit", "-q", "--no-verify", "-m", ERASE_MESSAGE)
 
 
 def uncommitted(root: Path) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CrmError
-from ..fsutil import atomic_write
+from ..fsutil import FileChanged, atomic_write, file_lock
 from ..merge import MergeResult, Sides, git_marker_lines, merge_texts
 from ..note import decode, parse_entries
 from .driver import author_of, sides_of
@@ -46,7 +46,18 @@ def files_to_repair(root: Path) -> list[str]:
 
 def repair(root: Path, relpath: str) -> Repaired:
     """Merge ``relpath`` again from its versions and write it; raises ``CrmError`` when git
-    does not hold the versions it needs."""
+    does not hold the versions it needs.  Locked like every writer (no ``crm log`` lands
+    between the read and the write, and never while a sync merges)."""
+    with file_lock(root / ".crmnotes" / "locks", relpath):
+        before = (root / relpath).read_bytes() if (root / relpath).exists() else None
+        try:
+            return _repair(root, relpath, before)
+        except FileChanged:
+            raise CrmError(f"{relpath} was saved by another program while it was being repaired; "
+                           "nothing was written.", "Close the other editor and run 'crm repair' again.") from None
+
+
+def _repair(root: Path, relpath: str, before: bytes | None) -> Repaired:
     staged = _index_versions(root, relpath)
     if staged is not None:
         base, ours, theirs = staged
@@ -54,8 +65,8 @@ def repair(root: Path, relpath: str) -> Repaired:
         done = Repaired(relpath, "the versions of the unfinished merge", 0)
     else:
         result, done = _remerge_committed(root, relpath)
-    bom = (root / relpath).exists() and (root / relpath).read_bytes().startswith(b"\xef\xbb\xbf")
-    atomic_write(root / relpath, (("\ufeff" if bom else "") + result.text).encode("utf-8"))
+    bom = before is not None and before.startswith(b"\xef\xbb\xbf")
+    atomic_write(root / relpath, (("\ufeff" if bom else "") + result.text).encode("utf-8"), expect=before)
     done.followups = len(parse_entries(result.text).entries)
     done.conflicts, done.unresolved = result.conflicts, result.unresolved
     if staged is not None and not result.unresolved:

@@ -3,19 +3,18 @@ pre-commit hook, and commit to it.
 
 ``ensure_repo_setup`` runs before every ``crm`` command (a fresh ``git
 clone`` has no local config and no hooks), so its common path only reads
-``.git/config`` and checks one file: no GitPython, no subprocess.
+``.git/config`` and checks one file: no subprocess.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..errors import CrmError
+from .gitcmd import Git, GitError, GitMissing, git_run
 
 FALLBACK_AUTHOR = ("crmnotes", "crmnotes@localhost")
 DRIVER_NAME = "crmnotes"
@@ -58,9 +57,8 @@ def _register_driver(root: Path) -> None:
     for key, value in ((f"merge.{DRIVER_NAME}.name", "crmnotes customer files (follow-ups and fields)"),
                        (f"merge.{DRIVER_NAME}.driver", driver_command())):
         try:
-            subprocess.run(["git", "config", "--local", key, value], cwd=root, capture_output=True, timeout=30,
-                           check=False)
-        except (OSError, subprocess.SubprocessError):
+            Git(root).call("config", "--local", key, value, check=False)
+        except GitMissing:
             return  # no git: sync will say so when it is used
 
 
@@ -82,49 +80,72 @@ def install_hook(path: Path) -> None:
 
 def init_repo(root: Path, message: str = "crm init: new vault") -> None:
     """``git init`` the vault (if needed) and commit everything in it."""
-    import git  # deferred: GitPython costs ~100 ms to import
-
     try:
-        repo = git.Repo(root) if (root / ".git").exists() else git.Repo.init(root, initial_branch="main")
+        if not (root / ".git").exists():
+            Git(root).run("init", "-q", "--initial-branch=main")
         ensure_repo_setup(root)
-        repo.git.add("--all")
-        if not repo.head.is_valid() or repo.is_dirty(index=True, working_tree=False, untracked_files=False):
+        git = Git(root, identity_env(root))
+        git.run("add", "--all")
+        if not git.succeeds("rev-parse", "--verify", "-q", "HEAD") or not git.succeeds("diff", "--cached", "--quiet"):
             from .guard import refuse_staged_secrets  # (guard imports this module)
 
             refuse_staged_secrets(root)  # --no-verify skips the hook, not the guard
-            repo.git.commit("-m", message, "--no-verify", env=identity_env(repo))
-    except git.GitCommandError as exc:
-        raise CrmError(f"git failed while creating the vault: {str(exc.stderr).strip() or exc}.",
+            git.run("commit", "-m", message, "--no-verify")
+    except GitError as exc:
+        raise CrmError(f"git failed while creating the vault: {exc.stderr or exc.message}.",
                        "Check that git is installed and working.") from None
-    except git.exc.GitError as exc:  # e.g. no git executable
-        raise CrmError(f"git is not usable here ({exc}).", "Install git to use crmnotes.") from None
 
 
-def identity_env(repo: Any) -> dict[str, str]:
-    """Commit as the user; on a machine where git knows nobody, as crmnotes."""
-    import git
+def identity_env(root: Path) -> dict[str, str]:
+    """Commit as the user; what git does not know (a name, an email) is crmnotes'."""
+    git = Git(root)
+    name = git.text("config", "user.name", check=False)
+    email = git.text("config", "user.email", check=False)
+    fallback_name, fallback_email = FALLBACK_AUTHOR
+    env = {}
+    if not name:
+        env.update(GIT_AUTHOR_NAME=fallback_name, GIT_COMMITTER_NAME=fallback_name)
+    if not email:
+        env.update(GIT_AUTHOR_EMAIL=fallback_email, GIT_COMMITTER_EMAIL=fallback_email)
+    return env
 
-    try:
-        repo.git.config("user.name")
-        repo.git.config("user.email")
-        return {}
-    except git.GitCommandError:
-        name, email = FALLBACK_AUTHOR
-        return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+
+def clone_vault(url: str, target: Path | None = None, user: str = "", email: str = "") -> Path:
+    """``git clone`` a shared vault and register what a merge needs (the
+    crmnotes merge driver, the pre-commit hook, who commits) before any merge
+    can happen: a plain clone's first ``git pull`` would write conflict markers."""
+    folder = target or Path(clone_folder_name(url))
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise CrmError(f"{folder} already exists and is not an empty folder.",
+                       "Give another folder: 'crm clone URL FOLDER'.")
+    code, _, err = Git(folder.parent if folder.parent.exists() else Path.cwd()).call(
+        "clone", "-q", "--", url, str(folder.resolve()), check=False)
+    if code != 0:
+        raise CrmError(f"cannot clone {url}: {' '.join(err.split())[:400]}.",
+                       "Check the URL and your access to it ('git ls-remote URL').")
+    root = folder.resolve()
+    ensure_repo_setup(root)
+    git = Git(root)
+    if user:
+        git.run("config", "--local", "user.name", user)
+        if not email and not git.text("config", "user.email", check=False):
+            email = placeholder_email(user)  # or git refuses every commit, a pull's merge commit included
+    if email:
+        git.run("config", "--local", "user.email", email)
+    return root
 
 
-def git_run(root: Path, *args: str, input_data: bytes | None = None, check: bool = True) -> bytes:
-    """Run the git command (for the hot paths that should not import GitPython)."""
-    try:
-        done = subprocess.run(["git", *args], cwd=root, input=input_data, capture_output=True, timeout=600,
-                              check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise CrmError(f"git could not be run ({exc}).", "Install git to use sync and history.") from None
-    if check and done.returncode != 0:
-        raise CrmError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()}.",
-                       "Check the repository with 'git status'.")
-    return done.stdout
+def placeholder_email(user: str) -> str:
+    import re
+
+    local = re.sub(r"[^A-Za-z0-9._-]+", ".", user).strip(".") or "user"
+    return f"{local}@localhost"
+
+
+def clone_folder_name(url: str) -> str:
+    """The folder git itself would clone into: the URL's last part without ``.git``."""
+    tail = url.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return tail.removesuffix(".git") or "vault"
 
 
 def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
@@ -132,7 +153,8 @@ def read_blobs(root: Path, specs: list[str]) -> list[bytes | None]:
     (None for a missing one)."""
     if not specs:
         return []
-    data = git_run(root, "cat-file", "--batch", input_data="".join(s + "\n" for s in specs).encode())
+    request = "".join(s + "\n" for s in specs).encode("utf-8", "surrogateescape")  # names git gave us as bytes
+    data = git_run(root, "cat-file", "--batch", input_data=request)
     out: list[bytes | None] = []
     pos = 0
     for _ in specs:

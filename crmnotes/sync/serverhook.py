@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,8 +193,9 @@ def _resolve(git_dir: Path, ref: str) -> str:
 
 
 def _is_ancestor(git_dir: Path, old: str, new: str) -> bool:
-    done = subprocess.run(["git", "merge-base", "--is-ancestor", old, new], cwd=git_dir, capture_output=True)
-    return done.returncode == 0
+    from .gitcmd import Git
+
+    return Git(git_dir).succeeds("merge-base", "--is-ancestor", old, new)
 
 
 def _new_commits(git_dir: Path, new: str) -> list[str]:

@@ -1,13 +1,14 @@
 """What state the vault's git repository is in, for ``crm check``: an
 unfinished merge or rebase left by a plain ``git pull``, or a lock file left
-by a git process that died.  Reads ``.git`` directly; no GitPython import."""
+by a git process that died.  Reads ``.git`` directly where it can."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from ..errors import CrmError
 from ..model import Problem
+from .gitcmd import Git
 
 
 def repo_problems(root: Path) -> list[Problem]:
@@ -32,8 +33,6 @@ def repo_problems(root: Path) -> list[Problem]:
 
 def _unmerged(root: Path) -> list[str]:
     try:
-        done = subprocess.run(["git", "diff", "--name-only", "--diff-filter=U"], cwd=root, capture_output=True,
-                              text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        return Git(root).lines("diff", "--name-only", "--diff-filter=U")
+    except CrmError:  # the state is reported anyway, without the file names
         return []
-    return [line for line in done.stdout.splitlines() if line]

@@ -1,32 +1,47 @@
 """``crm sync``: commit local changes, merge the remote's, push.
 
 The order keeps every change safe: everything is committed before anything
-is fetched, so a merge never meets an uncommitted file; customer files merge
-through the crmnotes driver; a merge that stops on another file (e.g.
-crmnotes.yaml) is undone, leaving the vault as it was with the local commit
-kept; pushing never forces, and a push rejected because the remote moved is
-retried after another fetch and merge.
+is merged, so a merge never meets an uncommitted file; customer files merge
+through the crmnotes driver, in memory (``git merge-tree``), and the files
+move to the result only when none of them was saved meanwhile; a merge that
+stops on another file (e.g. crmnotes.yaml) is undone, leaving the vault as it
+was with the local commit kept; pushing never forces, and a push rejected
+because the remote moved is retried after another fetch and merge.
+
+Writers run while sync runs (``crm log`` in another terminal, the TUI whose
+auto-sync this is).  The span in which git may rewrite customer files (a
+commit, then the merge) holds the vault's write lock exclusively
+(``fsutil.vault_sync_lock``): crmnotes writers wait for it, so a save that
+reported success is never replaced by git.  Fetch and push hold no lock, and
+what is saved meanwhile is committed by the next round's commit.  A detached
+HEAD is refused before anything is committed: a commit there would live only
+in the reflog.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..errors import CrmError
+from ..fsutil import LockTimeout, vault_sync_lock
+from .gitcmd import Git, GitError
 from .guard import refuse_staged_secrets
 from .message import EMPTY_TREE, describe_staged
 from .repo import ensure_repo_setup, identity_env, init_repo
 
 PUSH_ATTEMPTS = 3
+MERGE_ATTEMPTS = 3
 CUSTOMERS_PREFIX = "customers/"
 GIT_MARKER = b"<<<<<<< "
+LOCKS = Path(".crmnotes") / "locks"
+ONE_SYNC_WAIT = 120.0  # a second sync of the same vault (the TUI's auto-sync, a terminal) waits this long
 
 
 class SyncError(CrmError):
-    """Sync stopped; local work is committed and safe."""
+    """Sync stopped; it says where the local work is."""
 
     exit_code = 3
 
@@ -42,6 +57,7 @@ class SyncReport:
     merged_files: list[str] = field(default_factory=list)
     pushed: bool = False
     notes: list[str] = field(default_factory=list)
+    not_shared: list[str] = field(default_factory=list)  # files left out of the commit, each with why
 
 
 def sync(root: Path, message: str = "", progress: Callable[[str], None] | None = None) -> SyncReport:
@@ -50,38 +66,68 @@ def sync(root: Path, message: str = "", progress: Callable[[str], None] | None =
     ``progress`` (optional) is told each step as it starts, for a face to show.
     """
     step = progress or (lambda _text: None)
-    import git  # deferred: GitPython costs ~100 ms to import
-
     if not (root / ".git").exists():
         init_repo(root)
     ensure_repo_setup(root)
-    try:
-        repo = git.Repo(root)
-    except git.exc.GitError as exc:
-        raise CrmError(f"{root} is not a usable git repository ({exc}).",
-                       "Run 'crm init' or 'git init' in it.") from None
+    git = Git(root, identity_env(root))
+    if not git.succeeds("rev-parse", "--git-dir"):
+        raise CrmError(f"{root} is not a usable git repository.", "Run 'crm init' or 'git init' in it.")
     report = SyncReport()
-    env = identity_env(repo)
-    try:
-        _refuse_unfinished(repo)
-        step("committing local changes")
-        report.committed = commit_all(repo, root, message, env)
-        _sync_remote(repo, root, report, env, step)
-    except git.GitCommandError as exc:
-        raise SyncError(f"git {exc.command[1] if len(exc.command) > 1 else ''} failed: {_stderr(exc)}.",
-                        "Check the repository with 'git status'; your changes are committed locally.") from None
+    with _one_sync_at_a_time(root):
+        _refuse_unfinished(git)
+        branch = current_branch(git)
+        try:
+            step("committing local changes")
+            with writers_paused(root):
+                commit_all(git, root, message, report)
+            _sync_remote(git, root, branch, message, report, step)
+        except GitError as exc:
+            raise SyncError(f"git {exc.command} failed: {exc.stderr or f'exit {exc.returncode}'}.",
+                            f"Check the repository with 'git status'; {where_work_is(git)}.") from None
     return report
 
 
-def _stderr(exc: Any) -> str:
-    text = str(getattr(exc, "stderr", "") or exc).strip()
-    text = text.removeprefix("stderr:").strip().strip("'").strip()
-    return " ".join(text.split())[:400]
+@contextlib.contextmanager
+def _one_sync_at_a_time(root: Path) -> Iterator[None]:
+    from filelock import FileLock, Timeout
+
+    locks = root / LOCKS
+    locks.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(locks / "sync.lock"), timeout=ONE_SYNC_WAIT):
+            yield
+    except Timeout:
+        raise SyncError("another crm sync of this vault is still running.",
+                        "Wait for it to finish, then run 'crm sync' again.") from None
 
 
-def _refuse_unfinished(repo: Any) -> None:
-    git_dir = Path(repo.git_dir)
-    unmerged = _unmerged(repo)
+@contextlib.contextmanager
+def writers_paused(root: Path) -> Iterator[None]:
+    """The span in which git may rewrite customer files: no crmnotes writer saves meanwhile."""
+    try:
+        with vault_sync_lock(root / LOCKS):
+            yield
+    except LockTimeout:
+        raise SyncError("crmnotes kept writing to the vault, so sync could not start its commit and merge; "
+                        "nothing was changed.", "Run 'crm sync' again in a moment.") from None
+
+
+def where_work_is(git: Git) -> str:
+    """One true sentence about the local work, at the moment it is said."""
+    try:
+        raw = git.run("status", "--porcelain", "-z", "--no-renames").split(b"\0")
+    except CrmError:
+        return "the files in the vault are as they were saved"
+    pending = [entry for entry in raw if entry and _shareable(entry[3:])]  # "XY name"
+    if not pending:
+        return "everything saved in the vault is committed locally and nothing was lost"
+    return (f"{len(pending)} file(s) saved after the last commit are in the vault but not committed yet "
+            "(nothing was lost; the next 'crm sync' commits them)")
+
+
+def _refuse_unfinished(git: Git) -> None:
+    git_dir = Path(git.root) / git.text("rev-parse", "--git-dir")
+    unmerged = _unmerged(git)
     if unmerged:
         raise SyncError(f"an earlier merge is unfinished: {', '.join(unmerged)} still conflict.",
                         "Edit those files, 'git add' them and run 'crm sync' again (or 'git merge --abort').")
@@ -91,51 +137,107 @@ def _refuse_unfinished(repo: Any) -> None:
                             "Finish it ('git rebase --continue') or abort it, then run 'crm sync' again.")
 
 
-def _unmerged(repo: Any) -> list[str]:
-    out = repo.git.diff("--name-only", "--diff-filter=U")
-    return [line for line in out.splitlines() if line]
+def _unmerged(git: Git) -> list[str]:
+    return git.lines("diff", "--name-only", "--diff-filter=U")
 
 
-def commit_all(repo: Any, root: Path, message: str, env: dict[str, str]) -> str:
-    """Stage everything and commit it with a message naming what changed;
-    returns the subject, or "" when there was nothing to commit."""
-    import git
+def current_branch(git: Git) -> str:
+    """The checked-out branch; a detached HEAD is refused before anything is committed."""
+    code, out, _ = git.call("symbolic-ref", "-q", "--short", "HEAD", check=False)
+    if code == 0:
+        return out.decode("utf-8", "surrogateescape").strip()
+    sha = git.text("rev-parse", "--short", "HEAD", check=False) or "?"
+    holders = git.lines("for-each-ref", "--format=%(refname:short)", "--contains", "HEAD", "refs/heads/")
+    if holders:
+        hint = f"Run 'git switch {holders[0]}' (your saved changes come along), then 'crm sync' again."
+    else:
+        target = (git.lines("for-each-ref", "--format=%(refname:short)", "refs/heads/") or ["main"])[0]
+        hint = ("Its commits are on no branch: keep them with 'git switch -c rescue', then "
+                f"'git switch {target}' and 'git merge rescue', then run 'crm sync' again.")
+    raise SyncError(f"the vault is on a detached HEAD (commit {sha}), not a branch; nothing was committed.", hint)
 
-    repo.git.add("--all")
+
+def commit_all(git: Git, root: Path, message: str, report: SyncReport | None = None) -> str:
+    """Stage everything that can be shared and commit it with a message naming
+    what changed; returns the subject, or "" when there was nothing to commit.
+    Files that cannot be shared are left out and named in ``report.not_shared``."""
+    git.run("add", "--all")
+    skipped = _unstage_unshareable(git)
     refuse_staged_secrets(root)
-    merging = (Path(repo.git_dir) / "MERGE_HEAD").exists()
-    if repo.head.is_valid() and not merging and not repo.index.diff("HEAD"):
+    if report is not None:
+        fresh = [s for s in skipped if s not in report.not_shared]
+        report.not_shared += fresh
+        report.notes += fresh  # the faces that show notes (the TUI) show these too
+    has_head = git.succeeds("rev-parse", "--verify", "-q", "HEAD")
+    merging = git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD")
+    if has_head and not merging and git.succeeds("diff", "--cached", "--quiet", "HEAD"):
         return ""
-    base = "HEAD" if repo.head.is_valid() else EMPTY_TREE
-    subject, body = describe_staged(root, base)
+    if not has_head and not git.run("ls-files", "-z"):
+        return ""
+    subject, body = describe_staged(root, "HEAD" if has_head else EMPTY_TREE)
     if message:
         subject, body = message, "\n".join(filter(None, [subject, body]))
     try:
-        repo.git.commit("-m", subject, *(["-m", body] if body else []), env=env)
-    except git.GitCommandError as exc:
-        raise SyncError(f"the commit was refused: {_stderr(exc)}.",
+        git.run("commit", "-q", "-m", subject, *(["-m", body] if body else []))
+    except GitError as exc:
+        raise SyncError(f"the commit was refused: {exc.stderr}.",
                         "Fix what it names (crm check lists sensitive numbers), then run 'crm sync' again; "
                         "your changes are still in the files.") from None
+    if report is not None:
+        if report.committed:
+            report.notes.append(f"also committed what was saved while syncing: {subject}")
+        else:
+            report.committed = subject
     return subject
 
 
-def pick_remote(repo: Any) -> tuple[str, str] | None:
+def _unstage_unshareable(git: Git) -> list[str]:
+    """New files whose names are not UTF-8 (a zip made on Windows unpacks GBK
+    names): another clone could not even name them, so they stay out of the
+    commit; returns one sentence for each."""
+    raw = git.run("diff", "--cached", "--name-status", "--no-renames", "-z")
+    fields = raw.split(b"\0")
+    skipped = []
+    for status, name in zip(fields[::2], fields[1::2], strict=False):
+        if status == b"A" and not _shareable(name):
+            git.run("rm", "--cached", "-q", "--", name.decode("utf-8", "surrogateescape"))
+            skipped.append(_unshareable_sentence(name))
+    return skipped
+
+
+def _shareable(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _unshareable_sentence(name: bytes) -> str:
+    shown = name.decode("utf-8", "backslashreplace")
+    guess = ""
+    with contextlib.suppress(UnicodeDecodeError):
+        guess = f" (perhaps '{name.decode('gb18030').rsplit('/', 1)[-1]}')"
+    return (f"{shown} was not shared: its file name is not UTF-8 (e.g. unpacked from a zip made on Windows). "
+            f"Rename it{guess} and run 'crm sync' again.")
+
+
+def pick_remote(git: Git, branch: str) -> tuple[str, str] | None:
     """(remote, branch) to sync with: the branch's upstream, else origin or the only remote."""
-    if repo.head.is_detached:
-        raise SyncError("the vault is on a detached HEAD, not a branch.", "Check out a branch ('git switch main').")
-    branch = repo.active_branch
-    tracking = branch.tracking_branch()
-    if tracking is not None:
-        return tracking.remote_name, tracking.remote_head
-    names = [r.name for r in repo.remotes]
+    upstream = git.text("for-each-ref", "--format=%(upstream:remotename)%00%(upstream:remoteref)",
+                        f"refs/heads/{branch}", check=False)
+    remote, _, ref = upstream.partition("\0")
+    if remote and ref.startswith("refs/heads/"):
+        return remote, ref.removeprefix("refs/heads/")
+    names = git.lines("remote")
     if not names:
         return None
-    return ("origin" if "origin" in names else names[0]), branch.name
+    return ("origin" if "origin" in names else names[0]), branch
 
 
-def _sync_remote(repo: Any, root: Path, report: SyncReport, env: dict[str, str],
+def _sync_remote(git: Git, root: Path, branch: str, message: str, report: SyncReport,
                  step: Callable[[str], None]) -> None:
-    chosen = pick_remote(repo)
+    chosen = pick_remote(git, branch)
     if chosen is None:
         report.notes.append("no remote is configured: committed locally only "
                             "(add one with 'git remote add origin URL' to share the vault).")
@@ -143,111 +245,139 @@ def _sync_remote(repo: Any, root: Path, report: SyncReport, env: dict[str, str],
     report.remote, report.branch = chosen
     for _attempt in range(PUSH_ATTEMPTS):
         step(f"fetching from {report.remote}")
-        _fetch(repo, report)
+        _fetch(git, report)
         step(f"merging {report.remote}/{report.branch}")
-        _merge_remote(repo, root, report, env)
+        with writers_paused(root):
+            commit_all(git, root, message, report)  # what was saved during the fetch
+            _merge_remote(git, root, report)
         step(f"pushing to {report.remote}")
-        if _push(repo, report):
+        if _push(git, branch, report):
             return
-    raise SyncError(f"the remote {report.remote} kept changing while syncing; your changes are committed locally.",
-                    "Run 'crm sync' again.")
+    raise SyncError(f"the remote {report.remote} kept changing while syncing.",
+                    f"Run 'crm sync' again; {where_work_is(git)}.")
 
 
-def _fetch(repo: Any, report: SyncReport) -> None:
-    import git
-
+def _fetch(git: Git, report: SyncReport) -> None:
     try:
-        repo.git.fetch(report.remote)
-    except git.GitCommandError as exc:
-        raise SyncError(f"cannot reach the remote '{report.remote}' ({_stderr(exc)}); your changes are committed "
-                        "locally and nothing was lost.",
-                        "Check the network or the remote URL ('git remote -v'), then run 'crm sync' again.") from None
+        git.run("fetch", report.remote)
+    except GitError as exc:
+        raise SyncError(f"cannot reach the remote '{report.remote}' ({exc.stderr}).",
+                        f"Check the network or the remote URL ('git remote -v'), then run 'crm sync' again; "
+                        f"{where_work_is(git)}.") from None
 
 
-def _remote_ref(repo: Any, report: SyncReport) -> str | None:
+def _merge_remote(git: Git, root: Path, report: SyncReport) -> None:
     ref = f"refs/remotes/{report.remote}/{report.branch}"
-    import git
-
-    try:
-        repo.git.rev_parse("--verify", "-q", ref)
-    except git.GitCommandError:  # the remote has no such branch yet
-        return None
-    return ref
-
-
-def _merge_remote(repo: Any, root: Path, report: SyncReport, env: dict[str, str]) -> None:
-    import git
-
-    ref = _remote_ref(repo, report)
-    if ref is None:
+    if not git.succeeds("rev-parse", "--verify", "-q", ref):
         return  # an empty remote, or a new branch: the push creates it
-    count = int(repo.git.rev_list("--count", f"HEAD..{ref}"))
+    count = int(git.text("rev-list", "--count", f"HEAD..{ref}"))
     if count == 0:
         return
-    files = [f for f in repo.git.diff("--name-only", f"HEAD...{ref}").splitlines() if f]
+    files = git.lines("diff", "--name-only", f"HEAD...{ref}")
     title = f"sync: merge {report.remote}/{report.branch}"
-    try:
-        repo.git.merge("--no-edit", "-m", title, ref, env=env)
-    except git.GitCommandError:
-        _settle_conflicts(repo, root, report, env, title)
+    for _attempt in range(MERGE_ATTEMPTS):
+        outcome = _merge_in_memory(git, ref, title)
+        if outcome == "merged":
+            break
+        if outcome == "conflicts":
+            _merge_in_worktree(git, root, report, ref, title)
+            break
+        # An editor (not crmnotes, whose writers wait) saved a merged file after the commit: commit it, merge again.
+        if not commit_all(git, root, "", report):
+            raise GitError(("read-tree",), 1, outcome)
+    else:
+        raise SyncError(f"files kept changing in an editor while syncing, so {report.remote}/{report.branch} "
+                        "was not merged.", f"Save and close them, then run 'crm sync' again; {where_work_is(git)}.")
     report.merged_commits += count
     report.merged_files += [f for f in files if f not in report.merged_files]
 
 
-def _settle_conflicts(repo: Any, root: Path, report: SyncReport, env: dict[str, str], title: str) -> None:
+def _merge_in_memory(git: Git, ref: str, title: str) -> str:
+    """Merge without letting git touch a file it cannot check: ``merge-tree``
+    merges the commits (customer files through the crmnotes driver) into a
+    tree, the merge commit is made from it, and ``read-tree`` moves the index
+    and the files from HEAD to it, refusing (and writing nothing) when a file
+    it would change was saved meanwhile.  (``git merge`` would instead rewind
+    every file to how it found them when it stops, an editor's saves of the
+    last seconds included.)  Returns "merged", "conflicts", or git's refusal."""
+    head = git.text("rev-parse", "HEAD")
+    theirs = git.text("rev-parse", ref)
+    if git.succeeds("merge-base", "--is-ancestor", head, theirs):
+        commit = theirs  # nothing local to merge: fast-forward
+    else:
+        # The driver names each side's author from GITHEAD_<sha>, which git merge sets and merge-tree does not.
+        code, out, _err = git.call("merge-tree", "--write-tree", "HEAD", theirs, check=False,
+                                   env={f"GITHEAD_{theirs}": ref})
+        if code != 0:  # conflicts (1), or a git without merge-tree --write-tree (before 2.38)
+            return "conflicts"
+        commit = git.text("commit-tree", out.split()[0].decode(), "-p", head, "-p", theirs, "-m", title)
+    code, _, err = git.call("read-tree", "-m", "-u", head, commit, check=False)
+    if code != 0:
+        return err.strip() or "read-tree refused"
+    git.run("update-ref", "-m", title, "HEAD", commit, head)
+    return "merged"
+
+
+def _merge_in_worktree(git: Git, root: Path, report: SyncReport, ref: str, title: str) -> None:
+    """``git merge``, for a merge with conflicts to settle (or an old git)."""
+    code, _, err = git.call("merge", "--no-edit", "-m", title, ref, check=False)
+    if code == 0:
+        return
+    if not git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD"):
+        raise GitError(("merge",), code, err)
+    _settle_conflicts(git, root, report, title)
+
+
+def _settle_conflicts(git: Git, root: Path, report: SyncReport, title: str) -> None:
     """Customer files deleted on one side and edited on the other keep the
     edited file (a follow-up is never lost); any other conflict undoes the
     merge and tells the user what to do."""
     stuck = []
-    for path in _unmerged(repo):
-        stages = {line.split()[2] for line in repo.git.ls_files("-u", "--", path).splitlines()}
+    for path in _unmerged(git):
+        stages = {line.split()[2] for line in git.lines("ls-files", "-u", "--", path)}
         target = root / path
         one_sided = not {"2", "3"} <= stages
         if path.startswith(CUSTOMERS_PREFIX) and one_sided and target.is_file() \
                 and GIT_MARKER not in target.read_bytes():
-            repo.git.add("--", path)
+            git.run("add", "--", path)
         else:
             stuck.append(path)
     if stuck:
-        repo.git.merge("--abort")
+        git.run("merge", "--abort")
         raise SyncError(
             f"{', '.join(stuck)} changed both here and on {report.remote} in ways that cannot be merged "
-            "automatically; the merge was undone and your vault is as it was (your changes are committed locally).",
+            f"automatically; the merge was undone and your vault is as it was ({where_work_is(git)}).",
             f"Run 'git merge {report.remote}/{report.branch}', fix the conflict in those files, "
             "'git add' them, 'git commit', then 'crm sync' again.")
-    repo.git.commit("--no-edit", "-m", title, env=env)
+    git.run("commit", "-q", "--no-edit", "-m", title)
 
 
-def _push(repo: Any, report: SyncReport) -> bool:
+def _push(git: Git, branch: str, report: SyncReport) -> bool:
     """True when pushed; False when the remote moved (fetch and merge again)."""
-    import git
+    has_upstream = bool(git.text("for-each-ref", "--format=%(upstream)", f"refs/heads/{branch}", check=False))
+    args = (["--set-upstream", report.remote, f"{branch}:{report.branch}"] if not has_upstream
+            else [report.remote, f"HEAD:refs/heads/{report.branch}"])
+    code, _, err = git.call("push", *args, check=False)
+    if code == 0:
+        report.pushed = True
+        return True
+    text = " ".join(err.split())[:400]
+    raced = any(word in text for word in ("[rejected]", "non-fast-forward", "fetch first", "failed to update ref",
+                                          "cannot lock ref"))
+    from .serverhook import refusal_summary
 
-    args = [report.remote, f"HEAD:refs/heads/{report.branch}"]
-    tracking = repo.active_branch.tracking_branch()
-    try:
-        if tracking is None:
-            repo.git.push("--set-upstream", report.remote, f"{repo.active_branch.name}:{report.branch}")
-        else:
-            repo.git.push(*args)
-    except git.GitCommandError as exc:
-        text = _stderr(exc)
-        raced = any(word in text for word in ("[rejected]", "non-fast-forward", "fetch first", "failed to update ref",
-                                              "cannot lock ref"))
-        from .serverhook import refusal_summary
-
-        if reason := refusal_summary(text):  # the team's server hook said why
-            raise SyncError(f"the team's server refused your push: {reason}; your change stays in a local "
-                            "commit and nothing was lost.",
-                            "Ask the customer's owner or a manager to make that change; to take yours back, "
-                            f"'git reset {report.remote}/{report.branch}' keeps it in your files, uncommitted, "
-                            "to edit before the next 'crm sync'.") from None
-        if "[remote rejected]" in text and not raced:  # a hook or branch protection said no: retrying cannot help
-            raise SyncError(f"the remote '{report.remote}' refused the push ({text}); your changes are committed "
-                            "locally and nothing was lost.",
-                            "Ask whoever runs the remote why (protected branch, hook, permissions).") from None
-        if raced:
-            return False  # the remote moved: fetch, merge and push again
-        raise SyncError(f"cannot push to '{report.remote}' ({text}); your changes are committed locally.",
-                        "Check the network and your access to the remote, then run 'crm sync' again.") from None
-    report.pushed = True
-    return True
+    if reason := refusal_summary(text):  # the team's server hook said why
+        raise SyncError(f"the team's server refused your push: {reason}; your change stays in a local "
+                        "commit and nothing was lost.",
+                        "Ask the customer's owner or a manager to make that change; to take yours back, "
+                        f"'git reset {report.remote}/{report.branch}' keeps it in your files, uncommitted, "
+                        "to edit before the next 'crm sync'.")
+    if "[remote rejected]" in text and not raced:  # a hook or branch protection said no: retrying cannot help
+        raise SyncError(f"the remote '{report.remote}' refused the push ({text}).",
+                        f"Ask whoever runs the remote why (protected branch, hook, permissions); "
+                        f"{where_work_is(git)}.")
+    if raced:
+        return False  # the remote moved: fetch, merge and push again
+    raise SyncError(f"cannot push to '{report.remote}' ({text}).",
+                    f"Check the network and your access to the remote, then run 'crm sync' again; "
+                    f"{where_work_is(git)}.")

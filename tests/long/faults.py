@@ -30,7 +30,7 @@ def _isolate(home: Path) -> None:
 
 
 def suites(scale: float) -> list[tuple[str, Callable[[Path, int], Tally]]]:
-    from tests.long import faults_values
+    from tests.long import faults_sync, faults_values
     from tests.reliability import concurrency, crash, fuzz, index_faults, sync_faults
 
     def n(count: int) -> int:
@@ -68,6 +68,8 @@ def suites(scale: float) -> list[tuple[str, Callable[[Path, int], Tally]]]:
         ("sync: dropped fetch", lambda b, s: sync_faults.dropped_fetch(b)),
         ("sync: killed mid-merge", lambda b, s: sync_faults.killed_sync(b, s, n(20))),
         ("sync: left mid-merge by git pull", lambda b, s: sync_faults.plain_git_pull_mid_merge(b)),
+        ("sync vs writers, watcher, editor", lambda b, s: faults_sync.sync_versus_writers(b, s, n(40), kills=False)),
+        ("sync vs writers, kill -9", lambda b, s: faults_sync.sync_versus_writers(b, s, n(40), kills=True)),
         ("parser fuzz", fuzzing),
         ("bad values corpus", lambda b, s: faults_values.bad_values(b, s, n(200))),
     ]

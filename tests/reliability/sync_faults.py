@@ -9,10 +9,22 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
-from .harness import Broken, Tally, all_entries, child_env, customer_files, lost_entries, run, run_killed_after, timed
+from .harness import (
+    Broken,
+    Tally,
+    all_entries,
+    child_env,
+    customer_files,
+    entries,
+    lost_entries,
+    run,
+    run_killed_after,
+    timed,
+)
 
 XC = "星辰科技有限公司"
 
@@ -182,3 +194,80 @@ def plain_git_pull_mid_merge(base: Path) -> Tally:
             raise Broken(f"crm {name} did not explain the unfinished merge: {text.strip()}")
     tally.lost += everything_kept(expected, bob)
     return tally
+
+
+def writers_during_sync(base: Path, seed: int, writers: int = 2, logs: int = 6) -> Tally:
+    """``crm log`` processes write one customer of alice's clone while alice
+    syncs in a loop and bob keeps logging and syncing the same customer, so
+    alice's syncs run the merge driver on the very file being written.  Every
+    ``crm log`` that reported success must be in alice's file, and after a
+    final sync in bob's."""
+    rng = random.Random(seed)
+    tally = Tally()
+    _remote, alice, bob = team(base)
+    succeeded: list[str] = []
+    outputs: list[subprocess.CompletedProcess[str]] = []
+    stop = threading.Event()
+
+    def write(i: int) -> None:
+        for j in range(logs):
+            text = f"写入者{seed}-{i} 第{j}次 电话沟通"
+            done = run(alice, "log", XC, "--note", text, "--at", f"2036-{1 + i % 12:02d}-{1 + j % 28:02d} "
+                       f"{rng.randrange(24):02d}:{rng.randrange(60):02d}", ok=False)
+            outputs.append(done)
+            if done.returncode == 0:
+                succeeded.append(text)
+
+    def bob_loop() -> None:
+        k = 0
+        while not stop.is_set():
+            text = f"bob {seed} 第{k}次 微信"
+            if run(bob, "log", XC, "--note", text, "--at", f"2037-01-01 {k // 60 % 24:02d}:{k % 60:02d}",
+                   ok=False).returncode == 0:
+                succeeded.append(text)
+            outputs.append(run(bob, "sync", ok=False))
+            k += 1
+
+    def alice_loop() -> None:
+        while not stop.is_set():
+            done = run(alice, "sync", ok=False)
+            outputs.append(done)
+            if "merged" in done.stdout:
+                tally.faults += 1  # a merge of bob's work into the file the writers are writing
+            tally.notes["alice sync " + ("ok" if done.returncode == 0 else "refused")] += 1
+
+    run(bob, "log", XC, "--note", f"bob {seed} 先推送", "--at", "2036-12-31 23:00")
+    run(bob, "sync")  # alice's first sync merges the customer while the writers start
+    succeeded.append(f"bob {seed} 先推送")
+    loops = [threading.Thread(target=bob_loop), threading.Thread(target=alice_loop)]
+    pool = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in loops + pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    stop.set()
+    for thread in loops:
+        thread.join()
+    for out in outputs:
+        text = out.stdout + out.stderr
+        if "Traceback" in text or "internal error" in text:
+            raise Broken(f"a crm process crashed while sync and writers raced: {text.strip()}")
+        if out.returncode != 0:
+            tally.notes["refused: " + text.strip().split(";")[0].split(":", 2)[-1].strip()[:70]] += 1
+    tally.inputs += writers * logs
+    run(alice, "sync")
+    run(bob, "sync")
+    run(alice, "sync")
+    for root in (alice, bob):
+        notes = Counter(key[3] for key in entries((root / _path_of(root, XC)).read_bytes()))
+        missing = [text for text in succeeded if not notes[text]]
+        tally.lost += len(missing)
+        if missing:
+            tally.notes[f"lost in {root.name}: {missing[:3]}"] += 1
+    return tally
+
+
+def _path_of(root: Path, ref: str) -> str:
+    import json
+
+    return json.loads(run(root, "show", ref, "--json").stdout)["path"]
