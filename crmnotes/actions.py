@@ -27,6 +27,7 @@ from .model import (
     Problem,
     date_issue,
     format_minute,
+    out_of_range,
     parse_when,
 )
 from .naming import customer_relpath, new_id
@@ -211,7 +212,12 @@ def prepare_followup(vault: Vault, customer: Customer, entry: LogEntry,
 
 def _parse_next_step(raw: str, followup: FollowUp, issues: list[FieldIssue], today: date) -> None:
     """``2026-12-05 15:00 @李娜 发送报价``, ``明天下午3点 回访``: relative dates count from ``today``."""
-    step = parse_step(note.clean_text(raw).strip(), today)
+    text = note.clean_text(raw).strip()
+    step = parse_step(text, today)
+    head = text.partition(" ")[0]
+    if step is None and out_of_range(head):
+        issues.append(FieldIssue("next", date_issue(head)))
+        return
     if step is None:
         issues.append(FieldIssue("next", f"'{raw}' must start with a date (e.g. '2026-12-01 15:00 @李娜 send the "
                                          f"quote'; accepted: {ACCEPTED_FORMS})"))

@@ -32,7 +32,8 @@ def customer(vault: Vault, name: str, fields: dict, *, contacted: date | None = 
 
 def with_config(vault: Vault, extra: str) -> Vault:
     path = vault.root / "crmnotes.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("cadence:\n", "cadence:\n" + extra, 1), encoding="utf-8")
+    text = path.read_text(encoding="utf-8").replace("  tags: {risk/高: 3/week}\n", "")  # the template's own
+    path.write_text(text.replace("cadence:\n", "cadence:\n" + extra, 1), encoding="utf-8")
     return Vault(vault.root)
 
 

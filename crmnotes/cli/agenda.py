@@ -14,7 +14,7 @@ from .. import tasks as task_lib
 from ..config import fold
 from ..when import parse_when_text
 from .customers import fitted_table, open_vault, parse_day, report_unreadable, user_of
-from .output import console, print_json, print_note, safe
+from .output import console, print_json, print_note, ranked_columns, safe
 
 
 def _today(value: str | None) -> date:
@@ -53,8 +53,8 @@ def tasks(ctx: click.Context, mine: bool, assignee: str, overdue: bool, on_day: 
     if as_json:
         print_json([task.to_json(vault, today) for task in found])
         return
-    console().print(fitted_table(["when", "status", "customer", "assignee", "what"], _task_rows(found, today),
-                                 flexible={"customer", "what"}))
+    columns = ranked_columns(["when", "status", "customer", "assignee", "what"], {"customer", "what"})
+    console().print(fitted_table(columns, _task_rows(found, today)))
     console().print(Text(f"{len(found)} open task(s)", style="dim"))
 
 
@@ -129,7 +129,8 @@ def agenda(ctx: click.Context, days: int, mine: bool, on_day: str | None, as_jso
         rows = [[safe(i.when_text(), "red" if section == "overdue" else ""), safe(i.customer.name, "bold"),
                  safe(i.who), safe(i.rule), safe(i.what)] for i in part]
         console().print(Text(titles[section], style="bold underline"))
-        console().print(fitted_table(["when", "customer", "who", "kind", "what"], rows, flexible={"customer", "what"}))
+        columns = ranked_columns(["when", "customer", "who", "kind", "what"], {"customer", "what"})
+        console().print(fitted_table(columns, rows))
     console().print(Text(f"{len(items)} item(s) up to {days} day(s) from {today.isoformat()}", style="dim"))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .customers import fitted_table, label, open_vault, print_note
-from .output import console, print_json, safe
+from .output import console, print_json, ranked_columns, safe
 
 _fields = (
     click.option("--channel", default="", help="The source it brings customers from (id or label)."),
@@ -96,8 +96,8 @@ def campaign_ls(ctx: click.Context, as_json: bool) -> None:
     table = [[safe(r["id"]), safe(r["name"], "bold"), safe(label(vault, "sources", r["channel"])),
               safe(r["start"] or ""), safe(r["end"] or ""), safe(_number(r["cost"])), safe(r["leads"]),
               safe(r["won"])] for r in rows]
-    console().print(fitted_table(["id", "name", "channel", "start", "end", "cost", "leads", "won"], table,
-                                 flexible={"name"}))
+    headers = ["id", "name", "channel", "start", "end", "cost", "leads", "won"]
+    console().print(fitted_table(ranked_columns(headers, {"name"}), table))
 
 
 @campaign.command(name="show")
@@ -135,7 +135,7 @@ def campaign_report(ctx: click.Context, ref: str | None, as_json: bool) -> None:
         return
     columns = ["id", "leads", "won", "won_value", "cost_per_lead", "cost_per_won", "roi"]  # --json has every figure
     table = [[safe(_number(r[c], c in campaigns.PERCENT)) for c in columns] for r in rows]
-    console().print(fitted_table(columns, table, flexible=set()))
+    console().print(fitted_table(ranked_columns(columns, frozenset()), table))
 
 
 def _print_evaluation(evaluation: dict[str, Any]) -> None:

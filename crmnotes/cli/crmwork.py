@@ -20,7 +20,17 @@ from ..actions import _jsonable
 from ..errors import CrmError
 from . import complete
 from .customers import label, open_vault, parse_assignments, print_note, user_of
-from .output import Column, console, error_console, fitted_table, print_json, print_warning, safe, write_export
+from .output import (
+    Column,
+    console,
+    error_console,
+    fitted_table,
+    print_json,
+    print_warning,
+    ranked_columns,
+    safe,
+    write_export,
+)
 
 
 def _money(value: Any) -> str:
@@ -559,8 +569,7 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
 
 def report_columns(headers: list[str]) -> list[Column]:
     """Names and labels may be shortened; a report's later columns go first when even that does not fit."""
-    return [Column(h, drop=i, cut=h in {"name", "label", "tag", "source", "reason", "owner"}, min_width=8)
-            for i, h in enumerate(headers)]
+    return ranked_columns(headers, {"name", "label", "tag", "source", "reason", "owner", "deal"})
 
 
 def _of(customers: list[Any], owner: str) -> list[Any]:

@@ -124,6 +124,12 @@ class Column:
     min_width: int = 10
 
 
+def ranked_columns(headers: list[str], cut: set[str] | frozenset[str] = frozenset()) -> list[Column]:
+    """Columns in order of importance (the last dropped first when the terminal is narrow);
+    the ``cut`` ones (names, free text) are shortened with an ellipsis before anything is dropped."""
+    return [Column(h, drop=i, cut=h in cut, min_width=14) for i, h in enumerate(headers)]
+
+
 _GAP = 3  # cells between two columns: a separator and its padding
 
 
