@@ -219,7 +219,9 @@ def _next_step(customer: Customer, config: VaultConfig, day: date) -> Candidate 
     if not steps:
         return None
     first, others = steps[0], steps[1:]
-    reason = f"next step planned for {first.describe()}"
+    # what comes first: a narrow table cuts the end of the reason, and the date has its own column
+    reason = (f"next step: {first.what} (planned for {first.day.isoformat()})" if first.what
+              else f"next step planned for {first.day.isoformat()}")
     if others:
         reason += "; also " + "; ".join(s.describe() for s in others)
     return Candidate(first.day, reason, "next-step")
