@@ -1,0 +1,26 @@
+"""Daily use of ``crm`` as a real process, more of it: hand-written date-only
+entries, stage moves that are no contact, search snippets, exports."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from crmnotes.vault import Vault
+
+from .conftest import TODAY
+from .test_cli_daily import crm
+
+
+def test_a_date_only_heading_written_after_a_timed_entry_that_day_is_the_latest(example_vault: Vault) -> None:
+    root = example_vault.root
+    day, later = TODAY.isoformat(), (TODAY + timedelta(days=3)).isoformat()
+    crm(root, "log", "星辰", "--note", "电话确认报价细节", "--at", f"{day} 15:59", "--next", f"{later} 发送报价单")
+    path = next(root.glob("customers/*/xingchen*.md"))
+    with path.open("a", encoding="utf-8") as handle:  # the user adds an entry by hand, without a time
+        handle.write(f"\n## {day} 微信 李娜\n\n陈总同意下周面谈。\n\n下一步: {day} 面谈并确认合同条款\n")
+    data = json.loads(crm(root, "show", "星辰", "--json")[1])
+    assert data["followups"][-1]["note"].startswith("陈总同意下周面谈")
+    assert data["followups"][-1]["next"] == f"{day} 面谈并确认合同条款"
+    _, due, _ = crm(root, "due", "--json")
+    assert "面谈并确认合同条款" in due
