@@ -51,7 +51,7 @@ from .vault import ScanResult, Vault
 CATALOG_FILE = "catalog.txt"
 LISTING_FILE = "listing.txt"
 OLD_CATALOG_FILES = ("catalog.json",)  # earlier layouts, removed when the new one is written
-CATALOG_VERSION = 11
+CATALOG_VERSION = 12
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 _UTF8 = ("utf-8", "surrogatepass")  # file names that are not UTF-8 come back the same
 
@@ -155,7 +155,7 @@ def _read(vault: Vault, rel: str, size: int, mtime: int) -> _Record:
         error = f"{detail} {exc.hint}".strip()
         return _Record(rel, size, mtime, [_KIND_ERROR, _json(error)], [[error], None, None, None])
     followups = customer.followups
-    latest = max(followups, key=lambda f: f.at) if followups else None  # the entry due.next_due reads
+    latest = max((f for f in followups if f.is_contact), key=lambda f: f.at, default=None)  # what due reads
     kept = [FollowUp(at=latest.at, has_time=latest.has_time, next_date=latest.next_date,
                      next_what=latest.next_what)] if latest else []
     listed = Listed(path=path, meta=customer.meta, followups=kept, problems=customer.problems,

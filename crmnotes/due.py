@@ -66,7 +66,7 @@ def _contact_due(customer: Customer, config: VaultConfig, today: date) -> DueInf
     fm_next = customer.next_followup
     if fm_next is not None and (last is None or fm_next > last.date()):
         planned.append((fm_next, ""))
-    latest = max(customer.followups, key=lambda f: f.at, default=None)
+    latest = max((f for f in customer.followups if f.is_contact), key=lambda f: f.at, default=None)
     if latest is not None and latest.next_date is not None:
         planned.append((latest.next_date, latest.next_what))
     if planned:

@@ -24,3 +24,18 @@ def test_a_date_only_heading_written_after_a_timed_entry_that_day_is_the_latest(
     assert data["followups"][-1]["next"] == f"{day} 面谈并确认合同条款"
     _, due, _ = crm(root, "due", "--json")
     assert "面谈并确认合同条款" in due
+
+
+def test_a_deal_stage_move_is_no_contact_and_keeps_the_planned_step(example_vault: Vault) -> None:
+    root = example_vault.root
+    before = json.loads(crm(root, "show", "星辰", "--json")[1])
+    crm(root, "deal", "set", "星辰", "1", "--stage", "negotiation", "--note", "客户要求加急")
+    data = json.loads(crm(root, "show", "星辰", "--json")[1])
+    assert data["followups"][-1]["note"].startswith("商机「数据安全平台一期」阶段")  # the move is still on record
+    assert data["last_contact"] == before["last_contact"]
+    assert data["due_reason"] == before["due_reason"] and "提交正式报价并约陈总会议" in data["due_reason"]
+    _, due, _ = crm(root, "due", "--json")
+    assert "提交正式报价并约陈总会议" in due
+    _, listing, _ = crm(root, "ls", "--json")
+    row = next(r for r in json.loads(listing) if r["name"] == "星辰科技有限公司")
+    assert row["last_contact"] == before["last_contact"]
