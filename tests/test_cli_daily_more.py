@@ -39,3 +39,14 @@ def test_a_deal_stage_move_is_no_contact_and_keeps_the_planned_step(example_vaul
     _, listing, _ = crm(root, "ls", "--json")
     row = next(r for r in json.loads(listing) if r["name"] == "星辰科技有限公司")
     assert row["last_contact"] == before["last_contact"]
+
+
+def test_search_snippets_show_the_matching_text_without_headings_or_entry_meta(example_vault: Vault) -> None:
+    root = example_vault.root
+    crm(root, "log", "星辰", "--channel", "wechat", "--note", "王经理确认采购预算已经批下来了")
+    _, out, _ = crm(root, "search", "采购预算", "--json")
+    hit = next(h for h in json.loads(out) if h["name"] == "星辰科技有限公司")
+    snippet = hit["snippet"]
+    assert "采购预算" in snippet
+    for noise in ("跟进记录", "wechat", " · ", "##"):
+        assert noise not in snippet, snippet
