@@ -4,11 +4,13 @@ entries, stage moves that are no contact, search snippets, exports."""
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 from crmnotes.vault import Vault
 
-from .conftest import TODAY
+from .conftest import TODAY, run_process
 from .test_cli_daily import crm
 
 
@@ -50,3 +52,18 @@ def test_search_snippets_show_the_matching_text_without_headings_or_entry_meta(e
     assert "采购预算" in snippet
     for noise in ("跟进记录", "wechat", " · ", "##"):
         assert noise not in snippet, snippet
+
+
+def test_first_sync_to_a_new_bare_remote_makes_its_default_branch_the_vaults(tmp_path: Path) -> None:
+    root = tmp_path / "团队"
+    run_process("init", str(root), "--example", cwd=tmp_path)
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "-c", "init.defaultBranch=master", "init", "-q", "--bare", str(remote)], check=True)
+    subprocess.run(["git", "remote", "add", "origin", str(remote)], cwd=root, check=True)
+    _, out, err = crm(root, "sync")
+    assert "default branch of origin to 'main'" in out + err
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True, capture_output=True)
+    assert (clone / "crmnotes.yaml").is_file() and list(clone.glob("customers/*/xingchen*.md"))
+    _, again, again_err = crm(root, "sync")
+    assert "default branch" not in again + again_err

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CrmError
+from .default_branch import point_remote_head
 from .guard import refuse_staged_secrets
 from .message import EMPTY_TREE, describe_staged
 from .repo import ensure_repo_setup, identity_env, init_repo
@@ -147,7 +148,9 @@ def _sync_remote(repo: Any, root: Path, report: SyncReport, env: dict[str, str],
         step(f"merging {report.remote}/{report.branch}")
         _merge_remote(repo, root, report, env)
         step(f"pushing to {report.remote}")
+        creates_branch = _remote_ref(repo, report) is None
         if _push(repo, report):
+            report.notes += [n for n in [creates_branch and point_remote_head(repo, report.remote, report.branch)] if n]
             return
     raise SyncError(f"the remote {report.remote} kept changing while syncing; your changes are committed locally.",
                     "Run 'crm sync' again.")
