@@ -3,6 +3,8 @@ entries, stage moves that are no contact, search snippets, exports."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 from datetime import timedelta
@@ -67,3 +69,21 @@ def test_first_sync_to_a_new_bare_remote_makes_its_default_branch_the_vaults(tmp
     assert (clone / "crmnotes.yaml").is_file() and list(clone.glob("customers/*/xingchen*.md"))
     _, again, again_err = crm(root, "sync")
     assert "default branch" not in again + again_err
+
+
+def test_exports_use_labels_warn_about_masked_phones_and_mask_landlines_by_area_code(example_vault: Vault,
+                                                                                      tmp_path: Path) -> None:
+    root = example_vault.root
+    crm(root, "add", "上海申江贸易有限公司", "--industry", "零售", "--contact", "周经理", "--phone", "021-63334444")
+    out = tmp_path / "客户.csv"
+    _, _, warned = crm(root, "export", "-o", str(out))
+    assert "masked" in warned and "--reveal" in warned
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig")))}
+    assert rows["星辰科技有限公司"]["stage"] == "意向" and rows["星辰科技有限公司"]["industry"] == "互联网"
+    assert rows["上海申江贸易有限公司"]["phone"] == "021-****4444"
+    masked = {r["phone"] for r in rows.values() if r["phone"]}
+    crm(root, "export", "-o", str(out), "--ids", "--reveal")
+    revealed = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert {r["stage"] for r in revealed} <= set(example_vault.config.stages.ids)
+    phones = masked | {r["phone"] for r in revealed if r["phone"]}
+    assert any(p.startswith("+") for p in phones) and not any(p.startswith("'") for p in phones)
