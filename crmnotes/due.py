@@ -196,6 +196,8 @@ def open_next_steps(customer: Customer) -> list[NextStep]:
 
 def _closes(later: FollowUp, planned: FollowUp) -> bool:
     assert planned.next_date is not None
+    if not later.is_contact and not later.done:  # a deal's stage move is no contact: the step stays open
+        return False
     replanned = later.next_date is not None and later.by == planned.by
     done = any(text.strip() in ("", "*", planned.next_what) for text in later.done)
     return replanned or done or later.at.date() >= planned.next_date

@@ -67,6 +67,10 @@ class FieldIssue:
     severity: str = SEVERITY_ERROR
 
 
+# The first line of the follow-up a deal's stage move writes: 商机「name」阶段：from → to
+DEAL_MOVE_NOTE = re.compile(r"商机「[^\n]*」阶段：")
+
+
 @dataclass
 class FollowUp:
     """One dated contact with a customer, as found in (or written to) the body."""
@@ -86,6 +90,12 @@ class FollowUp:
     has_time: bool = True
     line: int | None = None  # 1-based line of the heading in its file
     done: list[str] = field(default_factory=list)  # ``done:`` lines: the earlier next steps this entry closes
+
+    @property
+    def is_contact(self) -> bool:
+        """False for the entry a deal's stage move writes (``deals``): a record, not a talk with the customer,
+        so it neither counts as the last contact nor replaces the next step planned before it."""
+        return not (self.channel == "other" and DEAL_MOVE_NOTE.match(self.note) is not None)
 
     @property
     def next_text(self) -> str:
@@ -173,7 +183,7 @@ class Customer:
 
     @property
     def last_contact(self) -> datetime | None:
-        return max((f.at for f in self.followups), default=None)
+        return max((f.at for f in self.followups if f.is_contact), default=None)
 
     @property
     def created(self) -> datetime | None:

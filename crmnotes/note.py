@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .errors import FileFormatError
@@ -201,6 +201,7 @@ def _scan_entries(doc: Document) -> None:
         if open_entry is not None:
             start, level, followup, lines = open_entry
             _fill_entry(followup, lines, doc)
+            _after_earlier_entries_that_day(followup, doc)
             doc.entries.append(EntrySpan(start, end, level, followup))
             open_entry = None
 
@@ -225,6 +226,16 @@ def _scan_entries(doc: Document) -> None:
         pos += len(raw_line)
         line_no += 1
     close(len(text))
+
+
+def _after_earlier_entries_that_day(followup: FollowUp, doc: Document) -> None:
+    """A date-only heading has no time of day: file order places it after the entries above it on the same
+    day (a microsecond later, so every "latest" and every sort agrees without a second key)."""
+    if followup.has_time:
+        return
+    same_day = [e.followup.at for e in doc.entries if e.followup.at.date() == followup.at.date()]
+    if same_day:
+        followup.at = max(followup.at, max(same_day) + timedelta(microseconds=1))
 
 
 def _parse_heading(title: str, line_no: int, doc: Document) -> FollowUp | None:

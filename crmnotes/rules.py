@@ -66,8 +66,24 @@ def mask_phone(phone: str, region: str = "CN") -> str:
             national = digits[len(digits) - 10 :] if len(digits) > 10 else digits
     if len(national) <= 4:
         return prefix + "*" * len(national)
+    landline = _mask_cn_landline(national) if region == "CN" and not prefix else None
+    if landline is not None:
+        return landline
     keep_head = 3 if len(national) >= 9 else 1
     return prefix + national[:keep_head] + "*" * (len(national) - keep_head - 4) + national[-4:]
+
+
+def _mask_cn_landline(national: str) -> str | None:
+    """021-****5678 for a Chinese landline (with or without its trunk 0), keeping the area code whole;
+    None for a mobile number (11 digits from 1) or anything else."""
+    number = national.removeprefix("0")
+    if number.startswith("1") and not number.startswith("10"):
+        return None  # mobiles start with 1; Beijing's area code is 10
+    area = 2 if number[0] in "12" else 3  # 010 and 02x, else 0xxx
+    subscriber = number[area:]
+    if not 7 <= len(subscriber) <= 8 or number[0] == "0":
+        return None
+    return f"0{number[:area]}-" + "*" * (len(subscriber) - 4) + subscriber[-4:]
 
 
 # Calling codes of the regions most vaults are set to, so masking (every listing, search hit and

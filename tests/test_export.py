@@ -34,7 +34,7 @@ def test_csv_has_bom_neutralizes_formulas_and_masks(crm, example_vault: Vault, t
     assert by_name["星辰科技有限公司"]["phone"] == "138****8000"
     assert not any(cell.startswith(("=", "@")) for r in rows for cell in r.values())
     revealed = tmp_path / "r.csv"
-    crm("export", "-o", str(revealed), "--reveal", "--stage", "intent")
+    crm("export", "-o", str(revealed), "--reveal", "--stage", "intent", "--ids")
     shown = list(csv.DictReader(io.StringIO(revealed.read_text(encoding="utf-8-sig"))))
     assert {r["stage"] for r in shown} == {"intent"}
     assert "+8613800138000" in {r["phone"] for r in shown}  # a plain number is not "neutralized"

@@ -456,9 +456,11 @@ def _print_import(vault: Any, report: Any) -> None:
 @click.option("--until", default=None, metavar="YYYY-MM-DD", help="ics: follow-ups due up to this day "
               "(default: 30 days ahead).")
 @click.option("--events/--todos", default=True, help="ics: events at the task's time with alarms (default), or to-dos.")
+@click.option("--labels/--ids", default=None, help="csv/xlsx: stage, industry and other choices as labels (意向) "
+              "or ids (intent); default: labels in a Chinese vault.")
 @click.pass_context
 def export_command(ctx: click.Context, fmt: str | None, output: Path | None, stage: str, tag: str, owner: str,
-                   grade: str, mine: bool, reveal: bool, until: str | None, events: bool) -> None:
+                   grade: str, mine: bool, reveal: bool, until: str | None, events: bool, labels: bool | None) -> None:
     """Export customers (CSV, XLSX, JSON, vCard) or due follow-ups (iCalendar)."""
     from datetime import date, timedelta
 
@@ -480,9 +482,12 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     customers = chosen.customers
     today = date.today()
     limit = parse_day(until, "--until") if until else today + timedelta(days=30)
-    data = exporter.export(vault, customers, fmt, reveal=reveal, today=today, until=limit, events=events)
+    data = exporter.export(vault, customers, fmt, reveal=reveal, today=today, until=limit, events=events,
+                           labels=labels)
     if fmt == "vcf" and not reveal:
         print_warning("phone numbers are left out of the vCards; pass --reveal to include them.")
+    elif fmt in ("csv", "xlsx", "json") and not reveal and any(c.text("phone") for c in customers):
+        print_warning("phone numbers are masked (138****8000); pass --reveal to export them in full.")
     if output is None:
         write_export(data, fmt)
         return

@@ -6,7 +6,10 @@ a tab or a carriage return would be run as a formula by Excel or LibreOffice
 (CSV injection), so it is written with a leading apostrophe in CSV; XLSX
 cells are always written as explicit text, never as formulas.  Plain numbers
 such as ``+8613800138000`` or ``-5`` are left alone: they cannot run anything.
-Phones are masked unless ``reveal``.
+Phones are masked unless ``reveal``; a phone cell, masked (``138****8000``,
+``+44 79****0123``) or not, is never given the apostrophe (digits, ``*`` and
+spaces cannot run anything).  Choice values (stage, industry, ...) are written
+as their labels or their ids; by default labels in a Chinese vault.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ COLUMNS = ["id", "name", "industry", "contact", "phone", "email", "source", "sta
            "created", "next_followup", "last_contact"]
 _SKIP_EXTRA = {"deals", "tickets", "conflicts", "extra"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().-]*\d[\d\s().-]*$")
+_PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().*-]*\d[\d\s().*-]*$")  # a number, or a masked phone
 
 
 def neutralize(value: str) -> str:
@@ -57,8 +60,15 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def table(vault: Vault, customers: list[Customer], reveal: bool = False) -> tuple[list[str], list[list[str]]]:
+def labels_by_default(vault: Vault) -> bool:
+    """Choice values as labels for a vault kept in Chinese (its labels are what its users read), else ids."""
+    return vault.config.language.startswith("zh")
+
+
+def table(vault: Vault, customers: list[Customer], reveal: bool = False,
+          labels: bool | None = None) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the customers, extra scalar fields after the standard ones."""
+    labels = labels_by_default(vault) if labels is None else labels
     extras: list[str] = []
     for customer in customers:
         for key in customer.meta:
@@ -76,6 +86,11 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False) -> tupl
             from ..contacts import masked
 
             values["contacts"] = masked(values["contacts"], vault.config.phone_region)
+        if labels:
+            for key in COLUMNS + extras:
+                choices = vault.config.choices_for(key)
+                if choices is not None and isinstance(values.get(key), str):
+                    values[key] = choices.display(values[key])
         extra = customer.meta.get("extra") if isinstance(customer.meta.get("extra"), dict) else {}
         rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
     return header, rows
@@ -247,12 +262,12 @@ def refresh_feed(vault: Vault, today: date | None = None) -> Path | None:
 
 
 def export(vault: Vault, customers: list[Customer], fmt: str, *, reveal: bool = False, today: date | None = None,
-           until: date | None = None, events: bool = True) -> bytes:
+           until: date | None = None, events: bool = True, labels: bool | None = None) -> bytes:
     today = today or date.today()
     if fmt == "csv":
-        return to_csv(*table(vault, customers, reveal))
+        return to_csv(*table(vault, customers, reveal, labels))
     if fmt == "xlsx":
-        return to_xlsx(*table(vault, customers, reveal))
+        return to_xlsx(*table(vault, customers, reveal, labels))
     if fmt == "json":
         return to_json(vault, customers, reveal)
     if fmt == "vcf":

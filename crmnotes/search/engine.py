@@ -188,12 +188,10 @@ def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_
         body = body_of((vault.root / rel).read_bytes())
     except (OSError, FileFormatError):
         return Snippet()
-    # one line without markdown heading marks: snippets are shown in tables and JSON
-    text = " ".join(_HEADING_MARKS.sub("", body).split())
-    folded = text.lower()
-    spans = sorted(_find_all(folded, needles))
-    if not spans:
+    found = [(spans, text) for text in _paragraphs(body) if (spans := sorted(_find_all(text.lower(), needles)))]
+    if not found:
         return Snippet()
+    spans, text = max(found, key=lambda pair: len(pair[0]))  # the first paragraph with the most matches
     start = max(0, _best_start(spans, width) - width // 4)
     end = min(len(text), start + width)
     start = max(0, end - width)
@@ -202,7 +200,21 @@ def snippet_of(vault: Vault, rel: str, needles: list[str], width: int = SNIPPET_
     return Snippet(prefix + text[start:end] + suffix, shown)
 
 
-_HEADING_MARKS = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}(?:[ \t]|$)")
+
+
+def _paragraphs(body: str) -> list[str]:
+    """The body's prose, each paragraph on one line (snippets are shown in tables and JSON); headings,
+    the section titles and entry date/channel/author lines, are no text a user searched for."""
+    paragraphs: list[str] = []
+    lines: list[str] = []
+    for line in [*body.splitlines(), ""]:
+        if line.strip() and not _HEADING.match(line):
+            lines.append(line)
+        elif lines:
+            paragraphs.append(" ".join(" ".join(lines).split()))
+            lines = []
+    return paragraphs
 _FENCE_OPEN = re.compile(r"---[ \t]*\r?\n")  # the same fences as note.parse
 _FENCE_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
 

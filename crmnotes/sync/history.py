@@ -135,3 +135,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def uncommitted(root: Path, relpath: str) -> bool:
+    """Does the customer's file hold edits git has not committed (changed, or never added)?"""
+    return bool(git_run(root, "status", "--porcelain", "--", relpath, check=False).strip())

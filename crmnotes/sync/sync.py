@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import CrmError
 from ..fsutil import LockTimeout, vault_sync_lock
+from .default_branch import point_remote_head
 from .gitcmd import Git, GitError
 from .guard import refuse_staged_secrets
 from .message import EMPTY_TREE, describe_staged
@@ -251,7 +252,11 @@ def _sync_remote(git: Git, root: Path, branch: str, message: str, report: SyncRe
             commit_all(git, root, message, report)  # what was saved during the fetch
             _merge_remote(git, root, report)
         step(f"pushing to {report.remote}")
+        tracking = f"refs/remotes/{report.remote}/{report.branch}"
+        creates_branch = not git.succeeds("rev-parse", "--verify", "-q", tracking)
         if _push(git, branch, report):
+            note = creates_branch and point_remote_head(git, report.remote, report.branch)
+            report.notes += [note] if note else []
             return
     raise SyncError(f"the remote {report.remote} kept changing while syncing.",
                     f"Run 'crm sync' again; {where_work_is(git)}.")

@@ -75,7 +75,10 @@ class FormScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(safe_text(self.heading, multiline=False), classes="form-title")
+            title = safe_text(self.heading, multiline=False)
+            if intro := self.intro():
+                title.append("\n").append_text(safe_text(intro, "dim not bold", multiline=False))
+            yield Static(title, classes="form-title")
             yield Static("", id="form-error", classes="form-error")
             with VerticalScroll(id="form-body"):
                 for name, label, widget in self.fields():
@@ -88,6 +91,10 @@ class FormScreen(ModalScreen[Path | None]):
                 yield Button("Save ^s", variant="primary", id="save", compact=True)
                 yield from self.extra_buttons()
                 yield Button("Cancel esc", id="cancel", compact=True)
+
+    def intro(self) -> str:
+        """A line under the title saying what the form will record beyond its fields."""
+        return ""
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._ready_for_keys)
@@ -196,6 +203,9 @@ class LogForm(FormScreen):
         ]
 
     first_field = "note"
+
+    def intro(self) -> str:
+        return f"recorded as {self.crm.user} (user: in crmnotes.yaml or CRMNOTES_USER to change)"
 
     def save(self) -> Path | None:
         entry = actions.LogEntry(note=self.value("note"), channel=self.value("channel"), at=self.value("at"),

@@ -63,21 +63,32 @@ class HistoryScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def load(self) -> None:
-        from ...sync.history import customer_history, mask_phones  # deferred: only this screen runs git log
+        from ...sync.auto import settings
+        from ...sync.history import customer_history, mask_phones, uncommitted  # deferred: only here runs git log
 
         vault = self.crm.vault
+        pending = False
         try:
             changes = customer_history(vault.root, vault.relative(self.path))
+            pending = not settings(vault.config).commit and uncommitted(vault.root, vault.relative(self.path))
         except CrmError as exc:
             self.app.call_from_thread(self.notify, str(exc), title="No history", severity="error")
             changes = []
         if not self.crm.reveal:
             mask_phones(changes, vault.config.phone_region)
-        self.app.call_from_thread(self.show, changes)
+        self.app.call_from_thread(self.show, changes, pending)
 
-    def show(self, changes: list[Change]) -> None:
+    def show(self, changes: list[Change], pending: bool = False) -> None:
         self.changes = changes
-        self.query_one("#history-text", Static).update(render_changes(changes))
+        view = render_changes(changes)
+        if pending:
+            view = Group(Text(PENDING_NOTE, style="yellow"), Text(""), view)
+        self.query_one("#history-text", Static).update(view)
+
+
+PENDING_NOTE = ("This customer has edits that are not history yet: history shows commits, and auto_commit is off. "
+                "Press S (or run 'crm sync') to commit them, or set 'auto_commit: true' under 'sync:' "
+                "in crmnotes.yaml to commit every change as it is made.")
 
 
 def render_changes(changes: list[Change]) -> RenderableType:

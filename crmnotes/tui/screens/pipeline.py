@@ -7,6 +7,7 @@ forecast`` use); ``D`` edits the deal under the cursor, enter opens its customer
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -79,6 +80,7 @@ class PipelineScreen(Screen[None]):
         super().__init__()
         self.mine = False
         self.columns: list[deals.StageColumn] = []
+        self._redraw = asyncio.Lock()
 
     @property
     def crm(self) -> CrmApp:
@@ -110,23 +112,33 @@ class PipelineScreen(Screen[None]):
         self.app.call_from_thread(self.show, columns)
 
     async def show(self, columns: list[deals.StageColumn]) -> None:
-        """Rebuild the board, keeping the cursor on the same column and row."""
+        """Rebuild the board, keeping the cursor on the same column and row.
+
+        Two loads can finish close together (a save, then the vault watcher): the lock keeps one
+        rebuild from mounting its columns between the other's clearing and mounting."""
+        async with self._redraw:
+            await self._rebuild(columns)
+
+    async def _rebuild(self, columns: list[deals.StageColumn]) -> None:
         focused = self.focused if isinstance(self.focused, StageList) else None
-        where = (self.query(StageList).nodes.index(focused), focused.highlighted or 0) if focused else (0, 0)
+        where = (self.query(StageList).nodes.index(focused), focused.highlighted or 0) if focused else None
         self.columns = columns
         board = self.query_one("#board", Horizontal)
         await board.remove_children()
-        lists: list[StageList] = []
-        for column in columns:
-            stage_list = StageList(column.deals, self.crm.vault.config, classes="stage-cards")
-            lists.append(stage_list)
-            await board.mount(Vertical(Static(self._header(column), classes="stage-head"), stage_list,
-                                       classes="stage-col" + ("" if column.open else " -closed")))
-        if lists:
-            target = lists[min(where[0], len(lists) - 1)]
-            if target.option_count:
-                target.highlighted = min(where[1], target.option_count - 1)
-            target.focus()
+        lists = [StageList(column.deals, self.crm.vault.config, classes="stage-cards") for column in columns]
+        await board.mount_all(
+            Vertical(Static(self._header(column), classes="stage-head"), stage_list,
+                     classes="stage-col" + ("" if column.open else " -closed"))
+            for column, stage_list in zip(columns, lists, strict=True))
+        if not lists:
+            self._status()
+            return
+        if where is None:  # first showing: the first column with a card, so enter and D act on what looks selected
+            where = (next((i for i, s in enumerate(lists) if s.option_count), 0), 0)
+        target = lists[min(where[0], len(lists) - 1)]
+        if target.option_count:
+            target.highlighted = min(where[1], target.option_count - 1)
+        target.focus()
         self._status()
 
     def _header(self, column: deals.StageColumn) -> Text:
