@@ -33,7 +33,8 @@ def test_a_date_only_heading_written_after_a_timed_entry_that_day_is_the_latest(
 def test_a_deal_stage_move_is_no_contact_and_keeps_the_planned_step(example_vault: Vault) -> None:
     root = example_vault.root
     before = json.loads(crm(root, "show", "星辰", "--json")[1])
-    crm(root, "deal", "set", "星辰", "1", "--stage", "negotiation", "--note", "客户要求加急")
+    crm(root, "deal", "set", "星辰", "1", "--stage", "negotiation", "--proposal", "https://example.com/方案.pdf",
+        "--note", "客户要求加急")
     data = json.loads(crm(root, "show", "星辰", "--json")[1])
     assert data["followups"][-1]["note"].startswith("商机「数据安全平台一期」阶段")  # the move is still on record
     assert data["last_contact"] == before["last_contact"]
