@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .customers import open_vault
+from .common import open_vault
 
 if TYPE_CHECKING:
     from textual.app import App
