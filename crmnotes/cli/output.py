@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..safetext import json_bytes, json_text, terminal_text
 from ..sensitive import redact
 
-if TYPE_CHECKING:  # rich (~75 ms to import) loads when something is printed for a person, not for --json
+if TYPE_CHECKING:  # rich, a heavy import, loads when something is printed for a person, not for --json
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
