@@ -17,7 +17,7 @@ from . import note, rules
 from .config import CONFIG_FILE, fold
 from .dedupe import Candidate, DuplicateMatch, find_duplicates
 from .due import DueInfo, due_list, effective_stage
-from .errors import CrmError, DuplicateError, ValidationError
+from .errors import CrmError, DuplicateError, ValidationError, refuse_errors
 from .filters import SORT_KEYS, Filters, has_tag, list_customers  # noqa: F401 (re-exported: the faces use actions.X)
 from .model import (
     SEVERITY_ERROR,
@@ -134,7 +134,7 @@ def add_customer(vault: Vault, draft: NewCustomer, *, force: bool = False, now: 
                  existing: list[Customer] | None = None) -> Customer:
     now = (now or datetime.now()).replace(second=0, microsecond=0)
     meta, issues = prepare_new_customer(vault, draft, now)
-    _refuse_errors(issues)
+    refuse_errors(issues)
     if not force:
         matches = duplicates_of(vault, meta, existing)
         if matches:
@@ -153,12 +153,6 @@ def duplicates_of(vault: Vault, meta: dict[str, Any], existing: list[Customer] |
     new = Candidate(str(meta.get("id", "")), str(meta.get("name", "")), (str(phone),) if phone else (),
                     str(meta.get("email") or ""))
     return find_duplicates(new, vault.candidates(pool))
-
-
-def _refuse_errors(issues: list[FieldIssue]) -> None:
-    errors = [i for i in issues if i.severity == SEVERITY_ERROR]
-    if errors:
-        raise ValidationError(errors, hint="Nothing was written.")
 
 
 # ------------------------------------------------------------------ log
@@ -230,7 +224,7 @@ def log_followup(vault: Vault, customer: Customer, entry: LogEntry, *, now: date
     """Append a follow-up; a stage move and a next step also update the fields."""
     now = (now or datetime.now()).replace(second=0, microsecond=0)
     followup, issues = prepare_followup(vault, customer, entry, now)
-    _refuse_errors(issues)
+    refuse_errors(issues)
 
     def edit(doc: note.Document) -> str:
         changes: dict[str, Any] = {}
@@ -253,13 +247,13 @@ def log_followup(vault: Vault, customer: Customer, entry: LogEntry, *, now: date
 def set_fields(vault: Vault, customer: Customer, raw: dict[str, str]) -> Customer:
     """Change front-matter fields from strings; an empty value removes the field."""
     values, issues = rules.prepare_fields(raw, vault.config)
-    _refuse_errors(issues)
+    refuse_errors(issues)
     merged = dict(customer.meta)
     merged.update({k: v for k, v in values.items() if v is not None})
     for key in [k for k, v in values.items() if v is None]:
         merged.pop(key, None)
     changed = set(values)
-    _refuse_errors([i for i in rules.validate_meta(merged, vault.config) if i.field in changed])
+    refuse_errors([i for i in rules.validate_meta(merged, vault.config) if i.field in changed])
     values = seal_values(vault.config, values, str(merged.get("owner") or ""))  # fields crmnotes.yaml encrypts
     changes = {k: (note.DELETE if v is None else v) for k, v in values.items()}
 
@@ -308,7 +302,7 @@ def add_contact(vault: Vault, customer: Customer, name: str, role: str = "", pho
     item, issues = prepared_contact(name, role, phone, email, vault.config)
     if not item.get("name"):
         issues.insert(0, FieldIssue(CONTACTS_KEY, "the contact needs a name"))
-    _refuse_errors(issues)
+    refuse_errors(issues)
 
     def edit(doc: note.Document) -> str:
         fresh = Customer(path=customer.path, meta=doc.meta)
@@ -639,7 +633,7 @@ def record_table(vault: Vault, kind: str, items: list[dict[str, Any]]) -> tuple[
     keys = [*known, *dict.fromkeys(extra)]
     rows = []
     for index, item in enumerate(items):
-        cells = {key: "" if item.get(key) is None else str(_jsonable(item.get(key))) for key in keys}
+        cells = {key: "" if item.get(key) is None else str(jsonable(item.get(key))) for key in keys}
         cells["id"] = str(item.get("id") or index + 1)
         for key, list_name in choices.items():
             cells[key] = choice_label(vault, list_name, cells[key])
@@ -663,7 +657,7 @@ def customer_json(
 
     today = today or date.today()
     customer = opened(customer)
-    data: dict[str, Any] = {k: _jsonable(v) for k, v in customer.meta.items()}
+    data: dict[str, Any] = {k: jsonable(v) for k, v in customer.meta.items()}
     phone = customer.text("phone")
     due = next_due(customer, vault.config, today)
     data.update({
@@ -678,20 +672,21 @@ def customer_json(
         "due": due.due.isoformat() if due else None, "due_reason": due.reason if due else None,
         "path": vault.relative(customer.path),
         "followups": [f.to_json() for f in customer.followups],
-        "deals": [_jsonable(d) for d in customer.deals], "tickets": [_jsonable(t) for t in customer.tickets],
+        "deals": [jsonable(d) for d in customer.deals], "tickets": [jsonable(t) for t in customer.tickets],
     })
     if "contacts" in customer.meta and not reveal:
         from .contacts import masked
 
-        data["contacts"] = _jsonable(masked(customer.meta["contacts"], vault.config.phone_region))
+        data["contacts"] = jsonable(masked(customer.meta["contacts"], vault.config.phone_region))
     return data
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Front-matter values as JSON can hold them: dates as ISO text, date-times to the minute."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return format_minute(value)
     if isinstance(value, date):

@@ -36,9 +36,9 @@ from typing import Any
 
 from . import deals, note, rules
 from .config import VaultConfig, fold
-from .errors import CrmError, FileFormatError, ValidationError
+from .errors import CrmError, FileFormatError, refuse_errors
 from .fsutil import atomic_write
-from .model import SEVERITY_ERROR, Customer, FieldIssue, Problem, parse_when
+from .model import Customer, FieldIssue, Problem, parse_when
 from .vault import Vault
 
 CAMPAIGNS_DIR = "campaigns"
@@ -177,16 +177,10 @@ def _slug(name: str) -> str:
     return slugify(name) if name else ""
 
 
-def _refuse(issues: list[FieldIssue]) -> None:
-    errors = [i for i in issues if i.severity == SEVERITY_ERROR]
-    if errors:
-        raise ValidationError(errors, hint="Nothing was written.")
-
-
 def add(vault: Vault, draft: CampaignInput) -> Campaign:
     """Write a new campaign file; never over an existing one."""
     meta, issues = prepare(vault.config, draft)
-    _refuse(issues)
+    refuse_errors(issues)
     path = folder(vault) / f"{meta['id']}.md"
     from . import yamlsafe
 
@@ -201,7 +195,7 @@ def add(vault: Vault, draft: CampaignInput) -> Campaign:
 def update(vault: Vault, campaign: Campaign, draft: CampaignInput) -> Campaign:
     """Change the given fields only; the rest of the file stays byte for byte."""
     _, issues = prepare(vault.config, draft, campaign.meta)
-    _refuse(issues)
+    refuse_errors(issues)
 
     def edit(doc: note.Document) -> str:
         changed, _ = prepare(vault.config, draft, doc.meta)

@@ -37,8 +37,8 @@ from typing import Any
 
 from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
-from .errors import CrmError, ValidationError
-from .model import SEVERITY_ERROR, Customer, FieldIssue, FollowUp, date_issue, parse_when
+from .errors import CrmError, refuse_errors
+from .model import Customer, FieldIssue, FollowUp, date_issue, parse_when
 from .team import person_value
 from .vault import Vault
 
@@ -315,12 +315,6 @@ def _parse_probability(raw: str) -> int | float:
     return value
 
 
-def _refuse(issues: list[FieldIssue]) -> None:
-    errors = [i for i in issues if i.severity == SEVERITY_ERROR]
-    if errors:
-        raise ValidationError(errors, hint="Nothing was written.")
-
-
 # ------------------------------------------------------------------ finding
 
 
@@ -366,7 +360,7 @@ def add_deal(vault: Vault, customer: Customer, draft: DealInput, *, by: str = ""
     if not draft.owner.strip():
         draft.owner = customer.owner or by
     deal, issues = prepare_deal(vault.config, draft, root=vault.root, today=today or now.date())
-    _refuse(issues)
+    refuse_errors(issues)
 
     def edit(doc: note.Document) -> str:
         current = _deals_in(doc)
@@ -386,7 +380,7 @@ def set_deal(vault: Vault, customer: Customer, ref: str, draft: DealInput, *, by
     now = (now or datetime.now()).replace(second=0, microsecond=0)
     index = find_deal(customer.deals, ref)
     _, issues = prepare_deal(vault.config, draft, customer.deals[index], root=vault.root, today=now.date())
-    _refuse(issues)
+    refuse_errors(issues)
 
     def edit(doc: note.Document) -> str:
         current = _deals_in(doc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .model import SEVERITY_ERROR
 from .sensitive import redact
 
 if TYPE_CHECKING:
@@ -56,6 +57,13 @@ class ValidationError(CrmError):
         more = f" (and {len(issues) - 1} more problem{'s' if len(issues) > 2 else ''})" if len(issues) > 1 else ""
         super().__init__(f"{first.field}: {first.message}{more}.", hint)
         self.issues = issues
+
+
+def refuse_errors(issues: list[FieldIssue]) -> None:
+    """Raise ValidationError if any issue is an error; warnings alone let a write go ahead."""
+    errors = [i for i in issues if i.severity == SEVERITY_ERROR]
+    if errors:
+        raise ValidationError(errors, hint="Nothing was written.")
 
 
 class DuplicateError(CrmError):

@@ -29,8 +29,8 @@ from typing import Any
 
 from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
-from .errors import CrmError, ValidationError
-from .model import SEVERITY_ERROR, Customer, FieldIssue, date_issue, parse_when
+from .errors import CrmError, refuse_errors
+from .model import Customer, FieldIssue, date_issue, parse_when
 from .team import person_value
 from .vault import Vault
 
@@ -142,19 +142,13 @@ def _tickets_in(doc: note.Document) -> list[dict[str, Any]]:
     return [dict(t) for t in value]
 
 
-def _refuse(issues: list[FieldIssue]) -> None:
-    errors = [i for i in issues if i.severity == SEVERITY_ERROR]
-    if errors:
-        raise ValidationError(errors, hint="Nothing was written.")
-
-
 def open_ticket(vault: Vault, customer: Customer, draft: TicketInput, *, by: str = "",
                 today: date | None = None) -> tuple[Customer, str]:
     """Add a ticket; returns the updated customer and the new ticket's id."""
     if not draft.owner.strip():
         draft.owner = customer.owner or by
     ticket, issues = prepare_ticket(vault.config, draft, today=today)
-    _refuse(issues)
+    refuse_errors(issues)
     new_id: list[str] = []
 
     def edit(doc: note.Document) -> str:
@@ -171,7 +165,7 @@ def update_ticket(vault: Vault, customer: Customer, ref: str, draft: TicketInput
     """Change a ticket's fields (status, priority, resolution, satisfaction, ...)."""
     index = find_ticket(customer.tickets, ref)
     _, issues = prepare_ticket(vault.config, draft, customer.tickets[index], today)
-    _refuse(issues)
+    refuse_errors(issues)
 
     def edit(doc: note.Document) -> str:
         current = _tickets_in(doc)

@@ -6,7 +6,9 @@ at the start of a next step and hands back the rest.  Relative forms count from
 ``today`` (in a file: the entry's own day).  A month and day without a year is
 the next such day on or after ``today``.  Month names ("Dec 5", "5 December
 2026") are read by python-dateutil; the Chinese and relative forms it lacks are
-read here.  Years outside ``MIN_YEAR``..``MAX_YEAR`` are refused.
+read here.  The forms files hold (``2026-12-05 15:00``, ``2026/12/05``) are read
+by ``model.parse_when``, the files' own parser, so a typed date and a stored one
+agree; dates outside ``model``'s one range are refused with its sentence.
 """
 
 from __future__ import annotations
@@ -18,19 +20,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from .errors import CrmError
+from .model import MAX_YEAR, MIN_YEAR, date_issue, parse_when
 
-MIN_YEAR, MAX_YEAR = 1900, 2999
-
-ACCEPTED_FORMS = ("2026-12-05, 2026/12/05, 2026年12月5日, 12月5日, 12-05, Dec 5, today, tomorrow, "
+ACCEPTED_FORMS = ("2026-12-05, 2026/12/05, 2026.12.5, 2026年12月5日, 12月5日, 12-05, Dec 5, today, tomorrow, "
                   "+3d, +2w, in 3 days, next monday, friday, end of month, 今天, 明天, 后天, 3天后, 2周后, "
                   "下周一, 周五, 月底; optionally followed by a time: 15:00, 3pm, 下午3点, 上午9点半")
 
 
 class DateTextError(CrmError):
-    """A date the parser could not read: the message lists the accepted forms."""
+    """A date the parser could not read: ``model.date_issue``'s sentence, and the accepted forms."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(f"cannot read '{text}' as a date.", f"Write one of: {ACCEPTED_FORMS}.")
+        super().__init__(f"{date_issue(text, 'a form listed next')}.", f"Write one of: {ACCEPTED_FORMS}.")
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,12 @@ def _looks_like_time_alone(text: str) -> bool:
 
 
 def parse_when_text(text: str, today: date) -> When:
-    """The whole of ``text`` as a date (and time), or ``DateTextError`` listing the accepted forms."""
+    """The whole of ``text`` as a date (and time), or ``DateTextError`` listing the accepted forms.
+
+    The front door for dates people type (CLI options, forms): what a file accepts, then the spoken forms."""
+    typed = parse_when(text)
+    if typed is not None:  # a file's form: its time always has a colon
+        return When(typed.date(), typed.time() if any(c in text for c in ":：") else None)
     found = leading_when(text, today)
     if found is None or found[1].strip():
         raise DateTextError(text.strip())

@@ -110,15 +110,12 @@ async def test_tui_tasks_view_lists_open_steps(tmp_path) -> None:
 async def test_log_form_takes_a_spoken_date_with_time_and_assignee(tmp_path) -> None:
     from crmnotes.tui.screens.forms import LogForm
 
-    from .test_tui import XINGCHEN, search_for
+    from .test_tui import XINGCHEN, open_form_on_xingchen
 
     vault = Vault(actions.create_vault(tmp_path / "vault", example=True, today=DAY))
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await search_for(app, pilot, "数据安全")
-        await pilot.press("enter", "l")
-        await pilot.pause()
+        await open_form_on_xingchen(app, pilot, "l")
         assert isinstance(app.screen, LogForm)
         await type_text(pilot, "电话确认报价")
         await pilot.press("tab")

@@ -173,7 +173,10 @@ def test_due_lists_who_and_why(crm: Crm) -> None:
     assert by_name["星辰科技有限公司"]["status"] == "due" and "提交正式报价" in by_name["星辰科技有限公司"]["reason"]
     later = crm("due", "--on", (TODAY.replace(year=TODAY.year + 1)).isoformat(), "--owner", "李娜", "--json").json()
     assert {i["name"] for i in later} == {"杭州绿洲健康管理有限公司"}
-    assert "not a date" in crm("due", "--on", "tomorrow", ok=False).stderr
+    refused = crm("due", "--on", "下辈子", ok=False).stderr
+    assert "not a date" in refused and "明天" in refused  # the one message of typed dates, listing the forms
+    in_a_week = (TODAY + timedelta(days=7)).isoformat()
+    assert crm("due", "--on", "+1w", "--json").json() == crm("due", "--on", in_a_week, "--json").json()
 
 
 def test_check_passes_on_examples_and_locates_problems(crm: Crm) -> None:

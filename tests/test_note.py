@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmnotes import note
-from crmnotes.actions import _jsonable
+from crmnotes.actions import jsonable
 from crmnotes.errors import FileFormatError
 from crmnotes.model import FollowUp
 
@@ -21,7 +21,7 @@ GOLDEN = sorted(DATA.glob("*.md"))
 
 def describe(doc: note.Document) -> dict:
     return {
-        "meta": _jsonable(doc.meta), "bom": doc.bom, "newline": doc.newline,
+        "meta": jsonable(doc.meta), "bom": doc.bom, "newline": doc.newline,
         "followups": [f.to_json() | {"title": f.title, "line": f.line} for f in doc.followups],
         "problems": [{"line": p.line, "severity": p.severity, "code": p.code} for p in doc.problems],
     }

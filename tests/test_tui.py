@@ -81,6 +81,14 @@ async def search_for(app: CrmApp, pilot, query: str) -> None:  # type: ignore[no
     await settle(app, pilot)
 
 
+async def open_form_on_xingchen(app: CrmApp, pilot, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Find 星辰 by a search, open its detail and press ``key`` there (l: the log form, e: the edit form)."""
+    await settle(app, pilot)
+    await search_for(app, pilot, "数据安全")
+    await pilot.press("enter", key)
+    await pilot.pause()
+
+
 def table(app: CrmApp) -> CustomerTable:
     return app.main.table
 
@@ -172,10 +180,7 @@ async def test_log_followup_lands_in_the_file_as_crm_log_would(vault: Vault, tmp
     twin = Vault(actions.create_vault(tmp_path / "twin", example=True, today=DAY))
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await search_for(app, pilot, "数据安全")
-        await pilot.press("enter", "l")
-        await pilot.pause()
+        await open_form_on_xingchen(app, pilot, "l")
         assert isinstance(app.screen, LogForm)
         await type_text(pilot, "电话确认报价 陈总下周三可以见面")
         await pilot.press("tab")
@@ -199,10 +204,7 @@ async def test_invalid_log_shows_messages_and_writes_nothing(vault: Vault) -> No
     before = (vault.root / XINGCHEN).read_bytes()
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await search_for(app, pilot, "数据安全")
-        await pilot.press("enter", "l")
-        await pilot.pause()
+        await open_form_on_xingchen(app, pilot, "l")
         await pilot.press("tab")
         await type_text(pilot, "next week maybe")
         await pilot.press("ctrl+s")
@@ -220,10 +222,7 @@ async def test_invalid_field_value_shows_message_and_leaves_file_unchanged(vault
     before = (vault.root / XINGCHEN).read_bytes()
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await search_for(app, pilot, "数据安全")
-        await pilot.press("enter", "e")
-        await pilot.pause()
+        await open_form_on_xingchen(app, pilot, "e")
         form = app.screen
         assert isinstance(form, EditFieldsForm)
         phone = form.query_one("#f-phone")
@@ -243,10 +242,7 @@ async def test_edit_fields_writes_only_the_changed_field(vault: Vault) -> None:
     before = path.read_text(encoding="utf-8")
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await search_for(app, pilot, "数据安全")
-        await pilot.press("enter", "e")
-        await pilot.pause()
+        await open_form_on_xingchen(app, pilot, "e")
         form = app.screen
         form.query_one("#f-contact").value = "王建国"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")

@@ -13,8 +13,8 @@ import click
 from .. import tasks as task_lib
 from ..config import fold
 from ..when import parse_when_text
-from .customers import fitted_table, open_vault, parse_day, report_unreadable, user_of
-from .output import console, print_json, print_note, ranked_columns, safe
+from .common import open_vault, parse_day, report_unreadable, user_of
+from .output import console, fitted_table, print_json, print_note, ranked_columns, safe
 
 
 def _today(value: str | None) -> date:
@@ -154,7 +154,7 @@ def calendar(ctx: click.Context, output: Path | None, days: int, mine: bool, rev
     if mine:
         customers = [c for c in customers if fold(c.owner) == fold(user_of(vault))]
     target, count = exporter.write_feed(vault, customers, date.today(), days, output, reveal)
-    print_note(f"calendar: {count} event(s) up to {days} day(s) ahead written to {target}")
+    print_note(f"calendar: {count} event(s) up to {days} day(s) ahead written to {target}", stdout=True)
 
 
 @click.command()

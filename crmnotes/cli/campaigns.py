@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from .customers import fitted_table, label, open_vault, print_note
-from .output import console, print_json, ranked_columns, safe
+from .common import label, open_vault
+from .output import console, fitted_table, print_json, print_note, ranked_columns, safe
 
 _fields = (
     click.option("--channel", default="", help="The source it brings customers from (id or label)."),
@@ -65,17 +65,17 @@ def campaign_set(ctx: click.Context, ref: str, name: str, as_json: bool, **given
 
 
 def _result(vault: Any, found: Any, as_json: bool, message: str) -> None:
-    from ..actions import _jsonable
+    from ..actions import jsonable
 
     if as_json:
-        print_json({"path": vault.relative(found.path), **_jsonable(found.meta)})
+        print_json({"path": vault.relative(found.path), **jsonable(found.meta)})
     else:
         print_note(message)
 
 
 def _evaluations(ctx: click.Context, ref: str | None) -> tuple[Any, list[dict[str, Any]]]:
     from .. import campaigns, catalog
-    from .customers import report_unreadable
+    from .common import report_unreadable
 
     vault = open_vault(ctx)
     chosen, problems = ([campaigns.find(vault, ref)], []) if ref else campaigns.load(vault)

@@ -16,16 +16,17 @@ from typing import Any
 import click
 
 from .. import deals, tickets
-from ..actions import _jsonable
+from ..actions import jsonable
 from ..errors import CrmError
 from . import complete
-from .customers import label, open_vault, parse_assignments, print_note, user_of
+from .common import label, open_vault, parse_assignments, user_of
 from .output import (
     Column,
     console,
     error_console,
     fitted_table,
     print_json,
+    print_note,
     print_warning,
     ranked_columns,
     safe,
@@ -107,7 +108,7 @@ def deal_set(ctx: click.Context, ref: str, deal_ref: str, as_json: bool, **given
 
 def _print_deal_result(customer: Any, as_json: bool, message: str) -> None:
     if as_json:
-        print_json({"id": customer.id, "name": customer.name, "deals": _jsonable(customer.deals)})
+        print_json({"id": customer.id, "name": customer.name, "deals": jsonable(customer.deals)})
     else:
         print_note(message)
 
@@ -115,7 +116,7 @@ def _print_deal_result(customer: Any, as_json: bool, message: str) -> None:
 def deal_json(vault: Any, customer: Any, index: int, item: dict[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": customer.id, "customer": customer.name, "deal": item.get("id") or str(index + 1),
-        **_jsonable(item), "owner": item.get("owner") or customer.owner,
+        **jsonable(item), "owner": item.get("owner") or customer.owner,
         "probability": deals.probability_of(item, vault.config),
         "weighted": deals.weighted_of(item, vault.config),
         "path": vault.relative(customer.path),
@@ -195,7 +196,7 @@ def ticket_open(ctx: click.Context, ref: str, subject: str, kind: str, priority:
     draft = tickets.TicketInput(subject=subject, type=kind, priority=priority, owner=owner, due=due)
     updated, new_id = tickets.open_ticket(vault, customer, draft, by=user_of(vault))
     if as_json:
-        print_json({"id": updated.id, "name": updated.name, "ticket": new_id, "tickets": _jsonable(updated.tickets)})
+        print_json({"id": updated.id, "name": updated.name, "ticket": new_id, "tickets": jsonable(updated.tickets)})
         return
     click.echo(new_id)
     print_note(f"opened ticket {new_id} for {updated.name}")
@@ -241,7 +242,7 @@ def ticket_close(ctx: click.Context, ref: str, ticket_ref: str, resolution: str,
 
 def _print_ticket_result(customer: Any, as_json: bool, message: str) -> None:
     if as_json:
-        print_json({"id": customer.id, "name": customer.name, "tickets": _jsonable(customer.tickets)})
+        print_json({"id": customer.id, "name": customer.name, "tickets": jsonable(customer.tickets)})
     else:
         print_note(message)
 
@@ -264,7 +265,7 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
     status_id = vault.config.choice_set(tickets.STATUSES).canonical(status) if status else ""
     rows = tickets.ticket_rows(pool, status=status_id, open_only=not (show_all or status_id),
                                owner=owner or (user_of(vault) if mine else ""))
-    items = [{"customer_id": c.id, "customer": c.name, **_jsonable(t), "owner": t.get("owner") or c.owner,
+    items = [{"customer_id": c.id, "customer": c.name, **jsonable(t), "owner": t.get("owner") or c.owner,
               "path": vault.relative(c.path)} for c, t in rows]
     if as_json:
         print_json(items)
@@ -422,7 +423,7 @@ def _print_import(vault: Any, report: Any) -> None:
 
         for planned in report.created[:5]:
             out.print(safe(f"--- row {planned.row}", "dim"))
-            out.print(safe(dump(_jsonable(planned.meta)).rstrip()))
+            out.print(safe(dump(jsonable(planned.meta)).rstrip()))
     summary = (f"{len(report.created)} new, {len(report.duplicates)} duplicates "
                f"({'merged' if report.merges else 'skipped'}), {len(report.rejects)} rejected")
     fix = "Fix those rows, or pass --skip-bad to import the others (--rejects FILE saves them)."
@@ -466,7 +467,7 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
 
     from .. import actions, catalog
     from ..io import exporter
-    from .customers import parse_day, report_unreadable
+    from .common import parse_day, report_unreadable
 
     vault = open_vault(ctx)
     if output is not None and str(output) == "-":
@@ -523,7 +524,7 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
     """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
     repeat, satisfaction, completeness, acquisition."""
     from .. import catalog, reports
-    from .customers import parse_day
+    from .common import parse_day
 
     vault = open_vault(ctx)
     start = parse_day(since, "--since") if since else None

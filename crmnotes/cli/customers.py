@@ -14,56 +14,14 @@ from ..filters import SORT_KEYS, Filters
 from ..model import Customer, Problem, format_minute
 from ..vault import Vault
 from . import complete
-from .output import Column, console, fitted_table, print_json, print_json_text, print_warning, safe
+from .common import label, open_vault, parse_assignments, parse_day, report_unreadable, user_of
+from .output import Column, console, fitted_table, print_json, print_json_text, print_note, print_warning, safe
 
 if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
     from rich.text import Text
 
 
 SORT_CHOICES = [*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]
-
-
-def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
-    """The vault of ``--vault`` or the current folder; ``lazy_config`` parses crmnotes.yaml only
-    when something needs it (``ls --json`` / ``due --json`` answered from the listing cache do not)."""
-    from ..sync.repo import ensure_repo_setup  # cheap: reads .git/config, imports no GitPython
-
-    vault = Vault.find(ctx.find_root().obj.get("vault_path"), lazy_config=lazy_config)
-    ensure_repo_setup(vault.root)
-    if not lazy_config and vault.config.raw.get("members"):  # a team: say how to set an identity it lacks
-        user_of(vault)
-    return vault
-
-
-def user_of(vault: Vault) -> str:
-    """The user of this clone, mapped to a team member; says once how to set it when that fails."""
-    from ..identity import whoami
-
-    me = whoami(vault.root, vault.config)
-    ctx = click.get_current_context(silent=True)
-    said = ctx.find_root().meta if ctx else {}
-    if me.notice and not said.get("identity_notice"):
-        said["identity_notice"] = True
-        print_warning(me.notice)
-    return me.user
-
-
-def parse_day(value: str | None, option: str) -> date:
-    """A day typed on the command line (``None``, the option left out: today)."""
-    if value is None:
-        return date.today()
-    from ..model import date_issue, parse_when
-
-    when = parse_when(value)
-    if when is None:
-        raise CrmError(f"{option} {date_issue(value)}.", "Give a day as YYYY-MM-DD (or YYYY/MM/DD).")
-    return when.date()
-
-
-def label(vault: Vault, list_name: str, value: str) -> str:
-    from ..actions import choice_label
-
-    return choice_label(vault, list_name, value)
 
 
 # ------------------------------------------------------------------ init
@@ -129,22 +87,6 @@ def add(ctx: click.Context, name: str, industry: str, contact: str, phone: str, 
         return
     click.echo(customer.id)
     print_note(f"added {customer.name} -> {vault.relative(customer.path)}")
-
-
-def parse_assignments(items: tuple[str, ...] | list[str]) -> dict[str, str]:
-    result = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CrmError(f"'{item}' is not FIELD=VALUE.", "Write it like grade=A or tags=a,b (empty value removes).")
-        result[key.strip()] = value
-    return result
-
-
-def print_note(message: str) -> None:
-    from .output import error_console
-
-    error_console().print(safe(message, "dim"))
 
 
 # ------------------------------------------------------------------ log
@@ -415,11 +357,6 @@ def due_text(due: date | None, today: date) -> Text:
         return Text("")
     style = {"overdue": "red", "due": "yellow"}.get(status_of(due, today), "")
     return Text(due.isoformat(), style=style)
-
-
-def report_unreadable(vault: Vault, problems: list[Problem]) -> None:
-    for problem in problems:
-        print_warning(f"{problem.location(vault.root)}: {problem.message}")
 
 
 # ------------------------------------------------------------------ due

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..safetext import json_bytes, json_text, terminal_text
 from ..sensitive import redact
 
-if TYPE_CHECKING:  # rich (~75 ms to import) loads when something is printed for a person, not for --json
+if TYPE_CHECKING:  # rich, a heavy import, loads when something is printed for a person, not for --json
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -61,13 +61,16 @@ def print_warning(message: str) -> None:
     error_console().print(Text("crm: warning: ", style="yellow") + safe(redact(message)))
 
 
-def print_note(message: str) -> None:
-    """A dim status line: styled by rich at a terminal; for a pipe or a log, the same text
-    unstyled and unwrapped, without importing rich (~60 ms of ``crm index``)."""
-    if sys.stdout.isatty():
-        console().print(safe(message, "dim"))
+def print_note(message: str, *, stdout: bool = False) -> None:
+    """A dim status line on stderr, so it never mixes with data a pipe reads; ``stdout=True`` where
+    the line is the command's result (``crm index``, ``crm calendar``). Styled by rich at a terminal;
+    for a pipe or a log, the same text unstyled and unwrapped, without importing rich (a short
+    command should not pay for it)."""
+    stream = sys.stdout if stdout else sys.stderr
+    if stream.isatty():
+        (console() if stdout else error_console()).print(safe(message, "dim"))
         return
-    sys.stdout.write(terminal_text(message) + "\n")
+    stream.write(terminal_text(message) + "\n")
 
 
 def print_json(data: Any) -> None:

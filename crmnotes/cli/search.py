@@ -10,7 +10,7 @@ import click
 
 from ..errors import CrmError
 from ..vault import Vault
-from .customers import label, open_vault
+from .common import label, open_vault
 from .output import console, error_console, print_json, print_note, print_warning, safe
 
 PROGRESS_MIN_FILES = 200  # smaller vaults index faster than a bar can draw
@@ -120,7 +120,7 @@ def index(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
     what = "rebuilt" if stats.rebuilt else "up to date" if not stats.changes else "updated"
     detail = "" if stats.rebuilt or not stats.changes else \
         f": {stats.added} added, {stats.changed} changed, {stats.removed} removed"
-    print_note(f"index {what}{detail} ({stats.total} customer files, {stats.seconds:.2f} s)")
+    print_note(f"index {what}{detail} ({stats.total} customer files, {stats.seconds:.2f} s)", stdout=True)
 
 
 class _progress:

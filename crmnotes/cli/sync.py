@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .customers import open_vault, print_note
-from .output import console, print_json, print_warning, safe
+from .common import open_vault
+from .output import console, print_json, print_note, print_warning, safe
 
 if TYPE_CHECKING:
     from ..sync.sync import SyncReport

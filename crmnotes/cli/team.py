@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from ..errors import CrmError
-from .customers import open_vault, print_note
-from .output import console, print_json, safe
+from .common import open_vault
+from .output import console, print_json, print_note, safe
 
 
 @click.command()

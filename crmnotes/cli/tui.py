@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .customers import open_vault
+from .common import open_vault
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def tui(ctx: click.Context, served: bool) -> None:
     """The terminal UI: browse, search, log and edit (also what `crm` alone opens)."""
     vault = open_vault(ctx)
-    # Deferred: Textual costs ~150 ms to import; only this command pays for it.
+    # Deferred: Textual is the heaviest import of all; only this command pays for it.
     from ..tui.app import make_app
 
     app = make_app(vault)

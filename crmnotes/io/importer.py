@@ -120,7 +120,7 @@ class ImportReport:
             "duplicates": [vars(d) for d in self.duplicates],
             "rejects": [{"row": r.row, "reason": r.reason} for r in self.rejects],
             "columns": [{"column": c, "field": f} for c, f in self.columns],
-            "preview": [actions._jsonable(p.meta) for p in self.created[:preview]],
+            "preview": [actions.jsonable(p.meta) for p in self.created[:preview]],
             "paths": [vault.relative(p) for p in self.paths],
         }
 

@@ -163,7 +163,7 @@ def _refresh_paths_now(vault: Vault, wanted: set[str]) -> RefreshStats | None:
 
 def warm_up(vault: Vault) -> None:
     """Load what an update needs (Whoosh's writer, codec and searcher, the schema, the pinyin tables,
-    the manifest: ~1 s) so that a watcher's first change is as quick to become searchable as the rest."""
+    the manifest) so that a watcher's first change is as quick to become searchable as the rest."""
     import filelock  # noqa: F401 - the writer lock's
     from whoosh import index as windex
 
@@ -257,8 +257,8 @@ def _merge_small_segments(vault: Vault, folder: Path) -> None:
     """Keep the one-file segments a watcher's updates leave bounded, without delaying the next update.
 
     Once there are ``SMALL_SEGMENTS`` of them, a background thread merges them
-    into one segment in a folder of its own, holding no lock (a merge took
-    ~0.5 s at 10,000 customers, and an update arriving meanwhile waited for
+    into one segment in a folder of its own, holding no lock (a merge reads
+    every small segment, and an update arriving meanwhile would wait for
     it); only swapping the merged segment in takes the writer lock, for a few
     milliseconds.  Should merges fall behind (``MAX_SMALL_SEGMENTS``), the
     update merges in place before returning."""
@@ -507,8 +507,8 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
     """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file.
 
     Segments are left as separate files, not one compound file: Whoosh copies
-    a compound file's parts into memory (``BytesIO``) on every open, ~0.1 s
-    per searcher at 10,000 customers, and every incremental update opens one."""
+    a compound file's parts into memory (``BytesIO``) on every open, a cost
+    that grows with the vault, and every incremental update opens a searcher."""
     from whoosh import index as windex
 
     from .schema import build_schema

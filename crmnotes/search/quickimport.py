@@ -1,4 +1,4 @@
-"""Import Whoosh without two imports it never uses (~60 ms of a one-shot ``crm search``).
+"""Import Whoosh without two imports it never uses, which would be most of a one-shot ``crm search``'s import time.
 
 ``whoosh.compat`` imports ``urllib.request`` (HTTP, SSL, email parsing) for
 a download helper no code path calls, and ``whoosh.reading`` imports the

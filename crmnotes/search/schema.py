@@ -6,10 +6,10 @@ Python 3.11; whoosh-reloaded imports cleanly and keeps the classic API and
 on-disk format, so an index stays readable by any classic 2.7 reader and we
 are never locked in (its repository is archived, but the code is small, pure
 Python and stable, and the index is a rebuildable cache).  ``whoosh3`` is
-~10% faster to build but is published by an automated maintainer at a pace
-of 100 releases in two months; ``whoosh-ng`` builds 1.7x faster but writes
+slightly faster to build but is published by an automated maintainer at a pace
+of 100 releases in two months; ``whoosh-ng`` builds faster still but writes
 an index the others cannot read and auto-loads plugins.  Trust and an
-exit path weigh more than 10%; the build is made fast by indexing in
+exit path weigh more than that margin; the build is made fast by indexing in
 worker processes instead (see ``index.rebuild``).
 
 Text fields use ``CjkTokenizer``: Latin words are lowercased and stemmed
@@ -144,7 +144,7 @@ def _remember_missing_columns() -> None:
     """Whoosh's per-document reader looks a field's length column up again
     (a ``stat`` of the segment file) for every posting of a field that has
     none (ID and KEYWORD fields), and reads a length through two layers of
-    file access per posting: together ~40% of a commit.  A segment's files
+    file access per posting: a large share of a commit.  A segment's files
     never change, so a missing column is remembered like a found one, and a
     length column (one byte per document) is read once into a list."""
     from whoosh.codec import whoosh3

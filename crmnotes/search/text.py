@@ -24,7 +24,7 @@ MIN_PHONE_RUN = 4
 
 @cache
 def pattern(source: str) -> re.Pattern[str]:
-    """Compiled on first use: ``re`` builds a big Unicode class in pure Python (~40 ms for these two),
+    """Compiled on first use: ``re`` builds a big Unicode class in pure Python, for these two
     more than a ``crm index`` with nothing to do spends on anything of its own."""
     return re.compile(source)
 

@@ -2,7 +2,7 @@
 
 Every git call of the package goes through ``Git`` (sync, history, the merge
 driver, the hook, identity).  GitPython's ``repo.git.<cmd>`` is the same
-subprocess behind an import that costs ~100 ms, which the merge driver pays
+subprocess behind a heavy import (GitPython and gitdb), which the merge driver would pay
 once per merged file and every ``crm`` command would pay for reading
 ``user.name``; this module imports nothing but the standard library.
 """

@@ -28,6 +28,7 @@ from ..vault import Vault
 from . import live
 from .messages import VaultChanged
 from .query import QuickFilters
+from .roles import Refreshes, ShowsCustomer, ShowsRecord, WaitsForKeys
 from .screens.main import MainScreen
 from .startup import FirstRows
 
@@ -135,17 +136,18 @@ class CrmApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         """Keys typed while a form is still opening wait for its first field (``FormScreen.keys_before_ready``):
         those that reached the previous screen's focused widget first and came back unhandled too."""
-        if isinstance(event, events.Key):
-            waiting = getattr(self.screen, "keys_before_ready", None)
-            if waiting is not None:
-                waiting.append(event)
+        if isinstance(event, events.Key):  # only then: at shutdown other events come with no screen left
+            screen = self.screen
+            if isinstance(screen, WaitsForKeys) and screen.keys_before_ready is not None:
+                screen.keys_before_ready.append(event)
                 return
         await super().on_event(event)
 
     async def replay_keys(self, screen: Screen) -> None:
         """Hand ``screen`` the keys typed before it was ready, in order, as if they came now."""
-        keys: list[events.Key] = getattr(screen, "keys_before_ready", None) or []
-        screen.keys_before_ready = None  # type: ignore[attr-defined]
+        if not isinstance(screen, WaitsForKeys):
+            return
+        keys, screen.keys_before_ready = screen.keys_before_ready or [], None
         for key in keys:
             if self.screen is not screen:  # a key (escape, ctrl+s) closed it: the rest were meant for it
                 break
@@ -161,9 +163,8 @@ class CrmApp(App[None]):
 
     def refresh_screens(self) -> None:
         for screen in self.screen_stack:
-            refresh = getattr(screen, "vault_changed", None)
-            if refresh is not None:
-                refresh()
+            if isinstance(screen, Refreshes):
+                screen.vault_changed()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed worker is a notification, never a crash."""
@@ -244,9 +245,8 @@ class CrmApp(App[None]):
     def current_path(self) -> Path | None:
         """The customer the user is looking at (detail) or has selected (lists)."""
         for screen in reversed(self.screen_stack):
-            finder = getattr(screen, "current_path", None)
-            if finder is not None:
-                return finder()  # type: ignore[no-any-return]
+            if isinstance(screen, ShowsCustomer):
+                return screen.current_path()
         return None
 
     def _current_customer(self):  # type: ignore[no-untyped-def]
@@ -351,8 +351,7 @@ class CrmApp(App[None]):
 
     def _current_record(self) -> str | None:
         """The deal or ticket the screen on top has selected (the pipeline board's card)."""
-        finder = getattr(self.screen, "current_record", None)
-        return finder() if finder is not None else None  # type: ignore[no-any-return]
+        return self.screen.current_record() if isinstance(self.screen, ShowsRecord) else None
 
     def action_deal(self) -> None:
         from .screens.records import DealForm

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual.message import Message
 
 
@@ -19,10 +17,3 @@ class VaultChanged(Message):
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, VaultChanged)
 
-
-class CustomerSaved(Message):
-    """A form wrote a customer file; list views re-read and keep it selected."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path

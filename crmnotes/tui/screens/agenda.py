@@ -22,6 +22,7 @@ from ... import tasks as task_lib
 from ...agenda import AgendaItem, agenda
 from ...errors import CrmError
 from ...when import ACCEPTED_FORMS, parse_when_text
+from ..roles import Refreshes, ShowsCustomer
 from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class AskScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class AgendaScreen(Screen[None]):
+class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
     """Overdue, today and the coming days (or, ``tasks_only``, every open task)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from ... import campaigns, catalog
+from ..roles import Refreshes
 from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ COLUMNS = (("name", "campaign"), ("leads", "leads"), ("won", "won"), ("won_value
            ("cost_per_lead", "per lead"), ("cost_per_won", "per won"), ("roi", "ROI"), ("goal_revenue", "goal"))
 
 
-class CampaignsScreen(Screen[None]):
+class CampaignsScreen(Screen[None], Refreshes):
     """Every campaign under campaigns/ with its evaluation."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,backspace", "app.pop_screen", "Back")]

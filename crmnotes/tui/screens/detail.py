@@ -14,11 +14,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Header
 
+from ..roles import Refreshes, ShowsCustomer
 from ..widgets.customer_detail import CustomerDetail
 from ..widgets.keys_footer import KeysFooter
 
 
-class DetailScreen(Screen[None]):
+class DetailScreen(Screen[None], Refreshes, ShowsCustomer):
     """The customer in file ``path``."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

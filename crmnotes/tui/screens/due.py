@@ -17,10 +17,13 @@ from textual.widgets import DataTable, Header, Static
 
 from ... import catalog
 from ...catalog import DueItem
+from ..roles import Refreshes, ShowsCustomer
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..app import CrmApp
 
 
@@ -31,7 +34,7 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
 WHY_MIN = 20
 
 
-class DueScreen(Screen[None]):
+class DueScreen(Screen[None], Refreshes, ShowsCustomer):
     """Customers due on or before the app's today, most overdue first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -118,7 +121,7 @@ class DueScreen(Screen[None]):
         counted = due_count_text(len(items), today.isoformat(), self.mine)
         self.query_one("#due-status", Static).update(f"{counted}{mine} · enter opens · m mine")
 
-    def current_path(self):  # type: ignore[no-untyped-def]
+    def current_path(self) -> Path | None:
         table = self.query_one(DataTable)
         if not self.items or not table.row_count:
             return None

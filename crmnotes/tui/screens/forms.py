@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -26,6 +25,7 @@ from ...errors import CrmError, DuplicateError, ValidationError
 from ...model import Customer, FieldIssue, format_minute
 from ...safetext import terminal_text
 from ...sensitive import redact
+from ..roles import WaitsForKeys
 from ..widgets.text import safe_text
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def choice_select(choices: ChoiceSet, value: str = "", prompt: str = "", blank: 
                   compact=True)
 
 
-class FormScreen(ModalScreen[Path | None]):
+class FormScreen(ModalScreen[Path | None], WaitsForKeys):
     """A titled dialog of labelled fields with a message line under each."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,7 +59,7 @@ class FormScreen(ModalScreen[Path | None]):
     def __init__(self) -> None:
         super().__init__()
         # Keys typed before the first field can take them wait here (see ``CrmApp.on_event``); None once it can.
-        self.keys_before_ready: list[events.Key] | None = []
+        self.keys_before_ready = []
 
     @property
     def crm(self) -> CrmApp:

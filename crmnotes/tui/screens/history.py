@@ -19,6 +19,7 @@ from textual.widgets import Header, Static
 
 from ...errors import CrmError
 from ...safetext import terminal_text
+from ..roles import Refreshes
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.text import safe_text
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from ..app import CrmApp
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(Screen[None], Refreshes):
     """The committed changes of the customer in file ``path``."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -27,6 +27,7 @@ from ... import catalog
 from ...catalog import Row
 from ...safetext import terminal_text
 from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, search_rows
+from ..roles import Refreshes, ShowsCustomer
 from ..widgets.customer_detail import CustomerDetail
 from ..widgets.customer_table import CustomerTable
 from ..widgets.keys_footer import KeysFooter
@@ -41,7 +42,7 @@ WIDE = 140  # columns from which the detail pane sits beside the table
 FIRST_WAIT = 0.5  # seconds the first frame may wait for the first rows (then it shows "loading…")
 
 
-class MainScreen(Screen[None]):
+class MainScreen(Screen[None], Refreshes, ShowsCustomer):
     AUTO_FOCUS = "#customers"  # the table from the first frame: one focus change, one footer build
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search"),

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from ... import catalog, deals
 from ...model import Customer
 from ...safetext import terminal_text
+from ..roles import Refreshes, ShowsCustomer, ShowsRecord
 from ..widgets.keys_footer import KeysFooter
 from ..widgets.text import safe_text
 
@@ -66,7 +67,7 @@ def _card(card: Card, config: Any) -> Text:
     return text
 
 
-class PipelineScreen(Screen[None]):
+class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
     """Deals by stage; ``m`` limits the board to the user's deals."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -19,6 +19,7 @@ from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from ... import catalog, reports
 from ...safetext import terminal_text
+from ..roles import Refreshes
 from ..widgets.keys_footer import KeysFooter
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ TABS = (("funnel", "Funnel"), ("sources", "Sources"), ("activity", "Activity"), 
         ("conversion", "Conversion"), ("satisfaction", "Satisfaction"))
 
 
-class ReportsScreen(Screen[None]):
+class ReportsScreen(Screen[None], Refreshes):
     """Six charts over the whole vault (``m``: only the user's customers)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
