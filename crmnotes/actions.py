@@ -276,22 +276,43 @@ def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[s
 
 
 def check_vault(vault: Vault) -> list[Problem]:
-    """Every problem in the vault, each located to a file and line."""
-    scan = vault.scan()
-    problems = list(scan.problems)
-    for unreadable in [p.path for p in scan.problems if p.code == "unreadable" and p.path is not None]:
-        problems += merge_markers(unreadable)
-    ids: dict[str, Path] = {}
-    for customer in scan.customers:
-        problems += customer.problems
-        problems += check_customer(vault, customer)
-        if customer.id in ids:
-            problems.append(Problem(customer.path, _line_of(customer.path, "id"),
-                                    f"id {customer.id} is also used by {vault.relative(ids[customer.id])}",
-                                    code="duplicate-id"))
-        elif customer.id:
-            ids[customer.id] = customer.path
+    """Every problem in the vault, each located to a file and line.  A file unchanged since the
+    last check is not read again: its problems and ID come from the check cache (checkcache.py)."""
+    from .checkcache import CheckCache, load
+
+    stats, problems = vault.customer_stats()
+    cache = CheckCache(vault.cache_dir, vault.config_state())
+    try:
+        known = cache.rows()
+        checked: list[tuple[str, tuple[int, int], str | None, list[Problem]]] = []
+        ids: dict[str, Path] = {}
+        for rel, stat in stats.items():
+            path = vault.root / rel
+            row = known.get(rel)
+            if row is not None and row[0] == stat:
+                found, customer_id = load(row[2], vault.root), row[1]
+            else:
+                found, customer_id = check_file(vault, path)
+                checked.append((rel, stat, customer_id, found))
+            problems += found
+            if customer_id in ids:
+                problems.append(Problem(path, _line_of(path, "id"),
+                                        f"id {customer_id} is also used by {vault.relative(ids[customer_id])}",
+                                        code="duplicate-id"))
+            elif customer_id:
+                ids[customer_id] = path
+        cache.save(checked, known.keys() - stats.keys(), vault.root)
+    finally:
+        cache.close()
     return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0))
+
+
+def check_file(vault: Vault, path: Path) -> tuple[list[Problem], str | None]:
+    """The problems of one customer file alone, and its ID (None when it cannot be read)."""
+    read = vault.read_or_problem(path)
+    if isinstance(read, Problem):
+        return [read, *merge_markers(path)], None
+    return read.problems + check_customer(vault, read), read.id
 
 
 def check_customer(vault: Vault, customer: Customer) -> list[Problem]:
