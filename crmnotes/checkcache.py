@@ -109,6 +109,8 @@ def dump(problems: list[Problem], root: Path) -> str:
 
 
 def load(text: str, root: Path) -> list[Problem]:
+    if text == "[]":  # most files: no JSON to decode
+        return []
     return [Problem(None if path is None else root / path, line, message, severity, code)
             for path, line, message, severity, code in json.loads(text)]
 
