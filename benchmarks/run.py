@@ -663,7 +663,7 @@ def fmt(result: dict[str, Any] | None, key: str) -> str:
     if key in ("search_inproc", "search_warm"):
         ratio = f", p50 = {result['p50'] / result['rg_seconds']:.2f}× rg" if result.get("rg_seconds") else ""
         return f"{result['p50'] * 1000:.1f} / {result['p95'] * 1000:.1f} ms{ratio}"
-    if key.startswith("watch_"):
+    if key.startswith("watch_") and "p95" in result:
         return f"p50 {result['median']:.2f} s, p95 {result['p95']:.2f} s"
     text = f"{result['median']:.3f} s" if result["median"] < 10 else f"{result['median']:.1f} s"
     if result.get("peak_mb"):
@@ -708,6 +708,8 @@ def compare(reports: list[dict[str, Any]], size: str = "10000") -> str:
 
 def describe(info: dict[str, Any]) -> str:
     load = ", ".join(f"{x:.1f}" for x in info.get("load_average_at_start") or [])
+    if info.get("load_average_at_end"):
+        load += " (at the end " + ", ".join(f"{x:.1f}" for x in info["load_average_at_end"]) + ")"
     rg = info.get("ripgrep") or "no rg"
     return (f"Machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, {rg}, {info['platform']}; "
             f"load average at start {load}; run {info['date']}.")

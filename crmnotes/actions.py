@@ -285,22 +285,21 @@ def check_vault(vault: Vault) -> list[Problem]:
     try:
         known = cache.rows()
         checked: list[tuple[str, tuple[int, int], str | None, list[Problem]]] = []
-        ids: dict[str, Path] = {}
-        for rel, stat in stats.items():
-            path = vault.root / rel
+        ids: dict[str, str] = {}  # ID -> the vault-relative path that uses it first
+        for rel, stat in stats.items():  # a Path is made only for a file with something to say
             row = known.get(rel)
             if row is not None and row[0] == stat:
                 found, customer_id = load(row[2], vault.root), row[1]
             else:
-                found, customer_id = check_file(vault, path)
+                found, customer_id = check_file(vault, vault.root / rel)
                 checked.append((rel, stat, customer_id, found))
             problems += found
             if customer_id in ids:
+                path = vault.root / rel
                 problems.append(Problem(path, _line_of(path, "id"),
-                                        f"id {customer_id} is also used by {vault.relative(ids[customer_id])}",
-                                        code="duplicate-id"))
+                                        f"id {customer_id} is also used by {ids[customer_id]}", code="duplicate-id"))
             elif customer_id:
-                ids[customer_id] = path
+                ids[customer_id] = rel
         cache.save(checked, known.keys() - stats.keys(), vault.root)
     finally:
         cache.close()
