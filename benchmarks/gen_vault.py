@@ -39,6 +39,8 @@ from crmnotes.vault import CUSTOMERS_DIR
 
 CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 CHUNK = 250
+# Bump when the files generated for a (customers, seed) change: cached scale vaults are keyed by it.
+GENERATOR_VERSION = 1
 MIN_BYTES, MAX_BYTES = 2048, 4096
 
 # Words the benchmark queries look for; their frequency is set by the pools below.

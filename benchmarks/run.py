@@ -77,6 +77,7 @@ FIGURES = [
     Figure("index_build", "full index build (`crm index --rebuild`)", "≤ 45 s, ≤ 600 MB",
            lambda r: None if r.get("median") is None else r["median"] <= 45 and (r.get("peak_mb") or 0) <= 600),
     Figure("index_noop", "`crm index`, nothing changed", "≤ 0.3 s", _le("median", 0.3)),
+    Figure("watch_start", "`crm watch` start until it reports ready", "", None),
     Figure("watch_write", "write → searchable, watcher running (in-place write)", "p95 ≤ 0.5 s", _le("p95", 0.5)),
     Figure("watch_rename", "write → searchable, watcher running (temp file + rename)", "p95 ≤ 0.5 s",
            _le("p95", 0.5)),
@@ -90,15 +91,39 @@ FIGURES = [
     Figure("due_json", "`crm due --json` as a process", "≤ 0.4 s", _le("median", 0.4)),
     Figure("report_funnel", "`crm report funnel --json` as a process", "", None),
     Figure("tui_paint", "TUI first table paint (headless run_test)", "≤ 1.0 s", _le("median", 1.0)),
+    Figure("check_full", "`crm check`, first run (nothing cached)", "", None),
+    Figure("check_cached", "`crm check`, nothing changed since the last check", "≤ 0.5 s", _le("median", 0.5)),
+    Figure("export_csv", "`crm export --format csv`", "≤ 1.5 s", _le("median", 1.5)),
     Figure("sync_50", "`crm sync`, 50 changed files, local bare remote", "≤ 2 s", _le("median", 2.0)),
     Figure("import_csv", "`crm import` of a CSV with one row per customer", "≤ 20 s (10,000 rows)",
            _le("median", 20.0)),
     Figure("rg_english", "baseline: `rg -l integration`", "", None),
     Figure("rg_chinese", "baseline: `rg -l 数据安全`", "", None),
+    Figure("gitgrep_chinese", "baseline: `git grep --no-index -l 数据安全`", "", None),
+    Figure("fts5_build", "baseline: SQLite FTS5 table built over every file (process)", "", None),
+    Figure("fts5_query", "baseline: SQLite FTS5 query `数据安全` as a process", "", None),
     Figure("pyscan_english", "baseline: Python read-all + substring, `integration`", "", None),
     Figure("pyscan_chinese", "baseline: Python read-all + substring, `数据安全`", "", None),
     Figure("frontmatter_parse", "baseline: python-frontmatter parses every file (process)", "", None),
 ]
+
+
+# The targets at 100,000 customers (issue 19), judged on a ``--scale`` run of any size.
+SCALE_TARGETS: dict[str, tuple[str, Callable[[dict[str, Any]], bool | None]]] = {
+    "index_build": ("≤ 240 s, ≤ 600 MB", lambda r: _le("median", 240)(r) and (r.get("peak_mb") or 0) <= 600),
+    "index_noop": ("≤ 0.5 s", _le("median", 0.5)),
+    "search_proc": ("≤ 0.5 s", _le("median", 0.5)),
+    "ls_json": ("≤ 0.5 s, ≤ 150 MB", lambda r: _le("median", 0.5)(r) and (r.get("peak_mb") or 0) <= 150),
+    "due_json": ("≤ 0.5 s", _le("median", 0.5)),
+    "search_inproc": ("p95 ≤ 50 ms", _le("p95", 0.050)),
+    "tui_paint": ("≤ 1.0 s", _le("median", 1.0)),
+    "check_cached": ("≤ 1 s", _le("median", 1.0)),
+    "report_funnel": ("≤ 1 s", _le("median", 1.0)),
+    "export_csv": ("≤ 5 s", _le("median", 5.0)),
+    "watch_start": ("≤ 3 s", _le("median", 3.0)),
+    "watch_write": ("p95 ≤ 0.5 s", _le("p95", 0.5)),
+    "watch_rename": ("p95 ≤ 0.5 s", _le("p95", 0.5)),
+}
 
 
 def _search_check(r: dict[str, Any]) -> bool | None:
@@ -229,8 +254,8 @@ class Bench:
         self.results[key] = {"skipped": why}
 
     def measure_all(self, save: Callable[[], None] = lambda: None, only: list[str] | None = None) -> dict[str, Any]:
-        steps = [self.baselines, self.index, self.search, self.listing, self.tui, self.watch, self.sync,
-                 self.import_csv]
+        steps = [self.baselines, self.index, self.search, self.listing, self.check, self.export, self.tui, self.watch,
+                 self.sync, self.import_csv]
         for step in steps:
             if only and step.__name__ not in only:
                 continue
@@ -254,6 +279,13 @@ class Bench:
         scan = helper("scan", self.vault)
         for kind in WORDS:
             self.results[f"pyscan_{kind}"] = scan.get(kind, scan)
+        customers = str(self.vault / "customers")
+        self.results["gitgrep_chinese"] = repeat(self.repeats, lambda: _ok_on_1(
+            run(["git", "grep", "--no-index", "-l", WORDS["chinese"], "--", customers])))
+        fts = self.vault.parent / f"{self.vault.name}-fts5.sqlite3"
+        self.results["fts5_build"] = repeat(1, lambda: run([PYTHON, "-c", FTS5_BUILD, customers, str(fts)]))
+        self.results["fts5_query"] = repeat(self.repeats, lambda: run([PYTHON, "-c", FTS5_QUERY, str(fts),
+                                                                        WORDS["chinese"]]))
         script = ("import pathlib, sys, frontmatter\n"
                   "files = sorted(pathlib.Path(sys.argv[1]).rglob('*.md'))\n"
                   "print(sum(1 for p in files if frontmatter.load(p).metadata))")
@@ -306,6 +338,29 @@ class Bench:
         if fm and "median" in self.results["ls_json"]:
             self.results["ls_json"]["vs_frontmatter"] = self.results["ls_json"]["median"] / fm
 
+    def check(self) -> None:
+        if not have("check"):
+            for key in ("check_full", "check_cached"):
+                self.skip(key, "no `crm check` yet")
+            return
+        cache = self.vault / ".crmnotes" / "check.sqlite3"
+
+        def full() -> Run:
+            cache.unlink(missing_ok=True)
+            return crm(self.vault, "check", "--json")
+
+        self.results["check_full"] = repeat(1, full)
+        self.results["check_cached"] = repeat(self.repeats, lambda: crm(self.vault, "check", "--json"))
+
+    def export(self) -> None:
+        if not have("export"):
+            self.skip("export_csv", "no `crm export` yet")
+            return
+        target = self.vault.parent / f"{self.vault.name}-export.csv"
+        self.results["export_csv"] = repeat(self.repeats, lambda: crm(self.vault, "export", "--format", "csv",
+                                                                       "-o", str(target)))
+        target.unlink(missing_ok=True)
+
     def tui(self) -> None:
         if not have("tui"):
             self.skip("tui_paint", "no `crm tui` yet")
@@ -322,10 +377,13 @@ class Bench:
                 self.skip(key, "no `crm watch` yet")
             return
         crm(self.vault, "index")
+        started = time.perf_counter()
         proc = subprocess.Popen([*CRM, "--vault", str(self.vault), "watch"], stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
         try:
             ready = _wait_line(proc, 120)
+            self.results["watch_start"] = ({"median": time.perf_counter() - started, "runs": 1} if ready
+                                           else {"error": "crm watch printed nothing within 120 s"})
             for key, rename in (("watch_write", False), ("watch_rename", True)):
                 if not ready:
                     self.results[key] = {"error": "crm watch printed nothing within 120 s"}
@@ -381,6 +439,25 @@ class Bench:
         self.results["import_csv"] = median_of(runs)
         if runs and runs[0].returncode == 0:
             self.results["import_csv"]["rows"] = self.size
+
+
+FTS5_BUILD = """
+import pathlib, sqlite3, sys
+out = pathlib.Path(sys.argv[2])
+out.unlink(missing_ok=True)
+db = sqlite3.connect(out)
+db.execute("CREATE VIRTUAL TABLE notes USING fts5(path UNINDEXED, body, tokenize='trigram')")
+with db:
+    db.executemany("INSERT INTO notes VALUES (?, ?)", ((str(p), p.read_text(encoding="utf-8"))
+                   for p in sorted(pathlib.Path(sys.argv[1]).rglob("*.md"))))
+db.close()
+"""
+# trigram: the FTS5 tokenizer that finds Chinese words without a segmenter (substring match, like rg)
+FTS5_QUERY = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(len(db.execute("SELECT path FROM notes WHERE notes MATCH ?", ('"' + sys.argv[2] + '"',)).fetchall()))
+"""
 
 
 def _ok_on_1(result: Run) -> Run:
@@ -599,7 +676,7 @@ def fmt(result: dict[str, Any] | None, key: str) -> str:
     if key in ("search_inproc", "search_warm"):
         ratio = f", p50 = {result['p50'] / result['rg_seconds']:.2f}× rg" if result.get("rg_seconds") else ""
         return f"{result['p50'] * 1000:.1f} / {result['p95'] * 1000:.1f} ms{ratio}"
-    if key.startswith("watch_"):
+    if key.startswith("watch_") and "p95" in result:
         return f"p50 {result['median']:.2f} s, p95 {result['p95']:.2f} s"
     text = f"{result['median']:.3f} s" if result["median"] < 10 else f"{result['median']:.1f} s"
     if result.get("peak_mb"):
@@ -646,6 +723,8 @@ def compare(reports: list[dict[str, Any]], size: str = "10000") -> str:
 
 def describe(info: dict[str, Any]) -> str:
     load = ", ".join(f"{x:.1f}" for x in info.get("load_average_at_start") or [])
+    if info.get("load_average_at_end"):
+        load += " (at the end " + ", ".join(f"{x:.1f}" for x in info["load_average_at_end"]) + ")"
     rg = info.get("ripgrep") or "no rg"
     return (f"Machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, {rg}, {info['platform']}; "
             f"load average at start {load}; run {info['date']}.")
@@ -655,7 +734,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-STEPS = ("baselines", "index", "search", "listing", "tui", "watch", "sync", "import_csv")
+STEPS = ("baselines", "index", "search", "listing", "check", "export", "tui", "watch", "sync", "import_csv")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -666,6 +745,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 customers only, fewer repeats (a smoke run)")
     parser.add_argument("--large", action="store_true", help="also measure 50,000 customers")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=None)
+    parser.add_argument("--scale", type=int, default=None, metavar="N",
+                        help="one vault of N customers, generated once and cached (vaults/cache/), "
+                             "judged against the 100,000-customer targets")
     parser.add_argument("--repeats", type=int, default=None, help="runs per figure (default 5, quick 2)")
     parser.add_argument("--only", type=lambda s: s.split(","), default=None, metavar="STEPS",
                         help=f"measure only these steps (comma-separated: {', '.join(STEPS)}); the vault is reused")
@@ -681,8 +763,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.table:
         saved = json.loads(args.table.read_text(encoding="utf-8"))
-        print(table(saved) + "\n\n" + describe(saved["machine"]))
+        print((scale_table(saved) if saved.get("scale") else table(saved)) + "\n\n" + describe(saved["machine"]))
         return 0
+    if args.scale:
+        return run_scale(args)
     sizes = args.sizes or ([1000] if args.quick else [1000, 10000] + ([50000] if args.large else []))
     repeats = args.repeats or (2 if args.quick else 5)
     scratch = args.quick or args.only  # a smoke run or a partial one never replaces the full run's results
@@ -711,6 +795,71 @@ def main(argv: list[str] | None = None) -> int:
         bench.measure_all(save, args.only)
     print(table(report) + "\n\n" + describe(report["machine"]))
     return 0
+
+
+def cached_vault(size: int) -> Path:
+    """The generated vault of ``size`` customers, kept between runs under vaults/cache/ (keyed by the
+    generator's version, the size and the seed); a half-written one (no stamp) is generated again."""
+    import gen_vault
+
+    folder = VAULTS / "cache" / f"gen{gen_vault.GENERATOR_VERSION}-n{size}-seed{SEED}"
+    stamp = folder.with_name(folder.name + ".done")
+    if not stamp.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        gen_vault.generate(folder, size, SEED)
+        stamp.write_text(date.today().isoformat() + "\n", encoding="utf-8")
+        log(f"{size:,} customers generated in {time.perf_counter() - started:.1f} s (cached in {folder})")
+    return folder
+
+
+def run_scale(args: argparse.Namespace) -> int:
+    """One size, a working copy of the cached vault (the steps write into it: watch, sync)."""
+    size = args.scale
+    source = cached_vault(size)
+    vault = VAULTS / f"scale-{size}"
+    if not (args.only and (vault / "crmnotes.yaml").exists()):
+        shutil.rmtree(vault, ignore_errors=True)
+        shutil.rmtree(vault.parent / f"{vault.name}-remote.git", ignore_errors=True)
+        started = time.perf_counter()
+        subprocess.run(["cp", "-a", str(source), str(vault)], check=True)
+        log(f"working copy made in {time.perf_counter() - started:.1f} s")
+    repeats = args.repeats or 3
+    output = args.output or (VAULTS / "results-only.json" if args.only else HERE / "results" / f"scale-{size}.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"machine": machine(), "seed": SEED, "repeats": repeats, "scale": size, "sizes": {}}
+    log(f"machine: {report['machine']}")
+    bench = Bench(size, vault, repeats, 1)
+    report["sizes"][str(size)] = bench.results
+
+    def save() -> None:
+        report["machine"]["load_average_at_end"] = os.getloadavg()
+        output.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+    bench.measure_all(save, args.only)
+    print(scale_table(report) + "\n\n" + describe(report["machine"]))
+    return 0
+
+
+def scale_table(report: dict[str, Any]) -> str:
+    """A ``--scale`` run against the 100,000-customer targets, with each process figure's ratio to rg."""
+    size = str(report["scale"])
+    results = report["sizes"][size]
+    rg = (results.get("rg_chinese") or {}).get("median")
+    lines = [f"| figure | {int(size):,} customers | × rg | target (100,000) | met? |", "|---|---|---|---|---|"]
+    for figure in FIGURES:
+        result = results.get(figure.key)
+        if result is None:
+            continue
+        target, check = SCALE_TARGETS.get(figure.key, ("", None))
+        usable = "skipped" not in result and "error" not in result
+        seconds = result.get("median", result.get("p50")) if usable else None
+        ratio = f"{seconds / rg:.1f}×" if rg and seconds else ""
+        met = check(result) if check and usable else None
+        verdict = "" if met is None else ("met" if met else "**missed**")
+        lines.append(f"| {figure.label} | {fmt(result, figure.key)} | {ratio} | {target} | {verdict} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

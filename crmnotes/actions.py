@@ -386,41 +386,57 @@ def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[s
 
 
 def check_vault(vault: Vault) -> list[Problem]:
-    """Every problem in the vault, each located to a file and line."""
-    scan = vault.scan()
-    problems = list(scan.problems)
-    for unreadable in [p.path for p in scan.problems if p.code == "unreadable" and p.path is not None]:
-        problems += merge_markers(unreadable)
-    ids: dict[str, Path] = {}
-    for customer in scan.customers:
-        problems += customer.problems
-        problems += check_customer(vault, customer)
-        if customer.id in ids:
-            problems.append(Problem(customer.path, _line_of(customer.path, "id"),
-                                    f"id {customer.id} is also used by {vault.relative(ids[customer.id])}",
-                                    code="duplicate-id"))
-        elif customer.id:
-            ids[customer.id] = customer.path
-    problems += _same_credit_code(vault, scan.customers)
+    """Every problem in the vault, each located to a file and line.  A file unchanged since the
+    last check is not read again: its problems and ID come from the check cache (checkcache.py)."""
+    from .checkcache import CheckCache, load
+
+    stats, problems = vault.customer_stats()
+    cache = CheckCache(vault.cache_dir, vault.config_state())
+    try:
+        known = cache.rows()
+        checked: list[tuple[str, tuple[int, int], str | None, list[Problem]]] = []
+        ids: dict[str, str] = {}  # ID -> the vault-relative path that uses it first
+        codes: dict[str, str] = {}  # credit code -> the vault-relative path that uses it first
+        for rel, stat in stats.items():  # a Path is made only for a file with something to say
+            row = known.get(rel)
+            if row is not None and row[0] == stat:
+                found, keys = load(row[2], vault.root), row[1]
+            else:
+                found, keys = check_file(vault, vault.root / rel)
+                checked.append((rel, stat, keys, found))
+            problems += found
+            customer_id, _, code = (keys or "").partition(KEY_SEPARATOR)
+            if code and code in codes:
+                path, first = vault.root / rel, vault.read_or_problem(vault.root / codes[code])
+                named = f"{first.name} ({codes[code]})" if isinstance(first, Customer) else codes[code]
+                problems.append(Problem(path, _line_of(path, "credit_code"),
+                                        f"credit code {code} is also used by {named}: the same company twice?",
+                                        "warning", code="duplicate-credit-code"))
+            elif code:
+                codes[code] = rel
+            if customer_id in ids:
+                path = vault.root / rel
+                problems.append(Problem(path, _line_of(path, "id"),
+                                        f"id {customer_id} is also used by {ids[customer_id]}", code="duplicate-id"))
+            elif customer_id:
+                ids[customer_id] = rel
+        cache.save(checked, known.keys() - stats.keys(), vault.root)
+    finally:
+        cache.close()
     return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0))
 
 
-def _same_credit_code(vault: Vault, customers: list[Customer]) -> list[Problem]:
-    """Two files with one 统一社会信用代码 are one company entered twice."""
-    seen: dict[str, Customer] = {}
-    problems = []
-    for customer in customers:
-        code = customer.text("credit_code").strip().upper()
-        if not code:
-            continue
-        if code in seen:
-            problems.append(Problem(customer.path, _line_of(customer.path, "credit_code"),
-                                    f"credit code {code} is also used by {seen[code].name} "
-                                    f"({vault.relative(seen[code].path)}): the same company twice?",
-                                    "warning", code="duplicate-credit-code"))
-        else:
-            seen[code] = customer
-    return problems
+KEY_SEPARATOR = "\x1f"  # between a file's ID and its credit code in the check cache's key column
+
+
+def check_file(vault: Vault, path: Path) -> tuple[list[Problem], str | None]:
+    """The problems of one customer file alone, and the keys the cross-file checks compare: its ID
+    and, when it has one, its 统一社会信用代码 (None when the file cannot be read)."""
+    read = vault.read_or_problem(path)
+    if isinstance(read, Problem):
+        return [read, *merge_markers(path)], None
+    code = read.text("credit_code").strip().upper()
+    return read.problems + check_customer(vault, read), f"{read.id}{KEY_SEPARATOR}{code}" if code else read.id
 
 
 def check_customer(vault: Vault, customer: Customer) -> list[Problem]:

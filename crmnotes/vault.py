@@ -153,12 +153,17 @@ class Vault:
             if isinstance(item, Problem):
                 result.problems.append(item)
                 continue
-            try:
-                result.customers.append(self.read(item))
-            except FileFormatError as exc:
-                detail = exc.message.removeprefix(self.relative(item)).strip()
-                result.problems.append(Problem(item, exc.line, f"{detail} {exc.hint}".strip(), code="unreadable"))
+            read = self.read_or_problem(item)
+            (result.customers if isinstance(read, Customer) else result.problems).append(read)
         return result
+
+    def read_or_problem(self, path: Path) -> Customer | Problem:
+        """A customer file, or why it cannot be read (an ``unreadable`` problem)."""
+        try:
+            return self.read(path)
+        except FileFormatError as exc:
+            detail = exc.message.removeprefix(self.relative(path)).strip()
+            return Problem(path, exc.line, f"{detail} {exc.hint}".strip(), code="unreadable")
 
     # ------------------------------------------------------------ reading
 

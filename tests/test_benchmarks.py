@@ -117,6 +117,34 @@ def test_runner_skips_missing_commands_and_reports_them_in_the_table() -> None:
     assert "error: remote / rejected" in row["`crm sync`, 50 changed files, local bare remote"]
 
 
+def test_scale_table_judges_against_the_100k_targets_with_ratios_to_rg() -> None:
+    run = load_runner()
+    report = {"scale": 20000, "sizes": {"20000": {
+        "rg_chinese": {"median": 0.2, "runs": [0.2]},
+        "check_cached": {"median": 0.4, "peak_mb": 60.0, "runs": [0.4]},
+        "ls_json": {"median": 0.3, "peak_mb": 200.0, "runs": [0.3]},
+        "export_csv": {"error": "导出失败"},
+    }}}
+    row = {line.split(" | ")[0].lstrip("| "): line for line in run.scale_table(report).splitlines()}
+    assert row["`crm check`, nothing changed since the last check"].endswith("| 2.0× | ≤ 1 s | met |")
+    assert row["`crm ls --json` as a process"].endswith("| ≤ 0.5 s, ≤ 150 MB | **missed** |")  # memory
+    assert "error: 导出失败" in row["`crm export --format csv`"]
+    assert "`crm index --rebuild`" not in " ".join(row)  # not measured: no row
+
+
+def test_cached_scale_vault_is_reused_and_regenerated_without_its_stamp(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    run = load_runner()
+    monkeypatch.setattr(run, "VAULTS", tmp_path)
+    first = run.cached_vault(3)
+    marker = first / "customers" / "留下的记号.md"
+    marker.write_text("x", encoding="utf-8")
+    assert run.cached_vault(3) == first and marker.exists()  # reused as it is
+    first.with_name(first.name + ".done").unlink()
+    assert run.cached_vault(3) == first and not marker.exists()  # an unfinished generation is redone
+    assert len(list((first / "customers").rglob("*.md"))) == 3
+
+
 def test_runner_measures_a_real_process() -> None:
     run = load_runner()
     result = run.run([sys.executable, "-c", "data = bytearray(64 * 2**20); print(len(data))"])

@@ -45,7 +45,7 @@ from .records import FileState, Prepared, prepare
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 4
-POOL_BYTES = 192 * 1024 * 1024  # rebuild, per worker: postings held in memory before a segment is written
+POOL_BYTES = 128 * 1024 * 1024  # rebuild, per worker: postings held in memory before a segment is written
 SMALL_SEGMENTS = 12  # a watcher's one-document segments are merged (in the background) once there are this many
 MAX_SMALL_SEGMENTS = 48  # ... and in place, by the update, should background merges fall this far behind
 SMALL_SEGMENT_DOCS = 100
