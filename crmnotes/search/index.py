@@ -190,11 +190,14 @@ def _usable(vault: Vault, folder: Path, manifest: store.Manifest | None) -> bool
 
 def _corrupt_errors() -> tuple[type[BaseException], ...]:
     # What a damaged index raises on open/read: missing segment files,
-    # truncated pickles, bad structs.  CrmError and KeyboardInterrupt pass.
+    # truncated pickles, bad structs, compressed postings that no longer inflate.  CrmError and
+    # KeyboardInterrupt pass.
+    import zlib
+
     from whoosh.filedb.filetables import FileFormatError as WhooshFileFormatError  # a stored-fields header
     from whoosh.index import IndexError as WhooshIndexError
 
-    return (OSError, EOFError, ValueError, KeyError, IndexError, pickle.UnpicklingError, struct.error,
+    return (OSError, EOFError, ValueError, KeyError, IndexError, pickle.UnpicklingError, struct.error, zlib.error,
             WhooshIndexError, WhooshFileFormatError, AttributeError, TypeError)
 
 
