@@ -36,7 +36,9 @@ COLUMNS = ["id", "name", "industry", "contact", "phone", "email", "source", "sta
            "created", "next_followup", "last_contact"]
 _SKIP_EXTRA = {"deals", "tickets", "conflicts", "extra"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().*-]*\d[\d\s().*-]*$")  # a number, or a masked phone
+# What a spreadsheet reads as a plain number (a revealed E.164 phone included).  Anything else that
+# starts like a formula is quoted: a masked or spaced phone (+1 415***2671) would be evaluated.
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 
 
 def neutralize(value: str) -> str:
