@@ -315,7 +315,7 @@ async def test_due_view_lists_who_and_why(vault: Vault) -> None:
         assert [i.entry.name for i in app.screen.items] == [i.customer.name for i in expected]
         text = screen_text(app)
         why = next(i for i in expected if "星辰" in i.customer.name).reason
-        assert why.startswith("next step") and why[:16] in text  # why 星辰 is due today
+        assert why.startswith("next step: 提交正式报价") and "提交正式报价" in text  # why 星辰 is due today
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
