@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, time
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 4  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 5  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -329,7 +329,8 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
 
 def _summary(followup: FollowUp) -> list[Any]:
     f = followup
-    return [f.at.isoformat(), f.channel, f.by, _iso(f.next_date), f.next_what, f.stage_from, f.stage_to, f.has_time]
+    return [f.at.isoformat(), f.channel, f.by, _iso(f.next_date), f.next_what,
+            f.next_at.isoformat() if f.next_at else None, f.next_who, f.stage_from, f.stage_to, f.has_time]
 
 
 def _iso(value: date | None) -> str | None:
@@ -462,10 +463,13 @@ def _reported(vault: Vault, rel: str, report: Any) -> Customer | None:
     try:
         meta, summaries, problems = report
         path = vault.root / rel
-        day, when = date.fromisoformat, datetime.fromisoformat
-        every = [FollowUp(when(at), channel, by, "", day(next_date) if next_date else None, next_what, "",
-                          stage_from, stage_to, "", has_time)
-                 for at, channel, by, next_date, next_what, stage_from, stage_to, has_time in summaries]
+        day, when, clock = date.fromisoformat, datetime.fromisoformat, time.fromisoformat
+        # by keyword: FollowUp gains fields over time, and a positional call would shift them silently
+        every = [FollowUp(at=when(at), channel=channel, by=by, next_date=day(next_date) if next_date else None,
+                          next_what=next_what, next_at=clock(next_at) if next_at else None, next_who=next_who,
+                          stage_from=stage_from, stage_to=stage_to, has_time=has_time)
+                 for at, channel, by, next_date, next_what, next_at, next_who, stage_from, stage_to, has_time
+                 in summaries]
         if not isinstance(meta, dict):
             return None
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]

@@ -121,3 +121,19 @@ def test_ls_and_due_json_still_refuse_a_broken_config(crm: Crm) -> None:
     for args in (["ls", "--json"], ["due", "--json"], ["ls"]):
         result = crm(*args, ok=False)
         assert "crmnotes.yaml" in result.stderr and "not valid YAML" in result.stderr, result.stderr
+
+
+def test_report_customers_carry_every_followup_summary_field(example_vault: Vault) -> None:
+    """Each summary field lands in its own FollowUp field (a positional rebuild shifted them once)."""
+    append_followup(example_vault, "星辰科技有限公司",
+                    f"\n## {TODAY.isoformat()} 10:00 · 拜访 · 王芳\n谈合同。\nstage: 成交\n"
+                    f"next: {(TODAY + timedelta(days=3)).isoformat()} 14:30 @李娜 发合同\n")
+
+    def summaries(customers: list) -> dict:
+        return {c.id: [(f.at, f.channel, f.by, f.next_date, f.next_what, f.next_at, f.next_who, f.stage_from,
+                        f.stage_to, f.has_time) for f in c.followups] for c in customers}
+
+    read = summaries(example_vault.scan().customers)
+    assert summaries(catalog.report_customers(example_vault).customers) == read
+    moved = [s for followups in read.values() for s in followups if s[8] == "won" and s[6] == "李娜"]
+    assert len(moved) == 1 and moved[0][5] is not None
