@@ -26,18 +26,20 @@ from __future__ import annotations
 import gc
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
+from functools import cache
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import fold
 from .due import Answer, Timeline, answer, status_of, timeline
 from .errors import CrmError, FileFormatError
-from .filters import Filters, choose
+from .filters import Filters, choose, fields_read
 from .model import Customer, FollowUp, Problem, format_minute
 from .vault import ScanResult, Vault
 
@@ -78,6 +80,80 @@ class Entry:
 
 
 ENTRY_COLUMNS = tuple(f.name for f in fields(Entry))
+_ENTRY_SELECT = ENTRY_COLUMNS[1:]  # stored in the columns of the same names; "path" is the key, "rel"
+_HEAD = 4  # a stored row starts with rel, size, mtime, problem
+
+
+_PARSED = {"tags": json.loads, "created": datetime.fromisoformat, "last_contact": datetime.fromisoformat,
+           "next_followup": date.fromisoformat}
+# The columns of a stored row every face reads, checked before any is read (see ``_from_stored``); then
+# what ``filters.fields_read`` says the choice reads, then the face's own.
+_ALWAYS = ("timeline", "name", "sort_key")
+_ROW_COLUMNS = (*_ALWAYS, "stage", "grade", "owner", "tags", "created", "last_contact", "next_followup", "id",
+                "industry", "contact", "phone", "email", "source", "followup_count")
+
+
+def _columns(filters: Filters | None, sort: str, *own: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*_ALWAYS, *fields_read(filters, sort), *own)))
+_STEPS_AT, _NAME_AT, _SORT_KEY_AT = _HEAD, _HEAD + 1, _HEAD + 2
+
+
+class Stored(tuple):  # type: ignore[type-arg]  (a row of mixed columns, read through named properties)
+    """``Entry``'s named fields over a cache row as SQLite returns it (rel, size, mtime, problem, some
+    ``Entry`` columns, the decoded timeline steps), each decoded only when read: a list of 10,000
+    customers reads a few fields of each, and making an ``Entry`` of each would cost more than the rest
+    of the answer.  ``_stored_class`` adds one property per column read."""
+
+    __slots__ = ()
+    path = property(itemgetter(0))
+    steps = property(itemgetter(-1))
+
+    @property
+    def timeline(self) -> Timeline:
+        return Timeline(self[-1])
+
+    def on(self, day: date) -> Answer:
+        return Timeline(self[-1]).at(day)
+
+
+@cache
+def _stored_class(columns: tuple[str, ...]) -> type[Stored]:
+    fields_ = {name: _stored_field(_HEAD + at, _PARSED.get(name)) for at, name in enumerate(columns)
+               if name != "timeline"}
+    return type("Stored", (Stored,), {"__slots__": (), **fields_})
+
+
+def _stored_field(at: int, parse: Callable[[str], Any] | None) -> Any:
+    if parse is None:
+        return property(itemgetter(at))
+    return property(lambda row: parse(row[at]) if row[at] else None)
+
+
+E = TypeVar("E", Entry, Stored)
+T = TypeVar("T")
+
+
+def _from_stored(vault: Vault, columns: tuple[str, ...], answer: Callable[[list[Any]], T]) -> tuple[T, list[Problem]]:
+    """``answer`` over every readable customer's stored row (a ``Stored`` with ``columns``), and the
+    files skipped.  A stored value that does not decode (changed by hand) sends the rows once through
+    ``_entries``, which reads such files again."""
+    kind = _stored_class(columns)
+    with_listing_json = "listing" in columns
+    listing_at = _HEAD + columns.index("listing") if with_listing_json else 0
+    for attempt in range(2):
+        stored, problems = _stored_rows(vault, columns)
+        steps = _decode_all([row[_STEPS_AT] for row in stored])
+        sound = all(type(s) is list and s and type(s[-1]) is list and len(s[-1]) == 6 for s in steps) and \
+            all(type(row[_NAME_AT]) is str and type(row[_SORT_KEY_AT]) is str for row in stored) and \
+            (not with_listing_json or all(type(row[listing_at]) is bytes for row in stored))
+        if sound:
+            try:
+                return answer([kind((*row, s)) for row, s in zip(stored, steps, strict=True)]), problems
+            except (ValueError, TypeError, AttributeError, IndexError):
+                if attempt:
+                    raise
+        _entries(vault, with_listing_json)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -103,11 +179,14 @@ class DueItem:
         return status_of(self.due, today)
 
     def to_json(self, today: date) -> dict[str, Any]:
-        entry = self.entry
-        return {"id": entry.id, "name": entry.name, "owner": entry.owner, "stage": self.stage,
-                "due": self.due.isoformat(), "status": self.status(today),
-                "days_overdue": max(self.days_overdue(today), 0), "rule": self.rule, "reason": self.reason,
-                "path": entry.path}
+        return _due_record(self.entry, self.stage, self.due, self.reason, self.rule, today)
+
+
+def _due_record(entry: Entry | Stored, stage: str, due: date, reason: str, rule: str, today: date) -> dict[str, Any]:
+    """One customer of ``crm due --json``."""
+    return {"id": entry.id, "name": entry.name, "owner": entry.owner, "stage": stage, "due": due.isoformat(),
+            "status": status_of(due, today), "days_overdue": max((today - due).days, 0), "rule": rule,
+            "reason": reason, "path": entry.path}
 
 
 @dataclass
@@ -140,7 +219,7 @@ class Row:
         return data
 
 
-def row_on(entry: Entry, day: date) -> Row:
+def row_on(entry: Entry | Stored, day: date) -> Row:
     found = entry.on(day)
     return Row(entry.id, entry.name, entry.path, entry.industry, entry.contact, entry.phone, entry.email,
                entry.source, found.stage, entry.grade, entry.owner, entry.tags, entry.created, entry.last_contact,
@@ -173,7 +252,8 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
     """The TUI table's rows."""
     day = today or date.today()
     with _bulk():
-        return [row_on(entry, day) for entry in entries(vault, filters, sort, day).entries]
+        return _from_stored(vault, _ROW_COLUMNS, lambda found: [row_on(entry, day) for entry in
+                                                  _choose(vault, found, filters, sort, day)])[0]
 
 
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
@@ -192,10 +272,27 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
 
 
 def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Problem]]:
-    """``crm due --json``'s text."""
-    items, problems = due(vault, day, owner)
+    """``crm due --json``'s text: ``due``'s items, written from the stored rows (no ``Entry`` made)."""
+    iso = day.isoformat()
+
+    def written(found: list[Stored]) -> str:
+        if owner:
+            found = choose(found, Filters(owner=owner), "name", vault.config, _stage_on(iso))
+        items = []
+        for stored in found:
+            step = Timeline(stored.steps).due_step(iso)
+            if step is not None:
+                items.append((iso if step[5] else step[2], stored.name, stored.path, stored, step))
+        items.sort(key=_DUE_ORDER)
+        return json.dumps([_due_record(stored, step[1], date.fromisoformat(when), step[3], step[4], day)
+                           for when, _, _, stored, step in items], ensure_ascii=False)
+
     with _bulk():
-        return json.dumps([item.to_json(day) for item in items], ensure_ascii=False), problems
+        columns = _columns(Filters(owner=owner) if owner else None, "name", "id", "owner")
+        return _from_stored(vault, columns, written)
+
+
+_DUE_ORDER = itemgetter(0, 1, 2)  # due day (ISO), name, path: ``due``'s order
 
 
 def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
@@ -204,25 +301,29 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
     with those that depend on the day or on ``reveal`` added."""
     day = today or date.today()
     iso = day.isoformat()
-    with _bulk():
-        found, problems = _entries(vault, with_listing_json=True)
+
+    def spliced(found: list[Stored]) -> bytes:
         chosen = _choose(vault, found, filters, sort, day)
         if limit > 0:
             chosen = chosen[:limit]
         parts = []
-        for entry in chosen:
-            _, stage, when, reason, _, floating = entry.timeline.step(iso)
+        for stored in chosen:
+            _, stage, when, reason, _, floating = Timeline(stored.steps).step(iso)
             when = iso if floating else when
-            phone = encode_basestring(entry.phone if reveal else entry.masked_phone)
+            phone = encode_basestring(stored.phone if reveal else stored.masked_phone)
             due_json = f'"{when}"' if when else "null"
             why = encode_basestring(reason) if reason else "null"
-            static = _static_of(entry)
+            static = stored.listing
             dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
                       f'"due_reason":{why}}},'
             parts += (b"{", static, b"," if static else b"", dynamic.encode("utf-8", "surrogatepass"))
         if parts:
             parts[-1] = parts[-1][:-1]  # no comma after the last
-    return b"[" + b"".join(parts) + b"]", problems
+        return b"[" + b"".join(parts) + b"]"
+
+    with _bulk():
+        columns = _columns(filters, sort, "phone" if reveal else "masked_phone", "listing")
+        return _from_stored(vault, columns, spliced)
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
@@ -232,8 +333,8 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     with _bulk():
         rows_, problems = _stored_rows(vault, ("report",))
         result = ScanResult(problems=problems)
-        decoded = _decode_all([report for _, (report,) in rows_], _untagged)
-        for (rel, _), report in zip(rows_, decoded, strict=True):
+        decoded = _decode_all([row[_HEAD] for row in rows_], _untagged)
+        for rel, report in zip((row[0] for row in rows_), decoded, strict=True):
             customer = _reported(vault, rel, report)
             if customer is None:  # not what we wrote: read the file again
                 record = _remake(vault, rel)
@@ -268,12 +369,17 @@ def load(vault: Vault) -> ScanResult:
         return vault.scan()
 
 
-def _choose(vault: Vault, found: list[Entry], filters: Filters | None, sort: str, day: date) -> list[Entry]:
+def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, day: date) -> list[E]:
     if filters is None or filters == Filters():
         from .filters import SORT_KEYS, check_sort  # no config parsed for an unfiltered list
 
         return sorted(found, key=SORT_KEYS[check_sort(sort)], reverse=sort.startswith("-"))
-    return choose(found, filters, sort, vault.config, lambda entry: entry.on(day).stage)
+    return choose(found, filters, sort, vault.config, _stage_on(day.isoformat()))
+
+
+def _stage_on(iso_day: str) -> Callable[[Entry | Stored], str]:
+    """The effective stage on a day, read from the stored timeline step (nothing decoded)."""
+    return lambda entry: entry.timeline.step(iso_day)[1]
 
 
 # ------------------------------------------------------------------ one customer file, read for the cache
@@ -384,17 +490,16 @@ def _bulk() -> Iterator[None]:
 
 # ------------------------------------------------------------------ entries and report customers from rows
 
-_ENTRY_SELECT = ENTRY_COLUMNS[1:]  # "path" is the key
-
 
 def _entries(vault: Vault, with_listing_json: bool = False) -> tuple[list[Entry], list[Problem]]:
     wanted = _ENTRY_SELECT + (("listing",) if with_listing_json else ())
     stored, problems = _stored_rows(vault, wanted)
     tags_at, steps_at = wanted.index("tags"), wanted.index("timeline")
-    tags = _decode_all([values[tags_at] for _, values in stored])
-    steps = _decode_all([values[steps_at] for _, values in stored])
+    tags = _decode_all([row[_HEAD + tags_at] for row in stored])
+    steps = _decode_all([row[_HEAD + steps_at] for row in stored])
     found = []
-    for (rel, values), tag_list, step_list in zip(stored, tags, steps, strict=True):
+    for row, tag_list, step_list in zip(stored, tags, steps, strict=True):
+        rel, values = row[0], row[_HEAD:]
         entry = _entry(rel, values, tag_list, step_list, with_listing_json)
         if entry is None:  # not what we wrote: read the file again
             record = _remake(vault, rel)
@@ -424,16 +529,6 @@ def _decode_all(texts: list[Any], hook: Any = None) -> list[Any]:
     return out
 
 
-class _ListedEntry(Entry):
-    """An entry that also carries its ``ls --json`` stored keys (serialized UTF-8, without braces)."""
-
-    __slots__ = ("listing",)
-
-
-def _static_of(entry: Entry) -> bytes:
-    return entry.listing if isinstance(entry, _ListedEntry) else b""  # type: ignore[attr-defined]
-
-
 def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listing_json: bool) -> Entry | None:
     """The entry of a row (its tags and timeline already decoded); None when the row is not what we wrote."""
     try:
@@ -441,14 +536,12 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
          count, sort_key, masked, _, *listing) = values
         if not (isinstance(steps, list) and steps and isinstance(steps[-1], list) and len(steps[-1]) == 6):
             return None
-        made = (_ListedEntry if with_listing_json else Entry)(
+        if with_listing_json and not isinstance(listing[0], bytes):  # only checked: ``_from_stored`` reads it
+            return None
+        made = Entry(
             rel, id_, name, industry, contact, phone, email, source, stage, grade, owner, tags,
             datetime.fromisoformat(created) if created else None, datetime.fromisoformat(last) if last else None,
             date.fromisoformat(next_) if next_ else None, count, sort_key, masked, Timeline(steps))
-        if with_listing_json:
-            made.listing = listing[0]  # type: ignore[attr-defined]
-            if not isinstance(made.listing, bytes):  # type: ignore[attr-defined]
-                return None
         if not (isinstance(name, str) and isinstance(sort_key, str) and isinstance(count, int)
                 and isinstance(tags, list)):
             return None
@@ -508,14 +601,14 @@ _SCHEMA = (
 )
 
 
-def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[str, tuple[Any, ...]]], list[Problem]]:
-    """(rel, the ``wanted`` columns) of every readable customer file in ``Vault.scan`` order, the
-    cache brought up to date first; and the files skipped."""
+def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[Any, ...]], list[Problem]]:
+    """The rows (rel, size, mtime, problem, the ``wanted`` columns) of every readable customer file in
+    ``Vault.scan`` order, the cache brought up to date first; and the files skipped."""
     current, unsafe = vault.customer_stats()
     problems = list(unsafe)
     with _Cache.open(vault) as cache:
         stored = cache.rows(wanted) if cache else {}
-        changed = [rel for rel, stat in current.items() if stored.get(rel, (None,))[0] != stat]
+        changed = [rel for rel, stat in current.items() if stored.get(rel, _NO_ROW)[1:3] != stat]
         gone = [rel for rel in stored if rel not in current]
         if changed:
             vault.config  # noqa: B018 (parsed now: a broken config is an error, not a problem of each file)
@@ -523,16 +616,20 @@ def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[str,
         if cache and (records or gone):
             cache.write(records, gone)
     for record in records:
-        stored[record["rel"]] = ((record["size"], record["mtime"]), record.get("problem"),
-                                 tuple(record.get(c) for c in wanted))
-    out = []
-    for rel in current:
-        _, problem, values = stored[rel]
-        if problem is not None:
-            problems.append(Problem(vault.root / rel, None, str(problem), code="unreadable"))
-        else:
-            out.append((rel, values))
+        stored[record["rel"]] = _row_of(record, wanted)
+    out = [stored[rel] for rel in current]
+    if any(row[3] is not None for row in out):
+        problems += [Problem(vault.root / row[0], None, str(row[3]), code="unreadable") for row in out
+                     if row[3] is not None]
+        out = [row for row in out if row[3] is None]
     return out, problems
+
+
+_NO_ROW = (None, None, None)
+
+
+def _row_of(record: dict[str, Any], wanted: tuple[str, ...]) -> tuple[Any, ...]:
+    return (record["rel"], record["size"], record["mtime"], record.get("problem"), *(record.get(c) for c in wanted))
 
 
 def _remake(vault: Vault, rel: str) -> dict[str, Any] | None:
@@ -567,13 +664,13 @@ class _Cache:
             if cache is not None:
                 cache.db.close()
 
-    def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[tuple[int, int], Any, tuple[Any, ...]]]:
-        """rel -> ((size, mtime), problem, the ``wanted`` columns) of every stored row."""
+    def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
+        """rel -> (rel, size, mtime, problem, the ``wanted`` columns) of every stored row."""
         columns = ", ".join(f"b.{c}" if c in _BULKY else f"c.{c}" for c in wanted)
         join = " LEFT JOIN bulky b ON b.rel = c.rel" if set(wanted) & set(_BULKY) else ""
         query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}"
         try:
-            return {row[0]: ((row[1], row[2]), row[3], row[4:]) for row in self.db.execute(query)}
+            return {row[0]: row for row in self.db.execute(query)}
         except sqlite3.DatabaseError:  # damaged inside: start over (every file is read again)
             self.db.close()
             _delete(self.vault.cache_dir / CACHE_FILE)

@@ -513,9 +513,13 @@ class Timeline:
 
     def due_by(self, day: date) -> Answer | None:
         """``at(day)`` when something is due on or before ``day``, else None (decoding nothing)."""
-        iso = day.isoformat()
-        step = self.step(iso)
-        return _answer_of(step) if step[5] or (step[2] is not None and step[2] <= iso) else None
+        step = self.due_step(day.isoformat())
+        return None if step is None else _answer_of(step)
+
+    def due_step(self, iso_day: str) -> list[Any] | None:
+        """The stored step of ``due_by``: for a list that writes the stored texts as they are."""
+        step = self.step(iso_day)
+        return step if step[5] or (step[2] is not None and step[2] <= iso_day) else None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Timeline) and other.steps == self.steps
