@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .config import fold
-from .due import Answer, Timeline, answer, status_of, timeline
+from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read
 from .model import Customer, FollowUp, Problem, format_minute
@@ -45,7 +45,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 4  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 5  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -88,7 +88,10 @@ _PARSED = {"tags": json.loads, "created": datetime.fromisoformat, "last_contact"
            "next_followup": date.fromisoformat}
 # The columns of a stored row every face reads, checked before any is read (see ``_from_stored``); then
 # what ``filters.fields_read`` says the choice reads, then the face's own.
-_ALWAYS = ("timeline", "name", "sort_key")
+_ALWAYS = ("timeline", "name", "sort_key", *(f"now_{c}" for c in ("from", "stage", "due", "reason", "rule",
+                                                                    "floating", "until")))
+_NOW_STEP = slice(_HEAD + 3, _HEAD + 9)  # the step of the day the row was written, in the stored step form
+_NOW_FROM, _NOW_UNTIL = _HEAD + 3, _HEAD + 9
 _ROW_COLUMNS = (*_ALWAYS, "stage", "grade", "owner", "tags", "created", "last_contact", "next_followup", "id",
                 "industry", "contact", "phone", "email", "source", "followup_count")
 
@@ -100,26 +103,26 @@ _STEPS_AT, _NAME_AT, _SORT_KEY_AT = _HEAD, _HEAD + 1, _HEAD + 2
 
 class Stored(tuple):  # type: ignore[type-arg]  (a row of mixed columns, read through named properties)
     """``Entry``'s named fields over a cache row as SQLite returns it (rel, size, mtime, problem, some
-    ``Entry`` columns, the decoded timeline steps), each decoded only when read: a list of 10,000
-    customers reads a few fields of each, and making an ``Entry`` of each would cost more than the rest
-    of the answer.  ``_stored_class`` adds one property per column read."""
+    ``Entry`` columns, the day listed, the timeline's step on that day), each decoded only when read: a
+    list of 10,000 customers reads a few fields of each, and making an ``Entry`` of each would cost more
+    than the rest of the answer.  ``_stored_class`` adds one property per column read."""
 
     __slots__ = ()
     path = property(itemgetter(0))
-    steps = property(itemgetter(-1))
+    step = property(itemgetter(-1))  # the stored step that holds on the day listed
 
     @property
     def timeline(self) -> Timeline:
-        return Timeline(self[-1])
+        return Timeline(json.loads(self[_STEPS_AT]))
 
     def on(self, day: date) -> Answer:
-        return Timeline(self[-1]).at(day)
+        return Timeline([self[-1]]).at(day) if day.isoformat() == self[-2] else self.timeline.at(day)
 
 
 @cache
 def _stored_class(columns: tuple[str, ...]) -> type[Stored]:
     fields_ = {name: _stored_field(_HEAD + at, _PARSED.get(name)) for at, name in enumerate(columns)
-               if name != "timeline"}
+               if name != "timeline" and not name.startswith("now_")}
     return type("Stored", (Stored,), {"__slots__": (), **fields_})
 
 
@@ -133,22 +136,30 @@ E = TypeVar("E", Entry, Stored)
 T = TypeVar("T")
 
 
-def _from_stored(vault: Vault, columns: tuple[str, ...], answer: Callable[[list[Any]], T]) -> tuple[T, list[Problem]]:
-    """``answer`` over every readable customer's stored row (a ``Stored`` with ``columns``), and the
-    files skipped.  A stored value that does not decode (changed by hand) sends the rows once through
-    ``_entries``, which reads such files again."""
-    kind = _stored_class(columns)
+def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Callable[[list[Any]], T]
+                 ) -> tuple[T, list[Problem]]:
+    """``answer`` over every readable customer's stored row (a ``Stored`` with ``columns``, for ``day``),
+    and the files skipped.  The timeline is decoded only for rows whose step of the day they were
+    written no longer holds.  A stored value that does not decode (changed by hand) sends the rows once
+    through ``_entries``, which reads such files again."""
+    kind, iso = _stored_class(columns), day.isoformat()
     with_listing_json = "listing" in columns
     listing_at = _HEAD + columns.index("listing") if with_listing_json else 0
     for attempt in range(2):
         stored, problems = _stored_rows(vault, columns)
-        steps = _decode_all([row[_STEPS_AT] for row in stored])
-        sound = all(type(s) is list and s and type(s[-1]) is list and len(s[-1]) == 6 for s in steps) and \
+        steps = [row[_NOW_STEP] for row in stored]
+        passed = [at for at, row in enumerate(stored) if not (
+            type(row[_NOW_FROM]) is str and row[_NOW_FROM] <= iso
+            and (row[_NOW_UNTIL] is None or (type(row[_NOW_UNTIL]) is str and iso < row[_NOW_UNTIL])))]
+        timelines = _decode_all([stored[at][_STEPS_AT] for at in passed])
+        sound = all(type(s) is list and s and type(s[-1]) is list and len(s[-1]) == 6 for s in timelines) and \
             all(type(row[_NAME_AT]) is str and type(row[_SORT_KEY_AT]) is str for row in stored) and \
             (not with_listing_json or all(type(row[listing_at]) is bytes for row in stored))
         if sound:
+            for at, found in zip(passed, timelines, strict=True):
+                steps[at] = Timeline(found).step(iso)
             try:
-                return answer([kind((*row, s)) for row, s in zip(stored, steps, strict=True)]), problems
+                return answer([kind((*row, iso, step)) for row, step in zip(stored, steps, strict=True)]), problems
             except (ValueError, TypeError, AttributeError, IndexError):
                 if attempt:
                     raise
@@ -183,10 +194,13 @@ class DueItem:
 
 
 def _due_record(entry: Entry | Stored, stage: str, due: date, reason: str, rule: str, today: date) -> dict[str, Any]:
-    """One customer of ``crm due --json``."""
+    """One customer of ``crm due --json`` (``due_json`` writes the same keys as text)."""
     return {"id": entry.id, "name": entry.name, "owner": entry.owner, "stage": stage, "due": due.isoformat(),
-            "status": status_of(due, today), "days_overdue": max((today - due).days, 0), "rule": rule,
-            "reason": reason, "path": entry.path}
+            **_due_status(due, today), "rule": rule, "reason": reason, "path": entry.path}
+
+
+def _due_status(due: date, today: date) -> dict[str, Any]:
+    return {"status": status_of(due, today), "days_overdue": max((today - due).days, 0)}
 
 
 @dataclass
@@ -244,7 +258,7 @@ def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", to
     day = today or date.today()
     with _bulk():
         found, problems = _entries(vault)
-        chosen = _choose(vault, found, filters, sort, day)
+        chosen = _choose(vault, found, filters, sort, lambda entry: entry.on(day).stage)
     return Listing(chosen[:limit] if limit > 0 else chosen, problems)
 
 
@@ -252,8 +266,8 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
     """The TUI table's rows."""
     day = today or date.today()
     with _bulk():
-        return _from_stored(vault, _ROW_COLUMNS, lambda found: [row_on(entry, day) for entry in
-                                                  _choose(vault, found, filters, sort, day)])[0]
+        return _from_stored(vault, _ROW_COLUMNS, day, lambda found: [
+            row_on(entry, day) for entry in _choose(vault, found, filters, sort, _stored_stage)])[0]
 
 
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
@@ -277,19 +291,29 @@ def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Proble
 
     def written(found: list[Stored]) -> str:
         if owner:
-            found = choose(found, Filters(owner=owner), "name", vault.config, _stage_on(iso))
+            found = choose(found, Filters(owner=owner), "name", vault.config, _stored_stage)
         items = []
         for stored in found:
-            step = Timeline(stored.steps).due_step(iso)
-            if step is not None:
+            step = stored.step
+            if is_due(step, iso):
                 items.append((iso if step[5] else step[2], stored.name, stored.path, stored, step))
         items.sort(key=_DUE_ORDER)
-        return json.dumps([_due_record(stored, step[1], date.fromisoformat(when), step[3], step[4], day)
-                           for when, _, _, stored, step in items], ensure_ascii=False)
+        status: dict[str, str] = {}  # due day -> its status keys (few distinct days among thousands of items)
+        text = encode_basestring
+        return "[" + ", ".join(
+            f'{{"id": {text(stored.id)}, "name": {text(name)}, "owner": {text(stored.owner)}, '
+            f'"stage": {text(step[1])}, "due": "{when}", '
+            f'{status.get(when) or status.setdefault(when, _status_json(date.fromisoformat(when), day))}, '
+            f'"rule": {text(step[4])}, "reason": {text(step[3])}, "path": {text(path)}}}'
+            for when, name, path, stored, step in items) + "]"
 
     with _bulk():
         columns = _columns(Filters(owner=owner) if owner else None, "name", "id", "owner")
-        return _from_stored(vault, columns, written)
+        return _from_stored(vault, columns, day, written)
+
+
+def _status_json(due: date, today: date) -> str:
+    return json.dumps(_due_status(due, today))[1:-1]
 
 
 _DUE_ORDER = itemgetter(0, 1, 2)  # due day (ISO), name, path: ``due``'s order
@@ -303,12 +327,12 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
     iso = day.isoformat()
 
     def spliced(found: list[Stored]) -> bytes:
-        chosen = _choose(vault, found, filters, sort, day)
+        chosen = _choose(vault, found, filters, sort, _stored_stage)
         if limit > 0:
             chosen = chosen[:limit]
         parts = []
         for stored in chosen:
-            _, stage, when, reason, _, floating = Timeline(stored.steps).step(iso)
+            _, stage, when, reason, _, floating = stored.step
             when = iso if floating else when
             phone = encode_basestring(stored.phone if reveal else stored.masked_phone)
             due_json = f'"{when}"' if when else "null"
@@ -323,7 +347,7 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
 
     with _bulk():
         columns = _columns(filters, sort, "phone" if reveal else "masked_phone", "listing")
-        return _from_stored(vault, columns, spliced)
+        return _from_stored(vault, columns, day, spliced)
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
@@ -369,17 +393,18 @@ def load(vault: Vault) -> ScanResult:
         return vault.scan()
 
 
-def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, day: date) -> list[E]:
+def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, stage_on_day: Callable[[E], str]
+            ) -> list[E]:
     if filters is None or filters == Filters():
         from .filters import SORT_KEYS, check_sort  # no config parsed for an unfiltered list
 
         return sorted(found, key=SORT_KEYS[check_sort(sort)], reverse=sort.startswith("-"))
-    return choose(found, filters, sort, vault.config, _stage_on(day.isoformat()))
+    return choose(found, filters, sort, vault.config, stage_on_day)
 
 
-def _stage_on(iso_day: str) -> Callable[[Entry | Stored], str]:
-    """The effective stage on a day, read from the stored timeline step (nothing decoded)."""
-    return lambda entry: entry.timeline.step(iso_day)[1]
+def _stored_stage(stored: Stored) -> str:
+    """The effective stage on the day listed: the stored step's (nothing decoded)."""
+    return stored.step[1]
 
 
 # ------------------------------------------------------------------ one customer file, read for the cache
@@ -408,6 +433,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
     path = vault.root / rel
     try:
         customer = vault.read(path)
+        dated = timeline(customer, vault.config)
         phone = customer.text("phone")
         static = listing_keys(vault, customer)
         for key in LISTING_JSON_DYNAMIC:
@@ -420,7 +446,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
             "last_contact": _iso(customer.last_contact), "next_followup": _iso(customer.next_followup),
             "followup_count": len(customer.followups), "sort_key": collation_key(customer.name),
             "masked_phone": mask_phone(phone, vault.config.phone_region) if phone else "",
-            "timeline": _dumps(timeline(customer, vault.config).steps),
+            "timeline": _dumps(dated.steps), **_now(dated),
             "listing": _dumps(static)[1:-1].encode("utf-8", "surrogatepass"),  # spliced as bytes, never decoded
             "report": _dumps([_tagged(customer.meta), [_summary(f) for f in customer.followups],
                               [[p.line, p.message, p.severity, p.code] for p in customer.problems]]),
@@ -431,6 +457,13 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
         row = {"problem": f"cannot be listed: {exc}"}  # one bad value must not stop the other customers
     return {"rel": rel, "size": size, "mtime": mtime, **row}
+
+
+def _now(steps: Timeline) -> dict[str, Any]:
+    """The ``now_`` columns: the step that holds today and the day it stops holding."""
+    step, until = steps.window(date.today().isoformat())
+    return {**{f"now_{c}": v for c, v in zip(("from", "stage", "due", "reason", "rule", "floating"), step,
+                                             strict=True)}, "now_until": until}
 
 
 def _summary(followup: FollowUp) -> list[Any]:
@@ -591,7 +624,7 @@ class _Reported(Customer):
 
 # Two tables with the same key: what every list reads, and the bulky serialized parts only ``ls --json``
 # and reports read (a list that does not need them never pages through them).
-_COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT)
+_COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
 _BULKY = ("rel", "listing", "report")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
