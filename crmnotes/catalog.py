@@ -97,7 +97,12 @@ _ROW_COLUMNS = (*_ALWAYS, "stage", "grade", "owner", "tags", "created", "last_co
 
 
 def _columns(filters: Filters | None, sort: str, *own: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*_ALWAYS, *fields_read(filters, sort), *own)))
+    """A face's columns; the timeline is left unread (NULL): ``_from_stored`` fetches it only for
+    the rows whose stored step has passed."""
+    return tuple(dict.fromkeys((_UNREAD_TIMELINE, *_ALWAYS[1:], *fields_read(filters, sort), *own)))
+
+
+_UNREAD_TIMELINE = "unread_timeline"
 _STEPS_AT, _NAME_AT, _SORT_KEY_AT = _HEAD, _HEAD + 1, _HEAD + 2
 
 
@@ -151,7 +156,9 @@ def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Call
         passed = [at for at, row in enumerate(stored) if not (
             type(row[_NOW_FROM]) is str and row[_NOW_FROM] <= iso
             and (row[_NOW_UNTIL] is None or (type(row[_NOW_UNTIL]) is str and iso < row[_NOW_UNTIL])))]
-        timelines = _decode_all([stored[at][_STEPS_AT] for at in passed])
+        unread = [stored[at][0] for at in passed if stored[at][_STEPS_AT] is None]
+        texts = _timelines(vault, unread) if unread else {}
+        timelines = _decode_all([stored[at][_STEPS_AT] or texts.get(stored[at][0], "null") for at in passed])
         sound = all(type(s) is list and s and type(s[-1]) is list and len(s[-1]) == 6 for s in timelines) and \
             all(type(row[_NAME_AT]) is str and type(row[_SORT_KEY_AT]) is str for row in stored) and \
             (not with_listing_json or all(type(row[listing_at]) is bytes for row in stored))
@@ -665,6 +672,20 @@ def _row_of(record: dict[str, Any], wanted: tuple[str, ...]) -> tuple[Any, ...]:
     return (record["rel"], record["size"], record["mtime"], record.get("problem"), *(record.get(c) for c in wanted))
 
 
+def _timelines(vault: Vault, rels: list[str]) -> dict[str, str]:
+    """rel -> stored timeline text of ``rels`` (those in the cache)."""
+    found: dict[str, str] = {}
+    with _Cache.open(vault) as cache:
+        for start in range(0, len(rels) if cache else 0, 500):
+            chunk = rels[start:start + 500]
+            try:
+                found.update(cache.db.execute(  # type: ignore[union-attr]  (cache is not None: range is empty)
+                    f"SELECT rel, timeline FROM customer WHERE rel IN ({', '.join('?' * len(chunk))})", chunk))
+            except sqlite3.Error:
+                break  # a missing one is read again from its file
+    return found
+
+
 def _remake(vault: Vault, rel: str) -> dict[str, Any] | None:
     """The row of ``rel`` read again from its file (its stored columns did not decode); None if unreadable."""
     try:
@@ -699,7 +720,8 @@ class _Cache:
 
     def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
         """rel -> (rel, size, mtime, problem, the ``wanted`` columns) of every stored row."""
-        columns = ", ".join(f"b.{c}" if c in _BULKY else f"c.{c}" for c in wanted)
+        columns = ", ".join("NULL" if c == _UNREAD_TIMELINE else f"b.{c}" if c in _BULKY else f"c.{c}"
+                            for c in wanted)
         join = " LEFT JOIN bulky b ON b.rel = c.rel" if set(wanted) & set(_BULKY) else ""
         query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}"
         try:
