@@ -522,13 +522,17 @@ def _untagged(value: dict[str, Any]) -> Any:
 @contextmanager
 def _bulk() -> Iterator[None]:
     """Decoding a cache makes up to a million objects, none in a reference cycle: the cyclic
-    garbage collector would walk them over and over for nothing."""
+    garbage collector would walk them over and over for nothing.  Afterwards they go straight to
+    the oldest generation (freeze then unfreeze moves them without a walk); re-enabled as they are,
+    the first allocation would walk them all as the young generation."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
