@@ -45,7 +45,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 5  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 6  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -637,15 +637,18 @@ class _Reported(Customer):
 
 # ------------------------------------------------------------------ the SQLite file
 
-# Two tables with the same key: what every list reads, and the bulky serialized parts only ``ls --json``
-# and reports read (a list that does not need them never pages through them).
+# Three tables with the same key: what every list reads, and the serialized parts only ``ls --json``
+# (listed) and reports (bulky) read, so a list never pages through what it does not need.
 _COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
-_BULKY = ("rel", "listing", "report")
+_LISTED = ("rel", "listing")
+_BULKY = ("rel", "report")
+_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY))
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS customer (rel TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
     + ", ".join(_COLUMNS[3:]) + ")",
-    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, listing BLOB, report TEXT)",
+    "CREATE TABLE IF NOT EXISTS listed (rel TEXT PRIMARY KEY, listing BLOB)",
+    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT)",
 )
 
 
@@ -728,9 +731,10 @@ class _Cache:
 
     def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
         """rel -> (rel, size, mtime, problem, the ``wanted`` columns) of every stored row."""
-        columns = ", ".join("NULL" if c == _UNREAD_TIMELINE else f"b.{c}" if c in _BULKY else f"c.{c}"
-                            for c in wanted)
-        join = " LEFT JOIN bulky b ON b.rel = c.rel" if set(wanted) & set(_BULKY) else ""
+        alias = {c: a for _, a, columns in reversed(_TABLES) for c in columns}
+        columns = ", ".join("NULL" if c == _UNREAD_TIMELINE else f"{alias[c]}.{c}" for c in wanted)
+        join = "".join(f" LEFT JOIN {table} {a} ON {a}.rel = c.rel" for table, a, columns in _TABLES[1:]
+                       if set(wanted) & set(columns[1:]))
         query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}"
         try:
             return {row[0]: row for row in self.db.execute(query)}
@@ -745,7 +749,7 @@ class _Cache:
         kept = [r for r in records if _encodable(r["rel"])]
         try:
             with _transaction(self.db):
-                for table, columns in (("customer", _COLUMNS), ("bulky", _BULKY)):
+                for table, _, columns in _TABLES:
                     self.db.executemany(f"DELETE FROM {table} WHERE rel = ?", [(rel,) for rel in gone])
                     self.db.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
                                         f"VALUES ({', '.join('?' * len(columns))})",
@@ -803,6 +807,7 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
             with _transaction(db):
                 if not _ready(db, config):  # another process may have just done it
                     db.execute("DROP TABLE IF EXISTS customer")  # its columns may be another format's
+                    db.execute("DROP TABLE IF EXISTS listed")
                     db.execute("DROP TABLE IF EXISTS bulky")
                     for statement in _SCHEMA:
                         db.execute(statement)
