@@ -5,6 +5,9 @@ pipeline and reports screens all ask here; nobody else walks the vault to
 list it.  What they get are ``Entry`` values (named fields, one per customer),
 chosen and sorted by ``filters.choose`` and answered for a day by the due
 rules' ``due.Timeline``, so a rule, a filter or a sort key exists once.
+``ls --json``, ``due --json`` and the TUI table read ``Stored`` instead: the
+same named fields over the stored row, only the columns the face and
+``filters.fields_read`` name, with the timeline step of the day.
 
 Storage: one SQLite file, ``.crmnotes/listing.sqlite3``, one row per customer
 file keyed by its path, with the file's size and mtime.  Before every answer
@@ -12,9 +15,10 @@ one ``stat`` per file (``Vault.customer_stats``) finds the files changed
 since, whoever changed them; only those are read again and written back as
 single rows in one transaction, so an edit costs work proportional to the
 customer, not the vault.  Each row keeps the ``Entry`` fields, the due
-timeline, the ``ls --json`` keys that do not depend on the day (serialized:
-``ls --json`` splices them) and the front-matter with follow-up summaries for
-reports.  The cache is disposable: a different format version or config
+timeline and its step of the day written (with the day it stops holding),
+the ``ls --json`` keys that do not depend on the day (serialized:
+``ls --json`` splices them) and the front-matter with follow-up summaries
+for reports.  The cache is disposable: a different format version or config
 (``Vault.config_state``) empties it, a damaged file is deleted and rebuilt,
 a row that does not decode is read again from its file, an unwritable vault
 lists from its files; never pickle.  WAL and a busy timeout let several
