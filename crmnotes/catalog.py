@@ -5,6 +5,9 @@ pipeline and reports screens all ask here; nobody else walks the vault to
 list it.  What they get are ``Entry`` values (named fields, one per customer),
 chosen and sorted by ``filters.choose`` and answered for a day by the due
 rules' ``due.Timeline``, so a rule, a filter or a sort key exists once.
+``ls --json``, ``due --json`` and the TUI table read ``Stored`` instead: the
+same named fields over the stored row, only the columns the face and
+``filters.fields_read`` name, with the timeline step of the day.
 
 Storage: one SQLite file, ``.crmnotes/listing.sqlite3``, one row per customer
 file keyed by its path, with the file's size and mtime.  Before every answer
@@ -12,9 +15,10 @@ one ``stat`` per file (``Vault.customer_stats``) finds the files changed
 since, whoever changed them; only those are read again and written back as
 single rows in one transaction, so an edit costs work proportional to the
 customer, not the vault.  Each row keeps the ``Entry`` fields, the due
-timeline, the ``ls --json`` keys that do not depend on the day (serialized:
-``ls --json`` splices them) and the front-matter with follow-up summaries for
-reports.  The cache is disposable: a different format version or config
+timeline and its step of the day written (with the day it stops holding),
+the ``ls --json`` keys that do not depend on the day (serialized:
+``ls --json`` splices them) and the front-matter with follow-up summaries
+for reports.  The cache is disposable: a different format version or config
 (``Vault.config_state``) empties it, a damaged file is deleted and rebuilt,
 a row that does not decode is read again from its file, an unwritable vault
 lists from its files; never pickle.  WAL and a busy timeout let several
@@ -26,24 +30,26 @@ from __future__ import annotations
 import gc
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time
+from functools import cache
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import fold
-from .due import Answer, Timeline, answer, status_of, timeline
+from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
-from .filters import Filters, choose
+from .filters import Filters, choose, fields_read
 from .model import Customer, FollowUp, Problem, format_minute
 from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 5  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 7  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -78,6 +84,90 @@ class Entry:
 
 
 ENTRY_COLUMNS = tuple(f.name for f in fields(Entry))
+_ENTRY_SELECT = ENTRY_COLUMNS[1:]  # stored in the columns of the same names; "path" is the key, "rel"
+_HEAD = 4  # a stored row starts with rel, size, mtime, problem
+
+
+_PARSED = {"tags": json.loads, "created": datetime.fromisoformat, "last_contact": datetime.fromisoformat,
+           "next_followup": date.fromisoformat}
+# The columns of a stored row every face reads, checked before any is read (see ``_from_stored``); then
+# what ``filters.fields_read`` says the choice reads, then the face's own.
+_ALWAYS = ("timeline", "name", "sort_key", *(f"now_{c}" for c in ("from", "stage", "due", "reason", "rule",
+                                                                    "floating", "until")))
+_NOW_STEP = slice(_HEAD + 3, _HEAD + 9)  # the step of the day the row was written, in the stored step form
+_NOW_FROM, _NOW_UNTIL = _HEAD + 3, _HEAD + 9
+_UNREAD_TIMELINE = "unread_timeline"
+_ROW_COLUMNS = (_UNREAD_TIMELINE, *_ALWAYS[1:], "stage", "grade", "owner", "tags", "created", "last_contact",
+                "next_followup", "id", "industry", "contact", "phone", "email", "source", "followup_count")
+
+
+def _columns(filters: Filters | None, sort: str, *own: str) -> tuple[str, ...]:
+    """A face's columns; the timeline is left unread (NULL): ``_from_stored`` fetches it only for
+    the rows whose stored step has passed."""
+    return tuple(dict.fromkeys((_UNREAD_TIMELINE, *_ALWAYS[1:], *fields_read(filters, sort), *own)))
+
+_STEPS_AT, _NAME_AT, _SORT_KEY_AT = _HEAD, _HEAD + 1, _HEAD + 2
+
+
+class Stored(tuple):  # type: ignore[type-arg]  (a row of mixed columns, read through named properties)
+    """``Entry``'s named fields over a cache row as SQLite returns it (rel, size, mtime, problem, some
+    ``Entry`` columns, the day listed, the timeline's step on that day), each decoded only when read: a
+    list of 10,000 customers reads a few fields of each, and making an ``Entry`` of each would cost more
+    than the rest of the answer.  ``_stored_class`` adds one property per column read."""
+
+    __slots__ = ()
+    path = property(itemgetter(0))
+    step = property(itemgetter(-1))  # the stored timeline step that holds on the day listed
+
+
+@cache
+def _stored_class(columns: tuple[str, ...]) -> type[Stored]:
+    fields_ = {name: _stored_field(_HEAD + at, _PARSED.get(name)) for at, name in enumerate(columns)
+               if name != "timeline" and not name.startswith("now_")}
+    return type("Stored", (Stored,), {"__slots__": (), **fields_})
+
+
+def _stored_field(at: int, parse: Callable[[str], Any] | None) -> Any:
+    if parse is None:
+        return property(itemgetter(at))
+    return property(lambda row: parse(row[at]) if row[at] else None)
+
+
+E = TypeVar("E", Entry, Stored)
+T = TypeVar("T")
+
+
+def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Callable[[list[Any]], T]
+                 ) -> tuple[T, list[Problem]]:
+    """``answer`` over every readable customer's stored row (a ``Stored`` with ``columns``, for ``day``),
+    and the files skipped.  The timeline is decoded only for rows whose step of the day they were
+    written no longer holds.  A stored value that does not decode (changed by hand) sends the rows once
+    through ``_entries``, which reads such files again."""
+    kind, iso = _stored_class(columns), day.isoformat()
+    with_listing_json = "listing" in columns
+    listing_at = _HEAD + columns.index("listing") if with_listing_json else 0
+    for attempt in range(2):
+        stored, problems = _stored_rows(vault, columns)
+        steps = [row[_NOW_STEP] for row in stored]
+        passed = [at for at, row in enumerate(stored) if not (
+            type(row[_NOW_FROM]) is str and row[_NOW_FROM] <= iso
+            and (row[_NOW_UNTIL] is None or (type(row[_NOW_UNTIL]) is str and iso < row[_NOW_UNTIL])))]
+        unread = [stored[at][0] for at in passed if stored[at][_STEPS_AT] is None]
+        texts = _timelines(vault, unread) if unread else {}
+        timelines = _decode_all([stored[at][_STEPS_AT] or texts.get(stored[at][0], "null") for at in passed])
+        sound = all(type(s) is list and s and type(s[-1]) is list and len(s[-1]) == 6 for s in timelines) and \
+            all(type(row[_NAME_AT]) is str and type(row[_SORT_KEY_AT]) is str for row in stored) and \
+            (not with_listing_json or all(type(row[listing_at]) is bytes for row in stored))
+        if sound:
+            for at, found in zip(passed, timelines, strict=True):
+                steps[at] = Timeline(found).step(iso)
+            try:
+                return answer([kind((*row, iso, step)) for row, step in zip(stored, steps, strict=True)]), problems
+            except (ValueError, TypeError, AttributeError, IndexError):
+                if attempt:
+                    raise
+        _entries(vault, with_listing_json)
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -103,11 +193,17 @@ class DueItem:
         return status_of(self.due, today)
 
     def to_json(self, today: date) -> dict[str, Any]:
-        entry = self.entry
-        return {"id": entry.id, "name": entry.name, "owner": entry.owner, "stage": self.stage,
-                "due": self.due.isoformat(), "status": self.status(today),
-                "days_overdue": max(self.days_overdue(today), 0), "rule": self.rule, "reason": self.reason,
-                "path": entry.path}
+        return _due_record(self.entry, self.stage, self.due, self.reason, self.rule, today)
+
+
+def _due_record(entry: Entry | Stored, stage: str, due: date, reason: str, rule: str, today: date) -> dict[str, Any]:
+    """One customer of ``crm due --json`` (``due_json`` writes the same keys as text)."""
+    return {"id": entry.id, "name": entry.name, "owner": entry.owner, "stage": stage, "due": due.isoformat(),
+            **_due_status(due, today), "rule": rule, "reason": reason, "path": entry.path}
+
+
+def _due_status(due: date, today: date) -> dict[str, Any]:
+    return {"status": status_of(due, today), "days_overdue": max((today - due).days, 0)}
 
 
 @dataclass
@@ -140,11 +236,23 @@ class Row:
         return data
 
 
-def row_on(entry: Entry, day: date) -> Row:
-    found = entry.on(day)
-    return Row(entry.id, entry.name, entry.path, entry.industry, entry.contact, entry.phone, entry.email,
-               entry.source, found.stage, entry.grade, entry.owner, entry.tags, entry.created, entry.last_contact,
-               found.due_on(day), found.reason, entry.followup_count)
+def _rows_on(chosen: list[Stored], day: date) -> list[Row]:
+    """The rows of stored customers on ``day`` (their step of that day): tags decoded in one call and
+    each due day parsed once, since the table shows every customer."""
+    tags_at = _HEAD + _ROW_COLUMNS.index("tags")
+    tags = _decode_all([stored[tags_at] for stored in chosen])
+    if not all(type(found) is list for found in tags):
+        raise ValueError("stored tags that do not decode")
+    days: dict[str, date] = {}
+    out = []
+    for entry, tag_list in zip(chosen, tags, strict=True):
+        _, stage, when, reason, _, floating = entry.step
+        due_on = day if floating else days.get(when) or days.setdefault(when, date.fromisoformat(when)) \
+            if when else None
+        out.append(Row(entry.id, entry.name, entry.path, entry.industry, entry.contact, entry.phone, entry.email,
+                       entry.source, stage, entry.grade, entry.owner, tag_list, entry.created, entry.last_contact,
+                       due_on, reason, entry.followup_count))
+    return out
 
 
 def row_of(vault: Vault, customer: Customer, today: date) -> Row:
@@ -165,7 +273,7 @@ def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", to
     day = today or date.today()
     with _bulk():
         found, problems = _entries(vault)
-        chosen = _choose(vault, found, filters, sort, day)
+        chosen = _choose(vault, found, filters, sort, lambda entry: entry.on(day).stage)
     return Listing(chosen[:limit] if limit > 0 else chosen, problems)
 
 
@@ -173,7 +281,8 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
     """The TUI table's rows."""
     day = today or date.today()
     with _bulk():
-        return [row_on(entry, day) for entry in entries(vault, filters, sort, day).entries]
+        return _from_stored(vault, _ROW_COLUMNS, day,
+                            lambda found: _rows_on(_choose(vault, found, filters, sort, _stored_stage), day))[0]
 
 
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
@@ -192,10 +301,37 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
 
 
 def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Problem]]:
-    """``crm due --json``'s text."""
-    items, problems = due(vault, day, owner)
+    """``crm due --json``'s text: ``due``'s items, written from the stored rows (no ``Entry`` made)."""
+    iso = day.isoformat()
+
+    def written(found: list[Stored]) -> str:
+        if owner:
+            found = choose(found, Filters(owner=owner), "name", vault.config, _stored_stage)
+        items = []
+        for stored in found:
+            step = stored.step
+            if is_due(step, iso):
+                items.append((iso if step[5] else step[2], stored.name, stored.path, stored, step))
+        items.sort(key=_DUE_ORDER)
+        status: dict[str, str] = {}  # due day -> its status keys (few distinct days among thousands of items)
+        text = encode_basestring
+        return "[" + ", ".join(
+            f'{{"id": {text(stored.id)}, "name": {text(name)}, "owner": {text(stored.owner)}, '
+            f'"stage": {text(step[1])}, "due": "{when}", '
+            f'{status.get(when) or status.setdefault(when, _status_json(date.fromisoformat(when), day))}, '
+            f'"rule": {text(step[4])}, "reason": {text(step[3])}, "path": {text(path)}}}'
+            for when, name, path, stored, step in items) + "]"
+
     with _bulk():
-        return json.dumps([item.to_json(day) for item in items], ensure_ascii=False), problems
+        columns = _columns(Filters(owner=owner) if owner else None, "name", "id", "owner")
+        return _from_stored(vault, columns, day, written)
+
+
+def _status_json(due: date, today: date) -> str:
+    return json.dumps(_due_status(due, today))[1:-1]
+
+
+_DUE_ORDER = itemgetter(0, 1, 2)  # due day (ISO), name, path: ``due``'s order
 
 
 def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
@@ -204,25 +340,29 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
     with those that depend on the day or on ``reveal`` added."""
     day = today or date.today()
     iso = day.isoformat()
-    with _bulk():
-        found, problems = _entries(vault, with_listing_json=True)
-        chosen = _choose(vault, found, filters, sort, day)
+
+    def spliced(found: list[Stored]) -> bytes:
+        chosen = _choose(vault, found, filters, sort, _stored_stage)
         if limit > 0:
             chosen = chosen[:limit]
         parts = []
-        for entry in chosen:
-            _, stage, when, reason, _, floating = entry.timeline.step(iso)
+        for stored in chosen:
+            _, stage, when, reason, _, floating = stored.step
             when = iso if floating else when
-            phone = encode_basestring(entry.phone if reveal else entry.masked_phone)
+            phone = encode_basestring(stored.phone if reveal else stored.masked_phone)
             due_json = f'"{when}"' if when else "null"
             why = encode_basestring(reason) if reason else "null"
-            static = _static_of(entry)
+            static = stored.listing
             dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
                       f'"due_reason":{why}}},'
             parts += (b"{", static, b"," if static else b"", dynamic.encode("utf-8", "surrogatepass"))
         if parts:
             parts[-1] = parts[-1][:-1]  # no comma after the last
-    return b"[" + b"".join(parts) + b"]", problems
+        return b"[" + b"".join(parts) + b"]"
+
+    with _bulk():
+        columns = _columns(filters, sort, "phone" if reveal else "masked_phone", "listing")
+        return _from_stored(vault, columns, day, spliced)
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
@@ -232,8 +372,8 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     with _bulk():
         rows_, problems = _stored_rows(vault, ("report",))
         result = ScanResult(problems=problems)
-        decoded = _decode_all([report for _, (report,) in rows_], _untagged)
-        for (rel, _), report in zip(rows_, decoded, strict=True):
+        decoded = _decode_all([row[_HEAD] for row in rows_], _untagged)
+        for rel, report in zip((row[0] for row in rows_), decoded, strict=True):
             customer = _reported(vault, rel, report)
             if customer is None:  # not what we wrote: read the file again
                 record = _remake(vault, rel)
@@ -268,12 +408,18 @@ def load(vault: Vault) -> ScanResult:
         return vault.scan()
 
 
-def _choose(vault: Vault, found: list[Entry], filters: Filters | None, sort: str, day: date) -> list[Entry]:
+def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, stage_on_day: Callable[[E], str]
+            ) -> list[E]:
     if filters is None or filters == Filters():
         from .filters import SORT_KEYS, check_sort  # no config parsed for an unfiltered list
 
         return sorted(found, key=SORT_KEYS[check_sort(sort)], reverse=sort.startswith("-"))
-    return choose(found, filters, sort, vault.config, lambda entry: entry.on(day).stage)
+    return choose(found, filters, sort, vault.config, stage_on_day)
+
+
+def _stored_stage(stored: Stored) -> str:
+    """The effective stage on the day listed: the stored step's (nothing decoded)."""
+    return stored.step[1]
 
 
 # ------------------------------------------------------------------ one customer file, read for the cache
@@ -302,6 +448,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
     path = vault.root / rel
     try:
         customer = vault.read(path)
+        dated = timeline(customer, vault.config)
         phone = customer.text("phone")
         static = listing_keys(vault, customer)
         for key in LISTING_JSON_DYNAMIC:
@@ -314,7 +461,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
             "last_contact": _iso(customer.last_contact), "next_followup": _iso(customer.next_followup),
             "followup_count": len(customer.followups), "sort_key": collation_key(customer.name),
             "masked_phone": mask_phone(phone, vault.config.phone_region) if phone else "",
-            "timeline": _dumps(timeline(customer, vault.config).steps),
+            "timeline": _dumps(dated.steps), **_now(dated),
             "listing": _dumps(static)[1:-1].encode("utf-8", "surrogatepass"),  # spliced as bytes, never decoded
             "report": _dumps([_tagged(customer.meta), [_summary(f) for f in customer.followups],
                               [[p.line, p.message, p.severity, p.code] for p in customer.problems]]),
@@ -325,6 +472,13 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
         row = {"problem": f"cannot be listed: {exc}"}  # one bad value must not stop the other customers
     return {"rel": rel, "size": size, "mtime": mtime, **row}
+
+
+def _now(steps: Timeline) -> dict[str, Any]:
+    """The ``now_`` columns: the step that holds today and the day it stops holding."""
+    step, until = steps.window(date.today().isoformat())
+    return {**{f"now_{c}": v for c, v in zip(("from", "stage", "due", "reason", "rule", "floating"), step,
+                                             strict=True)}, "now_until": until}
 
 
 def _summary(followup: FollowUp) -> list[Any]:
@@ -373,29 +527,32 @@ def _untagged(value: dict[str, Any]) -> Any:
 @contextmanager
 def _bulk() -> Iterator[None]:
     """Decoding a cache makes up to a million objects, none in a reference cycle: the cyclic
-    garbage collector would walk them over and over for nothing."""
+    garbage collector would walk them over and over for nothing.  Afterwards they go straight to
+    the oldest generation (freeze then unfreeze moves them without a walk); re-enabled as they are,
+    the first allocation would walk them all as the young generation."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
 # ------------------------------------------------------------------ entries and report customers from rows
-
-_ENTRY_SELECT = ENTRY_COLUMNS[1:]  # "path" is the key
 
 
 def _entries(vault: Vault, with_listing_json: bool = False) -> tuple[list[Entry], list[Problem]]:
     wanted = _ENTRY_SELECT + (("listing",) if with_listing_json else ())
     stored, problems = _stored_rows(vault, wanted)
     tags_at, steps_at = wanted.index("tags"), wanted.index("timeline")
-    tags = _decode_all([values[tags_at] for _, values in stored])
-    steps = _decode_all([values[steps_at] for _, values in stored])
+    tags = _decode_all([row[_HEAD + tags_at] for row in stored])
+    steps = _decode_all([row[_HEAD + steps_at] for row in stored])
     found = []
-    for (rel, values), tag_list, step_list in zip(stored, tags, steps, strict=True):
+    for row, tag_list, step_list in zip(stored, tags, steps, strict=True):
+        rel, values = row[0], row[_HEAD:]
         entry = _entry(rel, values, tag_list, step_list, with_listing_json)
         if entry is None:  # not what we wrote: read the file again
             record = _remake(vault, rel)
@@ -425,16 +582,6 @@ def _decode_all(texts: list[Any], hook: Any = None) -> list[Any]:
     return out
 
 
-class _ListedEntry(Entry):
-    """An entry that also carries its ``ls --json`` stored keys (serialized UTF-8, without braces)."""
-
-    __slots__ = ("listing",)
-
-
-def _static_of(entry: Entry) -> bytes:
-    return entry.listing if isinstance(entry, _ListedEntry) else b""  # type: ignore[attr-defined]
-
-
 def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listing_json: bool) -> Entry | None:
     """The entry of a row (its tags and timeline already decoded); None when the row is not what we wrote."""
     try:
@@ -442,14 +589,12 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
          count, sort_key, masked, _, *listing) = values
         if not (isinstance(steps, list) and steps and isinstance(steps[-1], list) and len(steps[-1]) == 6):
             return None
-        made = (_ListedEntry if with_listing_json else Entry)(
+        if with_listing_json and not isinstance(listing[0], bytes):  # only checked: ``_from_stored`` reads it
+            return None
+        made = Entry(
             rel, id_, name, industry, contact, phone, email, source, stage, grade, owner, tags,
             datetime.fromisoformat(created) if created else None, datetime.fromisoformat(last) if last else None,
             date.fromisoformat(next_) if next_ else None, count, sort_key, masked, Timeline(steps))
-        if with_listing_json:
-            made.listing = listing[0]  # type: ignore[attr-defined]
-            if not isinstance(made.listing, bytes):  # type: ignore[attr-defined]
-                return None
         if not (isinstance(name, str) and isinstance(sort_key, str) and isinstance(count, int)
                 and isinstance(tags, list)):
             return None
@@ -500,26 +645,29 @@ class _Reported(Customer):
 
 # ------------------------------------------------------------------ the SQLite file
 
-# Two tables with the same key: what every list reads, and the bulky serialized parts only ``ls --json``
-# and reports read (a list that does not need them never pages through them).
-_COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT)
-_BULKY = ("rel", "listing", "report")
+# Three tables with the same key: what every list reads, and the serialized parts only ``ls --json``
+# (listed) and reports (bulky) read, so a list never pages through what it does not need.
+_COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
+_LISTED = ("rel", "listing")
+_BULKY = ("rel", "report")
+_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY))
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS customer (rel TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
     + ", ".join(_COLUMNS[3:]) + ")",
-    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, listing BLOB, report TEXT)",
+    "CREATE TABLE IF NOT EXISTS listed (rel TEXT PRIMARY KEY, listing BLOB)",
+    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT)",
 )
 
 
-def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[str, tuple[Any, ...]]], list[Problem]]:
-    """(rel, the ``wanted`` columns) of every readable customer file in ``Vault.scan`` order, the
-    cache brought up to date first; and the files skipped."""
+def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[Any, ...]], list[Problem]]:
+    """The rows (rel, size, mtime, problem, the ``wanted`` columns) of every readable customer file in
+    ``Vault.scan`` order, the cache brought up to date first; and the files skipped."""
     current, unsafe = vault.customer_stats()
     problems = list(unsafe)
     with _Cache.open(vault) as cache:
         stored = cache.rows(wanted) if cache else {}
-        changed = [rel for rel, stat in current.items() if stored.get(rel, (None,))[0] != stat]
+        changed = [rel for rel, stat in current.items() if stored.get(rel, _NO_ROW)[1:3] != stat]
         gone = [rel for rel in stored if rel not in current]
         if changed:
             vault.config  # noqa: B018 (parsed now: a broken config is an error, not a problem of each file)
@@ -527,16 +675,34 @@ def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[str,
         if cache and (records or gone):
             cache.write(records, gone)
     for record in records:
-        stored[record["rel"]] = ((record["size"], record["mtime"]), record.get("problem"),
-                                 tuple(record.get(c) for c in wanted))
-    out = []
-    for rel in current:
-        _, problem, values = stored[rel]
-        if problem is not None:
-            problems.append(Problem(vault.root / rel, None, str(problem), code="unreadable"))
-        else:
-            out.append((rel, values))
+        stored[record["rel"]] = _row_of(record, wanted)
+    out = [stored[rel] for rel in current]
+    if any(row[3] is not None for row in out):
+        problems += [Problem(vault.root / row[0], None, str(row[3]), code="unreadable") for row in out
+                     if row[3] is not None]
+        out = [row for row in out if row[3] is None]
     return out, problems
+
+
+_NO_ROW = (None, None, None)
+
+
+def _row_of(record: dict[str, Any], wanted: tuple[str, ...]) -> tuple[Any, ...]:
+    return (record["rel"], record["size"], record["mtime"], record.get("problem"), *(record.get(c) for c in wanted))
+
+
+def _timelines(vault: Vault, rels: list[str]) -> dict[str, str]:
+    """rel -> stored timeline text of ``rels`` (those in the cache)."""
+    found: dict[str, str] = {}
+    with _Cache.open(vault) as cache:
+        for start in range(0, len(rels) if cache else 0, 500):
+            chunk = rels[start:start + 500]
+            try:
+                found.update(cache.db.execute(  # type: ignore[union-attr]  (cache is not None: range is empty)
+                    f"SELECT rel, timeline FROM customer WHERE rel IN ({', '.join('?' * len(chunk))})", chunk))
+            except sqlite3.Error:
+                break  # a missing one is read again from its file
+    return found
 
 
 def _remake(vault: Vault, rel: str) -> dict[str, Any] | None:
@@ -571,13 +737,15 @@ class _Cache:
             if cache is not None:
                 cache.db.close()
 
-    def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[tuple[int, int], Any, tuple[Any, ...]]]:
-        """rel -> ((size, mtime), problem, the ``wanted`` columns) of every stored row."""
-        columns = ", ".join(f"b.{c}" if c in _BULKY else f"c.{c}" for c in wanted)
-        join = " LEFT JOIN bulky b ON b.rel = c.rel" if set(wanted) & set(_BULKY) else ""
+    def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
+        """rel -> (rel, size, mtime, problem, the ``wanted`` columns) of every stored row."""
+        alias = {c: a for _, a, columns in reversed(_TABLES) for c in columns}
+        columns = ", ".join("NULL" if c == _UNREAD_TIMELINE else f"{alias[c]}.{c}" for c in wanted)
+        join = "".join(f" LEFT JOIN {table} {a} ON {a}.rel = c.rel" for table, a, columns in _TABLES[1:]
+                       if set(wanted) & set(columns[1:]))
         query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}"
         try:
-            return {row[0]: ((row[1], row[2]), row[3], row[4:]) for row in self.db.execute(query)}
+            return {row[0]: row for row in self.db.execute(query)}
         except sqlite3.DatabaseError:  # damaged inside: start over (every file is read again)
             self.db.close()
             _delete(self.vault.cache_dir / CACHE_FILE)
@@ -589,7 +757,7 @@ class _Cache:
         kept = [r for r in records if _encodable(r["rel"])]
         try:
             with _transaction(self.db):
-                for table, columns in (("customer", _COLUMNS), ("bulky", _BULKY)):
+                for table, _, columns in _TABLES:
                     self.db.executemany(f"DELETE FROM {table} WHERE rel = ?", [(rel,) for rel in gone])
                     self.db.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
                                         f"VALUES ({', '.join('?' * len(columns))})",
@@ -647,6 +815,7 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
             with _transaction(db):
                 if not _ready(db, config):  # another process may have just done it
                     db.execute("DROP TABLE IF EXISTS customer")  # its columns may be another format's
+                    db.execute("DROP TABLE IF EXISTS listed")
                     db.execute("DROP TABLE IF EXISTS bulky")
                     for statement in _SCHEMA:
                         db.execute(statement)

@@ -47,7 +47,7 @@ Adding a rule is a change to this module only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
@@ -517,9 +517,26 @@ class Timeline:
 
     def due_by(self, day: date) -> Answer | None:
         """``at(day)`` when something is due on or before ``day``, else None (decoding nothing)."""
-        iso = day.isoformat()
-        step = self.step(iso)
-        return _answer_of(step) if step[5] or (step[2] is not None and step[2] <= iso) else None
+        step = self.due_step(day.isoformat())
+        return None if step is None else _answer_of(step)
+
+    def due_step(self, iso_day: str) -> list[Any] | None:
+        """The stored step of ``due_by``: for a list that writes the stored texts as they are."""
+        step = self.step(iso_day)
+        return step if is_due(step, iso_day) else None
+
+    def window(self, iso_day: str) -> tuple[list[Any], str | None]:
+        """The step that holds on ``iso_day`` and the first day it no longer holds (None: never),
+        so a store can keep the step of today and decode the timeline only once today has passed it."""
+        for at in range(len(self.steps) - 1, -1, -1):
+            if self.steps[at][0] <= iso_day or at == 0:
+                return self.steps[at], self.steps[at + 1][0] if at + 1 < len(self.steps) else None
+        raise ValueError("a timeline has at least one step")
+
+
+def is_due(step: Sequence[Any], iso_day: str) -> bool:
+    """Is something due on or before ``iso_day`` in a stored step that holds on that day?"""
+    return bool(step[5]) or (step[2] is not None and step[2] <= iso_day)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Timeline) and other.steps == self.steps

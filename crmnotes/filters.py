@@ -50,6 +50,22 @@ SORT_KEYS: dict[str, Callable[[Any], Any]] = {  # over anything Listable
 }
 
 
+SORT_FIELDS: dict[str, tuple[str, ...]] = {  # the fields each of SORT_KEYS reads
+    "name": ("sort_key", "name"), "created": ("created",), "last": ("last_contact",), "stage": ("stage",),
+    "grade": ("grade",), "owner": ("owner",), "next": ("next_followup",),
+}
+
+
+def fields_read(filters: Filters | None, sort: str) -> tuple[str, ...]:
+    """The ``Listable`` fields ``choose`` reads for ``filters`` and ``sort``, so a store can load only
+    those (the stage on the day is read through ``stage_on_day``, not a field)."""
+    wanted = SORT_FIELDS[check_sort(sort)]
+    if filters is not None:
+        asked = {"grade": filters.grade, "owner": filters.owner or filters.mine_user, "tags": filters.tag}
+        wanted += tuple(name for name, value in asked.items() if value)
+    return wanted
+
+
 def check_sort(sort: str) -> str:
     """The sort key name of ``sort`` (``-`` reverses); a clear error for an unknown one."""
     name = sort.lstrip("-")

@@ -136,7 +136,8 @@ def test_a_row_that_does_not_decode_is_read_again(example_vault: Vault, column: 
     expected = from_files(example_vault, actions.Filters(), "name", TODAY)
     catalog.listing_json(example_vault)
     with cache_db(example_vault) as db:
-        db.execute(f"UPDATE {'bulky' if column in ('listing', 'report') else 'customer'} SET {column} = ?", (value,))
+        table = {"listing": "listed", "report": "bulky"}.get(column, "customer")
+        db.execute(f"UPDATE {table} SET {column} = ?", (value,))
     text, problems = catalog.listing_json(example_vault)
     assert json.loads(text) == expected and problems == []
     assert len(catalog.report_customers(example_vault).customers) == len(expected)
