@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from textual.widgets import Button
 
 from crmnotes import actions
 from crmnotes.sync.repo import init_repo
@@ -194,7 +195,9 @@ async def test_ticket_open_update_close_write_what_crm_ticket_writes(vault: Vaul
         assert app.screen is form and form.query_one("#err-satisfaction").has_class("-shown")
         assert path.read_bytes() == (twin.root / XINGCHEN).read_bytes()  # refused: nothing written
         form.query_one("#f-satisfaction").value = "5"  # type: ignore[attr-defined]
-        await pilot.click("#close-ticket")
+        await pilot.pause()
+        form.query_one("#close-ticket", Button).press()  # the error lines pushed the button below the 24 rows
+        await pilot.pause()
         await settle(app, pilot)
         assert app.screen is app.main
     cli("ticket", "close", "星辰", "T1", "-r", "重新出具报价单", "-s", "5")
