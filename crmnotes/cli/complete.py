@@ -1,7 +1,7 @@
 """Shell completion of customer names, tags and stages (click's ``shell_complete`` callbacks).
 
 The shell asks while the user types, so a callback reads the listing cache
-(``catalog.listing``: front-matter summaries, re-read only for changed
+(``catalog.entries``: the listing cache, re-read only for changed
 files) and answers nothing rather than an error when there is no vault.
 """
 
@@ -46,7 +46,7 @@ def customer_names(ctx: click.Context, param: click.Parameter, incomplete: str) 
     vault = _vault(ctx)
     if vault is None:
         return []
-    customers = catalog.listing(vault).customers
+    customers = catalog.entries(vault).entries
     return _items(sorted((c.name, c.id) for c in customers), incomplete)
 
 
@@ -57,7 +57,7 @@ def tags(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Co
     vault = _vault(ctx)
     if vault is None:
         return []
-    known = {tag for c in catalog.listing(vault).customers for tag in c.tags}
+    known = {tag for c in catalog.entries(vault).entries for tag in c.tags}
     for namespace, values in vault.config.tags.namespaces.items():
         known.update(f"{namespace}/{value}" for value in values or [])
         known.add(f"{namespace}/")
