@@ -307,6 +307,9 @@ class PathColumn:
                 raise IndexError(docnum)
             if self._column is not None:
                 found = self._column[docnum]
+                if not str(found).endswith(".md") and not self._reader.is_deleted(docnum):
+                    # a truncated or overwritten column file reads as defaults, not as an error
+                    raise ValueError(f"the index's path column is damaged at document {docnum}")
             else:
                 fields = self._reader.stored_fields(docnum) if not self._reader.is_deleted(docnum) else None
                 found = fields.get("path", "") if fields else ""
