@@ -173,6 +173,7 @@ async def test_deal_form_shows_the_probability_a_stage_move_will_save(vault: Vau
         form.query_one("#f-stage", Select).value = "negotiation"
         await until(pilot, lambda: form.value("probability") == "75")
         assert probability.value == "75" and "75" in screen_text(app)  # type: ignore[attr-defined]
+        form.query_one("#f-proposal").value = "https://example.com/数据安全方案.pdf"  # 商务谈判 needs one (deal_rules)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: app.screen is app.main)
         assert vault.read(vault.root / XINGCHEN).deals[0]["probability"] == 75
