@@ -5,6 +5,7 @@ notes region that the TUI's notes form rewrites (``crmnotes.notes``)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from rich.cells import cell_len
 from crmnotes import note, notes
 from crmnotes.vault import Vault
 
-from .conftest import run_process
+from .conftest import TODAY, run_process
 
 
 def show(root: Path, ref: str) -> list[str]:
@@ -37,7 +38,8 @@ def test_show_prints_deals_and_tickets_as_labelled_rows(example_vault: Vault) ->
     deal_head = lines[lines.index("商机") + 1].split()
     assert deal_head == ["编号", "名称", "阶段", "金额", "概率", "预计成交", "负责人"]
     deal_row = lines[lines.index("商机") + 3].split()
-    assert deal_row == ["1", "产线数据采集系统", "赢单", "CNY", "420,000", "100%", "2026-05-16", "张伟"]
+    close = (TODAY - timedelta(days=200)).isoformat()  # the example's {{D-200}}: the demo's dates follow today
+    assert deal_row == ["1", "产线数据采集系统", "赢单", "CNY", "420,000", "100%", close, "张伟"]
     ticket_row = lines[lines.index("服务工单") + 3].split()
     assert ticket_row[:5] == ["T1", "二号车间采集网关离线", "故障", "高", "处理中"]
     assert "stage: won" not in text and "priority: high" not in text
