@@ -5,8 +5,7 @@ time); ``leading_when("12月5日 下午3点 @李娜 发送报价", today)`` read
 at the start of a next step and hands back the rest.  Relative forms count from
 ``today`` (in a file: the entry's own day).  A month and day without a year is
 the next such day on or after ``today``.  Month names ("Dec 5", "5 December
-2026") are read by python-dateutil; the Chinese and relative forms it lacks are
-read here.  The forms files hold (``2026-12-05 15:00``, ``2026/12/05``) are read
+2026") are English whatever the locale.  The forms files hold (``2026-12-05 15:00``, ``2026/12/05``) are read
 by ``model.parse_when``, the files' own parser, so a typed date and a stored one
 agree; dates outside ``model``'s one range are refused with its sentence.
 """
@@ -176,24 +175,22 @@ def _read_day(text: str, today: date) -> tuple[date, int] | None:
     return _read_month_name(text, today)
 
 
-_MONTH_NAME = re.compile(r"(?:\d{1,2}\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-                         r"(?:\s+\d{1,2}(?:st|nd|rd|th)?\b)?(?:,?\s+\d{4}\b)?", re.I)
+_MONTHS = {word: number for number, words in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")], start=1) for word in words}  # English whatever the locale (not calendar.month_name)
+_MONTH_NAME = re.compile(r"(?:(\d{1,2})\s+)?([a-z]+)\.?(?:\s+(\d{1,2})(?:st|nd|rd|th)?\b)?(?:,?\s+(\d{4})\b)?", re.I)
 
 
 def _read_month_name(text: str, today: date) -> tuple[date, int] | None:
-    """``Dec 5``, ``5 December 2026``, ``December 5, 2026``: python-dateutil's part."""
+    """``Dec 5``, ``5 December 2026``, ``December 5, 2026``, ``Dec 2026`` (its 1st).  Without a year: the
+    next such day on or after ``today``, as ``12月5日``."""
     found = _MONTH_NAME.match(text)
-    if found is None or not re.search(r"\d", found[0]):
+    if found is None or found[2].lower() not in _MONTHS or not (found[1] or found[3] or found[4]):
         return None
-    from dateutil import parser  # only when a month name is written
-
-    try:
-        parsed = parser.parse(found[0], default=datetime(today.year, 1, 1)).date()
-    except (ValueError, OverflowError):
-        return None
-    if not re.search(r"\d{4}", found[0]) and parsed < today:
-        parsed = _next_month_day(parsed.month, parsed.day, today) or parsed
-    return (parsed, found.end()) if MIN_YEAR <= parsed.year <= MAX_YEAR else None
+    month, day = _MONTHS[found[2].lower()], int(found[1] or found[3] or 1)
+    parsed = _bounded(int(found[4]), month, day) if found[4] else _next_month_day(month, day, today)
+    return (parsed, found.end()) if parsed is not None else None
 
 
 def leading_when(text: str, today: date) -> tuple[When, str] | None:

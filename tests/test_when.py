@@ -24,6 +24,10 @@ FORMS = [
     ("friday 9:30", When(date(2026, 12, 4), time(9, 30))),
     ("Dec 5", When(date(2026, 12, 5))),
     ("5 December 2027 3pm", When(date(2027, 12, 5), time(15, 0))),
+    ("Sept. 3, 2027", When(date(2027, 9, 3))),
+    ("december 1st", When(date(2027, 12, 1))),  # a month and day already past: next year's
+    ("Feb 29", When(date(2028, 2, 29))),  # as 2月29日: the next leap year's
+    ("Dec 2027", When(date(2027, 12, 1))),
     ("end of month", When(date(2026, 12, 31))),
     ("明天", When(date(2026, 12, 3))),
     ("后天", When(date(2026, 12, 4))),
@@ -56,7 +60,7 @@ def test_every_accepted_form_against_a_fixed_today(text: str, expected: When) ->
 
 
 @pytest.mark.parametrize("text", ["", "下辈子", "2026-13-01", "3099-01-01", "1899-12-31", "2月30日", "25:00",
-                                  "tomorrow and more"])
+                                  "tomorrow and more", "Feb 30", "Marc 5", "jan 32", "Jun 1, 1899"])
 def test_unreadable_dates_fail_listing_the_accepted_forms(text: str) -> None:
     with pytest.raises(DateTextError) as raised:
         parse_when_text(text, TODAY)
