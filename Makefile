@@ -52,9 +52,11 @@ faults: $(STAMP)
 	$(BIN)/python tests/long/faults.py $(FAULTS_ARGS)
 
 # The code keeps a compact layout (120 columns, hand-wrapped); ruff's linter
-# is the gate, the formatter is not applied.
+# is the gate, the formatter is not applied.  Then mypy type-checks crmnotes/
+# ([tool.mypy] in pyproject.toml); `make test` does not wait for it, CI runs both.
 lint: $(STAMP)
 	$(BIN)/ruff check crmnotes tests benchmarks
+	$(BIN)/mypy
 
 fix: $(STAMP)
 	$(BIN)/ruff check --fix crmnotes tests benchmarks
@@ -62,4 +64,4 @@ fix: $(STAMP)
 check: lint test
 
 clean:
-	rm -rf $(VENV) $(LOWEST) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST) $(DEMO) .pytest_cache .ruff_cache .mypy_cache

@@ -35,10 +35,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time
 from functools import cache
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import fold
 from .due import Answer, Timeline, answer, is_due, status_of, timeline
@@ -109,7 +109,7 @@ def _columns(filters: Filters | None, sort: str, *own: str) -> tuple[str, ...]:
 _STEPS_AT, _NAME_AT, _SORT_KEY_AT = _HEAD, _HEAD + 1, _HEAD + 2
 
 
-class Stored(tuple):  # type: ignore[type-arg]  (a row of mixed columns, read through named properties)
+class Stored(tuple):  # a row of mixed columns, read through named properties
     """``Entry``'s named fields over a cache row as SQLite returns it (rel, size, mtime, problem, some
     ``Entry`` columns, the day listed, the timeline's step on that day), each decoded only when read: a
     list of 10,000 customers reads a few fields of each, and making an ``Entry`` of each would cost more
@@ -118,6 +118,26 @@ class Stored(tuple):  # type: ignore[type-arg]  (a row of mixed columns, read th
     __slots__ = ()
     path = property(itemgetter(0))
     step = property(itemgetter(-1))  # the stored timeline step that holds on the day listed
+
+    if TYPE_CHECKING:  # the properties _stored_class may add (only the columns read are there)
+        id: str
+        name: str
+        industry: str
+        contact: str
+        phone: str
+        email: str
+        source: str
+        stage: str
+        grade: str
+        owner: str
+        tags: list[str]
+        created: datetime | None
+        last_contact: datetime | None
+        next_followup: date | None
+        followup_count: int
+        sort_key: str
+        masked_phone: str
+        listing: bytes
 
 
 @cache
@@ -148,7 +168,7 @@ def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Call
     listing_at = _HEAD + columns.index("listing") if with_listing_json else 0
     for attempt in range(2):
         stored, problems = _stored_rows(vault, columns)
-        steps = [row[_NOW_STEP] for row in stored]
+        steps: list[Any] = [row[_NOW_STEP] for row in stored]  # stored (tuples), then decoded (lists)
         passed = [at for at, row in enumerate(stored) if not (
             type(row[_NOW_FROM]) is str and row[_NOW_FROM] <= iso
             and (row[_NOW_UNTIL] is None or (type(row[_NOW_UNTIL]) is str and iso < row[_NOW_UNTIL])))]
@@ -345,7 +365,7 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
         chosen = _choose(vault, found, filters, sort, _stored_stage)
         if limit > 0:
             chosen = chosen[:limit]
-        parts = []
+        parts: list[bytes] = []
         for stored in chosen:
             _, stage, when, reason, _, floating = stored.step
             when = iso if floating else when
@@ -620,7 +640,7 @@ def _reported(vault: Vault, rel: str, report: Any) -> Customer | None:
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
         customer = _Reported(path=path, meta=meta, followups=every, problems=found,
                              last_at=max((f.at for f in every), default=None))
-        customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]
+        customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
         return customer
     except (TypeError, ValueError, AttributeError, KeyError):
         return None
@@ -635,11 +655,11 @@ class _Reported(Customer):
     last_at: datetime | None = None
 
     @property
-    def created(self) -> datetime | None:  # type: ignore[override]
+    def created(self) -> datetime | None:
         return self.created_at
 
     @property
-    def last_contact(self) -> datetime | None:  # type: ignore[override]
+    def last_contact(self) -> datetime | None:
         return self.last_at
 
 
@@ -698,7 +718,7 @@ def _timelines(vault: Vault, rels: list[str]) -> dict[str, str]:
         for start in range(0, len(rels) if cache else 0, 500):
             chunk = rels[start:start + 500]
             try:
-                found.update(cache.db.execute(  # type: ignore[union-attr]  (cache is not None: range is empty)
+                found.update(cache.db.execute(  # type: ignore[union-attr]  # cache is not None: else the range is empty
                     f"SELECT rel, timeline FROM customer WHERE rel IN ({', '.join('?' * len(chunk))})", chunk))
             except sqlite3.Error:
                 break  # a missing one is read again from its file

@@ -48,7 +48,7 @@ def _sheet(report: Report) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # a new workbook's one sheet (to the stubs, .active may be None)
     sheet.title = report.name[:31]
     sheet.append(report.columns)
     for row in report.rows:

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import note, rules
 from .config import ChoiceSet, VaultConfig, fold
@@ -148,7 +148,7 @@ def _shown(raw: str) -> str:
     return text if len(text) <= 30 else f"{text[:12]}…({len(text)} characters)"
 
 
-def _usable_number(value: Any, low: float, high: float) -> bool:
+def _usable_number(value: Any, low: float, high: float) -> TypeGuard[float]:
     """A number (not a bool) that sums and prints sensibly: finite and within [low, high]."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
 

@@ -455,7 +455,7 @@ def after_interval(start: date, days: int, config: VaultConfig) -> date | None:
         return _later(start, days)
     day, left = start, days
     while left > 0:
-        day = _later(day, 1)  # type: ignore[assignment]
+        day = _later(day, 1)  # type: ignore[assignment]  # None is checked on the next line
         if day is None:
             return None
         if is_working_day(day):

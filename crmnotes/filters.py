@@ -83,7 +83,8 @@ def has_tag(tags: list[str], wanted: str) -> bool:
 class Listable(Protocol):
     """What the filters and sort keys read: a ``Customer`` or a listing cache ``catalog.Entry``."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
     sort_key: str
 
     @property

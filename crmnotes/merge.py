@@ -129,7 +129,7 @@ def _merge_damaged(texts: list[str], sides: Sides) -> MergeResult:
     assert ours_doc is not None and theirs_doc is not None
     conflicts: list[str] = []
     heads = [d.text[: d.body_start].splitlines(keepends=True) if d else [] for d in (base_doc, ours_doc, theirs_doc)]
-    head, blocks = merge_lines(*heads, sides, mark_insertions=True)
+    head, blocks = merge_lines(heads[0], heads[1], heads[2], sides, mark_insertions=True)
     if blocks:
         conflicts.append(f"{blocks} block(s) of front-matter were changed differently on both sides; "
                          "both versions are kept")
@@ -288,7 +288,8 @@ def _merge_records(path: str, base: list[dict[str, Any]], ours: list[dict[str, A
     merged = []
     for key in order:
         label = f"{path}[{key[1]}]"
-        value = _merge_value(label, *(side.get(key, _MISSING) for side in by_key), sides, recorded)
+        base_value, ours_value, theirs_value = (side.get(key, _MISSING) for side in by_key)
+        value = _merge_value(label, base_value, ours_value, theirs_value, sides, recorded)
         if value is not _MISSING:
             merged.append(value)
     return merged
@@ -454,7 +455,7 @@ def merge_lines(base: Sequence[str], ours: Sequence[str], theirs: Sequence[str],
     """
     out: list[str] = []
     blocks = 0
-    for group in Merge3(base, ours, theirs, sequence_matcher=_LineMatcher).merge_groups():
+    for group in Merge3(base, ours, theirs, sequence_matcher=_LineMatcher).merge_groups():  # type: ignore[arg-type]  # merge3 passes no autojunk
         if group[0] != "conflict":
             out += group[1]
             continue
@@ -495,7 +496,7 @@ def describe_conflict(item: Any) -> str:
     """One recorded front-matter conflict as a sentence."""
     if not isinstance(item, dict):
         return f"unresolved sync conflict: {item}"
-    values = item.get("values") if isinstance(item.get("values"), list) else []
+    values = found if isinstance(found := item.get("values"), list) else []
     shown = "; ".join(f"'{v.get('value')}' by {v.get('by') or '?'}" for v in values if isinstance(v, dict))
     return f"'{item.get('field', '?')}' was changed differently on two sides of a sync ({shown})"
 

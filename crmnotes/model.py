@@ -106,7 +106,7 @@ class FollowUp:
         return " ".join(p for p in parts if p)
 
     def to_json(self) -> dict[str, Any]:
-        found = {
+        found: dict[str, Any] = {
             "at": format_minute(self.at) if self.has_time else self.at.date().isoformat(),
             "channel": self.channel,
             "by": self.by,
@@ -252,7 +252,7 @@ def _read_when(value: Any) -> datetime | None:
         if match is None:
             return None
         try:
-            return datetime(*(int(part) for part in match.groups(default="0")))  # type: ignore[arg-type]
+            return datetime(*(int(part) for part in match.groups(default="0")))  # type: ignore[arg-type]  # _TYPED_WHEN has six groups: year to second
         except ValueError:  # 2026-02-30, 25:00
             return None
     return None

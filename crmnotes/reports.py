@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import deals, tickets
 from .config import VaultConfig
@@ -118,7 +118,7 @@ def funnel(customers: list[Customer], config: VaultConfig, since: date | None, u
     cohort = _created_in(customers, since, until)
     order = pipeline_stages(config)
     now = Counter(effective_stage(c, config, until) for c in cohort)
-    reached = Counter()
+    reached: Counter[str] = Counter()
     for customer in cohort:
         for index in range(_best_reached(customer, order) + 1):
             reached[order[index]] += 1
@@ -198,7 +198,7 @@ def activity(customers: list[Customer], config: VaultConfig, since: date | None,
                 counts[day - timedelta(days=day.weekday())][followup.channel or "other"] += 1
     channels = sorted({ch for week in counts.values() for ch in week},
                       key=lambda ch: (config.channels.ids.index(ch) if ch in config.channels.ids else 99, ch))
-    rows = []
+    rows: list[dict[str, Any]] = []
     week = since - timedelta(days=since.weekday())
     while week <= until:
         found = counts.get(week, Counter())
@@ -270,7 +270,7 @@ def tags(customers: list[Customer], config: VaultConfig, since: date | None, unt
     won = [c for c in cohort if c.stage == "won"]
     all_counts = Counter(t for c in cohort for t in set(c.tags))
     won_counts = Counter(t for c in won for t in set(c.tags))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tag, won_with in won_counts.items():
         share_won, share_all = won_with / len(won), all_counts[tag] / len(cohort)
         rows.append({"tag": tag, "won_with_tag": won_with, "customers_with_tag": all_counts[tag],
@@ -290,7 +290,7 @@ def _when(value: Any) -> date | None:
     return found.date() if found else None
 
 
-def _within(day: date | None, since: date | None, until: date) -> bool:
+def _within(day: date | None, since: date | None, until: date) -> TypeGuard[date]:
     return day is not None and day <= until and (since is None or day >= since)
 
 
@@ -396,7 +396,7 @@ def churn_rate(customers: list[Customer], config: VaultConfig, since: date | Non
 
 def cycle(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
     """Deals won in the period: days from opened to won."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for customer, deal, won in _won_deals(customers):
         opened = deal_opened(deal, customer)
         if not _within(won, since, until) or opened is None or won is None:
@@ -425,11 +425,11 @@ def conversion(customers: list[Customer], config: VaultConfig, since: date | Non
     order = pipeline_stages(config)
     best = {id(c): _best_reached(c, order) for c in cohort}
     lost_stages = {c.id for c in config.stages.items if c.closed}
-    stays: dict[str, list[int]] = defaultdict(list)
+    stays: dict[str, list[float]] = defaultdict(list)
     for customer in cohort:
         for stage, days in days_in_stages(customer).items():
             stays[stage].extend(days)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for position, stage in enumerate(order):
         reached = sum(1 for c in cohort if best[id(c)] >= position)
         advanced = sum(1 for c in cohort if best[id(c)] > position) if position + 1 < len(order) else None
@@ -449,12 +449,13 @@ def trend(customers: list[Customer], config: VaultConfig, since: date | None, un
     follow-ups."""
     months = _months(since, until)
     start = months[0]
+    key: dict[str, dict[str, Any]]  # a row per month, as the report holds it
     key = {m.strftime("%Y-%m"): {"month": m.strftime("%Y-%m"), "new_customers": 0, "won_customers": 0,
                                    "won_deals": 0, "won_value": 0.0, "followups": 0} for m in months}
 
     def bump(day: date | None, column: str, amount: float = 1) -> None:
         if _within(day, start, until):
-            key[day.strftime("%Y-%m")][column] += amount  # type: ignore[union-attr]
+            key[day.strftime("%Y-%m")][column] += amount
 
     for customer in customers:
         created = customer.created
@@ -480,7 +481,7 @@ def repeat(customers: list[Customer], config: VaultConfig, since: date | None, u
         if won is None or won <= until:
             by_customer[id(customer)].append((deal, won))
             owners_of[id(customer)] = customer
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, won_deals in by_customer.items():
         days = sorted(d for _, d in won_deals if d)
         if since is not None and not any(_within(d, since, until) for d in days):
@@ -510,7 +511,7 @@ def satisfaction(customers: list[Customer], config: VaultConfig, since: date | N
             rating = ticket.get("satisfaction")
             day = _when(ticket.get("closed")) or _when(ticket.get("opened"))
             if isinstance(rating, int) and 1 <= rating <= 5 and _within(day, months[0], until):
-                per_month[day.strftime("%Y-%m")].append(rating)  # type: ignore[union-attr]
+                per_month[day.strftime("%Y-%m")].append(rating)
     rows = []
     for month, ratings in per_month.items():
         counts = Counter(str(r) for r in ratings)
@@ -533,7 +534,7 @@ def completeness(customers: list[Customer], config: VaultConfig, since: date | N
     """How many customers created in the period have each field filled, and how many of those with a
     cadence or a planned step are not overdue (``followup_in_cadence``, share of those)."""
     cohort = _created_in(customers, since, until)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, definition in config.fields.items():
         filled = sum(1 for c in cohort if _filled(c.meta.get(name)))
         rows.append({"field": name, "label": definition.label or name, "required": definition.required,
@@ -604,7 +605,7 @@ def movement(before: list[Customer], after: list[Customer], config: VaultConfig,
     date, or a close date that passed while the deal stayed open)."""
     order = deals.stages(config).ids
     then = {key: deal for key, _, deal in _deal_keys(before)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, customer, deal in _deal_keys(after):
         old = then.get(key)
         stage, was = str(deal.get("stage", "")), str((old or {}).get("stage", ""))
@@ -616,7 +617,7 @@ def movement(before: list[Customer], after: list[Customer], config: VaultConfig,
                      "from": deals.stages(config).display(was) if was else None,
                      "to": deals.stages(config).display(stage), "amount": deals.amount_of(deal),
                      "close_before": close_then.isoformat() if close_then else None,
-                     "close": deals.close_of(deal).isoformat() if deals.close_of(deal) else None})
+                     "close": close.isoformat() if (close := deals.close_of(deal)) else None})
     rows.sort(key=lambda r: (MOVES.index(r["kind"]), r["name"], r["deal"]))
     counts = Counter(r["kind"] for r in rows)
     won_value = sum(r["amount"] for r in rows if r["kind"] == "won")

@@ -131,7 +131,7 @@ class VaultServer(Server):
                 del response.headers["Cache-Control"]  # textual-serve's own assets: the browser may keep them
         return response
 
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page, with its websocket and assets on the same origin the browser used."""
         base = self._base_url(request)
         scheme, rest = base.split(":", 1)

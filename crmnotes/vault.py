@@ -128,7 +128,7 @@ class Vault:
         problems: list[Problem] = []
         prefix = CUSTOMERS_DIR + "/"
         for item in walk_customers(self.customers_dir, folders):
-            if type(item) is Problem:
+            if isinstance(item, Problem):  # (type() is would not narrow the rest to the tuple)
                 problems.append(item)
                 continue
             try:
@@ -154,7 +154,10 @@ class Vault:
                 result.problems.append(item)
                 continue
             read = self.read_or_problem(item)
-            (result.customers if isinstance(read, Customer) else result.problems).append(read)
+            if isinstance(read, Customer):
+                result.customers.append(read)
+            else:
+                result.problems.append(read)
         return result
 
     def read_or_problem(self, path: Path) -> Customer | Problem:

@@ -80,7 +80,7 @@ class VaultWatcher:
     def start(self) -> VaultWatcher:
         from watchdog.observers import Observer  # deferred: only watching needs it
 
-        handler = _Handler(self)
+        handler: Any = _Handler(self)  # watchdog takes it by duck typing (see _Handler)
         observer = Observer()
         customers = self.root / CUSTOMERS
         with contextlib.suppress(OSError):  # a file named customers: crm check reports it

@@ -32,7 +32,7 @@ class YamlDataError(ValueError):
         self.bad_value = bad_value  # a value that cannot be built (2024-02-30), not an unsafe construct
 
 
-class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class StrictLoader(_BaseLoader):
     """Safe loader with YAML 1.2 style scalars and no duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -49,7 +49,7 @@ class StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                     f"duplicate key '{key}' (first at line {seen[key]})", key_node.start_mark.line + 1
                 )
             seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 StrictLoader.add_constructor(
@@ -93,7 +93,7 @@ def _guarded(tag: str, what: str) -> None:
     """Wrap the safe loader's constructor of ``tag`` so that a value it cannot build
     (``2024-02-30``, ``!!float abc``, ``!!int x``) is a ``YamlDataError`` at its line,
     never a bare ``ValueError`` that takes every command down."""
-    build = _BaseLoader.yaml_constructors[tag]
+    build = _BaseLoader.yaml_constructors[tag]  # type: ignore[attr-defined]  # _BaseLoader is SafeLoader or CSafeLoader: both have it
 
     def construct(loader: Any, node: yaml.Node) -> Any:
         line = node.start_mark.line + 1
@@ -150,7 +150,7 @@ def _refuse_aliases(text: str) -> None:
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise YamlDataError(
                 "YAML anchors and aliases (& and *) are not allowed in crmnotes files",
-                event.start_mark.line + 1,
+                event.start_mark.line + 1,  # type: ignore[union-attr]  # a parsed event always has its mark
             )
         if count > MAX_NODES:
             raise YamlDataError("the YAML is too large to be front-matter")
@@ -172,7 +172,7 @@ class IndentedDumper(yaml.SafeDumper):
 
 def dump(data: dict[str, Any]) -> str:
     """Block-style YAML with unicode kept readable (中文 stays 中文)."""
-    return yaml.dump(  # type: ignore[no-any-return]
+    return yaml.dump(
         data,
         Dumper=IndentedDumper,
         allow_unicode=True,

@@ -89,6 +89,14 @@ def test_loose_word_inside_or_and_not(vault: Vault) -> None:
     assert "合规科技" not in names(vault, "-数据安全")
 
 
+def test_not_inside_an_or_is_one_more_branch(vault: Vault) -> None:
+    # it used to reach Whoosh as None ("None is not a query"); each branch is checked on its own
+    assert names(vault, "数据安全 OR NOT grade:A") == ["Other Co", "合规科技", "名称数据安全", "散落公司"]
+    assert names(vault, "renewal OR NOT 数据安全") == ["Other Co", "散落公司"]
+    assert names(vault, "(合规 OR NOT 数据安全) AND grade:A") == ["合规科技"]
+    assert names(vault, "(renewal OR -安全) AND NOT 散落") == ["Other Co"]  # every file holds 安全
+
+
 def test_name_field_is_verified_too(vault: Vault) -> None:
     assert names(vault, "name:数据安全") == ["名称数据安全"]
     add(vault, "数据中心根据安全", "无")  # all three bigrams in the name, apart

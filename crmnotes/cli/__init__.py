@@ -39,7 +39,7 @@ class CrmGroup(click.Group):
             from ..safetext import terminal_text
             from ..sensitive import redact
 
-            exc.message = terminal_text(redact(exc.message))
+            exc.message = terminal_text(redact(exc.message))  # type: ignore[misc]  # click types it Final; masked in place so click still prints it
             raise
         except (click.exceptions.Exit, click.Abort):
             raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,12 +17,15 @@ from ..when import parse_when_text
 from .common import open_vault, parse_day, report_unreadable, user_of
 from .output import console, fitted_table, print_json, print_note, ranked_columns, safe
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
 
 def _today(value: str | None) -> date:
     return parse_day(value, "--on")
 
 
-def _task_rows(found: list[task_lib.Task], today: date) -> list[list[object]]:
+def _task_rows(found: list[task_lib.Task], today: date) -> list[list[Text]]:
     rows = []
     for task in found:
         status = task.status(today)

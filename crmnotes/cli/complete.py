@@ -64,7 +64,7 @@ def tags(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Co
     return _items([(tag, "") for tag in sorted(known)], incomplete)
 
 
-def choice_list(list_name: str):  # type: ignore[no-untyped-def]
+def choice_list(list_name: str):
     """A callback completing the ids of one choice list of crmnotes.yaml (labels as help)."""
 
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

@@ -326,9 +326,9 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     today = date.today()
     listing = catalog.entries(vault, filters, sort, today, limit)
     report_unreadable(vault, listing.problems)
-    customers = listing.entries
+    entries = listing.entries  # Entry rows, not the Customer objects of the --full branch
     rows = []
-    for entry in customers:
+    for entry in entries:
         found = entry.on(today)
         when = found.due_on(today)
         last = entry.last_contact
@@ -338,7 +338,7 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
             safe(last.date().isoformat() if last else ""), due_text(when, today), safe(", ".join(entry.tags)),
         ])
     console().print(fitted_table(LS_COLUMNS, rows))
-    console().print(Text(f"{len(customers)} customer{'s' if len(customers) != 1 else ''}", style="dim"))
+    console().print(Text(f"{len(entries)} customer{'s' if len(entries) != 1 else ''}", style="dim"))
 
 
 LS_COLUMNS = [Column("name", cut=True, min_width=24), Column("stage"), Column("grade"), Column("owner", drop=1),

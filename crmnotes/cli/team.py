@@ -26,12 +26,13 @@ def whoami(ctx: click.Context, new_user: str, as_json: bool) -> None:
     vault = open_vault(ctx, lazy_config=True)  # the notice is this command's own output
     if new_user.strip():
         team = team_of(vault.config)
-        if team and team.find(new_user) is None:
+        member = team.find(new_user) if team else None
+        if team and member is None:
             try:
                 team.resolve(new_user.strip(), "your identity")
             except ValueError as exc:
                 raise CrmError(f"{exc}.", "Ask an admin to add you to 'members:' in crmnotes.yaml.") from None
-        set_user(vault.root, team.find(new_user).id if team else new_user.strip())
+        set_user(vault.root, member.id if member else new_user.strip())
     me = find_identity(vault.root, vault.config)
     member = me.member
     if as_json:

@@ -27,7 +27,7 @@ def tui(ctx: click.Context, served: bool) -> None:
     app.run()
 
 
-def end_with_server(app: App[object]) -> None:
+def end_with_server(app: App[None]) -> None:
     """Quit ``app`` once the process that started it is gone.
 
     ``crm serve`` stopped with Ctrl-C ends its sessions itself; killed, it

@@ -227,5 +227,5 @@ def write_chat(vault: Vault, report: ChatReport) -> None:
         return note.insert_followup(doc, followup)
 
     for customer, followup in report.entries:
-        vault.update(customer.path, lambda doc, f=followup: add(doc, f))
+        vault.update(customer.path, lambda doc, f=followup: add(doc, f))  # type: ignore[misc]  # mypy cannot type a lambda whose default binds the loop's value
     report.written = True

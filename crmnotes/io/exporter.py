@@ -93,7 +93,7 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
                 choices = vault.config.choices_for(key)
                 if choices is not None and isinstance(values.get(key), str):
                     values[key] = choices.display(values[key])
-        extra = customer.meta.get("extra") if isinstance(customer.meta.get("extra"), dict) else {}
+        extra = found if isinstance(found := customer.meta.get("extra"), dict) else {}
         rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
     return header, rows
 
@@ -116,7 +116,7 @@ def to_xlsx(header: list[str], rows: list[list[str]], title: str = "customers") 
     from rich.cells import cell_len
 
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # a new workbook's one sheet (to the stubs, .active may be None)
     sheet.title = title
     for row_index, row in enumerate([header, *rows], start=1):
         for column, value in enumerate(row, start=1):
@@ -149,7 +149,8 @@ def _escape(value: str) -> str:
 
 def _fold(line: str) -> str:
     """Lines longer than 75 octets are folded (RFC 6350 / 5545), never inside a UTF-8 character."""
-    out, current = [], ""
+    out: list[str] = []
+    current = ""
     for char in line:
         if len((current + char).encode("utf-8")) > (75 if not out else 74):
             out.append(current)

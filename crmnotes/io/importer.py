@@ -494,10 +494,10 @@ def _write(vault: Vault, report: ImportReport, progress: Progress | None) -> Non
         os.sync()
     for target, changes in report.merges.items():
         if changes:
-            vault.update(target, lambda doc, changes=changes: note.set_fields(doc, changes))
+            vault.update(target, lambda doc, changes=changes: note.set_fields(doc, changes))  # type: ignore[misc]  # mypy cannot type a lambda whose default binds the loop's value
     for target, followups in report.history.items():
         for followup in sorted(followups, key=lambda f: f.at):
-            vault.update(target, lambda doc, f=followup: doc.text if _has_entry(doc.followups, f)
+            vault.update(target, lambda doc, f=followup: doc.text if _has_entry(doc.followups, f)  # type: ignore[misc]  # mypy cannot type a lambda whose default binds the loop's value
                          else note.insert_followup(doc, f))
     report.written = True
 

@@ -109,7 +109,7 @@ class Postings:
         if self.values is None:
             raise Unsupported("postings without positions")
         at = bisect_left(self.ids, docnum)
-        return self.format.decode_positions(self.values[at])  # type: ignore[no-any-return]
+        return self.format.decode_positions(self.values[at])
 
 
 class Segment:
@@ -170,7 +170,7 @@ class Segment:
             return min(self.size(q) for q in query.subqueries)
         if kind is wq.Or:
             return min(sum(self.size(q) for q in query.subqueries), self.doc_count)
-        return query.estimate_size(self.reader)  # type: ignore[no-any-return]
+        return query.estimate_size(self.reader)
 
     def btext(self, field: str, text: Any) -> bytes | None:
         """The indexed form of a term's text (None: the field does not take it)."""
@@ -178,7 +178,7 @@ class Segment:
         if field not in schema:
             return None
         try:
-            return schema[field].to_bytes(text)  # type: ignore[no-any-return]
+            return schema[field].to_bytes(text)
         except ValueError:
             return None
 
@@ -300,8 +300,8 @@ class Evaluator:
         if members:
             full = self.cache.get((segment.number, field, btext, False))
             if full is not None:
-                return full  # type: ignore[no-any-return]
-        return self.remember((segment.number, field, btext, members),  # type: ignore[no-any-return]
+                return full  # type: ignore[return-value]  # the cache's key decides: a term's key holds Postings
+        return self.remember((segment.number, field, btext, members),  # type: ignore[return-value]  # a term's key holds Postings
                              lambda: _decode(segment, field, btext, members))
 
     def remember(self, key: tuple[Any, ...], compute: Callable[[], Postings | Found]) -> Postings | Found:
@@ -398,15 +398,15 @@ def _ids_and_weights(data: bytes, compressed: bool) -> tuple[Any, Any]:
     """The first two items of a block's pickle, decompressing only as far as they go."""
     if not compressed:
         cut = data.find(_VALUES_START)
-        return loads(data[:cut] + _PAIR_END) if cut > 0 else loads(data)[:2]  # type: ignore[no-any-return]
+        return loads(data[:cut] + _PAIR_END) if cut > 0 else loads(data)[:2]
     inflate = zlib.decompressobj()
     head = inflate.decompress(data, _HEAD_BYTES)
     while True:
         cut = head.find(_VALUES_START)
         if cut > 0:
-            return loads(head[:cut] + _PAIR_END)  # type: ignore[no-any-return]
+            return loads(head[:cut] + _PAIR_END)
         if inflate.eof or not inflate.unconsumed_tail:
-            return loads(head + inflate.flush())[:2]  # type: ignore[no-any-return]
+            return loads(head + inflate.flush())[:2]
         head += inflate.decompress(inflate.unconsumed_tail, _HEAD_BYTES)
 
 
@@ -554,7 +554,7 @@ def _expansion(segment: Segment, query: Any, context: Context, only: set[int] | 
                expand: Callable[[Segment, Any, Context], Found]) -> Found:
     """A query that stands for many terms (prefix, range), remembered whole like a term's postings."""
     key = (segment.number, "expanded", repr(query), context.key())
-    found: Found = segment.evaluator.remember(key, lambda: expand(segment, query, context))  # type: ignore[assignment]
+    found: Found = segment.evaluator.remember(key, lambda: expand(segment, query, context))  # type: ignore[assignment]  # an expansion's key holds Found
     if only is None:
         return found
     return Found({d: found.scores[d] for d in only if d in found.scores})

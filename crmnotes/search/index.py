@@ -116,7 +116,7 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
         if store.stamped(vault, folder, current) and store.index_present(folder):
             return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
         manifest, identity = store.read_manifest(folder)
-        if _usable(vault, folder, manifest) and store.plan(manifest, current).empty:  # type: ignore[arg-type]
+        if _usable(vault, folder, manifest) and store.plan(manifest, current).empty:  # type: ignore[arg-type]  # _usable is True only for a manifest
             store.write_stamp(vault, folder, identity, current)
             return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
     with writer_lock(vault):

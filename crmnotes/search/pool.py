@@ -189,7 +189,7 @@ class PoolWriter(SegmentWriter):
     def __init__(self, ix: Any, **options: Any) -> None:
         super().__init__(ix, **options)
         self.pool.cleanup()  # Whoosh's pool holds nothing yet: only its (empty) temporary storage
-        self.pool = MemoryPool()
+        self.pool: MemoryPool = MemoryPool()
         self._plain = not any(field.vector or field.separate_spelling() for _, field in self.schema.items())
         self.pause: Callable[[], None] | None = None  # see MemoryPool.write
 

@@ -150,8 +150,8 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.or_expr()
-        if self.peek() is not None:
-            kind, value = self.peek()  # type: ignore[misc]
+        if (token := self.peek()) is not None:
+            kind, value = token
             raise QueryError(f"unexpected '{value}' in the search query.",
                              "Check the parentheses." if kind == "close" else "")
         return node
@@ -179,7 +179,7 @@ class _Parser:
         kind, value = self.take()
         if kind == "op" and value == "NOT":
             self.deeper()
-            node = Not(self.unary())
+            node: Node = Not(self.unary())
             self.depth -= 1
             return node
         if kind == "op":
@@ -319,15 +319,14 @@ class _Compiler:
     def compile_checked(self, node: Node) -> tuple[Any, Check]:
         """The Whoosh query of ``node`` and how to verify its hits (see ``Check``)."""
         if isinstance(node, (And, Or)):
-            if isinstance(node, Or):
+            if isinstance(node, Or):  # a NOT there is one more branch, compiled (and checked) exactly
                 self.optional += 1
-            pairs = [self.compile_checked(c) if not isinstance(c, Not) else (None, None) for c in node.children]
-            if isinstance(node, Or):
+                pairs = [self.compile_checked(c) for c in node.children]
                 self.optional -= 1
-                return self.q.Or([p[0] for p in pairs]), AnyOf([p[1] for p in pairs])  # type: ignore[misc]
+                return self.q.Or([p[0] for p in pairs]), AnyOf([p[1] for p in pairs])
+            positive = [self.compile_checked(c) for c in node.children if not isinstance(c, Not)]
             negative = [self._negated(c.child) for c in node.children if isinstance(c, Not)]
-            positive = [p for p in pairs if p[0] is not None]
-            checks: list[Check] = [p[1] for p in positive]  # type: ignore[misc]
+            checks: list[Check] = [p[1] for p in positive]
             base = (self.q.And([p[0] for p in positive]) if len(positive) > 1 else positive[0][0]
                     if positive else self.q.Every())
             if negative:

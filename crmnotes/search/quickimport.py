@@ -52,7 +52,7 @@ class _WithStandIns:  # a loader (importlib.abc costs 20 ms to import, so no bas
         return getattr(self.real, name)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return self.real.create_module(spec)  # type: ignore[no-any-return]
+        return self.real.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
         placed = {name: stub for name, stub in self.stand_ins.items() if name not in sys.modules}
@@ -73,7 +73,7 @@ class _Finder:  # a meta path finder
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is not None and spec.loader is not None:
-            spec.loader = _WithStandIns(spec.loader, make())
+            spec.loader = _WithStandIns(spec.loader, make())  # type: ignore[assignment]  # a duck-typed loader: the real one's methods, stand-ins around exec_module
         return spec
 
 

@@ -133,7 +133,7 @@ def _phones(value: Any) -> list[str]:
 
 def _nested_text(customer: Customer) -> list[str]:
     """Words of deals and tickets (their names, notes, resolutions) so they are searchable too."""
-    out = []
+    out: list[str] = []
     for item in customer.deals + customer.tickets:
         out.extend(str(v) for v in item.values() if isinstance(v, str))
     return out

@@ -162,7 +162,7 @@ def _remember_missing_columns() -> None:
             self._readers[fieldname] = reader
         return self._readers[fieldname]
 
-    cached_reader.remembers_missing = True  # type: ignore[attr-defined]
+    cached_reader.remembers_missing = True  # type: ignore[attr-defined]  # a mark on the function: patched once per process
     reader_class._cached_reader = cached_reader
 
 

@@ -220,7 +220,7 @@ class Session:
         from .evaluate import Unsupported
 
         try:
-            return self.evaluator().top(query, limit, accept)  # type: ignore[no-any-return]
+            return self.evaluator().top(query, limit, accept)
         except Unsupported:
             return self._whoosh_top(query, limit, accept)
 
@@ -229,7 +229,7 @@ class Session:
         from .evaluate import Unsupported
 
         try:
-            return self.evaluator().contains(query, docnum)  # type: ignore[no-any-return]
+            return self.evaluator().contains(query, docnum)
         except Unsupported:
             matcher = query.matcher(self.searcher)
             if matcher.is_active() and matcher.id() < docnum:
@@ -277,7 +277,7 @@ class Session:
         with self.lock:
             if generation != self.generation or self.searcher is None:
                 return None
-            return self.searcher.stored_fields(docnum).get("record")  # type: ignore[no-any-return]
+            return self.searcher.stored_fields(docnum).get("record")
 
 
 def _index_state(vault: Vault) -> tuple[int, int] | None:
@@ -314,4 +314,4 @@ class PathColumn:
                 fields = self._reader.stored_fields(docnum) if not self._reader.is_deleted(docnum) else None
                 found = fields.get("path", "") if fields else ""
             self._known[docnum] = found
-        return found  # type: ignore[no-any-return]
+        return found

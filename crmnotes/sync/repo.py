@@ -102,7 +102,7 @@ def identity_env(root: Path) -> dict[str, str]:
     name = git.text("config", "user.name", check=False)
     email = git.text("config", "user.email", check=False)
     fallback_name, fallback_email = FALLBACK_AUTHOR
-    env = {}
+    env: dict[str, str] = {}
     if not name:
         env.update(GIT_AUTHOR_NAME=fallback_name, GIT_COMMITTER_NAME=fallback_name)
     if not email:

@@ -33,6 +33,7 @@ from .screens.main import MainScreen
 from .startup import FirstRows
 
 if TYPE_CHECKING:
+    from ..model import Customer
     from ..sync.sync import SyncReport
 
 POLL_SECONDS = 0.5
@@ -249,7 +250,7 @@ class CrmApp(App[None]):
                 return screen.current_path()
         return None
 
-    def _current_customer(self):  # type: ignore[no-untyped-def]
+    def _current_customer(self) -> Customer | None:
         path = self.current_path()
         if path is None:
             self.notify("Select a customer first.", severity="warning")
@@ -267,7 +268,7 @@ class CrmApp(App[None]):
         self.main.reload(keep=path)
         for screen in self.screen_stack:
             if hasattr(screen, "vault_changed") and screen is not self.main:
-                screen.vault_changed()  # type: ignore[attr-defined]
+                screen.vault_changed()
 
     def action_log_followup(self) -> None:
         from .screens.forms import LogForm
@@ -401,7 +402,7 @@ class CrmApp(App[None]):
                   ("Agenda and tasks", AgendaScreen.BINDINGS),
                   ("Pipeline board", PipelineScreen.BINDINGS), ("Reports", ReportsScreen.BINDINGS),
                   ("History", HistoryScreen.BINDINGS), ("Forms", FormScreen.BINDINGS)]
-        self.push_screen(HelpScreen(groups))  # type: ignore[arg-type]
+        self.push_screen(HelpScreen(groups))
 
     # ------------------------------------------------------------ command palette
 

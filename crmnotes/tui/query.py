@@ -45,7 +45,7 @@ class QuickFilters:
                        mine_user=user if self.mine else "")
 
     def with_(self, **changes: object) -> QuickFilters:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)  # type: ignore[arg-type]  # changes name fields of this dataclass: replace() checks the names
 
     def describe(self) -> str:
         parts = [f"{k}:{v}" for k, v in (("stage", self.stage), ("tag", self.tag), ("owner", self.owner),

@@ -77,7 +77,7 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -187,10 +187,10 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
         item = self._selected_task()
         if item is not None:
             self.app.push_screen(AskScreen(f"Move '{item.what}' ({item.when_text()}) to:", ACCEPTED_FORMS),
-                                 lambda value: value and self._write(item, "snooze", value))
+                                 lambda value: self._write(item, "snooze", value) if value else None)
 
     def action_reassign(self) -> None:
         item = self._selected_task()
         if item is not None:
             self.app.push_screen(AskScreen(f"Hand '{item.what}' (now {item.who}) to:"),
-                                 lambda value: value and self._write(item, "reassign", value))
+                                 lambda value: self._write(item, "reassign", value) if value else None)

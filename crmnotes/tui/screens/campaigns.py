@@ -35,7 +35,7 @@ class CampaignsScreen(Screen[None], Refreshes):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def compose(self) -> ComposeResult:
         yield Header()

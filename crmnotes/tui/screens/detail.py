@@ -67,5 +67,5 @@ class DetailScreen(Screen[None], Refreshes, ShowsCustomer):
             self.sub_title = self.detail.customer.name
 
     @property
-    def customer(self):  # type: ignore[no-untyped-def]
+    def customer(self):
         return self.detail.customer

@@ -50,7 +50,7 @@ class DueScreen(Screen[None], Refreshes, ShowsCustomer):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -75,4 +75,4 @@ def _stage_select(stages: ChoiceSet, value: str) -> Select[str]:
 
 
 def _crm(app: object) -> CrmApp:
-    return app  # type: ignore[return-value]
+    return app  # type: ignore[return-value]  # the running App is always a CrmApp

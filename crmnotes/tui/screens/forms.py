@@ -63,7 +63,7 @@ class FormScreen(ModalScreen[Path | None], WaitsForKeys):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def fields(self) -> list[tuple[str, str, Widget]]:
         """(field name, label, input widget) of each field, in order."""

@@ -69,7 +69,7 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -202,7 +202,7 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
     def _search_submitted(self) -> None:
         self.table.focus()
 
-    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+    def on_key(self, event) -> None:
         from_search = event.key in ("down", "escape") and self.focused is self.query_one("#search")
         from_side = event.key == "escape" and self.focused is self.side
         if from_search or from_side:

@@ -85,7 +85,7 @@ class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,7 +110,7 @@ class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
         vault = self.crm.vault
         customers = catalog.report_customers(vault).customers  # deals are front-matter: no file parsed
         columns = deals.pipeline(customers, vault.config, owner=self.crm.user if self.mine else "")
-        self.app.call_from_thread(self.show, columns)
+        self.app.call_from_thread(self.show, columns)  # type: ignore[arg-type]  # an async callback: mypy solves Textual's result TypeVar as Never
 
     async def show(self, columns: list[deals.StageColumn]) -> None:
         """Rebuild the board, keeping the cursor on the same column and row.

@@ -53,7 +53,7 @@ class ReportsScreen(Screen[None], Refreshes):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def compose(self) -> ComposeResult:
         from textual_plotext import PlotextPlot  # deferred: plotext loads with this screen only
@@ -97,7 +97,7 @@ class ReportsScreen(Screen[None], Refreshes):
         for name, draw in (("funnel", self._funnel), ("sources", self._sources), ("activity", self._activity),
                            ("trend", self._trend), ("conversion", self._conversion),
                            ("satisfaction", self._satisfaction)):
-            plot: PlotextPlot = self.query_one(f"#plot-{name}")  # type: ignore[assignment]
+            plot: PlotextPlot = self.query_one(f"#plot-{name}")  # type: ignore[assignment]  # compose made each #plot-* a PlotextPlot
             plot.plt.clear_figure()
             note = draw(plot.plt, results[name])
             if self.mine:

@@ -41,7 +41,7 @@ class CustomerDetail(VerticalScroll):
 
     @property
     def crm(self) -> CrmApp:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # the running App is always a CrmApp
 
     def compose(self) -> ComposeResult:
         yield Static(classes="d-fields")

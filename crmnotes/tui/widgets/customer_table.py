@@ -40,7 +40,7 @@ class CustomerTable(DataTable[Text]):
     ]
 
     def __init__(self, config: VaultConfig, today: date, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]  # DataTable's other keyword arguments, as the caller gave them
         self.config = config
         self.today = today
         self.all_rows: list[Row] = []
