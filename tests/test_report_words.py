@@ -4,6 +4,7 @@ keeps the ids."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ import pytest
 from crmnotes.vault import Vault
 from tests.conftest import Crm
 from tests.test_reports_manager import vault  # noqa: F401  (the hand-computed vault, language zh)
+from tests.test_tui import screen_text, settle, sync
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,8 +54,6 @@ def test_english_vault_report_speaks_english(vault: Vault) -> None:  # noqa: F81
 
 def _figure(vault: Vault, name: str) -> Figure:  # noqa: F811
     pytest.importorskip("matplotlib")
-    from datetime import date
-
     from crmnotes import catalog, charts, reports
 
     customers = catalog.report_customers(vault, "").customers
@@ -97,3 +97,35 @@ def test_legend_stands_beside_the_plot(vault: Vault, name: str) -> None:  # noqa
     plt.close(figure)
     assert not legend.overlaps(plot)
     assert legend.x1 <= figure.bbox.x1 and legend.y0 >= figure.bbox.y0  # and inside the picture
+
+
+@sync
+async def test_tui_report_tabs_name_bars_and_series_in_chinese_with_whole_number_ticks(vault: Vault) -> None:  # noqa: F811
+    from rich.cells import cell_len
+
+    from crmnotes.tui.app import make_app
+    from crmnotes.tui.screens.reports import ZERO_WIDTH, ReportsScreen
+
+    app = make_app(vault, today=date(2026, 9, 30), user="张伟", poll_seconds=None)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReportsScreen)
+        for key, words in (("1", ("阶段漏斗", "客户数", "曾到达", "潜在", "意向")), ("2", ("广告", "转介绍")),
+                           ("3", ("电话", "微信", "周")), ("4", ("新客户", "赢单客户")), ("5", ("潜在", "意向")),
+                           ("6", ("满意度", "评分"))):
+            await pilot.press(key)
+            await pilot.pause()
+            shown = screen_text(app)
+            text = shown.replace(ZERO_WIDTH, "")
+            assert all(word in text for word in words), (key, words)
+            assert "customers" not in text and "ever reached" not in text
+            lines = text.splitlines()
+            if key in ("2", "5"):  # horizontal bars: the counts under the x axis
+                bottom = next(i for i, line in enumerate(lines) if "└" in line)
+                ticks = lines[bottom + 1].split()
+            else:
+                ticks = [line.split("┤")[0].strip() for line in lines if "┤" in line]
+            assert ticks and all(tick.isdigit() for tick in ticks), (key, ticks)  # no tick at 2.3 customers
+            assert len({cell_len(line) for line in shown.splitlines()}) == 1  # CJK labels do not push the axes
