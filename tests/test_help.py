@@ -93,3 +93,10 @@ def test_man_page_renders() -> None:
         shown = subprocess.run([man_command, "-l", "-"], input=man, capture_output=True, text=True, check=False,
                                env={"MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "100", "PATH": "/usr/bin:/bin"})
         assert shown.returncode == 0 and "crm deal add" in re.sub(".\b", "", shown.stdout), shown.stderr
+
+
+def test_help_completes_topics_and_commands_once_each() -> None:
+    result = CliRunner().invoke(main, [], prog_name="crm", env={"_CRM_COMPLETE": "bash_complete",
+                                                                 "COMP_WORDS": "crm help se", "COMP_CWORD": "2"})
+    offered = [line.split(",", 1)[1] for line in result.output.splitlines()]
+    assert offered == ["search", "serve", "server-hook", "set"]

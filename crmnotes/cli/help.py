@@ -77,7 +77,7 @@ def _command_of(root: click.Context, words: tuple[str, ...]) -> tuple[click.Comm
 
 
 def _completions(ctx: click.Context, incomplete: str) -> list[str]:
-    return [name for name in (*TOPICS, *_visible(ctx.find_root())) if name.startswith(incomplete)]
+    return [name for name in dict.fromkeys((*TOPICS, *_visible(ctx.find_root()))) if name.startswith(incomplete)]
 
 
 def _visible(root: click.Context) -> list[str]:
