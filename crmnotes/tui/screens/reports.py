@@ -120,11 +120,10 @@ class ReportsScreen(Screen[None], Refreshes):
     def _funnel(self, plt: Any, report: reports.Report) -> Text:
         rows = report.rows
         counts = [[r["customers"] for r in rows], [r.get("reached") or 0 for r in rows]]
-        plt.multiple_bar([chart_text(r["label"]) for r in rows], counts,
-                         labels=[chart_text(self._word("customers")), chart_text(self._word("reached"))])
+        plt.multiple_bar([chart_text(r["label"]) for r in rows], counts, color=list(SERIES_COLORS[:2]))
         count_ticks(plt, counts)
         plt.title(self._title(report, f" ({self._word('customers')} {report.totals.get('customers', 0)})"))
-        note = Text()
+        note = series_key([self._word("customers"), self._word("reached")])
         for row in rows:
             conversion = row.get("conversion_to_next")
             note.append(terminal_text(f"{row['label']} {row['customers']}", multiline=False), style="bold")
@@ -152,7 +151,7 @@ class ReportsScreen(Screen[None], Refreshes):
         weeks = [r["week"][5:] for r in rows]  # MM-DD of each week's Monday
         if channels:
             plt.stacked_bar(weeks, [[r[c] for r in rows] for c in channels],
-                            labels=[chart_text(self._word(c)) for c in channels])
+                            color=[SERIES_COLORS[i % len(SERIES_COLORS)] for i in range(len(channels))])
             # Explicit ticks (every other week): plotext's own choice depends on earlier plots.
             ticks = list(range(1, len(weeks) + 1, 2))
             plt.xticks(ticks, [weeks[i - 1] for i in ticks])
@@ -160,10 +159,8 @@ class ReportsScreen(Screen[None], Refreshes):
         plt.title(self._title(report))
         plt.xlabel(chart_text(self._word("week")))
         totals = report.totals
-        note = Text(f"{totals.get('total', 0)} {self._word('followups')}", style="bold")
-        for channel in channels:
-            note.append(terminal_text(f"  {self._word(channel)} {totals.get(channel, 0)}", multiline=False),
-                        style="dim")
+        note = series_key([f"{self._word(channel)} {totals.get(channel, 0)}" for channel in channels])
+        note.append(f"{self._word('total')} {totals.get('total', 0)}", style="bold")
         return note
 
     def _trend(self, plt: Any, report: reports.Report) -> Text:
@@ -171,14 +168,15 @@ class ReportsScreen(Screen[None], Refreshes):
         months = [r["month"][2:] for r in rows]  # YY-MM
         positions = list(range(1, len(rows) + 1))
         lines = ("new_customers", "won_customers", "followups")
-        for column in lines:
-            plt.plot(positions, [r[column] for r in rows], label=chart_text(self._word(column)), marker="braille")
+        for column, color in zip(lines, SERIES_COLORS, strict=False):
+            plt.plot(positions, [r[column] for r in rows], marker="braille", color=color)
         ticks = positions[:: max(1, len(positions) // 6)]
         plt.xticks(ticks, [months[i - 1] for i in ticks])
         count_ticks(plt, [[r[c] for r in rows] for c in lines])
         plt.title(self._title(report))
         totals = report.totals
-        note = Text(f"{self._word('won_value')} {_money(totals.get('won_value', 0))} · "
+        note = series_key([self._word(column) for column in lines])
+        note.append(f"{self._word('won_value')} {_money(totals.get('won_value', 0))} · "
                     f"{self._word('won_deals')} {totals.get('won_deals', 0)}", style="bold")
         for row in rows[-3:]:
             note.append(f"  {row['month']} {_money(row['won_value'])}", style="dim")
@@ -213,6 +211,17 @@ class ReportsScreen(Screen[None], Refreshes):
 
 
 ZERO_WIDTH = "\u200b"
+# The series' colours, named under the chart: plotext draws its legend inside the plot, over the bars.
+SERIES_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
+
+
+def series_key(names: list[str]) -> Text:
+    """"■ 客户数  ■ 曾到达  ", each square in its series' colour (``SERIES_COLORS``)."""
+    key = Text()
+    for index, name in enumerate(names):
+        key.append("■ ", style=SERIES_COLORS[index % len(SERIES_COLORS)])
+        key.append(terminal_text(name, multiline=False) + "  ")
+    return key
 
 
 def chart_text(text: str) -> str:
