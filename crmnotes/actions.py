@@ -36,6 +36,7 @@ from .sensitive import find_lines
 from .team import person_value
 from .vault import CUSTOMERS_DIR, Vault
 from .when import ACCEPTED_FORMS, parse_step
+from .words import word as word_in
 
 TEMPLATE_DIR_NAMES = ("_vault_template", "../vault_template")
 EXAMPLES_DIR = "examples"
@@ -597,15 +598,6 @@ def display_fields(vault: Vault, customer: Customer, today: date, *, reveal: boo
     return [(key, value) for key, value in rows if value]
 
 
-_WORDS = {
-    "zh": {"notes": "备注", "followups": "跟进记录", "deals": "商机", "tickets": "服务工单", "newest-first": "最新在前",
-           "oldest-first": "最早在前", "id": "编号", "name": "名称", "stage": "阶段", "amount": "金额",
-           "probability": "概率", "close": "预计成交", "owner": "负责人", "subject": "主题", "type": "类型",
-           "priority": "优先级", "status": "状态", "opened": "创建", "due": "答复期限", "resolution": "解决方案",
-           "satisfaction": "满意度", "closed": "关闭", "next": "下一步", "feedback": "反馈"},
-    "en": {"notes": "Notes", "followups": "Follow-ups", "deals": "Deals", "tickets": "Tickets",
-           "newest-first": "newest first", "oldest-first": "oldest first", "close": "close date", "due": "answer by"},
-}
 _RECORD_COLUMNS = {
     "deals": ("id", "name", "stage", "amount", "probability", "close", "owner"),
     "tickets": ("id", "subject", "type", "priority", "status", "opened", "due", "owner", "resolution", "satisfaction",
@@ -617,8 +609,7 @@ _RECORD_CHOICES = {"deals": {"stage": "deal_stages"},
 
 def word(vault: Vault, key: str) -> str:
     """A heading or column name in the vault's language (English for other languages)."""
-    words = _WORDS["zh"] if vault.config.language.startswith("zh") else _WORDS["en"]
-    return words.get(key, key)
+    return word_in(vault.config.language, key)
 
 
 def money(value: Any) -> str:

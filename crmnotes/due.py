@@ -138,6 +138,13 @@ class _Registered:
 RULES: list[_Registered] = []
 
 
+def rule_docs() -> list[tuple[str, str]]:
+    """(name, docstring) of every registered rule, in order: what ``crm help due`` prints."""
+    import inspect
+
+    return [(registered.name, inspect.getdoc(registered.rule) or "") for registered in RULES]
+
+
 def due_rule(name: str, changes: ChangeDays | None = None) -> Callable[[Rule], Rule]:
     """Register a due rule: ``rule(customer, config, day)`` gives a ``Candidate`` or None.
 
@@ -217,6 +224,12 @@ def _planned(customer: Customer) -> list[NextStep]:
 
 @due_rule("next-step")
 def _next_step(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    """Every planned next step still open counts, not only the latest entry's: two people may each have
+    planned one before a sync (``李娜: next 2026-12-08 上门访谈``, ``张伟: next 2026-12-09 上门``); the
+    earliest is the due day and the reason names them all.  A step stays open until a later entry by the
+    same author plans again, any later entry is dated on or after the step's day, or a later entry says
+    ``done:`` with its text (``crm done``; a bare ``done:`` closes every earlier step).  ``next_followup``
+    in the front-matter counts too while it is after the last contact."""
     steps = _planned(customer)
     if not steps:
         return None
@@ -231,6 +244,10 @@ def _next_step(customer: Customer, config: VaultConfig, day: date) -> Candidate 
 
 @due_rule("cadence")
 def _cadence(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    """When no step is open: the shorter of the stage's and the grade's interval in crmnotes.yaml
+    (``cadence: stages: {intent: 3}``, ``grades: {A: 7}``), counted from the last contact, or from creation.
+    A customer not contacted for ``silent_after_days`` is silent; silent and closed stages have no
+    cadence.  ``cadence: working_days: cn`` counts in Chinese working days (holidays and 调休)."""
     if _planned(customer):
         return None  # an explicit step replaces the cadence
     stage = effective_stage(customer, config, day)
@@ -261,6 +278,7 @@ def _cadence(customer: Customer, config: VaultConfig, day: date) -> Candidate | 
 
 @due_rule("ticket")
 def _ticket(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    """An open service ticket is due from its ``due`` (else its ``opened``) day."""
     if not customer.meta.get("tickets"):
         return None
     from .tickets import open_ticket_due  # the validation rules it imports: only for customers with tickets
@@ -282,6 +300,8 @@ def _renewal_changes(customer: Customer, config: VaultConfig) -> list[date]:
 
 @due_rule("renewal", changes=_renewal_changes)
 def _renewal(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    """A front-matter ``renewal_date: 2027-03-01`` is due 30 days before it (``RENEWAL_NOTICE``), until
+    the customer is contacted in that window or the date has passed."""
     renewal = _renewal_date(customer)
     if renewal is None or day > renewal:
         return None
@@ -306,6 +326,8 @@ def _birthday_changes(customer: Customer, config: VaultConfig) -> list[date]:
 
 @due_rule("birthday", changes=_birthday_changes)
 def _birthday(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    """``birthday`` (``1985-03-12`` or ``03-12``) and ``lunar_birthday`` (农历: ``08-15``, ``八月十五``,
+    ``腊月廿三``) are due 3 days before each year's day (``BIRTHDAY_NOTICE``), until contacted then."""
     upcoming = sorted(b for year in (day.year, day.year + 1) for b in birthdays_in(customer, year) if b >= day)
     if not upcoming:
         return None
@@ -390,6 +412,8 @@ def _lunar_birthdays(customer: Customer, year: int) -> list[date]:
 
 @due_rule("deal-close")
 def _deal_close(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    """An open deal is due on its expected ``close`` day and stays due until it is closed or its
+    date moves."""
     best: tuple[date, str] | None = None
     for deal in customer.deals:
         close = close_of(deal) if deal_is_open(deal) else None
@@ -407,6 +431,8 @@ def tag_cadence(config: VaultConfig) -> dict[str, int]:
 
 @due_rule("tag-cadence")
 def _tag_cadence(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
+    """When no step is open: ``cadence: tags: {risk/高: 3/week}`` in crmnotes.yaml (days, ``N/week`` or
+    ``N/month``) from the last contact; a tag namespace (``risk``) matches all its values."""
     rules = tag_cadence(config)
     if not rules or _planned(customer):
         return None

@@ -31,6 +31,7 @@ from .config import VaultConfig
 from .due import due_list, effective_stage, next_due
 from .model import Customer, parse_when
 from .team import team_of
+from .words import word
 
 REPORTS = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
            "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition")
@@ -47,7 +48,8 @@ class Report:
     totals: dict[str, Any] = field(default_factory=dict)
     since: date | None = None
     until: date | None = None
-    percent: tuple[str, ...] = ()  # columns holding a percentage
+    percent: tuple[str, ...] = ()  # columns (and totals) holding a percentage
+    by: str | None = None  # the group column of a report built once per owner or source
 
     def to_json(self) -> dict[str, Any]:
         return {"report": self.name, "title": self.title, "since": self.since.isoformat() if self.since else None,
@@ -90,7 +92,7 @@ def build_by(name: str, by: str, customers: list[Customer], config: VaultConfig,
             for group, part in parts.items() for row in part.rows]
     totals = {(labels.display(group) if labels else group): part.totals for group, part in parts.items()}
     return Report(first.name, f"{first.title} by {by}", [by, *first.columns], rows, totals, since, until,
-                  first.percent)
+                  first.percent, by)
 
 
 def _created_in(customers: list[Customer], since: date | None, until: date) -> list[Customer]:
@@ -541,11 +543,12 @@ def completeness(customers: list[Customer], config: VaultConfig, since: date | N
                      "filled": filled, "share": _pct(filled, len(cohort))})
     due = [found.due for c in cohort if (found := next_due(c, config, until)) is not None]  # cadence or a step
     in_cadence = sum(1 for day in due if day >= until)
-    rows.append({"field": "followup_in_cadence", "label": "按节奏跟进" if config.language == "zh" else "followed up",
+    rows.append({"field": "followup_in_cadence", "label": word(config.language, "followup_in_cadence"),
                  "required": False, "filled": in_cadence, "share": _pct(in_cadence, len(due))})
     optional = [r["share"] for r in rows if not r["required"] and r["share"] is not None]
     return Report("completeness", "Data completeness per field", ["field", "label", "required", "filled", "share"],
-                  rows, {"customers": len(cohort), "average_share": _mean(optional)}, percent=("share",))
+                  rows, {"customers": len(cohort), "average_share": _mean(optional)},
+                  percent=("share", "average_share"))
 
 
 COSTS_KEY = "acquisition_costs"  # crmnotes.yaml: [{source: ad, month: 2026-06, cost: 12000}, {campaign: x, cost: 1}]

@@ -53,7 +53,7 @@ def test_due_prints_one_line_per_customer_with_stage_and_reason(vault_root: Path
 def test_report_owners_shows_every_column(vault_root: Path) -> None:
     lines = at_80(vault_root, "report", "owners")
     header = lines[1].split()
-    assert len(header) == 7 and header[0] == "owner" and header[4] == "open_deals"
+    assert len(header) == 7 and header[0] == "负责人" and header[4] == "进行中商机"  # the vault speaks Chinese
     assert rows_starting(lines, ("alice",))[0].split()[-1] == "0"  # the last column (open_tickets) is there
 
 

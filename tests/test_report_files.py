@@ -45,11 +45,11 @@ def test_xlsx_cells_read_back(vault: Vault, tmp_path: Path) -> None:  # noqa: F8
     book = load_workbook(target)
     sheet = book["churn-rate"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("month", "won_at_start", "lost", "silent", "churn_rate")
+    assert rows[0] == ("月份", "月初已赢单", "流失", "沉默", "流失率")  # the vault's language
     assert rows[5] == ("2026-05", 3, 0, 1, 33.3) and rows[8] == ("2026-08", 2, 1, 0, 50)
     assert sheet["E6"].number_format == '0.0"%"'
     totals = dict(book["totals"].iter_rows(values_only=True))
-    assert (totals["churned"], totals["churn_rate"], totals["since"]) == (2, 66.7, "2026-01-01")
+    assert (totals["已流失"], totals["流失率"], totals["起始"]) == (2, 66.7, "2026-01-01")
     sources = tmp_path / "sources.xlsx"
     Crm(vault.root)("report", "sources", *PERIOD, "--format", "xlsx", "-o", str(sources))
     values = {r[0]: r for r in load_workbook(sources)["sources"].iter_rows(values_only=True)}

@@ -295,11 +295,11 @@ async def test_tui_reports_screen_draws_trend_conversion_and_satisfaction(vault:
         assert isinstance(app.screen, ReportsScreen)
         await pilot.press("4")
         await pilot.pause()
-        assert "won 260,000 in 4 deals" in screen_text(app)  # the trend's 12 months hold every won deal
+        assert "赢单金额 260,000 · 赢单商机 4" in screen_text(app)  # the trend's 12 months hold every won deal
         await pilot.press("5")
         await pilot.pause()
         text = screen_text(app)
         assert "潜在 6 → 83.3% (14.2 d)" in text and "意向 5 → 60% (30 d)" in text
         await pilot.press("6")
         await pilot.pause()
-        assert "4 rated  average 3.2  4-5: 50%" in screen_text(app)
+        assert "评分数 4  平均分 3.2  满意（4–5） 50%" in screen_text(app)

@@ -120,6 +120,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "person": ("team", "person", "PIPL requests about one person: export everything held about them, or erase it.",
                False),
     "key": ("team", "key", "Your age key, which opens the fields crmnotes.yaml encrypts (encrypt: fields:).", False),
+    "help": ("help", "help_command", "Help topics (vault, search, due, sync, import, roles, completion) and each "
+             "command's help.", False),
     "tui": ("tui", "tui", "The terminal UI: browse, search, log and edit (also what `crm` alone opens).", False),
     "serve": ("tui", "serve", "The terminal UI in browser tabs, behind a random access token.", False),
 }

@@ -555,7 +555,7 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
         from .. import charts
 
         target = output or Path(f"report-{name}.{fmt}")
-        for warning in charts.write(result, target, fmt):
+        for warning in charts.write(result, target, fmt, vault.config):
             print_warning(warning)
         print_note(f"wrote {target}")
         return
@@ -564,18 +564,20 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
         return
     from rich.text import Text  # not imported by --json output
 
-    rows = [[safe(_cell(row.get(column), column in result.percent)) for column in result.columns]
-            for row in result.rows]
-    console().print(Text(result.title, style="bold"))
-    console().print(fitted_table(report_columns(result.columns), rows))
+    from ..words import report_labels, report_title, report_value, totals_line
+
+    rows = [[safe(_cell(report_value(vault.config, column, row.get(column)), column in result.percent))
+             for column in result.columns] for row in result.rows]
+    console().print(Text(report_title(result, vault.config), style="bold"))
+    console().print(fitted_table(report_columns(result.columns, report_labels(result, vault.config)), rows))
     if result.totals:
-        console().print(safe("  ".join(f"{k}: {_cell(v, k in result.percent)}" for k, v in result.totals.items()),
-                             "dim"))
+        console().print(safe(totals_line(result, vault.config, _cell), "dim"))
 
 
-def report_columns(headers: list[str]) -> list[Column]:
+def report_columns(keys: list[str], headers: list[str]) -> list[Column]:
     """Names and labels may be shortened; a report's later columns go first when even that does not fit."""
-    return ranked_columns(headers, {"name", "label", "tag", "source", "reason", "owner", "deal"})
+    shortened = {"name", "label", "tag", "source", "reason", "owner", "deal"}
+    return ranked_columns(headers, {header for key, header in zip(keys, headers, strict=True) if key in shortened})
 
 
 def _of(customers: list[Any], owner: str) -> list[Any]:

@@ -2,14 +2,17 @@
 per week, the monthly sales trend (lines), stage conversion (funnel bars) and
 ticket satisfaction.  The numbers are ``crmnotes.reports`` (what ``crm report``
 prints); this screen only draws them with textual-plotext, one tab each.
-Chart labels are ids (plotext counts a CJK character as one cell); the line
-under each chart gives the labels and the exact numbers.
+Titles, bars and series are named in the vault's language (``crmnotes.words``;
+CJK labels are padded for plotext, see ``chart_text``), count axes tick at whole
+numbers; the line under each chart gives the exact numbers.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -19,6 +22,7 @@ from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from ... import catalog, reports
 from ...safetext import terminal_text
+from ...words import report_title, report_word
 from ..roles import Refreshes
 from ..widgets.keys_footer import KeysFooter
 
@@ -107,13 +111,19 @@ class ReportsScreen(Screen[None], Refreshes):
 
     # ------------------------------------------------------------ charts
 
+    def _word(self, key: str) -> str:
+        return report_word(self.crm.vault.config, key)
+
+    def _title(self, report: reports.Report, extra: str = "") -> str:
+        return chart_text(report_title(report, self.crm.vault.config) + extra)
+
     def _funnel(self, plt: Any, report: reports.Report) -> Text:
         rows = report.rows
-        ids = [r["stage"] for r in rows]
-        plt.multiple_bar(ids, [[r["customers"] for r in rows], [r.get("reached") or 0 for r in rows]],
-                         labels=["now", "ever reached"])
-        plt.title(f"{report.title} ({report.totals.get('customers', 0)} customers)")
-        note = Text()
+        counts = [[r["customers"] for r in rows], [r.get("reached") or 0 for r in rows]]
+        plt.multiple_bar([chart_text(r["label"]) for r in rows], counts, color=list(SERIES_COLORS[:2]))
+        count_ticks(plt, counts)
+        plt.title(self._title(report, f" ({self._word('customers')} {report.totals.get('customers', 0)})"))
+        note = series_key([self._word("customers"), self._word("reached")])
         for row in rows:
             conversion = row.get("conversion_to_next")
             note.append(terminal_text(f"{row['label']} {row['customers']}", multiline=False), style="bold")
@@ -123,15 +133,16 @@ class ReportsScreen(Screen[None], Refreshes):
     def _sources(self, plt: Any, report: reports.Report) -> Text:
         rows = report.rows
         if rows:
-            plt.bar([terminal_text(r["source"], multiline=False) for r in rows], [r["customers"] for r in rows],
-                    orientation="horizontal")
-        plt.title(report.title)
+            counts = [r["customers"] for r in rows]
+            plt.bar([chart_text(r["label"]) for r in rows], counts, orientation="horizontal")
+            count_ticks(plt, [counts], axis="x")
+        plt.title(self._title(report))
         note = Text()
         for row in rows:
             note.append(terminal_text(f"{row['label']} {row['customers']}", multiline=False), style="bold")
             conversion = row.get("conversion")
-            note.append(f" won {row['won']}" + (f" ({conversion:g}%)  " if conversion is not None else "  "),
-                        style="dim")
+            note.append(f" {self._word('won')} {row['won']}" + (f" ({conversion:g}%)  " if conversion is not None
+                                                                else "  "), style="dim")
         return note
 
     def _activity(self, plt: Any, report: reports.Report) -> Text:
@@ -139,31 +150,34 @@ class ReportsScreen(Screen[None], Refreshes):
         channels = [c for c in report.columns if c not in ("week", "total")]
         weeks = [r["week"][5:] for r in rows]  # MM-DD of each week's Monday
         if channels:
-            plt.stacked_bar(weeks, [[r[c] for r in rows] for c in channels], labels=channels)
+            plt.stacked_bar(weeks, [[r[c] for r in rows] for c in channels],
+                            color=[SERIES_COLORS[i % len(SERIES_COLORS)] for i in range(len(channels))])
             # Explicit ticks (every other week): plotext's own choice depends on earlier plots.
             ticks = list(range(1, len(weeks) + 1, 2))
             plt.xticks(ticks, [weeks[i - 1] for i in ticks])
-        plt.title(f"{report.title} (weeks from Monday)")
-        plt.xlabel("week")
+            count_ticks(plt, [[r["total"] for r in rows]])
+        plt.title(self._title(report))
+        plt.xlabel(chart_text(self._word("week")))
         totals = report.totals
-        note = Text(f"{totals.get('total', 0)} follow-ups", style="bold")
-        labels = self.crm.vault.config.channels
-        for channel in channels:
-            note.append(terminal_text(f"  {labels.display(channel)} {totals.get(channel, 0)}", multiline=False),
-                        style="dim")
+        note = series_key([f"{self._word(channel)} {totals.get(channel, 0)}" for channel in channels])
+        note.append(f"{self._word('total')} {totals.get('total', 0)}", style="bold")
         return note
 
     def _trend(self, plt: Any, report: reports.Report) -> Text:
         rows = report.rows
         months = [r["month"][2:] for r in rows]  # YY-MM
         positions = list(range(1, len(rows) + 1))
-        for column, label in (("new_customers", "new"), ("won_customers", "won"), ("followups", "follow-ups")):
-            plt.plot(positions, [r[column] for r in rows], label=label, marker="braille")
+        lines = ("new_customers", "won_customers", "followups")
+        for column, color in zip(lines, SERIES_COLORS, strict=False):
+            plt.plot(positions, [r[column] for r in rows], marker="braille", color=color)
         ticks = positions[:: max(1, len(positions) // 6)]
         plt.xticks(ticks, [months[i - 1] for i in ticks])
-        plt.title(report.title)
+        count_ticks(plt, [[r[c] for r in rows] for c in lines])
+        plt.title(self._title(report))
         totals = report.totals
-        note = Text(f"won {_money(totals.get('won_value', 0))} in {totals.get('won_deals', 0)} deals", style="bold")
+        note = series_key([self._word(column) for column in lines])
+        note.append(f"{self._word('won_value')} {_money(totals.get('won_value', 0))} · "
+                    f"{self._word('won_deals')} {totals.get('won_deals', 0)}", style="bold")
         for row in rows[-3:]:
             note.append(f"  {row['month']} {_money(row['won_value'])}", style="dim")
         return note
@@ -171,11 +185,13 @@ class ReportsScreen(Screen[None], Refreshes):
     def _conversion(self, plt: Any, report: reports.Report) -> Text:
         rows = report.rows
         if rows:
-            plt.bar([r["stage"] for r in rows], [r["reached"] for r in rows], orientation="horizontal")
-        plt.title(f"{report.title} ({report.totals.get('customers', 0)})")
+            counts = [r["reached"] for r in rows]
+            plt.bar([chart_text(r["label"]) for r in rows], counts, orientation="horizontal")
+            count_ticks(plt, [counts], axis="x")
+        plt.title(self._title(report, f" ({report.totals.get('customers', 0)})"))
         note = Text()
         for row in rows:
-            note.append(f"{row['label']} {row['reached']}", style="bold")
+            note.append(terminal_text(f"{row['label']} {row['reached']}", multiline=False), style="bold")
             rate, days = row.get("conversion"), row.get("average_days")
             note.append((f" → {rate:g}%" if rate is not None else "") + (f" ({days:g} d)" if days is not None else "")
                         + "  ", style="dim")
@@ -184,13 +200,48 @@ class ReportsScreen(Screen[None], Refreshes):
     def _satisfaction(self, plt: Any, report: reports.Report) -> Text:
         distribution = report.totals.get("distribution", {})
         plt.bar(list(distribution), list(distribution.values()))
-        plt.title(report.title)
-        plt.xlabel("rating")
+        count_ticks(plt, [list(distribution.values())])
+        plt.title(self._title(report))
+        plt.xlabel(chart_text(self._word("rating")))
         average, satisfied = report.totals.get("average"), report.totals.get("satisfied")
-        note = Text(f"{report.totals.get('rated', 0)} rated", style="bold")
+        note = Text(f"{self._word('rated')} {report.totals.get('rated', 0)}", style="bold")
         if average is not None:
-            note.append(f"  average {average:g}  4-5: {satisfied:g}%", style="dim")
+            note.append(f"  {self._word('average')} {average:g}  {self._word('satisfied')} {satisfied:g}%", style="dim")
         return note
+
+
+ZERO_WIDTH = "\u200b"
+# The series' colours, named under the chart: plotext draws its legend inside the plot, over the bars.
+SERIES_COLORS = ("cyan", "magenta", "green", "yellow", "blue", "red")
+
+
+def series_key(names: list[str]) -> Text:
+    """"■ 客户数  ■ 曾到达  ", each square in its series' colour (``SERIES_COLORS``)."""
+    key = Text()
+    for index, name in enumerate(names):
+        key.append("■ ", style=SERIES_COLORS[index % len(SERIES_COLORS)])
+        key.append(terminal_text(name, multiline=False) + "  ")
+    return key
+
+
+def chart_text(text: str) -> str:
+    """A label for plotext, which counts every character as one cell: a wide (CJK) character is followed
+    by a zero-width space, so plotext's count matches the two cells the terminal gives it and the
+    axes and bars right of it stay in place."""
+    return "".join(ch + ZERO_WIDTH if cell_len(ch) == 2 else ch for ch in terminal_text(text, multiline=False))
+
+
+def count_ticks(plt: Any, series: list[list[int]], axis: str = "y") -> None:
+    """Whole-number ticks on a count axis (plotext's own fall between the counts: 2.3, 4.7)."""
+    top = max((value for values in series for value in values), default=0)
+    step = max(1, math.ceil(top / 5))
+    ticks = list(range(0, max(top, 1) + step, step))
+    if axis == "y":
+        plt.yticks(ticks)
+        plt.ylim(0, ticks[-1])
+    else:
+        plt.xticks(ticks)
+        plt.xlim(0, ticks[-1])
 
 
 def _money(value: float) -> str:
