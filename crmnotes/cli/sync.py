@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import open_vault
+from .common import open_customer, open_vault
 from .output import console, print_json, print_note, print_warning, safe
 
 if TYPE_CHECKING:
@@ -94,8 +94,7 @@ def history(ctx: click.Context, ref: str, as_json: bool, limit: int, reveal: boo
     """Who changed what in one customer, and when (from git)."""
     from ..sync.history import customer_history, mask_phones
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     changes = customer_history(vault.root, vault.relative(customer.path))
     if limit:
         changes = changes[-limit:]
