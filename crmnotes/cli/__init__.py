@@ -120,6 +120,9 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "person": ("team", "person", "PIPL requests about one person: export everything held about them, or erase it.",
                False),
     "key": ("team", "key", "Your age key, which opens the fields crmnotes.yaml encrypts (encrypt: fields:).", False),
+    "workspace": ("workspace", "workspace", "Mount several vault repositories (one per rep or team) so that ls, "
+                  "search, due, report, sync and the TUI span them all.", False),
+    "move": ("workspace", "move", "Move a customer to another mount's repository, with its follow-ups.", False),
     "tui": ("tui", "tui", "The terminal UI: browse, search, log and edit (also what `crm` alone opens).", False),
     "serve": ("tui", "serve", "The terminal UI in browser tabs, behind a random access token.", False),
 }

@@ -364,7 +364,7 @@ def _full_listing(ws: workspace.Workspace, filters: Filters, sort: str, limit: i
 LS_COLUMNS = [Column("name", cut=True, min_width=24), Column("stage"), Column("grade"), Column("owner", drop=1),
               Column("contact", drop=3, cut=True, min_width=8), Column("phone", drop=4), Column("last contact"),
               Column("next"), Column("tags", drop=2, cut=True, min_width=20)]
-MOUNT_COLUMN = Column("mount", drop=5)
+MOUNT_COLUMN = Column("mount", drop=1)  # who may see it: kept before contact and phone
 DUE_COLUMNS = [Column("due"), Column("status"), Column("name", cut=True, min_width=14), Column("owner", drop=1),
                Column("stage"), Column("why", cut=True, min_width=28)]
 
