@@ -14,7 +14,9 @@ from .output import console, print_json, print_note, safe
 @click.group()
 def workspace() -> None:
     """Mount several vault repositories (one per rep or team) so that ls, search, due, report, sync and the
-    TUI span them all.  The mount list is local to this clone (.crmnotes/workspace.json, never committed)."""
+    TUI span them all.
+
+    The mount list is local to this clone (.crmnotes/workspace.json, never committed)."""
 
 
 @workspace.command("add")
@@ -75,8 +77,10 @@ def workspace_rm(ctx: click.Context, name: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what happened as JSON.")
 @click.pass_context
 def move(ctx: click.Context, ref: str, to_mount: str, owner: str, as_json: bool) -> None:
-    """Move a customer to another mount's repository, with its follow-ups: committed there, then removed
-    (and committed) here; each commit names the other repository."""
+    """Move a customer to another mount's repository, with its follow-ups.
+
+    The file is committed there first, then removed (and committed) here; each commit names the other
+    repository, so both histories tell where the customer went."""
     from .. import actions
     from ..sync.move import move_customer
 
