@@ -285,6 +285,21 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
                             lambda found: _rows_on(_choose(vault, found, filters, sort, _stored_stage), day))[0]
 
 
+def keyed_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None
+               ) -> list[tuple[Any, Row]]:
+    """``rows`` each with its sort key (``filters.SORT_KEYS`` over the stored row), so a workspace
+    merges the mounts' rows into the order of one vault."""
+    day = today or date.today()
+    key = sort_key_of(sort)
+
+    def keyed(found: list[Stored]) -> list[tuple[Any, Row]]:
+        chosen = _choose(vault, found, filters, sort, _stored_stage)
+        return list(zip([key(stored) for stored in chosen], _rows_on(chosen, day), strict=True))
+
+    with _bulk():
+        return _from_stored(vault, _ROW_COLUMNS, day, keyed)[0]
+
+
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
     """Customers due on or before ``day`` (of ``owner`` when given), most overdue first, then by name."""
     with _bulk():

@@ -29,7 +29,7 @@ from .model import Customer
 from .vault import ScanResult, Vault
 
 if TYPE_CHECKING:
-    from .catalog import DueItem, Entry
+    from .catalog import DueItem, Entry, Row
     from .filters import Filters
     from .model import Problem
 
@@ -255,3 +255,17 @@ def report_customers(ws: Workspace, owner: str = "") -> ScanResult:
         result.customers += part.customers
         result.problems += part.problems
     return result
+
+
+def rows(ws: Workspace, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
+    """The TUI table's rows (``catalog.rows``) of every mount, in one vault's order.  Each row's path is
+    absolute: the table, the detail pane and the forms find the file (and its mount) from it."""
+    from . import catalog
+
+    found: list[tuple[Any, Row]] = []
+    for mount in ws.mounts:
+        for key, row in catalog.keyed_rows(mount.vault, filters, sort, today):
+            row.path = str(mount.vault.root / row.path)
+            found.append((key, row))
+    found.sort(key=itemgetter(0), reverse=sort.startswith("-"))
+    return [row for _, row in found]

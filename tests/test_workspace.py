@@ -203,3 +203,54 @@ def test_workspace_add_clones_a_url(tmp_path: Path, servers: dict[str, Path]) ->
     manager("workspace", "add", str(servers["lina"]), "--name", "lina")
     assert (tmp_path / "王总" / "lina" / "crmnotes.yaml").is_file()
     assert _names(manager("ls", "--json").json()) == ["蓝海贸易"]
+
+
+def test_the_managers_tui_spans_the_mounts_and_writes_to_the_customers_mount(tmp_path: Path,
+                                                                             servers: dict[str, Path]) -> None:
+    from crmnotes.tui.app import make_app
+    from crmnotes.tui.screens.detail import DetailScreen
+    from crmnotes.tui.screens.forms import LogForm
+    from crmnotes.vault import Vault
+    from crmnotes.workspace import open_workspace
+    from tests.test_tui import screen_text, search_for, settle, sync, type_text
+
+    manager = _workspace(tmp_path, servers, "王总", ["zhangwei", "lina"])
+    home = Vault(manager.root)
+    lina_file = next((tmp_path / "王总" / "lina" / "customers").rglob("*.md"))
+
+    @sync
+    async def drive() -> None:
+        app = make_app(home, user="王总", poll_seconds=None, workspace=open_workspace(home))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(app, pilot)
+            assert sorted(r.name for r in app.main.table.all_rows) == ["华夏物流", "星辰科技有限公司", "蓝海贸易"]
+            await search_for(app, pilot, "蓝海")
+            assert [r.name for r in app.main.table.all_rows] == ["蓝海贸易"]
+            await pilot.press("enter", "enter")
+            await settle(app, pilot)
+            assert isinstance(app.screen, DetailScreen) and "蓝海贸易" in screen_text(app)
+            await pilot.press("l")
+            await pilot.pause()
+            assert isinstance(app.screen, LogForm)
+            await type_text(pilot, "视频会议演示方案")
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+
+    drive()
+    assert "视频会议演示方案" in lina_file.read_text(encoding="utf-8")  # written in 李娜's repository
+    assert not (tmp_path / "王总" / "team" / "customers").exists() or \
+        not list((tmp_path / "王总" / "team" / "customers").rglob("*.md"))
+
+    rep = _workspace(tmp_path, servers, "张伟", ["zhangwei"])
+
+    @sync
+    async def rep_view() -> None:
+        rep_home = Vault(rep.root)
+        app = make_app(rep_home, user="张伟", poll_seconds=None, workspace=open_workspace(rep_home))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(app, pilot)
+            assert sorted(r.name for r in app.main.table.all_rows) == ["华夏物流", "星辰科技有限公司"]
+            await search_for(app, pilot, "数据安全")
+            assert [r.name for r in app.main.table.all_rows] == ["星辰科技有限公司"]
+
+    rep_view()
