@@ -58,7 +58,7 @@ def vault(folder: Path, customers: int, seed: int) -> Path:
 def workspace(base: Path, half: int) -> Path:
     from crmnotes import actions
 
-    home = base / "home"
+    home = base / f"home-n{half}"
     if not (home / ".crmnotes" / "workspace.json").is_file():
         shutil.rmtree(home, ignore_errors=True)
         actions.create_vault(home)

@@ -209,6 +209,7 @@ def test_the_managers_tui_spans_the_mounts_and_writes_to_the_customers_mount(tmp
                                                                              servers: dict[str, Path]) -> None:
     from crmnotes.tui.app import make_app
     from crmnotes.tui.screens.detail import DetailScreen
+    from crmnotes.tui.screens.due import DueScreen
     from crmnotes.tui.screens.forms import LogForm
     from crmnotes.vault import Vault
     from crmnotes.workspace import open_workspace
@@ -224,6 +225,11 @@ def test_the_managers_tui_spans_the_mounts_and_writes_to_the_customers_mount(tmp
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(app, pilot)
             assert sorted(r.name for r in app.main.table.all_rows) == ["华夏物流", "星辰科技有限公司", "蓝海贸易"]
+            await pilot.press("u")  # the due screen: every mount's due customers
+            await settle(app, pilot)
+            assert isinstance(app.screen, DueScreen)
+            assert sorted(item.entry.name for item in app.screen.items) == ["华夏物流", "星辰科技有限公司", "蓝海贸易"]
+            await pilot.press("escape")
             await search_for(app, pilot, "蓝海")
             assert [r.name for r in app.main.table.all_rows] == ["蓝海贸易"]
             await pilot.press("enter", "enter")

@@ -34,7 +34,8 @@ from .startup import FirstRows, signature, table_rows
 
 if TYPE_CHECKING:
     from ..actions import Filters
-    from ..catalog import Row
+    from ..catalog import DueItem, Row
+    from ..model import Customer
     from ..sync.sync import SyncReport
     from ..workspace import Workspace
 
@@ -107,6 +108,25 @@ class CrmApp(App[None]):
 
     def signature(self) -> live.Signature:
         return signature(self.vault, self.workspace)
+
+    def due_items(self, day: date, owner: str = "") -> list[DueItem]:
+        """The due screen's items (in a workspace: of every mount, paths absolute like the table's)."""
+        from .. import catalog, workspace
+
+        if self.workspace is None:
+            return catalog.due(self.vault, day, owner)[0]
+        found, _ = workspace.due(self.workspace, day, owner)
+        for mount, item in found:
+            item.entry.path = str(mount.vault.root / item.entry.path)
+        return [item for _, item in found]
+
+    def report_customers(self, owner: str = "") -> list[Customer]:
+        """The customers the pipeline and the report charts count (in a workspace: of every mount)."""
+        from .. import catalog, workspace
+
+        if self.workspace is None:
+            return catalog.report_customers(self.vault, owner).customers
+        return workspace.report_customers(self.workspace, owner).customers
 
     # ------------------------------------------------------------ clock
 
