@@ -287,14 +287,14 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
 
 def keyed_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None
                ) -> list[tuple[Any, Row]]:
-    """``rows`` each with its sort key (``filters.SORT_KEYS`` over the stored row), so a workspace
-    merges the mounts' rows into the order of one vault."""
+    """``rows`` each with (its sort key (``filters.SORT_KEYS`` over the stored row), its path), so a
+    workspace merges the mounts' rows into the order of one vault."""
     day = today or date.today()
     key = sort_key_of(sort)
 
     def keyed(found: list[Stored]) -> list[tuple[Any, Row]]:
         chosen = _choose(vault, found, filters, sort, _stored_stage)
-        return list(zip([key(stored) for stored in chosen], _rows_on(chosen, day), strict=True))
+        return list(zip([(key(stored), stored.path) for stored in chosen], _rows_on(chosen, day), strict=True))
 
     with _bulk():
         return _from_stored(vault, _ROW_COLUMNS, day, keyed)[0]
@@ -373,8 +373,9 @@ def json_array(objects: list[bytes]) -> bytes:
 def listing_json_objects(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
                          reveal: bool = False, today: date | None = None, mount: str = "", keyed: bool = False
                          ) -> tuple[list[tuple[Any, bytes]], list[Problem]]:
-    """``listing_json``'s objects in its order; with ``keyed`` each with its sort key (``filters.SORT_KEYS``),
-    so a workspace merges the mounts' objects into the order of one vault; ``mount`` adds a "mount" key."""
+    """``listing_json``'s objects in its order; with ``keyed`` each with (its sort key (``filters.SORT_KEYS``),
+    its path), so a workspace merges the mounts' objects into the order of one vault; ``mount`` adds a
+    "mount" key."""
     day = today or date.today()
     iso = day.isoformat()
     mount_json = f',"mount":{encode_basestring(mount)}' if mount else ""
@@ -394,7 +395,7 @@ def listing_json_objects(vault: Vault, filters: Filters | None = None, sort: str
             static = stored.listing
             dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
                       f'"due_reason":{why}{mount_json}}}'
-            parts.append((key(stored) if key else None,
+            parts.append(((key(stored), stored.path) if key else None,
                           b"{" + static + (b"," if static else b"") + dynamic.encode("utf-8", "surrogatepass")))
         return parts
 

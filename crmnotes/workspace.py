@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import CONFIG_FILE, fold
 from .errors import CrmError, RefError
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from .filters import Filters
     from .model import Problem
 
+T = TypeVar("T")
 WORKSPACE_FILE = "workspace.json"
 _NAME = re.compile(r"^[\w][\w.-]{0,63}$")  # a mount's name: a word (Chinese allowed), no path separators
 
@@ -192,8 +194,10 @@ def entries(ws: Workspace, filters: Filters | None = None, sort: str = "name", t
         listing = catalog.entries(mount.vault, filters, sort, today, limit)
         found += [(mount, entry) for entry in listing.entries]
         problems += listing.problems
+    if len(ws.mounts) == 1:
+        return found, problems  # in order already
     key = catalog.sort_key_of(sort)
-    found.sort(key=lambda pair: key(pair[1]), reverse=sort.startswith("-"))
+    found = _merged(found, lambda pair: key(pair[1]), lambda pair: pair[1].path, sort)
     return (found[:limit] if limit > 0 else found), problems
 
 
@@ -211,7 +215,7 @@ def listing_json(ws: Workspace, filters: Filters | None = None, sort: str = "nam
                                                         today=today, mount=mount.name, keyed=True)
         found += objects
         problems += skipped
-    found.sort(key=itemgetter(0), reverse=sort.startswith("-"))
+    found = _merged(found, lambda item: item[0][0], lambda item: item[0][1], sort)
     return catalog.json_array([text for _, text in (found[:limit] if limit > 0 else found)]), problems
 
 
@@ -225,7 +229,8 @@ def due(ws: Workspace, day: date, owner: str = "") -> tuple[list[tuple[Mount, Du
         items, skipped = catalog.due(mount.vault, day, owner)
         found += [(mount, item) for item in items]
         problems += skipped
-    found.sort(key=lambda pair: (pair[1].due, pair[1].entry.name, pair[1].entry.path))
+    if len(ws.mounts) > 1:
+        found.sort(key=lambda pair: (pair[1].due, pair[1].entry.name, pair[1].entry.path))
     return found, problems
 
 
@@ -262,10 +267,17 @@ def rows(ws: Workspace, filters: Filters | None = None, sort: str = "name", toda
     absolute: the table, the detail pane and the forms find the file (and its mount) from it."""
     from . import catalog
 
-    found: list[tuple[Any, Row]] = []
-    for mount in ws.mounts:
-        for key, row in catalog.keyed_rows(mount.vault, filters, sort, today):
-            row.path = str(mount.vault.root / row.path)
-            found.append((key, row))
-    found.sort(key=itemgetter(0), reverse=sort.startswith("-"))
-    return [row for _, row in found]
+    found = [(key, mount, row) for mount in ws.mounts
+             for key, row in catalog.keyed_rows(mount.vault, filters, sort, today)]
+    found = _merged(found, lambda item: item[0][0], lambda item: item[0][1], sort)
+    for _, mount, row in found:
+        row.path = str(mount.vault.root / row.path)
+    return [row for _, _, row in found]
+
+
+def _merged(items: list[T], key: Callable[[T], Any], path: Callable[[T], str], sort: str) -> list[T]:
+    """Items of several mounts in the order one vault of them all would give: by the sort key, and
+    equal keys in path order (a vault reads its files in path order and sorts stably, reversed or not)."""
+    items.sort(key=path)
+    items.sort(key=key, reverse=sort.startswith("-"))
+    return items

@@ -260,3 +260,36 @@ def test_the_managers_tui_spans_the_mounts_and_writes_to_the_customers_mount(tmp
             assert [r.name for r in app.main.table.all_rows] == ["星辰科技有限公司"]
 
     rep_view()
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "created", "last", "owner", "next"])
+def test_merged_lists_keep_the_order_of_one_vault_of_the_same_customers(tmp_path: Path, sort: str) -> None:
+    import shutil
+
+    from crmnotes import actions
+
+    people = [("星辰科技有限公司", "张伟"), ("Acme Analytics Inc.", "Li Na"), ("蓝海贸易", "李娜"),
+              ("阿里巴巴", "张伟"), ("Zebra Labs", "王芳"), ("北京数据安全有限公司", "李娜")]
+    mounts = [Crm(actions.create_vault(tmp_path / name)) for name in ("a", "b")]
+    for at, (name, owner) in enumerate(people):
+        crm = mounts[at % 2]
+        crm("add", name, "--industry", "互联网", "--contact", "联系人", "--owner", owner,
+            "--email", f"c{at}@example.com")
+        crm("log", name, "--note", "首次电话沟通", "--at", f"2026-0{at + 1}-10 10:00",
+            "--next", f"{YESTERDAY if at % 3 else '2026-11-0' + str(at + 1)} 回访")
+    one = Crm(actions.create_vault(tmp_path / "one"))
+    for crm in mounts:
+        for path in (crm.root / "customers").rglob("*.md"):
+            target = one.root / path.relative_to(crm.root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    home = Crm(actions.create_vault(tmp_path / "home"))
+    for crm in mounts:
+        home("workspace", "add", str(crm.root))
+    assert _names(home("ls", "--json", "--sort", sort).json()) == _names(one("ls", "--json", "--sort", sort).json())
+    assert _names(home("ls", "--json", "--sort", sort, "--limit", "3").json()) == \
+        _names(one("ls", "--json", "--sort", sort, "--limit", "3").json())
+    assert _names(home("due", "--json").json()) == _names(one("due", "--json").json())
+    ours = [line.split()[0] for line in home("ls", "--sort", sort).stdout.splitlines()[2:-1]]
+    theirs = [line.split()[0] for line in one("ls", "--sort", sort).stdout.splitlines()[2:-1]]
+    assert ours == theirs and len(ours) == len(people)
