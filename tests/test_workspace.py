@@ -293,3 +293,15 @@ def test_merged_lists_keep_the_order_of_one_vault_of_the_same_customers(tmp_path
     ours = [line.split()[0] for line in home("ls", "--sort", sort).stdout.splitlines()[2:-1]]
     theirs = [line.split()[0] for line in one("ls", "--sort", sort).stdout.splitlines()[2:-1]]
     assert ours == theirs and len(ours) == len(people)
+
+
+def test_set_owner_in_a_workspace_writes_in_the_mount_and_names_the_owners_mount(tmp_path: Path,
+                                                                                servers: dict[str, Path]) -> None:
+    manager = _workspace(tmp_path, servers, "王总", ["zhangwei"])
+    _clone(tmp_path, servers["lina"], "王总/lina", "王总")
+    manager("workspace", "add", str(tmp_path / "王总" / "lina"), "--name", "lina", "--owner", "李娜")
+    out = manager("set", "华夏物流", "owner=李娜", "grade=A")
+    assert "crm move" in out.stderr + out.stdout and "lina" in out.stderr + out.stdout
+    shown = manager("show", "华夏物流", "--json").json()
+    assert (shown["owner"], shown["grade"]) == ("李娜", "A")
+    assert (tmp_path / "王总" / "zhangwei" / shown["path"]).is_file()  # still where it was until moved

@@ -251,8 +251,13 @@ def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool
         raise CrmError("nothing to set.", "Add FIELD=VALUE, e.g. grade=A or tags+=risk/高.")
     if not refs and not query:
         raise CrmError("no customer named.", "Give a REF (ID, name or path) or --query.")
-    vault = open_vault(ctx)
-    customers = chosen_customers(vault, refs, query)
+    ws = open_workspace(ctx)
+    if len(refs) == 1 and not query:  # in a workspace: the customer's mount, wherever it is
+        mount, found = ws.resolve(refs[0])
+        vault, customers = mount.vault, [found]
+    else:
+        vault = ws.home
+        customers = chosen_customers(vault, refs, query)
     if len(customers) > 1 or query:
         changes = actions.preview_set(vault, customers, raw)  # validates every customer before any write
         for customer, diff in changes:
@@ -267,6 +272,11 @@ def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool
         return
     for customer in updated:
         print_note(f"updated {customer.name}: {', '.join(raw)}")
+    if ws.mounted and "owner" in raw and len(updated) == 1:  # the new owner's customers may live elsewhere
+        here, there = ws.mount_of(updated[0].path), ws.for_owner(updated[0].owner)
+        if there.owners and there is not here:
+            print_note(f"{updated[0].owner}'s customers are in mount '{there.name}': "
+                       f"'crm move {updated[0].id} --to {there.name}' moves it there")
 
 
 def chosen_customers(vault: Vault, refs: list[str], query: str) -> list[Customer]:
