@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -87,8 +88,43 @@ def main(argv: list[str] | None = None) -> int:
         one = statistics.median(crm(single, *command) for _ in range(args.runs))
         two = statistics.median(crm(home, *command) for _ in range(args.runs))
         print(f"| `crm {label}` | {one:.3f} | {two:.3f} | {two / one:.2f} |", flush=True)
-    print(f"\nmedian of {args.runs} runs each, every command a fresh process, caches and indexes warm")
+    print(f"\nmedian of {args.runs} runs each, every command a fresh process, caches and indexes warm\n")
+    in_process(single, home, args.runs)
     return 0
+
+
+def in_process(single: Path, home: Path, runs: int) -> None:
+    """The same answers asked in one process (no interpreter start-up): the merge's own cost."""
+    from datetime import date
+
+    from crmnotes import search, workspace
+    from crmnotes.vault import Vault
+
+    one, two = (workspace.open_workspace(Vault(root, lazy_config=True), lazy_config=True) for root in (single, home))
+    today = date.today()
+    asks = [
+        ("ls --json", lambda ws: workspace.listing_json(ws)),
+        ("ls (entries)", lambda ws: workspace.entries(ws)),
+        ("due --json", lambda ws: workspace.due_json(ws, today)),
+        ("search 数据安全 (20 hits, records read)", lambda ws: [h.customer for h in search.search_many(
+            ws.vaults, "数据安全", 20)]),
+        ("report (customers of every mount)", lambda ws: workspace.report_customers(ws)),
+    ]
+    print("| in one process | one vault (ms) | workspace (ms) | ratio |")
+    print("|---|---:|---:|---:|")
+    for label, ask in asks:
+        one_ms, two_ms = (_median_ms(lambda ws=ws, ask=ask: ask(ws), runs) for ws in (one, two))
+        print(f"| {label} | {one_ms:.0f} | {two_ms:.0f} | {two_ms / one_ms:.2f} |", flush=True)
+
+
+def _median_ms(call: Callable[[], object], runs: int) -> float:
+    call()  # opens the caches and indexes
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
 
 
 if __name__ == "__main__":

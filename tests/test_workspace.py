@@ -305,3 +305,30 @@ def test_set_owner_in_a_workspace_writes_in_the_mount_and_names_the_owners_mount
     shown = manager("show", "华夏物流", "--json").json()
     assert (shown["owner"], shown["grade"]) == ("李娜", "A")
     assert (tmp_path / "王总" / "zhangwei" / shown["path"]).is_file()  # still where it was until moved
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"mounts": [1, 2]}', '{"mounts": {"a": {"路径": "x"}}}', "\xff\xfe"])
+def test_a_broken_workspace_file_is_refused_with_a_clear_message(tmp_path: Path, text: str) -> None:
+    from crmnotes import actions
+
+    home = Crm(actions.create_vault(tmp_path / "home"))
+    (home.root / ".crmnotes").mkdir(exist_ok=True)
+    (home.root / ".crmnotes" / "workspace.json").write_text(text, encoding="utf-8")
+    err = home("ls", ok=False).stderr
+    assert "workspace" in err and "Traceback" not in err and "crm workspace add" in err
+
+
+def test_a_mount_whose_folder_is_gone_is_named(tmp_path: Path) -> None:
+    import shutil
+
+    from crmnotes import actions
+
+    home = Crm(actions.create_vault(tmp_path / "home"))
+    other = actions.create_vault(tmp_path / "客户库")
+    home("workspace", "add", str(other))
+    assert [m["name"] for m in home("workspace", "ls", "--json").json()] == ["客户库"]
+    shutil.rmtree(other)
+    err = home("ls", "--json", ok=False).stderr
+    assert "mount '客户库'" in err and "crm workspace rm 客户库" in err
+    home("workspace", "rm", "客户库")
+    assert home("ls", "--json").json() == []
