@@ -305,6 +305,21 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
                             lambda found: _rows_on(_choose(vault, found, filters, sort, _stored_stage), day))[0]
 
 
+def keyed_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None
+               ) -> list[tuple[Any, Row]]:
+    """``rows`` each with (its sort key (``filters.SORT_KEYS`` over the stored row), its path), so a
+    workspace merges the mounts' rows into the order of one vault."""
+    day = today or date.today()
+    key = sort_key_of(sort)
+
+    def keyed(found: list[Stored]) -> list[tuple[Any, Row]]:
+        chosen = _choose(vault, found, filters, sort, _stored_stage)
+        return list(zip([(key(stored), stored.path) for stored in chosen], _rows_on(chosen, day), strict=True))
+
+    with _bulk():
+        return _from_stored(vault, _ROW_COLUMNS, day, keyed)[0]
+
+
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
     """Customers due on or before ``day`` (of ``owner`` when given), most overdue first, then by name."""
     with _bulk():
@@ -322,9 +337,18 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
 
 def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Problem]]:
     """``crm due --json``'s text: ``due``'s items, written from the stored rows (no ``Entry`` made)."""
-    iso = day.isoformat()
+    items, problems = due_json_items(vault, day, owner)
+    return "[" + ", ".join(text for _, text in items) + "]", problems
 
-    def written(found: list[Stored]) -> str:
+
+def due_json_items(vault: Vault, day: date, owner: str = "", mount: str = ""
+                   ) -> tuple[list[tuple[tuple[str, str, str], str]], list[Problem]]:
+    """``due_json``'s objects in its order, each with its sort key (due day, name, path), so a
+    workspace merges the mounts' items into the order of one vault; ``mount`` adds a "mount" key."""
+    iso = day.isoformat()
+    mount_json = f', "mount": {encode_basestring(mount)}' if mount else ""
+
+    def written(found: list[Stored]) -> list[tuple[tuple[str, str, str], str]]:
         if owner:
             found = choose(found, Filters(owner=owner), "name", vault.config, _stored_stage)
         items = []
@@ -335,12 +359,12 @@ def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Proble
         items.sort(key=_DUE_ORDER)
         status: dict[str, str] = {}  # due day -> its status keys (few distinct days among thousands of items)
         text = encode_basestring
-        return "[" + ", ".join(
-            f'{{"id": {text(stored.id)}, "name": {text(name)}, "owner": {text(stored.owner)}, '
-            f'"stage": {text(step[1])}, "due": "{when}", '
-            f'{status.get(when) or status.setdefault(when, _status_json(date.fromisoformat(when), day))}, '
-            f'"rule": {text(step[4])}, "reason": {text(step[3])}, "path": {text(path)}}}'
-            for when, name, path, stored, step in items) + "]"
+        return [((when, name, path),
+                 f'{{"id": {text(stored.id)}, "name": {text(name)}, "owner": {text(stored.owner)}, '
+                 f'"stage": {text(step[1])}, "due": "{when}", '
+                 f'{status.get(when) or status.setdefault(when, _status_json(date.fromisoformat(when), day))}, '
+                 f'"rule": {text(step[4])}, "reason": {text(step[3])}, "path": {text(path)}{mount_json}}}')
+                for when, name, path, stored, step in items]
 
     with _bulk():
         columns = _columns(Filters(owner=owner) if owner else None, "name", "id", "owner")
@@ -358,14 +382,30 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
                  reveal: bool = False, today: date | None = None) -> tuple[bytes, list[Problem]]:
     """``crm ls --json``'s UTF-8 text: each customer's stored keys (the shape of ``listing_keys``)
     with those that depend on the day or on ``reveal`` added."""
+    objects, problems = listing_json_objects(vault, filters, sort, limit, reveal=reveal, today=today)
+    return json_array([text for _, text in objects]), problems
+
+
+def json_array(objects: list[bytes]) -> bytes:
+    return b"[" + b",".join(objects) + b"]"
+
+
+def listing_json_objects(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
+                         reveal: bool = False, today: date | None = None, mount: str = "", keyed: bool = False
+                         ) -> tuple[list[tuple[Any, bytes]], list[Problem]]:
+    """``listing_json``'s objects in its order; with ``keyed`` each with (its sort key (``filters.SORT_KEYS``),
+    its path), so a workspace merges the mounts' objects into the order of one vault; ``mount`` adds a
+    "mount" key."""
     day = today or date.today()
     iso = day.isoformat()
+    mount_json = f',"mount":{encode_basestring(mount)}' if mount else ""
 
-    def spliced(found: list[Stored]) -> bytes:
+    def spliced(found: list[Stored]) -> list[tuple[Any, bytes]]:
         chosen = _choose(vault, found, filters, sort, _stored_stage)
         if limit > 0:
             chosen = chosen[:limit]
-        parts: list[bytes] = []
+        key = sort_key_of(sort) if keyed else None
+        parts: list[tuple[Any, bytes]] = []
         for stored in chosen:
             _, stage, when, reason, _, floating = stored.step
             when = iso if floating else when
@@ -374,15 +414,20 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
             why = encode_basestring(reason) if reason else "null"
             static = stored.listing
             dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
-                      f'"due_reason":{why}}},'
-            parts += (b"{", static, b"," if static else b"", dynamic.encode("utf-8", "surrogatepass"))
-        if parts:
-            parts[-1] = parts[-1][:-1]  # no comma after the last
-        return b"[" + b"".join(parts) + b"]"
+                      f'"due_reason":{why}{mount_json}}}'
+            parts.append(((key(stored), stored.path) if key else None,
+                          b"{" + static + (b"," if static else b"") + dynamic.encode("utf-8", "surrogatepass")))
+        return parts
 
     with _bulk():
         columns = _columns(filters, sort, "phone" if reveal else "masked_phone", "listing")
         return _from_stored(vault, columns, day, spliced)
+
+
+def sort_key_of(sort: str) -> Callable[[Any], Any]:
+    from .filters import SORT_KEYS, check_sort
+
+    return SORT_KEYS[check_sort(sort)]
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:

@@ -122,6 +122,9 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "key": ("team", "key", "Your age key, which opens the fields crmnotes.yaml encrypts (encrypt: fields:).", False),
     "help": ("help", "help_command", "Help topics (vault, search, due, sync, import, roles, completion) and each "
              "command's help.", False),
+    "workspace": ("workspace", "workspace", "Mount several vault repositories (one per rep or team) so that ls, "
+                  "search, due, report, sync and the TUI span them all.", False),
+    "move": ("workspace", "move", "Move a customer to another mount's repository, with its follow-ups.", False),
     "tui": ("tui", "tui", "The terminal UI: browse, search, log and edit (also what `crm` alone opens).", False),
     "serve": ("tui", "serve", "The terminal UI in browser tabs, behind a random access token.", False),
 }

@@ -14,7 +14,7 @@ import click
 from .. import tasks as task_lib
 from ..config import fold
 from ..when import parse_when_text
-from .common import open_vault, parse_day, report_unreadable, user_of
+from .common import open_customer, open_vault, parse_day, report_unreadable, user_of
 from .output import console, fitted_table, print_json, print_note, ranked_columns, safe
 
 if TYPE_CHECKING:
@@ -69,8 +69,7 @@ def tasks(ctx: click.Context, mine: bool, assignee: str, overdue: bool, on_day: 
 @click.pass_context
 def done(ctx: click.Context, ref: str, what: str, by: str | None) -> None:
     """Mark a customer's open next step done (all of them when WHAT is not given)."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     _, closed = task_lib.close_tasks(vault, customer, what=what, by=by if by is not None else user_of(vault))
     for task in closed:
         console().print(f"done: {customer.name} · {task.when_text()} {task.what}".rstrip())
@@ -83,8 +82,7 @@ def done(ctx: click.Context, ref: str, what: str, by: str | None) -> None:
 @click.pass_context
 def snooze(ctx: click.Context, ref: str, when: str, what: str) -> None:
     """Move a customer's open next step to WHEN (明天, next monday, 12-05 15:00, ...)."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     moment = parse_when_text(when, date.today())
     task_lib.replan_task(vault, customer, what=what, when=moment.moment(), has_time=moment.at is not None,
                          by=user_of(vault))
@@ -98,8 +96,7 @@ def snooze(ctx: click.Context, ref: str, when: str, what: str) -> None:
 @click.pass_context
 def reassign(ctx: click.Context, ref: str, assignee: str, what: str) -> None:
     """Hand a customer's open next step to ASSIGNEE (@李娜 or 李娜)."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     task_lib.replan_task(vault, customer, what=what, assignee=assignee, by=user_of(vault), now=datetime.now())
     console().print(f"reassigned: {customer.name} → {assignee.lstrip('@')}")
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import CrmError
-from ..model import Problem
+from ..model import Customer, Problem
 from ..vault import Vault
 from .output import print_warning
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
 
 
 def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
@@ -22,6 +26,19 @@ def open_vault(ctx: click.Context, *, lazy_config: bool = False) -> Vault:
     if not lazy_config and vault.config.raw.get("members"):  # a team: say how to set an identity it lacks
         user_of(vault)
     return vault
+
+
+def open_workspace(ctx: click.Context, *, lazy_config: bool = False) -> Workspace:
+    """The workspace of the vault ``open_vault`` finds: its mounts, or that vault alone."""
+    from ..workspace import open_workspace as mounted
+
+    return mounted(open_vault(ctx, lazy_config=lazy_config), lazy_config=lazy_config)
+
+
+def open_customer(ctx: click.Context, ref: str) -> tuple[Vault, Customer]:
+    """The customer ``ref`` names in any mount of the workspace, and the vault holding it (where writes go)."""
+    mount, customer = open_workspace(ctx).resolve(ref)
+    return mount.vault, customer
 
 
 def user_of(vault: Vault) -> str:

@@ -10,16 +10,17 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .. import deals, tickets
+from .. import deals, tickets, workspace
 from ..actions import jsonable
 from ..errors import CrmError
 from . import complete
-from .common import label, open_vault, parse_assignments, user_of
+from .common import label, open_customer, open_vault, parse_assignments, user_of
 from .output import (
     Column,
     console,
@@ -83,8 +84,7 @@ _deal_options = _options(
 @click.pass_context
 def deal_add(ctx: click.Context, ref: str, name: str, as_json: bool, **given: str) -> None:
     """Add a deal NAME to customer REF."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     draft = deals.DealInput(name=name, **given)
     updated = deals.add_deal(vault, customer, draft, by=user_of(vault))
     _print_deal_result(updated, as_json, f"added deal {updated.deals[-1].get('id')} to {updated.name}")
@@ -99,8 +99,7 @@ def deal_add(ctx: click.Context, ref: str, name: str, as_json: bool, **given: st
 @click.pass_context
 def deal_set(ctx: click.Context, ref: str, deal_ref: str, as_json: bool, **given: str) -> None:
     """Change DEAL (id, position or name) of customer REF; stage moves are logged."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     draft = deals.DealInput(**given)
     updated = deals.set_deal(vault, customer, deal_ref, draft, by=user_of(vault))
     _print_deal_result(updated, as_json, f"updated deal {deal_ref} of {updated.name}")
@@ -191,8 +190,7 @@ _ticket_options = _options(
 def ticket_open(ctx: click.Context, ref: str, subject: str, kind: str, priority: str, owner: str, due: str,
                 as_json: bool) -> None:
     """Open a ticket SUBJECT for customer REF; prints the ticket id."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     draft = tickets.TicketInput(subject=subject, type=kind, priority=priority, owner=owner, due=due)
     updated, new_id = tickets.open_ticket(vault, customer, draft, by=user_of(vault))
     if as_json:
@@ -214,8 +212,7 @@ def ticket_open(ctx: click.Context, ref: str, subject: str, kind: str, priority:
 def ticket_update(ctx: click.Context, ref: str, ticket_ref: str, subject: str, status: str, resolution: str,
                   satisfaction: str, kind: str, priority: str, owner: str, due: str, as_json: bool) -> None:
     """Change TICKET (id or position) of customer REF."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     draft = tickets.TicketInput(subject=subject, type=kind, priority=priority, status=status, owner=owner,
                                 resolution=resolution, satisfaction=satisfaction, due=due)
     updated = tickets.update_ticket(vault, customer, ticket_ref, draft)
@@ -233,8 +230,7 @@ def ticket_update(ctx: click.Context, ref: str, ticket_ref: str, subject: str, s
 def ticket_close(ctx: click.Context, ref: str, ticket_ref: str, resolution: str, satisfaction: str, status: str,
                  as_json: bool) -> None:
     """Close TICKET of customer REF with its resolution and rating."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     draft = tickets.TicketInput(status=status, resolution=resolution, satisfaction=satisfaction)
     updated = tickets.close_ticket(vault, customer, ticket_ref, draft)
     _print_ticket_result(updated, as_json, f"closed ticket {ticket_ref} of {updated.name}")
@@ -523,29 +519,27 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
                    group: str | None, as_of: str | None, fmt: str, output: Path | None, as_json: bool) -> None:
     """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
     repeat, satisfaction, completeness, acquisition."""
-    from .. import catalog, reports
-    from .common import parse_day
+    from .. import reports
+    from .common import open_workspace, parse_day
 
-    vault = open_vault(ctx)
+    ws = open_workspace(ctx)
+    vault = ws.home
     start = parse_day(since, "--since") if since else None
     past = parse_day(as_of, "--as-of") if as_of else None
     end = parse_day(until, "--until") if until or not past else past
     if start and start > end:
         raise CrmError(f"--since {start} is after --until {end}.", "Swap the dates.")
     if name == "movement" or past:
-        from .. import asof
-
-        customers = _of(asof.customers_on(vault, past)[0], owner) if past else \
-            catalog.report_customers(vault, owner).customers
-    else:
-        customers = catalog.report_customers(vault, owner).customers  # the front-matter and follow-up summaries
+        customers = _on(ws, past, owner) if past else workspace.report_customers(ws, owner).customers
+    else:  # the front-matter and follow-up summaries, of every mount
+        customers = workspace.report_customers(ws, owner).customers
     if name == "movement":
         if start is None:
             raise CrmError("the movement report needs --since (and --until, default today).",
                            "Example: crm report movement --since 2026-09-01 --until 2026-09-30")
-        before = _of(asof.customers_on(vault, start)[0], owner)
+        before = _on(ws, start, owner)
         if until and not past:
-            customers = _of(asof.customers_on(vault, end)[0], owner)
+            customers = _on(ws, end, owner)
         result = reports.movement(before, customers, vault.config, start, end)
     elif group:
         result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end)
@@ -578,6 +572,13 @@ def report_columns(keys: list[str], headers: list[str]) -> list[Column]:
     """Names and labels may be shortened; a report's later columns go first when even that does not fit."""
     shortened = {"name", "label", "tag", "source", "reason", "owner", "deal"}
     return ranked_columns(headers, {header for key, header in zip(keys, headers, strict=True) if key in shortened})
+
+
+def _on(ws: workspace.Workspace, day: date, owner: str) -> list[Any]:
+    """Every mount's customers as they were on ``day`` (from git history), of ``owner`` when given."""
+    from .. import asof
+
+    return [c for mount in ws.mounts for c in _of(asof.customers_on(mount.vault, day)[0], owner)]
 
 
 def _of(customers: list[Any], owner: str) -> list[Any]:

@@ -8,13 +8,22 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .. import catalog
+from .. import catalog, workspace
 from ..errors import CrmError
 from ..filters import SORT_KEYS, Filters
 from ..model import Customer, Problem, format_minute
 from ..vault import Vault
 from . import complete
-from .common import label, open_vault, parse_assignments, parse_day, report_unreadable, user_of
+from .common import (
+    label,
+    open_customer,
+    open_vault,
+    open_workspace,
+    parse_assignments,
+    parse_day,
+    report_unreadable,
+    user_of,
+)
 from .output import Column, console, fitted_table, print_json, print_json_text, print_note, print_warning, safe
 
 if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
@@ -75,10 +84,12 @@ def add(ctx: click.Context, name: str, industry: str, contact: str, phone: str, 
     """Create a customer and print its ID."""
     from .. import actions
 
-    vault = open_vault(ctx)
+    ws = open_workspace(ctx)
+    owner = user_of(ws.home) if owner is None else owner
+    vault = ws.for_owner(owner).vault  # in a workspace: the owner's repository
     draft = actions.NewCustomer(
         name=name, industry=industry, contact=contact, phone=phone, email=email, source=source, stage=stage,
-        grade=grade, owner=user_of(vault) if owner is None else owner, tags=list(tags),
+        grade=grade, owner=owner, tags=list(tags),
         extra=parse_assignments(extra),
     )
     customer = actions.add_customer(vault, draft, force=force)
@@ -109,8 +120,7 @@ def log(ctx: click.Context, ref: str, note: str, channel: str, at: str | None, b
     """Append a follow-up to a customer."""
     from .. import actions
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     entry = actions.LogEntry(note=note, channel=channel, at=at, by=user_of(vault) if by is None else by,
                              next=next_step, feedback=feedback, stage=stage)
     updated = actions.log_followup(vault, customer, entry)
@@ -136,8 +146,7 @@ def show(ctx: click.Context, ref: str, as_json: bool, reveal: bool) -> None:
     """One customer with its follow-ups, deals and tickets."""
     from .. import actions
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     if as_json:
         print_json(actions.customer_json(vault, customer, reveal=reveal))
         return
@@ -204,8 +213,7 @@ def edit(ctx: click.Context, ref: str) -> None:
     """Open a customer's file in $EDITOR, then check it."""
     from .. import actions
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     actions.run_editor(customer.path)
     try:
         edited = vault.read(customer.path)
@@ -243,8 +251,13 @@ def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool
         raise CrmError("nothing to set.", "Add FIELD=VALUE, e.g. grade=A or tags+=risk/高.")
     if not refs and not query:
         raise CrmError("no customer named.", "Give a REF (ID, name or path) or --query.")
-    vault = open_vault(ctx)
-    customers = chosen_customers(vault, refs, query)
+    ws = open_workspace(ctx)
+    if len(refs) == 1 and not query:  # in a workspace: the customer's mount, wherever it is
+        mount, found = ws.resolve(refs[0])
+        vault, customers = mount.vault, [found]
+    else:
+        vault = ws.home
+        customers = chosen_customers(vault, refs, query)
     if len(customers) > 1 or query:
         changes = actions.preview_set(vault, customers, raw)  # validates every customer before any write
         for customer, diff in changes:
@@ -259,6 +272,11 @@ def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool
         return
     for customer in updated:
         print_note(f"updated {customer.name}: {', '.join(raw)}")
+    if ws.mounted and "owner" in raw and len(updated) == 1:  # the new owner's customers may live elsewhere
+        here, there = ws.mount_of(updated[0].path), ws.for_owner(updated[0].owner)
+        if there.owners and there is not here:
+            print_note(f"{updated[0].owner}'s customers are in mount '{there.name}': "
+                       f"'crm move {updated[0].id} --to {there.name}' moves it there")
 
 
 def chosen_customers(vault: Vault, refs: list[str], query: str) -> list[Customer]:
@@ -305,45 +323,58 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
     without `followups`, plus `followup_count`; --json --full adds the
     follow-ups (slower: every entry of every customer).
     """
-    vault = open_vault(ctx, lazy_config=as_json and not full)
+    ws = open_workspace(ctx, lazy_config=as_json and not full)
+    vault = ws.home
     filters = Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
     if as_json and full:  # every follow-up: customer objects, chosen like every list
-        from .. import actions
-
-        scan = catalog.load(vault)
-        customers = actions.list_customers(vault, filters, sort, customers=scan.customers)
-        report_unreadable(vault, scan.problems)
-        chosen = customers[:limit] if limit > 0 else customers
-        print_json([actions.customer_json(vault, c, reveal=reveal) for c in chosen])
+        print_json(_full_listing(ws, filters, sort, limit, reveal))
         return
     if as_json:  # spliced from the cache's serialized keys: no customer objects
-        text, problems = catalog.listing_json(vault, filters, sort, limit, reveal=reveal)
+        text, problems = workspace.listing_json(ws, filters, sort, limit, reveal=reveal)
         report_unreadable(vault, problems)
         print_json_text(text)
         return
     from rich.text import Text
 
     today = date.today()
-    listing = catalog.entries(vault, filters, sort, today, limit)
-    report_unreadable(vault, listing.problems)
-    entries = listing.entries  # Entry rows, not the Customer objects of the --full branch
+    found, problems = workspace.entries(ws, filters, sort, today, limit)
+    report_unreadable(vault, problems)
     rows = []
-    for entry in entries:
-        found = entry.on(today)
-        when = found.due_on(today)
+    for mount, entry in found:
+        answer = entry.on(today)
+        when = answer.due_on(today)
         last = entry.last_contact
         rows.append([
-            safe(entry.name, "bold"), safe(label(vault, "stages", found.stage)), safe(entry.grade),
+            safe(entry.name, "bold"), safe(label(vault, "stages", answer.stage)), safe(entry.grade),
             safe(entry.owner), safe(entry.contact), safe(entry.phone if reveal else entry.masked_phone),
             safe(last.date().isoformat() if last else ""), due_text(when, today), safe(", ".join(entry.tags)),
+            *([safe(mount.name)] if ws.mounted else []),
         ])
-    console().print(fitted_table(LS_COLUMNS, rows))
-    console().print(Text(f"{len(entries)} customer{'s' if len(entries) != 1 else ''}", style="dim"))
+    console().print(fitted_table(LS_COLUMNS + ([MOUNT_COLUMN] if ws.mounted else []), rows))
+    console().print(Text(f"{len(found)} customer{'s' if len(found) != 1 else ''}", style="dim"))
+
+
+def _full_listing(ws: workspace.Workspace, filters: Filters, sort: str, limit: int, reveal: bool
+                  ) -> list[dict[str, object]]:
+    """``ls --json --full``: every mount's chosen customers whole, in one vault's order."""
+    from .. import actions
+
+    chosen: list[tuple[workspace.Mount, Customer]] = []
+    for mount in ws.mounts:
+        scan = catalog.load(mount.vault)
+        report_unreadable(mount.vault, scan.problems)
+        chosen += [(mount, c) for c in actions.list_customers(mount.vault, filters, sort, customers=scan.customers)]
+    if ws.mounted:
+        key = catalog.sort_key_of(sort)
+        chosen.sort(key=lambda pair: key(pair[1]), reverse=sort.startswith("-"))
+    return [{**actions.customer_json(mount.vault, c, reveal=reveal), **({"mount": mount.name} if ws.mounted else {})}
+            for mount, c in (chosen[:limit] if limit > 0 else chosen)]
 
 
 LS_COLUMNS = [Column("name", cut=True, min_width=24), Column("stage"), Column("grade"), Column("owner", drop=1),
               Column("contact", drop=3, cut=True, min_width=8), Column("phone", drop=4), Column("last contact"),
               Column("next"), Column("tags", drop=2, cut=True, min_width=20)]
+MOUNT_COLUMN = Column("mount", drop=1)  # who may see it: kept before contact and phone
 DUE_COLUMNS = [Column("due"), Column("status"), Column("name", cut=True, min_width=14), Column("owner", drop=1),
                Column("stage"), Column("why", cut=True, min_width=28)]
 
@@ -370,27 +401,29 @@ def due_text(due: date | None, today: date) -> Text:
 @click.pass_context
 def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json: bool) -> None:
     """Customers due or overdue for a follow-up, and why."""
-    vault = open_vault(ctx, lazy_config=as_json)
+    ws = open_workspace(ctx, lazy_config=as_json)
+    vault = ws.home
     day = parse_day(on_day, "--on")
     who = owner or (user_of(vault) if mine else "")
     if as_json:
-        text, problems = catalog.due_json(vault, day, who)
+        text, problems = workspace.due_json(ws, day, who)
         report_unreadable(vault, problems)
         print_json_text(text)
         return
     from rich.text import Text
 
-    items, problems = catalog.due(vault, day, who)
+    items, problems = workspace.due(ws, day, who)
     report_unreadable(vault, problems)
     rows = []
-    for item in items:
+    for mount, item in items:
         status = item.status(day)
         days = item.days_overdue(day)
         shown = f"{status} {days}d" if status == "overdue" else status
         rows.append([due_text(item.due, day), safe(shown, "red" if status == "overdue" else "yellow"),
                      safe(item.entry.name, "bold"), safe(item.entry.owner),
-                     safe(label(vault, "stages", item.stage)), safe(item.reason)])
-    console().print(fitted_table(DUE_COLUMNS, rows))
+                     safe(label(vault, "stages", item.stage)), safe(item.reason),
+                     *([safe(mount.name)] if ws.mounted else [])])
+    console().print(fitted_table(DUE_COLUMNS + ([MOUNT_COLUMN] if ws.mounted else []), rows))
     console().print(Text(f"{len(items)} due on or before {day.isoformat()}", style="dim"))
 
 
@@ -482,8 +515,7 @@ def rm(ctx: click.Context, ref: str) -> None:
     """Archive a customer: its file moves to archive/ (kept in git history, never deleted)."""
     from .. import actions
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     target = actions.archive_customer(vault, customer)
     print_note(f"archived {customer.name}: {vault.relative(customer.path)} → {vault.relative(target)}")
 
@@ -499,8 +531,8 @@ def contact(ctx: click.Context, ref: str, name: str, role: str, phone: str, emai
     """Add a person to a customer's contacts (or update the one of that name)."""
     from .. import actions
 
-    vault = open_vault(ctx)
-    updated = actions.add_contact(vault, vault.resolve(ref), name, role, phone, email)
+    vault, customer = open_customer(ctx, ref)
+    updated = actions.add_contact(vault, customer, name, role, phone, email)
     print_note(f"{updated.name}: contact {name} saved ({len(updated.meta.get('contacts') or [])} in all)")
 
 

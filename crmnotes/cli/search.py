@@ -10,7 +10,7 @@ import click
 
 from ..errors import CrmError
 from ..vault import Vault
-from .common import label, open_vault
+from .common import label, open_vault, open_workspace
 from .output import console, error_console, print_json, print_note, print_warning, safe
 
 PROGRESS_MIN_FILES = 200  # smaller vaults index faster than a bar can draw
@@ -38,25 +38,30 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
     from .. import search as engine
     from ..catalog import row_of
 
-    vault = open_vault(ctx)
-    hits = engine.search(vault, " ".join(query), limit=limit)
+    ws = open_workspace(ctx)
+    vault = ws.home
+    hits = engine.search_many(ws.vaults, " ".join(query), limit=limit)
+    mount_of = {id(m.vault): m.name for m in ws.mounts} if ws.mounted else {}
     today = date.today()
     archived = _archived(vault, query) if with_archive else []
     if as_json:
         out = []
         for hit in hits:
-            data = row_of(vault, hit.customer, today).to_json()
-            data["phone"] = _phone(vault, data["phone"], reveal)
+            data = row_of(hit.vault, hit.customer, today).to_json()
+            data["phone"] = _phone(hit.vault, data["phone"], reveal)
             data.update(score=round(hit.score, 4), snippet=hit.snippet.text,
                         highlights=[list(span) for span in hit.snippet.spans])
+            if mount_of:
+                data["mount"] = mount_of[id(hit.vault)]
             out.append(data)
         print_json(out + [{**row_of(vault, c, today).to_json(), "phone": _phone(vault, c.text("phone"), reveal),
                            "archived": True, "path": vault.relative(c.path)} for c in archived])
         return
     out_console = console()
     for hit in hits:
-        row = row_of(vault, hit.customer, today)
-        head = safe(row.name, "bold") + safe(f"  {row.id}", "dim")
+        row = row_of(hit.vault, hit.customer, today)
+        where = f"  [{mount_of[id(hit.vault)]}]" if mount_of else ""
+        head = safe(row.name, "bold") + safe(f"  {row.id}{where}", "dim")
         facts = [label(vault, "stages", row.stage), row.grade, row.owner, row.contact,
                  _phone(vault, row.phone, reveal), ", ".join(row.tags)]
         out_console.print(head)

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import open_vault
+from .common import open_customer, open_vault, open_workspace
 from .output import console, print_json, print_note, print_warning, safe
 
 if TYPE_CHECKING:
     from ..sync.sync import SyncReport
     from ..vault import Vault
+    from ..workspace import Workspace
 
 
 @click.command()
@@ -25,17 +26,51 @@ def sync(ctx: click.Context, message: str, as_json: bool) -> None:
     """Commit local changes, merge the remote's, push."""
     from ..sync.sync import sync as run_sync
 
-    vault = open_vault(ctx)
-    report = run_sync(vault.root, message)
+    ws = open_workspace(ctx)
+    if ws.mounted:
+        _sync_mounts(ctx, ws, message, as_json)
+        return
+    report = run_sync(ws.home.root, message)
     if as_json:
-        print_json({"committed": report.committed or None, "remote": report.remote or None,
-                    "branch": report.branch or None, "merged_commits": report.merged_commits,
-                    "merged_files": report.merged_files, "pushed": report.pushed, "notes": report.notes,
-                    "not_shared": report.not_shared})
+        print_json(_report_json(report))
     else:
         print_report(report)
     if report.not_shared:  # the rest is synced, but not everything: a script must be able to tell
         ctx.exit(1)
+
+
+def _sync_mounts(ctx: click.Context, ws: Workspace, message: str, as_json: bool) -> None:
+    """Sync the home vault (the team's shared repository) and each mount in turn; one that fails is
+    reported and the others still sync.  Exit 1 when any did not sync whole."""
+    from ..errors import CrmError
+    from ..sync.sync import sync as run_sync
+
+    places = [(ws.home.root.name, ws.home.root)] if ws.home.root not in {m.vault.root for m in ws.mounts} else []
+    places += [(m.name, m.vault.root) for m in ws.mounts]
+    done: list[dict[str, object]] = []
+    for name, root in places:
+        try:
+            report = run_sync(root, message)
+        except CrmError as exc:
+            done.append({"mount": name, "error": exc.message, "hint": exc.hint})
+            if not as_json:
+                print_warning(f"{name}: {exc.message} {exc.hint}".strip())
+            continue
+        done.append({"mount": name, **_report_json(report)})
+        if not as_json:
+            console().print(safe(f"{name}:", "bold"))
+            print_report(report)
+    if as_json:
+        print_json(done)
+    if any("error" in item or item.get("not_shared") for item in done):
+        ctx.exit(1)
+
+
+def _report_json(report: SyncReport) -> dict[str, object]:
+    return {"committed": report.committed or None, "remote": report.remote or None,
+            "branch": report.branch or None, "merged_commits": report.merged_commits,
+            "merged_files": report.merged_files, "pushed": report.pushed, "notes": report.notes,
+            "not_shared": report.not_shared}
 
 
 def print_report(report: SyncReport) -> None:
@@ -94,8 +129,7 @@ def history(ctx: click.Context, ref: str, as_json: bool, limit: int, reveal: boo
     """Who changed what in one customer, and when (from git)."""
     from ..sync.history import customer_history, mask_phones
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     changes = customer_history(vault.root, vault.relative(customer.path))
     if limit:
         changes = changes[-limit:]

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import CrmError
-from .common import open_vault
+from .common import open_customer, open_vault
 from .output import console, print_json, print_note, safe
 
 
@@ -88,8 +88,7 @@ def person_export(ctx: click.Context, ref: str, out_path: Path | None) -> None:
     from ..person import collect
     from ..sync.purge import history_lines
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     record = collect(vault, customer)
     data = record.to_json()
     data["history"] = history_lines(vault.root, vault.relative(customer.path)) if (vault.root / ".git").exists() \
@@ -115,8 +114,7 @@ def person_erase(ctx: click.Context, ref: str, purge_history: bool, yes: bool) -
     from ..person import collect, erase, traces
     from ..sync import purge
 
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
+    vault, customer = open_customer(ctx, ref)
     relpath = vault.relative(customer.path)
     has_git = (vault.root / ".git").exists()
     if purge_history:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import open_vault
+from .common import open_vault, open_workspace
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 @click.pass_context
 def tui(ctx: click.Context, served: bool) -> None:
     """The terminal UI: browse, search, log and edit (also what `crm` alone opens)."""
-    vault = open_vault(ctx)
+    ws = open_workspace(ctx)
     # Deferred: Textual is the heaviest import of all; only this command pays for it.
     from ..tui.app import make_app
 
-    app = make_app(vault)
+    app = make_app(ws.home, workspace=ws)
     if served:
         end_with_server(app)
     app.run()

@@ -30,13 +30,24 @@ if TYPE_CHECKING:
     from .engine import Hit
     from .index import Progress, RefreshStats
 
-__all__ = ["invalidate", "load_customers", "refresh", "search"]
+__all__ = ["invalidate", "load_customers", "refresh", "search", "search_many"]
 
 
 def search(vault: Vault, query: str, limit: int = 20, today: date | None = None) -> list[Hit]:
     from .engine import search as run
 
     return run(vault, query, limit, today)
+
+
+def search_many(vaults: list[Vault], query: str, limit: int = 20, today: date | None = None) -> list[Hit]:
+    """``search`` over the mounts of a workspace, best first (each hit knows its vault).  Each
+    mount keeps its own index, so a score weighs a word by its rarity in that mount: the
+    order is the one a single index would give up to that difference."""
+    if len(vaults) == 1:
+        return search(vaults[0], query, limit, today)
+    hits = [hit for vault in vaults for hit in search(vault, query, limit, today)]
+    hits.sort(key=lambda hit: -hit.score)  # stable: equal scores keep the mounts' order
+    return hits[:limit] if limit > 0 else hits
 
 
 def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = None, **options: Any) -> RefreshStats:

@@ -30,11 +30,14 @@ from .messages import VaultChanged
 from .query import QuickFilters
 from .roles import Refreshes, ShowsCustomer, ShowsRecord, WaitsForKeys
 from .screens.main import MainScreen
-from .startup import FirstRows
+from .startup import FirstRows, signature, table_rows
 
 if TYPE_CHECKING:
+    from ..actions import Filters
+    from ..catalog import DueItem, Row
     from ..model import Customer
     from ..sync.sync import SyncReport
+    from ..workspace import Workspace
 
 POLL_SECONDS = 0.5
 
@@ -69,9 +72,11 @@ class CrmApp(App[None]):
     ]
 
     def __init__(self, vault: Vault, *, today: date | None = None, now: datetime | None = None,
-                 user: str | None = None, poll_seconds: float | None = POLL_SECONDS) -> None:
+                 user: str | None = None, poll_seconds: float | None = POLL_SECONDS,
+                 workspace: Workspace | None = None) -> None:
         super().__init__()
         self.vault = vault
+        self.workspace = workspace if workspace is not None and workspace.mounted else None
         self._today = today
         self._now = now
         self.user = user if user is not None else current_user(vault.root, vault.config)
@@ -81,7 +86,47 @@ class CrmApp(App[None]):
         self.sync_steps: list[str] = []  # every step of the latest sync, as it was shown
         first = QuickFilters()  # the main screen's first view: its rows are read while Textual starts
         self.first_rows: FirstRows | None = FirstRows(vault, first.to_filters(self.user), first.sort, self.today,
-                                                      baseline=bool(poll_seconds))
+                                                      baseline=bool(poll_seconds), workspace=self.workspace)
+
+    # ------------------------------------------------------------ the vault, or the mounts of a workspace
+
+    @property
+    def vaults(self) -> list[Vault]:
+        """What the table and the search box span: the mounts of a workspace, else the vault."""
+        return self.workspace.vaults if self.workspace else [self.vault]
+
+    def vault_of(self, path: Path) -> Vault:
+        """The vault a customer file belongs to (where its changes are written)."""
+        return self.workspace.mount_of(path).vault if self.workspace else self.vault
+
+    def vault_for_owner(self, owner: str) -> Vault:
+        """Where a new customer of ``owner`` goes (``crm add``'s rule)."""
+        return self.workspace.for_owner(owner).vault if self.workspace else self.vault
+
+    def table_rows(self, filters: Filters, sort: str, today: date) -> list[Row]:
+        return table_rows(self.vault, self.workspace, filters, sort, today)
+
+    def signature(self) -> live.Signature:
+        return signature(self.vault, self.workspace)
+
+    def due_items(self, day: date, owner: str = "") -> list[DueItem]:
+        """The due screen's items (in a workspace: of every mount, paths absolute like the table's)."""
+        from .. import catalog, workspace
+
+        if self.workspace is None:
+            return catalog.due(self.vault, day, owner)[0]
+        found, _ = workspace.due(self.workspace, day, owner)
+        for mount, item in found:
+            item.entry.path = str(mount.vault.root / item.entry.path)
+        return [item for _, item in found]
+
+    def report_customers(self, owner: str = "") -> list[Customer]:
+        """The customers the pipeline and the report charts count (in a workspace: of every mount)."""
+        from .. import catalog, workspace
+
+        if self.workspace is None:
+            return catalog.report_customers(self.vault, owner).customers
+        return workspace.report_customers(self.workspace, owner).customers
 
     # ------------------------------------------------------------ clock
 
@@ -126,10 +171,10 @@ class CrmApp(App[None]):
         seen = first.wait_baseline() if first is not None else None
         first = None  # its rows belong to the main screen, which lets them go once shown
         if seen is None:
-            seen = live.signature(self.vault)
+            seen = self.signature()
         while not worker.is_cancelled:
             time.sleep(every)
-            current = live.signature(self.vault)
+            current = self.signature()
             if current != seen and not worker.is_cancelled:
                 seen = current
                 self.post_message(VaultChanged())
@@ -159,7 +204,8 @@ class CrmApp(App[None]):
     def on_vault_changed(self, message: VaultChanged) -> None:
         from .. import search  # no Whoosh import: tells this process's open searcher to check every file
 
-        search.invalidate(self.vault)  # an in-place edit moves no folder: search would see it only later
+        for vault in self.vaults:  # an in-place edit moves no folder: search would see it only later
+            search.invalidate(vault)
         self.refresh_screens()
 
     def refresh_screens(self) -> None:
@@ -468,10 +514,11 @@ class CrmApp(App[None]):
 
 
 def make_app(vault: Vault, *, today: date | None = None, now: datetime | None = None, user: str | None = None,
-             poll_seconds: float | None = POLL_SECONDS) -> CrmApp:
-    """The app for ``vault``; tests pass a fixed ``today``/``now`` and user."""
+             poll_seconds: float | None = POLL_SECONDS, workspace: Workspace | None = None) -> CrmApp:
+    """The app for ``vault`` (spanning ``workspace``'s mounts when given); tests pass a fixed ``today``/``now``
+    and user."""
     _start_resource_tracker()
-    return CrmApp(vault, today=today, now=now, user=user, poll_seconds=poll_seconds)
+    return CrmApp(vault, today=today, now=now, user=user, poll_seconds=poll_seconds, workspace=workspace)
 
 
 def _start_resource_tracker() -> None:

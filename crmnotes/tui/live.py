@@ -19,3 +19,8 @@ def signature(vault: Vault) -> Signature:
     """(vault-relative path, size, mtime_ns) of every customer file."""
     current, _ = vault.customer_stats()
     return frozenset((rel, size, mtime) for rel, (size, mtime) in current.items())
+
+
+def signature_of(vaults: list[Vault]) -> Signature:
+    """``signature`` of several vaults (the mounts of a workspace), each path under its vault's root."""
+    return frozenset((f"{vault.root}/{rel}", size, mtime) for vault in vaults for rel, size, mtime in signature(vault))

@@ -65,8 +65,10 @@ def by_due(rows: list[Row], due: str, today: date) -> list[Row]:
     return rows
 
 
-def search_rows(vault: Vault, rows: list[Row], text: str, today: date) -> tuple[list[Row], bool]:
-    """Rows matching the search box, and whether they are ranked.
+def search_rows(vault: Vault, rows: list[Row], text: str, today: date, mounts: list[Vault] | None = None
+                ) -> tuple[list[Row], bool]:
+    """Rows matching the search box, and whether they are ranked (``mounts``: a workspace's, whose rows
+    carry absolute paths).
 
     With a query the index answers, the best match comes first (ties keep
     the table's order); while the query is unfinished the substring
@@ -75,12 +77,13 @@ def search_rows(vault: Vault, rows: list[Row], text: str, today: date) -> tuple[
     if not text.strip():
         return rows, False
     try:
-        from ..search import search  # deferred: Whoosh loads on the first query
+        from ..search import search_many  # deferred: Whoosh loads on the first query
 
-        hits = search(vault, text, limit=0, today=today)
+        hits = search_many(mounts or [vault], text, limit=0, today=today)
     except (CrmError, ImportError, OSError):
         return match_rows(rows, text, vault.config), False  # an unfinished query while typing
-    score = {hit.rel: hit.score for hit in hits}
+    # a workspace's rows carry absolute paths (several roots); a vault's, paths relative to it
+    score = {str(hit.vault.root / hit.rel) if mounts else hit.rel: hit.score for hit in hits}
     found = [(index, row) for index, row in enumerate(rows) if row.path in score]
     found.sort(key=lambda item: (-score[item[1].path], item[0]))
     return [row for _, row in found], True

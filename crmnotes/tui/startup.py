@@ -2,7 +2,7 @@
 
 Importing Textual, starting the app and painting the first frame take a
 few hundred milliseconds; reading the catalog for the customer table does
-not need any of it.  ``FirstRows`` starts ``catalog.rows`` for the main
+not need any of it.  ``FirstRows`` starts ``table_rows`` for the main
 screen's first view in a thread as soon as the app object exists, and the
 main screen takes the result instead of asking again.  When polling for
 external changes is on, the thread first takes the poll's baseline
@@ -23,27 +23,27 @@ if TYPE_CHECKING:
     from ..actions import Filters
     from ..catalog import Row
     from ..vault import Vault
+    from ..workspace import Workspace
 
 
 class FirstRows:
-    """``catalog.rows(vault, filters, sort, today)``, computed in a thread started now."""
+    """``table_rows(vault, workspace, filters, sort, today)``, computed in a thread started now."""
 
-    def __init__(self, vault: Vault, filters: Filters, sort: str, today: date, *, baseline: bool = False) -> None:
+    def __init__(self, vault: Vault, filters: Filters, sort: str, today: date, *, baseline: bool = False,
+                 workspace: Workspace | None = None) -> None:
         self.key = (filters, sort, today)
         self.baseline: live.Signature | None = None
         self._rows: list[Row] | None = None
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(vault, baseline), name="crmnotes-first-rows",
+        self._thread = threading.Thread(target=self._run, args=(vault, workspace, baseline), name="crmnotes-first-rows",
                                         daemon=True)
         self._thread.start()
 
-    def _run(self, vault: Vault, baseline: bool) -> None:
+    def _run(self, vault: Vault, workspace: Workspace | None, baseline: bool) -> None:
         try:
-            from .. import catalog
-
             if baseline:
-                self.baseline = live.signature(vault)
-            self._rows = catalog.rows(vault, *self.key)
+                self.baseline = signature(vault, workspace)
+            self._rows = table_rows(vault, workspace, *self.key)
         except Exception:  # the screen asks again and reports the error the usual way
             self._rows = None
         finally:
@@ -64,3 +64,19 @@ class FirstRows:
             return None
         self._done.wait()
         return self._rows
+
+
+def table_rows(vault: Vault, workspace: Workspace | None, filters: Filters, sort: str, today: date) -> list[Row]:
+    """The customer table's rows: ``catalog.rows``, or in a workspace every mount's (paths absolute)."""
+    if workspace is not None:
+        from ..workspace import rows
+
+        return rows(workspace, filters, sort, today)
+    from .. import catalog
+
+    return catalog.rows(vault, filters, sort, today)
+
+
+def signature(vault: Vault, workspace: Workspace | None) -> live.Signature:
+    """What the poll for external changes compares: the vault's files, or every mount's."""
+    return live.signature(vault) if workspace is None else live.signature_of(workspace.vaults)

@@ -15,7 +15,6 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from ... import catalog
 from ...catalog import DueItem
 from ..roles import Refreshes, ShowsCustomer
 from ..widgets.keys_footer import KeysFooter
@@ -91,7 +90,7 @@ class DueScreen(Screen[None], Refreshes, ShowsCustomer):
     @work(thread=True, exclusive=True, group="due", exit_on_error=False)
     def load(self) -> None:
         today = self.crm.today
-        items, _ = catalog.due(self.crm.vault, today, self.crm.user if self.mine else "")
+        items = self.crm.due_items(today, self.crm.user if self.mine else "")
         self.app.call_from_thread(self.show, items)
 
     def show(self, items: list[DueItem]) -> None:

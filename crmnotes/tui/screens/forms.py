@@ -211,8 +211,9 @@ class LogForm(FormScreen):
         entry = actions.LogEntry(note=self.value("note"), channel=self.value("channel"), at=self.value("at"),
                                  by=self.crm.user, next=self.value("next"), feedback=self.value("feedback"),
                                  stage=self.value("stage"))
-        customer = self.crm.vault.read(self.customer.path)  # the newest version, not the one on screen
-        return actions.log_followup(self.crm.vault, customer, entry, now=self.crm.now()).path
+        vault = self.crm.vault_of(self.customer.path)  # in a workspace: the mount holding the customer
+        customer = vault.read(self.customer.path)  # the newest version, not the one on screen
+        return actions.log_followup(vault, customer, entry, now=self.crm.now()).path
 
 
 class AddCustomerForm(FormScreen):
@@ -253,7 +254,8 @@ class AddCustomerForm(FormScreen):
         draft = self.draft()
         force = draft == self._confirmed_duplicate
         try:
-            return actions.add_customer(self.crm.vault, draft, force=force, now=self.crm.now()).path
+            return actions.add_customer(self.crm.vault_for_owner(draft.owner), draft, force=force,
+                                        now=self.crm.now()).path
         except DuplicateError as exc:
             # Shown once; saving the same input again adds it anyway (the CLI's --force).
             self._confirmed_duplicate = draft
@@ -309,8 +311,8 @@ class EditFieldsForm(FormScreen):
         if not changes:
             self.notify("Nothing changed.")
             return None
-        customer = self.crm.vault.read(self.customer.path)
-        return actions.set_fields(self.crm.vault, customer, changes).path
+        vault = self.crm.vault_of(self.customer.path)
+        return actions.set_fields(vault, vault.read(self.customer.path), changes).path
 
 
 class NotesForm(FormScreen):
@@ -336,4 +338,5 @@ class NotesForm(FormScreen):
         if self.value("notes").strip() == self.original:
             self.notify("Nothing changed.")
             return None
-        return set_notes(self.crm.vault, self.crm.vault.read(self.customer.path), self.value("notes")).path
+        vault = self.crm.vault_of(self.customer.path)
+        return set_notes(vault, vault.read(self.customer.path), self.value("notes")).path

@@ -23,7 +23,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import get_current_worker
 
-from ... import catalog
 from ...catalog import Row
 from ...safetext import terminal_text
 from ..query import DUE_TODAY, OVERDUE, SORTS, QuickFilters, by_due, search_rows
@@ -152,7 +151,7 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
             filters, today = quick.to_filters(self.crm.user), self.crm.today
             base = first.rows(filters, quick.sort, today) if first is not None else None
             if base is None:
-                base = catalog.rows(self.crm.vault, filters, quick.sort, today)
+                base = self.crm.table_rows(filters, quick.sort, today)
             fetched = True
         shown, ranked = self._narrow(base, quick, text)
         if not worker.is_cancelled:
@@ -160,7 +159,8 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
 
     def _narrow(self, base: list[Row], quick: QuickFilters, text: str) -> tuple[list[Row], bool]:
         """The rows the table shows of ``base``: the search box's, then the due filter's; and whether ranked."""
-        found, ranked = search_rows(self.crm.vault, base, text, self.crm.today)
+        found, ranked = search_rows(self.crm.vault, base, text, self.crm.today,
+                                    self.crm.workspace.vaults if self.crm.workspace else None)
         return by_due(found, quick.due, self.crm.today), ranked
 
     def _apply(self, base: list[Row], fetched: bool, shown: list[Row], ranked: bool, keep: str | None) -> None:

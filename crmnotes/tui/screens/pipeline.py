@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ... import catalog, deals
+from ... import deals
 from ...model import Customer
 from ...safetext import terminal_text
 from ..roles import Refreshes, ShowsCustomer, ShowsRecord
@@ -108,7 +108,7 @@ class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
     @work(thread=True, exclusive=True, group="pipeline", exit_on_error=False)
     def load(self) -> None:
         vault = self.crm.vault
-        customers = catalog.report_customers(vault).customers  # deals are front-matter: no file parsed
+        customers = self.crm.report_customers()  # deals are front-matter: no file parsed
         columns = deals.pipeline(customers, vault.config, owner=self.crm.user if self.mine else "")
         self.app.call_from_thread(self.show, columns)  # type: ignore[arg-type]  # an async callback: mypy solves Textual's result TypeVar as Never
 

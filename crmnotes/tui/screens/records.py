@@ -20,6 +20,7 @@ from textual.widgets.select import InvalidSelectValueError
 from ... import deals, tickets
 from ...model import Customer
 from ...safetext import terminal_text
+from ...vault import Vault
 from ..widgets.text import safe_text
 from .forms import FormScreen, choice_select
 
@@ -106,8 +107,11 @@ class RecordForm(FormScreen):
         value = self.value(name)
         return value if value != self.original.get(name, "") else ""
 
+    def vault(self) -> Vault:
+        return self.crm.vault_of(self.customer.path)  # in a workspace: the mount holding the customer
+
     def fresh(self) -> Customer:
-        return self.crm.vault.read(self.customer.path)  # the newest version, not the one on screen
+        return self.vault().read(self.customer.path)  # the newest version, not the one on screen
 
 
 class DealForm(RecordForm):
@@ -164,9 +168,9 @@ class DealForm(RecordForm):
         by = self.crm.user
         if self.ref == NEW:
             draft = deals.DealInput(**{name: self.value(name) for name in DEAL_FIELDS})
-            return deals.add_deal(self.crm.vault, self.fresh(), draft, by=by).path
+            return deals.add_deal(self.vault(), self.fresh(), draft, by=by).path
         draft = deals.DealInput(**{name: self.changed(name) for name in DEAL_FIELDS}, note=self.value("note"))
-        return deals.set_deal(self.crm.vault, self.fresh(), self.ref, draft, by=by, now=self.crm.now()).path
+        return deals.set_deal(self.vault(), self.fresh(), self.ref, draft, by=by, now=self.crm.now()).path
 
 
 class TicketForm(RecordForm):
@@ -212,17 +216,17 @@ class TicketForm(RecordForm):
         today = self.crm.today
         if self.ref == NEW:
             draft = tickets.TicketInput(**{n: self.value(n) for n in TICKET_FIELDS if n not in TICKET_UPDATE_ONLY})
-            updated, _ = tickets.open_ticket(self.crm.vault, self.fresh(), draft, by=self.crm.user, today=today)
+            updated, _ = tickets.open_ticket(self.vault(), self.fresh(), draft, by=self.crm.user, today=today)
             return updated.path
         draft = tickets.TicketInput(**{name: self.changed(name) for name in TICKET_FIELDS})
-        return tickets.update_ticket(self.crm.vault, self.fresh(), self.ref, draft, today=today).path
+        return tickets.update_ticket(self.vault(), self.fresh(), self.ref, draft, today=today).path
 
     def close_ticket(self) -> Path | None:
         status = self.value("status")
         done = status if status in tickets.DONE_STATUSES else ""  # "" closes it as `crm ticket close` does
         draft = tickets.TicketInput(status=done, resolution=self.value("resolution"),
                                     satisfaction=self.value("satisfaction"))
-        return tickets.close_ticket(self.crm.vault, self.fresh(), self.ref, draft, today=self.crm.today).path
+        return tickets.close_ticket(self.vault(), self.fresh(), self.ref, draft, today=self.crm.today).path
 
     def button_action(self, button_id: str) -> None:
         if button_id == "close-ticket" and self.ref != NEW:

@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
-from ... import catalog, reports
+from ... import reports
 from ...safetext import terminal_text
 from ...words import report_title, report_word
 from ..roles import Refreshes
@@ -92,7 +92,7 @@ class ReportsScreen(Screen[None], Refreshes):
     @work(thread=True, exclusive=True, group="reports", exit_on_error=False)
     def load(self) -> None:
         vault, today = self.crm.vault, self.crm.today
-        customers = catalog.report_customers(vault, self.crm.user if self.mine else "").customers
+        customers = self.crm.report_customers(self.crm.user if self.mine else "")
         results = {name: reports.build(name, customers, vault.config, today=today) for name, _ in TABS}
         self.app.call_from_thread(self.show, results)
 
