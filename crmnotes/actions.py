@@ -385,12 +385,13 @@ def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[s
 # ------------------------------------------------------------------ check
 
 
-def check_vault(vault: Vault) -> list[Problem]:
+def check_vault(vault: Vault, passed: list[str] | None = None) -> list[Problem]:
     """Every problem in the vault, each located to a file and line.  A file unchanged since the
-    last check is not read again: its problems and ID come from the check cache (checkcache.py)."""
+    last check is not read again: its problems and ID come from the check cache (checkcache.py).
+    ``passed`` receives what the walk of customers/ passed over (``Vault.customer_stats``)."""
     from .checkcache import CheckCache, load
 
-    stats, problems = vault.customer_stats()
+    stats, problems = vault.customer_stats(passed=passed)
     cache = CheckCache(vault.cache_dir, vault.config_state())
     try:
         known = cache.rows()

@@ -421,8 +421,9 @@ def check(ctx: click.Context, as_json: bool, fix: bool, dry_run: bool) -> None:
             if as_json:
                 print_json({"dry_run": True, "fixes": fixed})
             return
-    problems = repo_problems(vault.root) + actions.check_vault(vault)
-    problems += other_file_problems(vault.root)
+    passed: list[str] = []  # one walk of customers/ serves both looks
+    problems = repo_problems(vault.root) + actions.check_vault(vault, passed)
+    problems += other_file_problems(vault.root, passed)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         print_json({"ok": not errors, "errors": len(errors), "warnings": len(problems) - len(errors),
