@@ -268,11 +268,12 @@ def row_of(vault: Vault, customer: Customer, today: date) -> Row:
 
 
 def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None,
-            limit: int = 0) -> Listing:
-    """The customers ``filters`` keep on ``today``, in ``sort`` order, and the files skipped."""
+            limit: int = 0, reports: dict[str, Any] | None = None) -> Listing:
+    """The customers ``filters`` keep on ``today``, in ``sort`` order, and the files skipped.
+    ``reports``, when given, receives each listed file's stored ``report`` column (see ``exported``)."""
     day = today or date.today()
     with _bulk():
-        found, problems = _entries(vault)
+        found, problems = _entries(vault, reports=reports)
         chosen = _choose(vault, found, filters, sort, lambda entry: entry.on(day).stage)
     return Listing(chosen[:limit] if limit > 0 else chosen, problems)
 
@@ -381,6 +382,30 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
                     if record else None
             if customer is not None and (not owner or fold(customer.owner) == fold(owner)):
                 result.customers.append(customer)
+    return result
+
+
+def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
+             today: date | None = None) -> ScanResult:
+    """The chosen customers (the listing's choice and order) as the cache keeps them, no file parsed:
+    the whole front-matter and the last contact, what a CSV, XLSX or vCard export reads (follow-up
+    texts are not kept: a JSON or iCalendar export reads ``customers``).  The last contact is the
+    entry's: a deal's stage-move record does not count, which the follow-up summaries cannot tell."""
+    reports: dict[str, Any] = {}
+    listing = entries(vault, filters, sort, today, reports=reports)
+    result = ScanResult(problems=listing.problems)
+    with _bulk():
+        decoded = _decode_all([reports.get(entry.path) for entry in listing.entries], _untagged)
+        for entry, report in zip(listing.entries, decoded, strict=True):
+            customer = _reported(vault, entry.path, report)
+            if customer is None:  # not what we wrote: the file itself
+                try:
+                    result.customers.append(vault.read(vault.root / entry.path))
+                except FileFormatError as exc:
+                    result.problems.append(Problem(vault.root / entry.path, None, exc.message, code="unreadable"))
+                continue
+            customer.last_at = entry.last_contact
+            result.customers.append(customer)
     return result
 
 
@@ -544,8 +569,9 @@ def _bulk() -> Iterator[None]:
 # ------------------------------------------------------------------ entries and report customers from rows
 
 
-def _entries(vault: Vault, with_listing_json: bool = False) -> tuple[list[Entry], list[Problem]]:
-    wanted = _ENTRY_SELECT + (("listing",) if with_listing_json else ())
+def _entries(vault: Vault, with_listing_json: bool = False, reports: dict[str, Any] | None = None
+             ) -> tuple[list[Entry], list[Problem]]:
+    wanted = _ENTRY_SELECT + (("listing",) if with_listing_json else ()) + (("report",) if reports is not None else ())
     stored, problems = _stored_rows(vault, wanted)
     tags_at, steps_at = wanted.index("tags"), wanted.index("timeline")
     tags = _decode_all([row[_HEAD + tags_at] for row in stored])
@@ -562,6 +588,8 @@ def _entries(vault: Vault, with_listing_json: bool = False) -> tuple[list[Entry]
                                with_listing_json)
         if entry is not None:
             found.append(entry)
+            if reports is not None:
+                reports[rel] = values[-1]
     return found, problems
 
 
