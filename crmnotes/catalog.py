@@ -397,7 +397,7 @@ def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
     with _bulk():
         decoded = _decode_all([reports.get(entry.path) for entry in listing.entries], _untagged)
         for entry, report in zip(listing.entries, decoded, strict=True):
-            customer = _reported(vault, entry.path, report)
+            customer = _reported(vault, entry.path, report, with_followups=False)
             if customer is None:  # not what we wrote: the file itself
                 try:
                     result.customers.append(vault.read(vault.root / entry.path))
@@ -631,10 +631,13 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
         return None
 
 
-def _reported(vault: Vault, rel: str, report: Any) -> Customer | None:
-    """The customer of a decoded ``report`` column; None when it is not what we wrote."""
+def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) -> _Reported | None:
+    """The customer of a decoded ``report`` column (without follow-ups unless ``with_followups``);
+    None when it is not what we wrote."""
     try:
         meta, summaries, problems = report
+        if not with_followups:
+            summaries = []
         path = vault.root / rel
         day, when, clock = date.fromisoformat, datetime.fromisoformat, time.fromisoformat
         # by keyword: FollowUp gains fields over time, and a positional call would shift them silently

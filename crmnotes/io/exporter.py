@@ -79,6 +79,7 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
     nested = list(dict.fromkeys(k for c in customers if isinstance(c.meta.get("extra"), dict)
                                 for k in c.meta["extra"]))
     header = COLUMNS + extras + nested
+    choices = {key: found for key in COLUMNS + extras if (found := vault.config.choices_for(key)) is not None}
     rows = []
     for customer in customers:
         values = {**customer.meta, "last_contact": customer.last_contact}
@@ -89,10 +90,9 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
 
             values["contacts"] = masked(values["contacts"], vault.config.phone_region)
         if labels:
-            for key in COLUMNS + extras:
-                choices = vault.config.choices_for(key)
-                if choices is not None and isinstance(values.get(key), str):
-                    values[key] = choices.display(values[key])
+            for key, choice in choices.items():
+                if isinstance(values.get(key), str):
+                    values[key] = choice.display(values[key])
         extra = customer.meta.get("extra") if isinstance(customer.meta.get("extra"), dict) else {}
         rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
     return header, rows
