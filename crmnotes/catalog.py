@@ -339,31 +339,75 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
                  reveal: bool = False, today: date | None = None) -> tuple[bytes, list[Problem]]:
     """``crm ls --json``'s UTF-8 text: each customer's stored keys (the shape of ``listing_keys``)
     with those that depend on the day or on ``reveal`` added."""
-    day = today or date.today()
-    iso = day.isoformat()
+    parts, problems = listing_json_parts(vault, filters, sort, limit, reveal=reveal, today=today)
+    return b"".join(parts), problems
 
-    def spliced(found: list[Stored]) -> bytes:
-        chosen = _choose(vault, found, filters, sort, _stored_stage)
-        if limit > 0:
-            chosen = chosen[:limit]
-        parts = []
-        for stored in chosen:
-            _, stage, when, reason, _, floating = stored.step
-            when = iso if floating else when
-            phone = encode_basestring(stored.phone if reveal else stored.masked_phone)
-            due_json = f'"{when}"' if when else "null"
-            why = encode_basestring(reason) if reason else "null"
-            static = stored.listing
-            dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
-                      f'"due_reason":{why}}},'
-            parts += (b"{", static, b"," if static else b"", dynamic.encode("utf-8", "surrogatepass"))
-        if parts:
-            parts[-1] = parts[-1][:-1]  # no comma after the last
-        return b"[" + b"".join(parts) + b"]"
+
+LISTING_BATCH = 500  # customers whose stored keys are fetched and written at a time
+
+
+def listing_json_parts(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
+                       reveal: bool = False, today: date | None = None) -> tuple[Iterator[bytes], list[Problem]]:
+    """``listing_json`` in pieces, to be written as they come: the choice and its order are made over
+    the small columns; each piece fetches the stored keys of ``LISTING_BATCH`` customers, so the
+    memory held does not grow with the text (a vault of 100,000 customers lists some 70 MB)."""
+    day = today or date.today()
+
+    def chosen(found: list[Stored]) -> list[Stored]:
+        picked = _choose(vault, found, filters, sort, _stored_stage)
+        return picked[:limit] if limit > 0 else picked
 
     with _bulk():
-        columns = _columns(filters, sort, "phone" if reveal else "masked_phone", "listing")
-        return _from_stored(vault, columns, day, spliced)
+        columns = _columns(filters, sort, "phone" if reveal else "masked_phone")
+        rows_, problems = _from_stored(vault, columns, day, chosen)
+    return _spliced(vault, rows_, day.isoformat(), reveal), problems
+
+
+def _spliced(vault: Vault, chosen: list[Stored], iso: str, reveal: bool) -> Iterator[bytes]:
+    """The JSON array of ``chosen``: each one's stored keys (fetched a batch at a time) and those of the day."""
+    yield b"["
+    first = True
+    with _Cache.open(vault) as cache:
+        for start in range(0, len(chosen), LISTING_BATCH):
+            batch = chosen[start:start + LISTING_BATCH]
+            stored = _listed(vault, cache, [row.path for row in batch])
+            parts: list[bytes] = []
+            for row in batch:
+                static = stored.get(row.path)
+                if static is None:
+                    continue  # unreadable since it was listed
+                _, stage, when, reason, _, floating = row.step
+                when = iso if floating else when
+                phone = encode_basestring(row.phone if reveal else row.masked_phone)
+                due_json = f'"{when}"' if when else "null"
+                why = encode_basestring(reason) if reason else "null"
+                dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
+                          f'"due_reason":{why}}}'
+                parts += (b"{" if first else b",{", static, b"," if static else b"",
+                          dynamic.encode("utf-8", "surrogatepass"))
+                first = False
+            yield b"".join(parts)
+    yield b"]"
+
+
+def _listed(vault: Vault, cache: _Cache | None, rels: list[str]) -> dict[str, bytes]:
+    """rel -> the stored ``ls --json`` keys of ``rels``; a row missing or not what we wrote is made
+    again from its file (left out when the file cannot be read now)."""
+    found: dict[str, bytes] = {}
+    if cache is not None:
+        try:
+            found.update(cache.db.execute(
+                f"SELECT rel, listing FROM listed WHERE rel IN ({', '.join('?' * len(rels))})", rels))
+        except sqlite3.Error:
+            pass  # each row is made again below
+    for rel in rels:
+        if type(found.get(rel)) is not bytes:
+            record = _remake(vault, rel)
+            if record is None:
+                found.pop(rel, None)
+            else:
+                found[rel] = record["listing"]
+    return found
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:

@@ -317,9 +317,11 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
         print_json([actions.customer_json(vault, c, reveal=reveal) for c in chosen])
         return
     if as_json:  # spliced from the cache's serialized keys: no customer objects
-        text, problems = catalog.listing_json(vault, filters, sort, limit, reveal=reveal)
+        from .output import print_json_parts
+
+        parts, problems = catalog.listing_json_parts(vault, filters, sort, limit, reveal=reveal)
         report_unreadable(vault, problems)
-        print_json_text(text)
+        print_json_parts(parts)
         return
     from rich.text import Text
 
