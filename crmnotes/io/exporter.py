@@ -49,6 +49,8 @@ def neutralize(value: str) -> str:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # most cells
+        return value
     if value is None:
         return ""
     if isinstance(value, list):
