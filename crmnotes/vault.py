@@ -336,6 +336,19 @@ MAX_FOLDER_DEPTH = 32  # folders below customers/: far beyond any real layout, f
 FoundFile = tuple[str, str, os.DirEntry[str]]
 
 
+def files_digest(states: dict[str, tuple[int, int]]) -> str:
+    """A fingerprint of every file's (path, size, mtime) (``Vault.customer_stats``), in path order:
+    a cache that stored it can tell "nothing changed" without comparing file by file."""
+    import hashlib
+    from array import array
+
+    rels = sorted(states)
+    numbers = array("q", [number for rel in rels for number in states[rel]])
+    digest = hashlib.sha1(numbers.tobytes(), usedforsecurity=False)
+    digest.update("\0".join(rels).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
 def walk_customers(base: Path, folders: dict[str, int] | None = None, passed: list[str] | None = None
                    ) -> Iterator[FoundFile | Problem]:
     """The walk every reader of the vault shares (listing, check, search index, watcher, TUI).

@@ -51,8 +51,27 @@ def test_unchanged_file_is_answered_from_the_cache(example_vault: Vault) -> None
     with sqlite3.connect(example_vault.cache_dir / FILE_NAME) as db:
         db.execute("UPDATE files SET problems = ? WHERE path = ?",
                    (json.dumps([[rel, 3, "缓存里的问题", "warning", "planted"]]), rel))
+        db.execute("DELETE FROM meta WHERE key = 'answer'")  # (else the last answer is handed back whole)
     again = actions.check_vault(Vault(example_vault.root))
     assert [(p.path, p.message) for p in again] == [(first, "缓存里的问题")]
+
+
+def test_nothing_changed_hands_back_the_last_answer_whole(example_vault: Vault) -> None:
+    _age(example_vault)
+    assert actions.check_vault(example_vault) == []
+    files = _files(example_vault)
+    planted = json.dumps([[example_vault.relative(files[0]), 2, "上次的答案", "warning", "planted"]])
+    with sqlite3.connect(example_vault.cache_dir / FILE_NAME) as db:
+        digest = json.loads(db.execute("SELECT value FROM meta WHERE key = 'answer'").fetchone()[0])[0]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'answer'", (json.dumps([digest, planted]),))
+    assert [p.message for p in actions.check_vault(Vault(example_vault.root))] == ["上次的答案"]
+    files[1].write_text(files[1].read_text(encoding="utf-8") + "\n补充一句。\n", encoding="utf-8")
+    _age(example_vault)  # one file changed: the rows answer, and the answer is made anew
+    assert actions.check_vault(Vault(example_vault.root)) == []
+    files[1].write_text(files[1].read_text(encoding="utf-8") + "\n又一句。\n", encoding="utf-8")
+    assert actions.check_vault(Vault(example_vault.root)) == []  # modified just now: no answer kept
+    with sqlite3.connect(example_vault.cache_dir / FILE_NAME) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'answer'").fetchone() is None
 
 
 def test_changed_file_is_checked_again(example_vault: Vault) -> None:

@@ -20,11 +20,9 @@ journal: what it missed only reads as changed files, indexed again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any
 
 from ..fsutil import TEMP_PREFIX, atomic_write
 from ..model import Problem
-from ..vault import CUSTOMERS_DIR, MAX_FOLDER_DEPTH, Vault, is_valid_name
+from ..vault import CUSTOMERS_DIR, MAX_FOLDER_DEPTH, Vault, files_digest, is_valid_name
 from .records import FileState
 
 INDEX_VERSION = 9  # schema + analysis + record layout; a different number means rebuild
@@ -209,15 +207,6 @@ def _append(folder: Path, manifest: Manifest, changed: Iterable[str]) -> bool:
     except OSError:
         return False
     return True
-
-
-def files_digest(states: dict[str, tuple[int, int]]) -> str:
-    """A fingerprint of every file's (path, size, mtime), in path order."""
-    rels = sorted(states)
-    numbers = array("q", [number for rel in rels for number in states[rel]])
-    digest = hashlib.sha1(numbers.tobytes(), usedforsecurity=False)
-    digest.update("\0".join(rels).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
 
 
 def _stamp(vault: Vault, identity: Identity, digest: str) -> dict[str, Any]:
