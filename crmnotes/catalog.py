@@ -161,8 +161,10 @@ def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Call
         if sound:
             for at, found in zip(passed, timelines, strict=True):
                 steps[at] = Timeline(found).step(iso)
+            for at, step in enumerate(steps):  # in place: each row is freed as its Stored is made
+                stored[at] = kind((*stored[at], iso, step))
             try:
-                return answer([kind((*row, iso, step)) for row, step in zip(stored, steps, strict=True)]), problems
+                return answer(stored), problems
             except (ValueError, TypeError, AttributeError, IndexError):
                 if attempt:
                     raise
