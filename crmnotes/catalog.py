@@ -442,18 +442,28 @@ def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
     listing = entries(vault, filters, sort, today, reports=reports)
     result = ScanResult(problems=listing.problems)
     with _bulk():
-        decoded = _decode_all([reports.get(entry.path) for entry in listing.entries], _untagged)
-        for entry, report in zip(listing.entries, decoded, strict=True):
-            customer = _reported(vault, entry.path, report, with_followups=False)
-            if customer is None:  # not what we wrote: the file itself
-                try:
-                    result.customers.append(vault.read(vault.root / entry.path))
-                except FileFormatError as exc:
-                    result.problems.append(Problem(vault.root / entry.path, None, exc.message, code="unreadable"))
-                continue
-            customer.last_at = entry.last_contact
-            result.customers.append(customer)
+        for start in range(0, len(listing.entries), LISTING_BATCH):  # each text dropped once decoded
+            batch = listing.entries[start:start + LISTING_BATCH]
+            decoded = _decode_all([reports.pop(entry.path, None) for entry in batch], _untagged)
+            result.customers += _exported_batch(vault, batch, decoded, result.problems)
     return result
+
+
+def _exported_batch(vault: Vault, batch: list[Entry], decoded: list[Any], problems: list[Problem]
+                    ) -> list[Customer]:
+    """The customers of ``batch`` from their decoded reports (read from the file when one does not decode)."""
+    out: list[Customer] = []
+    for entry, report in zip(batch, decoded, strict=True):
+        customer = _reported(vault, entry.path, report, with_followups=False)
+        if customer is None:  # not what we wrote: the file itself
+            try:
+                out.append(vault.read(vault.root / entry.path))
+            except FileFormatError as exc:
+                problems.append(Problem(vault.root / entry.path, None, exc.message, code="unreadable"))
+            continue
+        customer.last_at = entry.last_contact
+        out.append(customer)
+    return out
 
 
 def customers(vault: Vault, filters: Filters | None = None, sort: str = "name",
