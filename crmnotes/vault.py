@@ -7,6 +7,7 @@ atomically, so two processes appending follow-ups both land.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -128,15 +129,21 @@ class Vault:
         found: dict[str, tuple[int, int]] = {}
         problems: list[Problem] = []
         prefix = CUSTOMERS_DIR + "/"
-        for item in walk_customers(self.customers_dir, folders, passed):
-            if type(item) is Problem:
-                problems.append(item)
-                continue
-            try:
-                stat = item[2].stat()  # the entry's; a link inside the vault: its target's
-            except OSError:
-                continue  # deleted while we walked
-            found[prefix + item[1]] = (stat.st_size, stat.st_mtime_ns)
+        collecting = gc.isenabled()
+        gc.disable()  # a few objects per file and no cycle among them: collections would walk them for nothing
+        try:
+            for item in walk_customers(self.customers_dir, folders, passed):
+                if type(item) is Problem:
+                    problems.append(item)
+                    continue
+                try:
+                    stat = item[2].stat()  # the entry's; a link inside the vault: its target's
+                except OSError:
+                    continue  # deleted while we walked
+                found[prefix + item[1]] = (stat.st_size, stat.st_mtime_ns)
+        finally:
+            if collecting:
+                gc.enable()
         return found, problems
 
     @staticmethod
