@@ -271,12 +271,11 @@ def row_of(vault: Vault, customer: Customer, today: date) -> Row:
 
 
 def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None,
-            limit: int = 0, reports: dict[str, Any] | None = None) -> Listing:
-    """The customers ``filters`` keep on ``today``, in ``sort`` order, and the files skipped.
-    ``reports``, when given, receives each listed file's stored ``report`` column (see ``exported``)."""
+            limit: int = 0) -> Listing:
+    """The customers ``filters`` keep on ``today``, in ``sort`` order, and the files skipped."""
     day = today or date.today()
     with _bulk():
-        found, problems = _entries(vault, reports=reports)
+        found, problems = _entries(vault)
         chosen = _choose(vault, found, filters, sort, lambda entry: entry.on(day).stage)
     return Listing(chosen[:limit] if limit > 0 else chosen, problems)
 
@@ -438,30 +437,38 @@ def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
     the whole front-matter and the last contact, what a CSV, XLSX or vCard export reads (follow-up
     texts are not kept: a JSON or iCalendar export reads ``customers``).  The last contact is the
     entry's: a deal's stage-move record does not count, which the follow-up summaries cannot tell."""
-    reports: dict[str, Any] = {}
-    listing = entries(vault, filters, sort, today, reports=reports)
-    result = ScanResult(problems=listing.problems)
+    day = today or date.today()
+
+    def chosen(found: list[Stored]) -> list[Stored]:
+        return _choose(vault, found, filters, sort, _stored_stage)
+
     with _bulk():
-        for start in range(0, len(listing.entries), LISTING_BATCH):  # each text dropped once decoded
-            batch = listing.entries[start:start + LISTING_BATCH]
-            decoded = _decode_all([reports.pop(entry.path, None) for entry in batch], _untagged)
+        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", "report"), day, chosen)
+        result = ScanResult(problems=problems)
+        while rows_:  # a batch at a time, each row (and its text) dropped once its customer is made
+            batch, rows_[:LISTING_BATCH] = rows_[:LISTING_BATCH], []
+            decoded = _decode_all([row.report for row in batch], _untagged)
             result.customers += _exported_batch(vault, batch, decoded, result.problems)
     return result
 
 
-def _exported_batch(vault: Vault, batch: list[Entry], decoded: list[Any], problems: list[Problem]
+def _exported_batch(vault: Vault, batch: list[Stored], decoded: list[Any], problems: list[Problem]
                     ) -> list[Customer]:
     """The customers of ``batch`` from their decoded reports (read from the file when one does not decode)."""
     out: list[Customer] = []
     for entry, report in zip(batch, decoded, strict=True):
         customer = _reported(vault, entry.path, report, with_followups=False)
+        try:
+            last = entry.last_contact
+        except (ValueError, TypeError):
+            customer = None
         if customer is None:  # not what we wrote: the file itself
             try:
                 out.append(vault.read(vault.root / entry.path))
             except FileFormatError as exc:
                 problems.append(Problem(vault.root / entry.path, None, exc.message, code="unreadable"))
             continue
-        customer.last_at = entry.last_contact
+        customer.last_at = last
         out.append(customer)
     return out
 
@@ -626,9 +633,8 @@ def _bulk() -> Iterator[None]:
 # ------------------------------------------------------------------ entries and report customers from rows
 
 
-def _entries(vault: Vault, with_listing_json: bool = False, reports: dict[str, Any] | None = None
-             ) -> tuple[list[Entry], list[Problem]]:
-    wanted = _ENTRY_SELECT + (("listing",) if with_listing_json else ()) + (("report",) if reports is not None else ())
+def _entries(vault: Vault, with_listing_json: bool = False) -> tuple[list[Entry], list[Problem]]:
+    wanted = _ENTRY_SELECT + (("listing",) if with_listing_json else ())
     stored, problems = _stored_rows(vault, wanted)
     tags_at, steps_at = wanted.index("tags"), wanted.index("timeline")
     tags = _decode_all([row[_HEAD + tags_at] for row in stored])
@@ -645,8 +651,6 @@ def _entries(vault: Vault, with_listing_json: bool = False, reports: dict[str, A
                                with_listing_json)
         if entry is not None:
             found.append(entry)
-            if reports is not None:
-                reports[rel] = values[-1]
     return found, problems
 
 

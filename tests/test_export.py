@@ -204,6 +204,15 @@ def test_export_from_the_cache_equals_export_from_the_files(crm, example_vault: 
     assert (odd_row["stage"], odd_row["budget"], odd_row["开票抬头"]) == ("意向", "12.5", "深圳海豚")
     _exports(crm, tmp_path, "--reveal", "--ids")
     _exports(crm, tmp_path, "--stage", "intent")
+    import sqlite3
+
+    from crmnotes import catalog
+
+    with sqlite3.connect(example_vault.cache_dir / catalog.CACHE_FILE) as db:  # stored rows changed by hand
+        db.execute("UPDATE customer SET last_contact = '昨天' WHERE rowid % 2 = 0")
+        db.execute("UPDATE bulky SET report = '[1]' WHERE rowid % 3 = 0")
+    damaged = _exports(crm, tmp_path)  # each format still equals the export from the files
+    assert (damaged["csv"], damaged["vcf"]) == (first["csv"], first["vcf"])
     odd.write_text(ODD_CUSTOMER.replace("李娜", "陈静").replace("13912345678", "13700001111"), encoding="utf-8")
     after = _exports(crm, tmp_path)
     rows = {r["name"]: r for r in csv.DictReader(io.StringIO(after["csv"].decode("utf-8-sig")))}
