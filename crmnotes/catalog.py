@@ -712,7 +712,8 @@ def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) 
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
         customer = _Reported(path=path, meta=meta, followups=every, problems=found,
                              last_at=max((f.at for f in every), default=None))
-        customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]
+        if with_followups:  # (an export writes the front-matter's own value)
+            customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]
         return customer
     except (TypeError, ValueError, AttributeError, KeyError):
         return None
@@ -728,6 +729,8 @@ class _Reported(Customer):
 
     @property
     def created(self) -> datetime | None:  # type: ignore[override]
+        if self.created_at is None:  # not worked out (an export's), or none
+            return Customer.created.fget(self)  # type: ignore[attr-defined]
         return self.created_at
 
     @property

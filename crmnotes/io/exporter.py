@@ -82,6 +82,7 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
                                 for k in c.meta["extra"]))
     header = COLUMNS + extras + nested
     choices = {key: found for key in COLUMNS + extras if (found := vault.config.choices_for(key)) is not None}
+    shown: dict[tuple[str, str], str] = {}  # (field, value) -> its label: a few values repeat over every row
     rows = []
     for customer in customers:
         values = {**customer.meta, "last_contact": customer.last_contact}
@@ -93,8 +94,10 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
             values["contacts"] = masked(values["contacts"], vault.config.phone_region)
         if labels:
             for key, choice in choices.items():
-                if isinstance(values.get(key), str):
-                    values[key] = choice.display(values[key])
+                value = values.get(key)
+                if isinstance(value, str):
+                    label = shown.get((key, value))
+                    values[key] = label if label is not None else shown.setdefault((key, value), choice.display(value))
         extra = customer.meta.get("extra") if isinstance(customer.meta.get("extra"), dict) else {}
         rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
     return header, rows
