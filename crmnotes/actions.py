@@ -386,14 +386,21 @@ def _resolved_conflicts(meta: dict[str, Any], changes: dict[str, Any]) -> dict[s
 # ------------------------------------------------------------------ check
 
 
-def check_vault(vault: Vault) -> list[Problem]:
+def check_vault(vault: Vault, passed: list[str] | None = None) -> list[Problem]:
     """Every problem in the vault, each located to a file and line.  A file unchanged since the
-    last check is not read again: its problems and ID come from the check cache (checkcache.py)."""
+    last check is not read again: its problems and ID come from the check cache (checkcache.py).
+    ``passed`` receives what the walk of customers/ passed over (``Vault.customer_stats``)."""
     from .checkcache import CheckCache, load
+    from .vault import files_digest
 
-    stats, problems = vault.customer_stats()
+    stats, skipped = vault.customer_stats(passed=passed)
+    problems: list[Problem] = []
     cache = CheckCache(vault.cache_dir, vault.config_state())
     try:
+        digest = files_digest(stats)
+        answer = cache.answer(digest)
+        if answer is not None:  # not one file changed since the last check
+            return sorted(skipped + load(answer, vault.root), key=_problem_order)
         known = cache.rows()
         checked: list[tuple[str, tuple[int, int], str | None, list[Problem]]] = []
         ids: dict[str, str] = {}  # ID -> the vault-relative path that uses it first
@@ -421,10 +428,14 @@ def check_vault(vault: Vault) -> list[Problem]:
                                         f"id {customer_id} is also used by {ids[customer_id]}", code="duplicate-id"))
             elif customer_id:
                 ids[customer_id] = rel
-        cache.save(checked, known.keys() - stats.keys(), vault.root)
+        cache.save(checked, known.keys() - stats.keys(), vault.root, (digest, problems))
     finally:
         cache.close()
-    return sorted(problems, key=lambda p: (str(p.path or ""), p.line or 0))
+    return sorted(skipped + problems, key=_problem_order)
+
+
+def _problem_order(problem: Problem) -> tuple[str, int]:
+    return str(problem.path or ""), problem.line or 0
 
 
 KEY_SEPARATOR = "\x1f"  # between a file's ID and its credit code in the check cache's key column

@@ -31,7 +31,7 @@ import gc
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time
 from functools import cache
@@ -107,6 +107,7 @@ def _columns(filters: Filters | None, sort: str, *own: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((_UNREAD_TIMELINE, *_ALWAYS[1:], *fields_read(filters, sort), *own)))
 
 _STEPS_AT, _NAME_AT, _SORT_KEY_AT = _HEAD, _HEAD + 1, _HEAD + 2
+_LISTED_FIRST = (_UNREAD_TIMELINE, *_ALWAYS[1:])  # the columns every list's rows start with (``_columns``)
 
 
 class Stored(tuple):  # a row of mixed columns, read through named properties
@@ -138,6 +139,7 @@ class Stored(tuple):  # a row of mixed columns, read through named properties
         sort_key: str
         masked_phone: str
         listing: bytes
+        report: str
 
 
 @cache
@@ -181,8 +183,10 @@ def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Call
         if sound:
             for at, found in zip(passed, timelines, strict=True):
                 steps[at] = Timeline(found).step(iso)
+            for at, step in enumerate(steps):  # in place: each row is freed as its Stored is made
+                stored[at] = kind((*stored[at], iso, step))
             try:
-                return answer([kind((*row, iso, step)) for row, step in zip(stored, steps, strict=True)]), problems
+                return answer(stored), problems
             except (ValueError, TypeError, AttributeError, IndexError):
                 if attempt:
                     raise
@@ -382,46 +386,91 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
                  reveal: bool = False, today: date | None = None) -> tuple[bytes, list[Problem]]:
     """``crm ls --json``'s UTF-8 text: each customer's stored keys (the shape of ``listing_keys``)
     with those that depend on the day or on ``reveal`` added."""
-    objects, problems = listing_json_objects(vault, filters, sort, limit, reveal=reveal, today=today)
-    return json_array([text for _, text in objects]), problems
+    parts, problems = listing_json_parts(vault, filters, sort, limit, reveal=reveal, today=today)
+    return b"".join(parts), problems
 
 
-def json_array(objects: list[bytes]) -> bytes:
-    return b"[" + b",".join(objects) + b"]"
+LISTING_BATCH = 500  # customers whose stored keys are fetched and written at a time
 
 
-def listing_json_objects(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
-                         reveal: bool = False, today: date | None = None, mount: str = "", keyed: bool = False
-                         ) -> tuple[list[tuple[Any, bytes]], list[Problem]]:
-    """``listing_json``'s objects in its order; with ``keyed`` each with (its sort key (``filters.SORT_KEYS``),
-    its path), so a workspace merges the mounts' objects into the order of one vault; ``mount`` adds a
-    "mount" key."""
+def listing_json_parts(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
+                       reveal: bool = False, today: date | None = None) -> tuple[Iterator[bytes], list[Problem]]:
+    """``listing_json`` in pieces, to be written as they come: the choice and its order are made over
+    the small columns; each piece fetches the stored keys of ``LISTING_BATCH`` customers, so the
+    memory held does not grow with the text (a vault of 100,000 customers lists some 70 MB)."""
     day = today or date.today()
-    iso = day.isoformat()
-    mount_json = f',"mount":{encode_basestring(mount)}' if mount else ""
+    chosen, problems = listing_rows(vault, filters, sort, limit, reveal=reveal, today=day)
+    return spliced_listing([(vault, row, "") for row in chosen], day.isoformat(), reveal), problems
 
-    def spliced(found: list[Stored]) -> list[tuple[Any, bytes]]:
-        chosen = _choose(vault, found, filters, sort, _stored_stage)
-        if limit > 0:
-            chosen = chosen[:limit]
-        key = sort_key_of(sort) if keyed else None
-        parts: list[tuple[Any, bytes]] = []
-        for stored in chosen:
-            _, stage, when, reason, _, floating = stored.step
-            when = iso if floating else when
-            phone = encode_basestring(stored.phone if reveal else stored.masked_phone)
-            due_json = f'"{when}"' if when else "null"
-            why = encode_basestring(reason) if reason else "null"
-            static = stored.listing
-            dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
-                      f'"due_reason":{why}{mount_json}}}'
-            parts.append(((key(stored), stored.path) if key else None,
-                          b"{" + static + (b"," if static else b"") + dynamic.encode("utf-8", "surrogatepass")))
-        return parts
+
+def listing_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
+                 reveal: bool = False, today: date | None = None) -> tuple[list[Stored], list[Problem]]:
+    """The customers ``crm ls --json`` lists, in its order, holding only the small columns."""
+    day = today or date.today()
+
+    def chosen(found: list[Stored]) -> list[Stored]:
+        picked = _choose(vault, found, filters, sort, _stored_stage)
+        return picked[:limit] if limit > 0 else picked
 
     with _bulk():
-        columns = _columns(filters, sort, "phone" if reveal else "masked_phone", "listing")
-        return _from_stored(vault, columns, day, spliced)
+        columns = _columns(filters, sort, "phone" if reveal else "masked_phone")
+        return _from_stored(vault, columns, day, chosen)
+
+
+def spliced_listing(chosen: list[tuple[Vault, Stored, str]], iso: str, reveal: bool) -> Iterator[bytes]:
+    """The JSON array of ``chosen`` (vault, row, mount name or ""): each one's stored keys, fetched a
+    batch at a time from its vault's cache, and those of the day (and its "mount")."""
+    yield b"["
+    first = True
+    with ExitStack() as stack:
+        caches: dict[Path, _Cache | None] = {}
+        for start in range(0, len(chosen), LISTING_BATCH):
+            batch = chosen[start:start + LISTING_BATCH]
+            stored: dict[tuple[Path, str], bytes] = {}
+            for vault in {vault.root: vault for vault, _, _ in batch}.values():
+                if vault.root not in caches:
+                    caches[vault.root] = stack.enter_context(_Cache.open(vault))
+                rels = [row.path for owner, row, _ in batch if owner.root == vault.root]
+                listed = _listed(vault, caches[vault.root], rels)
+                stored.update(((vault.root, rel), text) for rel, text in listed.items())
+            parts: list[bytes] = []
+            for vault, row, mount in batch:
+                static = stored.get((vault.root, row.path))
+                if static is None:
+                    continue  # unreadable since it was listed
+                _, stage, when, reason, _, floating = row.step
+                when = iso if floating else when
+                phone = encode_basestring(row.phone if reveal else row.masked_phone)
+                due_json = f'"{when}"' if when else "null"
+                why = encode_basestring(reason) if reason else "null"
+                mount_json = f',"mount":{encode_basestring(mount)}' if mount else ""
+                dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
+                          f'"due_reason":{why}{mount_json}}}'
+                parts += (b"{" if first else b",{", static, b"," if static else b"",
+                          dynamic.encode("utf-8", "surrogatepass"))
+                first = False
+            yield b"".join(parts)
+    yield b"]"
+
+
+def _listed(vault: Vault, cache: _Cache | None, rels: list[str]) -> dict[str, bytes]:
+    """rel -> the stored ``ls --json`` keys of ``rels``; a row missing or not what we wrote is made
+    again from its file (left out when the file cannot be read now)."""
+    found: dict[str, bytes] = {}
+    if cache is not None:
+        try:
+            found.update(cache.db.execute(
+                f"SELECT rel, listing FROM listed WHERE rel IN ({', '.join('?' * len(rels))})", rels))
+        except sqlite3.Error:
+            pass  # each row is made again below
+    for rel in rels:
+        if type(found.get(rel)) is not bytes:
+            record = _remake(vault, rel)
+            if record is None:
+                found.pop(rel, None)
+            else:
+                found[rel] = record["listing"]
+    return found
 
 
 def sort_key_of(sort: str) -> Callable[[Any], Any]:
@@ -447,6 +496,48 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
             if customer is not None and (not owner or fold(customer.owner) == fold(owner)):
                 result.customers.append(customer)
     return result
+
+
+def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
+             today: date | None = None) -> ScanResult:
+    """The chosen customers (the listing's choice and order) as the cache keeps them, no file parsed:
+    the whole front-matter and the last contact, what a CSV, XLSX or vCard export reads (follow-up
+    texts are not kept: a JSON or iCalendar export reads ``customers``).  The last contact is the
+    entry's: a deal's stage-move record does not count, which the follow-up summaries cannot tell."""
+    day = today or date.today()
+
+    def chosen(found: list[Stored]) -> list[Stored]:
+        return _choose(vault, found, filters, sort, _stored_stage)
+
+    with _bulk():
+        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", "report"), day, chosen)
+        result = ScanResult(problems=problems)
+        while rows_:  # a batch at a time, each row (and its text) dropped once its customer is made
+            batch, rows_[:LISTING_BATCH] = rows_[:LISTING_BATCH], []
+            decoded = _decode_all([row.report for row in batch], _untagged)
+            result.customers += _exported_batch(vault, batch, decoded, result.problems)
+    return result
+
+
+def _exported_batch(vault: Vault, batch: list[Stored], decoded: list[Any], problems: list[Problem]
+                    ) -> list[Customer]:
+    """The customers of ``batch`` from their decoded reports (read from the file when one does not decode)."""
+    out: list[Customer] = []
+    for entry, report in zip(batch, decoded, strict=True):
+        customer = _reported(vault, entry.path, report, with_followups=False)
+        try:
+            last = entry.last_contact
+        except (ValueError, TypeError):
+            customer = None
+        if customer is None:  # not what we wrote: the file itself
+            try:
+                out.append(vault.read(vault.root / entry.path))
+            except FileFormatError as exc:
+                problems.append(Problem(vault.root / entry.path, None, exc.message, code="unreadable"))
+            continue
+        customer.last_at = last
+        out.append(customer)
+    return out
 
 
 def customers(vault: Vault, filters: Filters | None = None, sort: str = "name",
@@ -668,10 +759,13 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
         return None
 
 
-def _reported(vault: Vault, rel: str, report: Any) -> Customer | None:
-    """The customer of a decoded ``report`` column; None when it is not what we wrote."""
+def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) -> _Reported | None:
+    """The customer of a decoded ``report`` column (without follow-ups unless ``with_followups``);
+    None when it is not what we wrote."""
     try:
         meta, summaries, problems = report
+        if not with_followups:
+            summaries = []
         path = vault.root / rel
         day, when, clock = date.fromisoformat, datetime.fromisoformat, time.fromisoformat
         # by keyword: FollowUp gains fields over time, and a positional call would shift them silently
@@ -685,7 +779,8 @@ def _reported(vault: Vault, rel: str, report: Any) -> Customer | None:
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
         customer = _Reported(path=path, meta=meta, followups=every, problems=found,
                              last_at=max((f.at for f in every), default=None))
-        customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
+        if with_followups:  # (an export writes the front-matter's own value)
+            customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]
         return customer
     except (TypeError, ValueError, AttributeError, KeyError):
         return None
@@ -701,6 +796,8 @@ class _Reported(Customer):
 
     @property
     def created(self) -> datetime | None:
+        if self.created_at is None:  # not worked out (an export's), or none
+            return Customer.created.fget(self)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
         return self.created_at
 
     @property
@@ -810,7 +907,16 @@ class _Cache:
                        if set(wanted) & set(columns[1:]))
         query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}"
         try:
-            return {row[0]: row for row in self.db.execute(query)}
+            if wanted[:len(_LISTED_FIRST)] != _LISTED_FIRST:
+                return {row[0]: row for row in self.db.execute(query)}
+            # A list's rows: the step columns repeat a few hundred dates, stages and reasons over
+            # the whole vault; one object each instead of one per row, a third of a list's memory.
+            one: dict[Any, Any] = {}
+            same = one.setdefault
+            return {row[0]: (*row[:_NOW_FROM], same(row[_NOW_FROM], row[_NOW_FROM]), same(row[8], row[8]),
+                             same(row[9], row[9]), same(row[10], row[10]), same(row[11], row[11]), row[12],
+                             same(row[_NOW_UNTIL], row[_NOW_UNTIL]), *row[_NOW_UNTIL + 1:])
+                    for row in self.db.execute(query)}
         except sqlite3.DatabaseError:  # damaged inside: start over (every file is read again)
             self.db.close()
             _delete(self.vault.cache_dir / CACHE_FILE)

@@ -12,6 +12,11 @@ date has passed) and the crmnotes version.  Which checks a config edit affects c
 told cheaply (channels, stages, field rules all come from it), so any change of the state
 drops every row and the next check re-validates everything.
 
+With nothing changed since the last check, not even the rows are read: the last answer is
+kept whole beside them, with a digest of every file's (path, size, mtime) it was found for
+(``vault.files_digest``), and handed back while the digest is the same.  It is kept only
+when no file was too recently modified to be cached (see ``save``).
+
 Never pickle: problems are stored as JSON text.
 """
 
@@ -60,6 +65,7 @@ class CheckCache:
                     with db:
                         db.execute("BEGIN IMMEDIATE")
                         db.execute("DELETE FROM files")
+                        db.execute("DELETE FROM meta WHERE key = 'answer'")
                         db.execute("INSERT OR REPLACE INTO meta VALUES ('state', ?)", (self.state,))
                 return db
             except sqlite3.DatabaseError:  # not a database, or damaged: start again from nothing
@@ -81,19 +87,38 @@ class CheckCache:
         except sqlite3.DatabaseError:
             return {}
 
-    def save(self, changed: Iterable[tuple[str, Stat, str | None, list[Problem]]], gone: Iterable[str],
-             root: Path) -> None:
-        """Store what was checked and forget files that are gone.  A file modified in the last
-        moments is not stored: an edit within the same mtime tick would go unseen."""
+    def answer(self, digest: str) -> str | None:
+        """The problems (as JSON) of the last check, when it was made over files of this ``digest``."""
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'answer'").fetchone()
+            if row is None:
+                return None
+            stored, problems = json.loads(row[0])
+        except (sqlite3.DatabaseError, ValueError, TypeError):
+            return None
+        return problems if stored == digest and isinstance(problems, str) else None
+
+    def save(self, changed: list[tuple[str, Stat, str | None, list[Problem]]], gone: Iterable[str],
+             root: Path, answer: tuple[str, list[Problem]] | None = None) -> None:
+        """Store what was checked and forget files that are gone; with ``answer`` (the digest of
+        every file and the problems found in them), that too.  A file modified in the last moments
+        is not stored, nor then the answer: an edit within the same mtime tick would go unseen."""
         if self.db is None:
             return
         fresh = [(path, stat[0], stat[1], id_, dump(problems, root)) for path, stat, id_, problems in changed
                  if stat[1] < self.started_ns - RACY_NS]
+        whole = json.dumps([answer[0], dump(answer[1], root)]) if answer and len(fresh) == len(changed) else None
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
                 self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in gone])
                 self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", fresh)
+                if whole is None:
+                    self.db.execute("DELETE FROM meta WHERE key = 'answer'")
+                else:
+                    self.db.execute("INSERT OR REPLACE INTO meta VALUES ('answer', ?)", (whole,))
         except sqlite3.Error:
             pass  # another check holds the lock for longer than the timeout: the results stand, uncached
 

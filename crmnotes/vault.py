@@ -7,6 +7,7 @@ atomically, so two processes appending follow-ups both land.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -114,7 +115,7 @@ class Vault:
         for item in walk_customers(self.customers_dir):
             yield item if isinstance(item, Problem) else Path(item[0])
 
-    def customer_stats(self, folders: dict[str, int] | None = None
+    def customer_stats(self, folders: dict[str, int] | None = None, passed: list[str] | None = None
                        ) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
         """(vault-relative path -> (size, mtime_ns)) of every customer file, in
         ``customer_paths`` order with the same rules, and what was skipped.
@@ -123,19 +124,26 @@ class Vault:
         types without a syscall each, so this costs one ``stat`` per file.
         ``folders``, when given, receives each walked folder's mtime, taken
         *before* it is listed (a later create, delete or rename in it moves it).
+        ``passed``, when given, receives what the walk passes over (see ``walk_customers``).
         """
         found: dict[str, tuple[int, int]] = {}
         problems: list[Problem] = []
         prefix = CUSTOMERS_DIR + "/"
-        for item in walk_customers(self.customers_dir, folders):
-            if isinstance(item, Problem):  # (type() is would not narrow the rest to the tuple)
-                problems.append(item)
-                continue
-            try:
-                stat = item[2].stat()  # the entry's; a link inside the vault: its target's
-            except OSError:
-                continue  # deleted while we walked
-            found[prefix + item[1]] = (stat.st_size, stat.st_mtime_ns)
+        collecting = gc.isenabled()
+        gc.disable()  # a few objects per file and no cycle among them: collections would walk them for nothing
+        try:
+            for item in walk_customers(self.customers_dir, folders, passed):
+                if isinstance(item, Problem):  # (type() is would not narrow the rest to the tuple)
+                    problems.append(item)
+                    continue
+                try:
+                    stat = item[2].stat()  # the entry's; a link inside the vault: its target's
+                except OSError:
+                    continue  # deleted while we walked
+                found[prefix + item[1]] = (stat.st_size, stat.st_mtime_ns)
+        finally:
+            if collecting:
+                gc.enable()
         return found, problems
 
     @staticmethod
@@ -338,7 +346,21 @@ MAX_FOLDER_DEPTH = 32  # folders below customers/: far beyond any real layout, f
 FoundFile = tuple[str, str, os.DirEntry[str]]
 
 
-def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterator[FoundFile | Problem]:
+def files_digest(states: dict[str, tuple[int, int]]) -> str:
+    """A fingerprint of every file's (path, size, mtime) (``Vault.customer_stats``), in path order:
+    a cache that stored it can tell "nothing changed" without comparing file by file."""
+    import hashlib
+    from array import array
+
+    rels = sorted(states)
+    numbers = array("q", [number for rel in rels for number in states[rel]])
+    digest = hashlib.sha1(numbers.tobytes(), usedforsecurity=False)
+    digest.update("\0".join(rels).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def walk_customers(base: Path, folders: dict[str, int] | None = None, passed: list[str] | None = None
+                   ) -> Iterator[FoundFile | Problem]:
     """The walk every reader of the vault shares (listing, check, search index, watcher, TUI).
 
     Depth first, a folder's files (by name) before its subfolders (by name), the order
@@ -347,9 +369,14 @@ def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterato
     skipped: anything that is not a regular file (a FIFO would hang every reader), a name
     that is not UTF-8, a folder nested deeper than ``MAX_FOLDER_DEPTH``, a link leading
     outside customers/.  ``folders`` receives each folder's mtime, taken before listing it.
+    ``passed`` receives the path (relative to ``base``; "" for ``base`` itself) of every entry
+    neither listed as a customer file nor walked into, so that ``crm check``'s look at the other
+    files of the vault (``sync.guard``) need not list customers/ a second time.
     """
     unusable = customers_folder_problem(base)
     if unusable:
+        if passed is not None:
+            passed.append("")
         yield Problem(base, None, unusable, code="unsafe-path")
         return
     real_base = os.path.realpath(base) + os.sep
@@ -367,10 +394,14 @@ def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterato
         for entry in entries:
             name = entry.name
             if name.startswith((".", TEMP_PREFIX)):
+                if passed is not None:
+                    passed.append(rel + name)
                 continue
             try:
                 is_folder = entry.is_dir(follow_symlinks=False)
                 if not is_folder and not name.endswith(".md"):
+                    if passed is not None:
+                        passed.append(rel + name)
                     continue
                 if not is_folder and entry.is_file(follow_symlinks=False) and (name.isascii() or is_valid_name(name)):
                     yield entry.path, rel + name, entry  # the usual case: file types cost no syscall
@@ -381,6 +412,8 @@ def walk_customers(base: Path, folders: dict[str, int] | None = None) -> Iterato
             except OSError:
                 continue  # deleted while we walked
             if skipped:
+                if passed is not None:
+                    passed.append(rel + name)
                 yield Problem(_shown_path(entry.path), None, skipped[1], code=skipped[0])
             elif is_folder:
                 subfolders.append((entry.path, f"{rel}{name}/", depth + 1))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
@@ -201,22 +201,23 @@ def entries(ws: Workspace, filters: Filters | None = None, sort: str = "name", t
     return (found[:limit] if limit > 0 else found), problems
 
 
-def listing_json(ws: Workspace, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
-                 reveal: bool = False, today: date | None = None) -> tuple[bytes, list[Problem]]:
-    """``crm ls --json`` over every mount: ``catalog.listing_json``'s objects with a "mount" key."""
+def listing_json_parts(ws: Workspace, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
+                       reveal: bool = False, today: date | None = None) -> tuple[Iterator[bytes], list[Problem]]:
+    """``crm ls --json`` over every mount, in pieces: ``catalog.listing_json_parts`` with a "mount" key."""
     from . import catalog
 
     if not ws.mounted:
-        return catalog.listing_json(ws.home, filters, sort, limit, reveal=reveal, today=today)
-    found: list[tuple[Any, bytes]] = []
+        return catalog.listing_json_parts(ws.home, filters, sort, limit, reveal=reveal, today=today)
+    day = today or date.today()
+    key = catalog.sort_key_of(sort)
+    found: list[tuple[Vault, Any, str]] = []
     problems: list[Problem] = []
     for mount in ws.mounts:
-        objects, skipped = catalog.listing_json_objects(mount.vault, filters, sort, limit, reveal=reveal,
-                                                        today=today, mount=mount.name, keyed=True)
-        found += objects
+        rows_, skipped = catalog.listing_rows(mount.vault, filters, sort, limit, reveal=reveal, today=day)
+        found += [(mount.vault, row, mount.name) for row in rows_]
         problems += skipped
-    found = _merged(found, lambda item: item[0][0], lambda item: item[0][1], sort)
-    return catalog.json_array([text for _, text in (found[:limit] if limit > 0 else found)]), problems
+    found = _merged(found, lambda item: key(item[1]), lambda item: item[1].path, sort)
+    return catalog.spliced_listing(found[:limit] if limit > 0 else found, day.isoformat(), reveal), problems
 
 
 def due(ws: Workspace, day: date, owner: str = "") -> tuple[list[tuple[Mount, DueItem]], list[Problem]]:

@@ -187,3 +187,19 @@ def test_several_processes_build_and_read_the_cache_at_once(example_vault: Vault
         assert {c["id"] for c in json.loads(out)} == {c["id"] for c in expected}
     assert json.loads(catalog.listing_json(example_vault)[0]) == \
         from_files(example_vault, actions.Filters(), "name", TODAY)
+
+
+def test_ls_json_is_written_in_pieces_of_a_few_customers(example_vault: Vault, crm: Crm,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pieces of 2 customers: every batch boundary falls between two customers of the example vault."""
+    monkeypatch.setattr(catalog, "LISTING_BATCH", 2)
+    expected = from_files(example_vault, actions.Filters(), "-last", TODAY)
+    parts, problems = catalog.listing_json_parts(example_vault, actions.Filters(), "-last")
+    pieces = list(parts)
+    assert len(pieces) == 2 + (len(expected) + 1) // 2 and problems == []
+    assert json.loads(b"".join(pieces)) == expected
+    assert crm("ls", "--json", "--sort", "-last").json() == expected
+    with cache_db(example_vault) as db:  # a stored row damaged by hand is made again from its file
+        db.execute("UPDATE listed SET listing = '不是字节' WHERE rowid % 2 = 0")
+    assert crm("ls", "--json", "--sort", "-last").json() == expected
+    assert json.loads(catalog.listing_json(example_vault, actions.Filters(), "-last", 3)[0]) == expected[:3]

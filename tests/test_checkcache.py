@@ -51,8 +51,27 @@ def test_unchanged_file_is_answered_from_the_cache(example_vault: Vault) -> None
     with sqlite3.connect(example_vault.cache_dir / FILE_NAME) as db:
         db.execute("UPDATE files SET problems = ? WHERE path = ?",
                    (json.dumps([[rel, 3, "缓存里的问题", "warning", "planted"]]), rel))
+        db.execute("DELETE FROM meta WHERE key = 'answer'")  # (else the last answer is handed back whole)
     again = actions.check_vault(Vault(example_vault.root))
     assert [(p.path, p.message) for p in again] == [(first, "缓存里的问题")]
+
+
+def test_nothing_changed_hands_back_the_last_answer_whole(example_vault: Vault) -> None:
+    _age(example_vault)
+    assert actions.check_vault(example_vault) == []
+    files = _files(example_vault)
+    planted = json.dumps([[example_vault.relative(files[0]), 2, "上次的答案", "warning", "planted"]])
+    with sqlite3.connect(example_vault.cache_dir / FILE_NAME) as db:
+        digest = json.loads(db.execute("SELECT value FROM meta WHERE key = 'answer'").fetchone()[0])[0]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'answer'", (json.dumps([digest, planted]),))
+    assert [p.message for p in actions.check_vault(Vault(example_vault.root))] == ["上次的答案"]
+    files[1].write_text(files[1].read_text(encoding="utf-8") + "\n补充一句。\n", encoding="utf-8")
+    _age(example_vault)  # one file changed: the rows answer, and the answer is made anew
+    assert actions.check_vault(Vault(example_vault.root)) == []
+    files[1].write_text(files[1].read_text(encoding="utf-8") + "\n又一句。\n", encoding="utf-8")
+    assert actions.check_vault(Vault(example_vault.root)) == []  # modified just now: no answer kept
+    with sqlite3.connect(example_vault.cache_dir / FILE_NAME) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'answer'").fetchone() is None
 
 
 def test_changed_file_is_checked_again(example_vault: Vault) -> None:
@@ -113,3 +132,102 @@ def test_cached_check_equals_full_check_with_problems(example_vault: Vault) -> N
     first = _shown(example_vault, actions.check_vault(example_vault))
     cached = _shown(example_vault, actions.check_vault(Vault(example_vault.root)))
     assert first and cached == first == _full_check(example_vault)
+
+
+# ------------------------------------------------------------------ one walk for the customer files and the rest
+
+ID_NUMBER = "110105198503121234"  # checksum valid (see tests/reliability/test_secret_paths.py)
+CARD = "6222021234567894"  # Luhn valid
+
+
+def _plant_varied(vault: Vault) -> None:
+    """Numbers in every kind of place the vault's walks treat differently, and customer files with problems."""
+    root, customers = vault.root, vault.customers_dir
+    assert sensitive_kinds(ID_NUMBER) and sensitive_kinds(CARD)
+    (root / "leads.csv").write_text(f"名称,身份证\n云帆,{ID_NUMBER}\n", encoding="gbk")
+    (root / "资料" / "合同").mkdir(parents=True)
+    (root / "资料" / "合同" / "附件.txt").write_text(f"卡号 {CARD}\n", encoding="utf-8")
+    (root / ".crmnotes").mkdir(exist_ok=True)
+    (root / ".crmnotes" / "草稿.txt").write_text(f"身份证 {ID_NUMBER}\n", encoding="utf-8")  # never committed
+    (customers / "x").mkdir(exist_ok=True)
+    (customers / "x" / "notes.txt").write_text(f"备注：卡号 {CARD}\n", encoding="utf-8")
+    (customers / ".attic" / "旧").mkdir(parents=True)
+    (customers / ".attic" / "旧" / "老客户.txt").write_text(f"身份证 {ID_NUMBER}\n", encoding="utf-8")
+    (customers / ".attic" / "旧" / "老客户.md").write_text(f"身份证 {ID_NUMBER}\n", encoding="utf-8")
+    (customers / ".隐藏.txt").write_text(f"卡号 {CARD}\n", encoding="utf-8")
+    (customers / ".~crm-半截.tmp").write_text(f"卡号 {CARD}\n", encoding="utf-8")
+    (customers / "x" / ".git").mkdir()
+    (customers / "x" / ".git" / "config").write_text(f"身份证 {ID_NUMBER}\n", encoding="utf-8")
+    (customers / "x" / "链接.txt").symlink_to(root / "leads.csv")
+    deep = customers.joinpath(*[f"层{n}" for n in range(34)])
+    deep.mkdir(parents=True)
+    (deep / "深处.txt").write_text(f"卡号 {CARD}\n", encoding="utf-8")
+    files = _files(vault)
+    files[0].write_text(files[0].read_text(encoding="utf-8") + f"\n客户提供身份证 {ID_NUMBER}\n", encoding="utf-8")
+    files[1].write_text("---\nname: [未闭合\n---\n", encoding="utf-8")
+    text = files[2].read_text(encoding="utf-8")
+    files[2].write_text(text.replace("\nstage: ", "\nstage: 不存在的阶段", 1), encoding="utf-8")
+
+
+def sensitive_kinds(text: str) -> list[str]:
+    from crmnotes.sensitive import find_lines
+
+    return [kind for _, kind, _ in find_lines(text)]
+
+
+def _check_twice(crm: Crm, vault: Vault) -> dict[str, object]:
+    """``crm check --json`` answered from the cache, asserted equal to one with no cache at all."""
+    cached = crm("check", "--json", ok=None).json()
+    (vault.cache_dir / FILE_NAME).unlink()
+    assert crm("check", "--json", ok=None).json() == cached
+    return cached
+
+
+def test_one_walk_finds_what_two_walks_found(example_vault: Vault, crm: Crm) -> None:
+    from crmnotes.sync.guard import other_file_problems
+
+    _plant_varied(example_vault)
+    _age(example_vault)
+    passed: list[str] = []
+    actions.check_vault(example_vault, passed)
+    shared = other_file_problems(example_vault.root, passed)
+    assert shared == other_file_problems(example_vault.root)  # the vault walked again, as before
+    assert sorted({example_vault.relative(p.path) for p in shared}) == [
+        "customers/.attic/旧/老客户.txt", "customers/.~crm-半截.tmp", "customers/.隐藏.txt",
+        "customers/x/notes.txt", *(["customers/" + "/".join(f"层{n}" for n in range(34)) + "/深处.txt"]),
+        "leads.csv", "资料/合同/附件.txt"]
+    first = _check_twice(crm, example_vault)
+    codes = {p["code"] for p in first["problems"]}  # type: ignore[index]
+    assert {"sensitive", "unreadable", "too-deep"} <= codes
+    assert _check_twice(crm, example_vault) == first
+    changed = _files(example_vault)[3]
+    changed.write_text(changed.read_text(encoding="utf-8").replace("\nstage: ", "\nstage: 也不存在", 1),
+                       encoding="utf-8")
+    _age(example_vault)
+    crm("check", "--json", ok=None)
+    after_edit = _check_twice(crm, example_vault)
+    assert len(after_edit["problems"]) == len(first["problems"]) + 1  # type: ignore[arg-type]
+    config = example_vault.root / "crmnotes.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + f"\n# 财务卡号 {CARD}\n", encoding="utf-8")
+    _age(example_vault)
+    crm("check", "--json", ok=None)
+    after_config = _check_twice(crm, example_vault)
+    assert len(after_config["problems"]) == len(after_edit["problems"]) + 1  # type: ignore[arg-type]
+
+
+def test_one_walk_in_a_repository(example_vault: Vault, crm: Crm) -> None:
+    """In a git repository git's own list decides (ignored files are not looked at)."""
+    import subprocess
+
+    from crmnotes.sync.guard import other_file_problems
+
+    _plant_varied(example_vault)
+    (example_vault.root / ".gitignore").write_text("资料/\n", encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=example_vault.root, check=True)
+    passed: list[str] = []
+    actions.check_vault(example_vault, passed)
+    found = other_file_problems(example_vault.root, passed)
+    assert found == other_file_problems(example_vault.root)
+    shown = {example_vault.relative(p.path) for p in found}
+    assert "leads.csv" in shown and "资料/合同/附件.txt" not in shown
+    _check_twice(crm, example_vault)

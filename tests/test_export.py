@@ -118,3 +118,103 @@ def test_export_then_import_round_trip(crm, tmp_path: Path) -> None:
     assert set(copied) == set(original)
     for name, customer in copied.items():
         assert customer.meta["phone"] == original[name]["phone"] and customer.tags == original[name]["tags"]
+
+
+# ------------------------------------------------------------------ CSV, XLSX and vCard read the listing cache
+
+ODD_CUSTOMER = """---
+id: c-20250101-7k2m9q4z
+name: 深圳海豚数据服务有限公司
+industry: 互联网
+contact: 李娜
+phone: '13912345678'
+stage: 意向
+grade: A
+owner: tester
+tags: [needs/数据安全, 2025, 重点]
+created: 2025-01-01T09:30:00+08:00
+budget: 12.50
+remark: "=1+1 合同待签"
+birthday: 1990-05-04
+contacts:
+  - name: 王强
+    phone: '13800138111'
+extra:
+  开票抬头: 深圳海豚
+  区号: 755
+deals:
+  - name: 数据平台
+    stage: negotiation
+    amount: 50000
+---
+
+# 深圳海豚数据服务有限公司
+
+## Follow-ups
+
+### 2025-02-03 10:00 · phone · tester
+
+电话沟通报价。
+
+next: 2025-02-10 发合同
+
+### 2025-03-01 09:00 · other · tester
+
+商机「数据平台」阶段：proposal -> negotiation
+"""
+
+
+def _exports(crm, tmp_path: Path, *args: str) -> dict[str, bytes]:
+    """Each format written by ``crm export`` from the listing cache, and from every file parsed."""
+    from crmnotes import catalog
+
+    out = {}
+    for fmt in ("csv", "xlsx", "vcf"):
+        target = tmp_path / f"导出.{fmt}"
+        crm("export", "--format", fmt, "-o", str(target), *args)
+        vault = Vault(crm.root)
+        parsed = catalog.customers(vault, actions.Filters(stage="intent" if "--stage" in args else ""))
+        reveal, labels = "--reveal" in args, (False if "--ids" in args else None)
+        expected = exporter.export(vault, parsed.customers, fmt, reveal=reveal, labels=labels)
+        if fmt == "xlsx":
+            assert _xlsx_cells(target.read_bytes()) == _xlsx_cells(expected)  # a zip's timestamps differ
+        else:
+            assert target.read_bytes() == expected, fmt
+        out[fmt] = target.read_bytes()
+    return out
+
+
+def _xlsx_cells(data: bytes) -> list[list[object]]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data)).active
+    return [[cell.value for cell in row] for row in sheet.iter_rows()] + [
+        [sheet.column_dimensions[c].width for c in sorted(sheet.column_dimensions)]]
+
+
+def test_export_from_the_cache_equals_export_from_the_files(crm, example_vault: Vault, tmp_path: Path) -> None:
+    _add_formula_customer(example_vault)
+    odd = example_vault.customers_dir / "s" / "shenzhenhaitun-7k2m.md"
+    odd.write_text(ODD_CUSTOMER, encoding="utf-8")
+    first = _exports(crm, tmp_path)
+    assert "深圳海豚".encode() in first["csv"] and b"139****5678" in first["csv"]
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(first["csv"].decode("utf-8-sig")))}
+    odd_row = rows["深圳海豚数据服务有限公司"]
+    assert odd_row["last_contact"] == "2025-02-03T10:00"  # the deal's stage-move record is not a contact
+    assert (odd_row["stage"], odd_row["budget"], odd_row["开票抬头"]) == ("意向", "12.5", "深圳海豚")
+    _exports(crm, tmp_path, "--reveal", "--ids")
+    _exports(crm, tmp_path, "--stage", "intent")
+    import sqlite3
+
+    from crmnotes import catalog
+
+    with sqlite3.connect(example_vault.cache_dir / catalog.CACHE_FILE) as db:  # stored rows changed by hand
+        db.execute("UPDATE customer SET last_contact = '昨天' WHERE rowid % 2 = 0")
+        db.execute("UPDATE bulky SET report = '[1]' WHERE rowid % 3 = 0")
+    damaged = _exports(crm, tmp_path)  # each format still equals the export from the files
+    assert (damaged["csv"], damaged["vcf"]) == (first["csv"], first["vcf"])
+    odd.write_text(ODD_CUSTOMER.replace("李娜", "陈静").replace("13912345678", "13700001111"), encoding="utf-8")
+    after = _exports(crm, tmp_path)
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(after["csv"].decode("utf-8-sig")))}
+    edited = rows["深圳海豚数据服务有限公司"]
+    assert (edited["contact"], edited["phone"]) == ("陈静", "137****1111")

@@ -282,3 +282,83 @@ def test_a_background_merge_waits_while_an_update_runs(indexed: Vault, monkeypat
     merge.join(WAIT)
     assert not merge.is_alive() and len(segment_sizes(indexed)) < before
     assert names(indexed, "marker2") == ["星辰科技"]
+
+
+# ------------------------------------------------------------------ the manifest's journal
+
+
+def fresh_manifest(folder: Path) -> dict | None:
+    """The manifest as another process reads it (nothing remembered in this one)."""
+    import json
+
+    script = ("import json, sys; from pathlib import Path; from crmnotes.search import store\n"
+              "m = store.load_manifest(Path(sys.argv[1])); print(json.dumps(m and m.to_json()))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], check=True, timeout=120,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+def test_a_watched_update_appends_a_journal_line_not_the_whole_manifest(indexed: Vault) -> None:
+    folder = store.index_dir(indexed)
+    manifest_file = folder / store.MANIFEST
+    before = (manifest_file.read_bytes(), manifest_file.stat().st_ino)
+    write_customer(indexed, "customers/x/xingchen.md", "星辰科技", "客户改为询问跨境电商报关", "aaaa1111")
+    assert search.refresh(indexed, paths={"customers/x/xingchen.md"}).changed == 1
+    write_customer(indexed, "customers/d/dongfang.md", "东方电气", "招标文件已发", "dddd4444")
+    assert search.refresh(indexed, paths={"customers/d/dongfang.md"}).added == 1
+    (indexed.root / "customers/h/haiyang.md").unlink()
+    assert search.refresh(indexed, paths={"customers/h/haiyang.md"}).removed == 1
+    assert (manifest_file.read_bytes(), manifest_file.stat().st_ino) == before
+    assert len((folder / store.JOURNAL).read_bytes().splitlines()) == 4  # the manifest it extends, 3 updates
+    in_process = store.load_manifest(folder)
+    assert in_process is not None and fresh_manifest(folder) == in_process.to_json()
+    assert set(in_process.files) == {"customers/x/xingchen.md", "customers/d/dongfang.md", "customers/a/acme.md"}
+    stats = search.refresh(Vault(indexed.root))
+    assert (stats.added, stats.changed, stats.removed) == (0, 0, 0)
+    assert names(indexed, "跨境电商") == ["星辰科技"] and names(indexed, "招标") == ["东方电气"]
+    assert names(indexed, "仓储") == []
+
+
+def test_a_journal_cut_short_or_left_from_an_older_manifest_is_not_applied(indexed: Vault) -> None:
+    folder = store.index_dir(indexed)
+    journal = folder / store.JOURNAL
+    write_customer(indexed, "customers/x/xingchen.md", "星辰科技", "冷链车队扩容到三十台", "aaaa1111")
+    search.refresh(indexed, paths={"customers/x/xingchen.md"})
+    write_customer(indexed, "customers/a/acme.md", "Acme Freight", "renewal signed", "cccc3333")
+    search.refresh(indexed, paths={"customers/a/acme.md"})
+    journal.write_bytes(journal.read_bytes()[:-5])  # a crash in the middle of the last line
+    read = fresh_manifest(folder)
+    assert read is not None
+    acme = read["files"]["customers/a/acme.md"]
+    assert acme[0] != (indexed.root / "customers/a/acme.md").stat().st_size  # that update is not applied
+    assert read["files"]["customers/x/xingchen.md"][0] == (indexed.root / "customers/x/xingchen.md").stat().st_size
+    write_customer(indexed, "customers/h/haiyang.md", "海洋物流", "港口吞吐量统计", "bbbb2222")
+    search.refresh(indexed, paths={"customers/h/haiyang.md"})  # no line after a cut one: the manifest is rewritten
+    assert not journal.exists()
+    stats = search.refresh(Vault(indexed.root))
+    assert (stats.added, stats.changed, stats.removed) == (0, 1, 0)  # what the cut line missed: indexed again
+    assert names(indexed, "renewal") == ["Acme Freight"] and names(indexed, "冷链车队") == ["星辰科技"]
+    write_customer(indexed, "customers/a/acme.md", "Acme Freight", "renewal cancelled", "cccc3333")
+    search.refresh(indexed, paths={"customers/a/acme.md"})
+    old_journal = journal.read_bytes()
+    manifest = store.load_manifest(folder)
+    assert manifest is not None
+    store.save_manifest(folder, manifest)  # the whole file written anew: a journal left beside it is another's
+    journal.write_bytes(old_journal.replace(b'"customers/a/acme.md": [', b'"customers/x/xingchen.md": [1, '))
+    assert fresh_manifest(folder) == manifest.to_json()
+
+
+def test_a_long_journal_is_folded_into_the_manifest(indexed: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "JOURNAL_MIN_BYTES", 0)  # a quarter of this small manifest is two lines or so
+    folder = store.index_dir(indexed)
+    rewrites = 0
+    for round_ in range(8):
+        inode = (folder / store.MANIFEST).stat().st_ino
+        write_customer(indexed, "customers/x/xingchen.md", "星辰科技", f"第{round_}次报价", "aaaa1111")
+        search.refresh(indexed, paths={"customers/x/xingchen.md"})
+        rewrites += (folder / store.MANIFEST).stat().st_ino != inode
+        size = (folder / store.MANIFEST).stat().st_size
+        assert not (folder / store.JOURNAL).exists() or (folder / store.JOURNAL).stat().st_size < size
+    assert rewrites >= 2
+    assert fresh_manifest(folder) == store.load_manifest(folder).to_json()  # type: ignore[union-attr]
+    assert names(indexed, "第7次报价") == ["星辰科技"]

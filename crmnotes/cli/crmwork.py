@@ -474,7 +474,8 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         raise CrmError("XLSX cannot be written to the terminal.", "Pass -o FILE.xlsx, or pipe it.")
     filters = actions.Filters(stage=stage, tag=tag, owner=owner, grade=grade, mine_user=user_of(vault) if mine else "")
-    chosen = catalog.customers(vault, filters)  # the listing's choice, each customer read whole
+    # The listing's choice; only JSON and iCalendar need the follow-up texts, so only they read every file.
+    chosen = (catalog.customers if fmt in ("json", "ics") else catalog.exported)(vault, filters)
     report_unreadable(vault, chosen.problems)
     customers = chosen.customers
     today = date.today()

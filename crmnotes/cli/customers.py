@@ -330,9 +330,11 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
         print_json(_full_listing(ws, filters, sort, limit, reveal))
         return
     if as_json:  # spliced from the cache's serialized keys: no customer objects
-        text, problems = workspace.listing_json(ws, filters, sort, limit, reveal=reveal)
+        from .output import print_json_parts
+
+        parts, problems = workspace.listing_json_parts(ws, filters, sort, limit, reveal=reveal)
         report_unreadable(vault, problems)
-        print_json_text(text)
+        print_json_parts(parts)
         return
     from rich.text import Text
 
@@ -454,8 +456,9 @@ def check(ctx: click.Context, as_json: bool, fix: bool, dry_run: bool) -> None:
             if as_json:
                 print_json({"dry_run": True, "fixes": fixed})
             return
-    problems = repo_problems(vault.root) + actions.check_vault(vault)
-    problems += other_file_problems(vault.root)
+    passed: list[str] = []  # one walk of customers/ serves both looks
+    problems = repo_problems(vault.root) + actions.check_vault(vault, passed)
+    problems += other_file_problems(vault.root, passed)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
         print_json({"ok": not errors, "errors": len(errors), "warnings": len(problems) - len(errors),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,20 @@ def print_json_text(text: str | bytes) -> None:
         out.flush()
         return
     sys.stdout.write(json_text(text.decode("utf-8", "surrogatepass") if isinstance(text, bytes) else text) + "\n")
+
+
+def print_json_parts(parts: Iterable[bytes]) -> None:
+    """Serialized JSON in UTF-8 pieces, each ending between two values (``catalog.listing_json_parts``):
+    written as they come to a pipe, so the whole text is never held; indented for a person."""
+    out = getattr(sys.stdout, "buffer", None)
+    if sys.stdout.isatty() or out is None or (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
+        print_json_text(b"".join(parts))
+        return
+    sys.stdout.flush()
+    for part in parts:
+        out.write(json_bytes(part))
+    out.write(b"\n")
+    out.flush()
 
 
 def write_export(data: bytes, fmt: str) -> None:

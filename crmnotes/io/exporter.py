@@ -49,6 +49,8 @@ def neutralize(value: str) -> str:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # most cells
+        return value
     if value is None:
         return ""
     if isinstance(value, list):
@@ -79,6 +81,8 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
     nested = list(dict.fromkeys(k for c in customers if isinstance(c.meta.get("extra"), dict)
                                 for k in c.meta["extra"]))
     header = COLUMNS + extras + nested
+    choices = {key: found for key in COLUMNS + extras if (found := vault.config.choices_for(key)) is not None}
+    shown: dict[tuple[str, str], str] = {}  # (field, value) -> its label: a few values repeat over every row
     rows = []
     for customer in customers:
         values = {**customer.meta, "last_contact": customer.last_contact}
@@ -89,10 +93,11 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
 
             values["contacts"] = masked(values["contacts"], vault.config.phone_region)
         if labels:
-            for key in COLUMNS + extras:
-                choices = vault.config.choices_for(key)
-                if choices is not None and isinstance(values.get(key), str):
-                    values[key] = choices.display(values[key])
+            for key, choice in choices.items():
+                value = values.get(key)
+                if isinstance(value, str):
+                    label = shown.get((key, value))
+                    values[key] = label if label is not None else shown.setdefault((key, value), choice.display(value))
         extra = found if isinstance(found := customer.meta.get("extra"), dict) else {}
         rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
     return header, rows

@@ -252,7 +252,8 @@ def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Pla
     except BaseException:
         writer.cancel()
         raise
-    store.save_manifest(folder, manifest)  # after the commit: a crash in between only means re-indexing again
+    # After the commit: a crash in between only means re-indexing again.
+    store.save_manifest(folder, manifest, changed=[*work.removed, *todo])
     return stats
 
 

@@ -8,15 +8,21 @@ does not even read the manifest: a *stamp* beside it holds a digest of every
 file's (path, size, mtime) it was last found equal to, valid while the
 manifest file is the same one (inode, size, mtime); so the answer costs one
 folder walk, a digest and a tiny JSON read.
+
+An update of a few files (a watcher's) does not rewrite the whole manifest:
+it appends one JSON line of the entries it changed to a *journal* beside it,
+whose first line names the manifest file it extends (inode, size, mtime), so
+a journal left over from an older manifest is never applied.  Once the
+journal outgrows a quarter of the manifest, the next update rewrites the
+manifest and drops the journal.  A line cut short by a crash ends the
+journal: what it missed only reads as changed files, indexed again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +30,16 @@ from typing import Any
 
 from ..fsutil import TEMP_PREFIX, atomic_write
 from ..model import Problem
-from ..vault import CUSTOMERS_DIR, MAX_FOLDER_DEPTH, Vault, is_valid_name
+from ..vault import CUSTOMERS_DIR, MAX_FOLDER_DEPTH, Vault, files_digest, is_valid_name
 from .records import FileState
 
 INDEX_VERSION = 9  # schema + analysis + record layout; a different number means rebuild
 INDEX_DIR = "index"
 MANIFEST = "manifest.json"
+JOURNAL = "manifest.journal"
+JOURNAL_MIN_BYTES = 65536  # a journal this short is always appended to (a small vault's manifest is smaller)
 STAMP = "unchanged.json"
-Identity = tuple[int, int, int]
+Identity = tuple[int, ...]  # the manifest's inode, size, mtime and the journal's size, mtime
 
 
 @dataclass
@@ -51,7 +59,15 @@ class Manifest:
 
     def to_json(self) -> dict[str, Any]:
         return {"version": INDEX_VERSION, "config": self.config_state,
-                "files": {rel: [*e.state.to_json(), e.error] for rel, e in sorted(self.files.items())}}
+                "files": {rel: _entry_json(e) for rel, e in sorted(self.files.items())}}
+
+
+def _entry_json(entry: Entry) -> list[Any]:
+    return [*entry.state.to_json(), entry.error]
+
+
+def _entry_of(value: list[Any]) -> Entry:
+    return Entry(FileState(int(value[0]), int(value[1]), str(value[2])), str(value[3]))
 
 
 @dataclass
@@ -79,19 +95,24 @@ def config_state(vault: Vault) -> list[int]:
 # A long-running process (crm watch, the TUI) re-reads the manifest on every change: 10,000
 # entries are ~0.1 s of JSON.  The last one this process read or wrote is kept, keyed by the
 # file's identity, and handed out as a copy (callers replace entries, never mutate them).
-_cache: dict[str, tuple[tuple[int, int, int], Manifest]] = {}
+_cache: dict[str, tuple[Identity, Manifest]] = {}
 _cache_guard = threading.Lock()
 
 
-def _identity(path: Path) -> tuple[int, int, int] | None:
+def _identity(folder: Path) -> Identity | None:
+    """The manifest file's (inode, size, mtime) and its journal's (size, mtime; zeros without one)."""
     try:
-        stat = path.stat()
+        stat = (folder / MANIFEST).stat()
     except OSError:
         return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+    try:
+        journal = (folder / JOURNAL).stat()
+    except OSError:
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns, 0, 0
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, journal.st_size, journal.st_mtime_ns
 
 
-def _remember(folder: Path, identity: tuple[int, int, int] | None, manifest: Manifest) -> None:
+def _remember(folder: Path, identity: Identity | None, manifest: Manifest) -> None:
     with _cache_guard:
         _cache.clear()  # one vault's manifest at a time is all a process needs
         if identity is not None:
@@ -110,7 +131,7 @@ def load_manifest(folder: Path) -> Manifest | None:
 def read_manifest(folder: Path) -> tuple[Manifest | None, Identity | None]:
     """The manifest and the identity of the file it was read from (None: not known to be that one)."""
     path = folder / MANIFEST
-    identity = _identity(path)
+    identity = _identity(folder)
     with _cache_guard:
         cached = _cache.get(str(folder))
     if cached is not None and identity is not None and cached[0] == identity:
@@ -119,29 +140,73 @@ def read_manifest(folder: Path) -> tuple[Manifest | None, Identity | None]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("version") != INDEX_VERSION:
             return None, None
-        files = {rel: Entry(FileState(int(v[0]), int(v[1]), str(v[2])), str(v[3])) for rel, v in data["files"].items()}
+        files = {rel: _entry_of(v) for rel, v in data["files"].items()}
         manifest = Manifest([int(x) for x in data["config"]], files)
+        if identity is not None and identity[3]:
+            _replay(folder / JOURNAL, identity, files)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None, None
-    if identity is not None and identity == _identity(path):  # not replaced while we read it
+    if identity is not None and identity == _identity(folder):  # not replaced nor appended to while we read it
         _remember(folder, identity, manifest)
         return manifest, identity
     return manifest, None
 
 
-def save_manifest(folder: Path, manifest: Manifest) -> None:
-    path = folder / MANIFEST
-    atomic_write(path, json.dumps(manifest.to_json(), ensure_ascii=False).encode("utf-8"))
-    _remember(folder, _identity(path), manifest)
+def _replay(journal: Path, identity: Identity, files: dict[str, Entry]) -> None:
+    """Apply the journal's lines to the entries of the manifest file it was written over."""
+    try:
+        lines = journal.read_bytes().split(b"\n")
+    except OSError:
+        return  # removed since: the manifest it belonged to was replaced
+    try:
+        if json.loads(lines[0]) != list(identity[:3]):
+            return  # left over from an older manifest file
+    except ValueError:
+        return
+    for line in lines[1:]:
+        try:
+            changes = json.loads(line)
+        except ValueError:
+            return  # the end, or a line a crash cut short (and nothing after it counts)
+        for rel, value in changes.items():
+            if value is None:
+                files.pop(rel, None)
+            else:
+                files[rel] = _entry_of(value)
 
 
-def files_digest(states: dict[str, tuple[int, int]]) -> str:
-    """A fingerprint of every file's (path, size, mtime), in path order."""
-    rels = sorted(states)
-    numbers = array("q", [number for rel in rels for number in states[rel]])
-    digest = hashlib.sha1(numbers.tobytes(), usedforsecurity=False)
-    digest.update("\0".join(rels).encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+def save_manifest(folder: Path, manifest: Manifest, changed: Iterable[str] | None = None) -> None:
+    """Write the manifest: the entries of ``changed`` (paths an update touched) as one line of the
+    journal while it is short, else the whole file anew (the journal removed)."""
+    if changed is None or not _append(folder, manifest, changed):
+        atomic_write(folder / MANIFEST, json.dumps(manifest.to_json(), ensure_ascii=False).encode("utf-8"))
+        try:
+            (folder / JOURNAL).unlink(missing_ok=True)  # belongs to the replaced file: never applied again
+        except OSError:
+            pass
+    _remember(folder, _identity(folder), manifest)
+
+
+def _append(folder: Path, manifest: Manifest, changed: Iterable[str]) -> bool:
+    """One journal line of ``changed``; False when the whole manifest should be written instead (no
+    manifest file yet, a journal grown past a quarter of it or ending in a cut line, an error)."""
+    identity = _identity(folder)
+    if identity is None or identity[3] > max(JOURNAL_MIN_BYTES, identity[1] // 4):
+        return False
+    line = json.dumps({rel: _entry_json(entry) if (entry := manifest.files.get(rel)) else None for rel in changed},
+                      ensure_ascii=False).encode("utf-8")
+    try:
+        with (folder / JOURNAL).open("a+b") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                handle.write(json.dumps(list(identity[:3])).encode("utf-8") + b"\n")
+            else:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    return False
+            handle.write(line + b"\n")
+    except OSError:
+        return False
+    return True
 
 
 def _stamp(vault: Vault, identity: Identity, digest: str) -> dict[str, Any]:
@@ -161,7 +226,7 @@ def write_stamp(vault: Vault, folder: Path, identity: Identity | None, states: d
 
 def stamped(vault: Vault, folder: Path, current: dict[str, tuple[int, int]]) -> bool:
     """Does the stamp say the index holds exactly ``current`` (manifest and config unchanged since)?"""
-    identity = _identity(folder / MANIFEST)
+    identity = _identity(folder)
     try:
         stamp = json.loads((folder / STAMP).read_bytes())
     except (OSError, ValueError):

@@ -12,6 +12,7 @@ not yet staged.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ..errors import CrmError
@@ -78,13 +79,17 @@ def refuse_staged_secrets(root: Path) -> None:
                        "Nothing was committed; remove them from those files (crm check lists them), then try again.")
 
 
-def other_file_problems(root: Path) -> list[Problem]:
+def other_file_problems(root: Path, passed: list[str] | None = None) -> list[Problem]:
     """For ``crm check``: numbers in the files a sync would commit besides the customer files
-    (those are checked field by field and line by line with the rest of their rules)."""
+    (those are checked field by field and line by line with the rest of their rules).  ``passed``:
+    what the check's own walk of customers/ passed over (``Vault.customer_stats``), so that
+    customers/ is not listed twice."""
     problems = []
-    for rel in vault_files(root):
+    for rel in vault_files(root, passed):
+        if rel.startswith(CUSTOMERS_PREFIX) and rel.endswith(".md"):
+            continue
         path = root / rel
-        if (rel.startswith(CUSTOMERS_PREFIX) and rel.endswith(".md")) or path.is_symlink() or not path.is_file():
+        if path.is_symlink() or not path.is_file():
             continue  # (not a FIFO either: reading one would wait forever)
         try:
             data = path.read_bytes()
@@ -95,26 +100,50 @@ def other_file_problems(root: Path) -> list[Problem]:
     return problems
 
 
-def vault_files(root: Path) -> list[str]:
+def vault_files(root: Path, passed: list[str] | None = None) -> list[str]:
     """Files a sync would commit: git's view (tracked and untracked, not ignored) in a repository,
-    else every regular file outside .git/ and .crmnotes/."""
+    else every regular file outside .git/ and .crmnotes/ (with ``passed``, customers/ is not walked:
+    only what that list names, see ``other_file_problems``)."""
     if (root / ".git").exists():
         try:
             raw = git_run(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
             return sorted({n for n in raw.decode("utf-8", errors="surrogateescape").split("\0") if n})
         except CrmError:
             pass  # no usable git: walk the folder instead
-    found, folders = [], [root]
-    while folders:  # a stack, not os.walk: 1,000 nested folders must not hit Python's recursion limit
-        folder = folders.pop()
+    if passed is None:
+        return sorted(_walk(str(root), ""))
+    found = _walk(str(root), "", skip=CUSTOMERS_PREFIX.rstrip("/"))
+    for rel in passed:
+        path = os.path.join(root, CUSTOMERS_PREFIX, rel) if rel else os.path.join(root, CUSTOMERS_PREFIX[:-1])
+        name = CUSTOMERS_PREFIX + rel if rel else CUSTOMERS_PREFIX[:-1]
         try:
-            entries = list(os.scandir(folder))
+            is_folder = stat.S_ISDIR(os.lstat(path).st_mode)
+        except OSError:
+            continue  # gone since the walk
+        if not is_folder:
+            found.append(name)
+        elif os.path.basename(path) not in SKIPPED_DIRS:
+            found += _walk(path, name + "/")
+    return sorted(found)
+
+
+def _walk(folder: str, prefix: str, skip: str = "") -> list[str]:
+    """Vault-relative names (``prefix`` + the path below ``folder``) of every file under ``folder``
+    outside folders named .git or .crmnotes; ``skip``: a top-level name left out."""
+    found, folders = [], [(folder, prefix)]
+    while folders:  # a stack, not os.walk: 1,000 nested folders must not hit Python's recursion limit
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
         except OSError:
             continue
         for entry in entries:
+            if skip and not prefix and entry.name == skip:
+                continue
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in SKIPPED_DIRS:
-                    folders.append(Path(entry.path))
+                    folders.append((entry.path, prefix + entry.name + "/"))
             else:
-                found.append(Path(entry.path).relative_to(root).as_posix())
-    return sorted(found)
+                found.append(prefix + entry.name)
+    return found
