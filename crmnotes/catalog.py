@@ -273,7 +273,7 @@ def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", to
     day = today or date.today()
     with _bulk():
         found, problems = _entries(vault)
-        chosen = _choose(vault, found, filters, sort, lambda entry: entry.on(day).stage)
+        chosen = _choose(vault, found, filters, sort, *_entry_on(day))
     return Listing(chosen[:limit] if limit > 0 else chosen, problems)
 
 
@@ -282,7 +282,7 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
     day = today or date.today()
     with _bulk():
         return _from_stored(vault, _ROW_COLUMNS, day,
-                            lambda found: _rows_on(_choose(vault, found, filters, sort, _stored_stage), day))[0]
+                            lambda found: _rows_on(_choose(vault, found, filters, sort, *_stored_on(day)), day))[0]
 
 
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
@@ -290,7 +290,7 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
     with _bulk():
         found, problems = _entries(vault)
         if owner:
-            found = choose(found, Filters(owner=owner), "name", vault.config, lambda entry: entry.on(day).stage)
+            found = choose(found, Filters(owner=owner), "name", vault.config, *_entry_on(day))
         items = []
         for entry in found:
             answer_ = entry.timeline.due_by(day)
@@ -306,7 +306,7 @@ def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Proble
 
     def written(found: list[Stored]) -> str:
         if owner:
-            found = choose(found, Filters(owner=owner), "name", vault.config, _stored_stage)
+            found = choose(found, Filters(owner=owner), "name", vault.config, *_stored_on(day))
         items = []
         for stored in found:
             step = stored.step
@@ -342,7 +342,7 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
     iso = day.isoformat()
 
     def spliced(found: list[Stored]) -> bytes:
-        chosen = _choose(vault, found, filters, sort, _stored_stage)
+        chosen = _choose(vault, found, filters, sort, *_stored_on(day))
         if limit > 0:
             chosen = chosen[:limit]
         parts = []
@@ -408,18 +408,31 @@ def load(vault: Vault) -> ScanResult:
         return vault.scan()
 
 
-def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, stage_on_day: Callable[[E], str]
-            ) -> list[E]:
+def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, stage_on_day: Callable[[E], str],
+            due_on_day: Callable[[E], date | None]) -> list[E]:
     if filters is None or filters == Filters():
-        from .filters import SORT_KEYS, check_sort  # no config parsed for an unfiltered list
+        from .filters import sort_key  # no config parsed for an unfiltered list
 
-        return sorted(found, key=SORT_KEYS[check_sort(sort)], reverse=sort.startswith("-"))
-    return choose(found, filters, sort, vault.config, stage_on_day)
+        return sorted(found, key=sort_key(sort, due_on_day), reverse=sort.startswith("-"))
+    return choose(found, filters, sort, vault.config, stage_on_day, due_on_day)
+
+
+def _entry_on(day: date) -> tuple[Callable[[Entry], str], Callable[[Entry], date | None]]:
+    """An entry's effective stage and due date on ``day``, for ``choose``."""
+    return (lambda entry: entry.on(day).stage), (lambda entry: entry.on(day).due_on(day))
+
+
+def _stored_on(day: date) -> tuple[Callable[[Stored], str], Callable[[Stored], date | None]]:
+    """A stored row's effective stage and due date on the day listed: its stored step's (nothing decoded)."""
+    return _stored_stage, lambda stored: day if stored.step[5] else _day(stored.step[2])
 
 
 def _stored_stage(stored: Stored) -> str:
-    """The effective stage on the day listed: the stored step's (nothing decoded)."""
     return stored.step[1]
+
+
+def _day(iso: str | None) -> date | None:
+    return date.fromisoformat(iso) if iso else None
 
 
 # ------------------------------------------------------------------ one customer file, read for the cache
