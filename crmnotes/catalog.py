@@ -49,7 +49,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 7  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 8  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -367,8 +367,9 @@ def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     """Every customer (of ``owner`` when given) with its whole front-matter and a summary of
-    every follow-up (time, channel, author, stage move, next step; no texts): what reports,
-    the pipeline and exports of many customers read, without parsing the files."""
+    every follow-up (``SUMMARY_FIELDS``: time, channel, author, stage move, next step with its time,
+    assignee and ``done:`` lines; no texts): what reports, the pipeline, tasks, the agenda,
+    reminders, deals and tickets of many customers read, without parsing the files."""
     with _bulk():
         rows_, problems = _stored_rows(vault, ("report",))
         result = ScanResult(problems=problems)
@@ -494,10 +495,31 @@ def _now(steps: Timeline) -> dict[str, Any]:
                                              strict=True)}, "now_until": until}
 
 
+# The ``FollowUp`` fields a follow-up summary keeps, by name, in this order (stored as a JSON list to stay
+# small): enough for reports, tasks, the agenda and the due rules.  The note is kept only for the entry a
+# deal's stage move writes (``FollowUp.is_contact`` reads it); every other text is left to the file.
+SUMMARY_FIELDS = ("at", "channel", "by", "next_date", "next_what", "next_at", "next_who", "stage_from", "stage_to",
+                  "has_time", "done", "note")
+_SUMMARY_PARSED: dict[str, Callable[[Any], Any]] = {"at": datetime.fromisoformat, "next_date": date.fromisoformat,
+                                                    "next_at": time.fromisoformat}
+
+
 def _summary(followup: FollowUp) -> list[Any]:
-    f = followup
-    return [f.at.isoformat(), f.channel, f.by, _iso(f.next_date), f.next_what,
-            f.next_at.isoformat() if f.next_at else None, f.next_who, f.stage_from, f.stage_to, f.has_time]
+    values = {name: getattr(followup, name) for name in SUMMARY_FIELDS}
+    if followup.is_contact:
+        values["note"] = ""
+    return [value.isoformat() if isinstance(value, (date, time)) else value for value in values.values()]
+
+
+def _followup_of(summary: list[Any]) -> FollowUp:
+    """The follow-up of a stored summary, every field by its name."""
+    if len(summary) != len(SUMMARY_FIELDS):
+        raise ValueError("a follow-up summary of another shape")
+    values = {name: _SUMMARY_PARSED[name](value) if value and name in _SUMMARY_PARSED else value
+              for name, value in zip(SUMMARY_FIELDS, summary, strict=True)}
+    if not (isinstance(values["done"], list) and all(isinstance(text, str) for text in values["done"])):
+        raise ValueError("stored done: lines that are not texts")
+    return FollowUp(**values)
 
 
 def _iso(value: date | None) -> str | None:
@@ -621,18 +643,12 @@ def _reported(vault: Vault, rel: str, report: Any) -> Customer | None:
     try:
         meta, summaries, problems = report
         path = vault.root / rel
-        day, when, clock = date.fromisoformat, datetime.fromisoformat, time.fromisoformat
-        # by keyword: FollowUp gains fields over time, and a positional call would shift them silently
-        every = [FollowUp(at=when(at), channel=channel, by=by, next_date=day(next_date) if next_date else None,
-                          next_what=next_what, next_at=clock(next_at) if next_at else None, next_who=next_who,
-                          stage_from=stage_from, stage_to=stage_to, has_time=has_time)
-                 for at, channel, by, next_date, next_what, next_at, next_who, stage_from, stage_to, has_time
-                 in summaries]
+        every = [_followup_of(summary) for summary in summaries]
         if not isinstance(meta, dict):
             return None
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
         customer = _Reported(path=path, meta=meta, followups=every, problems=found,
-                             last_at=max((f.at for f in every), default=None))
+                             last_at=max((f.at for f in every if f.is_contact), default=None))
         customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]
         return customer
     except (TypeError, ValueError, AttributeError, KeyError):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .. import catalog
 from .. import tasks as task_lib
 from ..config import fold
 from ..when import parse_when_text
@@ -46,7 +47,7 @@ def tasks(ctx: click.Context, mine: bool, assignee: str, overdue: bool, on_day: 
 
     vault = open_vault(ctx)
     today = _today(on_day)
-    scanned = vault.scan()
+    scanned = catalog.report_customers(vault)
     report_unreadable(vault, scanned.problems)
     who = assignee or (user_of(vault) if mine else "")
     found = task_lib.open_tasks(scanned.customers, assignee=who, due_by=today if overdue else None)
@@ -115,7 +116,7 @@ def agenda(ctx: click.Context, days: int, mine: bool, on_day: str | None, as_jso
 
     vault = open_vault(ctx)
     today = _today(on_day)
-    scanned = vault.scan()
+    scanned = catalog.report_customers(vault)
     report_unreadable(vault, scanned.problems)
     items = agenda_of(scanned.customers, vault.config, today, days, user_of(vault) if mine else "")
     if as_json:
@@ -148,7 +149,7 @@ def calendar(ctx: click.Context, output: Path | None, days: int, mine: bool, rev
     from ..io import exporter
 
     vault = open_vault(ctx)
-    scanned = vault.scan()
+    scanned = catalog.report_customers(vault)
     report_unreadable(vault, scanned.problems)
     customers = scanned.customers
     if mine:

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .. import deals, tickets
+from .. import catalog, deals, tickets
 from ..actions import jsonable
 from ..errors import CrmError
 from . import complete
@@ -137,7 +137,7 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
     from rich.text import Text  # not imported by --json output
 
     vault = open_vault(ctx)
-    pool = [vault.resolve(ref)] if ref else vault.scan().customers
+    pool = [vault.resolve(ref)] if ref else catalog.report_customers(vault).customers
     stage_id = deals.stages(vault.config).canonical(stage) if stage else ""
     rows = deals.deal_rows(pool, owner=owner or (user_of(vault) if mine else ""), stage=stage_id,
                            open_only=open_only)
@@ -261,7 +261,7 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
     from rich.text import Text  # not imported by --json output
 
     vault = open_vault(ctx)
-    pool = [vault.resolve(ref)] if ref else vault.scan().customers
+    pool = [vault.resolve(ref)] if ref else catalog.report_customers(vault).customers
     status_id = vault.config.choice_set(tickets.STATUSES).canonical(status) if status else ""
     rows = tickets.ticket_rows(pool, status=status_id, open_only=not (show_all or status_id),
                                owner=owner or (user_of(vault) if mine else ""))
@@ -465,7 +465,7 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     """Export customers (CSV, XLSX, JSON, vCard) or due follow-ups (iCalendar)."""
     from datetime import date, timedelta
 
-    from .. import actions, catalog
+    from .. import actions
     from ..io import exporter
     from .common import parse_day, report_unreadable
 
@@ -523,7 +523,7 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
                    group: str | None, as_of: str | None, fmt: str, output: Path | None, as_json: bool) -> None:
     """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
     repeat, satisfaction, completeness, acquisition."""
-    from .. import catalog, reports
+    from .. import reports
     from .common import parse_day
 
     vault = open_vault(ctx)

@@ -264,10 +264,11 @@ def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool
 def chosen_customers(vault: Vault, refs: list[str], query: str) -> list[Customer]:
     """The customers REFs and a search name, each once, in the order given."""
     found: dict[Path, Customer] = {}
-    pool = vault.scan().customers if len(refs) > 1 else None
+    pool = catalog.report_customers(vault).customers if len(refs) > 1 else None
     for ref in refs:
         customer = vault.resolve(ref, pool)
-        found.setdefault(customer.path, customer)
+        if customer.path not in found:  # a summary of the listing: the change is made to the whole file
+            found[customer.path] = vault.read(customer.path) if pool is not None else customer
     if query:
         from .. import search as engine
 

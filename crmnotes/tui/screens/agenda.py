@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Static
 
+from ... import catalog
 from ... import tasks as task_lib
 from ...agenda import AgendaItem, agenda
 from ...errors import CrmError
@@ -106,7 +107,7 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
     @work(thread=True, exclusive=True, group="agenda", exit_on_error=False)
     def load(self) -> None:
         crm = self.crm
-        customers = crm.vault.scan().customers
+        customers = catalog.report_customers(crm.vault).customers
         who = crm.user if self.mine else ""
         if self.tasks_only:
             found = [AgendaItem(t.customer, t.day, t.at, t.assignee, t.what, "task", t)
