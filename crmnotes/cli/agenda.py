@@ -5,6 +5,7 @@ Each parses its options, calls ``crmnotes.tasks`` and friends, and prints; no ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import click
 from .. import catalog
 from .. import tasks as task_lib
 from ..config import fold
+from ..model import Customer
+from ..vault import Vault
 from ..when import parse_when_text
 from .common import open_vault, parse_day, report_unreadable, user_of
 from .output import console, fitted_table, print_json, print_note, ranked_columns, safe
@@ -66,11 +69,11 @@ def tasks(ctx: click.Context, mine: bool, assignee: str, overdue: bool, on_day: 
 @click.pass_context
 def done(ctx: click.Context, ref: str, what: str, by: str | None) -> None:
     """Mark a customer's open next step done (all of them when WHAT is not given)."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
-    _, closed = task_lib.close_tasks(vault, customer, what=what, by=by if by is not None else user_of(vault))
-    for task in closed:
-        console().print(f"done: {customer.name} · {task.when_text()} {task.what}".rstrip())
+    def close(vault: Vault, customer: Customer) -> list[str]:
+        _, closed = task_lib.close_tasks(vault, customer, what=what, by=by if by is not None else user_of(vault))
+        return [f"done: {customer.name} · {task.when_text()} {task.what}".rstrip() for task in closed]
+
+    _change_task(ctx, ref, close)
 
 
 @click.command()
@@ -80,12 +83,14 @@ def done(ctx: click.Context, ref: str, what: str, by: str | None) -> None:
 @click.pass_context
 def snooze(ctx: click.Context, ref: str, when: str, what: str) -> None:
     """Move a customer's open next step to WHEN (明天, next monday, 12-05 15:00, ...)."""
-    vault = open_vault(ctx)
-    customer = vault.resolve(ref)
     moment = parse_when_text(when, date.today())
-    task_lib.replan_task(vault, customer, what=what, when=moment.moment(), has_time=moment.at is not None,
-                         by=user_of(vault))
-    console().print(f"moved: {customer.name} → {moment.text()}")
+
+    def move(vault: Vault, customer: Customer) -> list[str]:
+        task_lib.replan_task(vault, customer, what=what, when=moment.moment(), has_time=moment.at is not None,
+                             by=user_of(vault))
+        return [f"moved: {customer.name} → {moment.text()}"]
+
+    _change_task(ctx, ref, move)
 
 
 @click.command()
@@ -95,10 +100,18 @@ def snooze(ctx: click.Context, ref: str, when: str, what: str) -> None:
 @click.pass_context
 def reassign(ctx: click.Context, ref: str, assignee: str, what: str) -> None:
     """Hand a customer's open next step to ASSIGNEE (@李娜 or 李娜)."""
+    def hand_over(vault: Vault, customer: Customer) -> list[str]:
+        task_lib.replan_task(vault, customer, what=what, assignee=assignee, by=user_of(vault), now=datetime.now())
+        return [f"reassigned: {customer.name} → {assignee.lstrip('@')}"]
+
+    _change_task(ctx, ref, hand_over)
+
+
+def _change_task(ctx: click.Context, ref: str, change: Callable[[Vault, Customer], list[str]]) -> None:
+    """The body of done / snooze / reassign: resolve REF, make the change, print what it says it did."""
     vault = open_vault(ctx)
-    customer = vault.resolve(ref)
-    task_lib.replan_task(vault, customer, what=what, assignee=assignee, by=user_of(vault), now=datetime.now())
-    console().print(f"reassigned: {customer.name} → {assignee.lstrip('@')}")
+    for line in change(vault, vault.resolve(ref)):
+        console().print(line)
 
 
 @click.command()
