@@ -43,13 +43,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .config import fold
 from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
-from .filters import Filters, choose, fields_read
+from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
 from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 7  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 8  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -297,7 +297,7 @@ def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", to
     day = today or date.today()
     with _bulk():
         found, problems = _entries(vault)
-        chosen = _choose(vault, found, filters, sort, lambda entry: entry.on(day).stage)
+        chosen = _choose(vault, found, filters, sort, *_entry_on(day))
     return Listing(chosen[:limit] if limit > 0 else chosen, problems)
 
 
@@ -306,7 +306,7 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
     day = today or date.today()
     with _bulk():
         return _from_stored(vault, _ROW_COLUMNS, day,
-                            lambda found: _rows_on(_choose(vault, found, filters, sort, _stored_stage), day))[0]
+                            lambda found: _rows_on(_choose(vault, found, filters, sort, *_stored_on(day)), day))[0]
 
 
 def keyed_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None
@@ -314,10 +314,10 @@ def keyed_rows(vault: Vault, filters: Filters | None = None, sort: str = "name",
     """``rows`` each with (its sort key (``filters.SORT_KEYS`` over the stored row), its path), so a
     workspace merges the mounts' rows into the order of one vault."""
     day = today or date.today()
-    key = sort_key_of(sort)
+    key = stored_sort_key(sort, day)
 
     def keyed(found: list[Stored]) -> list[tuple[Any, Row]]:
-        chosen = _choose(vault, found, filters, sort, _stored_stage)
+        chosen = _choose(vault, found, filters, sort, *_stored_on(day))
         return list(zip([(key(stored), stored.path) for stored in chosen], _rows_on(chosen, day), strict=True))
 
     with _bulk():
@@ -329,7 +329,7 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
     with _bulk():
         found, problems = _entries(vault)
         if owner:
-            found = choose(found, Filters(owner=owner), "name", vault.config, lambda entry: entry.on(day).stage)
+            found = choose(found, Filters(owner=owner), "name", vault.config, *_entry_on(day))
         items = []
         for entry in found:
             answer_ = entry.timeline.due_by(day)
@@ -354,7 +354,7 @@ def due_json_items(vault: Vault, day: date, owner: str = "", mount: str = ""
 
     def written(found: list[Stored]) -> list[tuple[tuple[str, str, str], str]]:
         if owner:
-            found = choose(found, Filters(owner=owner), "name", vault.config, _stored_stage)
+            found = choose(found, Filters(owner=owner), "name", vault.config, *_stored_on(day))
         items = []
         for stored in found:
             step = stored.step
@@ -409,7 +409,7 @@ def listing_rows(vault: Vault, filters: Filters | None = None, sort: str = "name
     day = today or date.today()
 
     def chosen(found: list[Stored]) -> list[Stored]:
-        picked = _choose(vault, found, filters, sort, _stored_stage)
+        picked = _choose(vault, found, filters, sort, *_stored_on(day))
         return picked[:limit] if limit > 0 else picked
 
     with _bulk():
@@ -473,16 +473,21 @@ def _listed(vault: Vault, cache: _Cache | None, rels: list[str]) -> dict[str, by
     return found
 
 
-def sort_key_of(sort: str) -> Callable[[Any], Any]:
-    from .filters import SORT_KEYS, check_sort
+def stored_sort_key(sort: str, day: date) -> Callable[[Stored], Any]:
+    """``sort``'s key over stored rows listed on ``day`` (a workspace merges its mounts' rows with it)."""
+    return sort_key(sort, _stored_on(day)[1])
 
-    return SORT_KEYS[check_sort(sort)]
+
+def entry_sort_key(sort: str, day: date) -> Callable[[Entry], Any]:
+    """``sort``'s key over entries listed on ``day``."""
+    return sort_key(sort, _entry_on(day)[1])
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     """Every customer (of ``owner`` when given) with its whole front-matter and a summary of
-    every follow-up (time, channel, author, stage move, next step; no texts): what reports,
-    the pipeline and exports of many customers read, without parsing the files."""
+    every follow-up (``SUMMARY_FIELDS``: time, channel, author, stage move, next step with its time,
+    assignee and ``done:`` lines; no texts): what reports, the pipeline, tasks, the agenda,
+    reminders, deals and tickets of many customers read, without parsing the files."""
     with _bulk():
         rows_, problems = _stored_rows(vault, ("report",))
         result = ScanResult(problems=problems)
@@ -507,7 +512,7 @@ def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
     day = today or date.today()
 
     def chosen(found: list[Stored]) -> list[Stored]:
-        return _choose(vault, found, filters, sort, _stored_stage)
+        return _choose(vault, found, filters, sort, *_stored_on(day))
 
     with _bulk():
         rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", "report"), day, chosen)
@@ -564,18 +569,31 @@ def load(vault: Vault) -> ScanResult:
         return vault.scan()
 
 
-def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, stage_on_day: Callable[[E], str]
-            ) -> list[E]:
+def _choose(vault: Vault, found: list[E], filters: Filters | None, sort: str, stage_on_day: Callable[[E], str],
+            due_on_day: Callable[[E], date | None]) -> list[E]:
     if filters is None or filters == Filters():
-        from .filters import SORT_KEYS, check_sort  # no config parsed for an unfiltered list
+        from .filters import sort_key  # no config parsed for an unfiltered list
 
-        return sorted(found, key=SORT_KEYS[check_sort(sort)], reverse=sort.startswith("-"))
-    return choose(found, filters, sort, vault.config, stage_on_day)
+        return sorted(found, key=sort_key(sort, due_on_day), reverse=sort.startswith("-"))
+    return choose(found, filters, sort, vault.config, stage_on_day, due_on_day)
+
+
+def _entry_on(day: date) -> tuple[Callable[[Entry], str], Callable[[Entry], date | None]]:
+    """An entry's effective stage and due date on ``day``, for ``choose``."""
+    return (lambda entry: entry.on(day).stage), (lambda entry: entry.on(day).due_on(day))
+
+
+def _stored_on(day: date) -> tuple[Callable[[Stored], str], Callable[[Stored], date | None]]:
+    """A stored row's effective stage and due date on the day listed: its stored step's (nothing decoded)."""
+    return _stored_stage, lambda stored: day if stored.step[5] else _day(stored.step[2])
 
 
 def _stored_stage(stored: Stored) -> str:
-    """The effective stage on the day listed: the stored step's (nothing decoded)."""
     return stored.step[1]
+
+
+def _day(iso: str | None) -> date | None:
+    return date.fromisoformat(iso) if iso else None
 
 
 # ------------------------------------------------------------------ one customer file, read for the cache
@@ -637,10 +655,31 @@ def _now(steps: Timeline) -> dict[str, Any]:
                                              strict=True)}, "now_until": until}
 
 
+# The ``FollowUp`` fields a follow-up summary keeps, by name, in this order (stored as a JSON list to stay
+# small): enough for reports, tasks, the agenda and the due rules.  The note is kept only for the entry a
+# deal's stage move writes (``FollowUp.is_contact`` reads it); every other text is left to the file.
+SUMMARY_FIELDS = ("at", "channel", "by", "next_date", "next_what", "next_at", "next_who", "stage_from", "stage_to",
+                  "has_time", "done", "note")
+_SUMMARY_PARSED: dict[str, Callable[[Any], Any]] = {"at": datetime.fromisoformat, "next_date": date.fromisoformat,
+                                                    "next_at": time.fromisoformat}
+
+
 def _summary(followup: FollowUp) -> list[Any]:
-    f = followup
-    return [f.at.isoformat(), f.channel, f.by, _iso(f.next_date), f.next_what,
-            f.next_at.isoformat() if f.next_at else None, f.next_who, f.stage_from, f.stage_to, f.has_time]
+    values = {name: getattr(followup, name) for name in SUMMARY_FIELDS}
+    if followup.is_contact:
+        values["note"] = ""
+    return [value.isoformat() if isinstance(value, (date, time)) else value for value in values.values()]
+
+
+def _followup_of(summary: list[Any]) -> FollowUp:
+    """The follow-up of a stored summary, every field by its name."""
+    if len(summary) != len(SUMMARY_FIELDS):
+        raise ValueError("a follow-up summary of another shape")
+    values = {name: _SUMMARY_PARSED[name](value) if value and name in _SUMMARY_PARSED else value
+              for name, value in zip(SUMMARY_FIELDS, summary, strict=True)}
+    if not (isinstance(values["done"], list) and all(isinstance(text, str) for text in values["done"])):
+        raise ValueError("stored done: lines that are not texts")
+    return FollowUp(**values)
 
 
 def _iso(value: date | None) -> str | None:
@@ -767,20 +806,14 @@ def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) 
         if not with_followups:
             summaries = []
         path = vault.root / rel
-        day, when, clock = date.fromisoformat, datetime.fromisoformat, time.fromisoformat
-        # by keyword: FollowUp gains fields over time, and a positional call would shift them silently
-        every = [FollowUp(at=when(at), channel=channel, by=by, next_date=day(next_date) if next_date else None,
-                          next_what=next_what, next_at=clock(next_at) if next_at else None, next_who=next_who,
-                          stage_from=stage_from, stage_to=stage_to, has_time=has_time)
-                 for at, channel, by, next_date, next_what, next_at, next_who, stage_from, stage_to, has_time
-                 in summaries]
+        every = [_followup_of(summary) for summary in summaries]
         if not isinstance(meta, dict):
             return None
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
         customer = _Reported(path=path, meta=meta, followups=every, problems=found,
-                             last_at=max((f.at for f in every), default=None))
+                             last_at=max((f.at for f in every if f.is_contact), default=None))
         if with_followups:  # (an export writes the front-matter's own value)
-            customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]
+            customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
         return customer
     except (TypeError, ValueError, AttributeError, KeyError):
         return None

@@ -39,21 +39,34 @@ def _collation_key(customer: Listable) -> str:
     return collation_key(customer.name)
 
 
-SORT_KEYS: dict[str, Callable[[Any], Any]] = {  # over anything Listable
+SORT_KEYS: dict[str, Callable[[Any], Any] | None] = {  # over anything Listable; ``sort_key`` gives each
     "name": _collation_key,
     "created": lambda c: c.created or datetime.min,
     "last": lambda c: c.last_contact or datetime.min,
     "stage": lambda c: c.stage,
     "grade": lambda c: c.grade or "~",
     "owner": lambda c: c.owner,
-    "next": lambda c: c.next_followup or date.max,
+    "next": None,  # the due date of the day listed, the one the "next" column shows: made by ``sort_key``
 }
 
 
-SORT_FIELDS: dict[str, tuple[str, ...]] = {  # the fields each of SORT_KEYS reads
+SORT_FIELDS: dict[str, tuple[str, ...]] = {  # the fields each of SORT_KEYS reads (the due day is not a field)
     "name": ("sort_key", "name"), "created": ("created",), "last": ("last_contact",), "stage": ("stage",),
-    "grade": ("grade",), "owner": ("owner",), "next": ("next_followup",),
+    "grade": ("grade",), "owner": ("owner",), "next": ("sort_key", "name"),
 }
+
+
+def sort_key(sort: str, due_on_day: Callable[[Any], date | None]) -> Callable[[Any], Any]:
+    """The key of ``sort``, for ``sorted(..., reverse=sort.startswith("-"))``.  ``next`` sorts by
+    ``due_on_day`` (what is due on the day listed, as the column shows it, not the front-matter
+    ``next_followup``), ties by name, customers with nothing due last in either direction."""
+    name = check_sort(sort)
+    key = SORT_KEYS[name]
+    if key is not None:
+        return key
+    if sort.startswith("-"):  # reversed, the undated flag must sort low to stay last
+        return lambda item: ((due := due_on_day(item)) is not None, due or date.min, _collation_key(item))
+    return lambda item: ((due := due_on_day(item)) is None, due or date.max, _collation_key(item))
 
 
 def fields_read(filters: Filters | None, sort: str) -> tuple[str, ...]:
@@ -107,10 +120,11 @@ L = TypeVar("L", bound=Listable)
 
 
 def choose(items: Iterable[L], filters: Filters, sort: str, config: VaultConfig,
-           stage_on_day: Callable[[L], str]) -> list[L]:
+           stage_on_day: Callable[[L], str], due_on_day: Callable[[L], date | None]) -> list[L]:
     """The items ``filters`` keep, in ``sort`` order (ties keep the given order): the one
-    definition every list uses.  ``stage_on_day`` is an item's effective stage on the day listed."""
-    key = SORT_KEYS[check_sort(sort)]
+    definition every list uses.  ``stage_on_day`` is an item's effective stage on the day listed,
+    ``due_on_day`` what is due then (read only to sort by ``next``)."""
+    key = sort_key(sort, due_on_day)
     stage = config.stages.canonical(filters.stage) if filters.stage else ""
     grades = config.choices.get("grades")
     grade = grades.canonical(filters.grade) if grades and filters.grade else filters.grade
@@ -124,9 +138,10 @@ def choose(items: Iterable[L], filters: Filters, sort: str, config: VaultConfig,
 def list_customers(vault: Vault, filters: Filters, sort: str = "name", today: date | None = None,
                    customers: list[Customer] | None = None) -> list[Customer]:
     """``choose`` over customer objects (every file when ``customers`` is not given)."""
-    from .due import effective_stage
+    from .due import answer, effective_stage
 
     config = vault.config
     day = today or date.today()
     pool = customers if customers is not None else vault.scan().customers
-    return choose(pool, filters, sort, config, lambda customer: effective_stage(customer, config, day))
+    return choose(pool, filters, sort, config, lambda customer: effective_stage(customer, config, day),
+                  lambda customer: answer(customer, config, day).due_on(day))

@@ -30,7 +30,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from . import rules
+from . import catalog, rules
 from .agenda import AgendaItem, agenda
 from .config import VaultConfig, fold
 from .errors import ConfigError, CrmError
@@ -199,7 +199,7 @@ def remind(vault: Vault, today: date, *, dry_run: bool = False) -> list[tuple[Ro
                           "Add a reminders: section with people, teams or everyone (see the README).")
     if not dry_run:
         _need_apprise()
-    items = agenda(vault.scan().customers, config, today, 1)
+    items = agenda(catalog.report_customers(vault).customers, config, today, 1)
     results = []
     for route in setup.routes:
         title, body = message(route, items_for(route, items), today, config)

@@ -196,7 +196,7 @@ def entries(ws: Workspace, filters: Filters | None = None, sort: str = "name", t
         problems += listing.problems
     if len(ws.mounts) == 1:
         return found, problems  # in order already
-    key = catalog.sort_key_of(sort)
+    key = catalog.entry_sort_key(sort, today or date.today())
     found = _merged(found, lambda pair: key(pair[1]), lambda pair: pair[1].path, sort)
     return (found[:limit] if limit > 0 else found), problems
 
@@ -209,7 +209,7 @@ def listing_json_parts(ws: Workspace, filters: Filters | None = None, sort: str 
     if not ws.mounted:
         return catalog.listing_json_parts(ws.home, filters, sort, limit, reveal=reveal, today=today)
     day = today or date.today()
-    key = catalog.sort_key_of(sort)
+    key = catalog.stored_sort_key(sort, day)
     found: list[tuple[Vault, Any, str]] = []
     problems: list[Problem] = []
     for mount in ws.mounts:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from crmnotes import filters
-from crmnotes.due import effective_stage
+from crmnotes.due import answer, effective_stage
 from crmnotes.filters import Filters, choose, fields_read
 from crmnotes.model import Customer
 from crmnotes.vault import Vault
@@ -28,7 +28,7 @@ class OnlyFields:
             raise AttributeError(name) from None
 
 
-@pytest.mark.parametrize("sort", [*filters.SORT_KEYS, "-name", "-last"])
+@pytest.mark.parametrize("sort", [*filters.SORT_KEYS, "-name", "-last", "-next"])
 def test_choose_reads_only_the_fields_read(example_vault: Vault, sort: str) -> None:
     config, day = example_vault.config, date.today()
     customers = example_vault.scan().customers
@@ -38,6 +38,10 @@ def test_choose_reads_only_the_fields_read(example_vault: Vault, sort: str) -> N
         def stage(customer: Any) -> str:
             return effective_stage(customer.customer if isinstance(customer, OnlyFields) else customer, config, day)
 
-        expected = choose(customers, chosen, sort, config, stage)
+        def due(customer: Any) -> date | None:
+            whole = customer.customer if isinstance(customer, OnlyFields) else customer
+            return answer(whole, config, day).due_on(day)
+
+        expected = choose(customers, chosen, sort, config, stage, due)
         only = [OnlyFields(c, fields_read(chosen, sort)) for c in customers]
-        assert [o.customer for o in choose(only, chosen, sort, config, stage)] == expected, (sort, chosen)
+        assert [o.customer for o in choose(only, chosen, sort, config, stage, due)] == expected, (sort, chosen)

@@ -17,7 +17,7 @@ from crmnotes.tui.screens.forms import AddCustomerForm, EditFieldsForm, FormScre
 from crmnotes.vault import Vault
 
 from .test_tui import DAY, XINGCHEN, app_for, screen_text, settle, sync
-from .test_tui_work import select, until
+from .test_tui_work import press_on_xingchen, select, until
 
 
 @pytest.fixture
@@ -99,8 +99,7 @@ async def test_edit_form_takes_the_first_key_and_labels_stand_apart(vault: Vault
 async def test_log_form_takes_dates_written_with_slashes(vault: Vault) -> None:
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("l")
+        await press_on_xingchen(app, pilot, "l")
         form = await form_ready(app, pilot)
         assert isinstance(form, LogForm) and app.focused is form.query_one("#f-note")
         form.query_one("#f-at").value = "2026/03/02 10:15"  # type: ignore[attr-defined]
@@ -159,8 +158,7 @@ async def test_deal_form_shows_the_probability_a_stage_move_will_save(vault: Vau
 
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("D")
+        await press_on_xingchen(app, pilot, "D")
         form = await form_ready(app, pilot)
         assert isinstance(form, DealForm)
         form.query_one("#f-record", Select).value = "1"
@@ -204,8 +202,7 @@ def line_of(text: str, start: str) -> int:
 async def test_detail_shows_notes_above_records_and_follow_ups(vault: Vault) -> None:
     app = app_for(vault)
     async with app.run_test(size=(120, 60)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("enter")
+        await press_on_xingchen(app, pilot, "enter")
         await until(pilot, lambda: "北京的 SaaS 公司" in screen_text(app))
         text = screen_text(app)
         order = [line_of(text, start) for start in ("备注", "北京的 SaaS 公司", "商机", "跟进记录")]
@@ -222,8 +219,7 @@ async def test_follow_up_order_comes_from_the_vault_config(vault: Vault) -> None
                       encoding="utf-8")
     app = app_for(Vault(vault.root))
     async with app.run_test(size=(120, 60)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("enter")
+        await press_on_xingchen(app, pilot, "enter")
         await until(pilot, lambda: "跟进记录 (3, 最早在前)" in screen_text(app))
         text = screen_text(app)
         dates = [line.strip()[:16] for line in text.splitlines() if line.strip()[:4].isdigit() and "  " in line]
@@ -238,8 +234,7 @@ async def test_notes_form_rewrites_only_the_notes(vault: Vault) -> None:
     before = path.read_text(encoding="utf-8")
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("n")
+        await press_on_xingchen(app, pilot, "n")
         form = await form_ready(app, pilot)
         assert isinstance(form, NotesForm) and app.focused is form.query_one("#f-notes")
         assert form.value("notes").startswith("北京的 SaaS 公司")
@@ -260,8 +255,7 @@ async def test_editor_key_opens_the_file_and_comes_back_to_the_same_customer(vau
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
     app = app_for(vault)
     async with app.run_test(size=(140, 40)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("E")
+        await press_on_xingchen(app, pilot, "E")
         await until(pilot, lambda: "约 350 人" in screen_text(app))
         await settle(app, pilot)
         assert app.main.table.current_row is not None and app.main.table.current_row.path == XINGCHEN

@@ -19,8 +19,8 @@ from crmnotes.tui.screens.records import DealForm
 from crmnotes.vault import Vault
 
 from .conftest import Crm
-from .test_tui import DAY, XINGCHEN, app_for, screen_text, settle, sync
-from .test_tui_work import select, until
+from .test_tui import DAY, app_for, screen_text, settle, sync
+from .test_tui_work import press_on_xingchen, until
 
 
 @pytest.fixture
@@ -67,8 +67,7 @@ async def test_pipeline_board_opens_on_a_real_card_and_redraws_once_after_a_deal
 async def test_log_form_says_who_will_be_recorded(vault: Vault) -> None:
     app = app_for(vault)
     async with app.run_test(size=(120, 35)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("l")
+        await press_on_xingchen(app, pilot, "l")
         await pilot.pause()
         assert isinstance(app.screen, LogForm)
         assert "recorded as 张伟" in screen_text(app)
@@ -81,8 +80,7 @@ async def test_history_says_uncommitted_edits_are_not_history_yet_when_auto_comm
     Crm(vault.root)("log", "星辰", "--note", "电话确认新号码", "--by", "张伟")
     app = app_for(vault)
     async with app.run_test(size=(120, 35)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("enter")
+        await press_on_xingchen(app, pilot, "enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
         await pilot.press("h")
@@ -92,7 +90,6 @@ async def test_history_says_uncommitted_edits_are_not_history_yet_when_auto_comm
     run_sync(vault.root, "记录")
     app = app_for(vault)
     async with app.run_test(size=(120, 35)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("enter", "h")
+        await press_on_xingchen(app, pilot, "enter", "h")
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.changes is not None)
         assert "not history yet" not in screen_text(app)

@@ -52,10 +52,15 @@ async def select(app: CrmApp, pilot, rel: str) -> None:  # type: ignore[no-untyp
     assert app.main.table.current_row is not None and app.main.table.current_row.path == rel
 
 
+async def press_on_xingchen(app: CrmApp, pilot, *keys: str) -> None:  # type: ignore[no-untyped-def]
+    """Select 星辰科技 in the table and press ``keys`` on it (enter: its detail; l, e, n, D, t: its forms)."""
+    await select(app, pilot, XINGCHEN)
+    await pilot.press(*keys)
+
+
 async def open_form(app: CrmApp, pilot, key: str, kind: type[FormT]) -> FormT:  # type: ignore[no-untyped-def]
     """Select 星辰科技 and open its deal (``D``) or ticket (``t``) form."""
-    await select(app, pilot, XINGCHEN)
-    await pilot.press(key)
+    await press_on_xingchen(app, pilot, key)
     await pilot.pause()
     form = app.screen
     assert isinstance(form, kind)
@@ -286,8 +291,7 @@ async def test_history_key_shows_git_history_with_masked_phones(vault: Vault) ->
     run_sync(vault.root, "新号码")
     app = app_for(vault)
     async with app.run_test(size=(100, 30)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("enter")
+        await press_on_xingchen(app, pilot, "enter")
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)
         await pilot.press("h")
@@ -389,8 +393,7 @@ async def test_sync_key_merges_and_pushes_then_reports_failure(shared: tuple[Vau
     bob("sync")
     app = app_for(vault)
     async with app.run_test(size=(80, 24)) as pilot:
-        await select(app, pilot, XINGCHEN)
-        await pilot.press("l")
+        await press_on_xingchen(app, pilot, "l")
         await pilot.pause()
         await type_text(pilot, "alice 电话确认报价")
         await pilot.press("ctrl+s")

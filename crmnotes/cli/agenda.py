@@ -5,14 +5,18 @@ Each parses its options, calls ``crmnotes.tasks`` and friends, and prints; no ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from .. import catalog
 from .. import tasks as task_lib
 from ..config import fold
+from ..model import Customer
+from ..vault import Vault
 from ..when import parse_when_text
 from .common import open_customer, open_vault, parse_day, report_unreadable, user_of
 from .output import console, fitted_table, print_json, print_note, ranked_columns, safe
@@ -50,7 +54,7 @@ def tasks(ctx: click.Context, mine: bool, assignee: str, overdue: bool, on_day: 
 
     vault = open_vault(ctx)
     today = _today(on_day)
-    scanned = vault.scan()
+    scanned = catalog.report_customers(vault)
     report_unreadable(vault, scanned.problems)
     who = assignee or (user_of(vault) if mine else "")
     found = task_lib.open_tasks(scanned.customers, assignee=who, due_by=today if overdue else None)
@@ -69,10 +73,11 @@ def tasks(ctx: click.Context, mine: bool, assignee: str, overdue: bool, on_day: 
 @click.pass_context
 def done(ctx: click.Context, ref: str, what: str, by: str | None) -> None:
     """Mark a customer's open next step done (all of them when WHAT is not given)."""
-    vault, customer = open_customer(ctx, ref)
-    _, closed = task_lib.close_tasks(vault, customer, what=what, by=by if by is not None else user_of(vault))
-    for task in closed:
-        console().print(f"done: {customer.name} · {task.when_text()} {task.what}".rstrip())
+    def close(vault: Vault, customer: Customer) -> list[str]:
+        _, closed = task_lib.close_tasks(vault, customer, what=what, by=by if by is not None else user_of(vault))
+        return [f"done: {customer.name} · {task.when_text()} {task.what}".rstrip() for task in closed]
+
+    _change_task(ctx, ref, close)
 
 
 @click.command()
@@ -82,11 +87,14 @@ def done(ctx: click.Context, ref: str, what: str, by: str | None) -> None:
 @click.pass_context
 def snooze(ctx: click.Context, ref: str, when: str, what: str) -> None:
     """Move a customer's open next step to WHEN (明天, next monday, 12-05 15:00, ...)."""
-    vault, customer = open_customer(ctx, ref)
     moment = parse_when_text(when, date.today())
-    task_lib.replan_task(vault, customer, what=what, when=moment.moment(), has_time=moment.at is not None,
-                         by=user_of(vault))
-    console().print(f"moved: {customer.name} → {moment.text()}")
+
+    def move(vault: Vault, customer: Customer) -> list[str]:
+        task_lib.replan_task(vault, customer, what=what, when=moment.moment(), has_time=moment.at is not None,
+                             by=user_of(vault))
+        return [f"moved: {customer.name} → {moment.text()}"]
+
+    _change_task(ctx, ref, move)
 
 
 @click.command()
@@ -96,9 +104,18 @@ def snooze(ctx: click.Context, ref: str, when: str, what: str) -> None:
 @click.pass_context
 def reassign(ctx: click.Context, ref: str, assignee: str, what: str) -> None:
     """Hand a customer's open next step to ASSIGNEE (@李娜 or 李娜)."""
+    def hand_over(vault: Vault, customer: Customer) -> list[str]:
+        task_lib.replan_task(vault, customer, what=what, assignee=assignee, by=user_of(vault), now=datetime.now())
+        return [f"reassigned: {customer.name} → {assignee.lstrip('@')}"]
+
+    _change_task(ctx, ref, hand_over)
+
+
+def _change_task(ctx: click.Context, ref: str, change: Callable[[Vault, Customer], list[str]]) -> None:
+    """The body of done / snooze / reassign: resolve REF, make the change, print what it says it did."""
     vault, customer = open_customer(ctx, ref)
-    task_lib.replan_task(vault, customer, what=what, assignee=assignee, by=user_of(vault), now=datetime.now())
-    console().print(f"reassigned: {customer.name} → {assignee.lstrip('@')}")
+    for line in change(vault, customer):
+        console().print(line)
 
 
 @click.command()
@@ -116,7 +133,7 @@ def agenda(ctx: click.Context, days: int, mine: bool, on_day: str | None, as_jso
 
     vault = open_vault(ctx)
     today = _today(on_day)
-    scanned = vault.scan()
+    scanned = catalog.report_customers(vault)
     report_unreadable(vault, scanned.problems)
     items = agenda_of(scanned.customers, vault.config, today, days, user_of(vault) if mine else "")
     if as_json:
@@ -149,7 +166,7 @@ def calendar(ctx: click.Context, output: Path | None, days: int, mine: bool, rev
     from ..io import exporter
 
     vault = open_vault(ctx)
-    scanned = vault.scan()
+    scanned = catalog.report_customers(vault)
     report_unreadable(vault, scanned.problems)
     customers = scanned.customers
     if mine:

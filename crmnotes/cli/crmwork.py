@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .. import deals, tickets, workspace
+from .. import catalog, deals, tickets, workspace
 from ..actions import jsonable
 from ..errors import CrmError
 from . import complete
@@ -136,7 +136,7 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
     from rich.text import Text  # not imported by --json output
 
     vault = open_vault(ctx)
-    pool = [vault.resolve(ref)] if ref else vault.scan().customers
+    pool = [vault.resolve(ref)] if ref else catalog.report_customers(vault).customers
     stage_id = deals.stages(vault.config).canonical(stage) if stage else ""
     rows = deals.deal_rows(pool, owner=owner or (user_of(vault) if mine else ""), stage=stage_id,
                            open_only=open_only)
@@ -257,7 +257,7 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
     from rich.text import Text  # not imported by --json output
 
     vault = open_vault(ctx)
-    pool = [vault.resolve(ref)] if ref else vault.scan().customers
+    pool = [vault.resolve(ref)] if ref else catalog.report_customers(vault).customers
     status_id = vault.config.choice_set(tickets.STATUSES).canonical(status) if status else ""
     rows = tickets.ticket_rows(pool, status=status_id, open_only=not (show_all or status_id),
                                owner=owner or (user_of(vault) if mine else ""))
@@ -461,7 +461,7 @@ def export_command(ctx: click.Context, fmt: str | None, output: Path | None, sta
     """Export customers (CSV, XLSX, JSON, vCard) or due follow-ups (iCalendar)."""
     from datetime import date, timedelta
 
-    from .. import actions, catalog
+    from .. import actions
     from ..io import exporter
     from .common import parse_day, report_unreadable
 

@@ -282,10 +282,11 @@ def set_command(ctx: click.Context, args: tuple[str, ...], query: str, yes: bool
 def chosen_customers(vault: Vault, refs: list[str], query: str) -> list[Customer]:
     """The customers REFs and a search name, each once, in the order given."""
     found: dict[Path, Customer] = {}
-    pool = vault.scan().customers if len(refs) > 1 else None
+    pool = catalog.report_customers(vault).customers if len(refs) > 1 else None
     for ref in refs:
         customer = vault.resolve(ref, pool)
-        found.setdefault(customer.path, customer)
+        if customer.path not in found:  # a summary of the listing: the change is made to the whole file
+            found[customer.path] = vault.read(customer.path) if pool is not None else customer
     if query:
         from .. import search as engine
 
@@ -367,7 +368,12 @@ def _full_listing(ws: workspace.Workspace, filters: Filters, sort: str, limit: i
         report_unreadable(mount.vault, scan.problems)
         chosen += [(mount, c) for c in actions.list_customers(mount.vault, filters, sort, customers=scan.customers)]
     if ws.mounted:
-        key = catalog.sort_key_of(sort)
+        from ..due import answer
+        from ..filters import sort_key
+
+        day = date.today()
+        due_on_day = {id(c): answer(c, mount.vault.config, day).due_on(day) for mount, c in chosen}  # its rules
+        key = sort_key(sort, lambda c: due_on_day[id(c)])
         chosen.sort(key=lambda pair: key(pair[1]), reverse=sort.startswith("-"))
     return [{**actions.customer_json(mount.vault, c, reveal=reveal), **({"mount": mount.name} if ws.mounted else {})}
             for mount, c in (chosen[:limit] if limit > 0 else chosen)]

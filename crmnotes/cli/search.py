@@ -158,13 +158,13 @@ class _progress:
 
 def _announce_tasks(vault: Vault, since: datetime) -> datetime:
     """Desktop notifications (``reminders.desktop``) for the tasks whose time came since ``since``."""
-    from .. import remind
+    from .. import catalog, remind
 
     now = datetime.now()
     try:
         if not remind.settings(vault.config).desktop:
             return now  # nothing to announce to: no need to read the vault every minute
-        items = remind.falling_due(vault.scan().customers, vault.config, since, now)
+        items = remind.falling_due(catalog.report_customers(vault).customers, vault.config, since, now)
         for delivery in remind.announce(vault, items):
             if not delivery.ok:
                 print_warning(f"desktop notification to {delivery.url} failed: {delivery.error}")

@@ -266,7 +266,9 @@ def refresh_feed(vault: Vault, today: date | None = None) -> Path | None:
     """Rewrite the vault's feed when one was made (``crm calendar``); None when there is none to keep fresh."""
     if not (vault.cache_dir / FEED_NAME).exists():
         return None
-    return write_feed(vault, vault.scan().customers, today or date.today())[0]
+    from .. import catalog
+
+    return write_feed(vault, catalog.report_customers(vault).customers, today or date.today())[0]
 
 
 def export(vault: Vault, customers: list[Customer], fmt: str, *, reveal: bool = False, today: date | None = None,

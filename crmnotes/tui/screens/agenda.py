@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -61,6 +60,7 @@ class AskScreen(ModalScreen[str | None]):
 class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
     """Overdue, today and the coming days (or, ``tasks_only``, every open task)."""
 
+    load_group = "agenda"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("z", "snooze", "Snooze"),
@@ -72,7 +72,6 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
     def __init__(self, days: int = 7, tasks_only: bool = False) -> None:
         super().__init__()
         self.days, self.tasks_only = days, tasks_only
-        self.mine = False
         self.items: list[AgendaItem] = []
 
     @property
@@ -96,24 +95,14 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
         table.focus()
         self.load()
 
-    def vault_changed(self) -> None:
-        self.load()
-
-    def action_toggle_mine(self) -> None:
-        self.mine = not self.mine
-        self.load()
-
-    @work(thread=True, exclusive=True, group="agenda", exit_on_error=False)
-    def load(self) -> None:
+    def fetch(self) -> list[AgendaItem]:
         crm = self.crm
-        customers = crm.vault.scan().customers
+        customers = crm.report_customers()  # (in a workspace: of every mount)
         who = crm.user if self.mine else ""
         if self.tasks_only:
-            found = [AgendaItem(t.customer, t.day, t.at, t.assignee, t.what, "task", t)
-                     for t in task_lib.open_tasks(customers, assignee=who)]
-        else:
-            found = agenda(customers, crm.vault.config, crm.today, self.days, who)
-        self.app.call_from_thread(self.show, found)
+            return [AgendaItem(t.customer, t.day, t.at, t.assignee, t.what, "task", t)
+                    for t in task_lib.open_tasks(customers, assignee=who)]
+        return agenda(customers, crm.vault.config, crm.today, self.days, who)
 
     def show(self, items: list[AgendaItem]) -> None:
         today = self.crm.today

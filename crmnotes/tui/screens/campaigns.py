@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from ... import campaigns, catalog
+from ... import campaigns
 from ..roles import Refreshes
 from ..widgets.keys_footer import KeysFooter
 
@@ -51,21 +51,20 @@ class CampaignsScreen(Screen[None], Refreshes):
         table.focus()
         self.load()
 
-    def vault_changed(self) -> None:
-        self.load()
+    load_group = "campaigns"
 
-    @work(thread=True, exclusive=True, group="campaigns", exit_on_error=False)
-    def load(self) -> None:
+    def fetch(self) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
         vault = self.crm.vault
         found, _ = campaigns.load(vault)
-        customers = catalog.report_customers(vault).customers
+        customers = self.crm.report_customers()
         rows = [campaigns.evaluate(c, customers, vault.config) for c in found]
         leads = {c.id: [f"{x.name} ({vault.config.stages.display(x.stage)})" for x in campaigns.leads_of(c, customers)]
                  for c in found}
-        self.app.call_from_thread(self.show, rows, leads)
+        return rows, leads
 
-    def show(self, rows: list[dict[str, Any]], leads: dict[str, list[str]]) -> None:
-        self.rows, self.leads = rows, leads
+    def show(self, found: tuple[list[dict[str, Any]], dict[str, list[str]]]) -> None:
+        self.rows, self.leads = found
+        rows = self.rows
         table = self.query_one(DataTable)
         table.clear()
         for row in rows:

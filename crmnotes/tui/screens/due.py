@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -36,6 +35,8 @@ WHY_MIN = 20
 class DueScreen(Screen[None], Refreshes, ShowsCustomer):
     """Customers due on or before the app's today, most overdue first."""
 
+    load_group = "due"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("m", "toggle_mine", "Mine"),
@@ -43,7 +44,6 @@ class DueScreen(Screen[None], Refreshes, ShowsCustomer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.mine = False
         self.items: list[DueItem] = []
         self.why_width = 0
 
@@ -80,18 +80,8 @@ class DueScreen(Screen[None], Refreshes, ShowsCustomer):
             table.add_column(label, key=key, width=width or why)
         return True
 
-    def vault_changed(self) -> None:
-        self.load()
-
-    def action_toggle_mine(self) -> None:
-        self.mine = not self.mine
-        self.load()
-
-    @work(thread=True, exclusive=True, group="due", exit_on_error=False)
-    def load(self) -> None:
-        today = self.crm.today
-        items = self.crm.due_items(today, self.crm.user if self.mine else "")
-        self.app.call_from_thread(self.show, items)
+    def fetch(self) -> list[DueItem]:
+        return self.crm.due_items(self.crm.today, self.crm.user if self.mine else "")
 
     def show(self, items: list[DueItem]) -> None:
         today = self.crm.today

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -56,14 +55,12 @@ class HistoryScreen(Screen[None], Refreshes):
         self.query_one("#history").focus()
         self.load()
 
-    def vault_changed(self) -> None:
-        self.load()
-
     def refresh_view(self) -> None:
         self.load()  # reveal switched: masking is applied while loading
 
-    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
-    def load(self) -> None:
+    load_group = "history"
+
+    def fetch(self) -> tuple[list[Change], bool]:
         from ...sync.auto import settings
         from ...sync.history import customer_history, mask_phones, uncommitted  # deferred: only here runs git log
 
@@ -77,9 +74,10 @@ class HistoryScreen(Screen[None], Refreshes):
             changes = []
         if not self.crm.reveal:
             mask_phones(changes, vault.config.phone_region)
-        self.app.call_from_thread(self.show, changes, pending)
+        return changes, pending
 
-    def show(self, changes: list[Change], pending: bool = False) -> None:
+    def show(self, found: tuple[list[Change], bool]) -> None:
+        changes, pending = found
         self.changes = changes
         view = render_changes(changes)
         if pending:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -70,6 +70,8 @@ def _card(card: Card, config: Any) -> Text:
 class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
     """Deals by stage; ``m`` limits the board to the user's deals."""
 
+    load_group = "pipeline"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("m", "toggle_mine", "Mine"),
@@ -79,7 +81,6 @@ class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
 
     def __init__(self) -> None:
         super().__init__()
-        self.mine = False
         self.columns: list[deals.StageColumn] = []
         self._redraw = asyncio.Lock()
 
@@ -98,19 +99,10 @@ class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
         self.sub_title = "pipeline"
         self.load()
 
-    def vault_changed(self) -> None:
-        self.load()
-
-    def action_toggle_mine(self) -> None:
-        self.mine = not self.mine
-        self.load()
-
-    @work(thread=True, exclusive=True, group="pipeline", exit_on_error=False)
-    def load(self) -> None:
+    def fetch(self) -> list[deals.StageColumn]:
         vault = self.crm.vault
         customers = self.crm.report_customers()  # deals are front-matter: no file parsed
-        columns = deals.pipeline(customers, vault.config, owner=self.crm.user if self.mine else "")
-        self.app.call_from_thread(self.show, columns)  # type: ignore[arg-type]  # an async callback: mypy solves Textual's result TypeVar as Never
+        return deals.pipeline(customers, vault.config, owner=self.crm.user if self.mine else "")
 
     async def show(self, columns: list[deals.StageColumn]) -> None:
         """Rebuild the board, keeping the cursor on the same column and row.

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -38,6 +37,8 @@ TABS = (("funnel", "Funnel"), ("sources", "Sources"), ("activity", "Activity"), 
 class ReportsScreen(Screen[None], Refreshes):
     """Six charts over the whole vault (``m``: only the user's customers)."""
 
+    load_group = "reports"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,backspace", "app.pop_screen", "Back"),
         Binding("1", "tab('funnel')", "Funnel"),
@@ -52,7 +53,6 @@ class ReportsScreen(Screen[None], Refreshes):
 
     def __init__(self) -> None:
         super().__init__()
-        self.mine = False
         self.results: dict[str, reports.Report] = {}
 
     @property
@@ -74,9 +74,6 @@ class ReportsScreen(Screen[None], Refreshes):
         self.sub_title = "reports"
         self.load()
 
-    def vault_changed(self) -> None:
-        self.load()
-
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
 
@@ -85,16 +82,10 @@ class ReportsScreen(Screen[None], Refreshes):
 
         self.app.push_screen(CampaignsScreen())
 
-    def action_toggle_mine(self) -> None:
-        self.mine = not self.mine
-        self.load()
-
-    @work(thread=True, exclusive=True, group="reports", exit_on_error=False)
-    def load(self) -> None:
+    def fetch(self) -> dict[str, reports.Report]:
         vault, today = self.crm.vault, self.crm.today
         customers = self.crm.report_customers(self.crm.user if self.mine else "")
-        results = {name: reports.build(name, customers, vault.config, today=today) for name, _ in TABS}
-        self.app.call_from_thread(self.show, results)
+        return {name: reports.build(name, customers, vault.config, today=today) for name, _ in TABS}
 
     def show(self, results: dict[str, reports.Report]) -> None:
         self.results = results
