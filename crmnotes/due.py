@@ -559,16 +559,16 @@ class Timeline:
                 return self.steps[at], self.steps[at + 1][0] if at + 1 < len(self.steps) else None
         raise ValueError("a timeline has at least one step")
 
-
-def is_due(step: Sequence[Any], iso_day: str) -> bool:
-    """Is something due on or before ``iso_day`` in a stored step that holds on that day?"""
-    return bool(step[5]) or (step[2] is not None and step[2] <= iso_day)
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Timeline) and other.steps == self.steps
 
     def __repr__(self) -> str:
         return f"Timeline({self.steps!r})"
+
+
+def is_due(step: Sequence[Any], iso_day: str) -> bool:
+    """Is something due on or before ``iso_day`` in a stored step that holds on that day?"""
+    return bool(step[5]) or (step[2] is not None and step[2] <= iso_day)
 
 
 def _answer_of(step: list[Any]) -> Answer:
