@@ -3,15 +3,20 @@ are dropped or shortened with an ellipsis by priority (``crm`` as a real process
 
 from __future__ import annotations
 
+import io
+import random
 from pathlib import Path
 
 import pytest
+from rich import box
 from rich.cells import cell_len
 from rich.console import Console
+from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 from crmnotes import actions
-from crmnotes.cli.output import Column, fitted_table
+from crmnotes.cli.output import Column, FittedRows, fitted_table
 
 from .conftest import TODAY, run_process
 
@@ -77,3 +82,44 @@ def test_fitted_table_drops_by_priority_then_cuts_with_an_ellipsis() -> None:
     assert lines[0].split() == ["名称", "date", "note"]  # "extra" dropped, nothing wrapped
     assert len(lines) == 3 and all(cell_len(line) <= 40 for line in lines)
     assert "2026-12-05" in lines[2] and "…" in lines[2]
+
+
+def _rich_table(columns: list[Column], rows: list[list[Text]], width: int) -> Table:
+    """What ``fitted_table`` prints, made by rich's own Table: the reference its line writer must match."""
+    table = fitted_table(columns, rows, width=width)
+    assert isinstance(table, FittedRows)
+    shown = table.headers
+    reference = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for header, cells_width in zip(shown, table.widths, strict=True):
+        reference.add_column(header, width=cells_width, no_wrap=True, overflow="ellipsis")
+    for row in table.rows:
+        reference.add_row(*row)
+    return reference
+
+
+@pytest.mark.parametrize("width", [44, 80, 132])
+@pytest.mark.parametrize("color", [None, "truecolor"])
+def test_the_line_writer_prints_what_richs_table_prints(width: int, color: str | None) -> None:
+    rng = random.Random(width)
+    words = ["北京云帆教育科技有限公司", "Acme Analytics Inc.", "张伟", "needs/data-security, 数据安全", "😀 表情",
+             "trailing   ", "", "2026-12-05", "x" * 40, "意向", "ＦＵＬＬ　ｗｉｄｔｈ"]
+    columns = [Column("名称", cut=True, min_width=8), Column("stage"), Column("owner", drop=2),
+               Column("note", cut=True, min_width=6), Column("tags", drop=1, cut=True, min_width=10)]
+    short = ["意向", "won", "张伟", "", "李娜 ", "ＦＵＬＬ"]  # the columns never cut: a value is never cut
+    rows = [[Text(rng.choice(short if not column.cut else words), style=rng.choice(["", "bold", "red"]))
+             for column in columns] for _ in range(60)]
+    outputs = []
+    for renderable in (fitted_table(columns, rows, width=width), _rich_table(columns, rows, width)):
+        console = Console(width=width, file=io.StringIO(), color_system=color, force_terminal=color is not None)
+        console.print(renderable)
+        outputs.append(console.file.getvalue())  # type: ignore[attr-defined]
+    ours, theirs = outputs
+    if color is None:
+        assert ours == theirs
+    else:  # the same characters in the same styles (rich may split a styled run into more escapes)
+        assert _styled_characters(ours, width) == _styled_characters(theirs, width)
+
+
+def _styled_characters(ansi: str, width: int) -> list[tuple[str, Style | None]]:
+    segments = Text.from_ansi(ansi).render(Console(width=width))
+    return [(char, segment.style or None) for segment in segments for char in segment.text]
