@@ -76,6 +76,10 @@ class IndexBusy(CrmError):
     """Another process held the index lock for too long."""
 
 
+class RebuildFailed(CrmError):
+    """A rebuild worker process failed: nothing of the new index is kept, the old one still answers."""
+
+
 @contextlib.contextmanager
 def writer_lock(vault: Vault, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     from filelock import FileLock, Timeout
@@ -485,7 +489,7 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
     manifest = store.Manifest(store.config_state(vault))
     stats = RefreshStats(total=len(current), rebuilt=True)
     rels = sorted(current)
-    count = workers if workers is not None else min(os.cpu_count() or 1, MAX_WORKERS)
+    count = default_workers() if workers is None else max(1, workers)
     try:
         if count <= 1 or len(rels) < PARALLEL_MIN_FILES:
             entries = _build_segment(vault, str(fresh), rels, progress)
@@ -503,6 +507,11 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
     store.write_stamp(vault, fresh, store.read_manifest(fresh)[1], manifest.states())
     _swap(fresh, folder)
     return stats
+
+
+def default_workers() -> int:
+    """One rebuild worker per core, at most ``MAX_WORKERS`` (each holds up to ``POOL_BYTES`` of postings)."""
+    return min(os.cpu_count() or 1, MAX_WORKERS)
 
 
 def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progress | None = None,
@@ -541,29 +550,22 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
 
 def _build_parallel(vault: Vault, fresh: Path, rels: list[str], count: int,
                     progress: Progress | None) -> list[tuple[str, FileState, str]]:
-    """Each worker process indexes a share of the files into a segment of its
+    """Each worker process indexes a share of the files into segments of its
     own (reading, parsing, analysis and the postings all in parallel); the
-    segments are then joined under one table of contents, without a merge."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    segments are then joined under one table of contents, without a merge.
 
+    A share is a run of consecutive paths, and the segments are joined in
+    share order: documents get the numbers a one-process build gives them,
+    so equal scores rank in the same order however many workers built it."""
     from whoosh import index as windex
     from whoosh.filedb.filestore import FileStorage
 
     from .schema import build_schema
 
-    shares = [rels[i::count] for i in range(count)]
+    bounds = [len(rels) * i // count for i in range(count + 1)]
+    shares = [rels[bounds[i]:bounds[i + 1]] for i in range(count)]
     parts = [fresh / f"part-{i}" for i in range(count)]
-    # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
-    context = multiprocessing.get_context("spawn")
-    entries: list[tuple[str, FileState, str]] = []
-    with ProcessPoolExecutor(count, mp_context=context) as pool:
-        futures = [pool.submit(_worker_build, str(vault.root), str(part), share)
-                   for part, share in zip(parts, shares, strict=True)]
-        for future in futures:
-            entries.extend(future.result())
-            if progress:
-                progress(len(entries), len(rels))
+    entries = _run_workers(vault, parts, shares, progress, len(rels))
     segments = []
     for part in parts:
         sub = windex.open_dir(str(part))
@@ -575,8 +577,48 @@ def _build_parallel(vault: Vault, fresh: Path, rels: list[str], count: int,
         shutil.rmtree(part, ignore_errors=True)
     storage = FileStorage(str(fresh))
     windex.TOC(build_schema(), segments, 1).write(storage, windex._DEF_INDEX_NAME)
-    entries.sort()
     return entries
+
+
+def _run_workers(vault: Vault, parts: list[Path], shares: list[list[str]], progress: Progress | None,
+                 total: int) -> list[tuple[str, FileState, str]]:
+    """Run ``_worker_build`` on every share at once; their entries in share order.
+
+    The first worker to fail (an exception, or a process that died) stops the
+    others at once rather than after their share, and fails the rebuild."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(len(shares), mp_context=context)
+    try:
+        futures = [pool.submit(_worker_build, str(vault.root), str(part), share)
+                   for part, share in zip(parts, shares, strict=True)]
+        pending, done = set(futures), 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                if future.exception() is not None:
+                    raise RebuildFailed(f"the index rebuild failed: a worker process stopped ({future.exception()!r}).",
+                                        "The previous index is kept. Try again, or with --jobs 1.") \
+                        from future.exception()
+                done += len(future.result())
+            if progress:
+                progress(done, total)
+        return [entry for future in futures for entry in future.result()]
+    except BaseException:
+        _stop(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: Any) -> None:
+    """End a pool's worker processes now (``shutdown`` alone waits for every running share to finish)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
 
 
 def _worker_build(root: str, target: str, rels: list[str]) -> list[tuple[str, FileState, str]]:
