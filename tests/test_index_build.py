@@ -242,14 +242,14 @@ def test_several_jobs_rank_every_query_exactly_like_one(empty_vault: Vault, monk
         assert ranked(empty_vault) == expected, workers
 
 
-def failing_worker(root: str, target: str, rels: list[str]) -> list[tuple[str, object, str]]:
+def failing_worker(root: str, target: str, rels: list[str], pool_bytes: int) -> list[tuple[str, object, str]]:
     """A rebuild worker that dies (as one killed by the kernel would) once its share is half indexed."""
     if "customers/c0/customer-0.md" in rels:  # the first share: a real worker
-        return index_module._build_segment(Vault(Path(root)), target, rels)
+        return index_module._worker_build(root, target, rels, pool_bytes)
     import os
 
     os.makedirs(target, exist_ok=True)
-    index_module._build_segment(Vault(Path(root)), target, rels[: len(rels) // 2])
+    index_module._worker_build(root, target, rels[: len(rels) // 2], pool_bytes)
     os._exit(3)
 
 

@@ -45,7 +45,10 @@ from .records import FileState, Prepared, prepare
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 4
-POOL_BYTES = 128 * 1024 * 1024  # rebuild, per worker: postings held in memory before a segment is written
+# Rebuild, all workers together: postings held in memory before a segment is written (``MemoryPool``'s
+# estimate; a worker's resident memory grows by about 1.5 times it).  Split between the workers, so the
+# process tree stays under 600 MB at 100,000 customers however many there are.
+POOL_BYTES = 208 * 1024 * 1024
 SMALL_SEGMENTS = 12  # a watcher's one-document segments are merged (in the background) once there are this many
 MAX_SMALL_SEGMENTS = 48  # ... and in place, by the update, should background merges fall this far behind
 SMALL_SEGMENT_DOCS = 100
@@ -492,7 +495,7 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
     count = default_workers() if workers is None else max(1, workers)
     try:
         if count <= 1 or len(rels) < PARALLEL_MIN_FILES:
-            entries = _build_segment(vault, str(fresh), rels, progress)
+            entries = _build_segment(vault, str(fresh), rels, progress, pool_bytes=POOL_BYTES)
         else:
             entries = _build_parallel(vault, fresh, rels, count, progress)
     except BaseException:
@@ -510,12 +513,12 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
 
 
 def default_workers() -> int:
-    """One rebuild worker per core, at most ``MAX_WORKERS`` (each holds up to ``POOL_BYTES`` of postings)."""
+    """One rebuild worker per core, at most ``MAX_WORKERS`` (they share ``POOL_BYTES`` of postings)."""
     return min(os.cpu_count() or 1, MAX_WORKERS)
 
 
 def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progress | None = None,
-                   total: int = 0) -> list[tuple[str, FileState, str]]:
+                   total: int = 0, pool_bytes: int = 0) -> list[tuple[str, FileState, str]]:
     """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file.
 
     Segments are left as separate files, not one compound file: Whoosh copies
@@ -534,7 +537,7 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
             if item.fields is not None:
                 writer.add_document(**item.fields)
             entries.append((item.rel, item.state, item.error))
-            if writer.pool.estimated_bytes > POOL_BYTES:  # memory stays bounded: close this segment, start another
+            if writer.pool.estimated_bytes > (pool_bytes or POOL_BYTES):  # bounded: close this segment, start another
                 writer.commit(merge=False)
                 writer = _writer(ix, pooled=True, compound=False)
             if progress:
@@ -593,7 +596,7 @@ def _run_workers(vault: Vault, parts: list[Path], shares: list[list[str]], progr
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(len(shares), mp_context=context)
     try:
-        futures = [pool.submit(_worker_build, str(vault.root), str(part), share)
+        futures = [pool.submit(_worker_build, str(vault.root), str(part), share, max(1, POOL_BYTES // len(shares)))
                    for part, share in zip(parts, shares, strict=True)]
         pending, done = set(futures), 0
         while pending:
@@ -621,9 +624,9 @@ def _stop(pool: Any) -> None:
             process.terminate()
 
 
-def _worker_build(root: str, target: str, rels: list[str]) -> list[tuple[str, FileState, str]]:
+def _worker_build(root: str, target: str, rels: list[str], pool_bytes: int) -> list[tuple[str, FileState, str]]:
     os.makedirs(target, exist_ok=True)
-    return _build_segment(Vault(Path(root)), target, rels)
+    return _build_segment(Vault(Path(root)), target, rels, pool_bytes=pool_bytes)
 
 
 def _remove_leftovers(folder: Path) -> None:
