@@ -594,7 +594,9 @@ def _run_workers(vault: Vault, parts: list[Path], shares: list[list[str]], progr
 
     # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(len(shares), mp_context=context)
+    # one share per process, which exits when done: an idle worker would keep its postings' memory
+    # (Python seldom gives it back) while the others finish and the parent collects the entries
+    pool = ProcessPoolExecutor(len(shares), mp_context=context, max_tasks_per_child=1)
     try:
         futures = [pool.submit(_worker_build, str(vault.root), str(part), share, max(1, POOL_BYTES // len(shares)))
                    for part, share in zip(parts, shares, strict=True)]
