@@ -212,3 +212,62 @@ def test_leftovers_of_killed_processes_are_removed_but_not_a_running_merge(empty
         live.kill()
         live.wait()
     assert answers(empty_vault)["冷链"]
+
+
+# ------------------------------------------------------------------ worker processes
+
+# the queries of the search tests (test_search.py, test_search_cjk.py) and of this file
+SEARCH_QUERIES = [*QUERIES, "数据安全", "数据", "物流调度", "北京 OR 上海", "张三", "王", "四", "xckj", "yuntu", "saas",
+                  "security data", "\"data security\"", "renewing", "stage:potential", "grade:c", "industry:互联网",
+                  "tag:needs", "owner:alice -数据安全", "NOT owner:alice", "(stage:won OR grade:C) security",
+                  "last:<30d", "phone:2671", "8000", "冷链 OR renewal", "客户", "编号1*", "quote -renewal",
+                  "tags:重点 AND NOT 报关", "运输", "module", "a"]
+
+
+def ranked(vault: Vault) -> dict[str, list[tuple[str, float]]]:
+    return {q: [(h.rel, h.score) for h in search.search(vault, q, limit=0)] for q in SEARCH_QUERIES}
+
+
+def test_several_jobs_rank_every_query_exactly_like_one(empty_vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Documents keep the numbers a one-process build gives them, so even equal scores (the
+    repeated notes here) come back in the same order; several segments per worker too."""
+    fill(empty_vault, 90)
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_FILES", 1)
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    expected = ranked(empty_vault)
+    assert len(expected["冷链"]) == 15 and len({score for _, score in expected["冷链"]}) < 15  # ties to order
+    for workers, pool_bytes in ((2, index_module.POOL_BYTES), (3, 40_000)):
+        monkeypatch.setattr(index_module, "POOL_BYTES", pool_bytes)
+        assert search.refresh(empty_vault, rebuild=True, workers=workers).rebuilt
+        assert ranked(empty_vault) == expected, workers
+
+
+def failing_worker(root: str, target: str, rels: list[str], pool_bytes: int) -> list[tuple[str, object, str]]:
+    """A rebuild worker that dies (as one killed by the kernel would) once its share is half indexed."""
+    if "customers/c0/customer-0.md" in rels:  # the first share: a real worker
+        return index_module._worker_build(root, target, rels, pool_bytes)
+    import os
+
+    os.makedirs(target, exist_ok=True)
+    index_module._worker_build(root, target, rels[: len(rels) // 2], pool_bytes)
+    os._exit(3)
+
+
+def test_a_worker_that_fails_fails_the_rebuild_and_keeps_the_old_index(empty_vault: Vault,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(empty_vault, 40)
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    folder = store.index_dir(empty_vault)
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    expected = ranked(empty_vault)
+    (empty_vault.customers_dir / "c1" / "customer-1.md").unlink()  # what the failed rebuild would have dropped
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(index_module, "_worker_build", failing_worker)
+    with pytest.raises(index_module.RebuildFailed, match="worker process stopped") as failed:
+        search.refresh(empty_vault, rebuild=True, workers=2)
+    assert "previous index is kept" in failed.value.hint
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before  # no half index
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith(folder.name + ".new")] == []
+    monkeypatch.undo()
+    search.invalidate(empty_vault)
+    assert ranked(empty_vault)["报关"] == [hit for hit in expected["报关"] if hit[0] != "customers/c1/customer-1.md"]

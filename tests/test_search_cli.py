@@ -40,6 +40,8 @@ def test_index_command(crm: Crm) -> None:
     assert (again["added"], again["changed"], again["removed"], again["rebuilt"]) == (0, 0, 0, False)
     assert crm("index", "--rebuild", "--json").json()["rebuilt"] is True
     assert "rebuilt" in crm("index", "--rebuild").stdout
+    assert crm("index", "--rebuild", "--jobs", "2", "--json").json()["total"] == 7
+    assert "--jobs" in crm("index", "--rebuild", "--jobs", "0", ok=False).stderr
 
 
 def test_processes_stay_quiet(example_vault: Vault) -> None:

@@ -107,15 +107,17 @@ def highlighted(text: str, spans: list[tuple[int, int]]) -> Any:
 
 @click.command()
 @click.option("--rebuild", is_flag=True, help="Rebuild the index from scratch.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes for a rebuild (default: one per core, at most 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @click.pass_context
-def index(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
+def index(ctx: click.Context, rebuild: bool, jobs: int | None, as_json: bool) -> None:
     """Bring the search index up to date (it is also refreshed before every search)."""
     from .. import search as engine
 
     vault = open_vault(ctx)
     with _progress(as_json) as progress:
-        stats = engine.refresh(vault, rebuild=rebuild, progress=progress)
+        stats = engine.refresh(vault, rebuild=rebuild, progress=progress, workers=jobs)
     if as_json:
         print_json({"total": stats.total, "added": stats.added, "changed": stats.changed, "removed": stats.removed,
                     "rebuilt": stats.rebuilt, "unreadable": stats.unreadable, "seconds": round(stats.seconds, 3)})

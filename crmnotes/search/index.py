@@ -45,7 +45,10 @@ from .records import FileState, Prepared, prepare
 Progress = Callable[[int, int], None]
 PARALLEL_MIN_FILES = 400  # below this, starting worker processes costs more than it saves
 MAX_WORKERS = 4
-POOL_BYTES = 128 * 1024 * 1024  # rebuild, per worker: postings held in memory before a segment is written
+# Rebuild, all workers together: postings held in memory before a segment is written (``MemoryPool``'s
+# estimate; a worker's resident memory grows by about 1.5 times it).  Split between the workers, so the
+# process tree stays under 600 MB at 100,000 customers however many there are.
+POOL_BYTES = 208 * 1024 * 1024
 SMALL_SEGMENTS = 12  # a watcher's one-document segments are merged (in the background) once there are this many
 MAX_SMALL_SEGMENTS = 48  # ... and in place, by the update, should background merges fall this far behind
 SMALL_SEGMENT_DOCS = 100
@@ -74,6 +77,10 @@ class RefreshStats:
 
 class IndexBusy(CrmError):
     """Another process held the index lock for too long."""
+
+
+class RebuildFailed(CrmError):
+    """A rebuild worker process failed: nothing of the new index is kept, the old one still answers."""
 
 
 @contextlib.contextmanager
@@ -486,10 +493,10 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
     manifest = store.Manifest(store.config_state(vault))
     stats = RefreshStats(total=len(current), rebuilt=True)
     rels = sorted(current)
-    count = workers if workers is not None else min(os.cpu_count() or 1, MAX_WORKERS)
+    count = default_workers() if workers is None else max(1, workers)
     try:
         if count <= 1 or len(rels) < PARALLEL_MIN_FILES:
-            entries = _build_segment(vault, str(fresh), rels, progress)
+            entries = _build_segment(vault, str(fresh), rels, progress, pool_bytes=POOL_BYTES)
         else:
             entries = _build_parallel(vault, fresh, rels, count, progress)
     except BaseException:
@@ -506,8 +513,13 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
     return stats
 
 
+def default_workers() -> int:
+    """One rebuild worker per core, at most ``MAX_WORKERS`` (they share ``POOL_BYTES`` of postings)."""
+    return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
 def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progress | None = None,
-                   total: int = 0) -> list[tuple[str, FileState, str]]:
+                   total: int = 0, pool_bytes: int = 0) -> list[tuple[str, FileState, str]]:
     """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file.
 
     Segments are left as separate files, not one compound file: Whoosh copies
@@ -526,7 +538,7 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
             if item.fields is not None:
                 writer.add_document(**item.fields)
             entries.append((item.rel, item.state, item.error))
-            if writer.pool.estimated_bytes > POOL_BYTES:  # memory stays bounded: close this segment, start another
+            if writer.pool.estimated_bytes > (pool_bytes or POOL_BYTES):  # bounded: close this segment, start another
                 writer.commit(merge=False)
                 writer = _writer(ix, pooled=True, compound=False)
             if progress:
@@ -542,29 +554,22 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
 
 def _build_parallel(vault: Vault, fresh: Path, rels: list[str], count: int,
                     progress: Progress | None) -> list[tuple[str, FileState, str]]:
-    """Each worker process indexes a share of the files into a segment of its
+    """Each worker process indexes a share of the files into segments of its
     own (reading, parsing, analysis and the postings all in parallel); the
-    segments are then joined under one table of contents, without a merge."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    segments are then joined under one table of contents, without a merge.
 
+    A share is a run of consecutive paths, and the segments are joined in
+    share order: documents get the numbers a one-process build gives them,
+    so equal scores rank in the same order however many workers built it."""
     from whoosh import index as windex
     from whoosh.filedb.filestore import FileStorage
 
     from .schema import build_schema
 
-    shares = [rels[i::count] for i in range(count)]
+    bounds = [len(rels) * i // count for i in range(count + 1)]
+    shares = [rels[bounds[i]:bounds[i + 1]] for i in range(count)]
     parts = [fresh / f"part-{i}" for i in range(count)]
-    # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
-    context = multiprocessing.get_context("spawn")
-    entries: list[tuple[str, FileState, str]] = []
-    with ProcessPoolExecutor(count, mp_context=context) as pool:
-        futures = [pool.submit(_worker_build, str(vault.root), str(part), share)
-                   for part, share in zip(parts, shares, strict=True)]
-        for future in futures:
-            entries.extend(future.result())
-            if progress:
-                progress(len(entries), len(rels))
+    entries = _run_workers(vault, parts, shares, progress, len(rels))
     segments = []
     for part in parts:
         sub = windex.open_dir(str(part))
@@ -576,13 +581,55 @@ def _build_parallel(vault: Vault, fresh: Path, rels: list[str], count: int,
         shutil.rmtree(part, ignore_errors=True)
     storage = FileStorage(str(fresh))
     windex.TOC(build_schema(), segments, 1).write(storage, windex._DEF_INDEX_NAME)
-    entries.sort()
     return entries
 
 
-def _worker_build(root: str, target: str, rels: list[str]) -> list[tuple[str, FileState, str]]:
+def _run_workers(vault: Vault, parts: list[Path], shares: list[list[str]], progress: Progress | None,
+                 total: int) -> list[tuple[str, FileState, str]]:
+    """Run ``_worker_build`` on every share at once; their entries in share order.
+
+    The first worker to fail (an exception, or a process that died) stops the
+    others at once rather than after their share, and fails the rebuild."""
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    # spawn, not fork: the TUI and the watcher run threads, and forking a threaded process can deadlock.
+    context = multiprocessing.get_context("spawn")
+    # one share per process, which exits when done: an idle worker would keep its postings' memory
+    # (Python seldom gives it back) while the others finish and the parent collects the entries
+    pool = ProcessPoolExecutor(len(shares), mp_context=context, max_tasks_per_child=1)
+    try:
+        futures = [pool.submit(_worker_build, str(vault.root), str(part), share, max(1, POOL_BYTES // len(shares)))
+                   for part, share in zip(parts, shares, strict=True)]
+        pending, done = set(futures), 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in finished:
+                if future.exception() is not None:
+                    raise RebuildFailed(f"the index rebuild failed: a worker process stopped ({future.exception()!r}).",
+                                        "The previous index is kept. Try again, or with --jobs 1.") \
+                        from future.exception()
+                done += len(future.result())
+            if progress:
+                progress(done, total)
+        return [entry for future in futures for entry in future.result()]
+    except BaseException:
+        _stop(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(pool: Any) -> None:
+    """End a pool's worker processes now (``shutdown`` alone waits for every running share to finish)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
+def _worker_build(root: str, target: str, rels: list[str], pool_bytes: int) -> list[tuple[str, FileState, str]]:
     os.makedirs(target, exist_ok=True)
-    return _build_segment(Vault(Path(root)), target, rels)
+    return _build_segment(Vault(Path(root)), target, rels, pool_bytes=pool_bytes)
 
 
 def _remove_leftovers(folder: Path) -> None:
