@@ -79,3 +79,26 @@ def test_the_hook_still_refuses_a_hand_made_commit_after_sync_skipped_it(tmp_pat
     git(root, "add", "--all")
     refused = git(root, "commit", "-m", "手工提交", ok=False)
     assert refused.returncode != 0 and "PRC resident ID" in refused.stderr
+
+
+def test_history_of_a_customer_added_by_the_first_commit(tmp_path: Path) -> None:
+    Crm(tmp_path)("init", str(tmp_path / "v"), "--example")  # the first commit adds every example customer
+    root = tmp_path / "v"
+    set_identity(root, "alice")
+    crm = Crm(root)
+    crm("set", "星辰科技有限公司", "grade=B")
+    crm("sync")
+    changes = crm("history", "星辰科技有限公司", "--json").json()
+    assert [c["kind"] for c in changes] == ["added", "changed"]
+    assert {"field": "grade", "old": "A", "new": "B"} in changes[-1]["fields"]
+
+
+def test_an_id_finds_its_customer_by_its_file_name_and_still_after_a_rename_by_hand(tmp_path: Path) -> None:
+    Crm(tmp_path)("init", str(tmp_path / "v"), "--example")
+    crm = Crm(tmp_path / "v")
+    shown = crm("show", "星辰科技有限公司", "--json").json()
+    assert crm("show", shown["id"], "--json").json()["path"] == shown["path"]
+    renamed = (tmp_path / "v" / shown["path"]).with_name("星辰-手工改名.md")
+    (tmp_path / "v" / shown["path"]).rename(renamed)
+    found = crm("show", shown["id"].upper(), "--json").json()
+    assert found["path"].endswith("星辰-手工改名.md") and found["name"] == "星辰科技有限公司"
