@@ -14,11 +14,11 @@ def index_version(root: Path) -> int:
     return int.from_bytes((root / ".git" / "index").read_bytes()[4:8], "big")
 
 
-def test_crm_init_sets_the_many_files_settings_and_a_version_4_index(tmp_path: Path) -> None:
+def test_crm_init_sets_the_untracked_cache_and_a_version_4_index(tmp_path: Path) -> None:
     Crm(tmp_path)("init", str(tmp_path / "v"))
     root = tmp_path / "v"
     assert git(root, "config", "--local", "core.untrackedCache").stdout.strip() == "true"
-    assert git(root, "config", "--local", "feature.manyFiles").stdout.strip() == "true"
+    assert git(root, "config", "--local", "index.version").stdout.strip() == "4"
     assert index_version(root) == 4
 
 
@@ -26,7 +26,7 @@ def test_an_existing_vault_is_tuned_on_its_first_sync_and_a_users_choice_is_kept
     Crm(tmp_path)("init", str(tmp_path / "v"), "--example")
     root = tmp_path / "v"
     git(root, "config", "--local", "--unset", "core.untrackedCache")
-    git(root, "config", "--local", "--unset", "feature.manyFiles")
+    git(root, "config", "--local", "--unset", "index.version")
     git(root, "update-index", "--index-version", "2")
     crm = Crm(root)
     crm("log", "星辰科技有限公司", "--note", "电话沟通，客户要数据安全方案")
@@ -102,3 +102,12 @@ def test_an_id_finds_its_customer_by_its_file_name_and_still_after_a_rename_by_h
     (tmp_path / "v" / shown["path"]).rename(renamed)
     found = crm("show", shown["id"].upper(), "--json").json()
     assert found["path"].endswith("星辰-手工改名.md") and found["name"] == "星辰科技有限公司"
+
+
+def test_crm_clone_sets_the_untracked_cache_and_a_version_4_index(tmp_path: Path) -> None:
+    Crm(tmp_path)("init", str(tmp_path / "v"), "--example")
+    git(tmp_path, "clone", "-q", "--bare", str(tmp_path / "v"), str(tmp_path / "团队.git"))
+    Crm(tmp_path)("clone", str(tmp_path / "团队.git"), str(tmp_path / "王芳"), "--user", "王芳")
+    root = tmp_path / "王芳"
+    assert git(root, "config", "--local", "core.untrackedCache").stdout.strip() == "true"
+    assert index_version(root) == 4

@@ -32,8 +32,9 @@ def driver_command() -> str:
 
 GUARD_RAN = "CRMNOTES_GUARD_RAN"  # set by crm sync for its commit, whose index it has just checked itself
 # A vault of many files: git remembers which folders hold no new file (untracked cache) and
-# writes a smaller index (version 4); both are plain local settings that any git reads.
-MANY_FILES = (("core.untrackedCache", "true"), ("feature.manyFiles", "true"))
+# writes a smaller index (version 4).  Named one by one rather than as feature.manyFiles, whose
+# newer gits add index.skipHash, an index older gits and other git libraries cannot read.
+MANY_FILES = (("core.untrackedCache", "true"), ("index.version", "4"))
 
 
 def hook_text() -> str:
