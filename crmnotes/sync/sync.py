@@ -270,8 +270,9 @@ def _sync_remote(git: Git, root: Path, branch: str, message: str, report: SyncRe
         _fetch(git, report)
         step(f"merging {report.remote}/{report.branch}")
         with writers_paused(root):
-            commit_all(git, root, message, report)  # what was saved during the fetch
-            _merge_remote(git, root, report)
+            if _remote_ahead(git, report):  # (else what was saved during the fetch waits, as during the push)
+                commit_all(git, root, message, report)  # what was saved during the fetch: never merged over
+                _merge_remote(git, root, report)
         step(f"pushing to {report.remote}")
         tracking = f"refs/remotes/{report.remote}/{report.branch}"
         creates_branch = not git.succeeds("rev-parse", "--verify", "-q", tracking)
@@ -290,6 +291,12 @@ def _fetch(git: Git, report: SyncReport) -> None:
         raise SyncError(f"cannot reach the remote '{report.remote}' ({exc.stderr}).",
                         f"Check the network or the remote URL ('git remote -v'), then run 'crm sync' again; "
                         f"{where_work_is(git)}.") from None
+
+
+def _remote_ahead(git: Git, report: SyncReport) -> bool:
+    """Has the fetched branch commits this one lacks?  (Read from the commits alone: no look at the files.)"""
+    ref = f"refs/remotes/{report.remote}/{report.branch}"
+    return git.succeeds("rev-parse", "--verify", "-q", ref) and git.text("rev-list", "--count", f"HEAD..{ref}") != "0"
 
 
 def _merge_remote(git: Git, root: Path, report: SyncReport) -> None:
