@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -95,6 +96,10 @@ FIGURES = [
     Figure("check_cached", "`crm check`, nothing changed since the last check", "≤ 0.5 s", _le("median", 0.5)),
     Figure("export_csv", "`crm export --format csv`", "≤ 1.5 s", _le("median", 1.5)),
     Figure("sync_50", "`crm sync`, 50 changed files, local bare remote", "≤ 2 s", _le("median", 2.0)),
+    Figure("sync_one", "`crm sync`, one changed file, local bare remote", "", None),
+    Figure("history", "`crm history ID --json` of a customer changed by the sync runs", "", None),
+    Figure("report_slowest", "`crm report NAME --json`, the slowest of every report name", "≤ 0.3 s",
+           _le("median", 0.3)),
     Figure("import_csv", "`crm import` of a CSV with one row per customer", "≤ 20 s (10,000 rows)",
            _le("median", 20.0)),
     Figure("rg_english", "baseline: `rg -l integration`", "", None),
@@ -105,6 +110,8 @@ FIGURES = [
     Figure("pyscan_english", "baseline: Python read-all + substring, `integration`", "", None),
     Figure("pyscan_chinese", "baseline: Python read-all + substring, `数据安全`", "", None),
     Figure("frontmatter_parse", "baseline: python-frontmatter parses every file (process)", "", None),
+    Figure("git_status", "baseline: `git status --porcelain` in the synced vault, one file changed", "", None),
+    Figure("git_log_path", "baseline: `git log -- PATH` of the customer `crm history` shows", "", None),
 ]
 
 
@@ -119,6 +126,9 @@ SCALE_TARGETS: dict[str, tuple[str, Callable[[dict[str, Any]], bool | None]]] = 
     "tui_paint": ("≤ 1.0 s", _le("median", 1.0)),
     "check_cached": ("≤ 1 s", _le("median", 1.0)),
     "report_funnel": ("≤ 1 s", _le("median", 1.0)),
+    "report_slowest": ("≤ 1 s", _le("median", 1.0)),
+    "sync_one": ("≤ 1.5 s", _le("median", 1.5)),
+    "history": ("≤ 0.3 s", _le("median", 0.3)),
     "export_csv": ("≤ 5 s", _le("median", 5.0)),
     "watch_start": ("≤ 3 s", _le("median", 3.0)),
     "watch_write": ("p95 ≤ 0.5 s", _le("p95", 0.5)),
@@ -255,7 +265,7 @@ class Bench:
 
     def measure_all(self, save: Callable[[], None] = lambda: None, only: list[str] | None = None) -> dict[str, Any]:
         steps = [self.baselines, self.index, self.search, self.listing, self.check, self.export, self.tui, self.watch,
-                 self.sync, self.import_csv]
+                 self.sync, self.reports, self.import_csv]
         for step in steps:
             if only and step.__name__ not in only:
                 continue
@@ -420,6 +430,43 @@ class Bench:
                 _append_entry(path, f"sync benchmark {attempt}")
             runs.append(crm(self.vault, "sync", "-m", f"bench {attempt}", env=env))
         self.results["sync_50"] = median_of(runs)
+        self.sync_one(files[-1], env)
+
+    def sync_one(self, path: Path, env: dict[str, str]) -> None:
+        """One changed file (git's own `status` in the same state is the baseline), then the history of
+        that customer, which every run changed (git's `log -- PATH` the baseline)."""
+        runs, plain = [], []
+        for attempt in range(self.repeats):
+            _append_entry(path, f"sync one {attempt}")
+            plain.append(run(["git", "-C", str(self.vault), "status", "--porcelain"]))
+            runs.append(crm(self.vault, "sync", "-m", f"one {attempt}", env=env))
+        self.results["git_status"] = median_of(plain)
+        self.results["sync_one"] = median_of(runs)
+        found = re.search(r"^id: *(\S+)", path.read_text(encoding="utf-8"), re.MULTILINE)
+        if not have("history") or found is None:
+            self.skip("history", "no `crm history` yet" if found else f"no id in {path}")
+            return
+        rel = path.relative_to(self.vault).as_posix()
+        self.results["git_log_path"] = repeat(self.repeats, lambda: run(
+            ["git", "-C", str(self.vault), "log", "--name-status", "--format=%H", "--", rel]))
+        self.results["history"] = repeat(self.repeats, lambda: crm(self.vault, "history", found[1], "--json"))
+
+    def reports(self) -> None:
+        """Every report name as a process; the figure is the slowest name's median (all are kept)."""
+        from crmnotes.reports import REPORTS as names
+
+        if not have("report"):
+            self.skip("report_slowest", "no `crm report` yet")
+            return
+        each = {name: repeat(self.repeats, lambda n=name: crm(self.vault, "report", n, "--json")) for name in names}
+        failed = {name: r for name, r in each.items() if "median" not in r}
+        if failed:
+            name, result = next(iter(failed.items()))
+            self.results["report_slowest"] = {"error": f"{name}: {result.get('error', '')}"}
+            return
+        slowest = max(each, key=lambda n: each[n]["median"])
+        self.results["report_slowest"] = {**each[slowest], "name": slowest,
+                                          "each": {n: round(r["median"], 3) for n, r in each.items()}}
 
     def import_csv(self) -> None:
         if not have("import"):
@@ -683,6 +730,8 @@ def fmt(result: dict[str, Any] | None, key: str) -> str:
         text += f" ({result['peak_mb']:.0f} MB)"
     if "vs_unchanged" in result:
         text += f", {result['vs_unchanged']:.2f}× unchanged"
+    if "name" in result:
+        text += f", {result['name']}"
     if "vs_frontmatter" in result:
         text += f", {result['vs_frontmatter']:.2f}× frontmatter"
     return text
@@ -734,7 +783,8 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-STEPS = ("baselines", "index", "search", "listing", "check", "export", "tui", "watch", "sync", "import_csv")
+STEPS = ("baselines", "index", "search", "listing", "check", "export", "tui", "watch", "sync", "reports",
+         "import_csv")
 
 
 def main(argv: list[str] | None = None) -> int:

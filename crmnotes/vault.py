@@ -215,6 +215,8 @@ class Vault:
         as_path = self._as_customer_path(ref)
         if as_path is not None:
             return self.read(as_path)
+        if customers is None and (named := self._by_id_in_file_name(ref)) is not None:
+            return named
         pool = customers if customers is not None else self.scan().customers
         for matcher in _matchers(ref):
             found = [c for c in pool if matcher(c)]
@@ -225,6 +227,37 @@ class Vault:
                 raise RefError(f"'{ref}' matches {len(found)} customers: " + "; ".join(shown) + ".",
                                candidates=[c.id for c in found], hint="Use the ID or more of the name.")
         raise RefError(f"no customer matches '{ref}'.", hint="Check the name with 'crm ls' or 'crm search'.")
+
+    def _by_id_in_file_name(self, ref: str) -> Customer | None:
+        """The customer whose ID ``ref`` is, found by the ID's tag that names its file
+        (``naming.customer_relpath``), so one file is read instead of the whole vault; None
+        when no file so named holds it (one renamed by hand: the caller reads them all)."""
+        from .naming import looks_like_id
+
+        if not looks_like_id(ref):
+            return None
+        wanted = ref.strip().lower()
+        ending = f"-{wanted.rsplit('-', 1)[-1][:4]}.md"
+        found = []
+        for folder in sorted(self._folders_of_customers()):
+            for name in sorted(n for n in os.listdir(folder) if n.endswith(ending)):  # names only: no stat each
+                path = Path(folder, name)
+                if path.is_symlink() or not path.is_file():
+                    continue
+                try:
+                    customer = self.read(path)
+                except FileFormatError:
+                    continue
+                found += [customer] if customer.id == wanted else []
+        return found[0] if len(found) == 1 else None
+
+    def _folders_of_customers(self) -> list[str]:
+        """customers/ and its per-initial folders (where ``customer_relpath`` puts files)."""
+        try:
+            inner = [e.path for e in os.scandir(self.customers_dir) if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return []
+        return [str(self.customers_dir), *inner]
 
     def _as_customer_path(self, ref: str) -> Path | None:
         if not (ref.endswith(".md") or "/" in ref or os.sep in ref):

@@ -1,7 +1,8 @@
 """``crm history``: one customer's timeline from git.
 
-One ``git log --follow`` lists the commits that touched the file (and its
-path at each, so renames are followed); one ``git cat-file --batch`` reads
+One ``git log`` lists the commits that touched the file (and its path at
+each: ``--follow``, when the oldest is not the repository's first commit, follows
+renames); one ``git cat-file --batch`` reads
 every version; consecutive versions are compared as customer files: which
 fields changed from what to what, which follow-ups were added.  Customer
 files live in per-initial subfolders, which keeps ``--follow`` fast on large
@@ -49,19 +50,22 @@ class Change:
 
 def customer_history(root: Path, relpath: str) -> list[Change]:
     """Oldest first: every committed change to the customer at ``relpath``."""
-    raw = git_run(root, "log", "--follow", "-M", "--name-status", "-z", "--no-merges",
-                  f"--format={RECORD}%H{UNIT}%an{UNIT}%ae{UNIT}%aI{UNIT}%s", "--", relpath, check=False)
-    commits = _parse_log(raw.decode("utf-8", errors="replace"))
+    commits = _log(root, relpath, follow=False)
+    if commits and commits[-1][7] == "A" and commits[-1][8]:
+        # Added by a commit with a parent: perhaps renamed from another path, so follow it.  Not when
+        # the root commit added it: following would compare that commit's every file (all of an
+        # imported vault) for a rename that cannot be there.
+        commits = _log(root, relpath, follow=True)
     commits.reverse()
     # Each version is compared with the file in the commit's parent (its old
     # path for a rename), so a change is shown once, where it was made.
     specs = []
-    for sha, *_, path, old_path, _status in commits:
+    for sha, *_, path, old_path, _status, _parents in commits:
         specs += [f"{sha}^:{old_path}", f"{sha}:{path}"]
     blobs = read_blobs(root, specs)
     changes: list[Change] = []
     team = team_at(root)
-    for index, (sha, author, email, when, subject, path, _old, status) in enumerate(commits):
+    for index, (sha, author, email, when, subject, path, _old, status, _parents) in enumerate(commits):
         kind = {"A": "added", "D": "deleted", "R": "renamed"}.get(status, "changed")
         member = member_of(team, author, email)
         change = Change(sha, member.name if member else author, email, when, subject, path, kind,
@@ -98,18 +102,25 @@ def mask_phones(changes: list[Change], region: str) -> None:
                 item.update({k: mask_phone(str(item[k]), region) for k in ("old", "new") if item[k]})
 
 
-def _parse_log(text: str) -> list[tuple[str, str, str, str, str, str, str, str]]:
-    """(sha, author, email, date, subject, path, old path, status letter) per commit, newest first."""
+def _log(root: Path, relpath: str, follow: bool) -> list[tuple[str, ...]]:
+    """``_parse_log`` of the commits that touched ``relpath`` (across renames when ``follow``)."""
+    raw = git_run(root, "log", *(["--follow", "-M"] if follow else []), "--name-status", "-z", "--no-merges",
+                  f"--format={RECORD}%H{UNIT}%an{UNIT}%ae{UNIT}%aI{UNIT}%P{UNIT}%s", "--", relpath, check=False)
+    return _parse_log(raw.decode("utf-8", errors="replace"))
+
+
+def _parse_log(text: str) -> list[tuple[str, ...]]:
+    """(sha, author, email, date, subject, path, old path, status letter, parents) per commit, newest first."""
     out = []
     for record in text.split(RECORD)[1:]:
         header, _, rest = record.partition("\n")
-        sha, author, email, when, subject = (header.rstrip("\0").split(UNIT) + [""] * 5)[:5]
+        sha, author, email, when, parents, subject = (header.rstrip("\0").split(UNIT, 5) + [""] * 6)[:6]
         names = [n for n in rest.strip("\n\0").split("\0") if n != ""]
         status, path, old_path = "M", "", ""
         if names:
             status = names[0].strip()[:1]
             path, old_path = names[-1], names[1] if len(names) > 1 else names[-1]
-        out.append((sha, author, email, when, subject, path, old_path, status))
+        out.append((sha, author, email, when, subject, path, old_path, status, parents))
     return out
 
 

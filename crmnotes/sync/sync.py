@@ -31,7 +31,7 @@ from .default_branch import point_remote_head
 from .gitcmd import Git, GitError
 from .guard import refuse_staged_secrets
 from .message import EMPTY_TREE, describe_staged
-from .repo import ensure_repo_setup, identity_env, init_repo
+from .repo import GUARD_RAN, ensure_repo_setup, identity_env, init_repo
 
 PUSH_ATTEMPTS = 3
 MERGE_ATTEMPTS = 3
@@ -139,7 +139,10 @@ def _refuse_unfinished(git: Git) -> None:
 
 
 def _unmerged(git: Git) -> list[str]:
-    return git.lines("diff", "--name-only", "--diff-filter=U")
+    """Paths with conflict stages, read from the index alone (no look at every file of the work tree)."""
+    entries = git.run("ls-files", "--unmerged", "-z").split(b"\0")  # "mode sha stage\tname"
+    names = (entry.partition(b"\t")[2] for entry in entries if b"\t" in entry)
+    return list(dict.fromkeys(name.decode("utf-8", "surrogateescape") for name in names))
 
 
 def current_branch(git: Git) -> str:
@@ -162,7 +165,10 @@ def commit_all(git: Git, root: Path, message: str, report: SyncReport | None = N
     """Stage everything that can be shared and commit it with a message naming
     what changed; returns the subject, or "" when there was nothing to commit.
     Files that cannot be shared are left out and named in ``report.not_shared``."""
-    git.run("add", "--all")
+    changed = stage_changed(git)
+    merging = git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD")
+    if not changed and not merging:
+        return ""  # status saw nothing staged, changed or new
     skipped = _unstage_unshareable(git)
     refuse_staged_secrets(root)
     if report is not None:
@@ -170,7 +176,6 @@ def commit_all(git: Git, root: Path, message: str, report: SyncReport | None = N
         report.not_shared += fresh
         report.notes += fresh  # the faces that show notes (the TUI) show these too
     has_head = git.succeeds("rev-parse", "--verify", "-q", "HEAD")
-    merging = git.succeeds("rev-parse", "--verify", "-q", "MERGE_HEAD")
     if has_head and not merging and git.succeeds("diff", "--cached", "--quiet", "HEAD"):
         return ""
     if not has_head and not git.run("ls-files", "-z"):
@@ -179,7 +184,8 @@ def commit_all(git: Git, root: Path, message: str, report: SyncReport | None = N
     if message:
         subject, body = message, "\n".join(filter(None, [subject, body]))
     try:
-        git.run("commit", "-q", "-m", subject, *(["-m", body] if body else []))
+        # refuse_staged_secrets just read this index: our own hook need not start Python to read it again.
+        git.run("commit", "-q", "-m", subject, *(["-m", body] if body else []), env={GUARD_RAN: "1"})
     except GitError as exc:
         raise SyncError(f"the commit was refused: {exc.stderr}.",
                         "Fix what it names (crm check lists sensitive numbers), then run 'crm sync' again; "
@@ -190,6 +196,21 @@ def commit_all(git: Git, root: Path, message: str, report: SyncReport | None = N
         else:
             report.committed = subject
     return subject
+
+
+def stage_changed(git: Git) -> bool:
+    """``git add --all``, scoped to what ``git status`` names (staged, changed,
+    deleted or new); False when it names nothing.  Status reads the untracked
+    cache (``repo.tune_for_many_files``), and ``add`` then walks only those
+    paths instead of every folder of a large vault a second time."""
+    raw = git.run("status", "--porcelain", "-z", "--no-renames")
+    entries = [entry for entry in raw.split(b"\0") if entry]  # "XY name", names as git wrote them
+    # Y, the work tree's column, is blank for what is staged already (a 'git rm' has no file left to name)
+    paths = [entry[3:] for entry in entries if entry[1:2] != b" "]
+    if paths:
+        git.run("add", "--all", "--pathspec-from-file=-", "--pathspec-file-nul", input_data=b"\0".join(paths),
+                env={"GIT_LITERAL_PATHSPECS": "1"})  # a name with * or [ is that file, not a pattern
+    return bool(entries)
 
 
 def _unstage_unshareable(git: Git) -> list[str]:
@@ -249,8 +270,9 @@ def _sync_remote(git: Git, root: Path, branch: str, message: str, report: SyncRe
         _fetch(git, report)
         step(f"merging {report.remote}/{report.branch}")
         with writers_paused(root):
-            commit_all(git, root, message, report)  # what was saved during the fetch
-            _merge_remote(git, root, report)
+            if _remote_ahead(git, report):  # (else what was saved during the fetch waits, as during the push)
+                commit_all(git, root, message, report)  # what was saved during the fetch: never merged over
+                _merge_remote(git, root, report)
         step(f"pushing to {report.remote}")
         tracking = f"refs/remotes/{report.remote}/{report.branch}"
         creates_branch = not git.succeeds("rev-parse", "--verify", "-q", tracking)
@@ -269,6 +291,12 @@ def _fetch(git: Git, report: SyncReport) -> None:
         raise SyncError(f"cannot reach the remote '{report.remote}' ({exc.stderr}).",
                         f"Check the network or the remote URL ('git remote -v'), then run 'crm sync' again; "
                         f"{where_work_is(git)}.") from None
+
+
+def _remote_ahead(git: Git, report: SyncReport) -> bool:
+    """Has the fetched branch commits this one lacks?  (Read from the commits alone: no look at the files.)"""
+    ref = f"refs/remotes/{report.remote}/{report.branch}"
+    return git.succeeds("rev-parse", "--verify", "-q", ref) and git.text("rev-list", "--count", f"HEAD..{ref}") != "0"
 
 
 def _merge_remote(git: Git, root: Path, report: SyncReport) -> None:
