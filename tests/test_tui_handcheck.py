@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from crmnotes import actions
 from crmnotes.tui.screens.pipeline import PipelineScreen, StageList
 from crmnotes.vault import Vault
 
-from .test_tui import DAY, app_for, settle, sync
+from .test_tui import DAY, app_for, screen_text, settle, sync
 
 
 @pytest.fixture
@@ -36,3 +36,19 @@ async def test_pipeline_cards_line_up_with_their_stage_heading(vault: Vault, siz
             cards = column.query_one(StageList)
             assert cards.content_region.x == head.content_region.x
             assert cards.content_region.right <= column.region.right
+
+
+@sync
+async def test_agenda_fits_80_columns_and_keeps_room_for_what_to_do(vault: Vault) -> None:
+    # the fixed columns took 77 of 80 cells, so "what" (follow up on the brochure, 提交正式报价…)
+    # sat off screen behind a horizontal scroll, cut to its first word
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("w")
+        await settle(app, pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert table.columns["what"].width >= 16
+        assert "follow up on the" in screen_text(app)
+        assert "提交正式报价" in screen_text(app)
