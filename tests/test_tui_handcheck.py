@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Static
 
 from crmnotes import actions
 from crmnotes.tui.screens.pipeline import PipelineScreen, StageList
+from crmnotes.tui.widgets.customer_table import CustomerTable
 from crmnotes.vault import Vault
 
 from .test_tui import DAY, app_for, screen_text, settle, sync
@@ -52,3 +53,18 @@ async def test_agenda_fits_80_columns_and_keeps_room_for_what_to_do(vault: Vault
         assert table.columns["what"].width >= 16
         assert "follow up on the" in screen_text(app)
         assert "提交正式报价" in screen_text(app)
+
+
+@sync
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+async def test_main_table_fits_the_screen_and_cuts_tags_with_an_ellipsis(vault: Vault, size: tuple[int, int]) -> None:
+    # the tags column took the width of the longest tag list, so it ran off screen behind a
+    # horizontal scroll, cut mid-word (needs/data-securi) with nothing to say there was more
+    app = app_for(vault)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        table = app.main.query_one(CustomerTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        text = screen_text(app)
+        xingchen = next(line for line in text.splitlines() if "星辰" in line)
+        assert xingchen.rstrip(" ▁▂▃▄▅▆▇█▊▋▌▍▎▏").endswith("…")
