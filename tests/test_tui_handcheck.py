@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Static
 
 from crmnotes import actions
+from crmnotes.tui.app import make_app
 from crmnotes.tui.screens.pipeline import PipelineScreen, StageList
 from crmnotes.tui.widgets.customer_table import CustomerTable
 from crmnotes.vault import Vault
 
-from .test_tui import DAY, app_for, screen_text, settle, sync
+from .test_tui import DAY, NOW, app_for, screen_text, settle, sync
 
 
 @pytest.fixture
@@ -68,3 +71,20 @@ async def test_main_table_fits_the_screen_and_cuts_tags_with_an_ellipsis(vault: 
         text = screen_text(app)
         xingchen = next(line for line in text.splitlines() if "星辰" in line)
         assert xingchen.rstrip(" ▁▂▃▄▅▆▇█▊▋▌▍▎▏").endswith("…")
+
+
+@sync
+async def test_due_rows_keep_status_and_owner_on_one_line_at_80_columns(vault: Vault) -> None:
+    # long overdue ("overdue 387d") and a seven-letter owner wrapped inside their narrow columns:
+    # "overdue" over "387d", "mallor" over "y"
+    path = vault.resolve("Northwind").path
+    path.write_bytes(path.read_bytes().replace(b"owner: alice", b"owner: mallory", 1))
+    app = make_app(vault, today=DAY + timedelta(days=400), now=NOW, user="张伟", poll_seconds=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()
+        row = next(line for line in lines if "Northwind" in line)
+        assert re.search(r"overdue \d{3}d", row)
+        assert "mallo…" in row
