@@ -88,3 +88,20 @@ async def test_due_rows_keep_status_and_owner_on_one_line_at_80_columns(vault: V
         row = next(line for line in lines if "Northwind" in line)
         assert re.search(r"overdue \d{3}d", row)
         assert "mallo…" in row
+
+
+@sync
+async def test_empty_pipeline_and_agenda_say_what_to_do(empty_vault: Vault) -> None:
+    # the board said "0 deals · D edit deal" with no card to edit, the agenda "0 item(s)"; and at
+    # 80 columns "初步接触 0" wrapped its count under the stage while "方案报价 0" did not
+    app = app_for(empty_vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("b")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "no deals yet" in text and "press D" in text
+        assert "初步接触 0" in text and "商务谈判 0" in text
+        await pilot.press("escape", "w")
+        await settle(app, pilot)
+        assert "nothing in the next 7 days" in screen_text(app)

@@ -125,6 +125,8 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
         self.app.call_from_thread(self.show, found)
 
     def show(self, items: list[AgendaItem]) -> None:
+        from .help import agenda_empty_text
+
         today = self.crm.today
         table = self.query_one(DataTable)
         keep = self.current_path()
@@ -142,7 +144,8 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
         mine = f" (mine: {self.crm.user})" if self.mine else ""
         what = "open task(s)" if self.tasks_only else f"item(s) up to {self.days} days from {today.isoformat()}"
         self.query_one("#agenda-status", Static).update(
-            f"{len(items)} {what}{mine} · l log · z snooze · A reassign · d done · m mine")
+            f"{len(items)} {what}{mine} · l log · z snooze · A reassign · d done · m mine" if items
+            else agenda_empty_text(self.days, self.tasks_only) + mine)
 
     def current_item(self) -> AgendaItem | None:
         table = self.query_one(DataTable)
