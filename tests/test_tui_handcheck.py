@@ -15,7 +15,7 @@ from crmnotes.tui.screens.pipeline import PipelineScreen, StageList
 from crmnotes.tui.widgets.customer_table import CustomerTable
 from crmnotes.vault import Vault
 
-from .test_tui import DAY, NOW, app_for, screen_text, settle, sync
+from .test_tui import DAY, NOW, app_for, screen_text, search_for, settle, sync
 
 
 @pytest.fixture
@@ -105,3 +105,17 @@ async def test_empty_pipeline_and_agenda_say_what_to_do(empty_vault: Vault) -> N
         await pilot.press("escape", "w")
         await settle(app, pilot)
         assert "nothing in the next 7 days" in screen_text(app)
+
+
+@sync
+async def test_the_nothing_matches_hint_names_a_key_that_clears_the_search(vault: Vault) -> None:
+    # it said "esc clears the search", but esc only leaves the search box: the words stayed
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await search_for(app, pilot, "zzqx")
+        assert app.main.shown_count == 0
+        assert "nothing matches: esc, then c clears the search" in screen_text(app)
+        await pilot.press("escape", "c")
+        await settle(app, pilot)
+        assert app.main.shown_count == 7

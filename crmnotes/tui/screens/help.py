@@ -22,7 +22,7 @@ def empty_customers_hint(total: int, shown: int) -> str:
     if total == 0:
         return "no customers yet: press a to add a customer (or run crm import FILE)"
     if shown == 0:
-        return "nothing matches: esc clears the search, c the filters"
+        return "nothing matches: esc, then c clears the search and filters"  # esc alone only leaves the box
     return ""
 
 
