@@ -219,7 +219,12 @@ def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | N
     _set_number(deal, issues, "amount", draft.amount, parse_amount)
     _set_number(deal, issues, "probability", draft.probability, _parse_probability)
     if draft.currency.strip():
-        deal["currency"] = note.clean_text(draft.currency).strip().upper()
+        currency = note.clean_text(draft.currency).strip().upper()
+        if re.fullmatch(r"[A-Z]{3}", currency):
+            deal["currency"] = currency
+        else:  # an amount typed one field too far, say: it would have been summed as a currency of its own
+            issues.append(FieldIssue("currency", f"'{_shown(draft.currency)}' is not a currency code "
+                                     f"(three letters such as {config.currency}, USD, EUR)"))
     elif creating:
         deal["currency"] = config.currency
     if draft.close.strip():

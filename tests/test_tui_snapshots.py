@@ -1,7 +1,7 @@
-"""Snapshot tests of the main screens at 80x24 on the example vault, with
-its dates fixed so due dates and "silent" stages never drift.
+"""Snapshot tests of the main screens at 80x24 (the smallest terminal we promise) and 160x45 (a
+wide one) on the example vault, with its dates fixed so due dates and "silent" stages never drift.
 
-Update after a deliberate UI change: pytest tests/test_tui_snapshots.py --snapshot-update
+Update after a deliberate UI change: pytest tests/test_tui_snapshots.py --snapshot-update -k NAME
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from crmnotes.tui.app import CrmApp, make_app
 from crmnotes.vault import Vault
 
 DAY = date(2026, 3, 2)
+
+# Every screen at both sizes; the id names the snapshot file (test_main_screen[80x24].svg).
+SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
 
 
 @pytest.fixture
@@ -34,65 +37,73 @@ async def loaded(pilot: Any) -> None:
             return
 
 
-def test_main_screen(snap_compare: Any, app: CrmApp) -> None:
-    assert snap_compare(app, terminal_size=(80, 24), run_before=loaded)
+@SIZES
+def test_main_screen(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=loaded)
 
 
-def test_detail_screen(snap_compare: Any, app: CrmApp) -> None:
+@SIZES
+def test_detail_screen(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
     async def open_xingchen(pilot: Any) -> None:
         await loaded(pilot)
         await pilot.press("slash", *"xingchen", "enter", "enter")
         await loaded(pilot)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=open_xingchen)
+    assert snap_compare(app, terminal_size=size, run_before=open_xingchen)
 
 
-def test_log_form(snap_compare: Any, app: CrmApp) -> None:
+@SIZES
+def test_log_form(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
     async def open_form(pilot: Any) -> None:
         await loaded(pilot)
         await pilot.press("l")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=open_form)
+    assert snap_compare(app, terminal_size=size, run_before=open_form)
 
 
-def test_due_screen(snap_compare: Any, app: CrmApp) -> None:
+@SIZES
+def test_due_screen(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
     async def open_due(pilot: Any) -> None:
         await loaded(pilot)
         await pilot.press("u")
         await loaded(pilot)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=open_due)
+    assert snap_compare(app, terminal_size=size, run_before=open_due)
 
 
-def test_help_screen(snap_compare: Any, app: CrmApp) -> None:
+@SIZES
+def test_help_screen(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
     async def open_help(pilot: Any) -> None:
         await loaded(pilot)
         await pilot.press("question_mark")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)
+    assert snap_compare(app, terminal_size=size, run_before=open_help)
 
 
-def test_pipeline_screen(snap_compare: Any, app: CrmApp) -> None:
+@SIZES
+def test_pipeline_screen(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
     async def open_board(pilot: Any) -> None:
         await loaded(pilot)
         await pilot.press("b")
         await loaded(pilot)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=open_board)
+    assert snap_compare(app, terminal_size=size, run_before=open_board)
 
 
-def test_reports_screen(snap_compare: Any, app: CrmApp) -> None:
+@SIZES
+def test_reports_screen(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
     async def open_reports(pilot: Any) -> None:
         await loaded(pilot)
         await pilot.press("r")
         await loaded(pilot)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=open_reports)
+    assert snap_compare(app, terminal_size=size, run_before=open_reports)
 
 
-def test_reports_activity_chart(snap_compare: Any, app: CrmApp) -> None:
+@SIZES
+def test_reports_activity_chart(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
     async def open_activity(pilot: Any) -> None:
         await loaded(pilot)
         await pilot.press("r")
@@ -101,4 +112,14 @@ def test_reports_activity_chart(snap_compare: Any, app: CrmApp) -> None:
         await pilot.wait_for_scheduled_animations()  # the tab underline slides
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=open_activity)
+    assert snap_compare(app, terminal_size=size, run_before=open_activity)
+
+
+@SIZES
+def test_agenda_screen(snap_compare: Any, app: CrmApp, size: tuple[int, int]) -> None:
+    async def open_agenda(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("w")
+        await loaded(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_agenda)

@@ -103,7 +103,8 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
     "export": ("crmwork", "export_command", "Export customers (CSV, XLSX, JSON, vCard) or due follow-ups "
                "(iCalendar).", False),
     "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags, "
-               "churn-rate, cycle, conversion, trend, repeat, satisfaction, completeness, acquisition.", False),
+               "churn-rate, cycle, conversion, trend, repeat, satisfaction, completeness, acquisition; movement "
+               "(between --since and --until, from git).", False),
     "campaign": ("campaigns", "campaign", "Marketing campaigns (市场活动): add, set, ls, show, report.", False),
     "clone": ("sync", "clone", "Clone a shared vault, ready to sync (merge driver and hook registered).", False),
     "sync": ("sync", "sync", "Commit local changes, merge the remote's, push.", False),

@@ -519,7 +519,7 @@ REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", 
 def report_command(ctx: click.Context, name: str, since: str | None, until: str | None, owner: str,
                    group: str | None, as_of: str | None, fmt: str, output: Path | None, as_json: bool) -> None:
     """Reports: funnel, sources, owners, activity, forecast, churn, tags, churn-rate, cycle, conversion, trend,
-    repeat, satisfaction, completeness, acquisition."""
+    repeat, satisfaction, completeness, acquisition; movement (between --since and --until, from git)."""
     from .. import reports
     from .common import open_workspace, parse_day
 

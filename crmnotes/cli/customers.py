@@ -24,7 +24,17 @@ from .common import (
     report_unreadable,
     user_of,
 )
-from .output import Column, console, fitted_table, print_json, print_json_text, print_note, print_warning, safe
+from .output import (
+    Column,
+    console,
+    fitted_table,
+    print_json,
+    print_json_text,
+    print_note,
+    print_warning,
+    prose_lines,
+    safe,
+)
 
 if TYPE_CHECKING:  # `ls --json` / `due --json` load neither rich nor the use cases (note parser, rules)
     from rich.text import Text
@@ -174,8 +184,8 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
     notes = notes_text(vault.read_document(customer.path))
     if notes:
         out.print(Text(f"\n{actions.word(vault, 'notes')}", style="bold"))
-        for line in notes.splitlines():
-            out.print(safe(line))
+        for line in prose_lines(safe(notes), out.width, indent=0):
+            out.print(line)
     for kind, items in (("deals", customer.deals), ("tickets", customer.tickets)):
         if items:
             headers, rows = actions.record_table(vault, kind, items)
@@ -193,12 +203,14 @@ def render_customer(vault: Vault, customer: Customer, reveal: bool) -> None:
             head += safe(f"  {label(vault, 'stages', followup.stage_from) or '?'} -> "
                          f"{label(vault, 'stages', followup.stage_to)}", "magenta")
         out.print(head)
-        for line in followup.note.splitlines():
-            out.print(safe("  " + line))
+        body = [safe(followup.note)]
         if followup.next_text:
-            out.print(safe(f"  {actions.word(vault, 'next')}: {followup.next_text}", "green"))
+            body.append(safe(f"{actions.word(vault, 'next')}: {followup.next_text}", "green"))
         if followup.feedback:
-            out.print(safe(f"  {actions.word(vault, 'feedback')}: {followup.feedback}", "yellow"))
+            body.append(safe(f"{actions.word(vault, 'feedback')}: {followup.feedback}", "yellow"))
+        for part in body:
+            for line in prose_lines(part, out.width):
+                out.print(line)
     for problem in customer.problems:
         print_warning(f"{problem.location(vault.root)}: {problem.message}")
 

@@ -265,3 +265,68 @@ def _shrunk(columns: list[Column], natural: list[int], floor: list[int], shown: 
         widths[widest] -= 1
         excess -= 1
     return widths
+
+
+# Closing punctuation stays on the line of the character before it (a line never opens with "，").
+_NO_LINE_START = frozenset("，。、；：！？）」』】》…,.;:!?)")
+
+
+def prose_lines(text: Text, width: int, indent: int = 2) -> list[Text]:
+    """``text`` as lines of at most ``width`` cells, each after ``indent`` spaces.  Rich breaks only at
+    spaces, so a long run of Chinese went whole to the next line and left a short line before it, and
+    its continuation lines lost the indent; here a line may also break between Chinese characters."""
+    out: list[Text] = []
+    room = max(8, width - indent)
+    for line in text.split("\n", allow_blank=True):
+        for start, end in _breaks(line.plain, room):
+            piece = line[start:end]
+            piece.rstrip()
+            out.append(safe(" " * indent) + piece)
+    return out
+
+
+def _pieces(plain: str) -> list[tuple[int, int]]:
+    """Where a line may break: around each wide character and each run of spaces, not inside a word."""
+    from rich.cells import get_character_cell_size
+
+    spans: list[list[int]] = []
+    prev = ""
+    for i, char in enumerate(plain):
+        kind = "space" if char.isspace() else "wide" if get_character_cell_size(char) > 1 else "narrow"
+        if spans and ((char in _NO_LINE_START and prev != "space") or (kind == prev and kind != "wide")):
+            spans[-1][1] = i + 1
+        else:
+            spans.append([i, i + 1])
+        prev = kind
+    return [(start, end) for start, end in spans]
+
+
+def _breaks(plain: str, room: int) -> list[tuple[int, int]]:
+    """(start, end) of each line: greedy, spaces at a break dropped, a word longer than a line folded."""
+    from rich.cells import cell_len
+
+    lines: list[tuple[int, int]] = []
+    start, end, used = -1, 0, 0
+    for piece_start, piece_end in _pieces(plain):
+        piece = plain[piece_start:piece_end]
+        if start < 0 and piece.isspace():
+            continue  # no line opens with the spaces it broke at
+        if start >= 0 and used + cell_len(piece) <= room:
+            end, used = piece_end, used + cell_len(piece)
+            continue
+        if start >= 0:
+            lines.append((start, end))
+            if piece.isspace():
+                start, used = -1, 0
+                continue
+        start = piece_start
+        while cell_len(plain[start:piece_end]) > room:  # a word or URL wider than the line
+            cut = start + 1
+            while cell_len(plain[start:cut + 1]) <= room:
+                cut += 1
+            lines.append((start, cut))
+            start = cut
+        end, used = piece_end, cell_len(plain[start:piece_end])
+    if start >= 0:
+        lines.append((start, end))
+    return lines or [(0, 0)]

@@ -11,7 +11,7 @@ import click
 from ..errors import CrmError
 from ..vault import Vault
 from .common import label, open_vault, open_workspace
-from .output import console, error_console, print_json, print_note, print_warning, safe
+from .output import console, error_console, print_json, print_note, print_warning, prose_lines, safe
 
 PROGRESS_MIN_FILES = 200  # smaller vaults index faster than a bar can draw
 
@@ -65,9 +65,12 @@ def search(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool
         facts = [label(vault, "stages", row.stage), row.grade, row.owner, row.contact,
                  _phone(vault, row.phone, reveal), ", ".join(row.tags)]
         out_console.print(head)
-        out_console.print(safe("  " + " · ".join(f for f in facts if f), "cyan"))
+        shown = [safe(" · ".join(f for f in facts if f), "cyan")]
         if hit.snippet.text:
-            out_console.print(safe("  ") + highlighted(hit.snippet.text, hit.snippet.spans))
+            shown.append(highlighted(hit.snippet.text, hit.snippet.spans))
+        for part in shown:
+            for line in prose_lines(part, out_console.width):
+                out_console.print(line)
     for customer in archived:
         where = vault.relative(customer.path)
         out_console.print(safe(customer.name, "bold") + safe(f"  {customer.id}  archived: {where}", "dim"))

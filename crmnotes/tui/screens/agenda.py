@@ -30,6 +30,18 @@ if TYPE_CHECKING:
 SECTION_TITLES = {"overdue": "overdue", "today": "today", "upcoming": "coming"}
 
 
+def column_widths(screen_width: int) -> list[tuple[str, int]]:
+    """The agenda's columns; "what" takes what the others leave.  Below 100 cells the customer,
+    who and kind columns narrow so that what to do stays on screen rather than behind a scroll."""
+    if screen_width < 100:
+        fixed = [("part", 7), ("when", 16), ("customer", 12), ("who", 6), ("kind", 7)]
+    else:
+        fixed = [("part", 8), ("when", 16), ("customer", 22), ("who", 8), ("kind", 9)]
+    # one space of padding either side of each cell, two for the scrollbar
+    what = max(16, screen_width - sum(w for _, w in fixed) - 2 * (len(fixed) + 1) - 2)
+    return [*fixed, ("what", what)]
+
+
 class AskScreen(ModalScreen[str | None]):
     """One line of input (a new day, a new assignee); escape cancels."""
 
@@ -87,10 +99,7 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
     def on_mount(self) -> None:
         self.sub_title = "tasks" if self.tasks_only else f"agenda · {self.days} days"
         table = self.query_one(DataTable)
-        fixed = (("part", 8), ("when", 16), ("customer", 22), ("who", 8), ("kind", 9))
-        # "what" takes what the others leave: one space of padding either side of each cell, two for the scrollbar
-        what = max(24, self.app.size.width - sum(w for _, w in fixed) - 2 * (len(fixed) + 1) - 2)
-        for key, width in (*fixed, ("what", what)):
+        for key, width in column_widths(self.app.size.width):
             table.add_column(key, key=key, width=width)
         table.focus()
         self.load()
@@ -105,6 +114,8 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
         return agenda(customers, crm.vault.config, crm.today, self.days, who)
 
     def show(self, items: list[AgendaItem]) -> None:
+        from .help import agenda_empty_text
+
         today = self.crm.today
         table = self.query_one(DataTable)
         keep = self.current_path()
@@ -122,7 +133,8 @@ class AgendaScreen(Screen[None], Refreshes, ShowsCustomer):
         mine = f" (mine: {self.crm.user})" if self.mine else ""
         what = "open task(s)" if self.tasks_only else f"item(s) up to {self.days} days from {today.isoformat()}"
         self.query_one("#agenda-status", Static).update(
-            f"{len(items)} {what}{mine} · l log · z snooze · A reassign · d done · m mine")
+            f"{len(items)} {what}{mine} · l log · z snooze · A reassign · d done · m mine" if items
+            else agenda_empty_text(self.days, self.tasks_only) + mine)
 
     def current_item(self) -> AgendaItem | None:
         table = self.query_one(DataTable)

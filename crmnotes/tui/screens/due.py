@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # (column key, header, width; None for "why", which takes the rest)
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("due", "due", 10), ("status", "status", 11), ("name", "name", 20), ("owner", "owner", 6), ("why", "why", None),
+    ("due", "due", 10), ("status", "status", 12), ("name", "name", 20), ("owner", "owner", 6), ("why", "why", None),
 )
 WHY_MIN = 20
 
@@ -98,8 +98,10 @@ class DueScreen(Screen[None], Refreshes, ShowsCustomer):
             name = safe_text(item.entry.name, multiline=False, no_wrap=True, overflow="ellipsis")
             name.truncate(20, overflow="ellipsis")
             why = f"[{self.crm.vault.config.stages.display(item.stage)}] {item.reason}"
-            table.add_row(Text(item.due.isoformat(), style=style), Text(shown, style=style), name,
-                          safe_text(item.entry.owner, multiline=False), safe_text(why),
+            owner = safe_text(item.entry.owner, multiline=False, no_wrap=True, overflow="ellipsis")
+            owner.truncate(6, overflow="ellipsis")  # only "why" wraps: a row never splits a name ("mallor" over "y")
+            table.add_row(Text(item.due.isoformat(), style=style), Text(shown, style=style, no_wrap=True), name,
+                          owner, safe_text(why),
                           key=str(self.crm.vault.root / item.entry.path), height=None)
         paths = [i.entry.path for i in items]
         if keep in paths:

@@ -22,7 +22,7 @@ def empty_customers_hint(total: int, shown: int) -> str:
     if total == 0:
         return "no customers yet: press a to add a customer (or run crm import FILE)"
     if shown == 0:
-        return "nothing matches: esc clears the search, c the filters"
+        return "nothing matches: esc, then c clears the search and filters"  # esc alone only leaves the box
     return ""
 
 
@@ -31,6 +31,20 @@ def due_count_text(count: int, today: str, mine: bool) -> str:
     if count:
         return f"{count} due on or before {today}"
     return f"nobody{' of yours' if mine else ''} is due today: esc goes back, then b shows the pipeline"
+
+
+def deal_count_text(count: int, mine: bool) -> str:
+    """The pipeline board's count; an empty board says how a deal gets there."""
+    if count:
+        return f"{count} deals"
+    return f"no deals{' of yours' if mine else ''} yet: open a customer (enter on the list) and press D to add one"
+
+
+def agenda_empty_text(days: int, tasks_only: bool) -> str:
+    """What an empty agenda means, and what puts something on it."""
+    if tasks_only:
+        return "no open tasks: a next step logged on a customer (l) is one until it is done"
+    return f"nothing in the next {days} days: a next step logged on a customer (l) puts it here"
 
 
 def bindings_table(groups: list[tuple[str, list[BindingType]]]) -> Table:

@@ -144,10 +144,12 @@ class PipelineScreen(Screen[None], Refreshes, ShowsCustomer, ShowsRecord):
         return text
 
     def _status(self) -> None:
+        from .help import deal_count_text
+
         count = sum(len(c.deals) for c in self.columns)
-        mine = f" (mine: {self.crm.user})" if self.mine else ""
-        self.query_one("#pipe-status", Static).update(
-            f"{count} deals{mine} · ←/→ stage · D edit deal · enter opens · m mine")
+        mine = f" (mine: {self.crm.user})" if self.mine and count else ""
+        keys = " · ←/→ stage · D edit deal · enter opens · m mine" if count else ""
+        self.query_one("#pipe-status", Static).update(f"{deal_count_text(count, self.mine)}{mine}{keys}")
         amounts, weighted = deals.open_forecast(self.columns)
         won: dict[str, float] = {}  # won and after-sales
         for column in self.columns:

@@ -28,7 +28,8 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("last", "last", 10), ("next", "next", 10), ("tags", "tags", 0),
 )
 FIXED = sum(w or 0 for _, _, w in COLUMNS)
-TAGS_MIN = 14
+TAGS_MIN = 14  # what the name column leaves the tags before it narrows
+TAGS_FLOOR = 8  # below this even a narrow terminal's tags are not worth their room
 
 
 class CustomerTable(DataTable[Text]):
@@ -46,6 +47,7 @@ class CustomerTable(DataTable[Text]):
         self.all_rows: list[Row] = []
         self.window_start = 0
         self._name_width = 0
+        self._tags_width = 0
         self._shifting = False
         self._pending: int | None = None  # cursor index of rows shown before the table had a size
 
@@ -80,21 +82,28 @@ class CustomerTable(DataTable[Text]):
 
     def _width(self) -> int:
         """The name column's width at the table's current size."""
-        return max(12, min(40, self.size.width - FIXED - 2 * len(COLUMNS) - TAGS_MIN - 2))
+        return self._widths()[0]
+
+    def _widths(self) -> tuple[int, int]:
+        """The name and tags columns' widths: the tags take the rest, so a row never runs off screen.
+        The others' cells have one space of padding either side; the scrollbar takes two."""
+        room = self.size.width - FIXED - 2 * len(COLUMNS) - 2
+        name = max(12, min(40, room - TAGS_MIN))
+        return name, max(TAGS_FLOOR, room - name)
 
     def _ensure_columns(self) -> None:
-        width = self._width()
-        if width == self._name_width and self.columns:
+        width, tags = self._widths()
+        if (width, tags) == (self._name_width, self._tags_width) and self.columns:
             return
-        self._name_width = width
+        self._name_width, self._tags_width = width, tags
         self.clear(columns=True)
         for key, header, fixed in COLUMNS:
-            self.add_column(header, key=key, width=width if fixed is None else (fixed or None))
+            self.add_column(header, key=key, width=width if fixed is None else (fixed or tags))
 
     def on_resize(self) -> None:
         if self._pending is not None:
             self._fill(self._pending)
-        elif self._name_width and self._width() != self._name_width:  # names are truncated to the width
+        elif self._name_width and self._widths() != (self._name_width, self._tags_width):  # cells are cut to them
             self._fill(self.window_start + max(self.cursor_row, 0))
 
     def _cells(self, row: Row) -> list[Text]:
@@ -108,8 +117,9 @@ class CustomerTable(DataTable[Text]):
         name = safe_text(row.name, multiline=False, no_wrap=True, overflow="ellipsis")
         name.truncate(self._name_width, overflow="ellipsis")  # cell-aware: a CJK character takes two cells
         cells = (stage, row.grade, row.owner, last)
-        return [name, *(safe_text(c, multiline=False) for c in cells), due,
-                safe_text(", ".join(row.tags), multiline=False)]
+        tags = safe_text(", ".join(row.tags), multiline=False)
+        tags.truncate(self._tags_width, overflow="ellipsis")
+        return [name, *(safe_text(c, multiline=False) for c in cells), due, tags]
 
     # ------------------------------------------------------------ the window
 
