@@ -22,6 +22,8 @@ from .message import _parse, added_followups, field_changes
 from .repo import git_run, read_blobs
 
 RECORD = "\x1e"
+# (sha, author, email, date, subject, path, old path, status letter, parents)
+LogEntry = tuple[str, str, str, str, str, str, str, str, str]
 UNIT = "\x1f"
 
 
@@ -102,14 +104,14 @@ def mask_phones(changes: list[Change], region: str) -> None:
                 item.update({k: mask_phone(str(item[k]), region) for k in ("old", "new") if item[k]})
 
 
-def _log(root: Path, relpath: str, follow: bool) -> list[tuple[str, ...]]:
+def _log(root: Path, relpath: str, follow: bool) -> list[LogEntry]:
     """``_parse_log`` of the commits that touched ``relpath`` (across renames when ``follow``)."""
     raw = git_run(root, "log", *(["--follow", "-M"] if follow else []), "--name-status", "-z", "--no-merges",
                   f"--format={RECORD}%H{UNIT}%an{UNIT}%ae{UNIT}%aI{UNIT}%P{UNIT}%s", "--", relpath, check=False)
     return _parse_log(raw.decode("utf-8", errors="replace"))
 
 
-def _parse_log(text: str) -> list[tuple[str, ...]]:
+def _parse_log(text: str) -> list[LogEntry]:
     """(sha, author, email, date, subject, path, old path, status letter, parents) per commit, newest first."""
     out = []
     for record in text.split(RECORD)[1:]:
