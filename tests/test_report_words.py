@@ -45,6 +45,20 @@ def test_chinese_vault_report_speaks_chinese_with_percentages(vault: Vault) -> N
     assert "conversion_to_next" in data["columns"] and data["title"] == "Stage funnel"  # ids stay ids
 
 
+def test_a_label_stands_in_for_its_id_in_the_terminal_table(vault: Vault) -> None:  # noqa: F811
+    crm = Crm(vault.root)
+    funnel = crm("report", "funnel", *PERIOD).stdout.splitlines()
+    assert funnel[1].split()[0] == "阶段" and "名称" not in funnel[1]  # the label under the stage's heading
+    body = "\n".join(funnel[3:])
+    assert "潜在" in body and "potential" not in body  # the id is left to --json
+    sources = crm("report", "sources", *PERIOD).stdout.splitlines()
+    assert sources[1].split()[0] == "来源" and "referral" not in "\n".join(sources[3:])
+    acquisition = crm("report", "acquisition", *PERIOD).stdout.splitlines()
+    assert acquisition[1].split().count("名称") == 1
+    data = crm("report", "funnel", *PERIOD, "--json").json()
+    assert data["columns"][:2] == ["stage", "label"] and data["rows"][0]["stage"] == "potential"
+
+
 def test_english_vault_report_speaks_english(vault: Vault) -> None:  # noqa: F811
     _english(vault)
     funnel = Crm(vault.root)("report", "funnel", *PERIOD).stdout

@@ -561,12 +561,23 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
 
     from ..words import report_labels, report_title, report_value, totals_line
 
+    shown = _shown_columns(result.columns)
     rows = [[safe(_cell(report_value(vault.config, column, row.get(column)), column in result.percent))
-             for column in result.columns] for row in result.rows]
+             for column in shown] for row in result.rows]
+    headers = dict(zip(result.columns, report_labels(result, vault.config), strict=True))
+    if len(shown) < len(result.columns):  # the label stands in for its id: it takes the id's heading (阶段, 来源)
+        headers["label"] = headers[result.columns[result.columns.index("label") - 1]]
     console().print(Text(report_title(result, vault.config), style="bold"))
-    console().print(fitted_table(report_columns(result.columns, report_labels(result, vault.config)), rows))
+    console().print(fitted_table(report_columns(shown, [headers[column] for column in shown]), rows))
     if result.totals:
         console().print(safe(totals_line(result, vault.config, _cell), "dim"))
+
+
+def _shown_columns(columns: list[str]) -> list[str]:
+    """A report's columns for a person: the id a ``label`` column names (a stage, a source) is left to
+    --json and the files; the label says it in the vault's language."""
+    at = columns.index("label") if "label" in columns else 0
+    return [column for i, column in enumerate(columns) if not (at and i == at - 1)]
 
 
 def report_columns(keys: list[str], headers: list[str]) -> list[Column]:
