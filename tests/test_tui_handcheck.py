@@ -119,3 +119,18 @@ async def test_the_nothing_matches_hint_names_a_key_that_clears_the_search(vault
         await pilot.press("escape", "c")
         await settle(app, pilot)
         assert app.main.shown_count == 7
+
+
+@sync
+async def test_the_footer_names_quit_and_help_while_typing_in_the_search_box(vault: Vault) -> None:
+    # typing in the box, q is a letter: the footer showed only "/ Search  f1 Help", no way out
+    app = app_for(vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", "x")
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "^q Quit" in footer and "f1 Help" in footer
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running

@@ -37,6 +37,15 @@ if TYPE_CHECKING:
     from ..startup import FirstRows
 
 SEARCH_HINT = 'search: words, "phrases", stage:intent tag:needs/ owner:…'
+
+
+class SearchBox(Input):
+    """The search box: while typing, q is a letter, so the footer names ctrl+q for quitting."""
+
+    # priority: the app's own ctrl+q binding (hidden) would otherwise take the footer's place
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", "Quit", priority=True)]
+
+
 WIDE = 140  # columns from which the detail pane sits beside the table
 FIRST_WAIT = 0.5  # seconds the first frame may wait for the first rows (then it shows "loading…")
 
@@ -72,7 +81,7 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder=SEARCH_HINT, id="search", compact=True)
+        yield SearchBox(placeholder=SEARCH_HINT, id="search", compact=True)
         yield Static("loading…", id="status", classes="status")
         with Horizontal(id="body"):
             yield CustomerTable(self.crm.vault.config, self.crm.today, id="customers")
