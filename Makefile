@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q crmnotes  # an editable install is not compiled; with PYTHONDONTWRITEBYTECODE set nothing ever would be
 	touch $(STAMP)
 
 demo: $(STAMP)

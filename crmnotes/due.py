@@ -53,8 +53,6 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from .config import VaultConfig
-from .deals import close_of
-from .deals import is_open as deal_is_open
 from .filters import has_tag
 from .model import Customer, FollowUp, parse_when
 
@@ -414,6 +412,11 @@ def _lunar_birthdays(customer: Customer, year: int) -> list[date]:
 def _deal_close(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
     """An open deal is due on its expected ``close`` day and stays due until it is closed or its
     date moves."""
+    # deals loads the note writer and the field rules: a listing read from the cache (ls/due --json) never
+    # runs a rule and would pay that import for nothing
+    from .deals import close_of
+    from .deals import is_open as deal_is_open
+
     best: tuple[date, str] | None = None
     for deal in customer.deals:
         close = close_of(deal) if deal_is_open(deal) else None
