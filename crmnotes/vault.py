@@ -212,7 +212,7 @@ class Vault:
         ref = ref.strip()
         if not ref:
             raise RefError("the customer reference is empty.", hint="Give an ID, a file path or a name.")
-        as_path = self._as_customer_path(ref)
+        as_path = self.as_customer_path(ref)
         if as_path is not None:
             return self.read(as_path)
         if customers is None and (named := self._by_id_in_file_name(ref)) is not None:
@@ -259,7 +259,8 @@ class Vault:
             return []
         return [str(self.customers_dir), *inner]
 
-    def _as_customer_path(self, ref: str) -> Path | None:
+    def as_customer_path(self, ref: str) -> Path | None:
+        """The customer file ``ref`` names as a path (absolute, from the root or from customers/)."""
         if not (ref.endswith(".md") or "/" in ref or os.sep in ref):
             return None
         for candidate in (Path(ref), self.root / ref, self.customers_dir / ref):

@@ -88,13 +88,15 @@ class Workspace:
 
     def resolve(self, ref: str) -> tuple[Mount, Customer]:
         """A customer reference across every mount: one match, or the usual refusal naming the mounts."""
+        from .catalog import resolve
+
         if len(self.mounts) == 1:
-            return self.mounts[0], self.mounts[0].vault.resolve(ref)
+            return self.mounts[0], resolve(self.mounts[0].vault, ref)
         found: list[tuple[Mount, Customer]] = []
         missing: RefError | None = None
         for mount in self.mounts:
             try:
-                found.append((mount, mount.vault.resolve(ref)))
+                found.append((mount, resolve(mount.vault, ref)))
             except RefError as exc:
                 if exc.candidates:  # ambiguous inside one mount: say which mount
                     raise RefError(f"{mount.name}: {exc.message}", exc.candidates, exc.hint) from None

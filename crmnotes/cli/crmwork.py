@@ -136,7 +136,7 @@ def deal_ls(ctx: click.Context, stage: str, owner: str, mine: bool, open_only: b
     from rich.text import Text  # not imported by --json output
 
     vault = open_vault(ctx)
-    pool = [vault.resolve(ref)] if ref else catalog.report_customers(vault).customers
+    pool = [catalog.resolve(vault, ref)] if ref else catalog.report_customers(vault).customers
     stage_id = deals.stages(vault.config).canonical(stage) if stage else ""
     rows = deals.deal_rows(pool, owner=owner or (user_of(vault) if mine else ""), stage=stage_id,
                            open_only=open_only)
@@ -257,7 +257,7 @@ def ticket_ls(ctx: click.Context, ref: str | None, status: str, show_all: bool, 
     from rich.text import Text  # not imported by --json output
 
     vault = open_vault(ctx)
-    pool = [vault.resolve(ref)] if ref else catalog.report_customers(vault).customers
+    pool = [catalog.resolve(vault, ref)] if ref else catalog.report_customers(vault).customers
     status_id = vault.config.choice_set(tickets.STATUSES).canonical(status) if status else ""
     rows = tickets.ticket_rows(pool, status=status_id, open_only=not (show_all or status_id),
                                owner=owner or (user_of(vault) if mine else ""))
@@ -625,7 +625,7 @@ def import_chat(ctx: click.Context, file: Path, ref: str, me: str | None, dry_ru
     from ..io.chat import plan_chat, read_messages, write_chat
 
     vault = open_vault(ctx)
-    customer = vault.resolve(ref) if ref else None
+    customer = catalog.resolve(vault, ref) if ref else None
     report = plan_chat(vault, read_messages(file), me=user_of(vault) if me is None else me, customer=customer)
     out = console()
     for target, followup in report.entries:

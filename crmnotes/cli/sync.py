@@ -185,10 +185,11 @@ def repair(ctx: click.Context, targets: tuple[str, ...]) -> None:
 
 def _repair_target(vault: Vault, target: str) -> str:
     """A customer file's path relative to the vault, from a path (which may not parse) or a reference."""
+    from ..catalog import resolve
     from ..errors import CrmError
 
     found = next((c.resolve() for c in (Path(target), vault.root / target) if c.is_file()), None)
-    relpath = vault.relative(found or vault.resolve(target).path)
+    relpath = vault.relative(found or resolve(vault, target).path)
     if Path(relpath).is_absolute():
         raise CrmError(f"{target} is not a file inside the vault {vault.root}.", "Give a customer file of this vault.")
     return relpath
