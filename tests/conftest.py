@@ -14,10 +14,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from crmnotes import actions
 from crmnotes.cli import main
 from crmnotes.vault import Vault
+
+# No timing in unit tests: Hypothesis' 200 ms deadline per example fails on a busy machine.
+settings.register_profile("crmnotes", deadline=None)
+settings.load_profile("crmnotes")
 
 # The example vault's dates are written relative to the day it is created;
 # tests create it relative to TODAY so that due lists are predictable.
