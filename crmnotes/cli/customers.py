@@ -384,8 +384,8 @@ def _full_listing(ws: workspace.Workspace, filters: Filters, sort: str, limit: i
         from ..filters import sort_key
 
         day = date.today()
-        due_on_day = {id(c): answer(c, mount.vault.config, day).due_on(day) for mount, c in chosen}  # its rules
-        key = sort_key(sort, lambda c: due_on_day[id(c)])
+        config_of = {id(c): mount.vault.config for mount, c in chosen}  # each customer's due rules are its mount's
+        key = sort_key(sort, lambda c: answer(c, config_of[id(c)], day).due_on(day))  # asked only by "next"
         chosen.sort(key=lambda pair: key(pair[1]), reverse=sort.startswith("-"))
     return [{**actions.customer_json(mount.vault, c, reveal=reveal), **({"mount": mount.name} if ws.mounted else {})}
             for mount, c in (chosen[:limit] if limit > 0 else chosen)]
