@@ -630,9 +630,9 @@ LISTING_JSON_DYNAMIC = ("phone", "effective_stage", "due", "due_reason")  # depe
 
 def listing_keys(vault: Vault, customer: Customer, *, reveal: bool = False, today: date | None = None
                  ) -> dict[str, Any]:
-    """One customer of ``ls --json``: ``actions.customer_json`` without the follow-up texts
+    """One customer of ``ls --json``: ``shape.customer_json`` without the follow-up texts
     (``followup_count`` and ``last_contact`` instead)."""
-    from .actions import customer_json
+    from .shape import customer_json
 
     data = customer_json(vault, customer, reveal=reveal, today=today)
     data.pop("followups", None)
@@ -640,10 +640,10 @@ def listing_keys(vault: Vault, customer: Customer, *, reveal: bool = False, toda
     return data
 
 
-def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
+def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str] | None = None) -> dict[str, Any]:
     """A cache row of one file, read now.  The stat was taken before reading: a write
-    racing with us shows as a changed stat next time."""
-    from .naming import collation_key  # pypinyin for Chinese names: only when a file is (re)read
+    racing with us shows as a changed stat next time.  ``known`` maps names to the sort keys
+    their rows had: an edit that keeps the name keeps its key (no pinyin dictionaries loaded)."""
     from .rules import mask_phone
 
     path = vault.root / rel
@@ -660,7 +660,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
             "source": customer.text("source"), "stage": customer.stage, "grade": customer.grade,
             "owner": customer.owner, "tags": _dumps(customer.tags), "created": _iso(customer.created),
             "last_contact": _iso(customer.last_contact), "next_followup": _iso(customer.next_followup),
-            "followup_count": len(customer.followups), "sort_key": collation_key(customer.name),
+            "followup_count": len(customer.followups), "sort_key": _sort_key(customer.name, known),
             "masked_phone": mask_phone(phone, vault.config.phone_region) if phone else "",
             "timeline": _dumps(dated.steps), **_now(dated),
             "listing": _dumps(static)[1:-1].encode("utf-8", "surrogatepass"),  # spliced as bytes, never decoded
@@ -673,6 +673,14 @@ def _record(vault: Vault, rel: str, size: int, mtime: int) -> dict[str, Any]:
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
         row = {"problem": f"cannot be listed: {exc}"}  # one bad value must not stop the other customers
     return {"rel": rel, "size": size, "mtime": mtime, **row}
+
+
+def _sort_key(name: str, known: dict[str, str] | None) -> str:
+    if known and name in known:
+        return known[name]
+    from .naming import collation_key  # pypinyin for Chinese names: only for a new or renamed customer
+
+    return collation_key(name)
 
 
 def _now(steps: Timeline) -> dict[str, Any]:
@@ -893,7 +901,8 @@ def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[Any,
         gone = [rel for rel in stored if rel not in current]
         if changed:
             vault.config  # noqa: B018 (parsed now: a broken config is an error, not a problem of each file)
-        records = [_record(vault, rel, *current[rel]) for rel in changed]
+        known = cache.sort_keys(changed) if cache and changed else {}
+        records = [_record(vault, rel, *current[rel], known) for rel in changed]
         if cache and (records or gone):
             cache.write(records, gone)
     for record in records:
@@ -982,6 +991,18 @@ class _Cache:
             _delete(self.vault.cache_dir / CACHE_FILE)
             self.db = _connect(self.vault) or sqlite3.connect(":memory:")
             return {}
+
+    def sort_keys(self, rels: list[str]) -> dict[str, str]:
+        """name -> sort key of the stored rows of ``rels`` (keys worked out once per name)."""
+        found: dict[str, str] = {}
+        try:
+            for start in range(0, len(rels), 500):
+                chunk = rels[start:start + 500]
+                found.update(self.db.execute(f"SELECT name, sort_key FROM customer WHERE rel IN "
+                                             f"({', '.join('?' * len(chunk))}) AND sort_key IS NOT NULL", chunk))
+        except sqlite3.Error:
+            return {}
+        return found
 
     def write(self, records: list[dict[str, Any]], gone: list[str]) -> None:
         """Replace the rows of ``records`` and delete those of ``gone``, in one transaction."""

@@ -45,7 +45,7 @@ def traces(customer: Customer) -> list[str]:
 
 def collect(vault: Vault, customer: Customer, today: date | None = None) -> PersonRecord:
     """Everything the working tree holds about the person (unmasked: it is their own data)."""
-    from .actions import customer_json
+    from .shape import customer_json
 
     record = PersonRecord(customer, customer_json(vault, customer, reveal=True, today=today))
     wanted = traces(customer)

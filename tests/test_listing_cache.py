@@ -137,3 +137,33 @@ def test_report_customers_carry_every_followup_summary_field(example_vault: Vaul
     assert summaries(catalog.report_customers(example_vault).customers) == read
     moved = [s for followups in read.values() for s in followups if s[8] == "won" and s[6] == "李娜"]
     assert len(moved) == 1 and moved[0][5] is not None
+
+
+def _ls_json_in_a_fresh_process(vault: Vault) -> tuple[list[str], bool]:
+    """``crm ls --json`` in a new interpreter: the names in order, and whether pypinyin was loaded."""
+    import subprocess
+    import sys
+
+    script = ("import sys, io, contextlib\n"
+              "from crmnotes.cli import main\n"
+              "out = io.StringIO()\n"
+              "with contextlib.redirect_stdout(out):\n"
+              f"    main(['--vault', {str(vault.root)!r}, 'ls', '--json'], standalone_mode=False)\n"
+              "import json\n"
+              "print(json.dumps([[c['name'] for c in json.loads(out.getvalue())], 'pypinyin' in sys.modules]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    names, loaded = json.loads(done.stdout.splitlines()[-1])
+    return names, loaded
+
+
+def test_an_edit_that_keeps_the_name_keeps_its_sort_key_and_a_rename_sorts_again(example_vault: Vault) -> None:
+    names, _ = _ls_json_in_a_fresh_process(example_vault)  # the cache is written
+    append_followup(example_vault, "星辰科技有限公司", f"\n## {TODAY.isoformat()} 10:00 · 电话 · 李雷\n报价已发。\n")
+    again, loaded = _ls_json_in_a_fresh_process(example_vault)
+    assert again == names and not loaded  # the stored pinyin key was kept: no dictionary loaded for one edit
+    path = next(p for p in example_vault.customers_dir.rglob("*.md")
+                if "name: 星辰科技有限公司" in p.read_text("utf-8"))
+    path.write_text(path.read_text("utf-8").replace("name: 星辰科技有限公司", "name: 阿尔法科技有限公司"), "utf-8")
+    renamed, loaded = _ls_json_in_a_fresh_process(example_vault)
+    assert loaded and renamed == [c.name for c in actions.list_customers(example_vault, actions.Filters(), "name")]
+    assert renamed.index("阿尔法科技有限公司") < names.index("星辰科技有限公司")  # A (a'er) before X (xingchen)
