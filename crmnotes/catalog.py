@@ -454,22 +454,29 @@ def spliced_listing(chosen: list[tuple[Vault, Stored, str]], iso: str, reveal: b
 
 
 def _listed(vault: Vault, cache: _Cache | None, rels: list[str]) -> dict[str, bytes]:
-    """rel -> the stored ``ls --json`` keys of ``rels``; a row missing or not what we wrote is made
-    again from its file (left out when the file cannot be read now)."""
-    found: dict[str, bytes] = {}
+    """rel -> the stored ``ls --json`` keys of ``rels``."""
+    return _fetched(vault, cache, rels, "listing", bytes)
+
+
+def _fetched(vault: Vault, cache: _Cache | None, rels: list[str], column: str, kind: type[T]) -> dict[str, T]:
+    """rel -> the stored ``column`` (of the ``listed`` or ``bulky`` table) of ``rels``, fetched only now so
+    a list never holds the whole vault's; a row missing or not what we wrote is made again from its file
+    (left out when the file cannot be read now)."""
+    table = "listed" if column in _LISTED else "bulky"
+    found: dict[str, Any] = {}
     if cache is not None:
         try:
             found.update(cache.db.execute(
-                f"SELECT rel, listing FROM listed WHERE rel IN ({', '.join('?' * len(rels))})", rels))
+                f"SELECT rel, {column} FROM {table} WHERE rel IN ({', '.join('?' * len(rels))})", rels))
         except sqlite3.Error:
             pass  # each row is made again below
     for rel in rels:
-        if type(found.get(rel)) is not bytes:
+        if type(found.get(rel)) is not kind:
             record = _remake(vault, rel)
             if record is None:
                 found.pop(rel, None)
             else:
-                found[rel] = record["listing"]
+                found[rel] = record[column]
     return found
 
 
@@ -541,22 +548,36 @@ def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
     def chosen(found: list[Stored]) -> list[Stored]:
         return _choose(vault, found, filters, sort, *_stored_on(day))
 
-    with _bulk():
-        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", "report"), day, chosen)
+    with _bulk(), _Cache.open(vault) as cache:
+        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact"), day, chosen)
         result = ScanResult(problems=problems)
-        while rows_:  # a batch at a time, each row (and its text) dropped once its customer is made
-            batch, rows_[:LISTING_BATCH] = rows_[:LISTING_BATCH], []
-            decoded = _decode_all([row.report for row in batch], _untagged)
-            result.customers += _exported_batch(vault, batch, decoded, result.problems)
+        for start in range(0, len(rows_), LISTING_BATCH):  # the front-matters fetched a batch at a time
+            batch = rows_[start:start + LISTING_BATCH]
+            reports = _fetched(vault, cache, [row.path for row in batch], "report", str)
+            result.customers += _exported_batch(vault, batch, reports, result.problems)
     return result
 
 
-def _exported_batch(vault: Vault, batch: list[Stored], decoded: list[Any], problems: list[Problem]
+def _meta_only(report: Any) -> Any:
+    """The front-matter of a stored ``report`` column (``[meta, follow-up summaries, problems]``),
+    decoded without the summaries an export does not read; None when it is not what we wrote."""
+    try:
+        if type(report) is str and report.startswith("[{") and report.endswith("]"):
+            meta, end = _META_DECODER.raw_decode(report, 1)
+            return [meta, [], []] if report[end:end + 1] == "," else None
+    except (ValueError, TypeError, KeyError, AttributeError):  # the hook raises the last two on odd tags
+        pass
+    return None
+
+
+def _exported_batch(vault: Vault, batch: list[Stored], reports: dict[str, str], problems: list[Problem]
                     ) -> list[Customer]:
-    """The customers of ``batch`` from their decoded reports (read from the file when one does not decode)."""
+    """The customers of ``batch`` from their stored front-matter (read from the file when one does not decode)."""
     out: list[Customer] = []
-    for entry, report in zip(batch, decoded, strict=True):
-        customer = _reported(vault, entry.path, report, with_followups=False)
+    for entry in batch:
+        if entry.path not in reports:
+            continue  # unreadable since it was listed
+        customer = _reported(vault, entry.path, _meta_only(reports[entry.path]), with_followups=False)
         try:
             last = entry.last_contact
         except (ValueError, TypeError):
@@ -752,6 +773,9 @@ def _untagged(value: dict[str, Any]) -> Any:
         if key == _DICT:
             return {str(k): v for k, v in inner}
     return value
+
+
+_META_DECODER = json.JSONDecoder(object_hook=_untagged)  # an export's front-matter: see _meta_only
 
 
 @contextmanager

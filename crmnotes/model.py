@@ -210,8 +210,8 @@ def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
 
 
 def format_minute(when: datetime) -> str:
-    """ISO date-time to the minute, the precision follow-ups are kept at."""
-    return when.strftime("%Y-%m-%dT%H:%M")
+    """ISO date-time to the minute, the precision follow-ups are kept at (the wall time, no offset)."""
+    return (when.replace(tzinfo=None) if when.tzinfo else when).isoformat(timespec="minutes")
 
 
 def in_range(when: date) -> bool:

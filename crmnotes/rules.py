@@ -51,9 +51,12 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def mask_phone(phone: str, region: str = "CN") -> str:
     """138****8000 for a number of the home region, +44 79****0123 otherwise."""
-    digits = re.sub(r"\D", "", phone)
+    digits = _NON_DIGIT.sub("", phone)
     if not digits:
         return phone
     national, prefix = digits, ""

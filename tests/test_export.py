@@ -211,6 +211,7 @@ def test_export_from_the_cache_equals_export_from_the_files(crm, example_vault: 
     with sqlite3.connect(example_vault.cache_dir / catalog.CACHE_FILE) as db:  # stored rows changed by hand
         db.execute("UPDATE customer SET last_contact = '昨天' WHERE rowid % 2 = 0")
         db.execute("UPDATE bulky SET report = '[1]' WHERE rowid % 3 = 0")
+        db.execute("""UPDATE bulky SET report = '[{"name":"假的"}' WHERE rowid % 3 = 1""")  # cut short
     damaged = _exports(crm, tmp_path)  # each format still equals the export from the files
     assert (damaged["csv"], damaged["vcf"]) == (first["csv"], first["vcf"])
     odd.write_text(ODD_CUSTOMER.replace("李娜", "陈静").replace("13912345678", "13700001111"), encoding="utf-8")

@@ -54,7 +54,10 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
+        try:
+            return ", ".join(value)  # tags: every item a text
+        except TypeError:
+            return ", ".join(map(_text, value))
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
     if isinstance(value, datetime):
@@ -80,7 +83,8 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
                 extras.append(key)
     nested = list(dict.fromkeys(k for c in customers if isinstance(c.meta.get("extra"), dict)
                                 for k in c.meta["extra"]))
-    header = COLUMNS + extras + nested
+    flat = COLUMNS + extras
+    header = flat + nested
     choices = {key: found for key in COLUMNS + extras if (found := vault.config.choices_for(key)) is not None}
     shown: dict[tuple[str, str], str] = {}  # (field, value) -> its label: a few values repeat over every row
     rows = []
@@ -99,7 +103,8 @@ def table(vault: Vault, customers: list[Customer], reveal: bool = False,
                     label = shown.get((key, value))
                     values[key] = label if label is not None else shown.setdefault((key, value), choice.display(value))
         extra = found if isinstance(found := customer.meta.get("extra"), dict) else {}
-        rows.append([_text(values.get(k)) for k in COLUMNS + extras] + [_text(extra.get(k)) for k in nested])
+        rows.append([v if type(v := values.get(k)) is str else _text(v) for k in flat]
+                    + [_text(extra.get(k)) for k in nested])
     return header, rows
 
 
@@ -108,8 +113,9 @@ def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralize(h) for h in header])
-    for row in rows:
-        writer.writerow([neutralize(cell) for cell in row])
+    starts, plain = frozenset(_FORMULA_START), _PLAIN_NUMBER.match
+    for row in rows:  # neutralize(), inlined: this runs for every cell of the vault
+        writer.writerow([("'" + cell) if cell[:1] in starts and not plain(cell) else cell for cell in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
