@@ -106,6 +106,14 @@ def test_safetext_escapes_every_control_and_keeps_lines() -> None:
     assert not FORBIDDEN.search(dumped) and "\u2028" not in dumped and json.loads(dumped) == data
     raw = json.dumps(data, ensure_ascii=False).encode()
     assert not FORBIDDEN_BYTES.search(safetext.json_bytes(raw)) and json.loads(safetext.json_bytes(raw)) == data
+    unsafe = [*map(chr, range(0x7F, 0xA0)), "\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)),
+              *map(chr, range(0x2066, 0x206A)), "\u2028", "\u2029"]
+    for char in unsafe:  # each alone among safe text that shares its first UTF-8 byte (· — “”)
+        raw = json.dumps({"name": f"星辰·科技—“{char}”"}, ensure_ascii=False).encode()
+        shown = safetext.json_bytes(raw)
+        assert char.encode() not in shown and json.loads(shown) == json.loads(raw), repr(char)
+    calm = json.dumps({"name": "星辰·科技—“数据”"}, ensure_ascii=False).encode()
+    assert safetext.json_bytes(calm) is calm  # nothing to escape: the same bytes, no copy
 
 
 # ------------------------------------------------------------------ the TUI
