@@ -45,13 +45,13 @@ from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
-from .report_facts import Facts, facts_of, from_stored
+from .report_facts import Facts, Unread, facts_of, from_stored
 from .report_facts import stored as stored_facts
 from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 9  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 10  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -534,33 +534,36 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     return result
 
 
-def report_facts(vault: Vault, owner: str = "", followups: bool = True) -> tuple[list[Facts], list[Problem]]:
+def report_facts(vault: Vault, owner: str = "", followups: bool = True, timeline: bool = True
+                 ) -> tuple[list[Facts], list[Problem]]:
     """Every customer's report facts (of ``owner`` when given), with its follow-ups (day, channel,
-    author) when ``followups``: what ``reports.build`` reads, without parsing the files or decoding
-    their front-matter and follow-up summaries."""
-    wanted = ("facts", "timeline", "contacts") if followups else ("facts", "timeline")
+    author) when ``followups`` and its due timeline when ``timeline``: what ``reports.build`` reads,
+    without parsing the files or decoding their front-matter and follow-up summaries."""
+    wanted = ("facts", *(("timeline",) if timeline else ()), *(("contacts",) if followups else ()))
     found: list[Facts] = []
     with _bulk():
         rows_, problems = _stored_rows(vault, wanted)
         columns = [_decode_all([row[_HEAD + at] for row in rows_], _untagged if at == 0 else None)
                    for at in range(len(wanted))]
         for rel, *values in zip((row[0] for row in rows_), *columns, strict=True):
-            facts = _facts(values, followups)
+            facts = _facts(wanted, values)
             if facts is None:  # not what we wrote: read the file again
                 record = _remake(vault, rel)
-                facts = _facts([json.loads(record[c], object_hook=_untagged) for c in wanted], followups) \
+                facts = _facts(wanted, [json.loads(record[c], object_hook=_untagged) for c in wanted]) \
                     if record else None
             if facts is not None and (not owner or fold(facts.owner) == fold(owner)):
                 found.append(facts)
     return found, problems
 
 
-def _facts(values: list[Any], followups: bool) -> Facts | None:
-    """The facts of decoded ``facts``, ``timeline`` (and ``contacts``) columns; None when not what we wrote."""
+def _facts(columns: tuple[str, ...], values: list[Any]) -> Facts | None:
+    """The facts of the decoded ``facts`` (and ``timeline``, ``contacts``) columns; None when not what we wrote."""
     try:
-        if not (isinstance(values[1], list) and values[1]):
+        found = dict(zip(columns, values, strict=True))
+        steps = found.get("timeline", [])
+        if "timeline" in found and not (isinstance(steps, list) and steps):
             return None
-        return from_stored(values[0], Timeline(values[1]), values[2] if followups else None)
+        return from_stored(found["facts"], Timeline(steps) if steps else Unread(), found.get("contacts"))
     except (TypeError, ValueError, AttributeError):
         return None
 

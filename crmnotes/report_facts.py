@@ -16,13 +16,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from .config import VaultConfig
 from .due import Answer, Timeline, answer
 from .model import Customer
 
 Contact = tuple[str, str, str]  # a follow-up: (ISO day, channel, author)
+
+
+class OnDay(Protocol):
+    """What holds for a customer on a day: a ``Timeline`` or ``Answers``."""
+
+    def at(self, day: date) -> Answer: ...
 
 
 @dataclass(slots=True)
@@ -40,15 +46,22 @@ class Facts:
     last_contact: date | None
     moves: list[tuple[date, str, str]]  # (day, from, to) of every recorded stage move, oldest first
     reached: list[str]  # every stage a follow-up moved from or to
-    filled: list[str]  # the front-matter keys with a value
+    filled: int  # bit i: the i-th field of the config (``VaultConfig.fields``) has a value
     deals: list[dict[str, Any]]
     tickets: list[dict[str, Any]]
-    timeline: Timeline | Answers  # the effective stage and what is due, on any day (``at``)
+    timeline: OnDay  # the effective stage and what is due, on any day
     followups: list[Contact] | None = None
 
     def text(self, key: str) -> str:
         """The facts kept as texts by their front-matter name (what a report groups by)."""
         return {"owner": self.owner, "source": self.source, "campaign": self.campaign}[key]
+
+
+class Unread:
+    """The timeline of facts read without it (a report that does not ask what holds on a day)."""
+
+    def at(self, day: date) -> Answer:
+        raise ValueError("these report facts were read without their timeline")
 
 
 class Answers:
@@ -77,7 +90,8 @@ def facts_of(customer: Customer, config: VaultConfig, steps: Timeline | None = N
         last.date() if last else None,
         sorted((f.at.date(), f.stage_from, f.stage_to) for f in customer.followups if f.stage_to),
         sorted({s for f in customer.followups for s in (f.stage_from, f.stage_to) if s}),
-        [key for key, value in customer.meta.items() if filled(value)], customer.deals, customer.tickets,
+        sum(1 << at for at, name in enumerate(config.fields) if filled(customer.meta.get(name))),
+        customer.deals, customer.tickets,
         steps if steps is not None else Answers(customer, config),
         [(f.at.date().isoformat(), f.channel, f.by) for f in customer.followups])
 
@@ -90,7 +104,7 @@ def stored(facts: Facts) -> list[Any]:
             facts.reached, facts.filled, facts.deals, facts.tickets]
 
 
-def from_stored(values: list[Any], steps: Timeline, followups: list[Contact] | None) -> Facts:
+def from_stored(values: list[Any], steps: OnDay, followups: list[Contact] | None) -> Facts:
     """The facts of ``stored`` (raises TypeError or ValueError when they are not of that shape)."""
     (id_, name, owner, stage, source, campaign, tags, created, last, moves, reached, filled_, deals,
      tickets) = values
@@ -98,7 +112,7 @@ def from_stored(values: list[Any], steps: Timeline, followups: list[Contact] | N
                  [(date.fromisoformat(d), a, b) for d, a, b in moves], reached, filled_, deals, tickets, steps,
                  followups)
     if not (isinstance(name, str) and isinstance(tags, list) and isinstance(deals, list)
-            and isinstance(tickets, list) and isinstance(filled_, list) and isinstance(reached, list)):
+            and isinstance(tickets, list) and isinstance(filled_, int) and isinstance(reached, list)):
         raise TypeError("facts of another shape")
     return made
 

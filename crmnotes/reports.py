@@ -38,6 +38,7 @@ REPORTS = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags
            "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition")
 GROUPS = ("owner", "source")  # --by: the report once per group of customers
 FOLLOWUP_REPORTS = ("owners", "activity", "trend")  # the reports that count follow-ups (``Facts.followups``)
+TIMELINE_REPORTS = ("funnel", "owners", "churn", "churn-rate", "completeness")  # ask what holds on a day
 NO_VALUE = "(none)"
 
 
@@ -550,8 +551,8 @@ def completeness(customers: list[Facts], config: VaultConfig, since: date | None
     cadence or a planned step are not overdue (``followup_in_cadence``, share of those)."""
     cohort = _created_in(customers, since, until)
     rows: list[dict[str, Any]] = []
-    for name, definition in config.fields.items():
-        filled = sum(1 for c in cohort if name in c.filled)
+    for at, (name, definition) in enumerate(config.fields.items()):
+        filled = sum(1 for c in cohort if c.filled >> at & 1)
         rows.append({"field": name, "label": definition.label or name, "required": definition.required,
                      "filled": filled, "share": _pct(filled, len(cohort))})
     due = [found for c in cohort if (found := c.timeline.at(until).due_on(until)) is not None]  # cadence or a step

@@ -266,11 +266,12 @@ def report_customers(ws: Workspace, owner: str = "") -> ScanResult:
     return result
 
 
-def report_facts(ws: Workspace, owner: str = "", followups: bool = True) -> list[Facts]:
+def report_facts(ws: Workspace, owner: str = "", followups: bool = True, timeline: bool = True) -> list[Facts]:
     """``catalog.report_facts`` of every mount, together (a report counts them all)."""
     from . import catalog
 
-    return [facts for mount in ws.mounts for facts in catalog.report_facts(mount.vault, owner, followups)[0]]
+    return [facts for mount in ws.mounts
+            for facts in catalog.report_facts(mount.vault, owner, followups, timeline)[0]]
 
 
 def rows(ws: Workspace, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
