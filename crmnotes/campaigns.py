@@ -215,9 +215,9 @@ def leads_of(campaign: Campaign, customers: list[Customer]) -> list[Customer]:
 def evaluate(campaign: Campaign, customers: list[Customer], config: VaultConfig) -> dict[str, Any]:
     """Leads, conversions, won value (in the vault's currency), cost per lead and per won customer,
     ROI and progress against the goal."""
-    from .reports import _pct, deal_won_on, won_on
+    from .reports import _pct, as_facts, deal_won_on, won_on
 
-    leads = leads_of(campaign, customers)
+    leads = as_facts(leads_of(campaign, customers), config)  # the reports' facts: won_on reads them
     won = [c for c in leads if won_on(c) is not None]
     value = sum(deals.amount_of(d) for c in leads for d in c.deals
                 if deal_won_on(d, c) is not None and str(d.get("currency") or config.currency) == config.currency)

@@ -45,11 +45,13 @@ from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
+from .report_facts import Facts, Unread, facts_of, from_stored
+from .report_facts import stored as stored_facts
 from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 8  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 10  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -140,6 +142,8 @@ class Stored(tuple):  # a row of mixed columns, read through named properties
         masked_phone: str
         listing: bytes
         report: str
+        facts: str
+        contacts: str
 
 
 @cache
@@ -537,6 +541,40 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     return result
 
 
+def report_facts(vault: Vault, owner: str = "", followups: bool = True, timeline: bool = True
+                 ) -> tuple[list[Facts], list[Problem]]:
+    """Every customer's report facts (of ``owner`` when given), with its follow-ups (day, channel,
+    author) when ``followups`` and its due timeline when ``timeline``: what ``reports.build`` reads,
+    without parsing the files or decoding their front-matter and follow-up summaries."""
+    wanted = ("facts", *(("timeline",) if timeline else ()), *(("contacts",) if followups else ()))
+    found: list[Facts] = []
+    with _bulk():
+        rows_, problems = _stored_rows(vault, wanted)
+        columns = [_decode_all([row[_HEAD + at] for row in rows_], _untagged if at == 0 else None)
+                   for at in range(len(wanted))]
+        for rel, *values in zip((row[0] for row in rows_), *columns, strict=True):
+            facts = _facts(wanted, values)
+            if facts is None:  # not what we wrote: read the file again
+                record = _remake(vault, rel)
+                facts = _facts(wanted, [json.loads(record[c], object_hook=_untagged) for c in wanted]) \
+                    if record else None
+            if facts is not None and (not owner or fold(facts.owner) == fold(owner)):
+                found.append(facts)
+    return found, problems
+
+
+def _facts(columns: tuple[str, ...], values: list[Any]) -> Facts | None:
+    """The facts of the decoded ``facts`` (and ``timeline``, ``contacts``) columns; None when not what we wrote."""
+    try:
+        found = dict(zip(columns, values, strict=True))
+        steps = found.get("timeline", [])
+        if "timeline" in found and not (isinstance(steps, list) and steps):
+            return None
+        return from_stored(found["facts"], Timeline(steps) if steps else Unread(), found.get("contacts"))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
 def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
              today: date | None = None) -> ScanResult:
     """The chosen customers (the listing's choice and order) as the cache keeps them, no file parsed:
@@ -688,6 +726,8 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
             "report": _dumps([_tagged(customer.meta), [_summary(f) for f in customer.followups],
                               [[p.line, p.message, p.severity, p.code] for p in customer.problems]]),
         }
+        facts = facts_of(customer, vault.config, dated)
+        row["facts"], row["contacts"] = _dumps(_tagged(stored_facts(facts))), _dumps(facts.followups)
     except FileFormatError as exc:
         detail = exc.message.removeprefix(vault.relative(path)).strip()
         row = {"problem": f"{detail} {exc.hint}".strip()}
@@ -903,14 +943,14 @@ class _Reported(Customer):
 # (listed) and reports (bulky) read, so a list never pages through what it does not need.
 _COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
 _LISTED = ("rel", "listing")
-_BULKY = ("rel", "report")
+_BULKY = ("rel", "report", "facts", "contacts")
 _TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY))
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS customer (rel TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
     + ", ".join(_COLUMNS[3:]) + ")",
     "CREATE TABLE IF NOT EXISTS listed (rel TEXT PRIMARY KEY, listing BLOB)",
-    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT)",
+    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT, facts TEXT, contacts TEXT)",
 )
 
 

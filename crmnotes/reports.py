@@ -22,20 +22,23 @@ date (else its customer's creation) and won on its ``won_on:`` date (else its
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeGuard
 
 from . import deals, tickets
 from .config import VaultConfig
-from .due import due_list, effective_stage, next_due
 from .model import Customer, parse_when
+from .report_facts import Facts, facts_of
 from .team import team_of
 from .words import word
 
 REPORTS = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
            "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition")
 GROUPS = ("owner", "source")  # --by: the report once per group of customers
+FOLLOWUP_REPORTS = ("owners", "activity", "trend")  # the reports that count follow-ups (``Facts.followups``)
+TIMELINE_REPORTS = ("funnel", "owners", "churn", "churn-rate", "completeness")  # ask what holds on a day
 NO_VALUE = "(none)"
 
 
@@ -57,8 +60,14 @@ class Report:
                 "rows": self.rows, "totals": self.totals}
 
 
-def build(name: str, customers: list[Customer], config: VaultConfig, *, since: date | None = None,
+def as_facts(customers: Sequence[Customer | Facts], config: VaultConfig) -> list[Facts]:
+    """The report facts of customers read whole (facts from the cache are taken as they are)."""
+    return [c if isinstance(c, Facts) else facts_of(c, config) for c in customers]
+
+
+def build(name: str, customers: Sequence[Customer | Facts], config: VaultConfig, *, since: date | None = None,
           until: date | None = None, today: date | None = None) -> Report:
+    """The report ``name`` of these customers (their facts: ``report_facts``)."""
     today = today or date.today()
     until = until or today
     builders = {"funnel": funnel, "sources": sources, "owners": owners, "activity": activity,
@@ -69,20 +78,21 @@ def build(name: str, customers: list[Customer], config: VaultConfig, *, since: d
         from .errors import CrmError
 
         raise CrmError(f"there is no report '{name}'.", f"Choose one of: {', '.join(REPORTS)}.")
-    report = builders[name](customers, config, since, until)
+    report = builders[name](as_facts(customers, config), config, since, until)
     report.since, report.until = since, until
     return report
 
 
-def build_by(name: str, by: str, customers: list[Customer], config: VaultConfig, *, since: date | None = None,
+def build_by(name: str, by: str, customers: Sequence[Customer | Facts], config: VaultConfig, *,
+             since: date | None = None,
              until: date | None = None, today: date | None = None) -> Report:
     """The report once per owner or source, its rows prefixed with the group (``--by``)."""
     if by not in GROUPS:
         from .errors import CrmError
 
         raise CrmError(f"reports cannot be grouped by '{by}'.", f"Choose one of: {', '.join(GROUPS)}.")
-    groups: dict[str, list[Customer]] = defaultdict(list)
-    for customer in customers:
+    groups: dict[str, list[Facts]] = defaultdict(list)
+    for customer in as_facts(customers, config):
         groups[customer.text(by) or NO_VALUE].append(customer)
     labels = config.choices_for(by)
     parts = {group: build(name, members, config, since=since, until=until, today=today)
@@ -95,11 +105,10 @@ def build_by(name: str, by: str, customers: list[Customer], config: VaultConfig,
                   first.percent, by)
 
 
-def _created_in(customers: list[Customer], since: date | None, until: date) -> list[Customer]:
+def _created_in(customers: list[Facts], since: date | None, until: date) -> list[Facts]:
     chosen = []
     for customer in customers:
-        when = customer.created  # parsed from the front-matter at every access
-        created = when.date() if when else None
+        created = customer.created
         if created is not None and (created > until or (since and created < since)):
             continue
         chosen.append(customer)
@@ -114,12 +123,12 @@ def pipeline_stages(config: VaultConfig) -> list[str]:
     return [c.id for c in config.stages.items if not c.computed and not c.closed]
 
 
-def funnel(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def funnel(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Customers per stage now, how many ever reached each pipeline stage, and
     the conversion from each pipeline stage to the next."""
     cohort = _created_in(customers, since, until)
     order = pipeline_stages(config)
-    now = Counter(effective_stage(c, config, until) for c in cohort)
+    now = Counter(c.timeline.at(until).stage for c in cohort)
     reached: Counter[str] = Counter()
     for customer in cohort:
         for index in range(_best_reached(customer, order) + 1):
@@ -137,7 +146,7 @@ def funnel(customers: list[Customer], config: VaultConfig, since: date | None, u
                   {"customers": len(cohort)}, percent=("conversion_to_next",))
 
 
-def _won_value(customer: Customer) -> dict[str, float]:
+def _won_value(customer: Facts) -> dict[str, float]:
     values: dict[str, float] = defaultdict(float)
     for deal in customer.deals:
         if deals.is_won(deal):
@@ -145,11 +154,11 @@ def _won_value(customer: Customer) -> dict[str, float]:
     return values
 
 
-def sources(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def sources(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     cohort = _created_in(customers, since, until)
-    groups: dict[str, list[Customer]] = defaultdict(list)
+    groups: dict[str, list[Facts]] = defaultdict(list)
     for customer in cohort:
-        groups[customer.text("source") or NO_VALUE].append(customer)
+        groups[customer.source or NO_VALUE].append(customer)
     rows = []
     for source, members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
         won = [c for c in members if c.stage == "won"]
@@ -166,14 +175,18 @@ def sources(customers: list[Customer], config: VaultConfig, since: date | None, 
                   {"customers": len(cohort)}, percent=("share", "conversion"))
 
 
-def owners(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def owners(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     week_start = until - timedelta(days=until.weekday())
     who = team_of(config).name_of  # a member's aliases and pinyin count as the member
-    overdue = Counter(who(i.customer.owner) for i in due_list(customers, config, until) if i.due < until)
-    groups: dict[str, list[Customer]] = defaultdict(list)
+    overdue = Counter(who(c.owner) for c in customers if _overdue(c, until))
+    groups: dict[str, list[Facts]] = defaultdict(list)
     for customer in customers:
         groups[who(customer.owner) or NO_VALUE].append(customer)
-    done_this_week = Counter(who(f.by) for c in customers for f in c.followups if week_start <= f.at.date() <= until)
+    first, last = week_start.isoformat(), until.isoformat()  # ISO days compare as texts
+    authors = Counter(by for c in customers for day, _, by in _followups(c) if first <= day <= last)
+    done_this_week: Counter[str] = Counter()
+    for author, count in authors.items():
+        done_this_week[who(author)] += count
     rows = []
     for owner, members in sorted(groups.items()):
         open_deals = [d for c in members for d in c.deals if deals.is_open(d)]
@@ -190,14 +203,26 @@ def owners(customers: list[Customer], config: VaultConfig, since: date | None, u
                    "open_tickets"], rows, {"week_start": week_start.isoformat()})
 
 
-def activity(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def _overdue(customer: Facts, until: date) -> bool:
+    """Was something due before ``until`` (what ``due.due_list`` lists as overdue on it)?"""
+    due = customer.timeline.at(until).due_on(until)
+    return due is not None and due < until
+
+
+def _followups(customer: Facts) -> list[tuple[str, str, str]]:
+    if customer.followups is None:
+        raise ValueError("these report facts were read without their follow-ups")
+    return customer.followups
+
+
+def activity(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     since = since or until - timedelta(weeks=12)
+    first, last = since.isoformat(), until.isoformat()
+    per_day = Counter((day, channel) for c in customers for day, channel, _ in _followups(c) if first <= day <= last)
     counts: dict[date, Counter[str]] = defaultdict(Counter)
-    for customer in customers:
-        for followup in customer.followups:
-            day = followup.at.date()
-            if since <= day <= until:
-                counts[day - timedelta(days=day.weekday())][followup.channel or "other"] += 1
+    for (iso, channel), count in per_day.items():
+        day = date.fromisoformat(iso)
+        counts[day - timedelta(days=day.weekday())][channel or "other"] += count
     channels = sorted({ch for week in counts.values() for ch in week},
                       key=lambda ch: (config.channels.ids.index(ch) if ch in config.channels.ids else 99, ch))
     rows: list[dict[str, Any]] = []
@@ -212,10 +237,10 @@ def activity(customers: list[Customer], config: VaultConfig, since: date | None,
     return Report("activity", "Follow-ups per week by channel", ["week", *channels, "total"], rows, totals)
 
 
-def forecast(customers: list[Customer], config: VaultConfig, since: date | None, until: date | None) -> Report:
+def forecast(customers: list[Facts], config: VaultConfig, since: date | None, until: date | None) -> Report:
     """Open deals by expected close month and owner: amount and probability-weighted amount."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for customer, _, deal in deals.deal_rows(customers, open_only=True):
+    for customer, deal in ((c, d) for c in customers for d in c.deals if deals.is_open(d)):
         close = deals.close_of(deal)
         if since is not None and (close is None or not since <= close <= (until or close)):
             continue  # with a period: only deals expected to close in it
@@ -235,19 +260,19 @@ def forecast(customers: list[Customer], config: VaultConfig, since: date | None,
                   ["month", "owner", "currency", "deals", "amount", "weighted"], rows, dict(totals))
 
 
-def churned(customer: Customer, config: VaultConfig, until: date) -> tuple[str, date | None]:
+def churned(customer: Facts, config: VaultConfig, until: date) -> tuple[str, date | None]:
     """("lost" | "silent", since when) for a customer lost or silent on ``until``, else ("", None)."""
     last = customer.last_contact or customer.created
     stored = config.stages.find(customer.stage) if customer.stage else None
     if stored is not None and stored.closed:
-        moves = [f.at.date() for f in customer.followups if f.stage_to == customer.stage]
+        moves = [day for day, _, to in customer.moves if to == customer.stage]
         return "lost", max(moves) if moves else None
-    if effective_stage(customer, config, until) == config.silent_stage and last is not None:
-        return "silent", last.date() + timedelta(days=config.silent_after_days)
+    if customer.timeline.at(until).stage == config.silent_stage and last is not None:
+        return "silent", last + timedelta(days=config.silent_after_days)
     return "", None
 
 
-def churn(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def churn(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     rows = []
     for customer in customers:
         kind, when = churned(customer, config, until)
@@ -259,14 +284,14 @@ def churn(customers: list[Customer], config: VaultConfig, since: date | None, un
             continue
         rows.append({"name": customer.name, "id": customer.id, "owner": customer.owner, "kind": kind,
                      "since": when.isoformat() if when else None,
-                     "last_contact": customer.last_contact.date().isoformat() if customer.last_contact else None})
+                     "last_contact": customer.last_contact.isoformat() if customer.last_contact else None})
     rows.sort(key=lambda r: (r["since"] or "", r["name"]))
     return Report("churn", "Customers turned silent or lost", ["name", "owner", "kind", "since", "last_contact"],
                   rows, {"silent": sum(r["kind"] == "silent" for r in rows),
                          "lost": sum(r["kind"] == "lost" for r in rows)})
 
 
-def tags(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def tags(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Tags over-represented among won customers: lift = share among won / share among all."""
     cohort = _created_in(customers, since, until)
     won = [c for c in cohort if c.stage == "won"]
@@ -316,45 +341,39 @@ def _month_end(first: date) -> date:
     return _add_months(first, 1) - timedelta(days=1)
 
 
-def stage_moves(customer: Customer) -> list[tuple[date, str, str]]:
-    """(day, from, to) of every recorded stage move, oldest first."""
-    return sorted((f.at.date(), f.stage_from, f.stage_to) for f in customer.followups if f.stage_to)
-
-
-def won_on(customer: Customer) -> date | None:
+def won_on(customer: Facts) -> date | None:
     """The day of the first move to won; the creation day for a customer entered as won."""
-    moves = stage_moves(customer)
+    moves = customer.moves
     won = [day for day, _, to in moves if to == "won"]
     first_stage = moves[0][1] if moves else customer.stage
     created = customer.created
     if first_stage == "won" and created:
-        return created.date()
+        return created
     return won[0] if won else None
 
 
-def deal_opened(deal: dict[str, Any], customer: Customer) -> date | None:
-    created = customer.created
-    return _when(deal.get("opened")) or (created.date() if created else None)
+def deal_opened(deal: dict[str, Any], customer: Facts) -> date | None:
+    return _when(deal.get("opened")) or customer.created
 
 
-def deal_won_on(deal: dict[str, Any], customer: Customer) -> date | None:
+def deal_won_on(deal: dict[str, Any], customer: Facts) -> date | None:
     if not deals.is_won(deal):
         return None
     return _when(deal.get("won_on")) or deals.close_of(deal) or won_on(customer)
 
 
-def _won_deals(customers: list[Customer]) -> list[tuple[Customer, dict[str, Any], date | None]]:
+def _won_deals(customers: list[Facts]) -> list[tuple[Facts, dict[str, Any], date | None]]:
     return [(c, d, deal_won_on(d, c)) for c in customers for d in c.deals if deals.is_won(d)]
 
 
-def days_in_stages(customer: Customer) -> dict[str, list[int]]:
+def days_in_stages(customer: Facts) -> dict[str, list[int]]:
     """Days spent in each stage the customer has left, from its creation and its stage moves."""
-    moves = stage_moves(customer)
+    moves = customer.moves
     created = customer.created
     found: dict[str, list[int]] = defaultdict(list)
     if created is None or not moves:
         return found
-    start, current = created.date(), moves[0][1] or customer.stage
+    start, current = created, moves[0][1] or customer.stage
     for day, _, to in moves:
         found[current].append(max((day - start).days, 0))
         start, current = day, to
@@ -368,7 +387,7 @@ def _mean(values: list[float]) -> float | None:
 # ------------------------------------------------------------------ the manager's measures
 
 
-def churn_rate(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def churn_rate(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Per month: won customers at its start (not yet lost or silent) and how many of them were lost
     or turned silent in it; the totals: customers won by the end and not gone before the start, and how
     many of them went in the period.  Silent means silent on ``until``; a customer contacted again since is not
@@ -396,7 +415,7 @@ def churn_rate(customers: list[Customer], config: VaultConfig, since: date | Non
                   percent=("churn_rate",))
 
 
-def cycle(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def cycle(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Deals won in the period: days from opened to won."""
     rows: list[dict[str, Any]] = []
     for customer, deal, won in _won_deals(customers):
@@ -415,12 +434,12 @@ def cycle(customers: list[Customer], config: VaultConfig, since: date | None, un
                   {"deals": len(rows), "average_days": _mean(days), "median_days": median})
 
 
-def _best_reached(customer: Customer, order: list[str]) -> int:
-    seen = [customer.stage, *(f.stage_to for f in customer.followups), *(f.stage_from for f in customer.followups)]
+def _best_reached(customer: Facts, order: list[str]) -> int:
+    seen = [customer.stage, *customer.reached]
     return max((order.index(s) for s in seen if s in order), default=-1)
 
 
-def conversion(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def conversion(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """The customers created in the period: how many reached each pipeline stage, moved on to the next,
     were lost from it, and the average days they stayed in it (where the history knows it)."""
     cohort = _created_in(customers, since, until)
@@ -446,7 +465,7 @@ def conversion(customers: list[Customer], config: VaultConfig, since: date | Non
                   percent=("conversion",))
 
 
-def trend(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def trend(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Per month: new customers, customers won, deals won and their value (in the vault's currency),
     follow-ups."""
     months = _months(since, until)
@@ -460,11 +479,10 @@ def trend(customers: list[Customer], config: VaultConfig, since: date | None, un
             key[day.strftime("%Y-%m")][column] += amount
 
     for customer in customers:
-        created = customer.created
-        bump(created.date() if created else None, "new_customers")
+        bump(customer.created, "new_customers")
         bump(won_on(customer), "won_customers")
-        for followup in customer.followups:
-            bump(followup.at.date(), "followups")
+    for day, count in Counter(day for c in customers for day, _, _ in _followups(c)).items():
+        bump(date.fromisoformat(day), "followups", count)
     for _customer, deal, won in _won_deals(customers):
         if str(deal.get("currency") or config.currency) == config.currency:
             bump(won, "won_deals")
@@ -475,7 +493,7 @@ def trend(customers: list[Customer], config: VaultConfig, since: date | None, un
     return Report("trend", f"Sales trend by month ({config.currency})", columns, rows, totals)
 
 
-def repeat(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def repeat(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Customers with a deal won in the period, and how many of them have won more than one deal."""
     by_customer: dict[int, list[tuple[dict[str, Any], date | None]]] = defaultdict(list)
     owners_of = {}
@@ -504,7 +522,7 @@ def repeat(customers: list[Customer], config: VaultConfig, since: date | None, u
 RATINGS = ("1", "2", "3", "4", "5")
 
 
-def satisfaction(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def satisfaction(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Ticket satisfaction ratings (1-5) by the month the ticket was closed (else opened)."""
     months = _months(since, until)
     per_month: dict[str, list[int]] = {m.strftime("%Y-%m"): [] for m in months}
@@ -528,20 +546,16 @@ def satisfaction(customers: list[Customer], config: VaultConfig, since: date | N
                   percent=("satisfied",))
 
 
-def _filled(value: Any) -> bool:
-    return value not in (None, "", [], {})
-
-
-def completeness(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def completeness(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """How many customers created in the period have each field filled, and how many of those with a
     cadence or a planned step are not overdue (``followup_in_cadence``, share of those)."""
     cohort = _created_in(customers, since, until)
     rows: list[dict[str, Any]] = []
-    for name, definition in config.fields.items():
-        filled = sum(1 for c in cohort if _filled(c.meta.get(name)))
+    for at, (name, definition) in enumerate(config.fields.items()):
+        filled = sum(1 for c in cohort if c.filled >> at & 1)
         rows.append({"field": name, "label": definition.label or name, "required": definition.required,
                      "filled": filled, "share": _pct(filled, len(cohort))})
-    due = [found.due for c in cohort if (found := next_due(c, config, until)) is not None]  # cadence or a step
+    due = [found for c in cohort if (found := c.timeline.at(until).due_on(until)) is not None]  # cadence or a step
     in_cadence = sum(1 for day in due if day >= until)
     rows.append({"field": "followup_in_cadence", "label": word(config.language, "followup_in_cadence"),
                  "required": False, "filled": in_cadence, "share": _pct(in_cadence, len(due))})
@@ -569,7 +583,7 @@ def recorded_costs(config: VaultConfig) -> list[dict[str, Any]]:
     return found
 
 
-def acquisition(customers: list[Customer], config: VaultConfig, since: date | None, until: date) -> Report:
+def acquisition(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     """Per source and per campaign with a recorded cost: cost in the period, customers acquired in it,
     won, and the cost per customer and per won customer."""
     cohort = _created_in(customers, since, until)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .catalog import DueItem, Entry, Row
     from .filters import Filters
     from .model import Problem
+    from .report_facts import Facts
 
 T = TypeVar("T")
 WORKSPACE_FILE = "workspace.json"
@@ -263,6 +264,14 @@ def report_customers(ws: Workspace, owner: str = "") -> ScanResult:
         result.customers += part.customers
         result.problems += part.problems
     return result
+
+
+def report_facts(ws: Workspace, owner: str = "", followups: bool = True, timeline: bool = True) -> list[Facts]:
+    """``catalog.report_facts`` of every mount, together (a report counts them all)."""
+    from . import catalog
+
+    return [facts for mount in ws.mounts
+            for facts in catalog.report_facts(mount.vault, owner, followups, timeline)[0]]
 
 
 def rows(ws: Workspace, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:

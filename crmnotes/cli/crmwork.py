@@ -530,22 +530,19 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
     end = parse_day(until, "--until") if until or not past else past
     if start and start > end:
         raise CrmError(f"--since {start} is after --until {end}.", "Swap the dates.")
-    if name == "movement" or past:
-        customers = _on(ws, past, owner) if past else workspace.report_customers(ws, owner).customers
-    else:  # the front-matter and follow-up summaries, of every mount
-        customers = workspace.report_customers(ws, owner).customers
     if name == "movement":
         if start is None:
             raise CrmError("the movement report needs --since (and --until, default today).",
                            "Example: crm report movement --since 2026-09-01 --until 2026-09-30")
-        before = _on(ws, start, owner)
-        if until and not past:
-            customers = _on(ws, end, owner)
-        result = reports.movement(before, customers, vault.config, start, end)
-    elif group:
-        result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end)
-    else:
-        result = reports.build(name, customers, vault.config, since=start, until=end, today=end)
+        day = past or (end if until else None)  # the vault of that day (git), else as it is now
+        after = _on(ws, day, owner) if day else workspace.report_customers(ws, owner).customers
+        result = reports.movement(_on(ws, start, owner), after, vault.config, start, end)
+    else:  # the customers of that day (git), else the facts the cache keeps
+        customers: list[Any] = _on(ws, past, owner) if past else \
+            workspace.report_facts(ws, owner, followups=name in reports.FOLLOWUP_REPORTS,
+                                   timeline=name in reports.TIMELINE_REPORTS)
+        result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end) \
+            if group else reports.build(name, customers, vault.config, since=start, until=end, today=end)
     if fmt in ("png", "svg", "xlsx"):
         from .. import charts
 

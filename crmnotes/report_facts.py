@@ -1,0 +1,125 @@
+"""What the reports read of one customer, worked out once from its file.
+
+None of these facts depends on the day a report is asked for: the period
+(``since`` / ``until``) and the day are applied when a report aggregates
+them (``reports``).  What depends on the day — the effective stage and what is
+due — is the due rules' ``Timeline``, which answers for any day.  The
+listing cache keeps the facts of every customer (``catalog.report_facts``)
+so a report of a big vault decodes a few short lists per customer instead
+of its front-matter and every follow-up; a customer read from its file (or
+from git history) gives the same facts through ``facts_of``.  The
+follow-ups (day, channel, author) are kept apart: only the reports that
+count them read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from .config import VaultConfig
+from .due import Answer, Timeline, answer
+from .model import Customer
+
+Contact = tuple[str, str, str]  # a follow-up: (ISO day, channel, author)
+
+
+class OnDay(Protocol):
+    """What holds for a customer on a day: a ``Timeline`` or ``Answers``."""
+
+    def at(self, day: date) -> Answer: ...
+
+
+@dataclass(slots=True)
+class Facts:
+    """One customer for the reports.  ``followups`` is None when they were not read."""
+
+    id: str
+    name: str
+    owner: str
+    stage: str
+    source: str
+    campaign: str
+    tags: list[str]
+    created: date | None
+    last_contact: date | None
+    moves: list[tuple[date, str, str]]  # (day, from, to) of every recorded stage move, oldest first
+    reached: list[str]  # every stage a follow-up moved from or to
+    filled: int  # bit i: the i-th field of the config (``VaultConfig.fields``) has a value
+    deals: list[dict[str, Any]]
+    tickets: list[dict[str, Any]]
+    timeline: OnDay  # the effective stage and what is due, on any day
+    followups: list[Contact] | None = None
+
+    def text(self, key: str) -> str:
+        """The facts kept as texts by their front-matter name (what a report groups by)."""
+        return {"owner": self.owner, "source": self.source, "campaign": self.campaign}[key]
+
+
+class Unread:
+    """The timeline of facts read without it (a report that does not ask what holds on a day)."""
+
+    def at(self, day: date) -> Answer:
+        raise ValueError("these report facts were read without their timeline")
+
+
+class Answers:
+    """``Timeline.at`` of a customer read whole, asked of the due rules day by day (working out
+    the whole timeline would cost more than the one day a report asks)."""
+
+    __slots__ = ("config", "customer")
+
+    def __init__(self, customer: Customer, config: VaultConfig) -> None:
+        self.customer, self.config = customer, config
+
+    def at(self, day: date) -> Answer:
+        return answer(self.customer, self.config, day)
+
+
+def filled(value: Any) -> bool:
+    return value not in (None, "", [], {})
+
+
+def facts_of(customer: Customer, config: VaultConfig, steps: Timeline | None = None) -> Facts:
+    """The facts of a customer read whole (``steps``: its timeline, when already worked out)."""
+    created, last = customer.created, customer.last_contact
+    return Facts(
+        customer.id, customer.name, customer.owner, customer.stage, customer.text("source"),
+        customer.text("campaign"), customer.tags, created.date() if created else None,
+        last.date() if last else None,
+        sorted((f.at.date(), f.stage_from, f.stage_to) for f in customer.followups if f.stage_to),
+        sorted({s for f in customer.followups for s in (f.stage_from, f.stage_to) if s}),
+        sum(1 << at for at, name in enumerate(config.fields) if filled(customer.meta.get(name))),
+        customer.deals, customer.tickets,
+        steps if steps is not None else Answers(customer, config),
+        [(f.at.date().isoformat(), f.channel, f.by) for f in customer.followups])
+
+
+def stored(facts: Facts) -> list[Any]:
+    """The facts as plain JSON values (without the timeline and follow-ups, stored on their own); the
+    dates of deals and tickets are left to the caller's encoding."""
+    return [facts.id, facts.name, facts.owner, facts.stage, facts.source, facts.campaign, facts.tags,
+            _iso(facts.created), _iso(facts.last_contact), [[d.isoformat(), a, b] for d, a, b in facts.moves],
+            facts.reached, facts.filled, facts.deals, facts.tickets]
+
+
+def from_stored(values: list[Any], steps: OnDay, followups: list[Contact] | None) -> Facts:
+    """The facts of ``stored`` (raises TypeError or ValueError when they are not of that shape)."""
+    (id_, name, owner, stage, source, campaign, tags, created, last, moves, reached, filled_, deals,
+     tickets) = values
+    made = Facts(id_, name, owner, stage, source, campaign, tags, _day(created), _day(last),
+                 [(date.fromisoformat(d), a, b) for d, a, b in moves], reached, filled_, deals, tickets, steps,
+                 followups)
+    if not (isinstance(name, str) and isinstance(tags, list) and isinstance(deals, list)
+            and isinstance(tickets, list) and isinstance(filled_, int) and isinstance(reached, list)):
+        raise TypeError("facts of another shape")
+    return made
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _day(iso: str | None) -> date | None:
+    return date.fromisoformat(iso) if iso else None
