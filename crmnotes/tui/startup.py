@@ -94,8 +94,8 @@ class FirstRows:
         return self._done.is_set()
 
     def wait_baseline(self) -> live.Signature | None:
-        """The poll's baseline (None when it was not asked for); waits for the thread."""
-        self.release()
+        """The poll's baseline (None when it was not asked for); waits for the thread (the screen
+        releases it)."""
         self._done.wait()
         return self.baseline
 

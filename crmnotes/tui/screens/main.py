@@ -149,6 +149,8 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
     def reload(self, keep: Path | None = None) -> None:
         """Fetch rows again (files, filters or sort changed)."""
         self.stale = True
+        if self.first is not None:
+            self.first.release()  # not taken: its thread finishes (the poll waits for its baseline)
         self.first = None
         self.update_rows(keep)
 
