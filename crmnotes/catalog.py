@@ -174,21 +174,7 @@ def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Call
     listing_at = _HEAD + columns.index("listing") if with_listing_json else 0
     for attempt in range(2):
         stored, problems = _stored_rows(vault, columns)
-        steps: list[Any] = [row[_NOW_STEP] for row in stored]  # stored (tuples), then decoded (lists)
-        passed = [at for at, row in enumerate(stored) if not (
-            type(row[_NOW_FROM]) is str and row[_NOW_FROM] <= iso
-            and (row[_NOW_UNTIL] is None or (type(row[_NOW_UNTIL]) is str and iso < row[_NOW_UNTIL])))]
-        unread = [stored[at][0] for at in passed if stored[at][_STEPS_AT] is None]
-        texts = _timelines(vault, unread) if unread else {}
-        timelines = _decode_all([stored[at][_STEPS_AT] or texts.get(stored[at][0], "null") for at in passed])
-        sound = all(type(s) is list and s and type(s[-1]) is list and len(s[-1]) == 6 for s in timelines) and \
-            all(type(row[_NAME_AT]) is str and type(row[_SORT_KEY_AT]) is str for row in stored) and \
-            (not with_listing_json or all(type(row[listing_at]) is bytes for row in stored))
-        if sound:
-            for at, found in zip(passed, timelines, strict=True):
-                steps[at] = Timeline(found).step(iso)
-            for at, step in enumerate(steps):  # in place: each row is freed as its Stored is made
-                stored[at] = kind((*stored[at], iso, step))
+        if _stepped(vault, stored, kind, iso, listing_at):
             try:
                 return answer(stored), problems
             except (ValueError, TypeError, AttributeError, IndexError):
@@ -196,6 +182,28 @@ def _from_stored(vault: Vault, columns: tuple[str, ...], day: date, answer: Call
                     raise
         _entries(vault, with_listing_json)
     raise AssertionError("unreachable")
+
+
+def _stepped(vault: Vault, stored: list[Any], kind: type[Stored], iso: str, listing_at: int = 0) -> bool:
+    """Make each of ``stored`` (in place) a ``kind`` holding its step on ``iso``; False, leaving them as
+    they were, when a stored value does not decode (changed by hand)."""
+    steps: list[Any] = [row[_NOW_STEP] for row in stored]  # stored (tuples), then decoded (lists)
+    passed = [at for at, row in enumerate(stored) if not (
+        type(row[_NOW_FROM]) is str and row[_NOW_FROM] <= iso
+        and (row[_NOW_UNTIL] is None or (type(row[_NOW_UNTIL]) is str and iso < row[_NOW_UNTIL])))]
+    unread = [stored[at][0] for at in passed if stored[at][_STEPS_AT] is None]
+    texts = _timelines(vault, unread) if unread else {}
+    timelines = _decode_all([stored[at][_STEPS_AT] or texts.get(stored[at][0], "null") for at in passed])
+    sound = all(type(s) is list and s and type(s[-1]) is list and len(s[-1]) == 6 for s in timelines) and \
+        all(type(row[_NAME_AT]) is str and type(row[_SORT_KEY_AT]) is str for row in stored) and \
+        (not listing_at or all(type(row[listing_at]) is bytes for row in stored))
+    if not sound:
+        return False
+    for at, found in zip(passed, timelines, strict=True):
+        steps[at] = Timeline(found).step(iso)
+    for at, step in enumerate(steps):  # in place: each row is freed as its Stored is made
+        stored[at] = kind((*stored[at], iso, step))
+    return True
 
 
 @dataclass
@@ -311,6 +319,34 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
     with _bulk():
         return _from_stored(vault, _ROW_COLUMNS, day,
                             lambda found: _rows_on(_choose(vault, found, filters, sort, *_stored_on(day)), day))[0]
+
+
+def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_least: int = 0) -> list[Row] | None:
+    """The first ``count`` rows (a few more when names tie) of ``rows(vault)`` (no filter, by name) as the
+    cache last stored them, no file looked at: a big vault's table shows them while ``rows`` checks every
+    file.  Their order is ``rows``'s (the stored collation key, ties in ``Vault.scan`` order); None when
+    the cache is not there, holds fewer than ``at_least`` customers (``rows`` is as quick) or holds a
+    value that does not decode (``rows`` will read the files)."""
+    day = today or date.today()
+    with _bulk(), _Cache.open(vault) as cache:
+        if cache is None or cache.db.execute("SELECT COUNT(*) FROM customer").fetchone()[0] < max(at_least, 1):
+            return None
+        found = list(cache.rows(_ROW_COLUMNS, " WHERE c.problem IS NULL AND c.sort_key <= (SELECT MAX(sort_key) FROM "
+                                "(SELECT sort_key FROM customer WHERE problem IS NULL ORDER BY sort_key LIMIT ?))",
+                                (count,)).values())
+    if not found or not _stepped(vault, found, _stored_class(_ROW_COLUMNS), day.isoformat()):
+        return None
+    found.sort(key=lambda stored: (stored.sort_key, _walk_order(stored.path)))
+    try:
+        return _rows_on(found, day)
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return None
+
+
+def _walk_order(rel: str) -> tuple[tuple[int, str], ...]:
+    """``walk_customers``'s order as a key: a folder's files by name, then its subfolders by name."""
+    *folders, name = rel.split("/")
+    return (*((1, folder) for folder in folders), (0, name))
 
 
 def keyed_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None
@@ -1032,16 +1068,17 @@ class _Cache:
             if cache is not None:
                 cache.db.close()
 
-    def rows(self, wanted: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
-        """rel -> (rel, size, mtime, problem, the ``wanted`` columns) of every stored row."""
+    def rows(self, wanted: tuple[str, ...], where: str = "", parameters: tuple[Any, ...] = ()
+             ) -> dict[str, tuple[Any, ...]]:
+        """rel -> (rel, size, mtime, problem, the ``wanted`` columns) of every stored row (``where`` keeps)."""
         alias = {c: a for _, a, columns in reversed(_TABLES) for c in columns}
         columns = ", ".join("NULL" if c == _UNREAD_TIMELINE else f"{alias[c]}.{c}" for c in wanted)
         join = "".join(f" LEFT JOIN {table} {a} ON {a}.rel = c.rel" for table, a, columns in _TABLES[1:]
                        if set(wanted) & set(columns[1:]))
-        query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}"
+        query = f"SELECT c.rel, c.size, c.mtime, c.problem, {columns} FROM customer c{join}{where}"
         try:
             if wanted[:len(_LISTED_FIRST)] != _LISTED_FIRST:
-                return {row[0]: row for row in self.db.execute(query)}
+                return {row[0]: row for row in self.db.execute(query, parameters)}
             # A list's rows: the step columns repeat a few hundred dates, stages and reasons over
             # the whole vault; one object each instead of one per row, a third of a list's memory.
             one: dict[Any, Any] = {}
@@ -1049,7 +1086,7 @@ class _Cache:
             return {row[0]: (*row[:_NOW_FROM], same(row[_NOW_FROM], row[_NOW_FROM]), same(row[8], row[8]),
                              same(row[9], row[9]), same(row[10], row[10]), same(row[11], row[11]), row[12],
                              same(row[_NOW_UNTIL], row[_NOW_UNTIL]), *row[_NOW_UNTIL + 1:])
-                    for row in self.db.execute(query)}
+                    for row in self.db.execute(query, parameters)}
         except sqlite3.DatabaseError:  # damaged inside: start over (every file is read again)
             self.db.close()
             _delete(self.vault.cache_dir / CACHE_FILE)

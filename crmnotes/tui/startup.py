@@ -8,6 +8,12 @@ main screen takes the result instead of asking again.  When polling for
 external changes is on, the thread first takes the poll's baseline
 signature, so a file changed while the rows are read is still noticed.
 
+A big vault's rows take longer than starting Textual (every file is
+looked at, a row made for each customer).  There the thread first reads
+the first page of the list from the listing cache (``catalog.first_rows``),
+which the first frame shows; the whole list is read once the screen lets
+it go (``release``, after that frame: the two would only slow each other).
+
 No Textual import here: this runs while Textual is still being imported.
 """
 
@@ -18,6 +24,9 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from . import live
+
+PAGE = 200  # customers in the first page (the table's window)
+PAGE_FROM = 5000  # customers from which the first frame shows the first page rather than wait for them all
 
 if TYPE_CHECKING:
     from ..actions import Filters
@@ -34,6 +43,9 @@ class FirstRows:
         self.key = (filters, sort, today)
         self.baseline: live.Signature | None = None
         self._rows: list[Row] | None = None
+        self.page: list[Row] | None = None  # the first page, when the vault is big enough to ask for one
+        self._paged = threading.Event()
+        self._released = threading.Event()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(vault, workspace, baseline), name="crmnotes-first-rows",
                                         daemon=True)
@@ -41,6 +53,9 @@ class FirstRows:
 
     def _run(self, vault: Vault, workspace: Workspace | None, baseline: bool) -> None:
         try:
+            self._first_page(vault, workspace)
+            if self.page is not None:
+                self._released.wait()
             if baseline:
                 self.baseline = signature(vault, workspace)
             self._rows = table_rows(vault, workspace, *self.key)
@@ -49,12 +64,38 @@ class FirstRows:
         finally:
             self._done.set()
 
+    def _first_page(self, vault: Vault, workspace: Workspace | None) -> None:
+        """``page``: the first view's first rows from the cache, in a vault of ``PAGE_FROM`` customers or more."""
+        from ..filters import Filters
+
+        try:
+            if workspace is None and self.key[:2] == (Filters(), "name"):
+                from .. import catalog
+
+                self.page = catalog.first_rows(vault, self.key[2], PAGE, at_least=PAGE_FROM)
+        except Exception:  # the whole list follows anyway
+            self.page = None
+        finally:
+            self._paged.set()
+
+    def wait_page(self, timeout: float) -> list[Row] | None:
+        """Wait up to ``timeout`` seconds for the first page; it, or None (a small vault: wait for the rows)."""
+        self._paged.wait(timeout)
+        return self.page
+
+    def release(self) -> None:
+        """Let the thread read the whole list (once the first page is painted)."""
+        self._released.set()
+
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the thread; whether it is done."""
-        return self._done.wait(timeout)
+        if self._paged.wait(timeout) and self.page is None:
+            return self._done.wait(timeout)
+        return self._done.is_set()
 
     def wait_baseline(self) -> live.Signature | None:
-        """The poll's baseline (None when it was not asked for); waits for the thread."""
+        """The poll's baseline (None when it was not asked for); waits for the thread (the screen
+        releases it)."""
         self._done.wait()
         return self.baseline
 
@@ -62,6 +103,7 @@ class FirstRows:
         """The rows when they answer this question (waits for the thread); else None."""
         if (filters, sort, today) != self.key:
             return None
+        self.release()
         self._done.wait()
         return self._rows
 

@@ -5,8 +5,9 @@ thread worker, and the search box narrows them with ``query.search_rows`` as
 you type (best match first), also in a worker, so a large vault never
 freezes the screen.  The first view's rows are read while the app starts
 (``startup.FirstRows``); the first frame waits a moment for them rather than
-showing "loading…", and the detail beside the table is read after the
-table is painted.  On a terminal at least ``WIDE`` columns wide the
+showing "loading…" (in a big vault it shows the first page of them, and the
+whole list replaces it when read), and the detail beside the table is read
+after the table is painted.  On a terminal at least ``WIDE`` columns wide the
 selected customer's detail is shown beside the table.
 """
 
@@ -74,6 +75,7 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
         self.ranked = False  # the rows are in search-rank order
         self.first: FirstRows | None = None  # the rows read while the app started, until shown or stale
         self.side_pending = False  # the side pane will follow the cursor after the next paint
+        self.partial = False  # the table shows the first page only, the whole list is being read
 
     @property
     def crm(self) -> CrmApp:
@@ -104,6 +106,12 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
         self.sub_title = terminal_text(self.crm.vault.root.name, multiline=False)
         self.set_class(self.app.size.width >= WIDE, "-wide")  # the first layout is already the right one
         self.first, self.crm.first_rows = self.crm.first_rows, None
+        page = self.first.wait_page(FIRST_WAIT) if self.first is not None else None
+        if page is not None and self.first is not None and not self.first.wait(0):
+            self.partial = True  # a big vault: its first page now, the whole list once this frame is painted
+            self._apply(page, False, page, False, None)
+            self.call_after_refresh(self.update_rows)  # takes ``first``'s whole list (``rows`` lets it be read)
+            return
         if self.first is not None and self.first.wait(FIRST_WAIT):  # before the first frame: rows, not "loading…"
             base = self.first.rows(self.quick.to_filters(self.crm.user), self.quick.sort, self.crm.today)
             if base is not None:
@@ -141,6 +149,8 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
     def reload(self, keep: Path | None = None) -> None:
         """Fetch rows again (files, filters or sort changed)."""
         self.stale = True
+        if self.first is not None:
+            self.first.release()  # not taken: its thread finishes (the poll waits for its baseline)
         self.first = None
         self.update_rows(keep)
 
@@ -176,6 +186,7 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
         self.base = base
         if fetched:
             self.stale = False
+            self.partial = False
             self.first = None
         self.shown_count = len(shown)
         self.ranked = ranked
@@ -189,7 +200,8 @@ class MainScreen(Screen[None], Refreshes, ShowsCustomer):
         sort = self.quick.sort
         arrow = "↓" if sort.startswith("-") else "↑"
         order = "by rank" if self.ranked else f"sort {sort.lstrip('-')}{arrow}"
-        parts = [f"{self.shown_count} of {total}", order]
+        parts = [f"first {self.shown_count}, loading the rest…" if self.partial else f"{self.shown_count} of {total}",
+                 order]
         if self.quick.describe():
             parts.append(self.quick.describe())
         if len(self.table.all_rows) > self.table.row_count:
