@@ -331,9 +331,9 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
     with _bulk(), _Cache.open(vault) as cache:
         if cache is None or cache.db.execute("SELECT COUNT(*) FROM customer").fetchone()[0] < max(at_least, 1):
             return None
-        found = list(cache.rows(_ROW_COLUMNS, " WHERE c.problem IS NULL AND c.sort_key <= (SELECT MAX(sort_key) FROM "
-                                "(SELECT sort_key FROM customer WHERE problem IS NULL ORDER BY sort_key LIMIT ?))",
-                                (count,)).values())
+        found: list[Any] = list(cache.rows(
+            _ROW_COLUMNS, " WHERE c.problem IS NULL AND c.sort_key <= (SELECT MAX(sort_key) FROM "
+            "(SELECT sort_key FROM customer WHERE problem IS NULL ORDER BY sort_key LIMIT ?))", (count,)).values())
     if not found or not _stepped(vault, found, _stored_class(_ROW_COLUMNS), day.isoformat()):
         return None
     found.sort(key=lambda stored: (stored.sort_key, _walk_order(stored.path)))
