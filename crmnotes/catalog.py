@@ -51,7 +51,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 10  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 11  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -475,26 +475,52 @@ def spliced_listing(chosen: list[tuple[Vault, Stored, str]], iso: str, reveal: b
                 stored.update(((vault.root, rel), text) for rel, text in listed.items())
             parts: list[bytes] = []
             for vault, row, mount in batch:
-                static = stored.get((vault.root, row.path))
-                if static is None:
+                text = stored.get((vault.root, row.path))
+                step = row.step
+                if text is not None and (reveal or mount or step[5] or step != row[_NOW_STEP]):
+                    text = _respliced(vault, row, text, iso, reveal, mount)  # not the object as it was stored
+                if text is None:
                     continue  # unreadable since it was listed
-                _, stage, when, reason, _, floating = row.step
-                when = iso if floating else when
-                phone = encode_basestring(row.phone if reveal else row.masked_phone)
-                due_json = f'"{when}"' if when else "null"
-                why = encode_basestring(reason) if reason else "null"
-                mount_json = f',"mount":{encode_basestring(mount)}' if mount else ""
-                dynamic = f'"phone":{phone},"effective_stage":{encode_basestring(stage)},"due":{due_json},' \
-                          f'"due_reason":{why}{mount_json}}}'
-                parts += (b"{" if first else b",{", static, b"," if static else b"",
-                          dynamic.encode("utf-8", "surrogatepass"))
+                parts += (b"," if not first else b"", text)
                 first = False
             yield b"".join(parts)
     yield b"]"
 
 
+def _respliced(vault: Vault, row: Stored, stored: bytes, iso: str, reveal: bool, mount: str) -> bytes | None:
+    """A stored ``ls --json`` object with its keys of the day written again for ``iso``, ``reveal`` and
+    ``mount`` (the stored day's keys are the last ones); None when it must be read and cannot be."""
+    cut = stored.rfind(b',"phone":')
+    static = stored[1:cut] if cut > 0 else b""
+    if reveal and b'"contacts":' in static:  # stored with the contacts' phones masked
+        return _revealed(vault, row, iso, mount)
+    _, stage, when, reason, _, floating = row.step
+    dynamic = _dynamic_json(row.phone if reveal else row.masked_phone, stage, iso if floating else when, reason,
+                            mount)
+    return b"".join((b"{", static, b"," if static else b"", dynamic.encode("utf-8", "surrogatepass")))
+
+
+def _revealed(vault: Vault, row: Stored, iso: str, mount: str) -> bytes | None:
+    """The ``ls --json --reveal`` object of a customer with contacts, read from its file (the cache keeps
+    their phones masked only); None when it cannot be read now."""
+    try:
+        data = listing_keys(vault, vault.read(vault.root / row.path), reveal=True, today=date.fromisoformat(iso))
+    except FileFormatError:
+        return None
+    return _dumps({**data, **({"mount": mount} if mount else {})}).encode("utf-8", "surrogatepass")
+
+
+def _dynamic_json(phone: str, stage: str, when: str | None, reason: str, mount: str) -> str:
+    """The keys of an ``ls --json`` object that depend on the day, on ``--reveal`` or on the mount, last."""
+    due = f'"{when}"' if when else "null"
+    why = encode_basestring(reason) if reason else "null"
+    mount_json = f',"mount":{encode_basestring(mount)}' if mount else ""
+    return f'"phone":{encode_basestring(phone)},"effective_stage":{encode_basestring(stage)},"due":{due},' \
+           f'"due_reason":{why}{mount_json}}}'
+
+
 def _listed(vault: Vault, cache: _Cache | None, rels: list[str]) -> dict[str, bytes]:
-    """rel -> the stored ``ls --json`` keys of ``rels``."""
+    """rel -> the stored ``ls --json`` object of ``rels`` (its keys as they were on the day it was written)."""
     return _fetched(vault, cache, rels, "listing", bytes)
 
 
@@ -746,6 +772,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
         customer = vault.read(path)
         dated = timeline(customer, vault.config)
         phone = customer.text("phone")
+        masked = mask_phone(phone, vault.config.phone_region) if phone else ""
         static = listing_keys(vault, customer)
         for key in LISTING_JSON_DYNAMIC:
             static.pop(key, None)
@@ -756,9 +783,9 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
             "owner": customer.owner, "tags": _dumps(customer.tags), "created": _iso(customer.created),
             "last_contact": _iso(customer.last_contact), "next_followup": _iso(customer.next_followup),
             "followup_count": len(customer.followups), "sort_key": _sort_key(customer.name, known),
-            "masked_phone": mask_phone(phone, vault.config.phone_region) if phone else "",
-            "timeline": _dumps(dated.steps), **_now(dated),
-            "listing": _dumps(static)[1:-1].encode("utf-8", "surrogatepass"),  # spliced as bytes, never decoded
+            "masked_phone": masked,
+            "timeline": _dumps(dated.steps), **(now := _now(dated)),
+            "listing": _listing_json(static, masked, now),
             "report": _dumps([_tagged(customer.meta), [_summary(f) for f in customer.followups],
                               [[p.line, p.message, p.severity, p.code] for p in customer.problems]]),
         }
@@ -770,6 +797,16 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
         row = {"problem": f"cannot be listed: {exc}"}  # one bad value must not stop the other customers
     return {"rel": rel, "size": size, "mtime": mtime, **row}
+
+
+def _listing_json(static: dict[str, Any], masked_phone: str, now: dict[str, Any]) -> bytes:
+    """The ``ls --json`` object of a customer as on the day its row is written (spliced as bytes, never
+    decoded): its keys, then those of the day; a list on another day, with ``--reveal`` or in a workspace
+    cuts the day's keys off and writes them again (``spliced_listing``)."""
+    static_json = _dumps(static)[1:-1]
+    dynamic = _dynamic_json(masked_phone, now["now_stage"], date.today().isoformat() if now["now_floating"]
+                            else now["now_due"], now["now_reason"], "")
+    return ("{" + static_json + ("," if static_json else "") + dynamic).encode("utf-8", "surrogatepass")
 
 
 def _sort_key(name: str, known: dict[str, str] | None) -> str:

@@ -203,3 +203,16 @@ def test_ls_json_is_written_in_pieces_of_a_few_customers(example_vault: Vault, c
         db.execute("UPDATE listed SET listing = '不是字节' WHERE rowid % 2 = 0")
     assert crm("ls", "--json", "--sort", "-last").json() == expected
     assert json.loads(catalog.listing_json(example_vault, actions.Filters(), "-last", 3)[0]) == expected[:3]
+
+
+def test_listing_of_a_customer_whose_contacts_have_phones_on_any_day(crm: Crm, example_vault: Vault) -> None:
+    """A stored object is spliced as it was written, or its keys of the day are cut off and written
+    again: a "phone" inside the contacts must not be taken for the day's own."""
+    assert crm("contact", "星辰科技有限公司", "王经理", "--phone", "13911112222", "--role", "采购").exit_code == 0
+    for on in (TODAY, TODAY + timedelta(days=400)):
+        for reveal in (False, True):
+            text, _ = catalog.listing_json(example_vault, actions.Filters(), "name", today=on, reveal=reveal)
+            assert json.loads(text) == from_files(example_vault, actions.Filters(), "name", on, reveal=reveal)
+    listed = json.loads(catalog.listing_json(example_vault)[0])
+    star = next(c for c in listed if c["name"] == "星辰科技有限公司")
+    assert star["contacts"][-1]["phone"] == "139****2222" and star["phone"] != star["contacts"][-1]["phone"]
