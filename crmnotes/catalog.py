@@ -17,8 +17,8 @@ single rows in one transaction, so an edit costs work proportional to the
 customer, not the vault.  Each row keeps the ``Entry`` fields, the due
 timeline and its step of the day written (with the day it stops holding),
 the ``ls --json`` keys that do not depend on the day (serialized:
-``ls --json`` splices them) and the front-matter with follow-up summaries
-for reports.  The cache is disposable: a different format version or config
+``ls --json`` splices them), the front-matter with follow-up summaries
+(tasks, the agenda, the pipeline) and the reports' facts (``report_facts``).  The cache is disposable: a different format version or config
 (``Vault.config_state``) empties it, a damaged file is deleted and rebuilt,
 a row that does not decode is read again from its file, an unwritable vault
 lists from its files; never pickle.  WAL and a busy timeout let several
@@ -51,7 +51,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 10  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 11  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -907,18 +907,21 @@ class _Reported(Customer):
 
 # ------------------------------------------------------------------ the SQLite file
 
-# Three tables with the same key: what every list reads, and the serialized parts only ``ls --json``
-# (listed) and reports (bulky) read, so a list never pages through what it does not need.
+# Four tables with the same key: what every list reads, and the serialized parts only ``ls --json``
+# (listed), the customers of many-customer views (bulky) and ``crm report`` (facts) read, so a list never
+# pages through what it does not need.
 _COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
 _LISTED = ("rel", "listing")
-_BULKY = ("rel", "report", "facts", "contacts")
-_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY))
+_BULKY = ("rel", "report")
+_FACTS = ("rel", "facts", "contacts")  # ``crm report``'s: a table of their own, so it pages through nothing else
+_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY), ("facts", "f", _FACTS))
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS customer (rel TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
     + ", ".join(_COLUMNS[3:]) + ")",
     "CREATE TABLE IF NOT EXISTS listed (rel TEXT PRIMARY KEY, listing BLOB)",
-    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT, facts TEXT, contacts TEXT)",
+    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT)",
+    "CREATE TABLE IF NOT EXISTS facts (rel TEXT PRIMARY KEY, facts TEXT, contacts TEXT)",
 )
 
 
@@ -1088,6 +1091,7 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
                     db.execute("DROP TABLE IF EXISTS customer")  # its columns may be another format's
                     db.execute("DROP TABLE IF EXISTS listed")
                     db.execute("DROP TABLE IF EXISTS bulky")
+                    db.execute("DROP TABLE IF EXISTS facts")
                     for statement in _SCHEMA:
                         db.execute(statement)
                     db.execute("INSERT OR REPLACE INTO settings VALUES ('config', ?)", (config,))
