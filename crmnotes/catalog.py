@@ -17,8 +17,9 @@ single rows in one transaction, so an edit costs work proportional to the
 customer, not the vault.  Each row keeps the ``Entry`` fields, the due
 timeline and its step of the day written (with the day it stops holding),
 the ``ls --json`` keys that do not depend on the day (serialized:
-``ls --json`` splices them) and the front-matter with follow-up summaries
-for reports.  The cache is disposable: a different format version or config
+``ls --json`` splices them), the front-matter with follow-up summaries
+(tasks, the agenda, the pipeline) and the reports' facts (``report_facts``).
+The cache is disposable: a different format version or config
 (``Vault.config_state``) empties it, a damaged file is deleted and rebuilt,
 a row that does not decode is read again from its file, an unwritable vault
 lists from its files; never pickle.  WAL and a busy timeout let several
@@ -35,6 +36,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time
 from functools import cache
+from itertools import repeat
 from json.encoder import encode_basestring
 from operator import itemgetter
 from pathlib import Path
@@ -45,7 +47,7 @@ from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
-from .report_facts import Facts, Unread, facts_of, from_stored
+from .report_facts import UNREAD, Facts, facts_of, from_stored
 from .report_facts import stored as stored_facts
 from .vault import ScanResult, Vault
 
@@ -614,25 +616,26 @@ def report_facts(vault: Vault, owner: str = "", followups: bool = True, timeline
         rows_, problems = _stored_rows(vault, wanted)
         columns = [_decode_all([row[_HEAD + at] for row in rows_], _untagged if at == 0 else None)
                    for at in range(len(wanted))]
-        for rel, *values in zip((row[0] for row in rows_), *columns, strict=True):
-            facts = _facts(wanted, values)
+        steps = columns[1] if timeline else repeat(None)
+        contacts = columns[-1] if followups else repeat(None)
+        for rel, *values in zip((row[0] for row in rows_), columns[0], steps, contacts, strict=False):  # repeat()
+            facts = _facts(*values)
             if facts is None:  # not what we wrote: read the file again
                 record = _remake(vault, rel)
-                facts = _facts(wanted, [json.loads(record[c], object_hook=_untagged) for c in wanted]) \
-                    if record else None
+                facts = _facts(*(json.loads(record[c], object_hook=_untagged) if c in wanted else None
+                                 for c in ("facts", "timeline", "contacts"))) if record else None
             if facts is not None and (not owner or fold(facts.owner) == fold(owner)):
                 found.append(facts)
     return found, problems
 
 
-def _facts(columns: tuple[str, ...], values: list[Any]) -> Facts | None:
-    """The facts of the decoded ``facts`` (and ``timeline``, ``contacts``) columns; None when not what we wrote."""
+def _facts(values: Any, steps: Any, contacts: Any) -> Facts | None:
+    """The facts of the decoded ``facts`` column with its ``timeline`` and ``contacts`` (None: not read);
+    None when they are not what we wrote."""
     try:
-        found = dict(zip(columns, values, strict=True))
-        steps = found.get("timeline", [])
-        if "timeline" in found and not (isinstance(steps, list) and steps):
+        if steps is not None and not (isinstance(steps, list) and steps):
             return None
-        return from_stored(found["facts"], Timeline(steps) if steps else Unread(), found.get("contacts"))
+        return from_stored(values, UNREAD if steps is None else Timeline(steps), contacts)
     except (TypeError, ValueError, AttributeError):
         return None
 
@@ -1012,18 +1015,21 @@ class _Reported(Customer):
 
 # ------------------------------------------------------------------ the SQLite file
 
-# Three tables with the same key: what every list reads, and the serialized parts only ``ls --json``
-# (listed) and reports (bulky) read, so a list never pages through what it does not need.
+# Four tables with the same key: what every list reads, and the serialized parts only ``ls --json``
+# (listed), the customers of many-customer views (bulky) and ``crm report`` (facts) read, so a list never
+# pages through what it does not need.
 _COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
 _LISTED = ("rel", "listing")
-_BULKY = ("rel", "report", "facts", "contacts")
-_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY))
+_BULKY = ("rel", "report")
+_FACTS = ("rel", "facts", "contacts")  # ``crm report``'s: a table of their own, so it pages through nothing else
+_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY), ("facts", "f", _FACTS))
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS customer (rel TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
     + ", ".join(_COLUMNS[3:]) + ")",
     "CREATE TABLE IF NOT EXISTS listed (rel TEXT PRIMARY KEY, listing BLOB)",
-    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT, facts TEXT, contacts TEXT)",
+    "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT)",
+    "CREATE TABLE IF NOT EXISTS facts (rel TEXT PRIMARY KEY, facts TEXT, contacts TEXT)",
 )
 
 
@@ -1207,6 +1213,7 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
                     db.execute("DROP TABLE IF EXISTS customer")  # its columns may be another format's
                     db.execute("DROP TABLE IF EXISTS listed")
                     db.execute("DROP TABLE IF EXISTS bulky")
+                    db.execute("DROP TABLE IF EXISTS facts")
                     for statement in _SCHEMA:
                         db.execute(statement)
                     db.execute("INSERT OR REPLACE INTO settings VALUES ('config', ?)", (config,))

@@ -64,6 +64,9 @@ class Unread:
         raise ValueError("these report facts were read without their timeline")
 
 
+UNREAD = Unread()
+
+
 class Answers:
     """``Timeline.at`` of a customer read whole, asked of the due rules day by day (working out
     the whole timeline would cost more than the one day a report asks)."""
