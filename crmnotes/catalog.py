@@ -339,6 +339,21 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
         return None
 
 
+def index_first_rows(vault: Vault) -> None:
+    """Index the cache by sort key, once, so that ``first_rows`` reads its page without a pass over
+    every stored row (a big vault's next TUI start).  Never waits for another writer: busy, it is
+    left to a later start (the index is only ever a shortcut)."""
+    with _Cache.open(vault) as cache:
+        try:
+            if cache is None or cache.db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'customer_sort_key'").fetchone():
+                return
+            cache.db.execute("PRAGMA busy_timeout = 0")
+            cache.db.execute("CREATE INDEX IF NOT EXISTS customer_sort_key ON customer (sort_key)")
+        except sqlite3.Error:
+            pass
+
+
 def _walk_order(rel: str) -> tuple[tuple[int, str], ...]:
     """``walk_customers``'s order as a key: a folder's files by name, then its subfolders by name."""
     *folders, name = rel.split("/")
