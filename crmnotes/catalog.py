@@ -317,6 +317,10 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
                             lambda found: _rows_on(_choose(vault, found, filters, sort, *_stored_on(day)), day))[0]
 
 
+_FIRST_PAGE = (" WHERE c.problem IS NULL AND c.sort_key <= (SELECT MAX(sort_key) FROM (SELECT sort_key FROM customer"
+               " WHERE problem IS NULL ORDER BY sort_key LIMIT ?))")  # the first ? keys, and every row that ties
+
+
 def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_least: int = 0) -> list[Row] | None:
     """The first ``count`` rows (a few more when names tie) of ``rows(vault)`` (no filter, by name) as the
     cache last stored them, no file looked at: a big vault's table shows them while ``rows`` checks every
@@ -327,9 +331,7 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
     with _bulk(), _Cache.open(vault) as cache:
         if cache is None or cache.db.execute("SELECT COUNT(*) FROM customer").fetchone()[0] < max(at_least, 1):
             return None
-        found = list(cache.rows(_ROW_COLUMNS, " WHERE c.problem IS NULL AND c.sort_key <= (SELECT MAX(sort_key) FROM "
-                                "(SELECT sort_key FROM customer WHERE problem IS NULL ORDER BY sort_key LIMIT ?))",
-                                (count,)).values())
+        found: list[Any] = list(cache.rows(_ROW_COLUMNS, _FIRST_PAGE, (count,)).values())
     if not found or not _stepped(vault, found, _stored_class(_ROW_COLUMNS), day.isoformat()):
         return None
     found.sort(key=lambda stored: (stored.sort_key, _walk_order(stored.path)))
