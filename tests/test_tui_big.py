@@ -56,9 +56,9 @@ def big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Vault:
     return vault
 
 
-def listed(vault: Vault) -> list[str]:
-    """``crm ls --sort name``'s paths, in its order."""
-    out = Crm(vault.root)("ls", "--sort", "name", "--json").stdout
+def listed(vault: Vault, sort: str = "name") -> list[str]:
+    """``crm ls --sort SORT``'s paths, in its order."""
+    out = Crm(vault.root)("ls", "--sort", sort, "--json").stdout
     return [vault.relative(vault.root / item["path"]) if not item["path"].startswith("customers/")
             else item["path"] for item in json.loads(out)]
 
@@ -122,3 +122,14 @@ async def test_a_big_vaults_first_frame_is_the_first_page_then_every_customer(
         path.write_text(text.replace("name: 腾讯华为公司3", "name: 阿阿新名公司"), encoding="utf-8")
         await until(pilot, lambda: "阿阿新名公司" in names(app))
         assert names(app)[0] == "阿阿新名公司" and len(names(app)) == len(order)
+
+
+@sync
+async def test_a_sort_key_pressed_at_once_sorts_every_customer(big: Vault) -> None:
+    order = listed(big, "last")
+    app = app_for(big, poll=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")  # at once: the first page may still be all there is
+        await until(pilot, lambda: [row.path for row in app.main.table.all_rows] == order)
+        assert [row.path for row in app.main.table.all_rows] == order and app.main.quick.sort == "last"
+        assert f"{len(order)} of {len(order)}" in str(app.main.query_one("#status").render())
