@@ -53,7 +53,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 11  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 12  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -323,6 +323,10 @@ def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today
                             lambda found: _rows_on(_choose(vault, found, filters, sort, *_stored_on(day)), day))[0]
 
 
+_FIRST_PAGE = (" WHERE c.problem IS NULL AND c.sort_key <= (SELECT MAX(sort_key) FROM (SELECT sort_key FROM customer"
+               " WHERE problem IS NULL ORDER BY sort_key LIMIT ?))")  # the first ? keys, and every row that ties
+
+
 def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_least: int = 0) -> list[Row] | None:
     """The first ``count`` rows (a few more when names tie) of ``rows(vault)`` (no filter, by name) as the
     cache last stored them, no file looked at: a big vault's table shows them while ``rows`` checks every
@@ -333,9 +337,7 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
     with _bulk(), _Cache.open(vault) as cache:
         if cache is None or cache.db.execute("SELECT COUNT(*) FROM customer").fetchone()[0] < max(at_least, 1):
             return None
-        found: list[Any] = list(cache.rows(
-            _ROW_COLUMNS, " WHERE c.problem IS NULL AND c.sort_key <= (SELECT MAX(sort_key) FROM "
-            "(SELECT sort_key FROM customer WHERE problem IS NULL ORDER BY sort_key LIMIT ?))", (count,)).values())
+        found: list[Any] = list(cache.rows(_ROW_COLUMNS, _FIRST_PAGE, (count,)).values())
     if not found or not _stepped(vault, found, _stored_class(_ROW_COLUMNS), day.isoformat()):
         return None
     found.sort(key=lambda stored: (stored.sort_key, _walk_order(stored.path)))
@@ -343,6 +345,21 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
         return _rows_on(found, day)
     except (ValueError, TypeError, AttributeError, IndexError):
         return None
+
+
+def index_first_rows(vault: Vault) -> None:
+    """Index the cache by sort key, once, so that ``first_rows`` reads its page without a pass over
+    every stored row (a big vault's next TUI start).  Never waits for another writer: busy, it is
+    left to a later start (the index is only ever a shortcut)."""
+    with _Cache.open(vault) as cache:
+        try:
+            if cache is None or cache.db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'customer_sort_key'").fetchone():
+                return
+            cache.db.execute("PRAGMA busy_timeout = 0")
+            cache.db.execute("CREATE INDEX IF NOT EXISTS customer_sort_key ON customer (sort_key)")
+        except sqlite3.Error:
+            pass
 
 
 def _walk_order(rel: str) -> tuple[tuple[int, str], ...]:

@@ -56,9 +56,9 @@ def big(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Vault:
     return vault
 
 
-def listed(vault: Vault) -> list[str]:
-    """``crm ls --sort name``'s paths, in its order."""
-    out = Crm(vault.root)("ls", "--sort", "name", "--json").stdout
+def listed(vault: Vault, sort: str = "name") -> list[str]:
+    """``crm ls --sort SORT``'s paths, in its order."""
+    out = Crm(vault.root)("ls", "--sort", sort, "--json").stdout
     return [vault.relative(vault.root / item["path"]) if not item["path"].startswith("customers/")
             else item["path"] for item in json.loads(out)]
 
@@ -70,10 +70,14 @@ def test_the_first_rows_are_the_head_of_the_listing_ties_and_all(big: Vault) -> 
     assert ties == ["customers/a/chongming-a003.md", "customers/c/chongming-a001.md",
                     "customers/c/zz/chongming-a002.md"]  # a folder's files before its subfolders
     at = next(i for i, row in enumerate(every) if row.name == TIE)
-    for count in (1, 5, at + 1, at + 2, 30, len(every) + 5):
-        first = catalog.first_rows(big, DAY, count)
-        assert first is not None and first == every[:len(first)] and len(first) >= min(count, len(every))
-    assert len(catalog.first_rows(big, DAY, at + 1) or []) == at + 3  # a tie is never cut in two
+    for indexed in (False, True):  # a pass over every stored row, then the sort key's index
+        if indexed:
+            catalog.index_first_rows(big)
+            catalog.index_first_rows(big)  # once
+        for count in (1, 5, at + 1, at + 2, 30, len(every) + 5):
+            first = catalog.first_rows(big, DAY, count)
+            assert first is not None and first == every[:len(first)] and len(first) >= min(count, len(every))
+        assert len(catalog.first_rows(big, DAY, at + 1) or []) == at + 3  # a tie is never cut in two
     assert catalog.first_rows(big, DAY, 10, at_least=len(every) + 1) is None  # small: the whole list is as quick
 
 
@@ -118,3 +122,14 @@ async def test_a_big_vaults_first_frame_is_the_first_page_then_every_customer(
         path.write_text(text.replace("name: 腾讯华为公司3", "name: 阿阿新名公司"), encoding="utf-8")
         await until(pilot, lambda: "阿阿新名公司" in names(app))
         assert names(app)[0] == "阿阿新名公司" and len(names(app)) == len(order)
+
+
+@sync
+async def test_a_sort_key_pressed_at_once_sorts_every_customer(big: Vault) -> None:
+    order = listed(big, "last")
+    app = app_for(big, poll=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")  # at once: the first page may still be all there is
+        await until(pilot, lambda: [row.path for row in app.main.table.all_rows] == order)
+        assert [row.path for row in app.main.table.all_rows] == order and app.main.quick.sort == "last"
+        assert f"{len(order)} of {len(order)}" in str(app.main.query_one("#status").render())

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 
 class FirstRows:
-    """``table_rows(vault, workspace, filters, sort, today)``, computed in a thread started now."""
+    """``table_rows(vault, workspace, filters, sort, today)``, computed in a thread started now (in a big
+    vault: its first ``page`` first, the rest once ``release``d)."""
 
     def __init__(self, vault: Vault, filters: Filters, sort: str, today: date, *, baseline: bool = False,
                  workspace: Workspace | None = None) -> None:
@@ -63,6 +64,10 @@ class FirstRows:
             self._rows = None
         finally:
             self._done.set()
+        if self.page is not None:
+            from .. import catalog
+
+            catalog.index_first_rows(vault)  # the next start's page without a pass over every row
 
     def _first_page(self, vault: Vault, workspace: Workspace | None) -> None:
         """``page``: the first view's first rows from the cache, in a vault of ``PAGE_FROM`` customers or more."""
