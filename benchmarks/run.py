@@ -754,19 +754,31 @@ def table(report: dict[str, Any]) -> str:
 
 def compare(reports: list[dict[str, Any]], size: str = "10000") -> str:
     """One size of several saved runs side by side, each with its verdict (the machine is noisy: a
-    figure near its target can land on either side of it from one run to the next)."""
+    figure near its target can land on either side of it from one run to the next).  ``--scale``
+    runs are judged against the 100,000-customer targets, each process figure with its ratio to
+    ``rg -l 数据安全`` in the same run."""
+    scale = all(report.get("scale") for report in reports)
+    size = str(reports[0]["scale"]) if scale else size
     head = "| figure | " + " | ".join(f"run {r['machine']['date'][11:16]}" for r in reports) + " | target |"
     lines = [head, "|---" * (len(reports) + 2) + "|"]
     for figure in FIGURES:
+        results = [report["sizes"].get(size, {}).get(figure.key) for report in reports]
+        if scale and not any(results):
+            continue
+        target, check = SCALE_TARGETS.get(figure.key, ("", None)) if scale else (figure.target, figure.check)
         cells = []
-        for report in reports:
-            result = report["sizes"].get(size, {}).get(figure.key)
+        for report, result in zip(reports, results, strict=True):
             cell = fmt(result, figure.key)
-            if figure.check and result and "skipped" not in result and "error" not in result:
-                met = figure.check(result)
+            usable = result and "skipped" not in result and "error" not in result
+            rg = (report["sizes"][size].get("rg_chinese") or {}).get("median")
+            seconds = result.get("median", result.get("p50")) if usable else None
+            if scale and rg and seconds and not figure.key.startswith(("rg_", "search_in", "search_warm")):
+                cell += f", {seconds / rg:.1f}× rg"
+            if check and usable:
+                met = check(result)
                 cell += "" if met is None else (" ✓" if met else " **✗**")
             cells.append(cell)
-        lines.append(f"| {figure.label} | " + " | ".join(cells) + f" | {figure.target} |")
+        lines.append(f"| {figure.label} | " + " | ".join(cells) + f" | {target} |")
     return "\n".join(lines)
 
 

@@ -132,6 +132,17 @@ def test_scale_table_judges_against_the_100k_targets_with_ratios_to_rg() -> None
     assert "`crm index --rebuild`" not in " ".join(row)  # not measured: no row
 
 
+def test_two_scale_runs_compare_side_by_side_against_the_100k_targets() -> None:
+    run = load_runner()
+    runs = [{"scale": 100000, "machine": {"date": f"2026-12-03T1{hour}:00:00"}, "sizes": {"100000": {
+        "rg_chinese": {"median": 0.4, "runs": [0.4]},
+        "ls_json": {"median": seconds, "peak_mb": 90.0, "runs": [seconds]}}}} for hour, seconds in ((4, 0.4), (5, 0.8))]
+    row = {line.split(" | ")[0].lstrip("| "): line for line in run.compare(runs).splitlines()}
+    assert row["`crm ls --json` as a process"] == ("| `crm ls --json` as a process | 0.400 s (90 MB), 1.0× rg ✓ | "
+                                                   "0.800 s (90 MB), 2.0× rg **✗** | ≤ 0.5 s, ≤ 150 MB |")
+    assert "`crm due --json` as a process" not in row  # measured in neither run: no row
+
+
 def test_cached_scale_vault_is_reused_and_regenerated_without_its_stamp(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     run = load_runner()
