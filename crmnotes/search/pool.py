@@ -19,6 +19,7 @@ its limit (``index._build_segment``), so nothing ever spills.
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -226,3 +227,184 @@ class PoolWriter(SegmentWriter):
         self.fieldwriter.close()
         if lengths is not None:
             lengths.close()
+
+
+class SegmentsPool:
+    """The postings of whole segments a ``MergeWriter`` copies, read from them and written a term at a
+    time as whole blocks: a merge holds one term's postings in memory, however big the segments are.
+
+    Whoosh's own merge hands every posting of every segment, one at a time, to its pool, which sorts
+    and spills them all; this reads each term's blocks from the segments that have it, in segment
+    order (so docnums only grow), and renumbers them as their documents were copied."""
+
+    def __init__(self) -> None:
+        self.sources: list[tuple[Any, dict[int, int] | None, int]] = []  # (terms reader, docmap, base)
+        self.postings = 0
+
+    @property
+    def estimated_bytes(self) -> int:
+        return 0
+
+    def add(self, item: Posting) -> None:
+        raise TypeError("a merge's pool takes whole segments (MergeWriter.add_segment), not postings")
+
+    def iter_postings(self) -> Iterator[Posting]:
+        raise TypeError("a merge's postings are only written (SegmentsPool.write)")
+
+    def write(self, fieldwriter: Any, schema: Any, lengths: Any, pause: Callable[[], None] | None = None) -> None:
+        """``MemoryPool.write`` for the merged terms: the same blocks, fields and statistics."""
+        current = None
+        doclengths: list[int] = []
+        level = fieldwriter._codec._compression
+        for count, (fieldname, text, found) in enumerate(self._merged_terms(schema)):
+            if pause is not None and count % PAUSE_TERMS == 0:
+                pause()
+            docnums, weights, values = self._postings(schema[fieldname].format, found)
+            if not docnums:
+                continue  # every document holding it was deleted
+            if fieldname != current:
+                if current is not None:
+                    fieldwriter.finish_field()
+                fieldwriter.start_field(fieldname, schema[fieldname])
+                current = fieldname
+                doclengths = _field_lengths(lengths, fieldname)
+            fieldwriter.start_term(text)
+            _fill_blocks(fieldwriter._postwriter, level, docnums, weights, values, doclengths)
+            fieldwriter.finish_term()
+            self.postings += len(docnums)
+        if current is not None:
+            fieldwriter.finish_field()
+
+    def _merged_terms(self, schema: Any) -> Iterator[tuple[str, bytes, list[tuple[int, Any]]]]:
+        """(field, term, [(source number, term info), ...]) in the codec's order: every segment's
+        terms file lists its terms in that order already, so a heap merge of them is enough."""
+        streams = [_numbered_terms(terms, number, schema) for number, (terms, _, _) in enumerate(self.sources)]
+        key: tuple[str, bytes] | None = None
+        found: list[tuple[int, Any]] = []
+        for item_key, number, info in heapq.merge(*streams, key=lambda item: item[:2]):
+            if item_key != key:
+                if key is not None:
+                    yield key[0], key[1], found
+                key, found = item_key, []
+            found.append((number, info))
+        if key is not None:
+            yield key[0], key[1], found
+
+    def _postings(self, fmt: Any, found: list[tuple[int, Any]]) -> Slot:
+        """One term's postings from every segment that has it, renumbered, deleted documents left out."""
+        docnums, weights, values = array("i"), array("d"), []
+        shared: dict[Any, Any] = {}
+        for number, info in found:
+            terms, docmap, base = self.sources[number]
+            ids, found_weights, read_values = _read_postings(terms, info, fmt)
+            # equal position lists as one object, as MemoryPool keeps them: a block's pickle then refers
+            # back to the first (the bytes a build writes) instead of repeating it
+            found_values = [shared.setdefault(value, value) for value in read_values]
+            if docmap is None:
+                docnums.extend([base + docnum for docnum in ids])
+                weights.extend(found_weights)
+                values.extend(found_values)
+                continue
+            for docnum, weight, value in zip(ids, found_weights, found_values, strict=True):
+                new = docmap.get(docnum)
+                if new is not None:
+                    docnums.append(new)
+                    weights.append(weight)
+                    values.append(value)
+        return docnums, weights, values
+
+    def cleanup(self) -> None:
+        self.sources.clear()
+
+
+def _numbered_terms(terms: Any, number: int, schema: Any) -> Iterator[tuple[tuple[str, bytes], int, Any]]:
+    """A segment's ((field, term), its number, term info), for the schema's fields."""
+    for key, info in terms.items():
+        if key[0] in schema:
+            yield key, number, info
+
+
+def _read_postings(terms: Any, info: Any, fmt: Any) -> tuple[list[int], list[float], list[Any]]:
+    """Every posting of one term in one segment, a block at a time (ids, weights, values)."""
+    if info.is_inlined():
+        ids, weights, values = info.inlined_postings()
+        return list(ids), list(weights), list(values)
+    leaf = terms._codec.postings_reader(terms._postfile, info, fmt)
+    ids_out: list[int] = []
+    weights_out: list[float] = []
+    values_out: list[Any] = []
+    while True:
+        leaf._read_ids()
+        leaf._read_weights()
+        leaf._read_values()
+        ids_out.extend(leaf._ids)
+        weights_out.extend(leaf._weights)
+        values_out.extend(leaf._values)
+        if leaf._lastblock:
+            return ids_out, weights_out, values_out
+        leaf._goto(leaf._nextoffset)
+
+
+class MergeWriter(PoolWriter):
+    """A writer of one new segment holding the documents of whole segments (``add_segment``), for
+    merges: their stored fields and lengths copied a document at a time, their postings a term at a
+    time (``SegmentsPool``).  The readers given must stay open until the commit."""
+
+    def __init__(self, ix: Any, **options: Any) -> None:
+        super().__init__(ix, **options)
+        self.pool: SegmentsPool = SegmentsPool()  # type: ignore[assignment]  # the same interface for _flush_segment
+
+    def add_segment(self, reader: Any) -> dict[int, int]:
+        """Copy ``reader``'s undeleted documents; where each went (old docnum -> new docnum)."""
+        self._check_state()
+        base = self.docnum
+        names = set(self.schema.names()) | {name for name in reader.indexed_field_names() if name in self.schema}
+        before = dict(self.perdocwriter._fieldlengths)
+        docmap = self.write_per_doc(names, reader)
+        self._exact_lengths(reader, names, before)
+        self.pool.sources.append((reader._terms, docmap, base))
+        self._added = True
+        if docmap is None:
+            return {docnum: base + docnum for docnum in range(reader.doc_count_all())}
+        return dict(docmap)
+
+    def write_per_doc(self, fieldnames: set[str], reader: Any) -> dict[int, int] | None:
+        """Whoosh's copy of every document's stored fields, lengths and column values, with the fields
+        in name order as ``add_document`` stores them (Whoosh goes in set order): the same bytes."""
+        if not self._plain:
+            return super().write_per_doc(fieldnames, reader)
+        from whoosh.columns import TranslatingColumnReader
+
+        schema, perdoc = self.schema, self.perdocwriter
+        docmap: dict[int, int] | None = {} if reader.has_deletions() else None
+        columns = {}
+        for name in fieldnames:
+            column_type = schema[name].column_type
+            if column_type and reader.has_column(name):
+                column = reader.column_reader(name, column_type)
+                columns[name] = column.raw_column() if isinstance(column, TranslatingColumnReader) else column
+        for docnum, stored in reader.iter_docs():
+            if docmap is not None:
+                docmap[docnum] = self.docnum
+            perdoc.start_doc(self.docnum)
+            for name in sorted(fieldnames | {name for name in stored if name in schema}):
+                field = schema[name]
+                perdoc.add_field(name, field, stored.get(name), reader.doc_field_length(docnum, name))
+                if name in columns:
+                    perdoc.add_column_value(name, field.column_type, columns[name][docnum])
+            perdoc.finish_doc()
+            self.docnum += 1
+        return docmap
+
+    def _exact_lengths(self, reader: Any, names: set[str], before: dict[str, int]) -> None:
+        """Each field's total length (what BM25's average length comes from) as the segment had it.
+
+        ``write_per_doc`` adds up the documents' lengths as stored, one byte each and rounded
+        for long fields, so a merged index would score slightly differently from the segments
+        it joined; the totals are taken from them instead (less the deleted documents)."""
+        totals = self.perdocwriter._fieldlengths
+        deleted = [docnum for docnum in range(reader.doc_count_all()) if reader.is_deleted(docnum)]
+        for name in names:
+            exact = reader.field_length(name) - sum(reader.doc_field_length(docnum, name) for docnum in deleted)
+            if exact or name in totals:
+                totals[name] = before.get(name, 0) + exact
