@@ -14,6 +14,7 @@ count them read them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -22,7 +23,10 @@ from .config import VaultConfig
 from .due import Answer, Timeline, answer
 from .model import Customer
 
-Contact = tuple[str, str, str]  # a follow-up: (ISO day, channel, author)
+# The follow-ups as one text: a record per follow-up, "ISO day, channel, author" (separated by the ASCII
+# unit and record separators, which no heading holds): one string per customer to decode, split only
+# while a report counts them, so a million follow-ups are never all held at once.
+UNIT, RECORD = "\x1f", "\x1e"
 
 
 class OnDay(Protocol):
@@ -50,7 +54,13 @@ class Facts:
     deals: list[dict[str, Any]]
     tickets: list[dict[str, Any]]
     timeline: OnDay  # the effective stage and what is due, on any day
-    followups: list[Contact] | None = None
+    followups: str | None = None  # see ``contacts``
+
+    def contacts(self) -> Iterator[list[str]]:
+        """[ISO day, channel, author] of every follow-up."""
+        if self.followups is None:
+            raise ValueError("these report facts were read without their follow-ups")
+        return (record.split(UNIT) for record in self.followups.split(RECORD)) if self.followups else iter(())
 
     def text(self, key: str) -> str:
         """The facts kept as texts by their front-matter name (what a report groups by)."""
@@ -96,7 +106,7 @@ def facts_of(customer: Customer, config: VaultConfig, steps: Timeline | None = N
         sum(1 << at for at, name in enumerate(config.fields) if filled(customer.meta.get(name))),
         customer.deals, customer.tickets,
         steps if steps is not None else Answers(customer, config),
-        [(f.at.date().isoformat(), f.channel, f.by) for f in customer.followups])
+        RECORD.join(UNIT.join((f.at.date().isoformat(), f.channel, f.by)) for f in customer.followups))
 
 
 def stored(facts: Facts) -> list[Any]:
@@ -107,7 +117,7 @@ def stored(facts: Facts) -> list[Any]:
             facts.reached, facts.filled, facts.deals, facts.tickets]
 
 
-def from_stored(values: list[Any], steps: OnDay, followups: list[Contact] | None) -> Facts:
+def from_stored(values: list[Any], steps: OnDay, followups: str | None) -> Facts:
     """The facts of ``stored`` (raises TypeError or ValueError when they are not of that shape)."""
     (id_, name, owner, stage, source, campaign, tags, created, last, moves, reached, filled_, deals,
      tickets) = values
@@ -115,7 +125,8 @@ def from_stored(values: list[Any], steps: OnDay, followups: list[Contact] | None
                  [(date.fromisoformat(d), a, b) for d, a, b in moves], reached, filled_, deals, tickets, steps,
                  followups)
     if not (isinstance(name, str) and isinstance(tags, list) and isinstance(deals, list)
-            and isinstance(tickets, list) and isinstance(filled_, int) and isinstance(reached, list)):
+            and isinstance(tickets, list) and isinstance(filled_, int) and isinstance(reached, list)
+            and (followups is None or isinstance(followups, str))):
         raise TypeError("facts of another shape")
     return made
 
