@@ -53,7 +53,7 @@ from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 12  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 13  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
