@@ -121,7 +121,6 @@ def index(ctx: click.Context, rebuild: bool, jobs: int | None, as_json: bool) ->
     vault = open_vault(ctx)
     with _progress(as_json) as progress:
         stats = engine.refresh(vault, rebuild=rebuild, progress=progress, workers=jobs)
-    engine.merge_later(vault)  # a rebuild's segments are joined in the background: searches get faster
     if as_json:
         print_json({"total": stats.total, "added": stats.added, "changed": stats.changed, "removed": stats.removed,
                     "rebuilt": stats.rebuilt, "unreadable": stats.unreadable, "seconds": round(stats.seconds, 3)})

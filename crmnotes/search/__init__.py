@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .engine import Hit
     from .index import Progress, RefreshStats
 
-__all__ = ["invalidate", "load_customers", "merge_later", "refresh", "search", "search_many"]
+__all__ = ["invalidate", "load_customers", "refresh", "search", "search_many"]
 
 
 def search(vault: Vault, query: str, limit: int = 20, today: date | None = None) -> list[Hit]:
@@ -54,13 +54,6 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
     from .index import refresh as run
 
     return run(vault, rebuild=rebuild, progress=progress, **options)
-
-
-def merge_later(vault: Vault) -> bool:
-    """Join a rebuild's many segments in a background process, if it left some (see ``index.merge_later``)."""
-    from .index import merge_later as run
-
-    return run(vault)
 
 
 def load_customers(vault: Vault) -> ScanResult:

@@ -52,9 +52,6 @@ POOL_BYTES = 208 * 1024 * 1024
 SMALL_SEGMENTS = 12  # a watcher's one-document segments are merged (in the background) once there are this many
 MAX_SMALL_SEGMENTS = 48  # ... and in place, by the update, should background merges fall this far behind
 SMALL_SEGMENT_DOCS = 100
-# A rebuild leaves a segment per worker and pool-full (dozens at 100,000 customers) and each query pays per
-# segment: past this many big segments they are merged into one, lazily (``merge_later``), never by the rebuild.
-MAX_BIG_SEGMENTS = 2
 LOCK_TIMEOUT = 60.0
 STALE_MERGE_SECONDS = 3600.0
 _thread_locks: dict[str, threading.RLock] = {}
@@ -164,8 +161,6 @@ def _refresh_paths_now(vault: Vault, wanted: set[str]) -> RefreshStats | None:
             stats = _apply(vault, folder, manifest, work, None, merge=False)
             if stats.changes:
                 _merge_small_segments(vault, folder)
-            if (folder / store.MERGE_WANTED).exists() and not _merge_running(folder):
-                _start_merge(vault, folder, whole=True)
         except _corrupt_errors():
             return None
     stats.total = len(manifest.files)
@@ -350,17 +345,16 @@ class _Updates:
 _updating = _Updates()
 _merging: dict[str, threading.Thread] = {}
 _merging_guard = threading.Lock()
+PAUSE_EVERY = 128  # postings a merge copies between looks at whether an update is waiting
 
 
-def _start_merge(vault: Vault, folder: Path, whole: bool = False) -> None:
-    key = f"{folder}:{whole}"  # a watcher's small merges go on while a rebuild's segments are joined
+def _start_merge(vault: Vault, folder: Path) -> None:
     with _merging_guard:
-        running = _merging.get(key)
+        running = _merging.get(str(folder))
         if running is not None and running.is_alive():
             return
-        thread = threading.Thread(target=_merge_beside, args=(vault, folder, whole), name="crmnotes-merge",
-                                  daemon=True)
-        _merging[key] = thread
+        thread = threading.Thread(target=_merge_beside, args=(vault, folder), name="crmnotes-merge", daemon=True)
+        _merging[str(folder)] = thread
         thread.start()
 
 
@@ -372,95 +366,69 @@ def wait_for_merges(timeout: float = 60.0) -> None:
         thread.join(timeout)
 
 
-def _merge_beside(vault: Vault, folder: Path, whole: bool = False) -> None:
-    """Merge the small segments (``whole``: every segment) into one segment built beside the index,
-    then swap it in under the lock.
+def _merge_beside(vault: Vault, folder: Path) -> None:
+    """Merge the small segments into a segment built beside the index, then swap it in under the lock.
 
     Whatever goes wrong (a rebuild replaced the index, another process merged
-    first, a file vanished, the process was killed) only means this merge is
-    dropped: the index it read stays as it was, and the next update or ``crm
-    index`` tries again."""
+    first, a file vanished) only means this merge is dropped: the next update
+    tries again."""
     from whoosh import index as windex
     from whoosh.reading import SegmentReader
 
-    work = folder.with_name(f"{folder.name}.{'join' if whole else 'merge'}-{os.getpid()}")
-    readers: list[Any] = []
+    work = folder.with_name(f"{folder.name}.merge-{os.getpid()}")
     try:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         ix = windex.open_dir(str(folder))
         try:
-            chosen = _merge_choice(ix._segments(), whole)
-            if not chosen:
-                if whole:
-                    (folder / store.MERGE_WANTED).unlink(missing_ok=True)
+            small = [s for s in ix._segments() if s.doc_count_all() < SMALL_SEGMENT_DOCS]
+            if len(small) < SMALL_SEGMENTS:
                 return
             merged_ix = windex.create_in(str(work), ix.schema, indexname=ix.indexname)
-            writer = _writer(merged_ix, merging=True, compound=False)
+            writer = _writer(merged_ix, pooled=True, compound=False)
             writer.pause = _updating.wait
-            readers = [SegmentReader(ix.storage, ix.schema, segment) for segment in chosen]
-            docmaps = [writer.add_segment(reader) for reader in readers]
+            docmaps = []
+            for segment in small:
+                docmaps.append(_live_docmap(segment, writer.docnum))
+                reader = SegmentReader(ix.storage, ix.schema, segment)
+                writer.add_reader(_Yielding(reader))
+                reader.close()
             writer.commit(merge=False)
             merged = merged_ix._segments()[0] if merged_ix._segments() else None
         finally:
-            for reader in readers:
-                reader.close()
             ix.close()
-        _swap_merged(vault, folder, work, chosen, docmaps, merged, whole)
+        _swap_merged(vault, folder, work, small, docmaps, merged)
     except Exception:  # an optimisation that failed: the segments stay as they were
         pass
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _merge_choice(segments: list[Any], whole: bool) -> list[Any]:
-    """The segments a merge joins: with ``whole`` the big ones (a rebuild's) once there are more than
-    ``MAX_BIG_SEGMENTS``, else the small ones (a watcher's) once there are ``SMALL_SEGMENTS``; none when
-    there is nothing worth merging.  The two kinds never overlap, so both merges can run at once."""
-    if whole:
-        big = [segment for segment in segments if segment.doc_count_all() >= SMALL_SEGMENT_DOCS]
-        return big if len(big) > MAX_BIG_SEGMENTS else []
-    small = [segment for segment in segments if segment.doc_count_all() < SMALL_SEGMENT_DOCS]
-    return small if len(small) >= SMALL_SEGMENTS else []
+class _Yielding:
+    """A segment reader whose postings stop flowing while a watched update runs (see ``_Updates``)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+    def iter_postings(self) -> Iterator[Any]:
+        for count, posting in enumerate(self._reader.iter_postings()):
+            if count % PAUSE_EVERY == 0:
+                _updating.wait()
+            yield posting
 
 
-def merge_segments(vault: Vault) -> None:
-    """Merge a rebuild's segments into one now, beside the index (searches and updates go on meanwhile)."""
-    _merge_beside(vault, store.index_dir(vault), whole=True)
-
-
-def merge_later(vault: Vault) -> bool:
-    """Start ``merge_segments`` in a process of its own, detached, when a rebuild left more than
-    ``MAX_BIG_SEGMENTS`` segments (``store.MERGE_WANTED``) and no merge is running; did it start one?
-    What ``crm index`` calls: the command returns at once, and searches get faster once the merge is
-    swapped in."""
-    import subprocess
-    import sys
-
-    folder = store.index_dir(vault)
-    if not (folder / store.MERGE_WANTED).exists() or _merge_running(folder):
-        return False
-    with open(os.devnull, "rb") as nothing_in, open(os.devnull, "wb") as nothing_out:
-        subprocess.Popen([sys.executable, "-m", "crmnotes.search.merging", str(vault.root)], stdin=nothing_in,
-                         stdout=nothing_out, stderr=nothing_out, start_new_session=True, close_fds=True)
-    return True
-
-
-def _merge_running(folder: Path) -> bool:
-    """Is the folder of a rebuild's merge (``index.join-PID``) of a live process beside the index?"""
-    prefix = f"{folder.name}.join-"
-    try:
-        names = os.listdir(folder.parent)
-    except OSError:
-        return False
-    return any(name.startswith(prefix) and name[len(prefix):].isdigit() and _process_alive(int(name[len(prefix):]))
-               and not _older_than(folder.parent / name, STALE_MERGE_SECONDS) for name in names)
+def _live_docmap(segment: Any, base: int) -> dict[int, int]:
+    """Where ``add_reader`` puts each undeleted document of ``segment`` (in order, from ``base``)."""
+    live = [docnum for docnum in range(segment.doc_count_all()) if not segment.is_deleted(docnum)]
+    return {docnum: base + i for i, docnum in enumerate(live)}
 
 
 def _swap_merged(vault: Vault, folder: Path, work: Path, small: list[Any], docmaps: list[dict[int, int]],
-                 merged: Any, whole: bool = False) -> None:
-    """Replace ``small`` by ``merged`` in the index, carrying over deletions made since the merge began
-    (``whole``: the rebuild's segments were joined, so no merge is wanted any more)."""
+                 merged: Any) -> None:
+    """Replace ``small`` by ``merged`` in the index, carrying over deletions made since the merge began."""
     from whoosh import index as windex
 
     ids = [segment.segment_id() for segment in small]
@@ -485,8 +453,6 @@ def _swap_merged(vault: Vault, folder: Path, work: Path, small: list[Any], docma
             except BaseException:
                 writer.cancel()
                 raise
-            if whole:
-                (folder / store.MERGE_WANTED).unlink(missing_ok=True)
         finally:
             ix.close()
 
@@ -504,15 +470,10 @@ def _put(writer: Any, manifest: store.Manifest, item: Prepared, stats: RefreshSt
         stats.changed += 1
 
 
-def _writer(ix: Any, pooled: bool = False, merging: bool = False, **options: Any) -> Any:
+def _writer(ix: Any, pooled: bool = False, **options: Any) -> Any:
     """A writer of ``ix``: Whoosh's own, or with ``pooled`` one whose new segment's postings go through
     ``pool.PoolWriter`` (the same segment files with far less work; the one user of Whoosh's private writer
-    fields, which is why whoosh-reloaded is pinned exactly), or with ``merging`` a ``pool.MergeWriter``
-    (whole segments in, their postings copied a term at a time).  Every writer of the index comes from here."""
-    if merging:
-        from .pool import MergeWriter
-
-        return MergeWriter(ix, **options)
+    fields, which is why whoosh-reloaded is pinned exactly).  Every writer of the index comes from here."""
     if not pooled:
         return ix.writer(**options)
     from .pool import PoolWriter
@@ -547,8 +508,6 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
             stats.unreadable[rel] = error
     stats.added = len(current)
     store.save_manifest(fresh, manifest)
-    if store.segment_count(fresh) > MAX_BIG_SEGMENTS:
-        (fresh / store.MERGE_WANTED).touch()  # joined later (``merge_later``, a watcher): the rebuild returns now
     store.write_stamp(vault, fresh, store.read_manifest(fresh)[1], manifest.states())
     _swap(fresh, folder)
     return stats
@@ -675,7 +634,7 @@ def _worker_build(root: str, target: str, rels: list[str], pool_bytes: int) -> l
 
 def _remove_leftovers(folder: Path) -> None:
     """Remove what killed processes left beside the index: rebuilds (``index.new-PID``, ``index.old-PID``)
-    and background merges (``index.merge-PID`` of small segments, ``index.join-PID`` of a rebuild's).
+    and background merges (``index.merge-PID``).
 
     Called with the writer lock held, so no rebuild or swap is running in any
     process: their folders are leftovers whoever made them.  A merge works
@@ -689,9 +648,9 @@ def _remove_leftovers(folder: Path) -> None:
     for name in names:
         kind, _, pid = name[len(prefix):].partition("-")
         path = folder.parent / name
-        if not pid.isdigit() or kind not in ("new", "old", "merge", "join"):
+        if not pid.isdigit() or kind not in ("new", "old", "merge"):
             continue
-        if kind in ("merge", "join") and _process_alive(int(pid)) and not _older_than(path, STALE_MERGE_SECONDS):
+        if kind == "merge" and _process_alive(int(pid)) and not _older_than(path, STALE_MERGE_SECONDS):
             continue
         shutil.rmtree(path, ignore_errors=True)
 

@@ -39,7 +39,6 @@ MANIFEST = "manifest.json"
 JOURNAL = "manifest.journal"
 JOURNAL_MIN_BYTES = 65536  # a journal this short is always appended to (a small vault's manifest is smaller)
 STAMP = "unchanged.json"
-MERGE_WANTED = "merge.wanted"  # a rebuild left many segments: join them (see index.merge_later)
 Identity = tuple[int, ...]  # the manifest's inode, size, mtime and the journal's size, mtime
 
 
@@ -300,15 +299,6 @@ def plan(manifest: Manifest, current: dict[str, tuple[int, int]]) -> Plan:
             result.suspect.append(rel)
     result.removed = [rel for rel in manifest.files if rel not in current]
     return result
-
-
-def segment_count(folder: Path) -> int:
-    """How many segments the index folder holds (each has one terms file, alone or in a compound
-    file; counted without importing Whoosh)."""
-    try:
-        return sum(1 for name in os.listdir(folder) if name.endswith((".trm", ".seg")))
-    except OSError:
-        return 0
 
 
 def index_present(folder: Path) -> bool:
