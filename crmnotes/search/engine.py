@@ -97,8 +97,12 @@ def search(vault: Vault, query: str, limit: int = 20, today: date | None = None)
             session.fresh()
             found = _ranked(session, compiled, limit)
         except _corrupt_errors():
-            session.rebuild()  # a damaged index is rebuilt, never an error
-            found = _ranked(session, compiled, limit)
+            try:
+                session.reopen()  # the index moved on under the open searcher (a merge swapped in)
+                found = _ranked(session, compiled, limit)
+            except _corrupt_errors():
+                session.rebuild()  # a damaged index is rebuilt, never an error
+                found = _ranked(session, compiled, limit)
         paths, generation = session.paths, session.generation
     return [Hit(vault, paths[docnum], score, compiled.needles, (session, docnum, generation))
             for docnum, score in found]

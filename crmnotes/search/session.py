@@ -35,6 +35,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..config import VaultConfig
@@ -168,24 +169,36 @@ class Session:
             self._reopen()
 
     def _reopen(self) -> None:
-        from whoosh import index as windex
-
         from .index import _corrupt_errors, refresh
 
         self._close_searcher()
         folder = store.index_dir(self.vault)
         state = _index_state(self.vault)  # before opening: a commit after it makes the next search reopen
         try:
-            self.index = windex.open_dir(str(folder))
-        except _corrupt_errors():
-            refresh(self.vault, rebuild=True)
+            self._open(folder)
+        except _corrupt_errors():  # a commit between reading the TOC and opening its segments: once more
             state = _index_state(self.vault)
-            self.index = windex.open_dir(str(folder))
-        self.searcher = self.index.searcher()
+            try:
+                self._open(folder)
+            except _corrupt_errors():
+                refresh(self.vault, rebuild=True)
+                state = _index_state(self.vault)
+                self._open(folder)
         self.paths = PathColumn(self.searcher)
         self.index_state = state
         self.results.clear()
         self.generation += 1
+
+    def _open(self, folder: Path) -> None:
+        from whoosh import index as windex
+
+        self.index = windex.open_dir(str(folder))
+        self.searcher = self.index.searcher()
+
+    def reopen(self) -> None:
+        """Read the index as it is now (call with ``lock`` held): another process's commit (a merge
+        swapped in) may have removed a segment file the open searcher had not read yet."""
+        self._reopen()
 
     def rebuild(self) -> None:
         """The index could not be read: rebuild it and reopen (call with ``lock`` held)."""
