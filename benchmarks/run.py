@@ -431,6 +431,9 @@ class Bench:
             runs.append(crm(self.vault, "sync", "-m", f"bench {attempt}", env=env))
         self.results["sync_50"] = median_of(runs)
         self.sync_one(files[-1], env)
+        waited = _wait_for_git_gc(self.vault)
+        if waited:  # (kept in results.json: the steps after this one are measured once it is done)
+            self.results["sync_one"]["git_gc_after_seconds"] = round(waited, 1)
 
     def sync_one(self, path: Path, env: dict[str, str]) -> None:
         """One changed file (git's own `status` in the same state is the baseline), then the history of
@@ -790,6 +793,17 @@ def describe(info: dict[str, Any]) -> str:
     return (f"Machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, {rg}, {info['platform']}; "
             f"load average at start {load}; run {info['date']}.")
 
+
+def _wait_for_git_gc(vault: Path, limit: float = 900) -> float:
+    """Seconds spent waiting for the ``git gc --auto`` a sync may have started in the background
+    (it packs a big repository's loose objects for minutes and would slow every later step)."""
+    started = time.perf_counter()
+    while (vault / ".git" / "gc.pid").exists() and time.perf_counter() - started < limit:
+        time.sleep(0.5)
+    waited = time.perf_counter() - started
+    if waited > 1:
+        log(f"  waited {waited:.0f} s for git's background gc after the sync runs")
+    return waited
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

@@ -161,3 +161,15 @@ def test_runner_measures_a_real_process() -> None:
     result = run.run([sys.executable, "-c", "data = bytearray(64 * 2**20); print(len(data))"])
     assert result.returncode == 0 and result.stdout.strip() == str(64 * 2**20)
     assert result.peak_mb >= 64
+
+
+def test_the_sync_step_waits_for_gits_background_gc(tmp_path: Path) -> None:
+    import threading
+
+    run = load_runner()
+    (tmp_path / ".git").mkdir()
+    pid = tmp_path / ".git" / "gc.pid"
+    pid.write_text("12345 host\n", encoding="utf-8")
+    threading.Timer(0.6, pid.unlink).start()  # git removes it when the packing is done
+    assert run._wait_for_git_gc(tmp_path) >= 0.5 and not pid.exists()
+    assert run._wait_for_git_gc(tmp_path) < 0.5  # no gc running: no wait
