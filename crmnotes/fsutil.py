@@ -245,3 +245,30 @@ def _flock(path: Path, mode: int, deadline: float) -> int:
         except BaseException:
             os.close(fd)
             raise
+
+
+def tree_fingerprint(folder: Path) -> str | None:
+    """A fingerprint of every entry below ``folder`` (type, inode, size, mtime, ctime, path), listed
+    by GNU find: one C process stats a large vault several times faster than a stat per file from
+    Python, so a cache that stored the fingerprint can tell "nothing changed" without the walk.
+
+    Stricter than the walk's (size, mtime) on purpose (an inode or ctime change alone makes it
+    differ): a false "changed" only costs the walk.  None when there is no GNU find (BSD find has
+    no -printf), when it fails, or when a link is found (the walk stats what a link points to,
+    which the link's own line does not show)."""
+    import hashlib
+    import shutil
+    import subprocess
+
+    find = shutil.which("find")
+    if find is None:
+        return None
+    try:
+        done = subprocess.run([find, str(folder), "-mindepth", "1", "-printf", r"%y %i %s %T@ %C@ %P\0"],
+                              capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    listing = done.stdout
+    if done.returncode or done.stderr or listing.startswith(b"l ") or b"\0l " in listing:
+        return None
+    return hashlib.sha1(listing, usedforsecurity=False).hexdigest()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from crmnotes import search
+from crmnotes import fsutil, search
 from crmnotes.config import CONFIG_FILE
-from crmnotes.search import store
+from crmnotes.search import index, store
 from crmnotes.vault import Vault
 
 CUSTOMER = "---\nid: c-20250101-{id}\nname: {name}\ncontact: 王经理\n---\n\n# {name}\n\n{body}\n"
@@ -88,3 +88,74 @@ def test_crm_index_as_a_process_with_nothing_changed(indexed: Vault) -> None:
                           capture_output=True, text=True, check=True, timeout=120)
     data = json.loads(done.stdout)
     assert (data["total"], data["added"], data["changed"], data["removed"], data["rebuilt"]) == (2, 0, 0, 0, False)
+
+
+def stamp(vault: Vault) -> dict[str, object]:
+    return json.loads(stamp_path(vault).read_bytes())
+
+
+def rename(vault: Vault) -> None:
+    old = vault.root / "customers/h/haiyang.md"
+    old.rename(old.with_name("海洋物流.md"))
+
+
+def edit_same_size(vault: Vault) -> None:
+    path = vault.root / "customers/x/xingchen.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("冷链运输", "跨境电商"), encoding="utf-8")
+
+
+def add_in_new_folder(vault: Vault) -> None:
+    write(vault, "customers/新/acme.md", "Acme Freight", "asked for a renewal quote", "cccc3333")
+
+
+def delete(vault: Vault) -> None:
+    (vault.root / "customers/h/haiyang.md").unlink()
+
+
+@pytest.mark.parametrize("change", [edit_same_size, rename, add_in_new_folder, delete])
+def test_a_second_check_answers_from_the_fingerprint_of_customers_and_no_change_gets_past_it(
+        indexed: Vault, change: object) -> None:
+    assert search.refresh(indexed).changes == 0  # the walk agrees with the rebuild's stamp and adds the fingerprint
+    assert isinstance(stamp(indexed)["witness"], str) and stamp(indexed)["count"] == 2
+    assert index.witnessed_fresh(indexed) == 2
+    assert search.refresh(indexed).total == 2
+    change(indexed)  # type: ignore[operator]
+    assert index.witnessed_fresh(indexed) is None
+    stats = search.refresh(indexed)
+    assert stats.changes >= 1 and stats.total == len(store.current_files(indexed)[0])
+    assert index.witnessed_fresh(indexed) is None  # an update writes no stamp: the next check walks, then stamps
+    assert search.refresh(indexed).changes == 0 and index.witnessed_fresh(indexed) == stats.total
+
+
+def test_a_search_process_started_after_a_change_finds_it(indexed: Vault) -> None:
+    """A new process's first search trusts the fingerprint only when it matches the stored one."""
+    assert search.refresh(indexed).changes == 0
+    edit_same_size(indexed)
+    done = subprocess.run([sys.executable, "-m", "crmnotes", "--vault", str(indexed.root), "search", "跨境电商",
+                           "--json"], capture_output=True, text=True, check=True, timeout=120)
+    assert [hit["name"] for hit in json.loads(done.stdout)] == ["星辰科技"]
+    again = subprocess.run([sys.executable, "-m", "crmnotes", "--vault", str(indexed.root), "search", "冷链运输",
+                            "--json"], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(again.stdout) == []
+
+
+def test_a_link_among_customers_means_the_walk(indexed: Vault) -> None:
+    """The walk stats what a link points to; the link's own entry would not show an edit of it."""
+    target = indexed.root / "customers/x/xingchen.md"
+    (indexed.root / "customers/link.md").symlink_to(target)
+    assert fsutil.tree_fingerprint(indexed.customers_dir) is None
+    assert search.refresh(indexed).added == 1
+    assert search.refresh(indexed).changes == 0 and index.witnessed_fresh(indexed) is None
+    edit_same_size(indexed)
+    assert search.refresh(indexed).changed == 2
+
+
+def test_the_fingerprint_sees_an_edit_that_keeps_size_and_mtime(indexed: Vault) -> None:
+    """Stricter than the walk (the change time moves): a false "changed" costs one walk, never a stale answer."""
+    assert search.refresh(indexed).changes == 0
+    before = fsutil.tree_fingerprint(indexed.customers_dir)
+    path = indexed.root / "customers/x/xingchen.md"
+    stat = path.stat()
+    edit_same_size(indexed)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert before is not None and fsutil.tree_fingerprint(indexed.customers_dir) not in (None, before)

@@ -152,20 +152,28 @@ class Session:
         return True
 
     def _full_check(self, config: list[int]) -> None:
-        from .index import refresh
+        from .index import refresh, witnessed_fresh
 
         self.dirty = False  # cleared first: an invalidate() during the check is kept for the next search
+        if self.files is None and self.searcher is None and witnessed_fresh(self.vault) is not None:
+            # A new session (a `crm search` process): the fingerprint says the index holds every file.
+            # ``files`` stays unknown, so the next search of a long-lived session walks as usual.
+            self.config = config
+            self._reopen()
+            return
         wall = time.time_ns()
         folders: dict[str, int] = {}
         current, _ = self.vault.customer_stats(folders)
         self.checked_at = time.monotonic()
         self.settled = all(wall - mtime > SETTLE_SECONDS * 1e9 for mtime in folders.values())
         self.folders = folders
-        changed = current != self.files or config != self.config
-        if changed:
+        settings_changed = config != self.config
+        if current != self.files or settings_changed:
             refresh(self.vault, current=current)  # nothing to do when another process already indexed it
             self.files, self.config = current, config
-        if changed or self.searcher is None or _index_state(self.vault) != self.index_state:
+        # A refresh that changed the index moved its state; one that found nothing to do leaves the
+        # open searcher right (the first walk after a fingerprint check usually finds nothing).
+        if settings_changed or self.searcher is None or _index_state(self.vault) != self.index_state:
             self._reopen()
 
     def _reopen(self) -> None:

@@ -99,7 +99,7 @@ _cache: dict[str, tuple[Identity, Manifest]] = {}
 _cache_guard = threading.Lock()
 
 
-def _identity(folder: Path) -> Identity | None:
+def manifest_identity(folder: Path) -> Identity | None:
     """The manifest file's (inode, size, mtime) and its journal's (size, mtime; zeros without one)."""
     try:
         stat = (folder / MANIFEST).stat()
@@ -131,7 +131,7 @@ def load_manifest(folder: Path) -> Manifest | None:
 def read_manifest(folder: Path) -> tuple[Manifest | None, Identity | None]:
     """The manifest and the identity of the file it was read from (None: not known to be that one)."""
     path = folder / MANIFEST
-    identity = _identity(folder)
+    identity = manifest_identity(folder)
     with _cache_guard:
         cached = _cache.get(str(folder))
     if cached is not None and identity is not None and cached[0] == identity:
@@ -146,7 +146,7 @@ def read_manifest(folder: Path) -> tuple[Manifest | None, Identity | None]:
             _replay(folder / JOURNAL, identity, files)
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None, None
-    if identity is not None and identity == _identity(folder):  # not replaced nor appended to while we read it
+    if identity is not None and identity == manifest_identity(folder):  # not replaced nor appended to while we read it
         _remember(folder, identity, manifest)
         return manifest, identity
     return manifest, None
@@ -184,13 +184,13 @@ def save_manifest(folder: Path, manifest: Manifest, changed: Iterable[str] | Non
             (folder / JOURNAL).unlink(missing_ok=True)  # belongs to the replaced file: never applied again
         except OSError:
             pass
-    _remember(folder, _identity(folder), manifest)
+    _remember(folder, manifest_identity(folder), manifest)
 
 
 def _append(folder: Path, manifest: Manifest, changed: Iterable[str]) -> bool:
     """One journal line of ``changed``; False when the whole manifest should be written instead (no
     manifest file yet, a journal grown past a quarter of it or ending in a cut line, an error)."""
-    identity = _identity(folder)
+    identity = manifest_identity(folder)
     if identity is None or identity[3] > max(JOURNAL_MIN_BYTES, identity[1] // 4):
         return False
     line = json.dumps({rel: _entry_json(entry) if (entry := manifest.files.get(rel)) else None for rel in changed},
@@ -213,27 +213,48 @@ def _stamp(vault: Vault, identity: Identity, digest: str) -> dict[str, Any]:
     return {"version": INDEX_VERSION, "manifest": list(identity), "config": config_state(vault), "files": digest}
 
 
-def write_stamp(vault: Vault, folder: Path, identity: Identity | None, states: dict[str, tuple[int, int]]) -> None:
-    """Record that the manifest file with ``identity`` holds exactly these files' ``states``."""
+def write_stamp(vault: Vault, folder: Path, identity: Identity | None, states: dict[str, tuple[int, int]],
+                witness: str | None = None) -> None:
+    """Record that the manifest file with ``identity`` holds exactly these files' ``states``;
+    ``witness`` is the customers/ fingerprint (``fsutil.tree_fingerprint``) taken before they were
+    walked, so that the next check can trust the stamp on the fingerprint alone."""
     if identity is None:
         return
-    data = json.dumps(_stamp(vault, identity, files_digest(states))).encode("utf-8")
-    try:
-        atomic_write(folder / STAMP, data, durable=False)  # a cache: lost or torn, it only means the slow check
+    stamp = _stamp(vault, identity, files_digest(states))
+    if witness is not None:
+        stamp |= {"witness": witness, "count": len(states)}
+    try:  # a cache: lost or torn, it only means the slow check
+        atomic_write(folder / STAMP, json.dumps(stamp).encode("utf-8"), durable=False)
     except OSError:
         pass
 
 
-def stamped(vault: Vault, folder: Path, current: dict[str, tuple[int, int]]) -> bool:
-    """Does the stamp say the index holds exactly ``current`` (manifest and config unchanged since)?"""
-    identity = _identity(folder)
+def _valid_stamp(vault: Vault, folder: Path) -> dict[str, Any] | None:
+    """The stamp, when the manifest and the config are still those it was written for."""
+    identity = manifest_identity(folder)
     try:
         stamp = json.loads((folder / STAMP).read_bytes())
     except (OSError, ValueError):
-        return False
-    if identity is None or not isinstance(stamp, dict) or stamp.get("files") is None:
-        return False
-    return stamp == _stamp(vault, identity, stamp["files"]) and stamp["files"] == files_digest(current)
+        return None
+    if identity is None or not isinstance(stamp, dict) or not isinstance(stamp.get("files"), str):
+        return None
+    expected = _stamp(vault, identity, stamp["files"])
+    return stamp if all(stamp.get(key) == value for key, value in expected.items()) else None
+
+
+def stamped(vault: Vault, folder: Path, current: dict[str, tuple[int, int]]) -> bool:
+    """Does the stamp say the index holds exactly ``current`` (manifest and config unchanged since)?"""
+    stamp = _valid_stamp(vault, folder)
+    return stamp is not None and stamp["files"] == files_digest(current)
+
+
+def witnessed(vault: Vault, folder: Path, witness: str) -> int | None:
+    """How many customer files the index holds, when the stamp was written for this customers/
+    fingerprint (manifest and config unchanged since); None when it was not."""
+    stamp = _valid_stamp(vault, folder)
+    if stamp is None or stamp.get("witness") != witness or not isinstance(stamp.get("count"), int):
+        return None
+    return int(stamp["count"])
 
 
 def current_files(vault: Vault) -> tuple[dict[str, tuple[int, int]], list[Problem]]:
