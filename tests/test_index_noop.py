@@ -115,8 +115,7 @@ def delete(vault: Vault) -> None:
 @pytest.mark.parametrize("change", [edit_same_size, rename, add_in_new_folder, delete])
 def test_a_second_check_answers_from_the_fingerprint_of_customers_and_no_change_gets_past_it(
         indexed: Vault, change: object) -> None:
-    assert search.refresh(indexed).changes == 0  # the walk agrees with the rebuild's stamp and adds the fingerprint
-    assert isinstance(stamp(indexed)["witness"], str) and stamp(indexed)["count"] == 2
+    assert isinstance(stamp(indexed)["witness"], str) and stamp(indexed)["count"] == 2  # the rebuild's
     assert index.witnessed_fresh(indexed) == 2
     assert search.refresh(indexed).total == 2
     change(indexed)  # type: ignore[operator]

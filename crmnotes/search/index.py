@@ -137,10 +137,12 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
             return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
     with writer_lock(vault):
         _remove_leftovers(folder)
-        current, _ = store.current_files(vault)  # another process may have written meanwhile
         manifest = store.load_manifest(folder)
-        if rebuild or not _usable(vault, folder, manifest):
-            stats = _rebuild(vault, current, progress, workers)
+        rebuilding = rebuild or not _usable(vault, folder, manifest)
+        witness = tree_fingerprint(vault.customers_dir) if rebuilding else None  # a rebuild stamps its result
+        current, _ = store.current_files(vault)  # another process may have written meanwhile
+        if rebuilding:
+            stats = _rebuild(vault, current, progress, workers, witness)
         else:
             assert manifest is not None
             try:
@@ -516,7 +518,7 @@ def _writer(ix: Any, pooled: bool = False, **options: Any) -> Any:
 
 
 def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progress | None,
-             workers: int | None) -> RefreshStats:
+             workers: int | None, witness: str | None = None) -> RefreshStats:
     folder = store.index_dir(vault)
     fresh = folder.with_name(f"{folder.name}.new-{os.getpid()}")
     shutil.rmtree(fresh, ignore_errors=True)
@@ -539,7 +541,7 @@ def _rebuild(vault: Vault, current: dict[str, tuple[int, int]], progress: Progre
             stats.unreadable[rel] = error
     stats.added = len(current)
     store.save_manifest(fresh, manifest)
-    store.write_stamp(vault, fresh, store.read_manifest(fresh)[1], manifest.states())
+    store.write_stamp(vault, fresh, store.read_manifest(fresh)[1], manifest.states(), witness)
     _swap(fresh, folder)
     return stats
 
