@@ -657,59 +657,79 @@ def _facts(values: Any, steps: Any, contacts: Any) -> Facts | None:
         return None
 
 
+Front = tuple[str, dict[str, Any], datetime | None, str | None]
+"""An exported customer: its path (relative to the vault), its front-matter, its last contact and its
+phone as the export shows it (masked unless revealed; None: not stored, the exporter masks it)."""
+
+
 def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
              today: date | None = None) -> ScanResult:
+    """``exported_fronts`` as customers (their front-matter and last contact, no follow-ups): what a
+    vCard export reads."""
+    fronts, problems = exported_fronts(vault, filters, sort, today=today)
+    result = ScanResult(problems=problems)
+    result.customers += [_Reported(path=vault.root / rel, meta=meta, last_at=last) for rel, meta, last, _ in fronts]
+    return result
+
+
+def exported_fronts(vault: Vault, filters: Filters | None = None, sort: str = "name", *, reveal: bool = False,
+                    today: date | None = None) -> tuple[list[Front], list[Problem]]:
     """The chosen customers (the listing's choice and order) as the cache keeps them, no file parsed:
-    the whole front-matter and the last contact, what a CSV, XLSX or vCard export reads (follow-up
-    texts are not kept: a JSON or iCalendar export reads ``customers``).  The last contact is the
-    entry's: a deal's stage-move record does not count, which the follow-up summaries cannot tell."""
+    the whole front-matter, the last contact and the phone (the stored masked one unless ``reveal``),
+    what a CSV, XLSX or vCard export reads (follow-up texts are not kept: a JSON or iCalendar export
+    reads ``customers``).  The last contact is the entry's: a deal's stage-move record does not count,
+    which the follow-up summaries cannot tell.  No customer object is made: a table reads only these."""
     day = today or date.today()
 
     def chosen(found: list[Stored]) -> list[Stored]:
         return _choose(vault, found, filters, sort, *_stored_on(day))
 
+    phone = "phone" if reveal else "masked_phone"
     with _bulk(), _Cache.open(vault) as cache:
-        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact"), day, chosen)
-        result = ScanResult(problems=problems)
+        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", phone), day, chosen)
+        fronts: list[Front] = []
         for start in range(0, len(rows_), LISTING_BATCH):  # the front-matters fetched a batch at a time
             batch = rows_[start:start + LISTING_BATCH]
             reports = _fetched(vault, cache, [row.path for row in batch], "report", str)
-            result.customers += _exported_batch(vault, batch, reports, result.problems)
-    return result
+            fronts += _exported_batch(vault, batch, reports, reveal, problems)
+    return fronts, problems
 
 
-def _meta_only(report: Any) -> Any:
+def _meta_only(report: Any) -> dict[str, Any] | None:
     """The front-matter of a stored ``report`` column (``[meta, follow-up summaries, problems]``),
     decoded without the summaries an export does not read; None when it is not what we wrote."""
     try:
         if type(report) is str and report.startswith("[{") and report.endswith("]"):
             meta, end = _META_DECODER.raw_decode(report, 1)
-            return [meta, [], []] if report[end:end + 1] == "," else None
+            return meta if report[end:end + 1] == "," and type(meta) is dict else None
     except (ValueError, TypeError, KeyError, AttributeError):  # the hook raises the last two on odd tags
         pass
     return None
 
 
-def _exported_batch(vault: Vault, batch: list[Stored], reports: dict[str, str], problems: list[Problem]
-                    ) -> list[Customer]:
-    """The customers of ``batch`` from their stored front-matter (read from the file when one does not decode)."""
-    out: list[Customer] = []
+def _exported_batch(vault: Vault, batch: list[Stored], reports: dict[str, str], reveal: bool,
+                    problems: list[Problem]) -> list[Front]:
+    """The fronts of ``batch`` from their stored rows (read from the file when one does not decode)."""
+    out: list[Front] = []
     for entry in batch:
-        if entry.path not in reports:
+        rel = entry.path
+        if rel not in reports:
             continue  # unreadable since it was listed
-        customer = _reported(vault, entry.path, _meta_only(reports[entry.path]), with_followups=False)
+        meta = _meta_only(reports[rel])
         try:
             last = entry.last_contact
+            phone = entry.phone if reveal else entry.masked_phone
         except (ValueError, TypeError):
-            customer = None
-        if customer is None:  # not what we wrote: the file itself
+            meta = None
+        if meta is None or type(phone) is not str:  # not what we wrote: the file itself
             try:
-                out.append(vault.read(vault.root / entry.path))
+                customer = vault.read(vault.root / rel)
             except FileFormatError as exc:
-                problems.append(Problem(vault.root / entry.path, None, exc.message, code="unreadable"))
+                problems.append(Problem(vault.root / rel, None, exc.message, code="unreadable"))
+                continue
+            out.append((rel, customer.meta, customer.last_contact, None))
             continue
-        customer.last_at = last
-        out.append(customer)
+        out.append((rel, meta, last, phone))
     return out
 
 
