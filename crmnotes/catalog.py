@@ -948,6 +948,9 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
+bulk = _bulk  # for a face that makes as many objects again from what it got here (an export's table)
+
+
 # ------------------------------------------------------------------ entries and report customers from rows
 
 

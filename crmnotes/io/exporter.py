@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +94,12 @@ def front_table(vault: Vault, fronts: list[Front], reveal: bool = False,
     header = flat + nested
     at = {key: index for index, key in enumerate(flat)}
     last_at, phone_at, contacts_at = at["last_contact"], at["phone"], at.get("contacts")
-    choices = [(at[key], found) for key in flat if (found := vault.config.choices_for(key)) is not None]
-    shown: dict[tuple[int, str], str] = {}  # (column, value) -> its label: a few values repeat over every row
+    # (column, its choice, value -> label): a few values repeat over every row
+    choices = [(at[key], found, {}) for key in flat if (found := vault.config.choices_for(key)) is not None]
     region = vault.config.phone_region
     rows = []
     for _, meta, last, phone in fronts:
-        values = [meta.get(key) for key in flat]
+        values = list(map(meta.get, flat))
         values[last_at] = last
         if phone is None:
             phone = text_of(values[phone_at])
@@ -110,14 +110,14 @@ def front_table(vault: Vault, fronts: list[Front], reveal: bool = False,
 
             values[contacts_at] = masked(values[contacts_at], region)
         if labels:
-            for index, choice in choices:
+            for index, choice, shown in choices:
                 value = values[index]
                 if isinstance(value, str):
-                    label = shown.get((index, value))
-                    values[index] = label if label is not None else shown.setdefault((index, value),
-                                                                                     choice.display(value))
+                    label = shown.get(value)
+                    values[index] = label if label is not None else shown.setdefault(value, choice.display(value))
         extra = found if isinstance(found := meta.get("extra"), dict) else {}
-        rows.append([v if type(v) is str else _text(v) for v in values] + [_text(extra.get(k)) for k in nested])
+        rows.append([v if type(v) is str else "" if v is None else _text(v) for v in values]
+                    + [_text(extra.get(k)) for k in nested])
     return header, rows
 
 
@@ -128,7 +128,9 @@ def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     writer.writerow([neutralize(h) for h in header])
     starts, plain = frozenset(_FORMULA_START), _PLAIN_NUMBER.match
     for row in rows:  # neutralize(), inlined: this runs for every cell of the vault
-        writer.writerow([("'" + cell) if cell[:1] in starts and not plain(cell) else cell for cell in row])
+        if any(map(str.startswith, row, repeat(_FORMULA_START))):  # (most rows: none starts like a formula)
+            row = [("'" + cell) if cell[:1] in starts and not plain(cell) else cell for cell in row]
+        writer.writerow(row)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
