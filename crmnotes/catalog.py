@@ -593,6 +593,10 @@ def resolve(vault: Vault, ref: str) -> Customer:
     refusals, but only the file that matches is read (a name used to parse every file)."""
     from .naming import looks_like_id
 
+    if looks_like_id(ref.strip()) and vault.as_customer_path(ref.strip()) is None:
+        stored = _by_stored_id(vault, ref.strip().lower())
+        if stored is not None:
+            return stored
     if vault.as_customer_path(ref.strip()) is not None or looks_like_id(ref.strip()):
         return vault.resolve(ref)  # a path, or an ID: its file is found by name
     with _bulk():
@@ -600,6 +604,26 @@ def resolve(vault: Vault, ref: str) -> Customer:
     pool = [_Named(vault.root / row[0], *row[_HEAD:_HEAD + 3]) for row in stored]
     found = vault.resolve(ref, pool)  # type: ignore[arg-type]  # the matchers read only id, name, path and text()
     return vault.read(found.path)
+
+
+def _by_stored_id(vault: Vault, wanted: str) -> Customer | None:
+    """The customer the cache says has the ID ``wanted``, read from its file and holding that ID still;
+    None when the cache does not name exactly one file or that file does not hold it now (the caller
+    looks by file name, then reads them all).  One query and one file, not a listing of every folder."""
+    with _Cache.open(vault) as cache:
+        try:
+            found = cache.db.execute("SELECT rel FROM customer WHERE id = ? LIMIT 2", (wanted,)).fetchall() \
+                if cache is not None else []
+        except sqlite3.Error:
+            return None
+    if len(found) != 1 or type(found[0][0]) is not str:
+        return None
+    path = vault.root / found[0][0]
+    try:
+        customer = vault.read(path) if path.is_file() and not path.is_symlink() else None
+    except FileFormatError:
+        return None
+    return customer if customer is not None and customer.id == wanted else None
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
