@@ -349,17 +349,22 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
 
 def index_first_rows(vault: Vault) -> None:
     """Index the cache by sort key, once, so that ``first_rows`` reads its page without a pass over
-    every stored row (a big vault's next TUI start).  Never waits for another writer: busy, it is
-    left to a later start (the index is only ever a shortcut)."""
+    every stored row (a big vault's next TUI start)."""
     with _Cache.open(vault) as cache:
-        try:
-            if cache is None or cache.db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'customer_sort_key'").fetchone():
-                return
-            cache.db.execute("PRAGMA busy_timeout = 0")
-            cache.db.execute("CREATE INDEX IF NOT EXISTS customer_sort_key ON customer (sort_key)")
-        except sqlite3.Error:
-            pass
+        if cache is not None:
+            _index(cache, "sort_key")
+
+
+def _index(cache: _Cache, column: str) -> None:
+    """Index the customer table by ``column``, once; never waits for another writer (busy, it is left
+    to a later call: the index is only ever a shortcut)."""
+    try:
+        if cache.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"customer_{column}",)).fetchone():
+            return
+        cache.db.execute("PRAGMA busy_timeout = 0")
+        cache.db.execute(f"CREATE INDEX IF NOT EXISTS customer_{column} ON customer ({column})")
+    except sqlite3.Error:
+        pass
 
 
 def _walk_order(rel: str) -> tuple[tuple[int, str], ...]:
@@ -611,9 +616,11 @@ def _by_stored_id(vault: Vault, wanted: str) -> Customer | None:
     None when the cache does not name exactly one file or that file does not hold it now (the caller
     looks by file name, then reads them all).  One query and one file, not a listing of every folder."""
     with _Cache.open(vault) as cache:
+        if cache is None:
+            return None
+        _index(cache, "id")  # once: a lookup then reads one index entry, not every row
         try:
-            found = cache.db.execute("SELECT rel FROM customer WHERE id = ? LIMIT 2", (wanted,)).fetchall() \
-                if cache is not None else []
+            found = cache.db.execute("SELECT rel FROM customer WHERE id = ? LIMIT 2", (wanted,)).fetchall()
         except sqlite3.Error:
             return None
     if len(found) != 1 or type(found[0][0]) is not str:

@@ -87,6 +87,10 @@ def test_an_id_is_looked_up_in_the_cache_and_its_file_checked_as_the_files_answe
     for customer in customers:
         assert _answer(lambda r: catalog.resolve(vault, r), customer.id) == _by_files(vault, customer.id)
         assert catalog.resolve(vault, f"  {customer.id.upper()} ").path == customer.path
+    import sqlite3
+
+    with sqlite3.connect(vault.cache_dir / catalog.CACHE_FILE) as db:  # made by the first lookup, kept
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'customer_id'").fetchone() == (1,)
     moved = customers[0].path.with_name("星辰-手改的名字.md")  # no longer named by its ID's tag
     customers[0].path.rename(moved)
     assert _answer(lambda r: catalog.resolve(vault, r), customers[0].id) == ("found", str(moved), customers[0].name,
