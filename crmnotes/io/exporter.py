@@ -19,7 +19,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import chain, repeat
 from pathlib import Path
@@ -82,9 +82,10 @@ def fronts_of(customers: list[Customer]) -> list[Front]:
 
 
 def front_table(vault: Vault, fronts: list[Front], reveal: bool = False,
-                labels: bool | None = None) -> tuple[list[str], list[list[str]]]:
+                labels: bool | None = None) -> tuple[list[str], Iterator[list[str]]]:
     """Header and rows of the customers' fronts (``catalog.exported_fronts``), extra scalar fields after
-    the standard ones; a phone given is written as it is, one not given (None) is masked unless ``reveal``."""
+    the standard ones; a phone given is written as it is, one not given (None) is masked unless ``reveal``.
+    The rows are made as they are read (a CSV is written without the whole table held)."""
     labels = labels_by_default(vault) if labels is None else labels
     metas = [front[1] for front in fronts]
     known = set(COLUMNS) | _SKIP_EXTRA
@@ -93,11 +94,17 @@ def front_table(vault: Vault, fronts: list[Front], reveal: bool = False,
     flat = COLUMNS + extras
     header = flat + nested
     at = {key: index for index, key in enumerate(flat)}
-    last_at, phone_at, contacts_at = at["last_contact"], at["phone"], at.get("contacts")
     # (column, its choice, value -> label): a few values repeat over every row
     choices = [(at[key], found, {}) for key in flat if (found := vault.config.choices_for(key)) is not None]
-    region = vault.config.phone_region
-    rows = []
+    return header, _rows(fronts, flat, nested, choices if labels else [], reveal, vault.config.phone_region)
+
+
+def _rows(fronts: list[Front], flat: list[str], nested: list[str], choices: list[tuple[int, Any, dict[str, str]]],
+          reveal: bool, region: str) -> Iterator[list[str]]:
+    """``front_table``'s rows: ``flat`` columns of the front-matter (``choices``' values as their labels),
+    then ``nested`` keys of its ``extra``."""
+    last_at, phone_at = flat.index("last_contact"), flat.index("phone")
+    contacts_at = flat.index("contacts") if "contacts" in flat else None
     for _, meta, last, phone in fronts:
         values = list(map(meta.get, flat))
         values[last_at] = last
@@ -109,16 +116,14 @@ def front_table(vault: Vault, fronts: list[Front], reveal: bool = False,
             from ..contacts import masked
 
             values[contacts_at] = masked(values[contacts_at], region)
-        if labels:
-            for index, choice, shown in choices:
-                value = values[index]
-                if isinstance(value, str):
-                    label = shown.get(value)
-                    values[index] = label if label is not None else shown.setdefault(value, choice.display(value))
+        for index, choice, shown in choices:
+            value = values[index]
+            if isinstance(value, str):
+                label = shown.get(value)
+                values[index] = label if label is not None else shown.setdefault(value, choice.display(value))
         extra = found if isinstance(found := meta.get("extra"), dict) else {}
-        rows.append([v if type(v) is str else "" if v is None else _text(v) for v in values]
-                    + [_text(extra.get(k)) for k in nested])
-    return header, rows
+        yield [v if type(v) is str else "" if v is None else _text(v) for v in values] + [
+            _text(extra.get(k)) for k in nested]
 
 
 def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
@@ -298,7 +303,8 @@ def export_table(vault: Vault, fronts: list[Front], fmt: str, *, reveal: bool = 
     if fmt == "csv":
         return to_csv(*front_table(vault, fronts, reveal, labels))
     if fmt == "xlsx":
-        return to_xlsx(*front_table(vault, fronts, reveal, labels))
+        header, rows = front_table(vault, fronts, reveal, labels)
+        return to_xlsx(header, list(rows))
     raise ValueError(fmt)
 
 
