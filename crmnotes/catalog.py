@@ -719,8 +719,9 @@ def exported_fronts(vault: Vault, filters: Filters | None = None, sort: str = "n
     with _bulk(), _Cache.open(vault) as cache:
         rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", phone), day, chosen)
         fronts: list[Front] = []
-        for start in range(0, len(rows_), LISTING_BATCH):  # the front-matters fetched a batch at a time
-            batch = rows_[start:start + LISTING_BATCH]
+        while rows_:  # the front-matters fetched a batch at a time, each row let go once read
+            batch = rows_[:LISTING_BATCH]
+            del rows_[:LISTING_BATCH]
             reports = _fetched(vault, cache, [row.path for row in batch], "report", str)
             fronts += _exported_batch(vault, batch, reports, reveal, problems)
     return fronts, problems

@@ -128,7 +128,9 @@ def _rows(fronts: list[Front], flat: list[str], nested: list[str], choices: list
 
 def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     """UTF-8 with a BOM, so that Excel opens Chinese text correctly."""
-    buffer = io.StringIO(newline="")
+    out = io.BytesIO()
+    buffer = io.TextIOWrapper(out, encoding="utf-8", newline="")  # encoded as written: no whole text held
+    buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralize(h) for h in header])
     starts, plain = frozenset(_FORMULA_START), _PLAIN_NUMBER.match
@@ -136,7 +138,8 @@ def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
         if any(map(str.startswith, row, repeat(_FORMULA_START))):  # (most rows: none starts like a formula)
             row = [("'" + cell) if cell[:1] in starts and not plain(cell) else cell for cell in row]
         writer.writerow(row)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    buffer.flush()
+    return out.getvalue()
 
 
 def to_xlsx(header: list[str], rows: list[list[str]], title: str = "customers") -> bytes:
