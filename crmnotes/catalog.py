@@ -598,12 +598,11 @@ def resolve(vault: Vault, ref: str) -> Customer:
     refusals, but only the file that matches is read (a name used to parse every file)."""
     from .naming import looks_like_id
 
-    if looks_like_id(ref.strip()) and vault.as_customer_path(ref.strip()) is None:
-        stored = _by_stored_id(vault, ref.strip().lower())
-        if stored is not None:
-            return stored
-    if vault.as_customer_path(ref.strip()) is not None or looks_like_id(ref.strip()):
-        return vault.resolve(ref)  # a path, or an ID: its file is found by name
+    if vault.as_customer_path(ref.strip()) is not None:
+        return vault.resolve(ref)
+    if looks_like_id(ref.strip()):  # the file the cache names, else the one named by the ID's tag
+        by_id = _by_stored_id(vault, ref.strip().lower())
+        return by_id if by_id is not None else vault.resolve(ref)
     with _bulk():
         stored, _ = _stored_rows(vault, ("id", "name", "contact"))
     pool = [_Named(vault.root / row[0], *row[_HEAD:_HEAD + 3]) for row in stored]
@@ -1045,13 +1044,10 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
         return None
 
 
-def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) -> _Reported | None:
-    """The customer of a decoded ``report`` column (without follow-ups unless ``with_followups``);
-    None when it is not what we wrote."""
+def _reported(vault: Vault, rel: str, report: Any) -> _Reported | None:
+    """The customer of a decoded ``report`` column; None when it is not what we wrote."""
     try:
         meta, summaries, problems = report
-        if not with_followups:
-            summaries = []
         path = vault.root / rel
         every = [_followup_of(summary) for summary in summaries]
         if not isinstance(meta, dict):
@@ -1059,8 +1055,7 @@ def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) 
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
         customer = _Reported(path=path, meta=meta, followups=every, problems=found,
                              last_at=max((f.at for f in every if f.is_contact), default=None))
-        if with_followups:  # (an export writes the front-matter's own value)
-            customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
+        customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
         return customer
     except (TypeError, ValueError, AttributeError, KeyError):
         return None

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import actions, rules
 from ..agenda import AgendaItem, agenda
@@ -31,6 +31,9 @@ from ..errors import CrmError
 from ..fsutil import atomic_write
 from ..model import Customer, format_minute, text_of
 from ..vault import Vault
+
+if TYPE_CHECKING:
+    from ..catalog import Front
 
 FORMATS = ("csv", "xlsx", "json", "vcf", "ics")
 COLUMNS = ["id", "name", "industry", "contact", "phone", "email", "source", "stage", "grade", "owner", "tags",
@@ -73,9 +76,6 @@ def labels_by_default(vault: Vault) -> bool:
     return vault.config.language.startswith("zh")
 
 
-Front = tuple[str, dict[str, Any], datetime | None, str | None]  # catalog.Front: path, meta, last contact, phone
-
-
 def fronts_of(customers: list[Customer]) -> list[Front]:
     """The fronts of customers read whole (their phones masked by the table)."""
     return [("", c.meta, c.last_contact, None) for c in customers]
@@ -95,7 +95,8 @@ def front_table(vault: Vault, fronts: list[Front], reveal: bool = False,
     header = flat + nested
     at = {key: index for index, key in enumerate(flat)}
     # (column, its choice, value -> label): a few values repeat over every row
-    choices = [(at[key], found, {}) for key in flat if (found := vault.config.choices_for(key)) is not None]
+    choices: list[tuple[int, Any, dict[str, str]]] = [
+        (at[key], found, {}) for key in flat if (found := vault.config.choices_for(key)) is not None]
     return header, _rows(fronts, flat, nested, choices if labels else [], reveal, vault.config.phone_region)
 
 
