@@ -349,17 +349,22 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
 
 def index_first_rows(vault: Vault) -> None:
     """Index the cache by sort key, once, so that ``first_rows`` reads its page without a pass over
-    every stored row (a big vault's next TUI start).  Never waits for another writer: busy, it is
-    left to a later start (the index is only ever a shortcut)."""
+    every stored row (a big vault's next TUI start)."""
     with _Cache.open(vault) as cache:
-        try:
-            if cache is None or cache.db.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'customer_sort_key'").fetchone():
-                return
-            cache.db.execute("PRAGMA busy_timeout = 0")
-            cache.db.execute("CREATE INDEX IF NOT EXISTS customer_sort_key ON customer (sort_key)")
-        except sqlite3.Error:
-            pass
+        if cache is not None:
+            _index(cache, "sort_key")
+
+
+def _index(cache: _Cache, column: str) -> None:
+    """Index the customer table by ``column``, once; never waits for another writer (busy, it is left
+    to a later call: the index is only ever a shortcut)."""
+    try:
+        if cache.db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"customer_{column}",)).fetchone():
+            return
+        cache.db.execute("PRAGMA busy_timeout = 0")
+        cache.db.execute(f"CREATE INDEX IF NOT EXISTS customer_{column} ON customer ({column})")
+    except sqlite3.Error:
+        pass
 
 
 def _walk_order(rel: str) -> tuple[tuple[int, str], ...]:
@@ -593,13 +598,38 @@ def resolve(vault: Vault, ref: str) -> Customer:
     refusals, but only the file that matches is read (a name used to parse every file)."""
     from .naming import looks_like_id
 
-    if vault.as_customer_path(ref.strip()) is not None or looks_like_id(ref.strip()):
-        return vault.resolve(ref)  # a path, or an ID: its file is found by name
+    if vault.as_customer_path(ref.strip()) is not None:
+        return vault.resolve(ref)
+    if looks_like_id(ref.strip()):  # the file the cache names, else the one named by the ID's tag
+        by_id = _by_stored_id(vault, ref.strip().lower())
+        return by_id if by_id is not None else vault.resolve(ref)
     with _bulk():
         stored, _ = _stored_rows(vault, ("id", "name", "contact"))
     pool = [_Named(vault.root / row[0], *row[_HEAD:_HEAD + 3]) for row in stored]
     found = vault.resolve(ref, pool)  # type: ignore[arg-type]  # the matchers read only id, name, path and text()
     return vault.read(found.path)
+
+
+def _by_stored_id(vault: Vault, wanted: str) -> Customer | None:
+    """The customer the cache says has the ID ``wanted``, read from its file and holding that ID still;
+    None when the cache does not name exactly one file or that file does not hold it now (the caller
+    looks by file name, then reads them all).  One query and one file, not a listing of every folder."""
+    with _Cache.open(vault) as cache:
+        if cache is None:
+            return None
+        _index(cache, "id")  # once: a lookup then reads one index entry, not every row
+        try:
+            found = cache.db.execute("SELECT rel FROM customer WHERE id = ? LIMIT 2", (wanted,)).fetchall()
+        except sqlite3.Error:
+            return None
+    if len(found) != 1 or type(found[0][0]) is not str:
+        return None
+    path = vault.root / found[0][0]
+    try:
+        customer = vault.read(path) if path.is_file() and not path.is_symlink() else None
+    except FileFormatError:
+        return None
+    return customer if customer is not None and customer.id == wanted else None
 
 
 def report_customers(vault: Vault, owner: str = "") -> ScanResult:
@@ -657,59 +687,80 @@ def _facts(values: Any, steps: Any, contacts: Any) -> Facts | None:
         return None
 
 
+Front = tuple[str, dict[str, Any], datetime | None, str | None]
+"""An exported customer: its path (relative to the vault), its front-matter, its last contact and its
+phone as the export shows it (masked unless revealed; None: not stored, the exporter masks it)."""
+
+
 def exported(vault: Vault, filters: Filters | None = None, sort: str = "name",
              today: date | None = None) -> ScanResult:
+    """``exported_fronts`` as customers (their front-matter and last contact, no follow-ups): what a
+    vCard export reads."""
+    fronts, problems = exported_fronts(vault, filters, sort, today=today)
+    result = ScanResult(problems=problems)
+    result.customers += [_Reported(path=vault.root / rel, meta=meta, last_at=last) for rel, meta, last, _ in fronts]
+    return result
+
+
+def exported_fronts(vault: Vault, filters: Filters | None = None, sort: str = "name", *, reveal: bool = False,
+                    today: date | None = None) -> tuple[list[Front], list[Problem]]:
     """The chosen customers (the listing's choice and order) as the cache keeps them, no file parsed:
-    the whole front-matter and the last contact, what a CSV, XLSX or vCard export reads (follow-up
-    texts are not kept: a JSON or iCalendar export reads ``customers``).  The last contact is the
-    entry's: a deal's stage-move record does not count, which the follow-up summaries cannot tell."""
+    the whole front-matter, the last contact and the phone (the stored masked one unless ``reveal``),
+    what a CSV, XLSX or vCard export reads (follow-up texts are not kept: a JSON or iCalendar export
+    reads ``customers``).  The last contact is the entry's: a deal's stage-move record does not count,
+    which the follow-up summaries cannot tell.  No customer object is made: a table reads only these."""
     day = today or date.today()
 
     def chosen(found: list[Stored]) -> list[Stored]:
         return _choose(vault, found, filters, sort, *_stored_on(day))
 
+    phone = "phone" if reveal else "masked_phone"
     with _bulk(), _Cache.open(vault) as cache:
-        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact"), day, chosen)
-        result = ScanResult(problems=problems)
-        for start in range(0, len(rows_), LISTING_BATCH):  # the front-matters fetched a batch at a time
-            batch = rows_[start:start + LISTING_BATCH]
+        rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", phone), day, chosen)
+        fronts: list[Front] = []
+        while rows_:  # the front-matters fetched a batch at a time, each row let go once read
+            batch = rows_[:LISTING_BATCH]
+            del rows_[:LISTING_BATCH]
             reports = _fetched(vault, cache, [row.path for row in batch], "report", str)
-            result.customers += _exported_batch(vault, batch, reports, result.problems)
-    return result
+            fronts += _exported_batch(vault, batch, reports, reveal, problems)
+    return fronts, problems
 
 
-def _meta_only(report: Any) -> Any:
+def _meta_only(report: Any) -> dict[str, Any] | None:
     """The front-matter of a stored ``report`` column (``[meta, follow-up summaries, problems]``),
     decoded without the summaries an export does not read; None when it is not what we wrote."""
     try:
         if type(report) is str and report.startswith("[{") and report.endswith("]"):
             meta, end = _META_DECODER.raw_decode(report, 1)
-            return [meta, [], []] if report[end:end + 1] == "," else None
+            return meta if report[end:end + 1] == "," and type(meta) is dict else None
     except (ValueError, TypeError, KeyError, AttributeError):  # the hook raises the last two on odd tags
         pass
     return None
 
 
-def _exported_batch(vault: Vault, batch: list[Stored], reports: dict[str, str], problems: list[Problem]
-                    ) -> list[Customer]:
-    """The customers of ``batch`` from their stored front-matter (read from the file when one does not decode)."""
-    out: list[Customer] = []
+def _exported_batch(vault: Vault, batch: list[Stored], reports: dict[str, str], reveal: bool,
+                    problems: list[Problem]) -> list[Front]:
+    """The fronts of ``batch`` from their stored rows (read from the file when one does not decode)."""
+    out: list[Front] = []
     for entry in batch:
-        if entry.path not in reports:
+        rel = entry.path
+        if rel not in reports:
             continue  # unreadable since it was listed
-        customer = _reported(vault, entry.path, _meta_only(reports[entry.path]), with_followups=False)
+        meta = _meta_only(reports[rel])
         try:
             last = entry.last_contact
+            phone = entry.phone if reveal else entry.masked_phone
         except (ValueError, TypeError):
-            customer = None
-        if customer is None:  # not what we wrote: the file itself
+            meta = None
+        if meta is None or type(phone) is not str:  # not what we wrote: the file itself
             try:
-                out.append(vault.read(vault.root / entry.path))
+                customer = vault.read(vault.root / rel)
             except FileFormatError as exc:
-                problems.append(Problem(vault.root / entry.path, None, exc.message, code="unreadable"))
+                problems.append(Problem(vault.root / rel, None, exc.message, code="unreadable"))
+                continue
+            out.append((rel, customer.meta, customer.last_contact, None))
             continue
-        customer.last_at = last
-        out.append(customer)
+        out.append((rel, meta, last, phone))
     return out
 
 
@@ -928,6 +979,9 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
+bulk = _bulk  # for a face that makes as many objects again from what it got here (an export's table)
+
+
 # ------------------------------------------------------------------ entries and report customers from rows
 
 
@@ -990,13 +1044,10 @@ def _entry(rel: str, values: tuple[Any, ...], tags: Any, steps: Any, with_listin
         return None
 
 
-def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) -> _Reported | None:
-    """The customer of a decoded ``report`` column (without follow-ups unless ``with_followups``);
-    None when it is not what we wrote."""
+def _reported(vault: Vault, rel: str, report: Any) -> _Reported | None:
+    """The customer of a decoded ``report`` column; None when it is not what we wrote."""
     try:
         meta, summaries, problems = report
-        if not with_followups:
-            summaries = []
         path = vault.root / rel
         every = [_followup_of(summary) for summary in summaries]
         if not isinstance(meta, dict):
@@ -1004,8 +1055,7 @@ def _reported(vault: Vault, rel: str, report: Any, with_followups: bool = True) 
         found = [Problem(path, line, message, severity, code) for line, message, severity, code in problems]
         customer = _Reported(path=path, meta=meta, followups=every, problems=found,
                              last_at=max((f.at for f in every if f.is_contact), default=None))
-        if with_followups:  # (an export writes the front-matter's own value)
-            customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
+        customer.created_at = Customer.created.fget(customer)  # type: ignore[attr-defined]  # mypy types a property read on the class as its getter
         return customer
     except (TypeError, ValueError, AttributeError, KeyError):
         return None

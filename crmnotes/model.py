@@ -143,14 +143,7 @@ class Customer:
     sort_key: str = ""  # precomputed naming.collation_key(name), when an index supplies it
 
     def text(self, key: str) -> str:
-        value = self.meta.get(key)
-        if value is None:
-            return ""
-        if isinstance(value, datetime):
-            return format_minute(value)
-        if isinstance(value, date):
-            return value.isoformat()
-        return str(value)
+        return text_of(self.meta.get(key))
 
     @property
     def id(self) -> str:
@@ -207,6 +200,17 @@ def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         return []
     return [item for item in value if isinstance(item, dict)]
+
+
+def text_of(value: Any) -> str:
+    """A front-matter value as text (``Customer.text``): none is empty, a date-time is to the minute."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_minute(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def format_minute(when: datetime) -> str:

@@ -73,3 +73,35 @@ def test_a_customer_file_named_by_path_that_does_not_parse_is_refused_as_before(
     broken.write_text("---\nname: [unclosed\n---\n", encoding="utf-8")
     with pytest.raises(CrmError):
         catalog.resolve(vault, "customers/broken.md")
+
+
+def _by_files(vault: Vault, ref: str) -> tuple[str, ...]:
+    return _answer(vault.resolve, ref)  # an ID by the file named with its tag, else every file read
+
+
+def test_an_id_is_looked_up_in_the_cache_and_its_file_checked_as_the_files_answer(vault: Vault) -> None:
+    """An ID is found by one query of the cache and one file read; a cache that no longer tells the truth
+    (a file renamed, an ID edited, the same ID twice) gives the answer of the files."""
+    customers = vault.scan().customers
+    catalog.entries(vault)  # the cache holds every ID
+    for customer in customers:
+        assert _answer(lambda r: catalog.resolve(vault, r), customer.id) == _by_files(vault, customer.id)
+        assert catalog.resolve(vault, f"  {customer.id.upper()} ").path == customer.path
+    import sqlite3
+
+    with sqlite3.connect(vault.cache_dir / catalog.CACHE_FILE) as db:  # made by the first lookup, kept
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'customer_id'").fetchone() == (1,)
+    moved = customers[0].path.with_name("星辰-手改的名字.md")  # no longer named by its ID's tag
+    customers[0].path.rename(moved)
+    assert _answer(lambda r: catalog.resolve(vault, r), customers[0].id) == ("found", str(moved), customers[0].name,
+                                                                            customers[0].id)
+    edited = customers[1].path
+    edited.write_text(edited.read_text(encoding="utf-8").replace(customers[1].id, "c-20250101-zzzz9999"),
+                      encoding="utf-8")
+    for ref in (customers[1].id, "c-20250101-zzzz9999"):
+        assert _answer(lambda r: catalog.resolve(vault, r), ref) == _by_files(vault, ref)
+    twin = customers[2].path.with_name("copy-" + customers[2].path.name)  # named with the same tag
+    twin.write_bytes(customers[2].path.read_bytes())
+    catalog.entries(vault)  # the cache holds the ID twice
+    refused = _answer(lambda r: catalog.resolve(vault, r), customers[2].id)
+    assert refused[0] == "refused" and refused == _by_files(vault, customers[2].id)

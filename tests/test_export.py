@@ -219,3 +219,49 @@ def test_export_from_the_cache_equals_export_from_the_files(crm, example_vault: 
     rows = {r["name"]: r for r in csv.DictReader(io.StringIO(after["csv"].decode("utf-8-sig")))}
     edited = rows["深圳海豚数据服务有限公司"]
     assert (edited["contact"], edited["phone"]) == ("陈静", "137****1111")
+
+
+SAME_NAME = """---
+id: {id}
+name: 杭州云杉科技有限公司
+industry: 互联网
+contact: {contact}
+phone: {phone}
+stage: intent
+owner: tester
+tags: [华东]
+created: 2025-03-0{day}
+---
+
+# 杭州云杉科技有限公司
+
+## Follow-ups
+
+### 2025-03-0{day} 10:00 · phone · tester
+
+电话沟通。
+"""
+
+
+def test_export_fronts_equal_the_files_for_same_names_odd_phones_and_unquoted_numbers(
+        crm, example_vault: Vault, tmp_path: Path) -> None:
+    """The stored fronts (masked or revealed phone from the cache row) give the bytes of an export from
+    the files: two customers of one name, a phone YAML reads as a number, a foreign phone whose masked
+    form starts like a formula, and none at all."""
+    folder = example_vault.customers_dir / "h"
+    folder.mkdir(exist_ok=True)
+    for tag, (contact, phone, day) in {"a1b2": ("周杰", "13712345678", 1), "c3d4": ("吴敏", "'+44 7911 123456'", 2),
+                                       "e5f6": ("郑爽", "''", 3)}.items():
+        (folder / f"hangzhouyunshan-{tag}.md").write_text(
+            SAME_NAME.format(id=f"c-2025030{day}-{tag}xyzw", contact=contact, phone=phone, day=day), encoding="utf-8")
+    first = _exports(crm, tmp_path)
+    rows = [r for r in csv.DictReader(io.StringIO(first["csv"].decode("utf-8-sig")))
+            if r["name"] == "杭州云杉科技有限公司"]
+    assert [r["contact"] for r in rows] == ["周杰", "吴敏", "郑爽"]  # same name: the listing's order
+    assert [r["phone"] for r in rows] == ["137****5678", "'+44 791***3456", ""]  # the masked foreign one quoted
+    assert rows[0]["last_contact"] == "2025-03-01T10:00"
+    revealed = _exports(crm, tmp_path, "--reveal", "--ids")
+    shown = [r for r in csv.DictReader(io.StringIO(revealed["csv"].decode("utf-8-sig")))
+             if r["name"] == "杭州云杉科技有限公司"]
+    assert [r["phone"] for r in shown] == ["13712345678", "'+44 7911 123456", ""]
+    _exports(crm, tmp_path, "--stage", "intent")

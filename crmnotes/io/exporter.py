@@ -19,17 +19,21 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain, repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import actions, rules
 from ..agenda import AgendaItem, agenda
 from ..errors import CrmError
 from ..fsutil import atomic_write
-from ..model import Customer, format_minute
+from ..model import Customer, format_minute, text_of
 from ..vault import Vault
+
+if TYPE_CHECKING:
+    from ..catalog import Front
 
 FORMATS = ("csv", "xlsx", "json", "vcf", "ics")
 COLUMNS = ["id", "name", "industry", "contact", "phone", "email", "source", "stage", "grade", "owner", "tags",
@@ -72,51 +76,71 @@ def labels_by_default(vault: Vault) -> bool:
     return vault.config.language.startswith("zh")
 
 
-def table(vault: Vault, customers: list[Customer], reveal: bool = False,
-          labels: bool | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the customers, extra scalar fields after the standard ones."""
+def fronts_of(customers: list[Customer]) -> list[Front]:
+    """The fronts of customers read whole (their phones masked by the table)."""
+    return [("", c.meta, c.last_contact, None) for c in customers]
+
+
+def front_table(vault: Vault, fronts: list[Front], reveal: bool = False,
+                labels: bool | None = None) -> tuple[list[str], Iterator[list[str]]]:
+    """Header and rows of the customers' fronts (``catalog.exported_fronts``), extra scalar fields after
+    the standard ones; a phone given is written as it is, one not given (None) is masked unless ``reveal``.
+    The rows are made as they are read (a CSV is written without the whole table held)."""
     labels = labels_by_default(vault) if labels is None else labels
-    extras: list[str] = []
-    for customer in customers:
-        for key in customer.meta:
-            if key not in COLUMNS and key not in _SKIP_EXTRA and key not in extras:
-                extras.append(key)
-    nested = list(dict.fromkeys(k for c in customers if isinstance(c.meta.get("extra"), dict)
-                                for k in c.meta["extra"]))
+    metas = [front[1] for front in fronts]
+    known = set(COLUMNS) | _SKIP_EXTRA
+    extras = [key for key in dict.fromkeys(chain.from_iterable(metas)) if key not in known]  # first seen first
+    nested = list(dict.fromkeys(k for meta in metas if isinstance(extra := meta.get("extra"), dict) for k in extra))
     flat = COLUMNS + extras
     header = flat + nested
-    choices = {key: found for key in COLUMNS + extras if (found := vault.config.choices_for(key)) is not None}
-    shown: dict[tuple[str, str], str] = {}  # (field, value) -> its label: a few values repeat over every row
-    rows = []
-    for customer in customers:
-        values = {**customer.meta, "last_contact": customer.last_contact}
-        phone = customer.text("phone")
-        values["phone"] = phone if reveal or not phone else rules.mask_phone(phone, vault.config.phone_region)
-        if "contacts" in values and not reveal:
+    at = {key: index for index, key in enumerate(flat)}
+    # (column, its choice, value -> label): a few values repeat over every row
+    choices: list[tuple[int, Any, dict[str, str]]] = [
+        (at[key], found, {}) for key in flat if (found := vault.config.choices_for(key)) is not None]
+    return header, _rows(fronts, flat, nested, choices if labels else [], reveal, vault.config.phone_region)
+
+
+def _rows(fronts: list[Front], flat: list[str], nested: list[str], choices: list[tuple[int, Any, dict[str, str]]],
+          reveal: bool, region: str) -> Iterator[list[str]]:
+    """``front_table``'s rows: ``flat`` columns of the front-matter (``choices``' values as their labels),
+    then ``nested`` keys of its ``extra``."""
+    last_at, phone_at = flat.index("last_contact"), flat.index("phone")
+    contacts_at = flat.index("contacts") if "contacts" in flat else None
+    for _, meta, last, phone in fronts:
+        values = list(map(meta.get, flat))
+        values[last_at] = last
+        if phone is None:
+            phone = text_of(values[phone_at])
+            phone = phone if reveal or not phone else rules.mask_phone(phone, region)
+        values[phone_at] = phone
+        if contacts_at is not None and not reveal and "contacts" in meta:
             from ..contacts import masked
 
-            values["contacts"] = masked(values["contacts"], vault.config.phone_region)
-        if labels:
-            for key, choice in choices.items():
-                value = values.get(key)
-                if isinstance(value, str):
-                    label = shown.get((key, value))
-                    values[key] = label if label is not None else shown.setdefault((key, value), choice.display(value))
-        extra = found if isinstance(found := customer.meta.get("extra"), dict) else {}
-        rows.append([v if type(v := values.get(k)) is str else _text(v) for k in flat]
-                    + [_text(extra.get(k)) for k in nested])
-    return header, rows
+            values[contacts_at] = masked(values[contacts_at], region)
+        for index, choice, shown in choices:
+            value = values[index]
+            if isinstance(value, str):
+                label = shown.get(value)
+                values[index] = label if label is not None else shown.setdefault(value, choice.display(value))
+        extra = found if isinstance(found := meta.get("extra"), dict) else {}
+        yield [v if type(v) is str else "" if v is None else _text(v) for v in values] + [
+            _text(extra.get(k)) for k in nested]
 
 
 def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     """UTF-8 with a BOM, so that Excel opens Chinese text correctly."""
-    buffer = io.StringIO(newline="")
+    out = io.BytesIO()
+    buffer = io.TextIOWrapper(out, encoding="utf-8", newline="")  # encoded as written: no whole text held
+    buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralize(h) for h in header])
     starts, plain = frozenset(_FORMULA_START), _PLAIN_NUMBER.match
     for row in rows:  # neutralize(), inlined: this runs for every cell of the vault
-        writer.writerow([("'" + cell) if cell[:1] in starts and not plain(cell) else cell for cell in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        if any(map(str.startswith, row, repeat(_FORMULA_START))):  # (most rows: none starts like a formula)
+            row = [("'" + cell) if cell[:1] in starts and not plain(cell) else cell for cell in row]
+        writer.writerow(row)
+    buffer.flush()
+    return out.getvalue()
 
 
 def to_xlsx(header: list[str], rows: list[list[str]], title: str = "customers") -> bytes:
@@ -277,13 +301,27 @@ def refresh_feed(vault: Vault, today: date | None = None) -> Path | None:
     return write_feed(vault, catalog.report_customers(vault).customers, today or date.today())[0]
 
 
+def export_table(vault: Vault, fronts: list[Front], fmt: str, *, reveal: bool = False,
+                 labels: bool | None = None) -> bytes:
+    """A CSV or XLSX export of the customers' fronts (``catalog.exported_fronts``)."""
+    if fmt == "csv":
+        return to_csv(*front_table(vault, fronts, reveal, labels))
+    if fmt == "xlsx":
+        header, rows = front_table(vault, fronts, reveal, labels)
+        return to_xlsx(header, list(rows))
+    raise ValueError(fmt)
+
+
+def has_phones(fronts: list[Front]) -> bool:
+    """Does any of the fronts have a phone number (which the export masks unless revealed)?"""
+    return any(phone if phone is not None else text_of(meta.get("phone")) for _, meta, _, phone in fronts)
+
+
 def export(vault: Vault, customers: list[Customer], fmt: str, *, reveal: bool = False, today: date | None = None,
            until: date | None = None, events: bool = True, labels: bool | None = None) -> bytes:
     today = today or date.today()
-    if fmt == "csv":
-        return to_csv(*table(vault, customers, reveal, labels))
-    if fmt == "xlsx":
-        return to_xlsx(*table(vault, customers, reveal, labels))
+    if fmt in ("csv", "xlsx"):
+        return export_table(vault, fronts_of(customers), fmt, reveal=reveal, labels=labels)
     if fmt == "json":
         return to_json(vault, customers, reveal)
     if fmt == "vcf":
