@@ -143,13 +143,12 @@ def from_stored(head: tuple[Any, ...], tags: Any, moves: Any, reached: Any, deal
     id_, name, owner, stage, source, created, last, campaign, filled_ = head
     if moves is not NOT_READ:
         moves = [(date.fromisoformat(d), a, b) for d, a, b in moves]
-    if not (isinstance(name, str) and isinstance(filled_, int) and isinstance(owner, str)
-            and all(part is NOT_READ or isinstance(part, list) for part in (tags, reached, deals, tickets))
+    # NOT_READ is a list too: one isinstance per part (a report of a big vault makes this call per customer)
+    if not (isinstance(name, str) and isinstance(owner, str) and isinstance(filled_, int) and isinstance(tags, list)
+            and isinstance(reached, list) and isinstance(deals, list) and isinstance(tickets, list)
             and (followups is None or isinstance(followups, str))):
         raise TypeError("facts of another shape")
-    return Facts(id_, name, owner, stage, source, campaign, tags, _day(created), _day(last), moves, reached,
-                 filled_, deals, tickets, steps, followups)
-
-
-def _day(iso: str | None) -> date | None:
-    return date.fromisoformat(iso[:10]) if iso else None  # a day, or the ISO time of the customer columns
+    return Facts(id_, name, owner, stage, source, campaign, tags,
+                 date.fromisoformat(created[:10]) if created else None,  # a day, or the ISO time of the
+                 date.fromisoformat(last[:10]) if last else None,  # customer columns
+                 moves, reached, filled_, deals, tickets, steps, followups)
