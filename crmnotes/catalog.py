@@ -47,7 +47,7 @@ from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
-from .report_facts import NOT_READ, PARTS, UNREAD, Facts, facts_of, from_stored
+from .report_facts import NOT_READ, PARTS, UNREAD, Facts, OneDay, facts_of, from_stored
 from .report_facts import stored as stored_facts
 from .vault import ScanResult, Vault
 
@@ -622,19 +622,23 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     return result
 
 
-def report_facts(vault: Vault, owner: str = "", parts: Collection[str] = PARTS) -> tuple[list[Facts], list[Problem]]:
+def report_facts(vault: Vault, owner: str = "", parts: Collection[str] = PARTS, day: date | None = None
+                 ) -> tuple[list[Facts], list[Problem]]:
     """Every customer's report facts (of ``owner`` when given), with only the ``parts`` decoded (the
     others left unread): what ``reports.build`` reads, without parsing the files or decoding their
-    front-matter and follow-up summaries."""
+    front-matter and follow-up summaries.  With ``day`` (the one day the report asks what holds), the
+    timeline answers only for that day, from the step kept for today where it still holds."""
     read = [part for part in PARTS if part in parts]
-    wanted = (*_FACT_HEAD, *(_FACT_PARTS[part] for part in read))
+    stored = {part: _NOW if part == "timeline" and day else (_FACT_PARTS[part],) for part in read}
+    wanted = (*_FACT_HEAD, *(column for columns in stored.values() for column in columns))
+    at = {part: _HEAD + wanted.index(columns[0]) for part, columns in stored.items()}  # where each part's columns start
     found: list[Facts] = []
     with _bulk():
         rows_, problems = _stored_rows(vault, wanted)
         if owner:  # before decoding anything: one owner's report decodes only their customers
             rows_ = [row for row in rows_ if fold(row[_HEAD + 2] or "") == fold(owner)]
-        columns = {part: _decoded_part(part, [row[_HEAD + len(_FACT_HEAD) + at] for row in rows_])
-                   for at, part in enumerate(read)}
+        columns = {part: _on_day(vault, rows_, at[part], day) if part == "timeline" and day
+                   else _decoded_part(part, [row[at[part]] for row in rows_]) for part in read}
         decoded = [columns.get(part) or repeat(_UNREAD_PART[part]) for part in PARTS]
         for row, *values in zip(rows_, *decoded, strict=False):  # repeat() is endless
             facts = _facts(row[_HEAD:_HEAD + len(_FACT_HEAD)], values)
@@ -655,6 +659,29 @@ _FACT_PARTS = {"tags": "tags", "moves": "f_moves", "reached": "f_reached", "deal
 _UNREAD_PART: dict[str, Any] = {**dict.fromkeys(PARTS, NOT_READ), "timeline": UNREAD, "contacts": None}
 
 
+_NOW = ("now_from", "now_stage", "now_due", "now_reason", "now_rule", "now_floating", "now_until")
+
+
+def _on_day(vault: Vault, rows: list[tuple[Any, ...]], at: int, day: date) -> list[Any]:
+    """What holds on ``day`` for each row (its ``_NOW`` columns from ``at``): the kept step where it holds
+    on that day, else the timeline read and decoded (None: not what we wrote)."""
+    iso = day.isoformat()
+    found: list[Any] = []
+    passed = []
+    for index, row in enumerate(rows):
+        start, until = row[at], row[at + 6]
+        if type(start) is str and start <= iso and (until is None or (type(until) is str and iso < until)):
+            found.append(OneDay(iso, list(row[at:at + 6])))
+        else:
+            found.append(None)
+            passed.append(index)
+    texts = _timelines(vault, [rows[index][0] for index in passed]) if passed else {}
+    for index, steps in zip(passed, _decode_all([texts.get(rows[index][0], "null") for index in passed]),
+                            strict=True):
+        found[index] = steps
+    return found
+
+
 def _decoded_part(part: str, texts: list[Any]) -> list[Any]:
     """The stored texts of one part decoded (the follow-ups are kept as one text: split while counted)."""
     if part == "contacts":
@@ -667,7 +694,7 @@ def _facts(head: tuple[Any, ...], parts: list[Any]) -> Facts | None:
     not what we wrote."""
     tags, moves, reached, deals_, tickets_, steps, contacts = parts
     try:
-        if steps is not UNREAD:
+        if not (steps is UNREAD or type(steps) is OneDay):
             if not (isinstance(steps, list) and steps):
                 return None
             steps = Timeline(steps)

@@ -77,6 +77,21 @@ class Unread:
 UNREAD = Unread()
 
 
+class OneDay:
+    """What holds on the one day a report asks (its ``until``), from the step the listing cache keeps for
+    the day a row was written while that step still holds: no timeline decoded."""
+
+    __slots__ = ("iso", "step")
+
+    def __init__(self, iso: str, step: list[Any]) -> None:
+        self.iso, self.step = iso, step
+
+    def at(self, day: date) -> Answer:
+        if day.isoformat() != self.iso:
+            raise ValueError(f"these report facts were read for {self.iso}, not {day}")
+        return Timeline([self.step]).at(day)
+
+
 class Answers:
     """``Timeline.at`` of a customer read whole, asked of the due rules day by day (working out
     the whole timeline would cost more than the one day a report asks)."""

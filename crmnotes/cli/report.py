@@ -56,7 +56,7 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
         result = reports.movement(_on(ws, start, owner), after, vault.config, start, end)
     else:  # the customers of that day (git), else the facts the cache keeps
         customers: list[Any] = _on(ws, past, owner) if past else \
-            workspace.report_facts(ws, owner, reports.READS[name])
+            workspace.report_facts(ws, owner, reports.READS[name], end)
         result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end) \
             if group else reports.build(name, customers, vault.config, since=start, until=end, today=end)
     if fmt in ("png", "svg", "xlsx"):

@@ -87,8 +87,8 @@ class ReportsScreen(Screen[None], Refreshes):
 
         vault, today, owner = self.crm.vault, self.crm.today, self.crm.user if self.mine else ""
         parts = {part for name, _ in TABS for part in reports.READS[name]}  # the facts the charts read, not customers
-        facts = catalog.report_facts(vault, owner, parts)[0] if self.crm.workspace is None \
-            else workspace.report_facts(self.crm.workspace, owner, parts)
+        facts = catalog.report_facts(vault, owner, parts, today)[0] if self.crm.workspace is None \
+            else workspace.report_facts(self.crm.workspace, owner, parts, today)
         return {name: reports.build(name, facts, vault.config, today=today) for name, _ in TABS}
 
     def show(self, results: dict[str, reports.Report]) -> None:
