@@ -31,7 +31,7 @@ from __future__ import annotations
 import gc
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time
@@ -47,13 +47,13 @@ from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
-from .report_facts import UNREAD, Facts, facts_of, from_stored
+from .report_facts import NOT_READ, PARTS, UNREAD, Facts, OneDay, facts_of, from_stored
 from .report_facts import stored as stored_facts
 from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 13  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 14  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -652,37 +652,83 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     return result
 
 
-def report_facts(vault: Vault, owner: str = "", followups: bool = True, timeline: bool = True
+def report_facts(vault: Vault, owner: str = "", parts: Collection[str] = PARTS, day: date | None = None
                  ) -> tuple[list[Facts], list[Problem]]:
-    """Every customer's report facts (of ``owner`` when given), with its follow-ups (day, channel,
-    author) when ``followups`` and its due timeline when ``timeline``: what ``reports.build`` reads,
-    without parsing the files or decoding their front-matter and follow-up summaries."""
-    wanted = ("facts", *(("timeline",) if timeline else ()), *(("contacts",) if followups else ()))
+    """Every customer's report facts (of ``owner`` when given), with only the ``parts`` decoded (the
+    others left unread): what ``reports.build`` reads, without parsing the files or decoding their
+    front-matter and follow-up summaries.  With ``day`` (the one day the report asks what holds), the
+    timeline answers only for that day, from the step kept for today where it still holds."""
+    read = [part for part in PARTS if part in parts]
+    stored = {part: _NOW if part == "timeline" and day else (_FACT_PARTS[part],) for part in read}
+    wanted = (*_FACT_HEAD, *(column for columns in stored.values() for column in columns))
+    at = {part: _HEAD + wanted.index(columns[0]) for part, columns in stored.items()}  # where each part's columns start
     found: list[Facts] = []
     with _bulk():
         rows_, problems = _stored_rows(vault, wanted)
-        columns = [_decode_all([row[_HEAD + at] for row in rows_], _untagged if at == 0 else None)
-                   for at in range(len(wanted))]
-        steps = columns[1] if timeline else repeat(None)
-        contacts = columns[-1] if followups else repeat(None)
-        for rel, *values in zip((row[0] for row in rows_), columns[0], steps, contacts, strict=False):  # repeat()
-            facts = _facts(*values)
+        if owner:  # before decoding anything: one owner's report decodes only their customers
+            rows_ = [row for row in rows_ if fold(row[_HEAD + 2] or "") == fold(owner)]
+        columns = {part: _on_day(vault, rows_, at[part], day) if part == "timeline" and day
+                   else _decoded_part(part, [row[at[part]] for row in rows_]) for part in read}
+        decoded = [columns.get(part) or repeat(_UNREAD_PART[part]) for part in PARTS]
+        for row, *values in zip(rows_, *decoded, strict=False):  # repeat() is endless
+            facts = _facts(row[_HEAD:_HEAD + len(_FACT_HEAD)], values)
             if facts is None:  # not what we wrote: read the file again
-                record = _remake(vault, rel)
-                facts = _facts(*(json.loads(record[c], object_hook=_untagged) if c in wanted else None
-                                 for c in ("facts", "timeline", "contacts"))) if record else None
-            if facts is not None and (not owner or fold(facts.owner) == fold(owner)):
+                record = _remake(vault, row[0])
+                facts = _facts(tuple(record.get(c) for c in _FACT_HEAD),
+                               [_decoded_part(part, [record.get(_FACT_PARTS[part])])[0] if part in read
+                                else _UNREAD_PART[part] for part in PARTS]) if record else None
+            if facts is not None:
                 found.append(facts)
     return found, problems
 
 
-def _facts(values: Any, steps: Any, contacts: Any) -> Facts | None:
-    """The facts of the decoded ``facts`` column with its ``timeline`` and ``contacts`` (None: not read);
-    None when they are not what we wrote."""
+# The columns of the facts: the customer's own (see ``report_facts.from_stored``), then a column per part.
+_FACT_HEAD = ("id", "name", "owner", "stage", "source", "created", "last_contact", "f_campaign", "f_filled")
+_FACT_PARTS = {"tags": "tags", "moves": "f_moves", "reached": "f_reached", "deals": "f_deals",
+               "tickets": "f_tickets", "timeline": "timeline", "contacts": "contacts"}
+_UNREAD_PART: dict[str, Any] = {**dict.fromkeys(PARTS, NOT_READ), "timeline": UNREAD, "contacts": None}
+
+
+_NOW = ("now_from", "now_stage", "now_due", "now_reason", "now_rule", "now_floating", "now_until")
+
+
+def _on_day(vault: Vault, rows: list[tuple[Any, ...]], at: int, day: date) -> list[Any]:
+    """What holds on ``day`` for each row (its ``_NOW`` columns from ``at``): the kept step where it holds
+    on that day, else the timeline read and decoded (None: not what we wrote)."""
+    iso = day.isoformat()
+    found: list[Any] = []
+    passed = []
+    for index, row in enumerate(rows):
+        start, until = row[at], row[at + 6]
+        if type(start) is str and start <= iso and (until is None or (type(until) is str and iso < until)):
+            found.append(OneDay(iso, list(row[at:at + 6])))
+        else:
+            found.append(None)
+            passed.append(index)
+    texts = _timelines(vault, [rows[index][0] for index in passed]) if passed else {}
+    for index, steps in zip(passed, _decode_all([texts.get(rows[index][0], "null") for index in passed]),
+                            strict=True):
+        found[index] = steps
+    return found
+
+
+def _decoded_part(part: str, texts: list[Any]) -> list[Any]:
+    """The stored texts of one part decoded (the follow-ups are kept as one text: split while counted)."""
+    if part == "contacts":
+        return texts
+    return _decode_all(texts, _untagged if part in ("deals", "tickets") else None)
+
+
+def _facts(head: tuple[Any, ...], parts: list[Any]) -> Facts | None:
+    """The facts of a row's columns and its decoded ``parts`` (in ``PARTS`` order); None when they are
+    not what we wrote."""
+    tags, moves, reached, deals_, tickets_, steps, contacts = parts
     try:
-        if steps is not None and not (isinstance(steps, list) and steps):
-            return None
-        return from_stored(values, UNREAD if steps is None else Timeline(steps), contacts)
+        if not (steps is UNREAD or type(steps) is OneDay):
+            if not (isinstance(steps, list) and steps):
+                return None
+            steps = Timeline(steps)
+        return from_stored(head, tags, moves, reached, deals_, tickets_, steps, contacts)
     except (TypeError, ValueError, AttributeError):
         return None
 
@@ -861,7 +907,8 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
                               [[p.line, p.message, p.severity, p.code] for p in customer.problems]]),
         }
         facts = facts_of(customer, vault.config, dated)
-        row["facts"], row["contacts"] = _dumps(_tagged(stored_facts(facts))), _dumps(facts.followups)
+        row.update({column: value if column in _FACTS_AS_THEY_ARE else _dumps(_tagged(value))
+                    for column, value in stored_facts(facts).items()})
     except FileFormatError as exc:
         detail = exc.message.removeprefix(vault.relative(path)).strip()
         row = {"problem": f"{detail} {exc.hint}".strip()}
@@ -1088,7 +1135,9 @@ class _Reported(Customer):
 _COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
 _LISTED = ("rel", "listing")
 _BULKY = ("rel", "report")
-_FACTS = ("rel", "facts", "contacts")  # ``crm report``'s: a table of their own, so it pages through nothing else
+# ``crm report``'s: a table of their own, so it pages through nothing else; each list a column (``PARTS``)
+_FACTS = ("rel", "f_campaign", "f_filled", "f_moves", "f_reached", "f_deals", "f_tickets", "contacts")
+_FACTS_AS_THEY_ARE = ("f_campaign", "f_filled", "contacts")  # stored as they are; the others as JSON
 _TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY), ("facts", "f", _FACTS))
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -1096,7 +1145,7 @@ _SCHEMA = (
     + ", ".join(_COLUMNS[3:]) + ")",
     "CREATE TABLE IF NOT EXISTS listed (rel TEXT PRIMARY KEY, listing BLOB)",
     "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT)",
-    "CREATE TABLE IF NOT EXISTS facts (rel TEXT PRIMARY KEY, facts TEXT, contacts TEXT)",
+    "CREATE TABLE IF NOT EXISTS facts (rel TEXT PRIMARY KEY, " + ", ".join(_FACTS[1:]) + ")",
 )
 
 

@@ -7,9 +7,9 @@ due — is the due rules' ``Timeline``, which answers for any day.  The
 listing cache keeps the facts of every customer (``catalog.report_facts``)
 so a report of a big vault decodes a few short lists per customer instead
 of its front-matter and every follow-up; a customer read from its file (or
-from git history) gives the same facts through ``facts_of``.  The
-follow-ups (day, channel, author) are kept apart: only the reports that
-count them read them.
+from git history) gives the same facts through ``facts_of``.  Each list
+(``PARTS``) is a column of its own, decoded only for the reports that read
+it (``reports.READS``); the follow-ups (day, channel, author) are one text.
 """
 
 from __future__ import annotations
@@ -77,6 +77,21 @@ class Unread:
 UNREAD = Unread()
 
 
+class OneDay:
+    """What holds on the one day a report asks (its ``until``), from the step the listing cache keeps for
+    the day a row was written while that step still holds: no timeline decoded."""
+
+    __slots__ = ("iso", "step")
+
+    def __init__(self, iso: str, step: list[Any]) -> None:
+        self.iso, self.step = iso, step
+
+    def at(self, day: date) -> Answer:
+        if day.isoformat() != self.iso:
+            raise ValueError(f"these report facts were read for {self.iso}, not {day}")
+        return Timeline([self.step]).at(day)
+
+
 class Answers:
     """``Timeline.at`` of a customer read whole, asked of the due rules day by day (working out
     the whole timeline would cost more than the one day a report asks)."""
@@ -109,31 +124,46 @@ def facts_of(customer: Customer, config: VaultConfig, steps: Timeline | None = N
         RECORD.join(UNIT.join((f.at.date().isoformat(), f.channel, f.by)) for f in customer.followups))
 
 
-def stored(facts: Facts) -> list[Any]:
-    """The facts as plain JSON values (without the timeline and follow-ups, stored on their own); the
-    dates of deals and tickets are left to the caller's encoding."""
-    return [facts.id, facts.name, facts.owner, facts.stage, facts.source, facts.campaign, facts.tags,
-            _iso(facts.created), _iso(facts.last_contact), [[d.isoformat(), a, b] for d, a, b in facts.moves],
-            facts.reached, facts.filled, facts.deals, facts.tickets]
+# The facts a report may leave unread, decoded only for the reports that read them (``reports.READS``):
+# a report of a big vault decodes a few short texts per customer, not every fact of it.
+PARTS = ("tags", "moves", "reached", "deals", "tickets", "timeline", "contacts")
 
 
-def from_stored(values: list[Any], steps: OnDay, followups: str | None) -> Facts:
-    """The facts of ``stored`` (raises TypeError or ValueError when they are not of that shape)."""
-    (id_, name, owner, stage, source, campaign, tags, created, last, moves, reached, filled_, deals,
-     tickets) = values
-    made = Facts(id_, name, owner, stage, source, campaign, tags, _day(created), _day(last),
-                 [(date.fromisoformat(d), a, b) for d, a, b in moves], reached, filled_, deals, tickets, steps,
-                 followups)
-    if not (isinstance(name, str) and isinstance(tags, list) and isinstance(deals, list)
-            and isinstance(tickets, list) and isinstance(filled_, int) and isinstance(reached, list)
+class _NotRead(list):  # type: ignore[type-arg]
+    """A list fact left unread: reading it is a mistake in ``reports.READS``, said at once."""
+
+    def _refuse(self, *_: Any) -> Any:
+        raise ValueError("this report fact was not read (see reports.READS)")
+
+    __iter__ = __len__ = __bool__ = __getitem__ = __contains__ = _refuse
+
+
+NOT_READ: Any = _NotRead()
+
+
+def stored(facts: Facts) -> dict[str, Any]:
+    """The facts the listing cache does not hold already in its customer columns (id, name, owner,
+    stage, source, tags, created, last contact), by column; the lists are left to the caller's encoding,
+    the follow-ups are one text as they are."""
+    return {"f_campaign": facts.campaign, "f_filled": facts.filled, "f_reached": facts.reached,
+            "f_moves": [[d.isoformat(), a, b] for d, a, b in facts.moves], "f_deals": facts.deals,
+            "f_tickets": facts.tickets, "contacts": facts.followups}
+
+
+def from_stored(head: tuple[Any, ...], tags: Any, moves: Any, reached: Any, deals: Any, tickets: Any,
+                steps: OnDay, followups: str | None) -> Facts:
+    """The facts of stored columns: ``head`` (id, name, owner, stage, source, created, last contact as
+    ISO texts, campaign, filled) and the decoded parts (``NOT_READ``, ``UNREAD``, None: not read).
+    Raises TypeError or ValueError when they are not of the stored shape."""
+    id_, name, owner, stage, source, created, last, campaign, filled_ = head
+    if moves is not NOT_READ:
+        moves = [(date.fromisoformat(d), a, b) for d, a, b in moves]
+    # NOT_READ is a list too: one isinstance per part (a report of a big vault makes this call per customer)
+    if not (isinstance(name, str) and isinstance(owner, str) and isinstance(filled_, int) and isinstance(tags, list)
+            and isinstance(reached, list) and isinstance(deals, list) and isinstance(tickets, list)
             and (followups is None or isinstance(followups, str))):
         raise TypeError("facts of another shape")
-    return made
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _day(iso: str | None) -> date | None:
-    return date.fromisoformat(iso) if iso else None
+    return Facts(id_, name, owner, stage, source, campaign, tags,
+                 date.fromisoformat(created[:10]) if created else None,  # a day, or the ISO time of the
+                 date.fromisoformat(last[:10]) if last else None,  # customer columns
+                 moves, reached, filled_, deals, tickets, steps, followups)

@@ -37,8 +37,15 @@ from .words import word
 REPORTS = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
            "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition")
 GROUPS = ("owner", "source")  # --by: the report once per group of customers
-FOLLOWUP_REPORTS = ("owners", "activity", "trend")  # the reports that count follow-ups (``Facts.followups``)
-TIMELINE_REPORTS = ("funnel", "owners", "churn", "churn-rate", "completeness")  # ask what holds on a day
+# The parts of the facts (``report_facts.PARTS``) each report reads besides the customer's own columns
+# (id, name, owner, stage, source, campaign, created, last contact, filled fields): only those are decoded.
+# moves: ``won_on``; timeline: what holds on a day; contacts: the follow-ups counted.
+READS: dict[str, tuple[str, ...]] = {
+    "funnel": ("reached", "timeline"), "sources": ("deals",), "owners": ("deals", "tickets", "timeline", "contacts"),
+    "activity": ("contacts",), "forecast": ("deals",), "churn": ("moves", "timeline"), "tags": ("tags",),
+    "churn-rate": ("moves", "timeline"), "cycle": ("deals", "moves"), "conversion": ("reached", "moves"),
+    "trend": ("moves", "deals", "contacts"), "repeat": ("deals", "moves"), "satisfaction": ("tickets",),
+    "completeness": ("timeline",), "acquisition": ("moves",)}
 NO_VALUE = "(none)"
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
@@ -266,12 +266,15 @@ def report_customers(ws: Workspace, owner: str = "") -> ScanResult:
     return result
 
 
-def report_facts(ws: Workspace, owner: str = "", followups: bool = True, timeline: bool = True) -> list[Facts]:
-    """``catalog.report_facts`` of every mount, together (a report counts them all)."""
+def report_facts(ws: Workspace, owner: str = "", parts: Collection[str] | None = None, day: date | None = None
+                 ) -> list[Facts]:
+    """``catalog.report_facts`` of every mount, together (a report counts them all); ``parts``: those
+    decoded (default: all); ``day``: the one day the report asks what holds (default: any)."""
     from . import catalog
+    from .report_facts import PARTS
 
     return [facts for mount in ws.mounts
-            for facts in catalog.report_facts(mount.vault, owner, followups, timeline)[0]]
+            for facts in catalog.report_facts(mount.vault, owner, PARTS if parts is None else parts, day)[0]]
 
 
 def rows(ws: Workspace, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:

@@ -53,7 +53,7 @@ def test_a_deal_currency_must_be_a_currency_code(crm: Crm, example_vault: Vault)
 
 def test_report_help_names_every_report(crm: Crm) -> None:
     # the list in the help text stopped at acquisition: movement was only in the usage line
-    from crmnotes.cli.crmwork import REPORT_NAMES
+    from crmnotes.cli.report import REPORT_NAMES
 
     page = crm("report", "--help").stdout
     for name in REPORT_NAMES:

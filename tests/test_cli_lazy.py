@@ -17,7 +17,8 @@ from crmnotes.vault import Vault
 
 from .conftest import run_process
 
-MODULES = ("customers", "search", "crmwork", "sync", "tui", "team", "agenda", "campaigns", "workspace", "help")
+MODULES = ("customers", "search", "crmwork", "report", "sync", "tui", "team", "agenda", "campaigns", "workspace",
+           "help")
 # The import budget: packages a command must not load unless it uses them, each with its measured import time
 # (ms, python -X importtime, median of 3 on the 2-core CI machine).  Their imports stay inside the functions
 # that need them, and the processes below prove it; imports of anything else belong at the top of a module.

@@ -85,3 +85,27 @@ def test_an_edited_file_changes_the_facts_the_reports_read(tmp_path: Path) -> No
     for name in ("conversion", "sources", "trend", "funnel"):
         assert crm("report", name, "--json").json() == plain(vault, name, {}), name
     assert crm("report", "conversion", "--json").json() != before
+
+
+def test_the_day_a_report_asks_is_answered_from_the_kept_step_or_the_timeline(vault: Vault) -> None:
+    """With the report's day, a row whose kept step (of the day it was written) holds then answers from it;
+    the others read their timeline: both give what the file gives, and the kept step refuses another day."""
+    from crmnotes import catalog
+    from crmnotes.report_facts import OneDay
+
+    catalog.report_facts(vault)  # the cache written today
+    whole = {c.id: c for c in vault.scan().customers}
+    for day in (date.today(), date.fromisoformat(UNTIL), date(2020, 1, 1)):
+        facts, problems = catalog.report_facts(vault, parts=("timeline",), day=day)
+        assert not problems and len(facts) == len(whole)
+        for found in facts:
+            expected = reports.facts_of(whole[found.id], vault.config).timeline.at(day)
+            assert found.timeline.at(day) == expected, (found.name, day)
+        kept = [f for f in facts if isinstance(f.timeline, OneDay)]
+        if day == date.today():
+            assert len(kept) == len(facts)
+            with pytest.raises(ValueError):
+                kept[0].timeline.at(date(2020, 1, 1))
+        if day == date(2020, 1, 1):
+            assert len(kept) < len(facts)  # some rows read their timeline
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in "".join(whole[f].name for f in whole))

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from crmnotes import reports
-from crmnotes.cli.crmwork import REPORT_NAMES
+from crmnotes.cli.report import REPORT_NAMES
 from crmnotes.tui.app import make_app
 from crmnotes.vault import Vault
 from tests.conftest import Crm

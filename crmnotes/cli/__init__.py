@@ -102,7 +102,7 @@ COMMAND_TABLE: dict[str, tuple[str, str, str, bool]] = {
                     "tools' TXT or CSV) as wechat follow-ups.", False),
     "export": ("crmwork", "export_command", "Export customers (CSV, XLSX, JSON, vCard) or due follow-ups "
                "(iCalendar).", False),
-    "report": ("crmwork", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags, "
+    "report": ("report", "report_command", "Reports: funnel, sources, owners, activity, forecast, churn, tags, "
                "churn-rate, cycle, conversion, trend, repeat, satisfaction, completeness, acquisition; movement "
                "(between --since and --until, from git).", False),
     "campaign": ("campaigns", "campaign", "Marketing campaigns (市场活动): add, set, ls, show, report.", False),

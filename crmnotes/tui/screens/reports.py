@@ -83,9 +83,13 @@ class ReportsScreen(Screen[None], Refreshes):
         self.app.push_screen(CampaignsScreen())
 
     def fetch(self) -> dict[str, reports.Report]:
-        vault, today = self.crm.vault, self.crm.today
-        customers = self.crm.report_customers(self.crm.user if self.mine else "")
-        return {name: reports.build(name, customers, vault.config, today=today) for name, _ in TABS}
+        from ... import catalog, workspace
+
+        vault, today, owner = self.crm.vault, self.crm.today, self.crm.user if self.mine else ""
+        parts = {part for name, _ in TABS for part in reports.READS[name]}  # the facts the charts read, not customers
+        facts = catalog.report_facts(vault, owner, parts, today)[0] if self.crm.workspace is None \
+            else workspace.report_facts(self.crm.workspace, owner, parts, today)
+        return {name: reports.build(name, facts, vault.config, today=today) for name, _ in TABS}
 
     def show(self, results: dict[str, reports.Report]) -> None:
         self.results = results
