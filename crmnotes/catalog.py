@@ -49,6 +49,7 @@ from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
 from .report_facts import UNREAD, Facts, facts_of, from_stored
 from .report_facts import stored as stored_facts
+from .sensitive import mask_phone
 from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
@@ -785,8 +786,6 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
     """A cache row of one file, read now.  The stat was taken before reading: a write
     racing with us shows as a changed stat next time.  ``known`` maps names to the sort keys
     their rows had: an edit that keeps the name keeps its key (no pinyin dictionaries loaded)."""
-    from .rules import mask_phone
-
     path = vault.root / rel
     try:
         customer = vault.read(path)
@@ -1222,6 +1221,9 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
             (path.parent / name).unlink(missing_ok=True)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)  # transactions: _transaction
     try:
+        # A commit does not wait for the disk (WAL stays consistent; a power cut may only drop the
+        # last rows written, whose files then show a changed stat and are read again).
+        db.execute("PRAGMA synchronous = NORMAL")
         config = _dumps(vault.config_state())
         if not _ready(db, config):
             db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer

@@ -353,6 +353,8 @@ def birthdays_in(customer: Customer, year: int) -> list[date]:
 
 
 def _month_day(value: Any) -> tuple[int, int] | None:
+    if value is None or value == "":  # no birthday, as for most customers: no pattern is tried (or compiled)
+        return None
     when = parse_when(value)
     if when is not None:
         return when.month, when.day
@@ -370,6 +372,8 @@ _LUNAR_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "�
 def lunar_month_day(value: Any) -> tuple[int, int] | None:
     """``08-15``, ``8月15``, ``八月十五``, ``正月初一``, ``腊月廿三`` as (month, day); None when unreadable."""
     text = str(value or "").strip().removeprefix("农历").removeprefix("闰")
+    if not text:
+        return None
     numeric = _month_day(text) if re.match(r"\d", text) else None
     if numeric is not None:
         return numeric if numeric[1] <= 30 else None

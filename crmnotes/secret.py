@@ -17,7 +17,6 @@ manager can set it again, which seals it to the current recipients).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 from functools import lru_cache
@@ -27,7 +26,6 @@ from typing import Any
 from .config import VaultConfig
 from .errors import CrmError
 from .model import Customer
-from .team import team_of
 
 PREFIX = "age:"
 HIDDEN = "encrypted"
@@ -78,6 +76,8 @@ def _identities(path: str) -> tuple[Any, ...]:
 
 def recipients(config: VaultConfig, owner: str) -> list[str]:
     """The public keys a value of ``owner``'s customer is sealed to: the owner's, every manager's and admin's."""
+    from .team import team_of  # only sealing asks the team: ``opened`` runs for every customer listed
+
     team = team_of(config)
     member = team.find(owner) if owner else None
     keys = [m.age_key for m in team.members if m.age_key and (m.sees_all or m == member)]
@@ -85,6 +85,8 @@ def recipients(config: VaultConfig, owner: str) -> list[str]:
 
 
 def seal(text: str, keys: list[str]) -> str:
+    import base64  # here and in ``unseal``: a customer without a sealed value never needs it
+
     import pyrage
     from pyrage import x25519
 
@@ -101,6 +103,8 @@ def seal(text: str, keys: list[str]) -> str:
 
 def unseal(value: str) -> str | None:
     """The plain text, or None when no key of this user opens it."""
+    import base64
+
     import pyrage
 
     identities = _identities(str(key_path()))
