@@ -17,6 +17,7 @@ manager can set it again, which seals it to the current recipients).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 from functools import lru_cache
@@ -85,8 +86,6 @@ def recipients(config: VaultConfig, owner: str) -> list[str]:
 
 
 def seal(text: str, keys: list[str]) -> str:
-    import base64  # here and in ``unseal``: a customer without a sealed value never needs it
-
     import pyrage
     from pyrage import x25519
 
@@ -103,8 +102,6 @@ def seal(text: str, keys: list[str]) -> str:
 
 def unseal(value: str) -> str | None:
     """The plain text, or None when no key of this user opens it."""
-    import base64
-
     import pyrage
 
     identities = _identities(str(key_path()))
