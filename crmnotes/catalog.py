@@ -1169,11 +1169,13 @@ class _Cache:
         kept = [r for r in records if _encodable(r["rel"])]
         try:
             with _transaction(self.db):
-                for table, _, columns in _TABLES:
-                    self.db.executemany(f"DELETE FROM {table} WHERE rel = ?", [(rel,) for rel in gone])
-                    self.db.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
-                                        f"VALUES ({', '.join('?' * len(columns))})",
-                                        [tuple(r.get(c) for c in columns) for r in kept])
+                for table, _, columns in _TABLES:  # a statement only for what there is (an edit deletes nothing)
+                    if gone:
+                        self.db.executemany(f"DELETE FROM {table} WHERE rel = ?", [(rel,) for rel in gone])
+                    if kept:
+                        self.db.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                                            f"VALUES ({', '.join('?' * len(columns))})",
+                                            [tuple(r.get(c) for c in columns) for r in kept])
         except sqlite3.Error:
             pass  # busy for too long, full disk, read-only: the files are read again next time
 
