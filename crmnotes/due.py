@@ -416,8 +416,10 @@ def _lunar_birthdays(customer: Customer, year: int) -> list[date]:
 def _deal_close(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
     """An open deal is due on its expected ``close`` day and stays due until it is closed or its
     date moves."""
-    # deals loads the note writer and the field rules: a listing read from the cache (ls/due --json) never
-    # runs a rule and would pay that import for nothing
+    if not customer.deals:
+        return None
+    # deals loads the note writer: a listing read from the cache (ls/due --json) never runs a rule and
+    # would pay that import for nothing, nor does a customer without deals
     from .deals import close_of
     from .deals import is_open as deal_is_open
 
