@@ -16,7 +16,8 @@ only: errors.py masks every message with it.
 
 Phone numbers are kept, but shown masked (``mask_phone``) wherever a customer
 is listed; that lives here, beside the other masks, so a listing that reads one
-changed file does not load the field rules (``rules`` re-exports it).
+changed file does not load the field rules (``rules`` re-exports it).  Only a
+region outside ``COMMON_CALLING_CODES`` asks phonenumbers for its calling code.
 """
 
 from __future__ import annotations
