@@ -49,6 +49,7 @@ from .filters import Filters, choose, fields_read, sort_key
 from .model import Customer, FollowUp, Problem, format_minute
 from .report_facts import NOT_READ, PARTS, UNREAD, Facts, OneDay, facts_of, from_stored
 from .report_facts import stored as stored_facts
+from .sensitive import mask_phone
 from .vault import ScanResult, Vault
 
 CACHE_FILE = "listing.sqlite3"
@@ -882,8 +883,6 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
     """A cache row of one file, read now.  The stat was taken before reading: a write
     racing with us shows as a changed stat next time.  ``known`` maps names to the sort keys
     their rows had: an edit that keeps the name keeps its key (no pinyin dictionaries loaded)."""
-    from .rules import mask_phone
-
     path = vault.root / rel
     try:
         customer = vault.read(path)
@@ -1269,11 +1268,13 @@ class _Cache:
         kept = [r for r in records if _encodable(r["rel"])]
         try:
             with _transaction(self.db):
-                for table, _, columns in _TABLES:
-                    self.db.executemany(f"DELETE FROM {table} WHERE rel = ?", [(rel,) for rel in gone])
-                    self.db.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
-                                        f"VALUES ({', '.join('?' * len(columns))})",
-                                        [tuple(r.get(c) for c in columns) for r in kept])
+                for table, _, columns in _TABLES:  # a statement only for what there is (an edit deletes nothing)
+                    if gone:
+                        self.db.executemany(f"DELETE FROM {table} WHERE rel = ?", [(rel,) for rel in gone])
+                    if kept:
+                        self.db.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                                            f"VALUES ({', '.join('?' * len(columns))})",
+                                            [tuple(r.get(c) for c in columns) for r in kept])
         except sqlite3.Error:
             pass  # busy for too long, full disk, read-only: the files are read again next time
 
@@ -1321,6 +1322,9 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
             (path.parent / name).unlink(missing_ok=True)
     db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)  # transactions: _transaction
     try:
+        # A commit does not wait for the disk (WAL stays consistent; a power cut may only drop the
+        # last rows written, whose files then show a changed stat and are read again).
+        db.execute("PRAGMA synchronous = NORMAL")
         config = _dumps(vault.config_state())
         if not _ready(db, config):
             db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer

@@ -35,11 +35,11 @@ from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeGuard
 
-from . import note, rules
+from . import note
 from .config import ChoiceSet, VaultConfig, fold
 from .errors import CrmError, refuse_errors
 from .model import Customer, FieldIssue, FollowUp, date_issue, parse_when
-from .team import person_value
+from .sensitive import find as find_sensitive
 from .vault import Vault
 
 DEAL_STAGES = "deal_stages"
@@ -234,6 +234,8 @@ def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | N
         else:
             deal["close"] = when.date()
     if draft.owner.strip():
+        from .team import person_value  # the team is read to write a deal, not to list one (``due``'s deal-close)
+
         deal["owner"] = person_value(config, note.clean_text(draft.owner).strip(), "owner", issues)
     if creating:
         deal["opened"] = today
@@ -244,7 +246,7 @@ def prepare_deal(config: VaultConfig, draft: DealInput, base: dict[str, Any] | N
     _set_contract(deal, draft, issues, today, root)
     if moved or creating:
         _check_required(config, deal, issues)
-    for kind, masked, _ in rules.find_sensitive(" ".join(str(v) for v in deal.values())):
+    for kind, masked, _ in find_sensitive(" ".join(str(v) for v in deal.values())):
         issues.append(FieldIssue("deal", f"a {kind} ({masked}) must not be stored in the vault"))
     ordered = {k: deal[k] for k in FIELD_ORDER if deal.get(k) is not None}
     ordered.update({k: v for k, v in deal.items() if k not in ordered and v is not None})

@@ -353,6 +353,8 @@ def birthdays_in(customer: Customer, year: int) -> list[date]:
 
 
 def _month_day(value: Any) -> tuple[int, int] | None:
+    if value is None or value == "":  # no birthday, as for most customers: no pattern is tried (or compiled)
+        return None
     when = parse_when(value)
     if when is not None:
         return when.month, when.day
@@ -370,6 +372,8 @@ _LUNAR_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "�
 def lunar_month_day(value: Any) -> tuple[int, int] | None:
     """``08-15``, ``8月15``, ``八月十五``, ``正月初一``, ``腊月廿三`` as (month, day); None when unreadable."""
     text = str(value or "").strip().removeprefix("农历").removeprefix("闰")
+    if not text:
+        return None
     numeric = _month_day(text) if re.match(r"\d", text) else None
     if numeric is not None:
         return numeric if numeric[1] <= 30 else None
@@ -412,8 +416,10 @@ def _lunar_birthdays(customer: Customer, year: int) -> list[date]:
 def _deal_close(customer: Customer, config: VaultConfig, day: date) -> Candidate | None:
     """An open deal is due on its expected ``close`` day and stays due until it is closed or its
     date moves."""
-    # deals loads the note writer and the field rules: a listing read from the cache (ls/due --json) never
-    # runs a rule and would pay that import for nothing
+    if not customer.deals:
+        return None
+    # deals loads the note writer: a listing read from the cache (ls/due --json) never runs a rule and
+    # would pay that import for nothing, nor does a customer without deals
     from .deals import close_of
     from .deals import is_open as deal_is_open
 

@@ -18,8 +18,15 @@ from .model import SEVERITY_ERROR, SEVERITY_WARNING, FieldIssue, date_issue, par
 from .naming import looks_like_id
 from .note import clean_text
 from .secret import is_sealed
+from .sensitive import (  # noqa: F401 (re-exported: the masks live beside the numbers they hide)
+    COMMON_CALLING_CODES,
+    is_bank_card,
+    is_prc_id,
+    luhn_valid,
+    mask_phone,
+    redact,
+)
 from .sensitive import find as find_sensitive
-from .sensitive import is_bank_card, is_prc_id, luhn_valid, redact  # noqa: F401 (re-exported)
 from .team import PEOPLE_FIELDS, team_of
 
 TAG_SPLIT = re.compile(r"\s*[,，;；、]\s*")
@@ -49,62 +56,6 @@ def normalize_phone(raw: str, region: str = "CN") -> str:
         raise ValueError(f"'{text}' is not a valid phone number for region {region} "
                          "(add the +country code for foreign numbers)")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-_NON_DIGIT = re.compile(r"\D")
-
-
-def mask_phone(phone: str, region: str = "CN") -> str:
-    """138****8000 for a number of the home region, +44 79****0123 otherwise."""
-    digits = _NON_DIGIT.sub("", phone)
-    if not digits:
-        return phone
-    national, prefix = digits, ""
-    country = _country_code(region)
-    if phone.strip().startswith("+"):
-        if country and digits.startswith(country):
-            national = digits[len(country) :]
-        else:
-            prefix = "+" + digits[: len(digits) - 10] + " " if len(digits) > 10 else "+"
-            national = digits[len(digits) - 10 :] if len(digits) > 10 else digits
-    if len(national) <= 4:
-        return prefix + "*" * len(national)
-    landline = _mask_cn_landline(national) if region == "CN" and not prefix else None
-    if landline is not None:
-        return landline
-    keep_head = 3 if len(national) >= 9 else 1
-    return prefix + national[:keep_head] + "*" * (len(national) - keep_head - 4) + national[-4:]
-
-
-def _mask_cn_landline(national: str) -> str | None:
-    """021-****5678 for a Chinese landline (with or without its trunk 0), keeping the area code whole;
-    None for a mobile number (11 digits from 1) or anything else."""
-    number = national.removeprefix("0")
-    if number.startswith("1") and not number.startswith("10"):
-        return None  # mobiles start with 1; Beijing's area code is 10
-    area = 2 if number[0] in "12" else 3  # 010 and 02x, else 0xxx
-    subscriber = number[area:]
-    if not 7 <= len(subscriber) <= 8 or number[0] == "0":
-        return None
-    return f"0{number[:area]}-" + "*" * (len(subscriber) - 4) + subscriber[-4:]
-
-
-# Calling codes of the regions most vaults are set to, so masking (every listing, search hit and
-# export) needs no phonenumbers import (~30 ms); tests check them against phonenumbers, which
-# answers for every other region.
-COMMON_CALLING_CODES = {"CN": "86", "HK": "852", "MO": "853", "TW": "886", "SG": "65", "MY": "60", "JP": "81",
-                        "KR": "82", "US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "AU": "61"}
-
-
-@lru_cache(maxsize=64)
-def _country_code(region: str) -> str:
-    known = COMMON_CALLING_CODES.get(region)
-    if known:
-        return known
-    import phonenumbers
-
-    code = phonenumbers.country_code_for_region(region)
-    return str(code) if code else ""
 
 
 # ------------------------------------------------------------------ emails

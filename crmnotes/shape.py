@@ -9,8 +9,8 @@ from typing import Any
 
 from .due import effective_stage
 from .model import Customer, format_minute
-from .rules import mask_phone
 from .secret import opened
+from .sensitive import mask_phone
 from .vault import Vault
 
 

@@ -12,7 +12,6 @@ agree; dates outside ``model``'s one range are refused with its sentence.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,32 +93,33 @@ def _weekday_on_or_after(start: date, weekday: int) -> date:
 def _month_end(day: date, months_ahead: int = 0) -> date:
     month0 = day.month - 1 + months_ahead
     year, month = day.year + month0 // 12, month0 % 12 + 1
-    return date(year, month, calendar.monthrange(year, month)[1])
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)  # the day before the next month's 1st
 
 
 _Reader = Callable[[re.Match[str], date], "date | None"]
 _NUM = r"(\d{1,3}|[一二两三四五六七八九十]{1,3})"
-_DAY_READERS: list[tuple[re.Pattern[str], _Reader]] = [
-    (re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"),
+# (pattern, flags, reader), tried in order with ``re.match``, which compiles a pattern when it is first
+# tried and keeps it: a file's dates are ISO days and match the first, the spoken forms are for typing.
+_DAY_READERS: list[tuple[str, int, _Reader]] = [
+    (r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?", 0,
      lambda m, t: _bounded(int(m[1]), int(m[2]), int(m[3]))),
-    (re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?"), lambda m, t: _next_month_day(int(m[1]), int(m[2]), t)),
-    (re.compile(r"(\d{1,2})[-/](\d{1,2})(?![-/\d])"), lambda m, t: _next_month_day(int(m[1]), int(m[2]), t)),
-    (re.compile(r"(day after tomorrow|today|tomorrow|yesterday|大后天|今天|今日|明天|明日|后天|昨天|前天)"
-                r"(?![A-Za-z'’])", re.I),
+    (r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?", 0, lambda m, t: _next_month_day(int(m[1]), int(m[2]), t)),
+    (r"(\d{1,2})[-/](\d{1,2})(?![-/\d])", 0, lambda m, t: _next_month_day(int(m[1]), int(m[2]), t)),
+    (r"(day after tomorrow|today|tomorrow|yesterday|大后天|今天|今日|明天|明日|后天|昨天|前天)(?![A-Za-z'’])", re.I,
      lambda m, t: t + timedelta(days=_OFFSET_WORDS[m[1].lower()])),
-    (re.compile(r"\+\s*(\d{1,4})\s*([dw])" + _END, re.I),
+    (r"\+\s*(\d{1,4})\s*([dw])" + _END, re.I,
      lambda m, t: t + timedelta(days=int(m[1]) * (7 if m[2].lower() == "w" else 1))),
-    (re.compile(r"in\s+(\d{1,4})\s+(day|week)s?\b", re.I),
+    (r"in\s+(\d{1,4})\s+(day|week)s?\b", re.I,
      lambda m, t: t + timedelta(days=int(m[1]) * (7 if m[2].lower() == "week" else 1))),
-    (re.compile(_NUM + r"\s*(天|日|周|星期|个?礼拜)[以之]?后"),
+    (_NUM + r"\s*(天|日|周|星期|个?礼拜)[以之]?后", 0,
      lambda m, t: t + timedelta(days=_number(m[1]) * (1 if m[2] in "天日" else 7))),
-    (re.compile(r"next\s+(" + "|".join(sorted(_WEEKDAYS_EN, key=len, reverse=True)) + r")\b", re.I),
+    (r"next\s+(" + "|".join(sorted(_WEEKDAYS_EN, key=len, reverse=True)) + r")\b", re.I,
      lambda m, t: _weekday_on_or_after(t + timedelta(days=7 - t.weekday()), _WEEKDAYS_EN[m[1].lower()])),
-    (re.compile(r"(?:this\s+)?(" + "|".join(sorted(_WEEKDAYS_EN, key=len, reverse=True)) + r")\b", re.I),
+    (r"(?:this\s+)?(" + "|".join(sorted(_WEEKDAYS_EN, key=len, reverse=True)) + r")\b", re.I,
      lambda m, t: _weekday_on_or_after(t, _WEEKDAYS_EN[m[1].lower()])),
-    (re.compile(r"(下下|下个?|本|这个?)?(?:周|星期|礼拜)([一二三四五六日天七])"), lambda m, t: _zh_weekday(m, t)),
-    (re.compile(r"(?:end of (?:the )?month|eom|本?月底|月末)", re.I), lambda m, t: _month_end(t)),
-    (re.compile(r"下个?月(?:底|末)"), lambda m, t: _month_end(t, 1)),
+    (r"(下下|下个?|本|这个?)?(?:周|星期|礼拜)([一二三四五六日天七])", 0, lambda m, t: _zh_weekday(m, t)),
+    (r"(?:end of (?:the )?month|eom|本?月底|月末)", re.I, lambda m, t: _month_end(t)),
+    (r"下个?月(?:底|末)", 0, lambda m, t: _month_end(t, 1)),
 ]
 
 
@@ -167,8 +167,8 @@ def _read_time(text: str) -> tuple[time, int] | None:
 
 
 def _read_day(text: str, today: date) -> tuple[date, int] | None:
-    for pattern, reader in _DAY_READERS:
-        found = pattern.match(text)
+    for pattern, flags, reader in _DAY_READERS:
+        found = re.match(pattern, text, flags)
         if found is not None:
             day = reader(found, today)
             return (day, found.end()) if day is not None else None
@@ -179,13 +179,13 @@ _MONTHS = {word: number for number, words in enumerate(
     [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
      ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
      ("dec", "december")], start=1) for word in words}  # English whatever the locale (not calendar.month_name)
-_MONTH_NAME = re.compile(r"(?:(\d{1,2})\s+)?([a-z]+)\.?(?:\s+(\d{1,2})(?:st|nd|rd|th)?\b)?(?:,?\s+(\d{4})\b)?", re.I)
+_MONTH_NAME = r"(?:(\d{1,2})\s+)?([a-z]+)\.?(?:\s+(\d{1,2})(?:st|nd|rd|th)?\b)?(?:,?\s+(\d{4})\b)?"  # as a day reader
 
 
 def _read_month_name(text: str, today: date) -> tuple[date, int] | None:
     """``Dec 5``, ``5 December 2026``, ``December 5, 2026``, ``Dec 2026`` (its 1st).  Without a year: the
     next such day on or after ``today``, as ``12月5日``."""
-    found = _MONTH_NAME.match(text)
+    found = re.match(_MONTH_NAME, text, re.I)
     if found is None or found[2].lower() not in _MONTHS or not (found[1] or found[3] or found[4]):
         return None
     month, day = _MONTHS[found[2].lower()], int(found[1] or found[3] or 1)

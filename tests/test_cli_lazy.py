@@ -6,6 +6,7 @@ import importlib
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -29,6 +30,15 @@ HEAVY = tuple(DEFERRED_MS)
 # what an index answer never needs: the writer's lock and worker processes, the UI, import-only packages
 NOT_FOR_ANSWERS = {"filelock", "multiprocessing", "concurrent", "watchdog", "rapidfuzz", "charset_normalizer",
                    "openpyxl", "textual", "git"}
+# `ls --json` after one customer file changed reads that file through the parser, the due rules and the JSON
+# shape (vault.read, due.timeline, shape.customer_json), and nothing that only writes or checks need, so the
+# edit costs little more than the unchanged listing.  Kept out by imports inside the functions named here:
+ONE_FILE_DEFERRED = {
+    "crmnotes.rules": "the field rules: validation on write and in `crm check` (mask_phone lives in sensitive)",
+    "crmnotes.naming": "IDs, file names and pinyin sort keys: an edit that keeps the name keeps its key "
+                       "(catalog._sort_key)",
+    "crmnotes.team": "the team is read to seal a value (secret.recipients) or write a deal (deals.prepare_deal)",
+}
 
 
 def real_commands() -> dict[str, tuple[str, click.Command]]:
@@ -68,15 +78,17 @@ def test_every_command_has_its_own_help(name: str) -> None:
     assert f"Usage: main {name}" in result.output or "Usage:" in result.output
 
 
-def modules_after(args: list[str], cwd: Path) -> tuple[dict[str, object], list[str]]:
-    """Run ``crm ARGS`` in a fresh interpreter; its exit code, stdout and which heavy packages it imported."""
+def modules_after(args: list[str], cwd: Path, watched: tuple[str, ...] = HEAVY
+                  ) -> tuple[dict[str, object], list[str]]:
+    """Run ``crm ARGS`` in a fresh interpreter; its stdout and which of the ``watched`` packages (or
+    modules, by their dotted names) it imported."""
     script = (
         "import sys, json\n"
         "from crmnotes.cli import main\n"
         "try:\n"
         f"    main({args!r}, standalone_mode=False)\n"
         "finally:\n"
-        f"    loaded = sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})\n"
+        f"    loaded = sorted(({{m.split('.')[0] for m in sys.modules}} | set(sys.modules)) & {set(watched)!r})\n"
         "    print(json.dumps(loaded), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=300)
@@ -118,3 +130,27 @@ def test_listing_commands_load_no_index_or_ui(example_vault: Vault) -> None:
         assert not ({"pypinyin", "whoosh", "rich", "frontmatter", "yaml"} | NOT_FOR_ANSWERS) & set(loaded), args
     _, loaded = modules_after(["report", "funnel", "--json"], example_vault.root)  # from .crmnotes/catalog.txt
     assert not ({"pypinyin", "whoosh", "rich"} | NOT_FOR_ANSWERS) & set(loaded)
+
+
+@pytest.mark.parametrize("name", ["星辰科技有限公司", "Acme Analytics Inc."])
+def test_ls_json_after_one_change_reads_that_file_alone_and_prints_what_the_files_say(example_vault: Vault,
+                                                                                     name: str) -> None:
+    modules_after(["ls", "--json"], example_vault.root)  # builds the listing cache
+    path = next(p for p in example_vault.customers_dir.rglob("*.md") if f"name: {name}\n" in p.read_text("utf-8"))
+    today = date.today().isoformat()
+
+    def edit(at: str, note: str) -> None:  # as an editor would: an entry with a next step, appended
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"\n### {today} {at} · 电话 · 李雷\n{note}\nnext: {today} @王芳 发送报价单\n")
+
+    edit("23:58", "客户确认预算，要求下周报价。")
+    out, loaded = modules_after(["ls", "--json"], example_vault.root, (*HEAVY, *ONE_FILE_DEFERRED))
+    assert "yaml" in loaded  # the changed file really was parsed again, by the one parser
+    assert not (set(ONE_FILE_DEFERRED) | {"pypinyin", "frontmatter", "whoosh", "rich"} | NOT_FOR_ANSWERS) & set(loaded)
+    assert next(c for c in out if c["name"] == name)["last_contact"] == f"{today}T23:58"
+    edit("23:59", "Budget confirmed; 报价 next week.")
+    fast = run_process("ls", "--json", cwd=example_vault.root)
+    (example_vault.cache_dir / "listing.sqlite3").unlink()  # the plain path: every file read again
+    plain = run_process("ls", "--json", cwd=example_vault.root)
+    assert fast.returncode == plain.returncode == 0 and fast.stdout == plain.stdout
+    assert next(c for c in json.loads(fast.stdout) if c["name"] == name)["last_contact"] == f"{today}T23:59"
