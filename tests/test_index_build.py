@@ -271,3 +271,40 @@ def test_a_worker_that_fails_fails_the_rebuild_and_keeps_the_old_index(empty_vau
     monkeypatch.undo()
     search.invalidate(empty_vault)
     assert ranked(empty_vault)["报关"] == [hit for hit in expected["报关"] if hit[0] != "customers/c1/customer-1.md"]
+
+
+def segment_ids(vault: Vault) -> list[str]:
+    from whoosh import index as windex
+
+    ix = windex.open_dir(str(store.index_dir(vault)))
+    try:
+        return [segment.segment_id() for segment in ix._segments()]
+    finally:
+        ix.close()
+
+
+def test_updates_keep_the_rebuilt_segments_and_write_no_compound_file(empty_vault: Vault,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update (a full refresh's or a watcher's) adds its own segment and leaves the rebuild's alone:
+    Whoosh's default policy would merge them into one compound file, which every later open (each
+    search process, each update's searcher) copies into memory whole."""
+    fill(empty_vault, 50)
+    monkeypatch.setattr(index_module, "POOL_BYTES", 20_000)  # a segment every few files...
+    monkeypatch.setattr(index_module, "SMALL_SEGMENT_DOCS", 1)  # ... none of them small (as a 100,000 rebuild's)
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    rebuilt, before = segment_ids(empty_vault), answers(empty_vault)
+    assert len(rebuilt) > 3
+    for i, (number, watched) in enumerate([(5, False), (6, True), (7, False)]):
+        target = next(empty_vault.customers_dir.rglob(f"customer-{number}.md"))
+        target.write_text(target.read_text(encoding="utf-8").replace(f"编号{number}", f"编号第{number}万"),
+                          encoding="utf-8")
+        paths = {target.relative_to(empty_vault.root).as_posix()} if watched else None
+        assert search.refresh(empty_vault, paths=paths).changed == 1
+        ids = segment_ids(empty_vault)
+        assert ids[:len(rebuilt)] == rebuilt and len(ids) == len(rebuilt) + i + 1
+    assert not list(store.index_dir(empty_vault).glob("*.seg"))
+    for number in (5, 6, 7):
+        assert [h.rel.rsplit("/", 1)[-1] for h in search.search(empty_vault, f"编号第{number}万")] == \
+            [f"customer-{number}.md"]
+    after = answers(empty_vault)
+    assert {q: a for q, a in after.items() if "编号" not in q} == {q: a for q, a in before.items() if "编号" not in q}

@@ -15,10 +15,16 @@
   each core's worker process indexes a share of the files into a segment of
   its own (the postings are where the time goes, see ``pool``), and the
   segments are joined under one table of contents without merging.
-* **Watched updates** add a one-file segment each and are searchable at
-  once; the small segments are merged in the background, beside the index,
-  so no update waits for a merge.  Folders a killed rebuild or merge left
-  behind are removed by the next refresh that holds the lock.
+* **Updates** (a watcher's or a full refresh's) add one segment each and are
+  searchable at once; they never merge the big segments of a rebuild (Whoosh's
+  default policy would fold a third of a 100,000-customer index into one segment
+  inside a ``crm index``).  The small segments are merged in the background,
+  beside the index, so no update waits for a merge.  Folders a killed rebuild
+  or merge left behind are removed by the next refresh that holds the lock.
+* **No compound segments**: Whoosh copies each part of a compound segment file
+  into memory on every open, so one big compound segment makes every search
+  process, and every update's searcher, read it whole.  Every writer writes
+  separate files.
 """
 
 from __future__ import annotations
@@ -136,6 +142,8 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
             assert manifest is not None
             try:
                 stats = _update(vault, folder, manifest, current, progress)
+                if stats.changes and len(_small_segments(folder)) >= SMALL_SEGMENTS:
+                    _merge_in_place(folder)  # a one-shot process: no background merge would outlive it
             except _corrupt_errors():  # evaluated only when something was raised
                 stats = _rebuild(vault, current, progress, workers)
     stats.seconds = time.perf_counter() - started
@@ -158,7 +166,7 @@ def _refresh_paths_now(vault: Vault, wanted: set[str]) -> RefreshStats | None:
         assert manifest is not None
         work = store.plan_paths(manifest, store.stat_paths(vault, wanted))
         try:
-            stats = _apply(vault, folder, manifest, work, None, merge=False)
+            stats = _apply(vault, folder, manifest, work, None)
             if stats.changes:
                 _merge_small_segments(vault, folder)
         except _corrupt_errors():
@@ -232,7 +240,8 @@ def _update(vault: Vault, folder: Path, manifest: store.Manifest, current: dict[
 
 
 def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Plan,
-           progress: Progress | None, merge: bool = True) -> RefreshStats:
+           progress: Progress | None) -> RefreshStats:
+    """Re-index ``work`` into one new segment (no merge: see the module's notes) and record it."""
     from whoosh import index as windex
 
     stats = RefreshStats()
@@ -255,7 +264,7 @@ def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Pla
                 _put(writer, manifest, item, stats, new=old is None)
             if progress:
                 progress(done, len(prepared))
-        writer.commit(merge=merge)
+        writer.commit(merge=False)
     except BaseException:
         writer.cancel()
         raise
@@ -385,7 +394,7 @@ def _merge_beside(vault: Vault, folder: Path) -> None:
             if len(small) < SMALL_SEGMENTS:
                 return
             merged_ix = windex.create_in(str(work), ix.schema, indexname=ix.indexname)
-            writer = _writer(merged_ix, pooled=True, compound=False)
+            writer = _writer(merged_ix, pooled=True)
             writer.pause = _updating.wait
             docmaps = []
             for segment in small:
@@ -473,7 +482,9 @@ def _put(writer: Any, manifest: store.Manifest, item: Prepared, stats: RefreshSt
 def _writer(ix: Any, pooled: bool = False, **options: Any) -> Any:
     """A writer of ``ix``: Whoosh's own, or with ``pooled`` one whose new segment's postings go through
     ``pool.PoolWriter`` (the same segment files with far less work; the one user of Whoosh's private writer
-    fields, which is why whoosh-reloaded is pinned exactly).  Every writer of the index comes from here."""
+    fields, which is why whoosh-reloaded is pinned exactly).  Every writer of the index comes from here,
+    and none writes a compound segment (see the module's notes)."""
+    options.setdefault("compound", False)
     if not pooled:
         return ix.writer(**options)
     from .pool import PoolWriter
@@ -520,17 +531,14 @@ def default_workers() -> int:
 
 def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progress | None = None,
                    total: int = 0, pool_bytes: int = 0) -> list[tuple[str, FileState, str]]:
-    """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file.
-
-    Segments are left as separate files, not one compound file: Whoosh copies
-    a compound file's parts into memory (``BytesIO``) on every open, a cost
-    that grows with the vault, and every incremental update opens a searcher."""
+    """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file (segments of
+    separate files, like every writer's: see the module's notes)."""
     from whoosh import index as windex
 
     from .schema import build_schema
 
     ix = windex.create_in(target, build_schema())
-    writer = _writer(ix, pooled=True, compound=False)
+    writer = _writer(ix, pooled=True)
     entries = []
     try:
         for done, rel in enumerate(rels, start=1):
@@ -540,7 +548,7 @@ def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progres
             entries.append((item.rel, item.state, item.error))
             if writer.pool.estimated_bytes > (pool_bytes or POOL_BYTES):  # bounded: close this segment, start another
                 writer.commit(merge=False)
-                writer = _writer(ix, pooled=True, compound=False)
+                writer = _writer(ix, pooled=True)
             if progress:
                 progress(done, total or len(rels))
         writer.commit(merge=False)
