@@ -142,8 +142,10 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
             assert manifest is not None
             try:
                 stats = _update(vault, folder, manifest, current, progress)
-                if stats.changes and len(_small_segments(folder)) >= SMALL_SEGMENTS:
-                    _merge_in_place(folder)  # a one-shot process: no background merge would outlive it
+                if stats.changes:
+                    _split_compound(folder)
+                    if len(_small_segments(folder)) >= SMALL_SEGMENTS:
+                        _merge_in_place(folder)  # a one-shot process: no background merge would outlive it
             except _corrupt_errors():  # evaluated only when something was raised
                 stats = _rebuild(vault, current, progress, workers)
     stats.seconds = time.perf_counter() - started
@@ -190,6 +192,8 @@ def warm_up(vault: Vault) -> None:
     textmod.runs_pattern()
     folder = store.index_dir(vault)
     store.load_manifest(folder)  # kept in memory for the updates
+    with contextlib.suppress(*_corrupt_errors()):
+        split_compound_segments(vault)  # once, for an index an older version merged into a compound file
     with contextlib.suppress(*_corrupt_errors()):
         ix = windex.open_dir(str(folder))
         try:
@@ -287,6 +291,74 @@ def _merge_small_segments(vault: Vault, folder: Path) -> None:
         _merge_in_place(folder)
     elif len(small) >= SMALL_SEGMENTS:
         _start_merge(vault, folder)
+
+
+def split_compound_segments(vault: Vault) -> int:
+    """Rewrite each big compound segment (an index updated by an older version) as separate files, so
+    opening the index stops copying it into memory; how many were split.  The parts are copied out of
+    the compound file as they are, nothing is re-indexed; the table of contents then names the segment
+    as separate files and the compound file goes.  A crash before that table is written leaves only
+    stray copies (the next split overwrites them); after it, only the compound file (removed next time)."""
+    with writer_lock(vault):
+        return _split_compound(store.index_dir(vault))
+
+
+def _split_compound(folder: Path) -> int:
+    """``split_compound_segments`` with the writer lock held."""
+    from whoosh import index as windex
+
+    ix = windex.open_dir(str(folder))
+    try:
+        big = {s.segment_id(): s for s in ix._segments() if s.is_compound() and s.doc_count_all() >= SMALL_SEGMENT_DOCS}
+        for segment in big.values():
+            _copy_parts(folder, segment)
+        if big:
+            writer = _writer(ix, timeout=5.0)
+            try:
+                writer.commit(mergetype=lambda _w, segments: [_separate(s, big) for s in segments])
+            except BaseException:
+                writer.cancel()
+                raise
+    finally:
+        ix.close()
+    for name in os.listdir(folder):  # this split's, or one a crash cut short after its commit
+        segment_id, _, extension = name.partition(".")
+        if extension == "seg" and segment_id in big:
+            with contextlib.suppress(OSError):  # still open elsewhere (Windows): the next split removes it
+                os.remove(folder / name)
+    return len(big)
+
+
+def _copy_parts(folder: Path, segment: Any) -> None:
+    """Each file of a compound segment, copied out beside it under its own name (temp file + rename)."""
+    source = folder / segment.make_filename(segment.COMPOUND_EXT)
+    from whoosh.filedb.filestore import FileStorage
+
+    parts = segment.open_compound_file(FileStorage(str(folder)))
+    try:
+        ranges = {name: parts.range(name) for name in parts.list()}
+    finally:
+        parts.close()
+    with source.open("rb") as handle:
+        for name, (offset, length) in ranges.items():
+            temp = folder / f".{name}.split"
+            handle.seek(offset)
+            with temp.open("wb") as out:
+                while length > 0:
+                    chunk = handle.read(min(length, 1 << 20))
+                    if not chunk:
+                        raise EOFError(f"{source.name} ends inside {name}")
+                    out.write(chunk)
+                    length -= len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, folder / name)
+
+
+def _separate(segment: Any, split: dict[str, Any]) -> Any:
+    if segment.segment_id() in split:
+        segment.compound = False
+    return segment
 
 
 def _small_segments(folder: Path) -> list[Any]:
