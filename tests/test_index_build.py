@@ -335,3 +335,28 @@ def test_a_big_compound_segment_of_an_older_version_is_split_into_its_files(empt
     assert search.refresh(empty_vault, paths={target.relative_to(empty_vault.root).as_posix()}).changed == 1
     assert [h.rel.rsplit("/", 1)[-1] for h in search.search(empty_vault, "编号三百")] == ["customer-3.md"]
     assert answers(empty_vault)["renewal"] == expected["renewal"]
+
+
+def test_a_split_cut_short_before_its_commit_leaves_the_index_answering(empty_vault: Vault,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from whoosh import index as windex
+
+    fill(empty_vault, 30)
+    monkeypatch.setattr(index_module, "SMALL_SEGMENT_DOCS", 10)
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    folder = store.index_dir(empty_vault)
+    ix = windex.open_dir(str(folder))
+    ix.writer().commit(optimize=True)
+    ix.close()
+    expected = answers(empty_vault)
+
+    def crash(segment: object, split: object) -> object:
+        raise OSError("disk full")  # after every part was copied out, before the new table of contents
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index_module, "_separate", crash)
+        with pytest.raises(OSError):
+            index_module.split_compound_segments(empty_vault)
+    assert list(folder.glob("*.seg")) and answers(empty_vault) == expected  # still the compound file's
+    assert index_module.split_compound_segments(empty_vault) == 1
+    assert not list(folder.glob("*.seg")) and answers(empty_vault) == expected
