@@ -15,16 +15,15 @@
   each core's worker process indexes a share of the files into a segment of
   its own (the postings are where the time goes, see ``pool``), and the
   segments are joined under one table of contents without merging.
-* **Updates** (a watcher's or a full refresh's) add one segment each and are
-  searchable at once; they never merge the big segments of a rebuild (Whoosh's
-  default policy would fold a third of a 100,000-customer index into one segment
-  inside a ``crm index``).  The small segments are merged in the background,
-  beside the index, so no update waits for a merge.  Folders a killed rebuild
-  or merge left behind are removed by the next refresh that holds the lock.
-* **No compound segments**: Whoosh copies each part of a compound segment file
-  into memory on every open, so one big compound segment makes every search
-  process, and every update's searcher, read it whole.  Every writer writes
-  separate files.
+* **Updates** add one segment each and are searchable at once; they never
+  merge the big segments of a rebuild (Whoosh's default policy would fold a
+  third of a 100,000-customer index into one segment inside a ``crm index``):
+  a full refresh folds only the small segments into its own, a watcher's
+  small segments are merged in the background, beside the index, so no
+  update waits for a merge.  Folders a killed rebuild or merge left behind
+  are removed by the next refresh that holds the lock.
+* **No compound segments** (see ``_writer``); an index an older version
+  merged into one is split into separate files (``split_compound_segments``).
 """
 
 from __future__ import annotations
@@ -142,10 +141,6 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
             assert manifest is not None
             try:
                 stats = _update(vault, folder, manifest, current, progress)
-                if stats.changes:
-                    _split_compound(folder)
-                    if len(_small_segments(folder)) >= SMALL_SEGMENTS:
-                        _merge_in_place(folder)  # a one-shot process: no background merge would outlive it
             except _corrupt_errors():  # evaluated only when something was raised
                 stats = _rebuild(vault, current, progress, workers)
     stats.seconds = time.perf_counter() - started
@@ -168,7 +163,7 @@ def _refresh_paths_now(vault: Vault, wanted: set[str]) -> RefreshStats | None:
         assert manifest is not None
         work = store.plan_paths(manifest, store.stat_paths(vault, wanted))
         try:
-            stats = _apply(vault, folder, manifest, work, None)
+            stats = _apply(vault, folder, manifest, work, None, merge=False)
             if stats.changes:
                 _merge_small_segments(vault, folder)
         except _corrupt_errors():
@@ -239,13 +234,14 @@ def open_index(vault: Vault) -> Any:
 def _update(vault: Vault, folder: Path, manifest: store.Manifest, current: dict[str, tuple[int, int]],
             progress: Progress | None) -> RefreshStats:
     stats = _apply(vault, folder, manifest, store.plan(manifest, current), progress)
+    if stats.changes:
+        _split_compound(folder)  # an older version's merge (see split_compound_segments)
     stats.total = len(current)
     return stats
 
 
 def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Plan,
-           progress: Progress | None) -> RefreshStats:
-    """Re-index ``work`` into one new segment (no merge: see the module's notes) and record it."""
+           progress: Progress | None, merge: bool = True) -> RefreshStats:
     from whoosh import index as windex
 
     stats = RefreshStats()
@@ -268,7 +264,12 @@ def _apply(vault: Vault, folder: Path, manifest: store.Manifest, work: store.Pla
                 _put(writer, manifest, item, stats, new=old is None)
             if progress:
                 progress(done, len(prepared))
-        writer.commit(merge=False)
+        # Only the small segments merge into the new one: Whoosh's own policy would, on the first
+        # update after a rebuild, merge two thirds of the index (minutes at 100,000 customers).
+        if merge:
+            writer.commit(mergetype=_merge_small_only)
+        else:
+            writer.commit(merge=False)
     except BaseException:
         writer.cancel()
         raise
@@ -554,8 +555,11 @@ def _put(writer: Any, manifest: store.Manifest, item: Prepared, stats: RefreshSt
 def _writer(ix: Any, pooled: bool = False, **options: Any) -> Any:
     """A writer of ``ix``: Whoosh's own, or with ``pooled`` one whose new segment's postings go through
     ``pool.PoolWriter`` (the same segment files with far less work; the one user of Whoosh's private writer
-    fields, which is why whoosh-reloaded is pinned exactly).  Every writer of the index comes from here,
-    and none writes a compound segment (see the module's notes)."""
+    fields, which is why whoosh-reloaded is pinned exactly).  Every writer of the index comes from here.
+
+    Segments are left as separate files, never one compound file: Whoosh copies a compound
+    file's parts into memory (``BytesIO``) on every open, a cost that grows with the vault
+    (at 100,000 customers a search process read a merged 580 MB segment into memory)."""
     options.setdefault("compound", False)
     if not pooled:
         return ix.writer(**options)
@@ -603,8 +607,7 @@ def default_workers() -> int:
 
 def _build_segment(vault: Vault, target: str, rels: list[str], progress: Progress | None = None,
                    total: int = 0, pool_bytes: int = 0) -> list[tuple[str, FileState, str]]:
-    """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file (segments of
-    separate files, like every writer's: see the module's notes)."""
+    """Index ``rels`` into a new index in ``target``; (rel, state, error) of each file."""
     from whoosh import index as windex
 
     from .schema import build_schema
