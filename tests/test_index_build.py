@@ -274,3 +274,36 @@ def test_a_worker_that_fails_fails_the_rebuild_and_keeps_the_old_index(empty_vau
     # update's, so the scores are those of 39 documents: compare the order).
     assert [rel for rel, _ in ranked(empty_vault)["报关"]] == [
         rel for rel, _ in expected["报关"] if rel != "customers/c1/customer-1.md"]
+
+
+def test_an_update_folds_only_small_segments_and_writes_no_compound_file(empty_vault: Vault,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoosh's own policy merged two thirds of a rebuilt index into one compound segment on the
+    first update, which every later search process copied into memory."""
+    from whoosh import index as windex
+
+    fill(empty_vault, 60)
+    monkeypatch.setattr(index_module, "POOL_BYTES", 150_000)  # a rebuild of several segments
+    monkeypatch.setattr(index_module, "SMALL_SEGMENT_DOCS", 3)  # ... each of them "big"
+    search.refresh(empty_vault, rebuild=True, workers=1)
+    folder = store.index_dir(empty_vault)
+
+    def segments() -> dict[str, int]:
+        ix = windex.open_dir(str(folder))
+        try:
+            return {segment.segment_id(): segment.doc_count_all() for segment in ix._segments()}
+        finally:
+            ix.close()
+
+    built = segments()
+    assert len(built) > 3 and min(built.values()) >= 3
+    for number in (3, 4):  # two updates of one file each: the second folds the first's one-document segment
+        path = empty_vault.customers_dir / f"c{number}" / f"customer-{number}.md"
+        path.write_text(path.read_text(encoding="utf-8") + "\n第二次跟进：客户确认冷链续约。\n", encoding="utf-8")
+        assert search.refresh(empty_vault).changed == 1
+    after = segments()
+    assert set(built) < set(after) and len(after) == len(built) + 1  # every rebuilt segment kept as it was
+    assert [after[segment] for segment in set(after) - set(built)] == [2]
+    assert not list(folder.glob("*.seg"))  # separate files, read in place
+    assert {h.rel.rsplit("/", 1)[-1] for h in search.search(empty_vault, "确认冷链续约", limit=0)} == {
+        "customer-3.md", "customer-4.md"}
