@@ -398,8 +398,13 @@ class Bench:
                 if not ready:
                     self.results[key] = {"error": "crm watch printed nothing within 120 s"}
                     continue
-                self.results[key] = helper("watch", self.vault, "--rename" if rename else "--in-place",
-                                           "--samples", str(max(self.repeats * 2, 8)))
+                result = helper("watch", self.vault, "--rename" if rename else "--in-place",
+                                "--samples", str(max(self.repeats * 2, 8)))
+                if "peak_mb" in result:  # the polling helper's own memory, not the watcher's
+                    result["poller_peak_mb"] = result.pop("peak_mb")
+                self.results[key] = result
+            if ready and (peak := peak_rss_mb(proc.pid)) is not None:
+                self.results["watch_start"]["peak_mb"] = peak  # the watcher's, over start and every sample
         finally:
             proc.terminate()
             try:
@@ -631,6 +636,16 @@ def helper_tui(vault: Path) -> dict[str, Any]:
     if seen["seconds"] is None:
         raise SystemExit("the customer table never showed a row within 120 s")
     return seen
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The peak resident memory of a running process (Linux's VmHWM; None where there is none)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return int(found) / 1024 if found else None
 
 
 def helper_watch(vault: Path, rename: bool, samples: int) -> dict[str, Any]:

@@ -15,10 +15,15 @@
   each core's worker process indexes a share of the files into a segment of
   its own (the postings are where the time goes, see ``pool``), and the
   segments are joined under one table of contents without merging.
-* **Watched updates** add a one-file segment each and are searchable at
-  once; the small segments are merged in the background, beside the index,
-  so no update waits for a merge.  Folders a killed rebuild or merge left
-  behind are removed by the next refresh that holds the lock.
+* **Updates** add one segment each and are searchable at once; they never
+  merge the big segments of a rebuild (Whoosh's default policy would fold a
+  third of a 100,000-customer index into one segment inside a ``crm index``):
+  a full refresh folds only the small segments into its own, a watcher's
+  small segments are merged in the background, beside the index, so no
+  update waits for a merge.  Folders a killed rebuild or merge left behind
+  are removed by the next refresh that holds the lock.
+* **No compound segments** (see ``_writer``); an index an older version
+  merged into one is split into separate files (``split_compound_segments``).
 """
 
 from __future__ import annotations
@@ -206,6 +211,8 @@ def warm_up(vault: Vault) -> None:
     folder = store.index_dir(vault)
     store.load_manifest(folder)  # kept in memory for the updates
     with contextlib.suppress(*_corrupt_errors()):
+        split_compound_segments(vault)  # once, for an index an older version merged into a compound file
+    with contextlib.suppress(*_corrupt_errors()):
         ix = windex.open_dir(str(folder))
         try:
             with ix.searcher() as searcher:  # what an update's delete_by_term uses
@@ -250,6 +257,8 @@ def open_index(vault: Vault) -> Any:
 def _update(vault: Vault, folder: Path, manifest: store.Manifest, current: dict[str, tuple[int, int]],
             progress: Progress | None) -> RefreshStats:
     stats = _apply(vault, folder, manifest, store.plan(manifest, current), progress)
+    if stats.changes:
+        _split_compound(folder)  # an older version's merge (see split_compound_segments)
     stats.total = len(current)
     return stats
 
@@ -306,6 +315,74 @@ def _merge_small_segments(vault: Vault, folder: Path) -> None:
         _merge_in_place(folder)
     elif len(small) >= SMALL_SEGMENTS:
         _start_merge(vault, folder)
+
+
+def split_compound_segments(vault: Vault) -> int:
+    """Rewrite each big compound segment (an index updated by an older version) as separate files, so
+    opening the index stops copying it into memory; how many were split.  The parts are copied out of
+    the compound file as they are, nothing is re-indexed; the table of contents then names the segment
+    as separate files and the compound file goes.  A crash before that table is written leaves only
+    stray copies (the next split overwrites them); after it, only the compound file (removed next time)."""
+    with writer_lock(vault):
+        return _split_compound(store.index_dir(vault))
+
+
+def _split_compound(folder: Path) -> int:
+    """``split_compound_segments`` with the writer lock held."""
+    from whoosh import index as windex
+
+    ix = windex.open_dir(str(folder))
+    try:
+        big = {s.segment_id(): s for s in ix._segments() if s.is_compound() and s.doc_count_all() >= SMALL_SEGMENT_DOCS}
+        for segment in big.values():
+            _copy_parts(folder, segment)
+        if big:
+            writer = _writer(ix, timeout=5.0)
+            try:
+                writer.commit(mergetype=lambda _w, segments: [_separate(s, big) for s in segments])
+            except BaseException:
+                writer.cancel()
+                raise
+    finally:
+        ix.close()
+    for name in os.listdir(folder):  # this split's, or one a crash cut short after its commit
+        segment_id, _, extension = name.partition(".")
+        if extension == "seg" and segment_id in big:
+            with contextlib.suppress(OSError):  # still open elsewhere (Windows): the next split removes it
+                os.remove(folder / name)
+    return len(big)
+
+
+def _copy_parts(folder: Path, segment: Any) -> None:
+    """Each file of a compound segment, copied out beside it under its own name (temp file + rename)."""
+    source = folder / segment.make_filename(segment.COMPOUND_EXT)
+    from whoosh.filedb.filestore import FileStorage
+
+    parts = segment.open_compound_file(FileStorage(str(folder)))
+    try:
+        ranges = {name: parts.range(name) for name in parts.list()}
+    finally:
+        parts.close()
+    with source.open("rb") as handle:
+        for name, (offset, length) in ranges.items():
+            temp = folder / f".{name}.split"
+            handle.seek(offset)
+            with temp.open("wb") as out:
+                while length > 0:
+                    chunk = handle.read(min(length, 1 << 20))
+                    if not chunk:
+                        raise EOFError(f"{source.name} ends inside {name}")
+                    out.write(chunk)
+                    length -= len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, folder / name)
+
+
+def _separate(segment: Any, split: dict[str, Any]) -> Any:
+    if segment.segment_id() in split:
+        segment.compound = False
+    return segment
 
 
 def _small_segments(folder: Path) -> list[Any]:
