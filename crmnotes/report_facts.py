@@ -129,7 +129,7 @@ def facts_of(customer: Customer, config: VaultConfig, steps: Timeline | None = N
 PARTS = ("tags", "moves", "reached", "deals", "tickets", "timeline", "contacts")
 
 
-class _NotRead(list):  # type: ignore[type-arg]
+class _NotRead(list[Any]):
     """A list fact left unread: reading it is a mistake in ``reports.READS``, said at once."""
 
     def _refuse(self, *_: Any) -> Any:
