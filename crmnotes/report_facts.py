@@ -56,11 +56,16 @@ class Facts:
     timeline: OnDay  # the effective stage and what is due, on any day
     followups: str | None = None  # see ``contacts``
 
-    def contacts(self) -> Iterator[list[str]]:
-        """[ISO day, channel, author] of every follow-up."""
-        if self.followups is None:
+    def contacts(self, first: str = "", last: str = "\uffff") -> Iterator[list[str]]:
+        """[ISO day, channel, author] of every follow-up from ``first`` to ``last`` (ISO days).  The records
+        are oldest first (``facts_of``): a customer with none in the period is passed over without a split."""
+        text = self.followups
+        if text is None:
             raise ValueError("these report facts were read without their follow-ups")
-        return (record.split(UNIT) for record in self.followups.split(RECORD)) if self.followups else iter(())
+        if not text or text[:10] > last or text[text.rfind(RECORD) + 1:][:10] < first:
+            return iter(())
+        return (found for found in (record.split(UNIT) for record in text.split(RECORD))
+                if first <= found[0] <= last)
 
     def text(self, key: str) -> str:
         """The facts kept as texts by their front-matter name (what a report groups by)."""
@@ -121,7 +126,8 @@ def facts_of(customer: Customer, config: VaultConfig, steps: Timeline | None = N
         sum(1 << at for at, name in enumerate(config.fields) if filled(customer.meta.get(name))),
         customer.deals, customer.tickets,
         steps if steps is not None else Answers(customer, config),
-        RECORD.join(UNIT.join((f.at.date().isoformat(), f.channel, f.by)) for f in customer.followups))
+        RECORD.join(UNIT.join((f.at.date().isoformat(), f.channel, f.by))
+                    for f in sorted(customer.followups, key=lambda f: f.at)))  # as a file reads them: oldest first
 
 
 # The facts a report may leave unread, decoded only for the reports that read them (``reports.READS``):

@@ -190,7 +190,7 @@ def owners(customers: list[Facts], config: VaultConfig, since: date | None, unti
     for customer in customers:
         groups[who(customer.owner) or NO_VALUE].append(customer)
     first, last = week_start.isoformat(), until.isoformat()  # ISO days compare as texts
-    authors = Counter(by for c in customers for day, _, by in c.contacts() if first <= day <= last)
+    authors = Counter(by for c in customers for _, _, by in c.contacts(first, last))
     done_this_week: Counter[str] = Counter()
     for author, count in authors.items():
         done_this_week[who(author)] += count
@@ -219,7 +219,7 @@ def _overdue(customer: Facts, until: date) -> bool:
 def activity(customers: list[Facts], config: VaultConfig, since: date | None, until: date) -> Report:
     since = since or until - timedelta(weeks=12)
     first, last = since.isoformat(), until.isoformat()
-    per_day = Counter((day, channel) for c in customers for day, channel, _ in c.contacts() if first <= day <= last)
+    per_day = Counter((day, channel) for c in customers for day, channel, _ in c.contacts(first, last))
     counts: dict[date, Counter[str]] = defaultdict(Counter)
     for (iso, channel), count in per_day.items():
         day = date.fromisoformat(iso)
@@ -482,7 +482,8 @@ def trend(customers: list[Facts], config: VaultConfig, since: date | None, until
     for customer in customers:
         bump(customer.created, "new_customers")
         bump(won_on(customer), "won_customers")
-    for day, count in Counter(day for c in customers for day, _, _ in c.contacts()).items():
+    first, last = start.isoformat(), until.isoformat()  # the days ``bump`` counts
+    for day, count in Counter(day for c in customers for day, _, _ in c.contacts(first, last)).items():
         bump(date.fromisoformat(day), "followups", count)
     for _customer, deal, won in _won_deals(customers):
         if str(deal.get("currency") or config.currency) == config.currency:
