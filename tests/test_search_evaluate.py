@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crmnotes import actions, search
+from crmnotes.search import index
 from crmnotes.search import session as session_mod
 from crmnotes.search.evaluate import STANDALONE, TOP, Evaluator, Unsupported, evaluate
 from crmnotes.search.query import compile_query, parse
@@ -63,8 +64,11 @@ def vault(empty_vault: Vault) -> Vault:
         path.write_text(path.read_text(encoding="utf-8") + "\n数据安全 integration 补充 annual contract。\n",
                         encoding="utf-8")
     paths[10].unlink()
-    for n in range(24, 30):
-        add(empty_vault, n)
+    added = [add(empty_vault, n) for n in range(24, 30)]
+    # As a watcher updates it (the second segment stays apart: a `crm index` update folds segments
+    # of fewer than SMALL_SEGMENT_DOCS documents into its own).
+    changed = [*paths[3:9], paths[10], *added]
+    index.refresh(empty_vault, paths=[empty_vault.relative(path) for path in changed])
     search.search(empty_vault, "数据")
     yield empty_vault
     session_mod.close_all()
