@@ -71,4 +71,10 @@ def test_a_split_cut_short_before_its_commit_leaves_the_index_answering(empty_va
             index_module.split_compound_segments(empty_vault)
     assert list(folder.glob("*.seg")) and answers(empty_vault) == expected  # still the compound file's
     assert index_module.split_compound_segments(empty_vault) == 1
-    assert not list(folder.glob("*.seg")) and answers(empty_vault) == expected
+    assert not list(folder.glob("*.seg")) and not list(folder.glob(".*")) and answers(empty_vault) == expected
+    # a crash after the new table of contents, before the compound file went: the next split removes it
+    (segment_id,) = segment_ids(empty_vault)
+    (folder / f"{segment_id}.seg").write_bytes(b"left over")
+    (folder / f".{segment_id}.pst.split").write_bytes(b"cut short")
+    assert index_module.split_compound_segments(empty_vault) == 0
+    assert not list(folder.glob("*.seg")) and not list(folder.glob(".*")) and answers(empty_vault) == expected

@@ -343,11 +343,12 @@ def _split_compound(folder: Path) -> int:
             except BaseException:
                 writer.cancel()
                 raise
+        separate = {s.segment_id() for s in ix._segments() if not s.is_compound()}
     finally:
         ix.close()
-    for name in os.listdir(folder):  # this split's, or one a crash cut short after its commit
+    for name in os.listdir(folder):  # this split's, or what one cut short by a crash left
         segment_id, _, extension = name.partition(".")
-        if extension == "seg" and segment_id in big:
+        if (extension == "seg" and segment_id in separate) or (name.startswith(".") and name.endswith(".split")):
             with contextlib.suppress(OSError):  # still open elsewhere (Windows): the next split removes it
                 os.remove(folder / name)
     return len(big)
