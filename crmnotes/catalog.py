@@ -54,6 +54,9 @@ from .report_facts import stored as stored_facts
 from .sensitive import mask_phone
 from .vault import ScanResult, Vault
 
+if TYPE_CHECKING:
+    from .note import Document
+
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
 FORMAT_VERSION = 15  # SQLite's user_version: a cache of another version is emptied
@@ -931,7 +934,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
     return {"rel": rel, "size": size, "mtime": mtime, **row}
 
 
-def _front_columns(doc: Any, meta: dict[str, Any], report: str) -> dict[str, Any]:
+def _front_columns(doc: Document, meta: dict[str, Any], report: str) -> dict[str, Any]:
     """The ``front`` and ``front_meta`` columns of a file read as ``doc`` (its customer's ``meta``,
     the row's ``report``): the front-matter text and, only when it differs from the report's
     front-matter (a stage written as its label), what YAML made of it.  Kept only when the stored
