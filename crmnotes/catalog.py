@@ -18,7 +18,9 @@ customer, not the vault.  Each row keeps the ``Entry`` fields, the due
 timeline and its step of the day written (with the day it stops holding),
 the ``ls --json`` keys that do not depend on the day (serialized:
 ``ls --json`` splices them), the front-matter with follow-up summaries
-(tasks, the agenda, the pipeline) and the reports' facts (``report_facts``).
+(tasks, the agenda, the pipeline), the reports' facts (``report_facts``) and
+the front-matter text with what YAML made of it, so a file read again whose
+front-matter did not change (a follow-up appended) loads no YAML.
 The cache is disposable: a different format version or config
 (``Vault.config_state``) empties it, a damaged file is deleted and rebuilt,
 a row that does not decode is read again from its file, an unwritable vault
@@ -52,9 +54,12 @@ from .report_facts import stored as stored_facts
 from .sensitive import mask_phone
 from .vault import ScanResult, Vault
 
+if TYPE_CHECKING:
+    from .note import Document
+
 CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
-FORMAT_VERSION = 14  # SQLite's user_version: a cache of another version is emptied
+FORMAT_VERSION = 15  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
 _DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
@@ -785,6 +790,15 @@ def _meta_only(report: Any) -> dict[str, Any] | None:
     return None
 
 
+def _decoded_meta(text: str) -> dict[str, Any] | None:
+    """A front-matter stored as ``_dumps(_tagged(meta))``; None when it is not what we wrote."""
+    try:
+        meta = _META_DECODER.decode(text)
+    except (ValueError, TypeError, KeyError, AttributeError):  # the hook raises the last two on odd tags
+        return None
+    return meta if type(meta) is dict else None
+
+
 def _exported_batch(vault: Vault, batch: list[Stored], reports: dict[str, str], reveal: bool,
                     problems: list[Problem]) -> list[Front]:
     """The fronts of ``batch`` from their stored rows (read from the file when one does not decode)."""
@@ -879,13 +893,16 @@ def listing_keys(vault: Vault, customer: Customer, *, reveal: bool = False, toda
     return data
 
 
-def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str] | None = None) -> dict[str, Any]:
+def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str] | None = None,
+            front: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A cache row of one file, read now.  The stat was taken before reading: a write
     racing with us shows as a changed stat next time.  ``known`` maps names to the sort keys
-    their rows had: an edit that keeps the name keeps its key (no pinyin dictionaries loaded)."""
+    their rows had: an edit that keeps the name keeps its key (no pinyin dictionaries loaded);
+    ``front`` is the front-matter text and meta the row had (used when the text is the same)."""
     path = vault.root / rel
     try:
-        customer = vault.read(path)
+        doc = vault.read_document(path, front)
+        customer = vault.customer_from(path, doc)
         dated = timeline(customer, vault.config)
         phone = customer.text("phone")
         masked = mask_phone(phone, vault.config.phone_region) if phone else ""
@@ -905,6 +922,7 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
             "report": _dumps([_tagged(customer.meta), [_summary(f) for f in customer.followups],
                               [[p.line, p.message, p.severity, p.code] for p in customer.problems]]),
         }
+        row.update(_front_columns(doc, customer.meta, row["report"]))
         facts = facts_of(customer, vault.config, dated)
         row.update({column: value if column in _FACTS_AS_THEY_ARE else _dumps(_tagged(value))
                     for column, value in stored_facts(facts).items()})
@@ -914,6 +932,22 @@ def _record(vault: Vault, rel: str, size: int, mtime: int, known: dict[str, str]
     except (ValueError, TypeError, OverflowError, RecursionError, AttributeError) as exc:
         row = {"problem": f"cannot be listed: {exc}"}  # one bad value must not stop the other customers
     return {"rel": rel, "size": size, "mtime": mtime, **row}
+
+
+def _front_columns(doc: Document, meta: dict[str, Any], report: str) -> dict[str, Any]:
+    """The ``front`` and ``front_meta`` columns of a file read as ``doc`` (its customer's ``meta``,
+    the row's ``report``): the front-matter text and, only when it differs from the report's
+    front-matter (a stage written as its label), what YAML made of it.  Kept only when the stored
+    JSON decodes back to exactly what YAML gave, so a reuse (``_Cache.fronts``) changes nothing."""
+    raw = doc.meta
+    if meta is raw:
+        stored, again = None, _meta_only(report)
+    else:
+        stored = _dumps(_tagged(raw))
+        again = _decoded_meta(stored)
+    if again != raw:  # a nested key that is not a text, a NaN: parsed again next time
+        return {}
+    return {"front": doc.text[doc.fm_start:doc.fm_end], "front_meta": stored}
 
 
 def _listing_json(static: dict[str, Any], masked_phone: str, now: dict[str, Any]) -> bytes:
@@ -1134,10 +1168,12 @@ class _Reported(Customer):
 _COLUMNS = ("rel", "size", "mtime", "problem", *_ENTRY_SELECT, *_ALWAYS[3:])
 _LISTED = ("rel", "listing")
 _BULKY = ("rel", "report")
+_FRONTS = ("rel", "front", "front_meta")  # read back only for a changed file: see _front_columns
 # ``crm report``'s: a table of their own, so it pages through nothing else; each list a column (``PARTS``)
 _FACTS = ("rel", "f_campaign", "f_filled", "f_moves", "f_reached", "f_deals", "f_tickets", "contacts")
 _FACTS_AS_THEY_ARE = ("f_campaign", "f_filled", "contacts")  # stored as they are; the others as JSON
-_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY), ("facts", "f", _FACTS))
+_TABLES = (("customer", "c", _COLUMNS), ("listed", "l", _LISTED), ("bulky", "b", _BULKY), ("facts", "f", _FACTS),
+           ("fronts", "p", _FRONTS))
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS customer (rel TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, "
@@ -1145,6 +1181,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS listed (rel TEXT PRIMARY KEY, listing BLOB)",
     "CREATE TABLE IF NOT EXISTS bulky (rel TEXT PRIMARY KEY, report TEXT)",
     "CREATE TABLE IF NOT EXISTS facts (rel TEXT PRIMARY KEY, " + ", ".join(_FACTS[1:]) + ")",
+    "CREATE TABLE IF NOT EXISTS fronts (rel TEXT PRIMARY KEY, front TEXT, front_meta TEXT)",
 )
 
 
@@ -1160,7 +1197,8 @@ def _stored_rows(vault: Vault, wanted: tuple[str, ...]) -> tuple[list[tuple[Any,
         if changed:
             vault.config  # noqa: B018 (parsed now: a broken config is an error, not a problem of each file)
         known = cache.sort_keys(changed) if cache and changed else {}
-        records = [_record(vault, rel, *current[rel], known) for rel in changed]
+        fronts = cache.fronts(changed) if cache and stored and changed else {}
+        records = [_record(vault, rel, *current[rel], known, fronts.get(rel)) for rel in changed]
         if cache and (records or gone):
             cache.write(records, gone)
     for record in records:
@@ -1263,6 +1301,22 @@ class _Cache:
             return {}
         return found
 
+    def fronts(self, rels: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """rel -> (front-matter text, what YAML made of it) of the stored rows of ``rels`` that kept one."""
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        try:
+            for start in range(0, len(rels), 500):
+                chunk = rels[start:start + 500]
+                for rel, front, front_meta, report in self.db.execute(
+                        f"SELECT p.rel, p.front, p.front_meta, b.report FROM fronts p JOIN bulky b ON b.rel = p.rel "
+                        f"WHERE p.rel IN ({', '.join('?' * len(chunk))}) AND p.front IS NOT NULL", chunk):
+                    meta = _meta_only(report) if front_meta is None else _decoded_meta(front_meta)
+                    if type(front) is str and meta is not None:
+                        found[rel] = (front, meta)
+        except sqlite3.Error:
+            return {}
+        return found
+
     def write(self, records: list[dict[str, Any]], gone: list[str]) -> None:
         """Replace the rows of ``records`` and delete those of ``gone``, in one transaction."""
         kept = [r for r in records if _encodable(r["rel"])]
@@ -1334,6 +1388,7 @@ def _prepared(vault: Vault, path: Path) -> sqlite3.Connection:
                     db.execute("DROP TABLE IF EXISTS listed")
                     db.execute("DROP TABLE IF EXISTS bulky")
                     db.execute("DROP TABLE IF EXISTS facts")
+                    db.execute("DROP TABLE IF EXISTS fronts")
                     for statement in _SCHEMA:
                         db.execute(statement)
                     db.execute("INSERT OR REPLACE INTO settings VALUES ('config', ?)", (config,))

@@ -119,9 +119,11 @@ def decode(data: bytes) -> tuple[str, bool]:
     return text, False
 
 
-def parse(data: bytes | str) -> Document:
+def parse(data: bytes | str, parsed_front: tuple[str, dict[str, Any]] | None = None) -> Document:
     """Parse a customer file.  Raises ``FileFormatError`` when it cannot be read
-    safely; recoverable oddities (a malformed entry) become ``problems``."""
+    safely; recoverable oddities (a malformed entry) become ``problems``.  ``parsed_front`` is a
+    front-matter text with the meta an earlier parse made of it: when this file's front-matter is
+    that very text, its meta is taken as it is and YAML is not loaded (an edit of the body alone)."""
     text, bom = decode(data) if isinstance(data, bytes) else (data, False)
     opening = _FENCE_OPEN.match(text)
     if not opening:
@@ -131,7 +133,7 @@ def parse(data: bytes | str) -> Document:
     if not closing:
         raise FileFormatError("has front-matter that is never closed", "Add a '---' line after the fields.")
     fm_text = text[opening.end() : closing.start()]
-    meta = _load_meta(fm_text)
+    meta = parsed_front[1] if parsed_front is not None and parsed_front[0] == fm_text else _load_meta(fm_text)
     body_start = closing.end()
     if text.startswith("\r\n", body_start):
         body_start += 2

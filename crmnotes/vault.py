@@ -182,12 +182,13 @@ class Vault:
         doc = self.read_document(path)
         return self.customer_from(path, doc)
 
-    def read_document(self, path: Path) -> note.Document:
+    def read_document(self, path: Path, parsed_front: tuple[str, dict[str, Any]] | None = None) -> note.Document:
+        """The parsed file (``parsed_front``: see ``note.parse``)."""
         from . import note
 
         try:
             data, _ = read_customer_bytes(path)
-            return note.parse(data)
+            return note.parse(data, parsed_front)
         except FileFormatError as exc:
             raise FileFormatError(f"{self.relative(path)} {exc.message}.", exc.hint, line=exc.line) from None
 

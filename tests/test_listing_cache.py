@@ -167,3 +167,45 @@ def test_an_edit_that_keeps_the_name_keeps_its_sort_key_and_a_rename_sorts_again
     renamed, loaded = _ls_json_in_a_fresh_process(example_vault)
     assert loaded and renamed == [c.name for c in actions.list_customers(example_vault, actions.Filters(), "name")]
     assert renamed.index("阿尔法科技有限公司") < names.index("星辰科技有限公司")  # A (a'er) before X (xingchen)
+
+
+def _fronts(vault: Vault) -> dict[str, tuple[str | None, str | None]]:
+    import sqlite3
+
+    with sqlite3.connect(vault.cache_dir / catalog.CACHE_FILE) as db:
+        return {rel: (front, meta) for rel, front, meta in db.execute("SELECT rel, front, front_meta FROM fronts")}
+
+
+def _typed(value: object) -> object:
+    """``value`` with every type spelled out: equal only when YAML and the cache give the same types."""
+    if isinstance(value, dict):
+        return {(type(k).__name__, k): _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value).__name__, repr(value))
+
+
+@pytest.mark.parametrize(("extra", "kept"), [
+    ("签约日期: 2026-03-01\n回访时间: 2026-03-01T09:30:00+08:00\n金额: 1.0\n标记: [true, 0, null, '0571']\n", True),
+    ("明细: {1: 一期, 2: 二期}\n", False),  # an int key inside: JSON would make it a text, so it is parsed again
+    ("比例: .nan\n", False),  # NaN is not equal to itself: never proven the same, parsed again
+])
+def test_a_body_edit_reuses_the_stored_front_matter_only_when_it_is_exactly_what_yaml_gave(
+        example_vault: Vault, extra: str, kept: bool) -> None:
+    path = next(p for p in sorted(example_vault.customers_dir.rglob("*.md"))
+                if "name: 星辰科技有限公司\n" in p.read_text("utf-8"))
+    path.write_text(path.read_text("utf-8").replace("stage: intent\n", "stage: 意向\n" + extra, 1), "utf-8")
+    catalog.listing_json(example_vault)  # built
+    append_followup(example_vault, "星辰科技有限公司", f"\n### {TODAY.isoformat()} 10:00 · 电话 · 李雷\n报价已发。\n")
+    text, _ = catalog.listing_json(example_vault)  # the edited file read again, its front-matter reused if kept
+    rel = example_vault.relative(path)
+    front, stored_meta = _fronts(example_vault)[rel]
+    assert (front is not None) is kept and (stored_meta is not None) is kept  # stage 意向: its own meta stored
+    listed = from_files(example_vault, actions.Filters(), "name", TODAY)
+    assert json.dumps(json.loads(text), sort_keys=True) == json.dumps(listed, sort_keys=True)  # NaN too
+    # the row written after the reuse holds the types YAML gives (a date stays a date); the report column keeps
+    # a nested int key as a text whether reused or not, so that case is compared through the listing alone
+    from_cache = {c.name: c for c in catalog.report_customers(example_vault).customers}
+    for customer in example_vault.scan().customers:
+        assert not kept or _typed(from_cache[customer.name].meta) == _typed(customer.meta), customer.name
+        assert [f.at for f in from_cache[customer.name].followups] == [f.at for f in customer.followups]
