@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 TEMP_PREFIX = ".~crm-"
 TEMP_SUFFIX = ".tmp"
@@ -256,7 +257,11 @@ def tree_fingerprint(folder: Path) -> str | None:
     differ): a false "changed" only costs the walk.  None when there is no GNU find (BSD find has
     no -printf), when it fails, or when a link is found (the walk stats what a link points to,
     which the link's own line does not show)."""
-    import hashlib
+    return fingerprint_of(start_fingerprint(folder))
+
+
+def start_fingerprint(folder: Path) -> Any:
+    """``tree_fingerprint`` started: find runs while the caller does other work (``fingerprint_of``)."""
     import shutil
     import subprocess
 
@@ -264,11 +269,25 @@ def tree_fingerprint(folder: Path) -> str | None:
     if find is None:
         return None
     try:
-        done = subprocess.run([find, str(folder), "-mindepth", "1", "-printf", r"%y %i %s %T@ %C@ %P\0"],
-                              capture_output=True, timeout=120, check=False)
-    except (OSError, subprocess.SubprocessError):
+        return subprocess.Popen([find, str(folder), "-mindepth", "1", "-printf", r"%y %i %s %T@ %C@ %P\0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError:
         return None
-    listing = done.stdout
-    if done.returncode or done.stderr or listing.startswith(b"l ") or b"\0l " in listing:
+
+
+def fingerprint_of(started: Any) -> str | None:
+    """The fingerprint a ``start_fingerprint`` computes (None: see ``tree_fingerprint``)."""
+    import hashlib
+    import subprocess
+
+    if started is None:
+        return None
+    try:
+        listing, errors = started.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        started.kill()
+        started.communicate()
+        return None
+    if started.returncode or errors or listing.startswith(b"l ") or b"\0l " in listing:
         return None
     return hashlib.sha1(listing, usedforsecurity=False).hexdigest()

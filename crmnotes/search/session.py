@@ -152,14 +152,10 @@ class Session:
         return True
 
     def _full_check(self, config: list[int]) -> None:
-        from .index import refresh, witnessed_fresh
+        from .index import refresh
 
         self.dirty = False  # cleared first: an invalidate() during the check is kept for the next search
-        if self.files is None and self.searcher is None and witnessed_fresh(self.vault) is not None:
-            # A new session (a `crm search` process): the fingerprint says the index holds every file.
-            # ``files`` stays unknown, so the next search of a long-lived session walks as usual.
-            self.config = config
-            self._reopen()
+        if self.files is None and self.searcher is None and self._witnessed(config):
             return
         wall = time.time_ns()
         folders: dict[str, int] = {}
@@ -175,6 +171,29 @@ class Session:
         # open searcher right (the first walk after a fingerprint check usually finds nothing).
         if settings_changed or self.searcher is None or _index_state(self.vault) != self.index_state:
             self._reopen()
+
+    def _witnessed(self, config: list[int]) -> bool:
+        """A new session (a `crm search` process): open the index while find fingerprints customers/,
+        and trust it when the fingerprint is the one the index was stamped with.  ``files`` stays
+        unknown, so the next search of a long-lived session walks as usual."""
+        from ..fsutil import fingerprint_of, start_fingerprint
+        from .index import witnessed_fresh
+
+        if not store.index_present(store.index_dir(self.vault)):
+            return False
+        started = start_fingerprint(self.vault.customers_dir)
+        if started is None:
+            return False
+        try:
+            self._reopen()
+        finally:
+            witness = fingerprint_of(started)  # waited for even when the open fails: no stray process
+        if witness is None or witnessed_fresh(self.vault, witness) is None:
+            return False  # the caller walks, refreshes and reopens if the index changed
+        if _index_state(self.vault) != self.index_state:
+            self._reopen()  # a commit landed while it opened: the stamp vouches for the newer index
+        self.config = config
+        return True
 
     def _reopen(self) -> None:
         from .index import _corrupt_errors, refresh
