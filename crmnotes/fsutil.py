@@ -261,17 +261,22 @@ def tree_fingerprint(folder: Path) -> str | None:
 
 
 def start_fingerprint(folder: Path) -> Any:
-    """``tree_fingerprint`` started: find runs while the caller does other work (``fingerprint_of``)."""
+    """``tree_fingerprint`` started: find runs while the caller does other work (``fingerprint_of``).
+    Its listing goes to an unnamed temporary file, not a pipe: a pipe nobody reads yet would stop
+    find after 64 KB, and the listing of a large vault is megabytes."""
     import shutil
     import subprocess
+    import tempfile
 
     find = shutil.which("find")
     if find is None:
         return None
+    listing = tempfile.TemporaryFile()  # noqa: SIM115 - handed to fingerprint_of, which closes it
     try:
-        return subprocess.Popen([find, str(folder), "-mindepth", "1", "-printf", r"%y %i %s %T@ %C@ %P\0"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return listing, subprocess.Popen([find, str(folder), "-mindepth", "1", "-printf", r"%y %i %s %T@ %C@ %P\0"],
+                                         stdout=listing, stderr=subprocess.PIPE)
     except OSError:
+        listing.close()
         return None
 
 
@@ -282,12 +287,16 @@ def fingerprint_of(started: Any) -> str | None:
 
     if started is None:
         return None
-    try:
-        listing, errors = started.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        started.kill()
-        started.communicate()
-        return None
-    if started.returncode or errors or listing.startswith(b"l ") or b"\0l " in listing:
+    listing_file, find = started
+    with listing_file:
+        try:
+            _, errors = find.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            find.kill()
+            find.communicate()
+            return None
+        listing_file.seek(0)
+        listing = listing_file.read()
+    if find.returncode or errors or listing.startswith(b"l ") or b"\0l " in listing:
         return None
     return hashlib.sha1(listing, usedforsecurity=False).hexdigest()

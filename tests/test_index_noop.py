@@ -158,3 +158,23 @@ def test_the_fingerprint_sees_an_edit_that_keeps_size_and_mtime(indexed: Vault) 
     edit_same_size(indexed)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert before is not None and fsutil.tree_fingerprint(indexed.customers_dir) not in (None, before)
+
+
+def test_a_new_sessions_first_answer_stands_only_when_the_fingerprint_vouches_for_the_index(indexed: Vault) -> None:
+    """The first search of a session runs while find fingerprints customers/; an answer from a stale
+    index is thrown away and asked again after the walk, and a long-lived session walks from then on."""
+    from crmnotes.search import session as session_mod
+
+    session_mod.close_all()
+    assert [h.customer.name for h in search.search(indexed, "冷链运输")] == ["星辰科技"]  # vouched for
+    session_mod.close_all()
+    edit_same_size(indexed)  # the stamp no longer vouches: the answer from the index as it was must not stand
+    assert [h.customer.name for h in search.search(indexed, "跨境电商")] == ["星辰科技"]
+    assert search.search(indexed, "冷链运输") == []
+    assert index.witnessed_fresh(indexed) is None  # an update stamps nothing; the next check that finds
+    assert search.refresh(indexed).changes == 0 and index.witnessed_fresh(indexed) == 2  # nothing to do does
+    session_mod.close_all()
+    assert [h.customer.name for h in search.search(indexed, "跨境电商")] == ["星辰科技"]
+    add_in_new_folder(indexed)  # the same session, a later search: it walks, as before
+    assert [h.customer.name for h in search.search(indexed, "renewal quote")] == ["Acme Freight"]
+    session_mod.close_all()

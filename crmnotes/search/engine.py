@@ -93,19 +93,26 @@ def search(vault: Vault, query: str, limit: int = 20, today: date | None = None)
     session = session_of(vault)
     with session.lock:
         compiled = compile_query(tree, session.current_config(), today)  # the settings as the file has them now
-        try:
-            session.fresh()
-            found = _ranked(session, compiled, limit)
-        except _corrupt_errors():
-            try:
-                session.reopen()  # the index moved on under the open searcher (a merge swapped in)
-                found = _ranked(session, compiled, limit)
-            except _corrupt_errors():
-                session.rebuild()  # a damaged index is rebuilt, never an error
-                found = _ranked(session, compiled, limit)
+        found = _answer(session, compiled, limit)
+        if not session.confirm():  # answered from an index opened before its freshness was known
+            found = _answer(session, compiled, limit)
         paths, generation = session.paths, session.generation
     return [Hit(vault, paths[docnum], score, compiled.needles, (session, docnum, generation))
             for docnum, score in found]
+
+
+def _answer(session: Session, compiled: Compiled, limit: int) -> list[tuple[int, float]]:
+    """``_ranked`` from the fresh index; a damaged or moved index is read again or rebuilt, never an error."""
+    try:
+        session.fresh()
+        return _ranked(session, compiled, limit)
+    except _corrupt_errors():
+        try:
+            session.reopen()  # the index moved on under the open searcher (a merge swapped in)
+            return _ranked(session, compiled, limit)
+        except _corrupt_errors():
+            session.rebuild()
+            return _ranked(session, compiled, limit)
 
 
 def _ranked(session: Session, compiled: Compiled, limit: int) -> list[tuple[int, float]]:

@@ -108,10 +108,11 @@ def writer_lock(vault: Vault, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
 
 def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = None,
             workers: int | None = None, current: dict[str, tuple[int, int]] | None = None,
-            paths: Iterable[str] | None = None) -> RefreshStats:
+            paths: Iterable[str] | None = None, witness: str | None = None) -> RefreshStats:
     """Bring the index up to date with the files (or rebuild it) and say what changed.
 
-    ``current`` is a ``Vault.customer_stats`` the caller just took (saves a walk).
+    ``current`` is a ``Vault.customer_stats`` the caller just took (saves a walk), and ``witness``
+    the customers/ fingerprint it took before that walk (stamped with the result when it was up to date).
     ``paths`` (vault-relative) limits the work to those files, for a watcher that
     knows what changed: no walk of the vault.  ``crmnotes.yaml`` among them, or
     an index that needs a rebuild, means the full refresh."""
@@ -123,7 +124,6 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
                 return stats
     started = time.perf_counter()
     folder = store.index_dir(vault)
-    witness = None
     if current is None and not rebuild:
         witness = tree_fingerprint(vault.customers_dir)  # before the walk: a change after it shows next time
         count = witnessed_fresh(vault, witness)

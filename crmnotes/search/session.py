@@ -101,6 +101,8 @@ class Session:
         self.generation = 0  # bumped whenever the searcher is reopened
         self._evaluator: Any = None  # evaluate.Evaluator of the open searcher: decoded postings
         self.config_file = store.config_state(vault)  # the caller's settings are taken as read from this file
+        self.pending: tuple[Any, list[int]] | None = None  # (find still running, settings) of an unchecked open
+        self.witness: str | None = None  # a fingerprint that did not vouch: stamped by the walk that follows
 
     def invalidate(self) -> None:
         self.dirty = True
@@ -155,8 +157,9 @@ class Session:
         from .index import refresh
 
         self.dirty = False  # cleared first: an invalidate() during the check is kept for the next search
-        if self.files is None and self.searcher is None and self._witnessed(config):
-            return
+        if self.files is None and self.searcher is None and self._open_unchecked(config):
+            return  # the caller answers from it, then asks ``confirm``
+        witness, self.witness = self.witness, None
         wall = time.time_ns()
         folders: dict[str, int] = {}
         current, _ = self.vault.customer_stats(folders)
@@ -165,19 +168,18 @@ class Session:
         self.folders = folders
         settings_changed = config != self.config
         if current != self.files or settings_changed:
-            refresh(self.vault, current=current)  # nothing to do when another process already indexed it
+            # nothing to do when another process already indexed it; then the fingerprint is stamped
+            refresh(self.vault, current=current, witness=witness)
             self.files, self.config = current, config
         # A refresh that changed the index moved its state; one that found nothing to do leaves the
         # open searcher right (the first walk after a fingerprint check usually finds nothing).
         if settings_changed or self.searcher is None or _index_state(self.vault) != self.index_state:
             self._reopen()
 
-    def _witnessed(self, config: list[int]) -> bool:
+    def _open_unchecked(self, config: list[int]) -> bool:
         """A new session (a `crm search` process): open the index while find fingerprints customers/,
-        and trust it when the fingerprint is the one the index was stamped with.  ``files`` stays
-        unknown, so the next search of a long-lived session walks as usual."""
+        without waiting for it; the query runs meanwhile and ``confirm`` says whether it may stand."""
         from ..fsutil import fingerprint_of, start_fingerprint
-        from .index import witnessed_fresh
 
         if not store.index_present(store.index_dir(self.vault)):
             return False
@@ -186,14 +188,31 @@ class Session:
             return False
         try:
             self._reopen()
-        finally:
-            witness = fingerprint_of(started)  # waited for even when the open fails: no stray process
-        if witness is None or witnessed_fresh(self.vault, witness) is None:
-            return False  # the caller walks, refreshes and reopens if the index changed
-        if _index_state(self.vault) != self.index_state:
-            self._reopen()  # a commit landed while it opened: the stamp vouches for the newer index
-        self.config = config
+        except BaseException:
+            fingerprint_of(started)  # waited for: no stray process
+            raise
+        self.pending = (started, config)
         return True
+
+    def confirm(self) -> bool:
+        """Does the answer just given stand?  False when it came from an index opened unchecked
+        that the customers/ fingerprint does not vouch for: the next ``fresh`` walks every file
+        (and stamps the fingerprint with what it finds), and the caller asks again."""
+        from ..fsutil import fingerprint_of
+        from .index import witnessed_fresh
+
+        if self.pending is None:
+            return True
+        started, config = self.pending
+        self.pending = None
+        witness = fingerprint_of(started)
+        if witness is not None and witnessed_fresh(self.vault, witness) is not None \
+                and _index_state(self.vault) == self.index_state:
+            self.config = config  # ``files`` stays unknown: the next search of a long-lived session walks
+            return True
+        self.witness = witness
+        self.dirty = True
+        return False
 
     def _reopen(self) -> None:
         from .index import _corrupt_errors, refresh
