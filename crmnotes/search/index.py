@@ -142,7 +142,7 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
             return RefreshStats(total=len(current), seconds=time.perf_counter() - started)
     with writer_lock(vault):
         _remove_leftovers(folder)
-        manifest = store.load_manifest(folder)
+        manifest = None if rebuild else store.load_manifest(folder)  # a rebuild never reads the old one
         rebuilding = rebuild or not _usable(vault, folder, manifest)
         witness = tree_fingerprint(vault.customers_dir) if rebuilding else None  # a rebuild stamps its result
         current, _ = store.current_files(vault)  # another process may have written meanwhile
