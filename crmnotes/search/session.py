@@ -181,8 +181,8 @@ class Session:
         without waiting for it; the query runs meanwhile and ``confirm`` says whether it may stand."""
         from ..fsutil import fingerprint_of, start_fingerprint
 
-        if not store.index_present(store.index_dir(self.vault)):
-            return False
+        if self.pending is not None or not store.index_present(store.index_dir(self.vault)):
+            return False  # (a rebuild while an unchecked answer waits walks instead: one find at a time)
         started = start_fingerprint(self.vault.customers_dir)
         if started is None:
             return False
