@@ -90,6 +90,11 @@ def test_crm_index_as_a_process_with_nothing_changed(indexed: Vault) -> None:
     assert (data["total"], data["added"], data["changed"], data["removed"], data["rebuilt"]) == (2, 0, 0, 0, False)
 
 
+def vouched(vault: Vault) -> int | None:
+    """What the index's stamp says of customers/ as find lists it now (see ``index.witnessed_fresh``)."""
+    return index.witnessed_fresh(vault, fsutil.tree_fingerprint(vault.customers_dir))
+
+
 def stamp(vault: Vault) -> dict[str, object]:
     return json.loads(stamp_path(vault).read_bytes())
 
@@ -116,14 +121,14 @@ def delete(vault: Vault) -> None:
 def test_a_second_check_answers_from_the_fingerprint_of_customers_and_no_change_gets_past_it(
         indexed: Vault, change: object) -> None:
     assert isinstance(stamp(indexed)["witness"], str) and stamp(indexed)["count"] == 2  # the rebuild's
-    assert index.witnessed_fresh(indexed) == 2
+    assert vouched(indexed) == 2
     assert search.refresh(indexed).total == 2
     change(indexed)  # type: ignore[operator]
-    assert index.witnessed_fresh(indexed) is None
+    assert vouched(indexed) is None
     stats = search.refresh(indexed)
     assert stats.changes >= 1 and stats.total == len(store.current_files(indexed)[0])
-    assert index.witnessed_fresh(indexed) is None  # an update writes no stamp: the next check walks, then stamps
-    assert search.refresh(indexed).changes == 0 and index.witnessed_fresh(indexed) == stats.total
+    assert vouched(indexed) is None  # an update writes no stamp: the next check walks, then stamps
+    assert search.refresh(indexed).changes == 0 and vouched(indexed) == stats.total
 
 
 def test_a_search_process_started_after_a_change_finds_it(indexed: Vault) -> None:
@@ -144,7 +149,7 @@ def test_a_link_among_customers_means_the_walk(indexed: Vault) -> None:
     (indexed.root / "customers/link.md").symlink_to(target)
     assert fsutil.tree_fingerprint(indexed.customers_dir) is None
     assert search.refresh(indexed).added == 1
-    assert search.refresh(indexed).changes == 0 and index.witnessed_fresh(indexed) is None
+    assert search.refresh(indexed).changes == 0 and vouched(indexed) is None
     edit_same_size(indexed)
     assert search.refresh(indexed).changed == 2
 
@@ -171,8 +176,8 @@ def test_a_new_sessions_first_answer_stands_only_when_the_fingerprint_vouches_fo
     edit_same_size(indexed)  # the stamp no longer vouches: the answer from the index as it was must not stand
     assert [h.customer.name for h in search.search(indexed, "跨境电商")] == ["星辰科技"]
     assert search.search(indexed, "冷链运输") == []
-    assert index.witnessed_fresh(indexed) is None  # an update stamps nothing; the next check that finds
-    assert search.refresh(indexed).changes == 0 and index.witnessed_fresh(indexed) == 2  # nothing to do does
+    assert vouched(indexed) is None  # an update stamps nothing; the next check that finds
+    assert search.refresh(indexed).changes == 0 and vouched(indexed) == 2  # nothing to do does
     session_mod.close_all()
     assert [h.customer.name for h in search.search(indexed, "跨境电商")] == ["星辰科技"]
     add_in_new_folder(indexed)  # the same session, a later search: it walks, as before

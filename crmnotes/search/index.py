@@ -158,12 +158,10 @@ def refresh(vault: Vault, *, rebuild: bool = False, progress: Progress | None = 
     return stats
 
 
-def witnessed_fresh(vault: Vault, witness: str | None = None) -> int | None:
+def witnessed_fresh(vault: Vault, witness: str | None) -> int | None:
     """The number of customer files, when the index holds them all as the customers/ fingerprint
-    (``witness``, taken now when not given) shows them: the check without a walk of the vault.
+    ``witness`` (``fsutil.tree_fingerprint``) shows them: the check without a walk of the vault.
     None when that cannot be told this way (no fingerprint, or none stored that matches)."""
-    if witness is None:
-        witness = tree_fingerprint(vault.customers_dir)
     folder = store.index_dir(vault)
     if witness is None or not store.index_present(folder):
         return None

@@ -206,8 +206,7 @@ class Session:
         started, config = self.pending
         self.pending = None
         witness = fingerprint_of(started)
-        if witness is not None and witnessed_fresh(self.vault, witness) is not None \
-                and _index_state(self.vault) == self.index_state:
+        if witnessed_fresh(self.vault, witness) is not None and _index_state(self.vault) == self.index_state:
             self.config = config  # ``files`` stays unknown: the next search of a long-lived session walks
             return True
         self.witness = witness
