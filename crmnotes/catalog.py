@@ -1222,13 +1222,11 @@ def _timelines(vault: Vault, rels: list[str]) -> dict[str, str]:
     """rel -> stored timeline text of ``rels`` (those in the cache)."""
     found: dict[str, str] = {}
     with _Cache.open(vault) as cache:
-        for start in range(0, len(rels) if cache else 0, 500):
-            chunk = rels[start:start + 500]
-            try:
-                found.update(cache.db.execute(  # type: ignore[union-attr]  # cache is not None: else the range is empty
-                    f"SELECT rel, timeline FROM customer WHERE rel IN ({', '.join('?' * len(chunk))})", chunk))
-            except sqlite3.Error:
-                break  # a missing one is read again from its file
+        try:
+            if cache is not None:
+                found.update(cache.per_rel("SELECT rel, timeline FROM customer WHERE rel IN ({rels})", rels))
+        except sqlite3.Error:
+            pass  # what was fetched before stays; a missing one is read again from its file
     return found
 
 
@@ -1291,31 +1289,32 @@ class _Cache:
 
     def sort_keys(self, rels: list[str]) -> dict[str, str]:
         """name -> sort key of the stored rows of ``rels`` (keys worked out once per name)."""
-        found: dict[str, str] = {}
         try:
-            for start in range(0, len(rels), 500):
-                chunk = rels[start:start + 500]
-                found.update(self.db.execute(f"SELECT name, sort_key FROM customer WHERE rel IN "
-                                             f"({', '.join('?' * len(chunk))}) AND sort_key IS NOT NULL", chunk))
+            return dict(self.per_rel(
+                "SELECT name, sort_key FROM customer WHERE rel IN ({rels}) AND sort_key IS NOT NULL", rels))
         except sqlite3.Error:
             return {}
-        return found
 
     def fronts(self, rels: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """rel -> (front-matter text, what YAML made of it) of the stored rows of ``rels`` that kept one."""
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         try:
-            for start in range(0, len(rels), 500):
-                chunk = rels[start:start + 500]
-                for rel, front, front_meta, report in self.db.execute(
-                        f"SELECT p.rel, p.front, p.front_meta, b.report FROM fronts p JOIN bulky b ON b.rel = p.rel "
-                        f"WHERE p.rel IN ({', '.join('?' * len(chunk))}) AND p.front IS NOT NULL", chunk):
-                    meta = _meta_only(report) if front_meta is None else _decoded_meta(front_meta)
-                    if type(front) is str and meta is not None:
-                        found[rel] = (front, meta)
+            for rel, front, front_meta, report in self.per_rel(
+                    "SELECT p.rel, p.front, p.front_meta, b.report FROM fronts p JOIN bulky b ON b.rel = p.rel "
+                    "WHERE p.rel IN ({rels}) AND p.front IS NOT NULL", rels):
+                meta = _meta_only(report) if front_meta is None else _decoded_meta(front_meta)
+                if type(front) is str and meta is not None:
+                    found[rel] = (front, meta)
         except sqlite3.Error:
             return {}
         return found
+
+    def per_rel(self, query: str, rels: list[str]) -> Iterator[tuple[Any, ...]]:
+        """The rows ``query`` selects for ``rels`` (its ``{rels}`` stands for their placeholders), asked
+        500 at a time: SQLite bounds the parameters of one statement."""
+        for start in range(0, len(rels), 500):
+            chunk = rels[start:start + 500]
+            yield from self.db.execute(query.format(rels=", ".join("?" * len(chunk))), chunk)
 
     def write(self, records: list[dict[str, Any]], gone: list[str]) -> None:
         """Replace the rows of ``records`` and delete those of ``gone``, in one transaction."""
