@@ -134,10 +134,9 @@ def to_csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralize(h) for h in header])
-    starts, plain = frozenset(_FORMULA_START), _PLAIN_NUMBER.match
-    for row in rows:  # neutralize(), inlined: this runs for every cell of the vault
-        if any(map(str.startswith, row, repeat(_FORMULA_START))):  # (most rows: none starts like a formula)
-            row = [("'" + cell) if cell[:1] in starts and not plain(cell) else cell for cell in row]
+    for row in rows:  # a cell at a time only for a row with a cell that starts like a formula (few do)
+        if any(map(str.startswith, row, repeat(_FORMULA_START))):
+            row = [neutralize(cell) for cell in row]
         writer.writerow(row)
     buffer.flush()
     return out.getvalue()
