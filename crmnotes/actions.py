@@ -27,6 +27,7 @@ from .model import (
     Problem,
     date_issue,
     format_minute,
+    money,
     out_of_range,
     parse_when,
 )
@@ -622,13 +623,6 @@ _RECORD_CHOICES = {"deals": {"stage": "deal_stages"},
 def word(vault: Vault, key: str) -> str:
     """A heading or column name in the vault's language (English for other languages)."""
     return word_in(vault.config.language, key)
-
-
-def money(value: Any) -> str:
-    """180,000 / 1,234.50: an amount as people read it."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-    return "" if value is None else str(value)
 
 
 def followups_in_order(vault: Vault, customer: Customer) -> list[FollowUp]:

@@ -202,6 +202,13 @@ def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)]
 
 
+def money(value: Any) -> str:
+    """180,000 / 1,234.50: an amount as people read it (not a number: as it is written)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return "" if value is None else str(value)
+
+
 def text_of(value: Any) -> str:
     """A front-matter value as text (``Customer.text``): none is empty, a date-time is to the minute."""
     if value is None:

@@ -19,6 +19,7 @@ import click
 from .. import catalog, deals, tickets
 from ..actions import jsonable
 from ..errors import CrmError
+from ..model import money
 from . import complete
 from .common import label, open_customer, open_vault, parse_assignments, user_of
 from .output import (
@@ -26,7 +27,6 @@ from .output import (
     console,
     error_console,
     fitted_table,
-    money,
     print_json,
     print_note,
     print_warning,

@@ -330,9 +330,3 @@ def _breaks(plain: str, room: int) -> list[tuple[int, int]]:
     if start >= 0:
         lines.append((start, end))
     return lines or [(0, 0)]
-
-
-def money(value: Any) -> str:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-    return "" if value is None else str(value)

@@ -11,7 +11,8 @@ import click
 
 from .. import workspace
 from ..errors import CrmError
-from .output import Column, console, fitted_table, money, print_json, print_note, print_warning, ranked_columns, safe
+from ..model import money
+from .output import Column, console, fitted_table, print_json, print_note, print_warning, ranked_columns, safe
 
 REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
                 "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition",

@@ -21,7 +21,7 @@ from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ... import deals
-from ...model import Customer
+from ...model import Customer, money
 from ...safetext import terminal_text
 from ..roles import Refreshes, ShowsCustomer, ShowsRecord
 from ..widgets.keys_footer import KeysFooter
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from ..app import CrmApp
 
 Card = tuple[Customer, int, dict[str, Any]]
-
-
-def money(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def sums(values: dict[str, float]) -> str:
