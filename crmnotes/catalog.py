@@ -44,6 +44,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .answers import memo
 from .config import fold
 from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
@@ -52,6 +53,10 @@ from .model import Customer, FollowUp, Problem, format_minute
 from .report_facts import NOT_READ, PARTS, UNREAD, Facts, OneDay, facts_of, from_stored
 from .report_facts import stored as stored_facts
 from .sensitive import mask_phone
+from .typedjson import DECODER as _META_DECODER  # an export's front-matter: see _meta_only
+from .typedjson import compact as _dumps
+from .typedjson import tagged as _tagged
+from .typedjson import untagged as _untagged
 from .vault import ScanResult, Vault
 
 if TYPE_CHECKING:
@@ -61,7 +66,6 @@ CACHE_FILE = "listing.sqlite3"
 OLD_CACHE_FILES = ("catalog.txt", "listing.txt", "catalog.json")  # earlier layouts, removed on first use
 FORMAT_VERSION = 15  # SQLite's user_version: a cache of another version is emptied
 BUSY_TIMEOUT = 30.0  # seconds another crm process may hold the write lock (a first build of a big vault)
-_DATE, _DATETIME, _DICT = "$date", "$datetime", "$dict"  # tags that keep YAML dates typed through JSON
 
 
 @dataclass(slots=True)
@@ -410,9 +414,17 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
 
 
 def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Problem]]:
-    """``crm due --json``'s text: ``due``'s items, written from the stored rows (no ``Entry`` made)."""
+    """``crm due --json``'s text: ``due``'s items, written from the stored rows (no ``Entry`` made), or
+    replayed (``answers``)."""
+    kept = memo(vault, "due", [owner], day)
+    replayed = kept.recall_text() if kept else None
+    if replayed is not None:
+        return replayed, []
     items, problems = due_json_items(vault, day, owner)
-    return "[" + ", ".join(text for _, text in items) + "]", problems
+    text = "[" + ", ".join(text for _, text in items) + "]"
+    if kept and not problems:
+        kept.keep_text(text)
+    return text, problems
 
 
 def due_json_items(vault: Vault, day: date, owner: str = "", mount: str = ""
@@ -467,10 +479,16 @@ def listing_json_parts(vault: Vault, filters: Filters | None = None, sort: str =
                        reveal: bool = False, today: date | None = None) -> tuple[Iterator[bytes], list[Problem]]:
     """``listing_json`` in pieces, to be written as they come: the choice and its order are made over
     the small columns; each piece fetches the stored keys of ``LISTING_BATCH`` customers, so the
-    memory held does not grow with the text (a vault of 100,000 customers lists some 70 MB)."""
+    memory held does not grow with the text (a vault of 100,000 customers lists some 70 MB).  The
+    answer worked out for the same files, day and arguments is replayed instead (``answers``)."""
     day = today or date.today()
+    kept = memo(vault, "ls", [repr(filters), sort, limit, reveal], day)
+    replayed = kept.recall() if kept else None
+    if replayed is not None:
+        return replayed, []
     chosen, problems = listing_rows(vault, filters, sort, limit, reveal=reveal, today=day)
-    return spliced_listing([(vault, row, "") for row in chosen], day.isoformat(), reveal), problems
+    parts = spliced_listing([(vault, row, "") for row in chosen], day.isoformat(), reveal)
+    return (kept.keep(parts) if kept and not problems else parts), problems
 
 
 def listing_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
@@ -1004,42 +1022,6 @@ def _followup_of(summary: list[Any]) -> FollowUp:
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _tagged(value: Any) -> Any:
-    """Front-matter as JSON that comes back with the same Python types (see ``_untagged``)."""
-    if isinstance(value, dict):
-        out = {str(k): _tagged(v) for k, v in value.items()}
-        if len(out) == 1 and next(iter(out)).startswith("$"):  # would read as a tag: keep it as pairs
-            return {_DICT: [[k, v] for k, v in out.items()]}
-        return out
-    if isinstance(value, (list, tuple)):
-        return [_tagged(v) for v in value]
-    if isinstance(value, datetime):
-        return {_DATETIME: value.isoformat()}
-    if isinstance(value, date):
-        return {_DATE: value.isoformat()}
-    return value
-
-
-def _untagged(value: dict[str, Any]) -> Any:
-    """``json.loads`` object hook: the C decoder calls it for every object, innermost first."""
-    if len(value) == 1:
-        key, inner = next(iter(value.items()))
-        if key == _DATETIME:
-            return datetime.fromisoformat(inner)
-        if key == _DATE:
-            return date.fromisoformat(inner)
-        if key == _DICT:
-            return {str(k): v for k, v in inner}
-    return value
-
-
-_META_DECODER = json.JSONDecoder(object_hook=_untagged)  # an export's front-matter: see _meta_only
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeGuard
 
@@ -32,6 +32,7 @@ from .config import VaultConfig
 from .model import Customer, parse_when
 from .report_facts import Facts, facts_of
 from .team import team_of
+from .typedjson import DECODER, compact, tagged
 from .words import word
 
 REPORTS = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
@@ -65,6 +66,21 @@ class Report:
         return {"report": self.name, "title": self.title, "since": self.since.isoformat() if self.since else None,
                 "until": self.until.isoformat() if self.until else None, "columns": self.columns,
                 "rows": self.rows, "totals": self.totals}
+
+    def kept(self) -> str | None:
+        """The report as text ``from_kept`` makes it again from, equal, types included; None when it
+        would not be (a value JSON does not keep: then it is not kept)."""
+        text = compact(tagged(asdict(self)))
+        return text if Report.from_kept(text) == self else None
+
+    @staticmethod
+    def from_kept(text: str) -> Report | None:
+        """The report ``kept`` wrote (None when the text is not one)."""
+        try:
+            fields_ = DECODER.decode(text)
+            return Report(**{**fields_, "percent": tuple(fields_["percent"])})
+        except (ValueError, TypeError, KeyError):
+            return None
 
 
 def as_facts(customers: Sequence[Customer | Facts], config: VaultConfig) -> list[Facts]:

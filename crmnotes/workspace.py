@@ -23,6 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .answers import memo
 from .config import CONFIG_FILE, fold
 from .errors import CrmError, RefError
 from .fsutil import atomic_write
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from .filters import Filters
     from .model import Problem
     from .report_facts import Facts
+    from .reports import Report
 
 T = TypeVar("T")
 WORKSPACE_FILE = "workspace.json"
@@ -275,6 +277,26 @@ def report_facts(ws: Workspace, owner: str = "", parts: Collection[str] | None =
 
     return [facts for mount in ws.mounts
             for facts in catalog.report_facts(mount.vault, owner, PARTS if parts is None else parts, day)[0]]
+
+
+def report(ws: Workspace, name: str, group: str | None = None, owner: str = "", since: date | None = None,
+           until: date | None = None) -> Report:
+    """The report ``name`` (once per ``group`` when given) of the customers as they are now, from the facts
+    the caches keep; in one vault, the answer is kept (``answers``) and replayed while no file changes."""
+    from . import reports
+
+    today = date.today()
+    end = until or today
+    kept = None if ws.mounted else memo(ws.home, "report", [name, group, owner, since, end], today)
+    replayed = kept.recall_text() if kept else None
+    if replayed is not None and (found := reports.Report.from_kept(replayed)) is not None:
+        return found
+    customers = report_facts(ws, owner, reports.READS[name], end)
+    result = reports.build_by(name, group, customers, ws.home.config, since=since, until=end, today=end) \
+        if group else reports.build(name, customers, ws.home.config, since=since, until=end, today=end)
+    if kept and (text := result.kept()) is not None:
+        kept.keep_text(text)
+    return result
 
 
 def rows(ws: Workspace, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -97,6 +98,12 @@ def modules_after(args: list[str], cwd: Path, watched: tuple[str, ...] = HEAVY
         done.stderr.strip().splitlines()[-1])
 
 
+def forget_answers(vault: Vault) -> None:
+    """The listing cache and the answers kept from it deleted: the next answer is read from the files."""
+    (vault.cache_dir / "listing.sqlite3").unlink()
+    shutil.rmtree(vault.cache_dir / "answers", ignore_errors=True)
+
+
 def test_help_alone_imports_nothing_heavy(tmp_path: Path) -> None:
     _, loaded = modules_after(["--help"], tmp_path)
     assert loaded == []
@@ -152,7 +159,7 @@ def test_ls_json_after_one_change_reads_that_file_alone_and_prints_what_the_file
     assert next(c for c in out if c["name"] == name)["last_contact"] == f"{today}T23:58"
     edit("23:59", "Budget confirmed; 报价 next week.")
     fast = run_process("ls", "--json", cwd=example_vault.root)
-    (example_vault.cache_dir / "listing.sqlite3").unlink()  # the plain path: every file read again
+    forget_answers(example_vault)  # the plain path: every file read again
     plain = run_process("ls", "--json", cwd=example_vault.root)
     assert fast.returncode == plain.returncode == 0 and fast.stdout == plain.stdout
     assert next(c for c in json.loads(fast.stdout) if c["name"] == name)["last_contact"] == f"{today}T23:59"
@@ -170,7 +177,7 @@ def test_ls_json_after_a_front_matter_edit_parses_it_again(example_vault: Vault)
         path.write_text(text, encoding="utf-8")
         out, loaded = modules_after(["ls", "--json"], example_vault.root)
         fast = run_process("ls", "--json", cwd=example_vault.root)
-        (example_vault.cache_dir / "listing.sqlite3").unlink()  # the plain path: every file read again
+        forget_answers(example_vault)  # the plain path: every file read again
         plain = run_process("ls", "--json", cwd=example_vault.root)
         assert fast.returncode == plain.returncode and fast.stdout == plain.stdout and fast.stderr == plain.stderr
         modules_after(["ls", "--json"], example_vault.root)  # the cache again, for the next edit

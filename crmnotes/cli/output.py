@@ -98,7 +98,7 @@ def print_json_text(text: str | bytes) -> None:
 
 
 def print_json_parts(parts: Iterable[bytes]) -> None:
-    """Serialized JSON in UTF-8 pieces, each ending between two values (``catalog.listing_json_parts``):
+    """Serialized JSON in UTF-8 pieces, each ending between two characters (``catalog.listing_json_parts``):
     written as they come to a pipe, so the whole text is never held; indented for a person."""
     out = getattr(sys.stdout, "buffer", None)
     if sys.stdout.isatty() or out is None or (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":

@@ -55,11 +55,12 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
         day = past or (end if until else None)  # the vault of that day (git), else as it is now
         after = _on(ws, day, owner) if day else workspace.report_customers(ws, owner).customers
         result = reports.movement(_on(ws, start, owner), after, vault.config, start, end)
-    else:  # the customers of that day (git), else the facts the cache keeps
-        customers: list[Any] = _on(ws, past, owner) if past else \
-            workspace.report_facts(ws, owner, reports.READS[name], end)
+    elif past:  # the customers of that day (git)
+        customers = _on(ws, past, owner)
         result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end) \
             if group else reports.build(name, customers, vault.config, since=start, until=end, today=end)
+    else:  # the facts the cache keeps
+        result = workspace.report(ws, name, group, owner, start, end)
     if fmt in ("png", "svg", "xlsx"):
         from .. import charts
 

@@ -1,0 +1,220 @@
+"""Kept answers (crmnotes/answers.py): `ls --json`, `due --json` and `report` replay what they worked out
+while no customer file, config, day or argument changed, and never replay an answer the files moved past."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from crmnotes import answers, catalog, reports, workspace
+from crmnotes.vault import Vault
+
+from .conftest import TODAY, Crm, run_process
+from .test_sync import clone, git, set_identity
+
+REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
+                "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition")
+
+
+def kept_files(vault: Vault) -> list[str]:
+    folder = vault.cache_dir / answers.ANSWERS_DIR
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def from_the_files(vault: Vault, *args: str) -> subprocess.CompletedProcess[str]:
+    """``crm ARGS`` with the listing cache and every kept answer deleted first: read from the files."""
+    shutil.rmtree(vault.cache_dir, ignore_errors=True)
+    return run_process(*args, cwd=vault.root)
+
+
+def xingchen(vault: Vault) -> Path:
+    return next(p for p in vault.customers_dir.rglob("*.md") if "name: 星辰科技有限公司\n" in p.read_text("utf-8"))
+
+
+def test_ls_json_is_replayed_until_a_file_changes_and_then_shows_the_change(example_vault: Vault) -> None:
+    first = run_process("ls", "--json", cwd=example_vault.root)
+    assert first.returncode == 0 and [name[:3] for name in kept_files(example_vault)] == ["ls-"]
+    kept = (example_vault.cache_dir / answers.ANSWERS_DIR / kept_files(example_vault)[0]).read_bytes()
+    assert kept.split(b"\n", 1)[1] == first.stdout.strip().encode("utf-8")  # the key line, then the answer
+    again = run_process("ls", "--json", cwd=example_vault.root)
+    assert again.stdout == first.stdout
+    path = xingchen(example_vault)
+    with open(path, "a", encoding="utf-8") as handle:  # an editor appends a follow-up
+        handle.write(f"\n### {TODAY.isoformat()} 16:20 · 电话 · 李雷\n客户确认预算，下周报价。\n")
+    after = run_process("ls", "--json", cwd=example_vault.root)
+    listed = next(c for c in json.loads(after.stdout) if c["name"] == "星辰科技有限公司")
+    assert listed["last_contact"] == f"{TODAY.isoformat()}T16:20"
+    assert after.stdout == from_the_files(example_vault, "ls", "--json").stdout
+
+
+def test_a_change_that_keeps_size_and_mtime_is_not_replayed_past(example_vault: Vault) -> None:
+    """An edit of the same length with its mtime put back (a tool that restores times): the inode's
+    change time moves the fingerprint, so the kept answer is worked out again under a new key."""
+    run_process("ls", "--json", cwd=example_vault.root)
+    kept = example_vault.cache_dir / answers.ANSWERS_DIR / kept_files(example_vault)[0]
+    key = kept.read_bytes().split(b"\n", 1)[0]
+    path = xingchen(example_vault)
+    before = path.stat()
+    path.write_text(path.read_text("utf-8").replace("grade: A\n", "grade: C\n", 1), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert run_process("ls", "--json", cwd=example_vault.root).returncode == 0
+    assert kept.read_bytes().split(b"\n", 1)[0] != key
+
+
+def test_the_config_the_day_and_the_arguments_are_part_of_the_key(example_vault: Vault) -> None:
+    day = date.today()
+    text = lambda parts: b"".join(parts).decode("utf-8")  # noqa: E731
+    plain = text(catalog.listing_json_parts(example_vault, today=day)[0])
+    assert text(catalog.listing_json_parts(example_vault, today=day)[0]) == plain
+    later = day + timedelta(days=400)  # every next step is overdue by then: another answer
+    shutil.rmtree(example_vault.cache_dir)
+    expected_later = text(catalog.listing_json_parts(example_vault, today=later)[0])
+    shutil.rmtree(example_vault.cache_dir)
+    catalog.listing_json_parts(example_vault, today=day)[0].close()  # a reader that stops: nothing kept
+    assert kept_files(example_vault) == []
+    assert text(catalog.listing_json_parts(example_vault, today=day)[0]) == plain
+    assert text(catalog.listing_json_parts(example_vault, today=later)[0]) == expected_later != plain
+    assert len(kept_files(example_vault)) == 1  # the same arguments: one place, the newest answer
+    mine = Crm(example_vault.root)("ls", "--json", "--reveal").stdout
+    assert len(kept_files(example_vault)) == 2 and mine != plain
+    config = example_vault.root / "crmnotes.yaml"  # "silent" after a day: effective stages change
+    text_before = config.read_text("utf-8")
+    config.write_text(text_before.replace("silent_after_days: 90", "silent_after_days: 1", 1), encoding="utf-8")
+    assert config.read_text("utf-8") != text_before
+    relabelled = Crm(example_vault.root)("ls", "--json").stdout
+    assert json.loads(relabelled) != json.loads(plain)
+    assert relabelled == from_the_files(example_vault, "ls", "--json").stdout
+
+
+def test_due_json_is_replayed_and_follows_a_new_next_step(example_vault: Vault) -> None:
+    crm = Crm(example_vault.root)
+    first = crm("due", "--json").stdout
+    assert crm("due", "--json").stdout == first and any(n.startswith("due-") for n in kept_files(example_vault))
+    crm("log", "星辰", "-n", "约好周五演示", "--next", f"{date.today().isoformat()} 发送演示资料")
+    due = crm("due", "--json").json()
+    item = next(i for i in due if i["name"] == "星辰科技有限公司")
+    assert item["due"] == date.today().isoformat() and "演示资料" in item["reason"]
+    assert crm("due", "--json").stdout == from_the_files(example_vault, "due", "--json").stdout
+
+
+def test_every_report_kept_comes_back_equal_and_follows_a_stage_change(example_vault: Vault) -> None:
+    ws = workspace.open_workspace(example_vault)
+    for name in REPORT_NAMES:
+        result = workspace.report(ws, name)
+        kept = result.kept()
+        assert kept is not None and reports.Report.from_kept(kept) == result, name
+        assert workspace.report(ws, name) == result, name  # replayed
+    assert workspace.report(ws, "funnel", "owner") == workspace.report(ws, "funnel", "owner")
+    crm = Crm(example_vault.root)
+    before = crm("report", "funnel", "--json").json()
+    crm("log", "星辰", "-n", "签约完成", "--stage", "won")
+    after = crm("report", "funnel", "--json").json()
+    assert after != before
+    assert after == json.loads(from_the_files(example_vault, "report", "funnel", "--json").stdout)
+
+
+def test_a_report_text_that_is_not_one_is_not_replayed(example_vault: Vault) -> None:
+    assert reports.Report.from_kept("[1, 2]") is None and reports.Report.from_kept("{") is None
+    ws = workspace.open_workspace(example_vault)
+    expected = workspace.report(ws, "sources")
+    for path in (example_vault.cache_dir / answers.ANSWERS_DIR).iterdir():  # same key, a body broken by hand
+        key = path.read_bytes().split(b"\n", 1)[0]
+        path.write_bytes(key + b"\n" + '{"name": "来源"}'.encode())
+    assert workspace.report(ws, "sources") == expected
+
+
+def test_files_skipped_are_reported_every_time_and_nothing_is_kept(example_vault: Vault) -> None:
+    bad = example_vault.customers_dir / "z" / "broken-0000.md"
+    bad.parent.mkdir(exist_ok=True)
+    bad.write_text("---\nname: [坏的\n---\n", encoding="utf-8")
+    for _ in range(2):
+        done = run_process("ls", "--json", cwd=example_vault.root)
+        assert done.returncode == 0 and "broken-0000.md" in done.stderr
+    assert kept_files(example_vault) == []
+
+
+def test_a_link_in_the_vault_keeps_nothing(example_vault: Vault) -> None:
+    (example_vault.customers_dir / "链接.md").symlink_to(xingchen(example_vault))
+    first = run_process("ls", "--json", cwd=example_vault.root)
+    assert first.returncode == 0 and kept_files(example_vault) == []
+
+
+def test_replayed_blocks_end_between_characters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = ("星辰科技 Acme 数据安全 ✓ 🙂 " * 40).encode("utf-8")
+    memo = answers.Memo(tmp_path / "answers" / "x", "钥匙")
+    assert b"".join(memo.keep([text[:5], text[5:]])) == text
+    for size in (1, 2, 3, 5, 7, 64):
+        monkeypatch.setattr(answers, "BLOCK", size)
+        blocks = list(memo.recall() or [])
+        assert b"".join(blocks) == text
+        assert all(block.decode("utf-8") for block in blocks)  # each one whole characters
+    assert answers.Memo(tmp_path / "answers" / "x", "另一把钥匙").recall() is None
+
+
+def test_only_the_newest_answers_stay_and_abandoned_temporary_files_go(tmp_path: Path) -> None:
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    stale = folder / ".killed.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (1, 1))
+    fresh = folder / ".writing.tmp"
+    fresh.write_bytes(b"now")
+    for n in range(answers.KEEP + 3):
+        answers.Memo(folder / f"a{n}", "k").keep_text(f"答案 {n}")
+        os.utime(folder / f"a{n}", ns=(n * 10**9, n * 10**9))
+    names = sorted(p.name for p in folder.iterdir())
+    assert ".killed.tmp" not in names and ".writing.tmp" in names
+    assert len([n for n in names if not n.startswith(".")]) == answers.KEEP and "a0" not in names
+
+
+def test_answers_stay_true_while_writers_edit_and_sync_pulls(tmp_path: Path) -> None:
+    """Two clones of one bare remote: in one, `crm log` runs in a loop and `crm sync` pulls the other's
+    follow-ups, while `ls --json` and `report` run over and over.  At the end every follow-up is listed
+    (counted), and the replayed answers equal those read from the files."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(remote))
+    Crm(tmp_path)("init", str(tmp_path / "甲"), "--example")
+    home = Vault(tmp_path / "甲")
+    set_identity(home.root, "甲方")
+    git(home.root, "remote", "add", "origin", str(remote))
+    assert run_process("sync", cwd=home.root).returncode == 0
+    other = Vault(clone(remote, tmp_path / "乙", "乙方").root)
+    stop = threading.Event()
+    answers_seen: list[int] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            done = run_process("ls", "--json", cwd=home.root)
+            assert done.returncode == 0, done.stderr
+            answers_seen.append(len(json.loads(done.stdout)))
+            assert run_process("report", "activity", "--json", cwd=home.root).returncode == 0
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for n in range(3):
+            assert run_process("log", "星辰", "-n", f"乙方第{n}次回访", cwd=other.root).returncode == 0
+            assert run_process("sync", cwd=other.root).returncode == 0
+            assert run_process("log", "星辰", "-n", f"甲方第{n}次回访", cwd=home.root).returncode == 0
+            assert run_process("sync", cwd=home.root).returncode == 0
+    finally:
+        stop.set()
+        thread.join()
+    assert answers_seen and set(answers_seen) == {len(list(home.customers_dir.rglob("*.md")))}
+    listed = run_process("ls", "--json", cwd=home.root).stdout
+    shown = json.loads(run_process("show", "星辰", "--json", cwd=home.root).stdout)
+    notes = [f["note"] for f in shown["followups"]]
+    assert sum(1 for n in notes if "次回访" in n) == 6  # nothing lost: 3 + 3
+    star = next(c for c in json.loads(listed) if c["name"] == "星辰科技有限公司")
+    assert star["followup_count"] == len(notes)
+    assert listed == from_the_files(home, "ls", "--json").stdout
+    report = run_process("report", "activity", "--json", cwd=home.root).stdout
+    assert report == from_the_files(home, "report", "activity", "--json").stdout
