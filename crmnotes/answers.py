@@ -56,10 +56,10 @@ class Memo:
             return None
         return _blocks(file)
 
-    def recall_text(self) -> str | None:
-        """``recall`` whole, as text (a small answer)."""
+    def recall_whole(self) -> bytes | None:
+        """``recall`` in one piece."""
         blocks = self.recall()
-        return None if blocks is None else b"".join(blocks).decode("utf-8", "surrogatepass")
+        return None if blocks is None else b"".join(blocks)
 
     def keep(self, parts: Iterable[bytes]) -> Iterator[bytes]:
         """``parts`` passed on as they come, and kept once the last one has passed (a reader that
@@ -79,8 +79,8 @@ class Memo:
         finally:
             Path(out.name).unlink(missing_ok=True)
 
-    def keep_text(self, text: str) -> None:
-        for _ in self.keep([text.encode("utf-8", "surrogatepass")]):
+    def keep_whole(self, answer: bytes) -> None:
+        for _ in self.keep([answer]):
             pass
 
     def _temporary(self) -> IO[bytes]:

@@ -413,17 +413,17 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
         return items, problems
 
 
-def due_json(vault: Vault, day: date, owner: str = "") -> tuple[str, list[Problem]]:
-    """``crm due --json``'s text: ``due``'s items, written from the stored rows (no ``Entry`` made), or
-    replayed (``answers``)."""
+def due_json(vault: Vault, day: date, owner: str = "") -> tuple[bytes, list[Problem]]:
+    """``crm due --json``'s UTF-8 text: ``due``'s items, written from the stored rows (no ``Entry`` made),
+    or replayed (``answers``)."""
     kept = memo(vault, "due", [owner], day)
-    replayed = kept.recall_text() if kept else None
+    replayed = kept.recall_whole() if kept else None
     if replayed is not None:
         return replayed, []
     items, problems = due_json_items(vault, day, owner)
-    text = "[" + ", ".join(text for _, text in items) + "]"
+    text = ("[" + ", ".join(text for _, text in items) + "]").encode("utf-8", "surrogatepass")
     if kept and not problems:
-        kept.keep_text(text)
+        kept.keep_whole(text)
     return text, problems
 
 

@@ -240,7 +240,7 @@ def due(ws: Workspace, day: date, owner: str = "") -> tuple[list[tuple[Mount, Du
     return found, problems
 
 
-def due_json(ws: Workspace, day: date, owner: str = "") -> tuple[str, list[Problem]]:
+def due_json(ws: Workspace, day: date, owner: str = "") -> tuple[bytes, list[Problem]]:
     """``crm due --json`` over every mount: ``catalog.due_json``'s objects with a "mount" key."""
     from . import catalog
 
@@ -253,7 +253,7 @@ def due_json(ws: Workspace, day: date, owner: str = "") -> tuple[str, list[Probl
         found += items
         problems += skipped
     found.sort(key=itemgetter(0))
-    return "[" + ", ".join(text for _, text in found) + "]", problems
+    return ("[" + ", ".join(text for _, text in found) + "]").encode("utf-8", "surrogatepass"), problems
 
 
 def report_customers(ws: Workspace, owner: str = "") -> ScanResult:
@@ -288,14 +288,15 @@ def report(ws: Workspace, name: str, group: str | None = None, owner: str = "", 
     today = date.today()
     end = until or today
     kept = None if ws.mounted else memo(ws.home, "report", [name, group, owner, since, end], today)
-    replayed = kept.recall_text() if kept else None
-    if replayed is not None and (found := reports.Report.from_kept(replayed)) is not None:
+    replayed = kept.recall_whole() if kept else None
+    found = reports.Report.from_kept(replayed.decode("utf-8", "surrogatepass")) if replayed is not None else None
+    if found is not None:
         return found
     customers = report_facts(ws, owner, reports.READS[name], end)
     result = reports.build_by(name, group, customers, ws.home.config, since=since, until=end, today=end) \
         if group else reports.build(name, customers, ws.home.config, since=since, until=end, today=end)
     if kept and (text := result.kept()) is not None:
-        kept.keep_text(text)
+        kept.keep_whole(text.encode("utf-8", "surrogatepass"))
     return result
 
 

@@ -168,7 +168,7 @@ def test_only_the_newest_answers_stay_and_abandoned_temporary_files_go(tmp_path:
     fresh = folder / ".writing.tmp"
     fresh.write_bytes(b"now")
     for n in range(answers.KEEP + 3):
-        answers.Memo(folder / f"a{n}", "k").keep_text(f"答案 {n}")
+        answers.Memo(folder / f"a{n}", "k").keep_whole(f"答案 {n}".encode())
         os.utime(folder / f"a{n}", ns=(n * 10**9, n * 10**9))
     names = sorted(p.name for p in folder.iterdir())
     assert ".killed.tmp" not in names and ".writing.tmp" in names
