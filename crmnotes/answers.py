@@ -33,7 +33,8 @@ from .vault import Vault
 
 ANSWERS_DIR = "answers"
 FORMAT = 1  # of the files here: another value is another key
-KEEP = 16  # answers kept per vault (the newest)
+KEEP = 64  # answers kept per vault (the newest), and at most KEEP_BYTES of them
+KEEP_BYTES = 1 << 30
 BLOCK = 1 << 20  # bytes replayed at a time
 ABANDONED_AFTER = 3600  # seconds after which a temporary file here is a killed writer's
 
@@ -125,13 +126,19 @@ def _blocks(file: IO[bytes]) -> Iterator[bytes]:
 
 
 def _prune(folder: Path) -> None:
-    """Only the ``KEEP`` newest answers stay, and no temporary file left by a process that was killed."""
+    """Only the ``KEEP`` newest answers (within ``KEEP_BYTES``; the newest always) stay, and no temporary
+    file left by a process that was killed."""
     try:
-        entries = [(entry.stat().st_mtime_ns, entry.name, entry.path) for entry in os.scandir(folder)]
-        kept = sorted(((when, path) for when, name, path in entries if not name.startswith(".")), reverse=True)
+        entries = [(entry.stat(), entry.name, entry.path) for entry in os.scandir(folder)]
         abandoned = time.time_ns() - ABANDONED_AFTER * 10**9
-        for _, path in kept[KEEP:] + [(when, path) for when, name, path in entries
-                                      if name.startswith(".") and when < abandoned]:
+        gone = [path for stat, name, path in entries if name.startswith(".") and stat.st_mtime_ns < abandoned]
+        total = 0
+        newest_first = sorted((e for e in entries if not e[1].startswith(".")), key=lambda e: -e[0].st_mtime_ns)
+        for at, (stat, _, path) in enumerate(newest_first):
+            total += stat.st_size
+            if at and (at >= KEEP or total > KEEP_BYTES):
+                gone.append(path)
+        for path in gone:
             os.unlink(path)
     except OSError:
         pass  # another process pruned first

@@ -23,7 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .answers import memo
+from .answers import Memo, memo
 from .config import CONFIG_FILE, fold
 from .errors import CrmError, RefError
 from .fsutil import atomic_write
@@ -283,21 +283,47 @@ def report(ws: Workspace, name: str, group: str | None = None, owner: str = "", 
            until: date | None = None) -> Report:
     """The report ``name`` (once per ``group`` when given) of the customers as they are now, from the facts
     the caches keep; in one vault, the answer is kept (``answers``) and replayed while no file changes."""
-    from . import reports
+    from .reports import Report
 
-    today = date.today()
-    end = until or today
-    kept = None if ws.mounted else memo(ws.home, "report", [name, group, owner, since, end], today)
+    kept = _kept_report(ws, "report", [name, group, owner, since, until])
     replayed = kept.recall_whole() if kept else None
-    found = reports.Report.from_kept(replayed.decode("utf-8", "surrogatepass")) if replayed is not None else None
+    found = Report.from_kept(replayed.decode("utf-8", "surrogatepass")) if replayed is not None else None
     if found is not None:
         return found
-    customers = report_facts(ws, owner, reports.READS[name], end)
-    result = reports.build_by(name, group, customers, ws.home.config, since=since, until=end, today=end) \
-        if group else reports.build(name, customers, ws.home.config, since=since, until=end, today=end)
+    result = _report_now(ws, name, group, owner, since, until)
     if kept and (text := result.kept()) is not None:
         kept.keep_whole(text.encode("utf-8", "surrogatepass"))
     return result
+
+
+def report_json(ws: Workspace, name: str, group: str | None = None, owner: str = "", since: date | None = None,
+                until: date | None = None) -> bytes:
+    """``report`` as ``crm report --json`` prints it (UTF-8), kept as that text: a report of a row per
+    customer is megabytes, which decoding back into a ``Report`` would cost more than the replay saves."""
+    kept = _kept_report(ws, "report-json", [name, group, owner, since, until])
+    replayed = kept.recall_whole() if kept else None
+    if replayed is not None:
+        return replayed
+    result = _report_now(ws, name, group, owner, since, until)
+    text = json.dumps(result.to_json(), ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    if kept:
+        kept.keep_whole(text)
+    return text
+
+
+def _kept_report(ws: Workspace, command: str, arguments: list[Any]) -> Memo | None:
+    today = date.today()
+    return None if ws.mounted else memo(ws.home, command, [*arguments[:-1], arguments[-1] or today], today)
+
+
+def _report_now(ws: Workspace, name: str, group: str | None, owner: str, since: date | None, until: date | None
+                ) -> Report:
+    from . import reports
+
+    end = until or date.today()
+    customers = report_facts(ws, owner, reports.READS[name], end)
+    return reports.build_by(name, group, customers, ws.home.config, since=since, until=end, today=end) \
+        if group else reports.build(name, customers, ws.home.config, since=since, until=end, today=end)
 
 
 def rows(ws: Workspace, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:

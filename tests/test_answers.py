@@ -112,6 +112,9 @@ def test_every_report_kept_comes_back_equal_and_follows_a_stage_change(example_v
         kept = result.kept()
         assert kept is not None and reports.Report.from_kept(kept) == result, name
         assert workspace.report(ws, name) == result, name  # replayed
+        printed = workspace.report_json(ws, name)
+        assert json.loads(printed) == json.loads(json.dumps(result.to_json(), default=str)), name
+        assert workspace.report_json(ws, name) == printed, name  # replayed as the text it printed
     assert workspace.report(ws, "funnel", "owner") == workspace.report(ws, "funnel", "owner")
     crm = Crm(example_vault.root)
     before = crm("report", "funnel", "--json").json()

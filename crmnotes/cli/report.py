@@ -12,7 +12,17 @@ import click
 from .. import workspace
 from ..errors import CrmError
 from ..model import money
-from .output import Column, console, fitted_table, print_json, print_note, print_warning, ranked_columns, safe
+from .output import (
+    Column,
+    console,
+    fitted_table,
+    print_json,
+    print_json_text,
+    print_note,
+    print_warning,
+    ranked_columns,
+    safe,
+)
 
 REPORT_NAMES = ("funnel", "sources", "owners", "activity", "forecast", "churn", "tags", "churn-rate", "cycle",
                 "conversion", "trend", "repeat", "satisfaction", "completeness", "acquisition",
@@ -59,7 +69,10 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
         customers = _on(ws, past, owner)
         result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end) \
             if group else reports.build(name, customers, vault.config, since=start, until=end, today=end)
-    else:  # the facts the cache keeps
+    elif as_json or fmt == "json":  # the facts the cache keeps, printed as they are kept
+        print_json_text(workspace.report_json(ws, name, group, owner, start, end))
+        return
+    else:
         result = workspace.report(ws, name, group, owner, start, end)
     if fmt in ("png", "svg", "xlsx"):
         from .. import charts
