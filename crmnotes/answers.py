@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
-from .fsutil import tree_fingerprint
+from .fsutil import fingerprint_of, start_fingerprint
 from .vault import Vault
 
 ANSWERS_DIR = "answers"
@@ -96,10 +96,21 @@ class Memo:
         _prune(self.path.parent)
 
 
+_FORESEEN: dict[Path, Any] = {}  # customers/ folder -> its fingerprint, started (``foresee``)
+
+
+def foresee(vault: Vault) -> None:
+    """Start the fingerprint ``memo`` will ask for: a command that will answer from here calls this
+    first, so find runs while Python imports the rest."""
+    if vault.customers_dir not in _FORESEEN:
+        _FORESEEN[vault.customers_dir] = start_fingerprint(vault.customers_dir)
+
+
 def memo(vault: Vault, command: str, arguments: list[Any], day: date) -> Memo | None:
     """The place of ``command``'s answer for ``arguments`` on ``day`` as the files are now; None when
     the files give no fingerprint (then nothing is kept).  Call it before the answer is worked out."""
-    fingerprint = tree_fingerprint(vault.customers_dir)
+    started = _FORESEEN.pop(vault.customers_dir, None) or start_fingerprint(vault.customers_dir)
+    fingerprint = fingerprint_of(started)
     if fingerprint is None:
         return None
     asked = json.dumps([command, arguments], ensure_ascii=False, default=str)

@@ -248,9 +248,13 @@ def _flock(path: Path, mode: int, deadline: float) -> int:
             raise
 
 
+FIND_PROCESSES = 4  # at most; one per core: stat calls are kernel work and scale with the cores
+FIND_SPLIT_UP_TO = 256  # top-level entries handed to the processes by name; more (a flat folder): one find
+
+
 def tree_fingerprint(folder: Path) -> str | None:
     """A fingerprint of every entry below ``folder`` (type, inode, size, mtime, ctime, path), listed
-    by GNU find: one C process stats a large vault several times faster than a stat per file from
+    by GNU find: C processes stat a large vault several times faster than a stat per file from
     Python, so a cache that stored the fingerprint can tell "nothing changed" without the walk.
 
     Stricter than the walk's (size, mtime) on purpose (an inode or ctime change alone makes it
@@ -262,19 +266,42 @@ def tree_fingerprint(folder: Path) -> str | None:
 
 def start_fingerprint(folder: Path) -> Any:
     """``tree_fingerprint`` started: find runs while the caller does other work (``fingerprint_of``).
-    Its listing goes to an unnamed temporary file, not a pipe: a pipe nobody reads yet would stop
+    The top-level entries (customers/a, customers/b, ...) are shared out by name among one find per
+    core, each listing to an unnamed temporary file, not a pipe: a pipe nobody reads yet would stop
     find after 64 KB, and the listing of a large vault is megabytes."""
     import shutil
-    import subprocess
-    import tempfile
 
     find = shutil.which("find")
     if find is None:
         return None
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    if len(names) > FIND_SPLIT_UP_TO:
+        groups = [["."]]
+    else:
+        count = max(1, min(len(names), FIND_PROCESSES, len(os.sched_getaffinity(0))))
+        groups = [[f"./{name}" for name in names[at::count]] for at in range(count)] if names else []
+    started: list[tuple[Any, Any]] = []
+    for group in groups:
+        one = _start_find(find, folder, group)
+        if one is None:
+            fingerprint_of(started)  # waited for: no stray process
+            return None
+        started.append(one)
+    return started
+
+
+def _start_find(find: str, folder: Path, starting_points: list[str]) -> tuple[Any, Any] | None:
+    import subprocess
+    import tempfile
+
+    depth = ["-mindepth", "1"] if starting_points == ["."] else []
     listing = tempfile.TemporaryFile()  # noqa: SIM115 - handed to fingerprint_of, which closes it
     try:
-        return listing, subprocess.Popen([find, str(folder), "-mindepth", "1", "-printf", r"%y %i %s %T@ %C@ %P\0"],
-                                         stdout=listing, stderr=subprocess.PIPE)
+        return listing, subprocess.Popen([find, *starting_points, *depth, "-printf", r"%y %i %s %T@ %C@ %p\0"],
+                                         cwd=folder, stdout=listing, stderr=subprocess.PIPE)
     except OSError:
         listing.close()
         return None
@@ -287,16 +314,18 @@ def fingerprint_of(started: Any) -> str | None:
 
     if started is None:
         return None
-    listing_file, find = started
-    with listing_file:
-        try:
-            _, errors = find.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            find.kill()
-            find.communicate()
-            return None
-        listing_file.seek(0)
-        listing = listing_file.read()
-    if find.returncode or errors or listing.startswith(b"l ") or b"\0l " in listing:
-        return None
-    return hashlib.sha1(listing, usedforsecurity=False).hexdigest()
+    digest, sound = hashlib.sha1(usedforsecurity=False), True
+    for listing_file, find in started:  # every one waited for, even after one failed
+        with listing_file:
+            try:
+                _, errors = find.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                find.kill()
+                find.communicate()
+                sound = False
+                continue
+            listing_file.seek(0)
+            listing = listing_file.read()
+        sound = sound and not (find.returncode or errors or listing.startswith(b"l ") or b"\0l " in listing)
+        digest.update(listing)
+    return digest.hexdigest() if sound else None

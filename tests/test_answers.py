@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crmnotes import answers, catalog, reports, workspace
+from crmnotes import answers, catalog, fsutil, reports, workspace
 from crmnotes.vault import Vault
 
 from .conftest import TODAY, Crm, run_process
@@ -221,3 +221,48 @@ def test_answers_stay_true_while_writers_edit_and_sync_pulls(tmp_path: Path) -> 
     assert listed == from_the_files(home, "ls", "--json").stdout
     report = run_process("report", "activity", "--json", cwd=home.root).stdout
     assert report == from_the_files(home, "report", "activity", "--json").stdout
+
+
+@pytest.mark.parametrize("split_up_to", [fsutil.FIND_SPLIT_UP_TO, 0])  # one find per core; one find (flat folder)
+def test_the_fingerprint_of_every_find_process_sees_each_kind_of_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split_up_to: int) -> None:
+    monkeypatch.setattr(fsutil, "FIND_SPLIT_UP_TO", split_up_to)
+    folder = tmp_path / "customers"
+    for letter in "abcdefgh":
+        (folder / letter).mkdir(parents=True)
+        (folder / letter / f"客户-{letter}.md").write_text(f"---\nname: 客户{letter}\n---\n", encoding="utf-8")
+    (folder / "顶层.md").write_text("---\nname: 顶层\n---\n", encoding="utf-8")
+    first = fsutil.tree_fingerprint(folder)
+    assert first is not None and fsutil.tree_fingerprint(folder) == first
+    seen = {first}
+    for letter in "aefh":  # a file handed to each process in turn
+        with open(folder / letter / f"客户-{letter}.md", "a", encoding="utf-8") as handle:
+            handle.write("\n补充一句。\n")
+        seen.add(fsutil.tree_fingerprint(folder))
+    (folder / "i").mkdir()  # a new top-level folder (the processes' shares move)
+    seen.add(fsutil.tree_fingerprint(folder))
+    (folder / "b" / "客户-b.md").rename(folder / "b" / "客户-b2.md")
+    seen.add(fsutil.tree_fingerprint(folder))
+    assert len(seen) == 7 and None not in seen
+    (folder / "g" / "链接.md").symlink_to(folder / "a" / "客户-a.md")
+    assert fsutil.tree_fingerprint(folder) is None
+
+
+def test_ls_json_starts_the_fingerprint_before_its_command_is_imported(example_vault: Vault) -> None:
+    started: list[Path] = []
+    original = answers.foresee
+
+    def watched(vault: Vault) -> None:
+        started.append(vault.customers_dir)
+        original(vault)
+
+    answers.foresee = watched  # type: ignore[assignment]
+    try:
+        crm = Crm(example_vault.root)
+        crm("ls", "--json")
+        crm("ls")  # a table: no kept answer, nothing started
+        crm("report", "movement", "--since", "2026-01-01", ok=None)  # from git: no kept answer
+    finally:
+        answers.foresee = original  # type: ignore[assignment]
+    assert started == [example_vault.customers_dir] and answers._FORESEEN == {}
+    assert [name[:3] for name in kept_files(example_vault)] == ["ls-"]

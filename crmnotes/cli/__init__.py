@@ -7,6 +7,7 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -145,6 +146,16 @@ class LazyGroup(CrmGroup):
             self.commands[cmd_name] = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and _kept_answer_likely(args):  # before the command's module is imported: find runs meanwhile
+            from ..answers import foresee
+            from ..vault import Vault
+
+            with contextlib.suppress(CrmError):  # no vault: the command itself says so
+                foresee(Vault.find(ctx.params.get("vault_path"), lazy_config=True))
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Stand-ins carrying the table's help give click's own truncation without importing the modules.
         stand_ins = {name: click.Command(name, help=text, hidden=hidden)
@@ -158,6 +169,14 @@ class LazyGroup(CrmGroup):
             limit = formatter.width - 6 - max(len(name) for name, _ in rows)
             with formatter.section("Commands"):
                 formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in rows])
+
+
+def _kept_answer_likely(args: list[str]) -> bool:
+    """Will ``crm ARGS`` ask for a kept answer (``answers.memo``)?  ``ls --json``, ``due --json`` and a
+    report of the vault as it is now do."""
+    if args[0] in ("ls", "due"):
+        return "--json" in args
+    return args[0] == "report" and "movement" not in args and not any(a.startswith("--as-of") for a in args)
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
