@@ -281,7 +281,8 @@ def start_fingerprint(folder: Path) -> Any:
     if len(names) > FIND_SPLIT_UP_TO:
         groups = [["."]]
     else:
-        count = max(1, min(len(names), FIND_PROCESSES, len(os.sched_getaffinity(0))))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        count = max(1, min(len(names), FIND_PROCESSES, cores))
         groups = [[f"./{name}" for name in names[at::count]] for at in range(count)] if names else []
     started: list[tuple[Any, Any]] = []
     for group in groups:
