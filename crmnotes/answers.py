@@ -23,16 +23,18 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from . import __version__
-from .fsutil import fingerprint_of, start_fingerprint
+from .fsutil import listing_of, start_fingerprint
 from .vault import Vault
 
 ANSWERS_DIR = "answers"
-FORMAT = 1  # of the files here: another value is another key
+Piece = TypeVar("Piece", bytes, memoryview)
+FORMAT = 2  # of the files here: another value is another key
 KEEP = 64  # answers kept per vault (the newest), and at most KEEP_BYTES of them
 KEEP_BYTES = 1 << 30
 BLOCK = 1 << 20  # bytes replayed at a time
@@ -40,31 +42,58 @@ ABANDONED_AFTER = 3600  # seconds after which a temporary file here is a killed 
 
 
 class Memo:
-    """The place of one answer: ``recall`` it when the key still holds, else work it out and ``keep`` it."""
+    """The place of one answer: ``recall`` it when the key still holds, else work it out and ``keep`` it.
 
-    def __init__(self, path: Path, key: str) -> None:
-        self.path, self.key = path, key.encode("utf-8") + b"\n"
+    A kept file: the key line; a header line (the lengths of the next two parts); the listing of
+    customers/ the key's fingerprint was made from (``fsutil.listing_of``); the answer; then, for an
+    answer kept with ``index``, which customer each of its objects is (``previous``)."""
+
+    def __init__(self, path: Path, key: str, listing: bytes = b"") -> None:
+        self.path, self.key, self.listing = path, key.encode("utf-8") + b"\n", listing
 
     def recall(self) -> Iterator[bytes] | None:
         """The kept answer in blocks that end between two UTF-8 characters; None when there is none
         for this key."""
-        try:
-            file = self.path.open("rb")
-        except OSError:
+        opened = self._open()
+        if opened is None or opened[0] != self.key:
+            if opened:
+                opened[3].close()
             return None
-        if file.readline(len(self.key) + 1) != self.key:
-            file.close()
-            return None
-        return _blocks(file)
+        _, _, length, file = opened
+        return _blocks(file, length)
 
     def recall_whole(self) -> bytes | None:
         """``recall`` in one piece."""
         blocks = self.recall()
         return None if blocks is None else b"".join(blocks)
 
-    def keep(self, parts: Iterable[bytes]) -> Iterator[bytes]:
+    def previous(self) -> Kept | None:
+        """The answer kept for the same question (command, arguments, day, config, crmnotes) before
+        the files last changed, with the listing it was made from and its index; None when there is
+        none (or it was kept without an index)."""
+        opened = self._open()
+        if opened is None:
+            return None
+        key, listing, length, file = opened
+        with file:
+            try:
+                same = json.loads(key)[:-1] == json.loads(self.key)[:-1]
+            except ValueError:
+                return None
+            if not same:
+                return None
+            answer = file.read(length)
+            index = file.read()
+        try:
+            objects = json.loads(index) if index else None
+        except ValueError:
+            return None
+        return Kept(listing, answer, objects) if len(answer) == length and objects is not None else None
+
+    def keep(self, parts: Iterable[Piece], index: list[list[Any]] | None = None) -> Iterator[Piece]:
         """``parts`` passed on as they come, and kept once the last one has passed (a reader that
-        stops early, or an error, keeps nothing)."""
+        stops early, or an error, keeps nothing).  ``index``, filled by the time the parts end, says
+        which customer each object of the answer is: kept with it, it lets ``previous`` serve a patch."""
         try:
             out = self._temporary()
         except OSError:
@@ -72,10 +101,17 @@ class Memo:
             return
         try:
             with out:
-                out.write(self.key)
+                listing = self.listing if index is not None else b""
+                out.write(self.key + _HEADER % (0, 0) + listing)
+                length = 0
                 for part in parts:
                     out.write(part)
+                    length += len(part)
                     yield part
+                if index is not None:
+                    out.write(json.dumps(index, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+                out.seek(len(self.key))
+                out.write(_HEADER % (len(listing), length))
             self._publish(out.name)
         finally:
             Path(out.name).unlink(missing_ok=True)
@@ -83,6 +119,23 @@ class Memo:
     def keep_whole(self, answer: bytes) -> None:
         for _ in self.keep([answer]):
             pass
+
+    def _open(self) -> tuple[bytes, bytes, int, IO[bytes]] | None:
+        """(key line, listing, answer length, the file at the answer) of the kept file; None if unreadable."""
+        try:
+            file = self.path.open("rb")
+        except OSError:
+            return None
+        try:
+            key = file.readline(1 << 16)
+            sizes = file.readline(len(_HEADER % (0, 0))).split()
+            listing = file.read(int(sizes[0]))
+            if len(sizes) == 2 and len(listing) == int(sizes[0]):
+                return key, listing, int(sizes[1]), file
+        except (ValueError, IndexError, OSError):
+            pass
+        file.close()
+        return None
 
     def _temporary(self) -> IO[bytes]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +147,18 @@ class Memo:
         except OSError:
             return
         _prune(self.path.parent)
+
+
+_HEADER = b"%020d %020d\n"  # fixed width: written first as zeros, then over with the lengths
+
+
+@dataclass
+class Kept:
+    """An answer kept before the files last changed (``Memo.previous``)."""
+
+    listing: bytes  # of customers/, when it was worked out
+    answer: bytes
+    index: list[list[Any]]  # per object of the answer, in order: [customer path, length in bytes]
 
 
 _FORESEEN: dict[Path, Any] = {}  # customers/ folder -> its fingerprint, started (``foresee``)
@@ -110,19 +175,22 @@ def memo(vault: Vault, command: str, arguments: list[Any], day: date) -> Memo | 
     """The place of ``command``'s answer for ``arguments`` on ``day`` as the files are now; None when
     the files give no fingerprint (then nothing is kept).  Call it before the answer is worked out."""
     started = _FORESEEN.pop(vault.customers_dir, None) or start_fingerprint(vault.customers_dir)
-    fingerprint = fingerprint_of(started)
-    if fingerprint is None:
+    listing = listing_of(started)
+    if listing is None:
         return None
+    fingerprint = hashlib.sha1(listing, usedforsecurity=False).hexdigest()
     asked = json.dumps([command, arguments], ensure_ascii=False, default=str)
     name = f"{command}-{hashlib.sha1(asked.encode(), usedforsecurity=False).hexdigest()[:20]}"
     key = json.dumps([FORMAT, __version__, asked, day.isoformat(), vault.config_state(), fingerprint])
-    return Memo(vault.cache_dir / ANSWERS_DIR / name, key)
+    return Memo(vault.cache_dir / ANSWERS_DIR / name, key, listing)
 
 
-def _blocks(file: IO[bytes]) -> Iterator[bytes]:
+def _blocks(file: IO[bytes], length: int) -> Iterator[bytes]:
+    """The next ``length`` bytes of ``file``, in blocks cut between characters; the file closed after."""
     with file:
         carried = b""
-        while block := file.read(BLOCK):
+        while length > 0 and (block := file.read(min(BLOCK, length))):
+            length -= len(block)
             block = carried + block
             cut = len(block)
             while cut and block[cut - 1] & 0xC0 == 0x80:  # inside a character: back to its first byte

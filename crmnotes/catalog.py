@@ -38,17 +38,18 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, time
 from functools import cache
-from itertools import repeat
+from itertools import accumulate, repeat
 from json.encoder import encode_basestring
 from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .answers import memo
+from .answers import Memo, memo
 from .config import fold
 from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read, sort_key
+from .fsutil import changed_files
 from .model import Customer, FollowUp, Problem, format_minute
 from .report_facts import NOT_READ, PARTS, UNREAD, Facts, OneDay, facts_of, from_stored
 from .report_facts import stored as stored_facts
@@ -57,7 +58,7 @@ from .typedjson import DECODER as _META_DECODER  # an export's front-matter: see
 from .typedjson import compact as _dumps
 from .typedjson import tagged as _tagged
 from .typedjson import untagged as _untagged
-from .vault import ScanResult, Vault
+from .vault import CUSTOMERS_DIR, TEMP_PREFIX, ScanResult, Vault
 
 if TYPE_CHECKING:
     from .note import Document
@@ -484,11 +485,84 @@ def listing_json_parts(vault: Vault, filters: Filters | None = None, sort: str =
     day = today or date.today()
     kept = memo(vault, "ls", [repr(filters), sort, limit, reveal], day)
     replayed = kept.recall() if kept else None
+    if replayed is None and kept and not limit and sort.lstrip("-") == "name":
+        replayed = _patched_listing(vault, kept, filters, sort, reveal, day)
     if replayed is not None:
         return replayed, []
     chosen, problems = listing_rows(vault, filters, sort, limit, reveal=reveal, today=day)
-    parts = spliced_listing([(vault, row, "") for row in chosen], day.isoformat(), reveal)
-    return (kept.keep(parts) if kept and not problems else parts), problems
+    index: list[list[Any]] = []
+    parts = spliced_listing([(vault, row, "") for row in chosen], day.isoformat(), reveal, index)
+    return (kept.keep(parts, None if limit else index) if kept and not problems else parts), problems
+
+
+PATCH_AT_MOST = 200  # files changed since a kept listing that it is patched for; more: worked out again
+
+
+def _patched_listing(vault: Vault, kept: Memo, filters: Filters | None, sort: str, reveal: bool, day: date
+                     ) -> Iterator[bytes] | None:
+    """The listing kept before the last changes, with the objects of the customers changed since written
+    again, when that is all that changed: the same files, each changed one chosen as before and (the list
+    being by name) under the same name, so every object keeps its place.  None otherwise (then the
+    listing is worked out whole).  The changed files' rows of the cache are brought up to date too."""
+    previous = kept.previous()
+    changed = changed_files(previous.listing, kept.listing, _passed_over) if previous else None
+    if previous is None or changed is None or len(changed) > PATCH_AT_MOST:
+        return None
+    rels = [f"{CUSTOMERS_DIR}/{path}" for path in changed]
+    rows = _fresh_rows(vault, rels, _columns(filters, sort, "phone" if reveal else "masked_phone"), day)
+    if rows is None:
+        return None
+    chosen = {row.path for row in _choose(vault, rows, filters, sort, *_stored_on(day))}
+    starts = list(accumulate((length + 1 for _, length in previous.index), initial=1))  # "[" then "," between
+    at = {rel: n for n, (rel, _) in enumerate(previous.index)}
+    written: dict[int, bytes] = {}
+    for row in rows:
+        n = at.get(row.path)
+        if (n is not None) != (row.path in chosen):
+            return None  # came into the list or left it
+        if n is None:
+            continue
+        start = starts[n]
+        if json.loads(previous.answer[start:start + previous.index[n][1]])["name"] != row.name:
+            return None  # renamed: its place may move
+        written[n] = b"".join(spliced_listing([(vault, row, "")], day.isoformat(), reveal))[1:-1]
+    answer, index, last = memoryview(previous.answer), previous.index, 0
+    pieces: list[memoryview] = []
+    for n in sorted(written):  # the kept text between the objects written again is copied as it is
+        pieces += (answer[last:starts[n]], memoryview(written[n]))
+        last = starts[n] + index[n][1]
+        index[n][1] = len(written[n])
+    pieces.append(answer[last:])
+    for _ in kept.keep(pieces, index):  # written whole, then replayed like any kept answer
+        pass
+    return kept.recall()
+
+
+def _passed_over(path: str, folder: bool) -> bool:
+    """Does the walk pass over this path of customers/ (a hidden or temporary file or folder, a file
+    that is not markdown, such as an editor's swap file)?  Such a change changes no answer."""
+    return any(part.startswith((".", TEMP_PREFIX)) for part in path.split("/")) or not (folder or path.endswith(".md"))
+
+
+def _fresh_rows(vault: Vault, rels: list[str], columns: tuple[str, ...], day: date) -> list[Stored] | None:
+    """The rows of ``rels`` read again from their files now (and written to the cache), each holding its
+    step on ``day``; None when one cannot be read or listed (the whole listing reports it)."""
+    records = []
+    with _Cache.open(vault) as cache:
+        known = cache.sort_keys(rels) if cache and rels else {}
+        fronts = cache.fronts(rels) if cache and rels else {}
+        for rel in rels:
+            try:
+                stat = (vault.root / rel).stat()
+            except OSError:
+                return None
+            records.append(_record(vault, rel, stat.st_size, stat.st_mtime_ns, known, fronts.get(rel)))
+        if any(record.get("problem") for record in records):
+            return None
+        if cache and records:
+            cache.write(records, [])
+    rows: list[Any] = [_row_of(record, columns) for record in records]
+    return rows if _stepped(vault, rows, _stored_class(columns), day.isoformat()) else None
 
 
 def listing_rows(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
@@ -505,9 +579,11 @@ def listing_rows(vault: Vault, filters: Filters | None = None, sort: str = "name
         return _from_stored(vault, columns, day, chosen)
 
 
-def spliced_listing(chosen: list[tuple[Vault, Stored, str]], iso: str, reveal: bool) -> Iterator[bytes]:
+def spliced_listing(chosen: list[tuple[Vault, Stored, str]], iso: str, reveal: bool,
+                    index: list[list[Any]] | None = None) -> Iterator[bytes]:
     """The JSON array of ``chosen`` (vault, row, mount name or ""): each one's stored keys, fetched a
-    batch at a time from its vault's cache, and those of the day (and its "mount")."""
+    batch at a time from its vault's cache, and those of the day (and its "mount").  ``index``, when
+    given, receives [path, length in bytes] of each object written, in order."""
     yield b"["
     first = True
     with ExitStack() as stack:
@@ -529,6 +605,8 @@ def spliced_listing(chosen: list[tuple[Vault, Stored, str]], iso: str, reveal: b
                     text = _respliced(vault, row, text, iso, reveal, mount)  # not the object as it was stored
                 if text is None:
                     continue  # unreadable since it was listed
+                if index is not None:
+                    index.append([row.path, len(text)])
                 parts += (b"," if not first else b"", text)
                 first = False
             yield b"".join(parts)

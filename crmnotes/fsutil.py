@@ -24,7 +24,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -311,11 +311,19 @@ def _start_find(find: str, folder: Path, starting_points: list[str]) -> tuple[An
 def fingerprint_of(started: Any) -> str | None:
     """The fingerprint a ``start_fingerprint`` computes (None: see ``tree_fingerprint``)."""
     import hashlib
+
+    listing = listing_of(started)
+    return None if listing is None else hashlib.sha1(listing, usedforsecurity=False).hexdigest()
+
+
+def listing_of(started: Any) -> bytes | None:
+    """What the finds of a ``start_fingerprint`` listed, one NUL-ended line per entry (``type inode size
+    mtime ctime ./path``); None as for ``tree_fingerprint``."""
     import subprocess
 
     if started is None:
         return None
-    digest, sound = hashlib.sha1(usedforsecurity=False), True
+    listings, sound = [], True
     for listing_file, find in started:  # every one waited for, even after one failed
         with listing_file:
             try:
@@ -328,5 +336,31 @@ def fingerprint_of(started: Any) -> str | None:
             listing_file.seek(0)
             listing = listing_file.read()
         sound = sound and not (find.returncode or errors or listing.startswith(b"l ") or b"\0l " in listing)
-        digest.update(listing)
-    return digest.hexdigest() if sound else None
+        listings.append(listing)
+    return b"".join(listings) if sound else None
+
+
+def changed_files(before: bytes, after: bytes, ignored: Callable[[str, bool], bool] = lambda path, folder: False
+                  ) -> list[str] | None:
+    """The files, as paths relative to the folder, whose lines differ between two of its listings
+    (``listing_of``); None when an entry came, went or was renamed, or anything but a file or a
+    folder's times changed (then the caller works its answer out again).  Entries ``ignored(path,
+    is_folder)`` are left out."""
+    old, new = set(before.split(b"\0")), set(after.split(b"\0"))
+    gone, came = _entries(old - new, ignored), _entries(new - old, ignored)
+    if gone is None or came is None or gone != came:  # (the same paths, each of the same type)
+        return None
+    return sorted(path for path, folder in came.items() if not folder)
+
+
+def _entries(lines: set[bytes], ignored: Callable[[str, bool], bool]) -> dict[str, bool] | None:
+    """path -> is a folder, of listing lines (None when one is neither a file nor a folder)."""
+    found = {}
+    for line in lines:
+        parts = line.split(b" ", 5)
+        if len(parts) != 6 or parts[0] not in (b"f", b"d"):
+            return None
+        path, folder = os.fsdecode(parts[5][2:]), parts[0] == b"d"
+        if not ignored(path, folder):
+            found[path] = folder
+    return found

@@ -42,7 +42,7 @@ def test_ls_json_is_replayed_until_a_file_changes_and_then_shows_the_change(exam
     first = run_process("ls", "--json", cwd=example_vault.root)
     assert first.returncode == 0 and [name[:3] for name in kept_files(example_vault)] == ["ls-"]
     kept = (example_vault.cache_dir / answers.ANSWERS_DIR / kept_files(example_vault)[0]).read_bytes()
-    assert kept.split(b"\n", 1)[1] == first.stdout.strip().encode("utf-8")  # the key line, then the answer
+    assert first.stdout.strip().encode("utf-8") in kept  # after the key and the listing of customers/
     again = run_process("ls", "--json", cwd=example_vault.root)
     assert again.stdout == first.stdout
     path = xingchen(example_vault)
@@ -266,3 +266,71 @@ def test_ls_json_starts_the_fingerprint_before_its_command_is_imported(example_v
         answers.foresee = original  # type: ignore[assignment]
     assert started == [example_vault.customers_dir] and answers._FORESEEN == {}
     assert [name[:3] for name in kept_files(example_vault)] == ["ls-"]
+
+
+def append_followup(path: Path, minute: int, note: str) -> None:
+    with open(path, "a", encoding="utf-8") as handle:  # as an editor would, in place
+        handle.write(f"\n### {TODAY.isoformat()} 15:{minute:02d} · 电话 · 李雷\n{note}\n")
+
+
+def test_a_listing_kept_before_a_few_edits_is_patched_with_those_customers_alone(
+        example_vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept listing, its changed customers' objects written again in place; the rest of the vault is
+    neither walked nor listed again (``listing_rows`` would fail), and the text is the one from the files."""
+    crm = Crm(example_vault.root)
+    crm("ls", "--json")
+    files = sorted(example_vault.customers_dir.rglob("*.md"))
+    append_followup(xingchen(example_vault), 1, "客户确认预算，要求下周报价。")
+    append_followup(next(p for p in files if p != xingchen(example_vault)), 2, "Budget confirmed; 报价 next week.")
+    (example_vault.customers_dir / "x" / ".星辰.md.swp").write_bytes(b"\x00swap")  # changes no answer
+
+    def not_worked_out(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the listing was worked out whole")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(catalog, "listing_rows", not_worked_out)
+        out = crm("ls", "--json").stdout
+    star = next(c for c in json.loads(out) if c["name"] == "星辰科技有限公司")
+    assert star["last_contact"] == f"{TODAY.isoformat()}T15:01"
+    assert out == crm("ls", "--json").stdout  # kept again, patched
+    assert out == Crm(example_vault.root)("ls", "--json").stdout
+    assert out.strip() == from_the_files(example_vault, "ls", "--json").stdout.strip()
+
+
+@pytest.mark.parametrize("args", [["--json"], ["--json", "--reveal"], ["--json", "--stage", "intent"],
+                                  ["--json", "--sort", "-name"], ["--json", "--tag", "needs/integration"]])
+def test_each_kind_of_edit_lists_what_the_files_say(example_vault: Vault, args: list[str]) -> None:
+    """Edits a patch serves (a follow-up appended, a field changed) and edits it must leave to the whole
+    listing (a rename, a stage left, a new file, a deleted one, a file broken): after each, the listing
+    equals the one read from the files."""
+    crm = Crm(example_vault.root)
+    path = xingchen(example_vault)
+    original = path.read_text("utf-8")
+    stage = next(line for line in original.splitlines() if line.startswith("stage: "))
+    edits = [
+        lambda: append_followup(path, 3, "第三次回访：客户要求演示。"),
+        lambda: path.write_text(path.read_text("utf-8").replace("grade: A\n", "grade: B\n", 1), encoding="utf-8"),
+        lambda: path.write_text(path.read_text("utf-8").replace("name: 星辰科技有限公司\n", "name: 星辰科技集团\n", 1),
+                                encoding="utf-8"),
+        lambda: path.write_text(path.read_text("utf-8").replace(stage, "stage: won", 1), encoding="utf-8"),
+        lambda: path.write_text(path.read_text("utf-8").replace("stage: won", stage, 1), encoding="utf-8"),
+        lambda: (example_vault.customers_dir / "x" / "新客户-0001.md").write_text(
+            "---\nname: 新客户\nindustry: 制造\ncontact: 王总\nstage: intent\n---\n", encoding="utf-8"),
+        lambda: (example_vault.customers_dir / "x" / "新客户-0001.md").unlink(),
+    ]
+    crm("ls", *args)
+    for edit in edits:
+        edit()
+        listed = crm("ls", *args).stdout
+        assert listed == Crm(example_vault.root)("ls", *args).stdout  # replayed
+        keep = example_vault.cache_dir / answers.ANSWERS_DIR
+        moved = keep.with_name("answers-aside")
+        keep.rename(moved)
+        assert listed == crm("ls", *args).stdout  # from the listing cache, no kept answer
+        shutil.rmtree(keep)
+        moved.rename(keep)
+    path.write_text("---\nname: [坏的\n---\n", encoding="utf-8")  # broken: reported, never kept
+    broken = run_process("ls", *args, cwd=example_vault.root)
+    assert broken.returncode == 0 and path.name in broken.stderr and "星辰科技" not in broken.stdout
+    path.write_text(original, encoding="utf-8")
+    assert crm("ls", *args).stdout.strip() == from_the_files(example_vault, "ls", *args).stdout.strip()
