@@ -33,6 +33,7 @@ from __future__ import annotations
 import gc
 import json
 import sqlite3
+from bisect import insort
 from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -416,46 +417,85 @@ def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[P
 
 def due_json(vault: Vault, day: date, owner: str = "") -> tuple[bytes, list[Problem]]:
     """``crm due --json``'s UTF-8 text: ``due``'s items, written from the stored rows (no ``Entry`` made),
-    or replayed (``answers``)."""
+    or replayed (``answers``), or the one kept before a few edits with their customers' items put right."""
     kept = memo(vault, "due", [owner], day)
     replayed = kept.recall_whole() if kept else None
+    if replayed is None and kept:
+        replayed = _patched_due(vault, kept, day, owner)
     if replayed is not None:
         return replayed, []
     items, problems = due_json_items(vault, day, owner)
-    text = ("[" + ", ".join(text for _, text in items) + "]").encode("utf-8", "surrogatepass")
     if kept and not problems:
-        kept.keep_whole(text)
-    return text, problems
+        return _kept_due(kept, [(key, text.encode("utf-8", "surrogatepass")) for key, text in items]), problems
+    return _due_text([text.encode("utf-8", "surrogatepass") for _, text in items]), problems
 
 
 def due_json_items(vault: Vault, day: date, owner: str = "", mount: str = ""
                    ) -> tuple[list[tuple[tuple[str, str, str], str]], list[Problem]]:
     """``due_json``'s objects in its order, each with its sort key (due day, name, path), so a
     workspace merges the mounts' items into the order of one vault; ``mount`` adds a "mount" key."""
-    iso = day.isoformat()
-    mount_json = f', "mount": {encode_basestring(mount)}' if mount else ""
-
-    def written(found: list[Stored]) -> list[tuple[tuple[str, str, str], str]]:
-        if owner:
-            found = choose(found, Filters(owner=owner), "name", vault.config, *_stored_on(day))
-        items = []
-        for stored in found:
-            step = stored.step
-            if is_due(step, iso):
-                items.append((iso if step[5] else step[2], stored.name, stored.path, stored, step))
-        items.sort(key=_DUE_ORDER)
-        status: dict[str, str] = {}  # due day -> its status keys (few distinct days among thousands of items)
-        text = encode_basestring
-        return [((when, name, path),
-                 f'{{"id": {text(stored.id)}, "name": {text(name)}, "owner": {text(stored.owner)}, '
-                 f'"stage": {text(step[1])}, "due": "{when}", '
-                 f'{status.get(when) or status.setdefault(when, _status_json(date.fromisoformat(when), day))}, '
-                 f'"rule": {text(step[4])}, "reason": {text(step[3])}, "path": {text(path)}{mount_json}}}')
-                for when, name, path, stored, step in items]
-
     with _bulk():
         columns = _columns(Filters(owner=owner) if owner else None, "name", "id", "owner")
-        return _from_stored(vault, columns, day, written)
+        return _from_stored(vault, columns, day, lambda found: _due_written(vault, found, day, owner, mount))
+
+
+def _due_written(vault: Vault, found: list[Stored], day: date, owner: str, mount: str = ""
+                 ) -> list[tuple[tuple[str, str, str], str]]:
+    """The ``due --json`` objects of ``found`` that are due on ``day`` (of ``owner``), in order, keyed."""
+    iso = day.isoformat()
+    if owner:
+        found = choose(found, Filters(owner=owner), "name", vault.config, *_stored_on(day))
+    items = []
+    for stored in found:
+        step = stored.step
+        if is_due(step, iso):
+            items.append((iso if step[5] else step[2], stored.name, stored.path, stored, step))
+    items.sort(key=_DUE_ORDER)
+    status: dict[str, str] = {}  # due day -> its status keys (few distinct days among thousands of items)
+    text = encode_basestring
+    mount_json = f', "mount": {text(mount)}' if mount else ""
+    return [((when, name, path),
+             f'{{"id": {text(stored.id)}, "name": {text(name)}, "owner": {text(stored.owner)}, '
+             f'"stage": {text(step[1])}, "due": "{when}", '
+             f'{status.get(when) or status.setdefault(when, _status_json(date.fromisoformat(when), day))}, '
+             f'"rule": {text(step[4])}, "reason": {text(step[3])}, "path": {text(path)}{mount_json}}}')
+            for when, name, path, stored, step in items]
+
+
+def _due_text(texts: list[bytes]) -> bytes:
+    return b"[" + b", ".join(texts) + b"]"
+
+
+def _kept_due(kept: Memo, items: list[tuple[tuple[str, str, str], bytes]]) -> bytes:
+    """The text of ``items``, kept with the key and length of each (``_patched_due`` reads them)."""
+    text = _due_text([item for _, item in items])
+    for _ in kept.keep([text], [[key[2], len(item), list(key)] for key, item in items]):
+        pass
+    return text
+
+
+def _patched_due(vault: Vault, kept: Memo, day: date, owner: str) -> bytes | None:
+    """The due list kept before the last changes, the changed customers' items taken out and, where
+    they are due now, put back in their place; None when more than a few files changed or any came
+    or went (then it is worked out whole)."""
+    previous = kept.previous()
+    changed = changed_files(previous.listing, kept.listing, _passed_over) if previous else None
+    if previous is None or changed is None or len(changed) > PATCH_AT_MOST:
+        return None
+    rels = [f"{CUSTOMERS_DIR}/{path}" for path in changed]
+    rows = _fresh_rows(vault, rels, _columns(Filters(owner=owner) if owner else None, "name", "id", "owner"), day)
+    if rows is None:
+        return None
+    again = set(rels)
+    items: list[tuple[tuple[str, str, str], bytes]] = []
+    start = 1  # after "["
+    for path, length, key in previous.index:
+        if path not in again:
+            items.append((tuple(key), previous.answer[start:start + length]))
+        start += length + 2  # ", " between
+    for key, text in _due_written(vault, rows, day, owner):
+        insort(items, (key, text.encode("utf-8", "surrogatepass")), key=itemgetter(0))
+    return _kept_due(kept, items)
 
 
 def _status_json(due: date, today: date) -> str:

@@ -334,3 +334,34 @@ def test_each_kind_of_edit_lists_what_the_files_say(example_vault: Vault, args: 
     assert broken.returncode == 0 and path.name in broken.stderr and "星辰科技" not in broken.stdout
     path.write_text(original, encoding="utf-8")
     assert crm("ls", *args).stdout.strip() == from_the_files(example_vault, "ls", *args).stdout.strip()
+
+
+@pytest.mark.parametrize("owner", ["", "alice"])
+def test_a_due_list_kept_before_edits_takes_out_and_puts_back_the_changed_customers(
+        example_vault: Vault, monkeypatch: pytest.MonkeyPatch, owner: str) -> None:
+    """A next step planned (the item moves to its new day), one done (it leaves the list), a customer
+    renamed: each patched list, worked out by nothing else, equals the one from the files."""
+    crm = Crm(example_vault.root)
+    args = ["due", "--json", *(["--owner", owner] if owner else [])]
+    crm(*args)
+    path = xingchen(example_vault)
+    today = date.today().isoformat()
+
+    def not_worked_out(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the due list was worked out whole")
+
+    edits = [
+        lambda: append_followup(path, 4, f"约好演示。\nnext: {(date.today() + timedelta(days=2)).isoformat()} 演示"),
+        lambda: append_followup(path, 5, f"今天必须回电。\nnext: {today} 回电"),
+        lambda: path.write_text(path.read_text("utf-8").replace("name: 星辰科技有限公司\n", "name: 星辰科技集团\n", 1),
+                                encoding="utf-8"),
+        lambda: path.write_text(path.read_text("utf-8").replace("owner: ", "owner: zhangwei\n# was: ", 1),
+                                encoding="utf-8"),
+    ]
+    for edit in edits:
+        edit()
+        with monkeypatch.context() as patched:
+            patched.setattr(catalog, "due_json_items", not_worked_out)
+            listed = crm(*args).stdout
+        assert listed.strip() == from_the_files(example_vault, *args).stdout.strip()
+        crm(*args)  # kept again, for the next edit
