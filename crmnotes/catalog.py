@@ -566,6 +566,8 @@ def _patched_listing(vault: Vault, kept: Memo, filters: Filters | None, sort: st
         if json.loads(previous.answer[start:start + previous.index[n][1]])["name"] != row.name:
             return None  # renamed: its place may move
         written[n] = b"".join(spliced_listing([(vault, row, "")], day.isoformat(), reveal))[1:-1]
+        if not written[n]:
+            return None  # unreadable since: the whole listing leaves it out
     answer, index, last = memoryview(previous.answer), previous.index, 0
     pieces: list[memoryview] = []
     for n in sorted(written):  # the kept text between the objects written again is copied as it is
