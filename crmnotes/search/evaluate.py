@@ -34,6 +34,7 @@ from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from itertools import accumulate
+from operator import neg
 from pickle import loads
 from typing import Any
 
@@ -200,12 +201,25 @@ class Evaluator:
         self.cache: OrderedDict[tuple[Any, ...], Postings | Found] = OrderedDict()
         self.cached = 0
         self._asked: dict[int, tuple[Any, frozenset[int] | None]] = {}  # contains() of this search, by query
+        self._scorers: dict[tuple[str, bytes], Any] = {}
 
     def forget(self) -> None:
         """Drop every decoded posting list (field lengths and frequencies stay: they come with the open index)."""
         self.cache.clear()
         self.cached = 0
         self._asked.clear()
+        self._scorers.clear()
+
+    def scorer(self, segment: Segment, field: str, btext: bytes) -> Any:
+        """The term's scorer as Whoosh's searcher makes it for each segment: its parameters (idf,
+        average field length, B, K1) are the whole index's, so one serves every segment (making
+        one asks every segment for the field's length: 31 segments, 31 times, per term)."""
+        key = (field, btext)
+        found = self._scorers.get(key)
+        if found is None:
+            searcher = segment.searcher
+            found = self._scorers[key] = searcher.weighting.scorer(searcher, field, btext)
+        return found
 
     # ---------------------------------------------------------------- answers
 
@@ -217,13 +231,14 @@ class Evaluator:
         unsure: set[int] = set()
         for segment in self.segments:
             found = evaluate(segment, query, TOP, None)
-            offset = segment.offset
-            ranked.extend([(-s, offset + d) for d, s in found.scores.items()])
-            unsure.update(offset + d for d in found.unsure)
+            # (pairs built by map and zip, in C: a query can match half the index)
+            docnums = found.scores.keys() if segment.offset == 0 else map(segment.offset.__add__, found.scores)
+            ranked.extend(zip(map(neg, found.scores.values()), docnums))
+            unsure.update(map(segment.offset.__add__, found.unsure))
+        heapq.heapify(ranked)  # (in C; heapq.nsmallest compares in a Python loop)
         if not unsure and accept is None:
-            best = heapq.nsmallest(limit, ranked) if 0 < limit < len(ranked) else sorted(ranked)
+            best = [heapq.heappop(ranked) for _ in range(limit)] if 0 < limit < len(ranked) else sorted(ranked)
             return [(d, -negated) for negated, d in best]
-        heapq.heapify(ranked)
         return self._confirmed(query, ranked, unsure, limit, accept)
 
     def _confirmed(self, query: Any, candidates: list[tuple[float, int]], unsure: set[int], limit: int,
@@ -335,7 +350,7 @@ def _decode(segment: Segment, field: str, btext: bytes, members: bool) -> Postin
     (``members``: documents only, each scored 1.0)."""
     searcher = segment.searcher
     fmt = searcher.schema[field].format
-    scorer = None if members else searcher.weighting.scorer(searcher, field, btext)
+    scorer = None if members else segment.evaluator.scorer(segment, field, btext)
     # the codec's matcher: SegmentReader.postings wraps it to skip deletions, which reads a block at once
     leaf = segment.reader._terms.matcher(field, btext, fmt, scorer=scorer)
     positions = not members and fmt.supports("positions")
@@ -347,6 +362,8 @@ def _decode(segment: Segment, field: str, btext: bytes, members: bool) -> Postin
         if positions:
             values = _BlockValues(leaf._postfile, blocks)
     else:  # inlined postings, or anything else: Whoosh's own calls
+        if scorer is not None:  # which read this segment's field lengths
+            leaf.scorer = searcher.weighting.scorer(searcher, field, btext)
         ids, found, values = [], [], ([] if positions else None)
         while leaf.is_active():
             ids.append(leaf.id())
@@ -639,10 +656,15 @@ def _preloaded(parts: list[Found], boost: float, scored: bool) -> Found:
         for part in parts:
             out.update(dict.fromkeys(part.scores, 1.0))
     else:
-        # the largest part is copied (0.0 + s * boost is s * boost); documents in other parts are summed in order
-        largest = max(parts, key=lambda part: len(part.scores))
-        out = dict(largest.scores) if boost == 1.0 else {d: s * boost for d, s in largest.scores.items()}
-        for d in {d for part in parts if part is not largest for d in part.scores}:
+        # A document in one part scores 0.0 + s * boost, which is s * boost: copied (in C); only
+        # documents in several parts are summed, in the order of the parts.
+        seen: set[int] = set()
+        shared: set[int] = set()
+        for part in parts:
+            shared.update(part.scores.keys() & seen)
+            seen.update(part.scores)
+            out.update(part.scores if boost == 1.0 else zip(part.scores, map(boost.__rmul__, part.scores.values())))
+        for d in shared:
             total = 0.0
             for part in parts:
                 s = part.scores.get(d)
