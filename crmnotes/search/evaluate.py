@@ -202,6 +202,7 @@ class Segment:
         self._frequencies: dict[tuple[str, bytes], int] = {}
         self.doc_count = self.reader.doc_count()
         self._norms: dict[tuple[str, float, float, float], list[float]] = {}
+        self.sizes: dict[int, tuple[Any, int]] = {}  # id(query) -> (query, size) of the query being answered
 
     def lengths(self, field: str) -> list[int] | None:
         """Per-document field lengths as Whoosh's scorer sees them (None: no length column)."""
@@ -234,26 +235,27 @@ class Segment:
 
     def size(self, query: Any) -> int:
         """``query.estimate_size`` on this segment: what orders Whoosh's matcher trees
-        (term frequencies remembered: every evaluation asks for them again)."""
+        (term frequencies remembered: every evaluation asks for them again; the sizes of the
+        query being answered too: each node asks for its children's, and a prefix's expands it)."""
+        known = self.sizes.get(id(query))
+        if known is not None and known[0] is query:
+            return known[1]
         kind = type(query)
         if kind is wq.Term:
             btext = self.btext(query.fieldname, query.text)
-            return 0 if btext is None else self.doc_frequency(query.fieldname, btext)
-        if kind is wq.And:
-            return min(self.size(q) for q in query.subqueries)
-        if kind is wq.Or:
-            return min(sum(self.size(q) for q in query.subqueries), self.doc_count)
-        return query.estimate_size(self.reader)
+            found = 0 if btext is None else self.doc_frequency(query.fieldname, btext)
+        elif kind is wq.And:
+            found = min(self.size(q) for q in query.subqueries)
+        elif kind is wq.Or:
+            found = min(sum(self.size(q) for q in query.subqueries), self.doc_count)
+        else:
+            found = query.estimate_size(self.reader)
+        self.sizes[id(query)] = (query, found)
+        return found
 
     def btext(self, field: str, text: Any) -> bytes | None:
         """The indexed form of a term's text (None: the field does not take it)."""
-        schema = self.searcher.schema
-        if field not in schema:
-            return None
-        try:
-            return schema[field].to_bytes(text)
-        except ValueError:
-            return None
+        return self.evaluator.btext(field, text)
 
     def doc_frequency(self, field: str, btext: bytes) -> int:
         """Documents holding the term, deleted ones included (0: not in this segment)."""
@@ -274,6 +276,7 @@ class Evaluator:
         self.cached = 0
         self._asked: dict[int, tuple[Any, frozenset[int] | None]] = {}  # contains() of this search, by query
         self._scorers: dict[tuple[str, bytes], Any] = {}
+        self._btexts: dict[tuple[str, Any], bytes | None] = {}
 
     def forget(self) -> None:
         """Drop every decoded posting list (field lengths and frequencies stay: they come with the open index)."""
@@ -281,6 +284,20 @@ class Evaluator:
         self.cached = 0
         self._asked.clear()
         self._scorers.clear()
+        self._btexts.clear()
+        for segment in self.segments:
+            segment.sizes.clear()
+
+    def btext(self, field: str, text: Any) -> bytes | None:
+        """The indexed form of a term's text (None: the field does not take it), the same in every segment."""
+        key = (field, text)
+        try:
+            found = self._btexts.get(key, False)
+        except TypeError:  # an unhashable text: Whoosh's field says what it makes of it
+            return _btext(self.searcher.schema, field, text)
+        if found is False:
+            found = self._btexts[key] = _btext(self.searcher.schema, field, text)
+        return found  # type: ignore[return-value]  # not False any more
 
     def scorer(self, segment: Segment, field: str, btext: bytes) -> Any:
         """The term's scorer as Whoosh's searcher makes it for each segment: its parameters (idf,
@@ -299,6 +316,8 @@ class Evaluator:
         """(docnum, score) of the best ``limit`` (0: all) matches, best first, ties
         by docnum; ``accept`` (if given) must also hold for a hit."""
         self._asked.clear()
+        for segment in self.segments:
+            segment.sizes.clear()  # another query: its nodes are other objects
         ranked: list[tuple[float, int]] = []  # (-score, docnum): the best sorts first
         unsure: set[int] = set()
         narrowing = _narrows(query)
@@ -399,6 +418,15 @@ class Evaluator:
         while self.cached > CACHE_POSTINGS and len(self.cache) > 1:
             self.cached -= len(self.cache.popitem(last=False)[1])
         return found
+
+
+def _btext(schema: Any, field: str, text: Any) -> bytes | None:
+    if field not in schema:
+        return None
+    try:
+        return schema[field].to_bytes(text)
+    except ValueError:
+        return None
 
 
 def _scored(segment: Segment, query: Any) -> Found:
