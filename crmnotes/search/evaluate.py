@@ -392,12 +392,13 @@ class Evaluator:
         return False
 
     def _members(self, query: Any) -> frozenset[int]:
+        """Every match of ``query``: the same documents in every context, so found without scores."""
         found: set[int] = set()
         for segment in self.segments:
-            matches = evaluate(segment, query, STANDALONE, None)
+            matches = evaluate(segment, query, BOOLEAN, None)
             if matches.unsure:
                 return _PER_DOCUMENT
-            found.update(segment.offset + d for d in matches.scores)
+            found.update(map(segment.offset.__add__, matches.scores))
         return frozenset(found)
 
     # ---------------------------------------------------------------- postings
@@ -417,6 +418,8 @@ class Evaluator:
         self.cached += len(found)
         while self.cached > CACHE_POSTINGS and len(self.cache) > 1:
             self.cached -= len(self.cache.popitem(last=False)[1])
+            self._scorers.clear()  # (a long session asks for many terms: these go with the postings)
+            self._btexts.clear()
         return found
 
 
