@@ -54,6 +54,7 @@ CACHE_POSTINGS = 400_000  # decoded postings kept per open searcher (~150 bytes 
 RESOLVE_BATCH = 16  # unsure candidates re-evaluated together
 MANY_DOCS = 5000  # Whoosh's Or pre-loads scores in segments of at most this many documents
 TOO_MANY_CLAUSES = wq.Or.TOO_MANY_CLAUSES
+BOUND_SLACK = 1 + 1e-9  # a bound's sums run in another order than a score's: room for the rounding
 _LENGTHS = [0] + [byte_to_length(b) for b in range(1, 256)]
 
 
@@ -321,12 +322,19 @@ class Evaluator:
         ranked: list[tuple[float, int]] = []  # (-score, docnum): the best sorts first
         unsure: set[int] = set()
         narrowing = _narrows(query)
+        skipping = limit > 0 and accept is None  # hits beyond the best ``limit`` found so far can be ruled out
+        leading: list[float] = []  # the ``limit`` best scores so far, the worst first
         for segment in self.segments:
+            if skipping and len(leading) == limit and _beaten(leading[0], _bound(segment, query)):
+                continue  # (later segments hold later docnums: a tie ranks after the kept hit)
             found = _scored(segment, query) if narrowing else evaluate(segment, query, TOP, None)
             # (pairs built by map and zip, in C: a query can match half the index)
             docnums = found.scores.keys() if segment.offset == 0 else map(segment.offset.__add__, found.scores)
             ranked.extend(zip(map(neg, found.scores.values()), docnums, strict=True))
             unsure.update(map(segment.offset.__add__, found.unsure))
+            if skipping:
+                skipping = not unsure
+                leading = heapq.nlargest(limit, [*leading, *heapq.nlargest(limit, found.scores.values())])[::-1]
         if not unsure and accept is None:
             best = heapq.nsmallest(limit, ranked) if 0 < limit < len(ranked) else sorted(ranked)
             return [(d, -negated) for negated, d in best]
@@ -421,6 +429,50 @@ class Evaluator:
             self._scorers.clear()  # (a long session asks for many terms: these go with the postings)
             self._btexts.clear()
         return found
+
+
+def _beaten(worst: float, bound: float | None) -> bool:
+    """Does a kept score rank before every score a segment can give (``bound``, None: unknown)?"""
+    return bound is not None and worst >= bound
+
+
+def _bound(segment: Segment, query: Any) -> float | None:
+    """At least the score of any document of this segment for ``query`` in TOP context
+    (None: not known without evaluating it): each term's best possible BM25 from its
+    highest weight in the segment and the shortest field length there, summed and
+    boosted as the node sums and boosts them."""
+    kind = type(query)
+    if kind is wq.Term:
+        return _term_bound(segment, query.fieldname, query.text) * query.boost
+    if kind is wq.Phrase:
+        return _summed([_term_bound(segment, query.fieldname, word) for word in query.words]) * query.boost
+    if kind is wq.AndNot:
+        return _bound(segment, query.a)
+    if kind in (wq.And, wq.Or):
+        parts = [_bound(segment, q) for q in query.subqueries]
+        return None if None in parts else _summed(parts) * query.boost  # type: ignore[arg-type]  # None ruled out
+    if kind is wq.Every:
+        return query.boost or 1.0
+    return 0.0 if query is qcore.NullQuery else None  # ranges and prefixes: as many terms as they expand to
+
+
+def _summed(bounds: list[float]) -> float:
+    """A bound of a sum: scores are summed in another order, which may round up (one term: exact)."""
+    return (bounds[0] if len(bounds) == 1 else sum(bounds) * BOUND_SLACK) if bounds else 0.0
+
+
+def _term_bound(segment: Segment, field: str, text: Any) -> float:
+    btext = segment.btext(field, text)
+    if btext is None or not segment.doc_frequency(field, btext):
+        return 0.0
+    scorer = segment.evaluator.scorer(segment, field, btext)
+    weight = segment.reader._terms.term_info(field, btext).max_weight()
+    if type(scorer) is WeightScorer:
+        return weight
+    if type(scorer) is not BM25FScorer:
+        return float("inf")
+    # scores rise with the weight and fall with the length part: its smallest in the segment bounds them all
+    return scorer.idf * ((weight * (scorer.K1 + 1)) / (weight + min(segment.norms(field, scorer), default=0.0)))
 
 
 def _btext(schema: Any, field: str, text: Any) -> bytes | None:
