@@ -253,3 +253,16 @@ def test_posting_lists_of_many_blocks_read_as_whoosh_reads_them(tmp_path: Path) 
                 assert postings.scores == expected
                 assert postings.restricted(set(range(0, 700, 3))) == \
                     {d: s for d, s in expected.items() if d % 3 == 0}
+
+
+def test_a_segment_that_cannot_beat_the_hits_found_is_not_read(vault: Vault) -> None:
+    """Every ``grade:A`` hit scores the same: the first segment holds the best three (ties go to the
+    lower docnum), so the later one is never decoded, and the answer is Whoosh's."""
+    searcher = session_mod.session_of(vault).searcher
+    query = compile_query(parse("grade:A"), vault.config, TODAY).query
+    evaluator = Evaluator(searcher)
+    assert evaluator.top(query, 3) == reference(searcher, query)[:3]
+    assert {key[0] for key in evaluator.cache} == {0}
+    evaluator.forget()
+    assert evaluator.top(query, 0) == reference(searcher, query)  # all of them: every segment
+    assert {key[0] for key in evaluator.cache} == {0, 1}
