@@ -10,13 +10,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from whoosh import query as wq
 
 from crmnotes import actions, search
 from crmnotes.search import index
 from crmnotes.search import session as session_mod
-from whoosh import query as wq
-
-from crmnotes.search.evaluate import BOOLEAN, STANDALONE, TOP, Evaluator, Unsupported, Within, evaluate
+from crmnotes.search.evaluate import BOOLEAN, STANDALONE, TOP, Evaluator, Unsupported, Within, _bound, evaluate
 from crmnotes.search.query import compile_query, parse
 from crmnotes.vault import Vault
 
@@ -224,7 +223,8 @@ def test_scoring_only_the_matches_gives_the_same_scores(vault: Vault, text: str)
 def test_posting_lists_of_many_blocks_read_as_whoosh_reads_them(tmp_path: Path) -> None:
     """Whole posting lists walked block by block (128 postings a block), deletions left out,
     weights, BM25 scores and phrase positions as Whoosh's own matchers give them."""
-    from whoosh import fields, index as windex
+    from whoosh import fields
+    from whoosh import index as windex
 
     schema = fields.Schema(body=fields.TEXT(phrase=True), grade=fields.ID)
     ix = windex.create_in(str(tmp_path), schema)
@@ -266,3 +266,16 @@ def test_a_segment_that_cannot_beat_the_hits_found_is_not_read(vault: Vault) -> 
     evaluator.forget()
     assert evaluator.top(query, 0) == reference(searcher, query)  # all of them: every segment
     assert {key[0] for key in evaluator.cache} == {0, 1}
+
+
+@pytest.mark.parametrize("text", [*QUERIES, "stage:intent^0.5", "(grade:A)^0.3", "(grade:A OR grade:B)^0.5 数据"])
+def test_a_segment_bound_is_never_below_a_score(vault: Vault, text: str) -> None:
+    searcher = session_mod.session_of(vault).searcher
+    query = compile_query(parse(text), vault.config, TODAY).query
+    for segment in Evaluator(searcher).segments:
+        bound = _bound(segment, query)
+        if bound is not None:
+            assert max(evaluate(segment, query, TOP, None).scores.values(), default=0.0) <= bound
+    boosted = wq.Or([wq.Term("grade", "a")], boost=0.25)  # one part: Whoosh answers with it, unboosted
+    for segment in Evaluator(searcher).segments:
+        assert max(evaluate(segment, boosted, TOP, None).scores.values()) <= _bound(segment, boosted)  # type: ignore[operator]

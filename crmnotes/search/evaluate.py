@@ -203,6 +203,7 @@ class Segment:
         self._frequencies: dict[tuple[str, bytes], int] = {}
         self.doc_count = self.reader.doc_count()
         self._norms: dict[tuple[str, float, float, float], list[float]] = {}
+        self._least: dict[tuple[str, float, float, float], float] = {}
         self.sizes: dict[int, tuple[Any, int]] = {}  # id(query) -> (query, size) of the query being answered
 
     def lengths(self, field: str) -> list[int] | None:
@@ -227,6 +228,14 @@ class Segment:
             b, k1, avgfl = scorer.B, scorer.K1, scorer.avgfl
             one_minus_b = 1 - b
             found = self._norms[key] = [k1 * (one_minus_b + b * fl / avgfl) for fl in lengths]
+        return found
+
+    def least_norm(self, field: str, scorer: Any) -> float:
+        """The smallest of ``norms``: the shortest document's."""
+        key = (field, scorer.B, scorer.K1, scorer.avgfl)
+        found = self._least.get(key)
+        if found is None:
+            found = self._least[key] = min(self.norms(field, scorer), default=0.0)
         return found
 
     def every(self) -> list[int]:
@@ -325,8 +334,11 @@ class Evaluator:
         skipping = limit > 0 and accept is None  # hits beyond the best ``limit`` found so far can be ruled out
         leading: list[float] = []  # the ``limit`` best scores so far, the worst first
         for segment in self.segments:
-            if skipping and len(leading) == limit and _beaten(leading[0], _bound(segment, query)):
-                continue  # (later segments hold later docnums: a tie ranks after the kept hit)
+            if skipping and len(leading) == limit:
+                bound = _bound(segment, query)
+                if bound is not None and leading[0] >= bound:
+                    continue  # (later segments hold later docnums: a tie ranks after the kept hit)
+                skipping = bound is not None
             found = _scored(segment, query) if narrowing else evaluate(segment, query, TOP, None)
             # (pairs built by map and zip, in C: a query can match half the index)
             docnums = found.scores.keys() if segment.offset == 0 else map(segment.offset.__add__, found.scores)
@@ -431,11 +443,6 @@ class Evaluator:
         return found
 
 
-def _beaten(worst: float, bound: float | None) -> bool:
-    """Does a kept score rank before every score a segment can give (``bound``, None: unknown)?"""
-    return bound is not None and worst >= bound
-
-
 def _bound(segment: Segment, query: Any) -> float | None:
     """At least the score of any document of this segment for ``query`` in TOP context
     (None: not known without evaluating it): each term's best possible BM25 from its
@@ -450,7 +457,10 @@ def _bound(segment: Segment, query: Any) -> float | None:
         return _bound(segment, query.a)
     if kind in (wq.And, wq.Or):
         parts = [_bound(segment, q) for q in query.subqueries]
-        return None if None in parts else _summed(parts) * query.boost  # type: ignore[arg-type]  # None ruled out
+        if None in parts:
+            return None
+        # one part: the node answers with it, unboosted (see _and, _or)
+        return parts[0] if len(parts) == 1 else _summed(parts) * query.boost  # type: ignore[arg-type]
     if kind is wq.Every:
         return query.boost or 1.0
     return 0.0 if query is qcore.NullQuery else None  # ranges and prefixes: as many terms as they expand to
@@ -467,12 +477,12 @@ def _term_bound(segment: Segment, field: str, text: Any) -> float:
         return 0.0
     scorer = segment.evaluator.scorer(segment, field, btext)
     weight = segment.reader._terms.term_info(field, btext).max_weight()
-    if type(scorer) is WeightScorer:
+    if type(scorer) is WeightScorer or weight <= 0:
         return weight
     if type(scorer) is not BM25FScorer:
         return float("inf")
     # scores rise with the weight and fall with the length part: its smallest in the segment bounds them all
-    return scorer.idf * ((weight * (scorer.K1 + 1)) / (weight + min(segment.norms(field, scorer), default=0.0)))
+    return scorer.idf * ((weight * (scorer.K1 + 1)) / (weight + segment.least_norm(field, scorer)))
 
 
 def _btext(schema: Any, field: str, text: Any) -> bytes | None:
