@@ -7,7 +7,10 @@ the interpreter, not in reading.  Here each term's posting list of a segment is 
 piece and decoded in whole blocks (pickle and zlib, in C) into docnums and weights once per
 open searcher, scored on demand into ``{docnum: score}``, and queries combine those dicts.
 A query whose parts narrow each other (an AND of a rare and a common part, a NOT) first
-finds its matches with set operations, in C, and then scores those documents alone.
+finds its matches with set operations, in C, and then scores those documents alone.  When
+``limit`` hits are asked for, a segment whose best possible score (``_bound``) cannot beat
+the ``limit`` best found so far is not read at all (a field filter: every hit scores the
+same, and the first segment holds the top 20).
 
 The answers are Whoosh's, score for score: every node follows the matcher
 Whoosh would build for it (the same BM25F scorer parameters, the same
