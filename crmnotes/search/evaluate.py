@@ -53,6 +53,8 @@ from whoosh.query.wrappers import ConstantScoreQuery
 from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 from whoosh.util.numeric import byte_to_length
 
+from ..objects import bulk
+
 CACHE_POSTINGS = 400_000  # decoded postings kept per open searcher (~150 bytes each)
 RESOLVE_BATCH = 16  # unsure candidates re-evaluated together
 MANY_DOCS = 5000  # Whoosh's Or pre-loads scores in segments of at most this many documents
@@ -328,6 +330,10 @@ class Evaluator:
     def top(self, query: Any, limit: int, accept: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:
         """(docnum, score) of the best ``limit`` (0: all) matches, best first, ties
         by docnum; ``accept`` (if given) must also hold for a hit."""
+        with bulk():  # decoded postings: lists and dicts of numbers, no cycle for the collector to find
+            return self._top(query, limit, accept)
+
+    def _top(self, query: Any, limit: int, accept: Callable[[int], bool] | None) -> list[tuple[int, float]]:
         self._asked.clear()
         for segment in self.segments:
             segment.sizes.clear()  # another query: its nodes are other objects
