@@ -49,6 +49,7 @@ from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.query import qcore
 from whoosh.query.ranges import NumericRange, TermRange
+from whoosh.query.terms import MultiTerm
 from whoosh.query.wrappers import ConstantScoreQuery
 from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 from whoosh.util.numeric import byte_to_length
@@ -210,6 +211,7 @@ class Segment:
         self._norms: dict[tuple[str, float, float, float], list[float]] = {}
         self._least: dict[tuple[str, float, float, float], float] = {}
         self.sizes: dict[int, tuple[Any, int]] = {}  # id(query) -> (query, size) of the query being answered
+        self.expansions: dict[int, tuple[Any, list[bytes]]] = {}  # id(query) -> (query, terms), like sizes
 
     def lengths(self, field: str) -> list[int] | None:
         """Per-document field lengths as Whoosh's scorer sees them (None: no length column)."""
@@ -263,10 +265,21 @@ class Segment:
             found = min(self.size(q) for q in query.subqueries)
         elif kind is wq.Or:
             found = min(sum(self.size(q) for q in query.subqueries), self.doc_count)
+        elif kind in _EXPANDING and type(query).estimate_size is MultiTerm.estimate_size:
+            field = query.field()
+            found = sum(self.doc_frequency(field, btext) for btext in self.expanded(query))
         else:
             found = query.estimate_size(self.reader)
         self.sizes[id(query)] = (query, found)
         return found
+
+    def expanded(self, query: Any) -> list[bytes]:
+        """The terms a prefix or range stands for here (``MultiTerm._btexts``), looked up once
+        for the query being answered (its size, its matches and its scores ask for them)."""
+        known = self.expansions.get(id(query))
+        if known is None or known[0] is not query:
+            known = self.expansions[id(query)] = (query, [btext for _, btext in query.expanded_terms(self.reader)])
+        return known[1]
 
     def btext(self, field: str, text: Any) -> bytes | None:
         """The indexed form of a term's text (None: the field does not take it)."""
@@ -302,6 +315,7 @@ class Evaluator:
         self._btexts.clear()
         for segment in self.segments:
             segment.sizes.clear()
+            segment.expansions.clear()
 
     def btext(self, field: str, text: Any) -> bytes | None:
         """The indexed form of a term's text (None: the field does not take it), the same in every segment."""
@@ -337,6 +351,7 @@ class Evaluator:
         self._asked.clear()
         for segment in self.segments:
             segment.sizes.clear()  # another query: its nodes are other objects
+            segment.expansions.clear()
         ranked: list[tuple[float, int]] = []  # (-score, docnum): the best sorts first
         unsure: set[int] = set()
         narrowing = _narrows(query)
@@ -809,7 +824,7 @@ def _expansion(segment: Segment, query: Any, context: Context, only: set[int] | 
 def _expanded(segment: Segment, query: Any, context: Context) -> Found:
     """MultiTerm.matcher: one term alone, else an Or of the terms (unscored when the score is constant)."""
     field = query.field()
-    words = [btext for _, btext in query.expanded_terms(segment.reader) if btext]
+    words = [btext for btext in segment.expanded(query) if btext]
     if not words:
         return NOTHING
     if context.members:  # only the union counts (every OR gives the same one): no term lookups again
@@ -843,6 +858,8 @@ def _every(segment: Segment, query: Any, context: Context, only: set[int] | None
         sorted(d for d in only if d < segment.doc_count_all and d not in segment.deleted)
     return Found(dict.fromkeys(docs, query.boost or 1.0))
 
+
+_EXPANDING = (wq.Prefix, TermRange)  # MultiTerm queries evaluated here (see _multi_term)
 
 _HANDLERS: dict[type, Callable[[Segment, Any, Context, set[int] | None], Found]] = {
     wq.Term: _term, wq.And: _and, wq.Or: _or, wq.AndNot: _and_not, wq.Phrase: _phrase, wq.Prefix: _multi_term,
