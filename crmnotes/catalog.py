@@ -30,7 +30,6 @@ lists from its files; never pickle.  WAL and a busy timeout let several
 
 from __future__ import annotations
 
-import gc
 import json
 import sqlite3
 from bisect import insort
@@ -52,6 +51,7 @@ from .errors import CrmError, FileFormatError
 from .filters import Filters, choose, fields_read, sort_key
 from .fsutil import changed_files
 from .model import Customer, FollowUp, Problem, format_minute
+from .objects import bulk
 from .report_facts import NOT_READ, PARTS, UNREAD, Facts, OneDay, facts_of, from_stored
 from .report_facts import stored as stored_facts
 from .sensitive import mask_phone
@@ -321,7 +321,7 @@ def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", to
             limit: int = 0) -> Listing:
     """The customers ``filters`` keep on ``today``, in ``sort`` order, and the files skipped."""
     day = today or date.today()
-    with _bulk():
+    with bulk():
         found, problems = _entries(vault)
         chosen = _choose(vault, found, filters, sort, *_entry_on(day))
     return Listing(chosen[:limit] if limit > 0 else chosen, problems)
@@ -330,7 +330,7 @@ def entries(vault: Vault, filters: Filters | None = None, sort: str = "name", to
 def rows(vault: Vault, filters: Filters | None = None, sort: str = "name", today: date | None = None) -> list[Row]:
     """The TUI table's rows."""
     day = today or date.today()
-    with _bulk():
+    with bulk():
         return _from_stored(vault, _ROW_COLUMNS, day,
                             lambda found: _rows_on(_choose(vault, found, filters, sort, *_stored_on(day)), day))[0]
 
@@ -346,7 +346,7 @@ def first_rows(vault: Vault, today: date | None = None, count: int = 200, at_lea
     the cache is not there, holds fewer than ``at_least`` customers (``rows`` is as quick) or holds a
     value that does not decode (``rows`` will read the files)."""
     day = today or date.today()
-    with _bulk(), _Cache.open(vault) as cache:
+    with bulk(), _Cache.open(vault) as cache:
         if cache is None or cache.db.execute("SELECT COUNT(*) FROM customer").fetchone()[0] < max(at_least, 1):
             return None
         found: list[Any] = list(cache.rows(_ROW_COLUMNS, _FIRST_PAGE, (count,)).values())
@@ -396,13 +396,13 @@ def keyed_rows(vault: Vault, filters: Filters | None = None, sort: str = "name",
         chosen = _choose(vault, found, filters, sort, *_stored_on(day))
         return list(zip([(key(stored), stored.path) for stored in chosen], _rows_on(chosen, day), strict=True))
 
-    with _bulk():
+    with bulk():
         return _from_stored(vault, _ROW_COLUMNS, day, keyed)[0]
 
 
 def due(vault: Vault, day: date, owner: str = "") -> tuple[list[DueItem], list[Problem]]:
     """Customers due on or before ``day`` (of ``owner`` when given), most overdue first, then by name."""
-    with _bulk():
+    with bulk():
         found, problems = _entries(vault)
         if owner:
             found = choose(found, Filters(owner=owner), "name", vault.config, *_entry_on(day))
@@ -434,7 +434,7 @@ def due_json_items(vault: Vault, day: date, owner: str = "", mount: str = ""
                    ) -> tuple[list[tuple[tuple[str, str, str], str]], list[Problem]]:
     """``due_json``'s objects in its order, each with its sort key (due day, name, path), so a
     workspace merges the mounts' items into the order of one vault; ``mount`` adds a "mount" key."""
-    with _bulk():
+    with bulk():
         columns = _columns(Filters(owner=owner) if owner else None, "name", "id", "owner")
         return _from_stored(vault, columns, day, lambda found: _due_written(vault, found, day, owner, mount))
 
@@ -616,7 +616,7 @@ def listing_rows(vault: Vault, filters: Filters | None = None, sort: str = "name
         picked = _choose(vault, found, filters, sort, *_stored_on(day))
         return picked[:limit] if limit > 0 else picked
 
-    with _bulk():
+    with bulk():
         columns = _columns(filters, sort, "phone" if reveal else "masked_phone")
         return _from_stored(vault, columns, day, chosen)
 
@@ -747,7 +747,7 @@ def resolve(vault: Vault, ref: str) -> Customer:
     if looks_like_id(ref.strip()):  # the file the cache names, else the one named by the ID's tag
         by_id = _by_stored_id(vault, ref.strip().lower())
         return by_id if by_id is not None else vault.resolve(ref)
-    with _bulk():
+    with bulk():
         stored, _ = _stored_rows(vault, ("id", "name", "contact"))
     pool = [_Named(vault.root / row[0], *row[_HEAD:_HEAD + 3]) for row in stored]
     found = vault.resolve(ref, pool)  # type: ignore[arg-type]  # the matchers read only id, name, path and text()
@@ -781,7 +781,7 @@ def report_customers(vault: Vault, owner: str = "") -> ScanResult:
     every follow-up (``SUMMARY_FIELDS``: time, channel, author, stage move, next step with its time,
     assignee and ``done:`` lines; no texts): what reports, the pipeline, tasks, the agenda,
     reminders, deals and tickets of many customers read, without parsing the files."""
-    with _bulk():
+    with bulk():
         rows_, problems = _stored_rows(vault, ("report",))
         result = ScanResult(problems=problems)
         decoded = _decode_all([row[_HEAD] for row in rows_], _untagged)
@@ -807,7 +807,7 @@ def report_facts(vault: Vault, owner: str = "", parts: Collection[str] = PARTS, 
     wanted = (*_FACT_HEAD, *(column for columns in stored.values() for column in columns))
     at = {part: _HEAD + wanted.index(columns[0]) for part, columns in stored.items()}  # where each part's columns start
     found: list[Facts] = []
-    with _bulk():
+    with bulk():
         rows_, problems = _stored_rows(vault, wanted)
         if owner:  # before decoding anything: one owner's report decodes only their customers
             rows_ = [row for row in rows_ if fold(row[_HEAD + 2] or "") == fold(owner)]
@@ -905,7 +905,7 @@ def exported_fronts(vault: Vault, filters: Filters | None = None, sort: str = "n
         return _choose(vault, found, filters, sort, *_stored_on(day))
 
     phone = "phone" if reveal else "masked_phone"
-    with _bulk(), _Cache.open(vault) as cache:
+    with bulk(), _Cache.open(vault) as cache:
         rows_, problems = _from_stored(vault, _columns(filters, sort, "last_contact", phone), day, chosen)
         fronts: list[Front] = []
         while rows_:  # the front-matters fetched a batch at a time, each row let go once read
@@ -1144,24 +1144,6 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """Decoding a cache makes up to a million objects, none in a reference cycle: the cyclic
-    garbage collector would walk them over and over for nothing.  Afterwards they go straight to
-    the oldest generation (freeze then unfreeze moves them without a walk); re-enabled as they are,
-    the first allocation would walk them all as the young generation."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.freeze()
-            gc.unfreeze()
-            gc.enable()
-
-
-bulk = _bulk  # for a face that makes as many objects again from what it got here (an export's table)
 
 
 # ------------------------------------------------------------------ entries and report customers from rows

@@ -10,11 +10,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from whoosh import query as wq
 
 from crmnotes import actions, search
 from crmnotes.search import index
 from crmnotes.search import session as session_mod
-from crmnotes.search.evaluate import STANDALONE, TOP, Evaluator, Unsupported, evaluate
+from crmnotes.search.evaluate import BOOLEAN, STANDALONE, TOP, Evaluator, Unsupported, Within, _bound, evaluate
 from crmnotes.search.query import compile_query, parse
 from crmnotes.vault import Vault
 
@@ -202,3 +203,79 @@ def test_forgetting_decoded_postings_changes_no_answer(vault: Vault) -> None:
     again = {text: [(hit.rel, hit.score) for hit in search.search(vault, text)] for text in QUERIES}
     assert again == first
     assert first["数据安全"] and first['"annual contract"']
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_scoring_only_the_matches_gives_the_same_scores(vault: Vault, text: str) -> None:
+    """The narrowing pass of ``Evaluator.top``: the matches found with sets, then scored alone,
+    phrase candidates left unsure; the same as scoring every posting, whichever way ``top`` picks."""
+    searcher = session_mod.session_of(vault).searcher
+    query = compile_query(parse(text), vault.config, TODAY).query
+    for segment in Evaluator(searcher).segments:
+        whole = evaluate(segment, query, TOP, None)
+        matches = evaluate(segment, query, BOOLEAN, None)
+        assert matches.scores.keys() == whole.scores.keys() and set(matches.unsure) == set(whole.unsure)
+        segment.evaluator.forget()  # nothing scored yet: each term scores only the matches
+        narrowed = evaluate(segment, query, TOP, Within(matches.scores))
+        assert narrowed.scores == whole.scores and set(narrowed.unsure) == set(whole.unsure)
+
+
+def test_posting_lists_of_many_blocks_read_as_whoosh_reads_them(tmp_path: Path) -> None:
+    """Whole posting lists walked block by block (128 postings a block), deletions left out,
+    weights, BM25 scores and phrase positions as Whoosh's own matchers give them."""
+    from whoosh import fields
+    from whoosh import index as windex
+
+    schema = fields.Schema(body=fields.TEXT(phrase=True), grade=fields.ID)
+    ix = windex.create_in(str(tmp_path), schema)
+    writer = ix.writer()
+    for number in range(700):
+        words = ["数据", "安全"] * (number % 5 + 1) + ["合同"] * (number % 3) + ["年度"] * (number % 7 == 0)
+        writer.add_document(body=" ".join(words), grade="ABC"[number % 3])
+    writer.commit()
+    writer = ix.writer()
+    for number in (0, 5, 129, 300, 699):
+        writer.delete_document(number)
+    writer.commit(merge=False)
+    with ix.searcher() as searcher:
+        evaluator = Evaluator(searcher)
+        for segment in evaluator.segments:
+            for field, text in (("body", "数据"), ("body", "合同"), ("body", "年度"), ("grade", "A")):
+                postings = evaluator.postings(segment, field, text.encode())
+                matcher = wq.Term(field, text).matcher(segment.searcher)
+                expected: dict[int, float] = {}
+                while matcher.is_active():
+                    expected[matcher.id()] = matcher.score()
+                    if field == "body":
+                        assert postings.positions(matcher.id()) == matcher.value_as("positions")
+                    matcher.next()
+                assert len(expected) > 128 or text == "年度"
+                assert postings.scores == expected
+                assert postings.restricted(set(range(0, 700, 3))) == \
+                    {d: s for d, s in expected.items() if d % 3 == 0}
+
+
+def test_a_segment_that_cannot_beat_the_hits_found_is_not_read(vault: Vault) -> None:
+    """Every ``grade:A`` hit scores the same: the first segment holds the best three (ties go to the
+    lower docnum), so the later one is never decoded, and the answer is Whoosh's."""
+    searcher = session_mod.session_of(vault).searcher
+    query = compile_query(parse("grade:A"), vault.config, TODAY).query
+    evaluator = Evaluator(searcher)
+    assert evaluator.top(query, 3) == reference(searcher, query)[:3]
+    assert {key[0] for key in evaluator.cache} == {0}
+    evaluator.forget()
+    assert evaluator.top(query, 0) == reference(searcher, query)  # all of them: every segment
+    assert {key[0] for key in evaluator.cache} == {0, 1}
+
+
+@pytest.mark.parametrize("text", [*QUERIES, "stage:intent^0.5", "(grade:A)^0.3", "(grade:A OR grade:B)^0.5 数据"])
+def test_a_segment_bound_is_never_below_a_score(vault: Vault, text: str) -> None:
+    searcher = session_mod.session_of(vault).searcher
+    query = compile_query(parse(text), vault.config, TODAY).query
+    for segment in Evaluator(searcher).segments:
+        bound = _bound(segment, query)
+        if bound is not None:
+            assert max(evaluate(segment, query, TOP, None).scores.values(), default=0.0) <= bound
+    boosted = wq.Or([wq.Term("grade", "a")], boost=0.25)  # one part: Whoosh answers with it, unboosted
+    for segment in Evaluator(searcher).segments:
+        assert max(evaluate(segment, boosted, TOP, None).scores.values()) <= _bound(segment, boosted)  # type: ignore[operator]

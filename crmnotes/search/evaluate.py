@@ -3,9 +3,14 @@
 Whoosh walks its matcher tree one posting at a time in pure Python (``is_active``,
 ``_find_next``, a BM25 call and a field-length read per posting, span objects
 per phrase candidate), so a query touching a few thousand files spends its time in
-the interpreter, not in reading.  Here each term's postings of a segment are decoded in
-whole blocks (pickle and zlib, in C) into ``{docnum: score}`` once per open
-searcher, and queries combine those dicts.
+the interpreter, not in reading.  Here each term's posting list of a segment is read in one
+piece and decoded in whole blocks (pickle and zlib, in C) into docnums and weights once per
+open searcher, scored on demand into ``{docnum: score}``, and queries combine those dicts.
+A query whose parts narrow each other (an AND of a rare and a common part, a NOT) first
+finds its matches with set operations, in C, and then scores those documents alone.  When
+``limit`` hits are asked for, a segment whose best possible score (``_bound``) cannot beat
+the ``limit`` best found so far is not read at all (a field filter: every hit scores the
+same, and the first segment holds the top 20).
 
 The answers are Whoosh's, score for score: every node follows the matcher
 Whoosh would build for it (the same BM25F scorer parameters, the same
@@ -29,26 +34,33 @@ not reproduce raises ``Unsupported`` and the caller asks Whoosh itself.
 from __future__ import annotations
 
 import heapq
+import struct
 import zlib
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from io import BytesIO
 from itertools import accumulate
-from pickle import loads
+from operator import neg
+from pickle import Unpickler, loads
 from typing import Any
 
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, _lenfield
 from whoosh.query import qcore
 from whoosh.query.ranges import NumericRange, TermRange
+from whoosh.query.terms import MultiTerm
 from whoosh.query.wrappers import ConstantScoreQuery
-from whoosh.scoring import BM25FScorer, WeightScorer
+from whoosh.scoring import BM25F, BM25FScorer, WeightScorer
 from whoosh.util.numeric import byte_to_length
+
+from ..objects import bulk
 
 CACHE_POSTINGS = 400_000  # decoded postings kept per open searcher (~150 bytes each)
 RESOLVE_BATCH = 16  # unsure candidates re-evaluated together
 MANY_DOCS = 5000  # Whoosh's Or pre-loads scores in segments of at most this many documents
 TOO_MANY_CLAUSES = wq.Or.TOO_MANY_CLAUSES
+BOUND_SLACK = 1 + 1e-9  # a bound's sums run in another order than a score's: room for the rounding
 _LENGTHS = [0] + [byte_to_length(b) for b in range(1, 256)]
 
 
@@ -66,6 +78,9 @@ class Found:
     def __init__(self, scores: dict[int, float], unsure: frozenset[int] | set[int] = frozenset()) -> None:
         self.scores = scores
         self.unsure = unsure
+
+    def __len__(self) -> int:
+        return len(self.scores)
 
 
 NOTHING = Found({})
@@ -94,16 +109,81 @@ BOOLEAN = Context(False, False, True)  # Searcher.boolean_context(): the exclude
 STANDALONE = Context(True, True)  # query.matcher(searcher) without a context
 
 
+class Within(set[int]):
+    """``only`` that restricts a node to these docnums without confirming phrases: their
+    candidates stay unsure, as without ``only`` (the scoring pass of ``Evaluator.top``)."""
+
+
 class Postings:
-    """One term's postings in one segment: scores, and positions for phrases."""
+    """One term's postings in one segment: documents and term weights as decoded, scored on
+    demand (all in order, or only the documents a query still needs), positions for phrases."""
 
-    __slots__ = ("format", "ids", "scores", "values")
+    __slots__ = ("_rate", "_scores", "_weights", "btext", "field", "format", "ids", "segment", "tfs", "values")
 
-    def __init__(self, scores: dict[int, float], ids: list[int], values: list[Any] | None, format_: Any) -> None:
-        self.scores = scores
+    def __init__(self, ids: list[int], tfs: list[float], values: Any, format_: Any,
+                 segment: Segment, field: str, btext: bytes) -> None:
         self.ids = ids
+        self.tfs = tfs  # the weights (a None rate: the scores themselves)
         self.values = values
         self.format = format_
+        self.segment, self.field, self.btext = segment, field, btext
+        self._rate: tuple[float, float, list[float]] | bool | None = False  # False: not asked yet
+        self._scores: dict[int, float] | None = None
+        self._weights: dict[int, float] | None = None
+
+    @property
+    def rate(self) -> tuple[float, float, list[float]] | None:
+        """BM25's (idf, K1 + 1, per-document length part), or None where the weight is the score;
+        asked for only when scoring (a term that only decides matches needs no scorer)."""
+        if self._rate is False:
+            segment = self.segment
+            scorer = segment.evaluator.scorer(segment, self.field, self.btext)
+            self._rate = (scorer.idf, scorer.K1 + 1, segment.norms(self.field, scorer)) \
+                if type(scorer) is BM25FScorer else None
+        return self._rate  # type: ignore[return-value]  # not False any more
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def weights(self) -> dict[int, float]:
+        """docnum -> weight of the matching (not deleted) documents."""
+        if self._weights is None:
+            self._weights = self._live(dict(zip(self.ids, self.tfs, strict=True)))
+        return self._weights
+
+    @property
+    def scores(self) -> dict[int, float]:
+        """docnum -> score of every matching document."""
+        if self._scores is None:
+            if self.rate is None:
+                self._scores = self.weights
+            else:
+                idf, k1_plus_1, norms = self.rate
+                # whoosh.scoring.bm25 (idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))), with
+                # the length part per document computed once: the same operations, so every float is the same
+                found = [idf * ((tf * k1_plus_1) / (tf + norms[d])) for d, tf in zip(self.ids, self.tfs, strict=True)]
+                self._scores = self._live(dict(zip(self.ids, found, strict=True)))
+        return self._scores
+
+    def members(self) -> dict[int, float]:
+        """The matching documents as keys (values: weights or scores, whichever is at hand)."""
+        return self._scores if self._scores is not None else self.weights
+
+    def restricted(self, only: set[int]) -> dict[int, float]:
+        """docnum -> score of the matching documents among ``only``."""
+        known = self.members()
+        common = known.keys() & only
+        if self.rate is None or known is self._scores:
+            return {d: known[d] for d in common}
+        idf, k1_plus_1, norms = self.rate
+        return {d: idf * ((tf * k1_plus_1) / (tf + norms[d]))
+                for d, tf in zip(common, map(known.__getitem__, common), strict=True)}
+
+    def _live(self, found: dict[int, float]) -> dict[int, float]:
+        for docnum in self.segment.deleted & found.keys():
+            del found[docnum]
+        return found
 
     def positions(self, docnum: int) -> list[int]:
         if self.values is None:
@@ -129,6 +209,9 @@ class Segment:
         self._frequencies: dict[tuple[str, bytes], int] = {}
         self.doc_count = self.reader.doc_count()
         self._norms: dict[tuple[str, float, float, float], list[float]] = {}
+        self._least: dict[tuple[str, float, float, float], float] = {}
+        self.sizes: dict[int, tuple[Any, int]] = {}  # id(query) -> (query, size) of the query being answered
+        self.expansions: dict[int, tuple[Any, list[bytes]]] = {}  # id(query) -> (query, terms), like sizes
 
     def lengths(self, field: str) -> list[int] | None:
         """Per-document field lengths as Whoosh's scorer sees them (None: no length column)."""
@@ -154,6 +237,14 @@ class Segment:
             found = self._norms[key] = [k1 * (one_minus_b + b * fl / avgfl) for fl in lengths]
         return found
 
+    def least_norm(self, field: str, scorer: Any) -> float:
+        """The smallest of ``norms``: the shortest document's."""
+        key = (field, scorer.B, scorer.K1, scorer.avgfl)
+        found = self._least.get(key)
+        if found is None:
+            found = self._least[key] = min(self.norms(field, scorer), default=0.0)
+        return found
+
     def every(self) -> list[int]:
         if self._every is None:
             self._every = list(self.reader.all_doc_ids())
@@ -161,26 +252,38 @@ class Segment:
 
     def size(self, query: Any) -> int:
         """``query.estimate_size`` on this segment: what orders Whoosh's matcher trees
-        (term frequencies remembered: every evaluation asks for them again)."""
+        (term frequencies remembered: every evaluation asks for them again; the sizes of the
+        query being answered too: each node asks for its children's, and a prefix's expands it)."""
+        known = self.sizes.get(id(query))
+        if known is not None and known[0] is query:
+            return known[1]
         kind = type(query)
         if kind is wq.Term:
             btext = self.btext(query.fieldname, query.text)
-            return 0 if btext is None else self.doc_frequency(query.fieldname, btext)
-        if kind is wq.And:
-            return min(self.size(q) for q in query.subqueries)
-        if kind is wq.Or:
-            return min(sum(self.size(q) for q in query.subqueries), self.doc_count)
-        return query.estimate_size(self.reader)
+            found = 0 if btext is None else self.doc_frequency(query.fieldname, btext)
+        elif kind is wq.And:
+            found = min(self.size(q) for q in query.subqueries)
+        elif kind is wq.Or:
+            found = min(sum(self.size(q) for q in query.subqueries), self.doc_count)
+        elif kind in _EXPANDING and type(query).estimate_size is MultiTerm.estimate_size:
+            field = query.field()
+            found = sum(self.doc_frequency(field, btext) for btext in self.expanded(query))
+        else:
+            found = query.estimate_size(self.reader)
+        self.sizes[id(query)] = (query, found)
+        return found
+
+    def expanded(self, query: Any) -> list[bytes]:
+        """The terms a prefix or range stands for here (``MultiTerm._btexts``), looked up once
+        for the query being answered (its size, its matches and its scores ask for them)."""
+        known = self.expansions.get(id(query))
+        if known is None or known[0] is not query:
+            known = self.expansions[id(query)] = (query, [btext for _, btext in query.expanded_terms(self.reader)])
+        return known[1]
 
     def btext(self, field: str, text: Any) -> bytes | None:
         """The indexed form of a term's text (None: the field does not take it)."""
-        schema = self.searcher.schema
-        if field not in schema:
-            return None
-        try:
-            return schema[field].to_bytes(text)
-        except ValueError:
-            return None
+        return self.evaluator.btext(field, text)
 
     def doc_frequency(self, field: str, btext: bytes) -> int:
         """Documents holding the term, deleted ones included (0: not in this segment)."""
@@ -200,26 +303,74 @@ class Evaluator:
         self.cache: OrderedDict[tuple[Any, ...], Postings | Found] = OrderedDict()
         self.cached = 0
         self._asked: dict[int, tuple[Any, frozenset[int] | None]] = {}  # contains() of this search, by query
+        self._scorers: dict[tuple[str, bytes], Any] = {}
+        self._btexts: dict[tuple[str, Any], bytes | None] = {}
 
     def forget(self) -> None:
         """Drop every decoded posting list (field lengths and frequencies stay: they come with the open index)."""
         self.cache.clear()
         self.cached = 0
         self._asked.clear()
+        self._scorers.clear()
+        self._btexts.clear()
+        for segment in self.segments:
+            segment.sizes.clear()
+            segment.expansions.clear()
+
+    def btext(self, field: str, text: Any) -> bytes | None:
+        """The indexed form of a term's text (None: the field does not take it), the same in every segment."""
+        key = (field, text)
+        try:
+            found = self._btexts.get(key, False)
+        except TypeError:  # an unhashable text: Whoosh's field says what it makes of it
+            return _btext(self.searcher.schema, field, text)
+        if found is False:
+            found = self._btexts[key] = _btext(self.searcher.schema, field, text)
+        return found  # type: ignore[return-value]  # not False any more
+
+    def scorer(self, segment: Segment, field: str, btext: bytes) -> Any:
+        """The term's scorer as Whoosh's searcher makes it for each segment: its parameters (idf,
+        average field length, B, K1) are the whole index's, so one serves every segment (making
+        one asks every segment for the field's length: 31 segments, 31 times, per term)."""
+        key = (field, btext)
+        found = self._scorers.get(key)
+        if found is None:
+            searcher = segment.searcher
+            found = self._scorers[key] = searcher.weighting.scorer(searcher, field, btext)
+        return found
 
     # ---------------------------------------------------------------- answers
 
     def top(self, query: Any, limit: int, accept: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:
         """(docnum, score) of the best ``limit`` (0: all) matches, best first, ties
         by docnum; ``accept`` (if given) must also hold for a hit."""
+        with bulk():  # decoded postings: lists and dicts of numbers, no cycle for the collector to find
+            return self._top(query, limit, accept)
+
+    def _top(self, query: Any, limit: int, accept: Callable[[int], bool] | None) -> list[tuple[int, float]]:
         self._asked.clear()
+        for segment in self.segments:
+            segment.sizes.clear()  # another query: its nodes are other objects
+            segment.expansions.clear()
         ranked: list[tuple[float, int]] = []  # (-score, docnum): the best sorts first
         unsure: set[int] = set()
+        narrowing = _narrows(query)
+        skipping = limit > 0 and accept is None  # hits beyond the best ``limit`` found so far can be ruled out
+        leading: list[float] = []  # the ``limit`` best scores so far, the worst first
         for segment in self.segments:
-            found = evaluate(segment, query, TOP, None)
-            offset = segment.offset
-            ranked.extend([(-s, offset + d) for d, s in found.scores.items()])
-            unsure.update(offset + d for d in found.unsure)
+            if skipping and len(leading) == limit:
+                bound = _bound(segment, query)
+                if bound is not None and leading[0] >= bound:
+                    continue  # (later segments hold later docnums: a tie ranks after the kept hit)
+                skipping = bound is not None
+            found = _scored(segment, query) if narrowing else evaluate(segment, query, TOP, None)
+            # (pairs built by map and zip, in C: a query can match half the index)
+            docnums = found.scores.keys() if segment.offset == 0 else map(segment.offset.__add__, found.scores)
+            ranked.extend(zip(map(neg, found.scores.values()), docnums, strict=True))
+            unsure.update(map(segment.offset.__add__, found.unsure))
+            if skipping:
+                skipping = not unsure
+                leading = heapq.nlargest(limit, [*leading, *heapq.nlargest(limit, found.scores.values())])[::-1]
         if not unsure and accept is None:
             best = heapq.nsmallest(limit, ranked) if 0 < limit < len(ranked) else sorted(ranked)
             return [(d, -negated) for negated, d in best]
@@ -285,24 +436,21 @@ class Evaluator:
         return False
 
     def _members(self, query: Any) -> frozenset[int]:
+        """Every match of ``query``: the same documents in every context, so found without scores."""
         found: set[int] = set()
         for segment in self.segments:
-            matches = evaluate(segment, query, STANDALONE, None)
+            matches = evaluate(segment, query, BOOLEAN, None)
             if matches.unsure:
                 return _PER_DOCUMENT
-            found.update(segment.offset + d for d in matches.scores)
+            found.update(map(segment.offset.__add__, matches.scores))
         return frozenset(found)
 
     # ---------------------------------------------------------------- postings
 
-    def postings(self, segment: Segment, field: str, btext: bytes, members: bool = False) -> Postings:
-        """A term's decoded postings (``members``: documents only, every score 1.0)."""
-        if members:
-            full = self.cache.get((segment.number, field, btext, False))
-            if full is not None:
-                return full  # type: ignore[return-value]  # the cache's key decides: a term's key holds Postings
-        return self.remember((segment.number, field, btext, members),  # type: ignore[return-value]  # a term's key holds Postings
-                             lambda: _decode(segment, field, btext, members))
+    def postings(self, segment: Segment, field: str, btext: bytes) -> Postings:
+        """A term's decoded postings (scored only when asked: matching needs its documents alone)."""
+        return self.remember((segment.number, field, btext),  # type: ignore[return-value]  # a term's key holds Postings
+                             lambda: _decode(segment, field, btext))
 
     def remember(self, key: tuple[Any, ...], compute: Callable[[], Postings | Found]) -> Postings | Found:
         """A cached decoding (postings, or a range's or prefix's matches), least recently used dropped."""
@@ -311,10 +459,116 @@ class Evaluator:
             self.cache.move_to_end(key)
             return found
         found = self.cache[key] = compute()
-        self.cached += len(found.scores)
+        self.cached += len(found)
         while self.cached > CACHE_POSTINGS and len(self.cache) > 1:
-            self.cached -= len(self.cache.popitem(last=False)[1].scores)
+            self.cached -= len(self.cache.popitem(last=False)[1])
+            self._scorers.clear()  # (a long session asks for many terms: these go with the postings)
+            self._btexts.clear()
         return found
+
+
+def _bound(segment: Segment, query: Any) -> float | None:
+    """At least the score of any document of this segment for ``query`` in TOP context
+    (None: not known without evaluating it): each term's best possible BM25 from its
+    highest weight in the segment and the shortest field length there, summed and
+    boosted as the node sums and boosts them."""
+    kind = type(query)
+    if kind is wq.Term:
+        return _term_bound(segment, query.fieldname, query.text) * query.boost
+    if kind is wq.Phrase:
+        return _summed([_term_bound(segment, query.fieldname, word) for word in query.words]) * query.boost
+    if kind is wq.AndNot:
+        return _bound(segment, query.a)
+    if kind in (wq.And, wq.Or):
+        parts = [_bound(segment, q) for q in query.subqueries]
+        if None in parts:
+            return None
+        # one part: the node answers with it, unboosted (see _and, _or)
+        return parts[0] if len(parts) == 1 else _summed(parts) * query.boost  # type: ignore[arg-type]
+    if kind is wq.Every:
+        return query.boost or 1.0
+    return 0.0 if query is qcore.NullQuery else None  # ranges and prefixes: as many terms as they expand to
+
+
+def _summed(bounds: list[float]) -> float:
+    """A bound of a sum: scores are summed in another order, which may round up (one term: exact)."""
+    return (bounds[0] if len(bounds) == 1 else sum(bounds) * BOUND_SLACK) if bounds else 0.0
+
+
+def _term_bound(segment: Segment, field: str, text: Any) -> float:
+    btext = segment.btext(field, text)
+    if btext is None or not segment.doc_frequency(field, btext):
+        return 0.0
+    scorer = segment.evaluator.scorer(segment, field, btext)
+    weight = segment.reader._terms.term_info(field, btext).max_weight()
+    if type(scorer) is WeightScorer or weight <= 0:
+        return weight
+    if type(scorer) is not BM25FScorer:
+        return float("inf")
+    # scores rise with the weight and fall with the length part: its smallest in the segment bounds them all
+    return scorer.idf * ((weight * (scorer.K1 + 1)) / (weight + segment.least_norm(field, scorer)))
+
+
+def _btext(schema: Any, field: str, text: Any) -> bytes | None:
+    if field not in schema:
+        return None
+    try:
+        return schema[field].to_bytes(text)
+    except ValueError:
+        return None
+
+
+def _scored(segment: Segment, query: Any) -> Found:
+    """``evaluate`` in TOP context, for a query whose parts narrow each other: which documents
+    match is found first (sets of docnums, in C), then only those are scored, unless Whoosh's
+    estimate says they hold most of the postings anyway (finding them would be extra work, and
+    scoring whole posting lists in order costs less per posting)."""
+    sizes = _scored_sizes(segment, query)
+    estimate = _matches_at_most(segment, query)
+    if sum(min(size, estimate) for size in sizes) * 3 >= sum(sizes) * 2:
+        return evaluate(segment, query, TOP, None)
+    matches = evaluate(segment, query, BOOLEAN, None)
+    return evaluate(segment, query, TOP, Within(matches.scores)) if matches.scores else NOTHING
+
+
+def _matches_at_most(segment: Segment, query: Any) -> int:
+    """An upper bound of the query's matches from term frequencies alone (``Segment.size`` is
+    Whoosh's estimate, which adds what an AndNot excludes and expands ranges)."""
+    kind = type(query)
+    if kind is wq.Term:
+        return segment.size(query)
+    if kind is wq.Phrase:
+        return min(_scored_sizes(segment, query), default=0)
+    if kind is wq.AndNot:
+        return _matches_at_most(segment, query.a)
+    if kind is wq.And:
+        return min(_matches_at_most(segment, q) for q in query.subqueries)
+    if kind is wq.Or:
+        return min(sum(_matches_at_most(segment, q) for q in query.subqueries), segment.doc_count)
+    return segment.doc_count
+
+
+def _scored_sizes(segment: Segment, query: Any) -> list[int]:
+    """Posting list lengths of the terms that score (phrase words too; not what an AndNot excludes)."""
+    kind = type(query)
+    if kind is wq.Term:
+        return [segment.size(query)]
+    if kind is wq.Phrase:
+        return [segment.size(wq.Term(query.fieldname, word)) for word in query.words]
+    if kind is wq.AndNot:
+        return _scored_sizes(segment, query.a)
+    if kind in (wq.And, wq.Or):
+        return [size for q in query.subqueries for size in _scored_sizes(segment, q)]
+    return []
+
+
+def _narrows(query: Any) -> bool:
+    """Does the query intersect or exclude (an AND, a NOT, a phrase), so that fewer documents
+    match than its terms hold?  Else every posting is a match and is scored at once."""
+    kind = type(query)
+    if kind in (wq.And, wq.AndNot, wq.Phrase):
+        return True
+    return kind in (wq.Or, ConstantScoreQuery) and any(_narrows(q) for q in query.children())
 
 
 def _best_first(kept: list[tuple[float, int]]) -> list[tuple[int, float]]:
@@ -330,34 +584,34 @@ def _beats(worst: tuple[float, int], bound: float, docnum: int) -> bool:
 # ------------------------------------------------------------------ decoding
 
 
-def _decode(segment: Segment, field: str, btext: bytes, members: bool) -> Postings:
-    """Read a term's postings with the scorer Whoosh's searcher would give them
-    (``members``: documents only, each scored 1.0)."""
+def _decode(segment: Segment, field: str, btext: bytes) -> Postings:
+    """Read a term's postings, to be scored as Whoosh's searcher would score them."""
     searcher = segment.searcher
     fmt = searcher.schema[field].format
-    scorer = None if members else searcher.weighting.scorer(searcher, field, btext)
-    # the codec's matcher: SegmentReader.postings wraps it to skip deletions, which reads a block at once
-    leaf = segment.reader._terms.matcher(field, btext, fmt, scorer=scorer)
-    positions = not members and fmt.supports("positions")
-    values: Any = None
-    if type(leaf) is W3LeafMatcher and not leaf._byteids and (members or type(scorer) in _SCORERS):
-        ids, weights, blocks = _read_blocks(leaf)
-        scores = dict.fromkeys(ids, 1.0) if members else \
-            dict(zip(ids, _scores(segment, field, scorer, ids, weights), strict=True))
-        if positions:
-            values = _BlockValues(leaf._postfile, blocks)
-    else:  # inlined postings, or anything else: Whoosh's own calls
-        ids, found, values = [], [], ([] if positions else None)
-        while leaf.is_active():
-            ids.append(leaf.id())
-            found.append(1.0 if members else leaf.score())
-            if values is not None:
-                values.append(leaf.value())
-            leaf.next()
-        scores = dict(zip(ids, found, strict=True))
-    for docnum in segment.deleted & scores.keys():
-        del scores[docnum]
-    return Postings(scores, ids, values, fmt)
+    positions = fmt.supports("positions")
+    terms = segment.reader._terms  # the codec's terms reader (SegmentReader.postings would skip deletions)
+    info = terms.term_info(field, btext)
+    if not info.is_inlined() and (type(searcher.weighting) is BM25F
+                                  or type(segment.evaluator.scorer(segment, field, btext)) in _SCORERS):
+        offset, length = info.extent()
+        length = length[0] if isinstance(length, tuple) else length  # W3TermInfo.from_bytes leaves it unpacked
+        decoded, weights, blocks = _read_blocks(terms._postfile, offset, length)
+        return Postings(decoded, weights, _BlockValues(terms._postfile, blocks) if positions else None, fmt,
+                        segment, field, btext)
+    # inlined postings, or anything else: Whoosh's own calls, with the scorer of this segment's lengths
+    leaf = terms.matcher(field, btext, fmt, scorer=searcher.weighting.scorer(searcher, field, btext))
+    ids: list[int] = []
+    found: list[float] = []
+    values: list[Any] | None = [] if positions else None
+    while leaf.is_active():
+        ids.append(leaf.id())
+        found.append(leaf.score())
+        if values is not None:
+            values.append(leaf.value())
+        leaf.next()
+    postings = Postings(ids, found, values, fmt, segment, field, btext)
+    postings._rate = None  # scored already
+    return postings
 
 
 _SCORERS = (BM25FScorer, WeightScorer)
@@ -369,29 +623,45 @@ _SCORERS = (BM25FScorer, WeightScorer)
 _VALUES_START = b"(c_codecs\nencode\n"
 _PAIR_END = b"\x86."  # TUPLE2, STOP
 _HEAD_BYTES = 2048  # ids and weights of a full block take about 1.5 KB
+_BLOCK_SIZE = struct.Struct("!i")  # StructFile.write_int
+_MAGIC_SIZE = len(WHOOSH3_HEADER_MAGIC)
 
 
-def _read_blocks(leaf: Any) -> tuple[list[int], list[float], list[tuple[int, int, int, bool]]]:
-    """Ids and weights of every block of a W3 posting list, and where each block's data is."""
+def _read_blocks(postfile: Any, offset: int, length: int
+                 ) -> tuple[list[int], list[float], list[tuple[int, int, int, bool]]]:
+    """Ids and weights of every block of a W3 posting list, and where each block's data is.
+
+    The list is read in one piece and walked here: W3LeafMatcher reads each block's length,
+    info and data with a seek and a read apiece, in Python.  A block is its length (a 4-byte
+    int, negative for the last block), its info pickled (count, last id, max weight,
+    compression, min and max length byte) and its data."""
+    raw = postfile.get(offset, length)
+    if raw[:_MAGIC_SIZE] != WHOOSH3_HEADER_MAGIC:
+        raise ValueError(f"not a posting list at {offset}")
     ids: list[int] = []
     weights: list[float] = []
     blocks: list[tuple[int, int, int, bool]] = []  # (first index, data offset, length, compressed)
-    postfile = leaf._postfile
+    reader = BytesIO(raw)
+    info = Unpickler(reader)
+    at = _MAGIC_SIZE
     while True:
-        length = leaf._nextoffset - leaf._dataoffset
-        blocks.append((len(ids), leaf._dataoffset, length, bool(leaf._compression)))
-        block_ids, block_weights = _ids_and_weights(postfile.get(leaf._dataoffset, length), leaf._compression)
+        (size,) = _BLOCK_SIZE.unpack_from(raw, at)
+        end = at + _BLOCK_SIZE.size + abs(size)
+        reader.seek(at + _BLOCK_SIZE.size)
+        count, _, _, compression, _, _ = info.load()
+        start = reader.tell()
+        blocks.append((len(ids), offset + start, end - start, bool(compression)))
+        block_ids, block_weights = _ids_and_weights(raw[start:end], compression)
         ids.extend(accumulate(block_ids))  # delta coded per block
-        count = leaf._blocklength
         if block_weights is None:
             weights.extend([1.0] * count)
         elif isinstance(block_weights, float):
             weights.extend([block_weights] * count)
         else:
             weights.extend(block_weights)
-        if leaf._lastblock:
+        if size < 0 or end >= len(raw):
             return ids, weights, blocks
-        leaf._goto(leaf._nextoffset)
+        at = end
 
 
 def _ids_and_weights(data: bytes, compressed: bool) -> tuple[Any, Any]:
@@ -429,16 +699,6 @@ class _BlockValues:
         return values[index - self.starts[number]]
 
 
-def _scores(segment: Segment, field: str, scorer: Any, ids: list[int], weights: list[float]) -> list[float]:
-    if type(scorer) is WeightScorer:
-        return weights
-    idf, k1_plus_1 = scorer.idf, scorer.K1 + 1
-    norms = segment.norms(field, scorer)
-    # whoosh.scoring.bm25 (idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl)))), with the
-    # length part per document computed once: the same operations, so every float is the same
-    return [idf * ((tf * k1_plus_1) / (tf + norms[d])) for d, tf in zip(ids, weights, strict=True)]
-
-
 # ------------------------------------------------------------------ evaluation
 
 
@@ -457,25 +717,23 @@ def evaluate(segment: Segment, query: Any, context: Context, only: set[int] | No
 
 
 def _term(segment: Segment, query: Any, context: Context, only: set[int] | None) -> Found:
-    postings = _term_postings(segment, query.fieldname, query.text, context.members)
+    postings = _term_postings(segment, query.fieldname, query.text)
     if postings is None:
         return NOTHING
-    scores = postings.scores
-    if context.members:
-        return Found(scores if only is None else {d: scores[d] for d in only if d in scores})
-    if only is not None:
-        scores = {d: scores[d] for d in only if d in scores}
+    if context.members:  # the weights: their keys are the matches, and no score is computed
+        return Found(postings.members() if only is None else dict.fromkeys(postings.members().keys() & only, 1.0))
+    scores = postings.scores if only is None else postings.restricted(only)
     if query.boost != 1.0:
         boost = query.boost
         scores = {d: s * boost for d, s in scores.items()}
     return Found(scores)
 
 
-def _term_postings(segment: Segment, field: str, text: Any, members: bool = False) -> Postings | None:
+def _term_postings(segment: Segment, field: str, text: Any) -> Postings | None:
     btext = segment.btext(field, text)
     if btext is None or not segment.doc_frequency(field, btext):
         return None
-    return segment.evaluator.postings(segment, field, btext, members)
+    return segment.evaluator.postings(segment, field, btext)
 
 
 def _and(segment: Segment, query: Any, context: Context, only: set[int] | None) -> Found:
@@ -483,7 +741,7 @@ def _and(segment: Segment, query: Any, context: Context, only: set[int] | None) 
     if len(subs) <= 1:
         return evaluate(segment, subs[0], context, only) if subs else NOTHING
     weighted = [(0 - segment.size(q), evaluate(segment, q, context, only)) for q in subs]
-    return _boosted(_weighted_tree(weighted, _intersection), query.boost)
+    return _boosted(_weighted_tree(weighted, _meet if context.members else _intersection), query.boost)
 
 
 def _or(segment: Segment, query: Any, context: Context, only: set[int] | None) -> Found:
@@ -495,7 +753,7 @@ def _or(segment: Segment, query: Any, context: Context, only: set[int] | None) -
     if len(subs) < TOO_MANY_CLAUSES and (context.needs_current or len(subs) == 2
                                           or segment.doc_count_all > MANY_DOCS):
         weighted = [(segment.size(q), evaluate(segment, q, context, only)) for q in subs]
-        return _boosted(_weighted_tree(weighted, _union), query.boost)
+        return _boosted(_weighted_tree(weighted, _join if context.members else _union), query.boost)
     parts_context = context if context.scored else context.members_only()
     return _preloaded([evaluate(segment, q, parts_context, only) for q in subs], query.boost, context.scored)
 
@@ -523,11 +781,14 @@ def _phrase(segment: Segment, query: Any, context: Context, only: set[int] | Non
         if found is None:
             return NOTHING
         postings.append(found)
-    parts = [Found(p.scores if only is None else {d: p.scores[d] for d in only if d in p.scores})
-             for p in postings]
-    joined = _binary_tree(parts, _intersection)  # SpanNear2's intersection, in word order
+    if context.members:
+        parts = [Found(p.members() if only is None else dict.fromkeys(p.members().keys() & only, 1.0))
+                 for p in postings]
+    else:
+        parts = [Found(p.scores if only is None else p.restricted(only)) for p in postings]
+    joined = _binary_tree(parts, _meet if context.members else _intersection)  # SpanNear2's, in word order
     if len(postings) > 1:
-        if only is None:
+        if only is None or type(only) is Within:
             joined = Found(joined.scores, set(joined.scores))
         else:
             joined = Found({d: s for d, s in joined.scores.items() if _adjacent(postings, d)})
@@ -563,13 +824,13 @@ def _expansion(segment: Segment, query: Any, context: Context, only: set[int] | 
 def _expanded(segment: Segment, query: Any, context: Context) -> Found:
     """MultiTerm.matcher: one term alone, else an Or of the terms (unscored when the score is constant)."""
     field = query.field()
-    words = [btext for _, btext in query.expanded_terms(segment.reader) if btext]
+    words = [btext for btext in segment.expanded(query) if btext]
     if not words:
         return NOTHING
     if context.members:  # only the union counts (every OR gives the same one): no term lookups again
         found: dict[int, float] = {}
         for word in words:
-            found.update(segment.evaluator.postings(segment, field, word, True).scores)
+            found.update(segment.evaluator.postings(segment, field, word).members())
         return Found(found)
     terms = [wq.Term(field, w) for w in words]
     if len(terms) == 1:
@@ -598,6 +859,8 @@ def _every(segment: Segment, query: Any, context: Context, only: set[int] | None
     return Found(dict.fromkeys(docs, query.boost or 1.0))
 
 
+_EXPANDING = (wq.Prefix, TermRange)  # MultiTerm queries evaluated here (see _multi_term)
+
 _HANDLERS: dict[type, Callable[[Segment, Any, Context, set[int] | None], Found]] = {
     wq.Term: _term, wq.And: _and, wq.Or: _or, wq.AndNot: _and_not, wq.Phrase: _phrase, wq.Prefix: _multi_term,
     TermRange: _multi_term, NumericRange: _numeric_range, wq.DateRange: _numeric_range,
@@ -622,6 +885,23 @@ def _union(a: Found, b: Found) -> Found:
     return Found(out, a.unsure | b.unsure if a.unsure or b.unsure else frozenset())
 
 
+def _join(a: Found, b: Found) -> Found:
+    """``_union`` where only the matches count (members): a copy and an update, in C."""
+    if not a.scores or not b.scores:
+        return b if not a.scores else a
+    small, big = (a, b) if len(a.scores) <= len(b.scores) else (b, a)
+    out = dict(big.scores)
+    out.update(small.scores)
+    return Found(out, a.unsure | b.unsure if a.unsure or b.unsure else frozenset())
+
+
+def _meet(a: Found, b: Found) -> Found:
+    """``_intersection`` where only the matches count (members): a set operation, in C."""
+    out = dict.fromkeys(a.scores.keys() & b.scores.keys(), 1.0)
+    unsure = (a.unsure | b.unsure) & out.keys() if a.unsure or b.unsure else frozenset()
+    return Found(out, unsure)
+
+
 def _intersection(a: Found, b: Found) -> Found:
     """Whoosh's IntersectionMatcher: both sides, their sum."""
     small, big = (a.scores, b.scores) if len(a.scores) <= len(b.scores) else (b.scores, a.scores)
@@ -639,10 +919,16 @@ def _preloaded(parts: list[Found], boost: float, scored: bool) -> Found:
         for part in parts:
             out.update(dict.fromkeys(part.scores, 1.0))
     else:
-        # the largest part is copied (0.0 + s * boost is s * boost); documents in other parts are summed in order
-        largest = max(parts, key=lambda part: len(part.scores))
-        out = dict(largest.scores) if boost == 1.0 else {d: s * boost for d, s in largest.scores.items()}
-        for d in {d for part in parts if part is not largest for d in part.scores}:
+        # A document in one part scores 0.0 + s * boost, which is s * boost: copied (in C); only
+        # documents in several parts are summed, in the order of the parts.
+        seen: set[int] = set()
+        shared: set[int] = set()
+        for part in parts:
+            shared.update(part.scores.keys() & seen)
+            seen.update(part.scores)
+            out.update(part.scores if boost == 1.0 else
+                       zip(part.scores, map(boost.__rmul__, part.scores.values()), strict=True))
+        for d in shared:
             total = 0.0
             for part in parts:
                 s = part.scores.get(d)
