@@ -84,9 +84,43 @@ def test_in_place_write_reported_by_a_watcher_is_seen_at_once(vault: Vault) -> N
     assert "星辰科技有限公司" not in names(vault, "北京")
 
 
-def test_in_place_write_is_seen_by_the_periodic_full_check(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
-    warm(vault)
+def test_in_place_write_is_seen_once_the_background_check_has_run(
+        vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The periodic check does not walk on the search that starts it: find fingerprints customers/
+    meanwhile, and the first search after it finished sees the write.  Once the index is stamped with
+    the fingerprint (one walk after the change), the checks that follow walk nothing."""
+    found = warm(vault)
     monkeypatch.setattr(session_mod, "FULL_CHECK_SECONDS", 0.0)  # "the period has passed"
+    path = file_with(vault, "星辰科技有限公司")
+    path.write_text(path.read_text(encoding="utf-8").replace("北京", "成都"), encoding="utf-8")
+    names(vault, "成都")  # starts the check; its answer may come before it
+    started = found.background
+    assert started is not None
+    deadline = time.monotonic() + 30
+    while any(find.poll() is None for _, find in started) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert names(vault, "成都") == ["星辰科技有限公司"]
+    for _ in range(2):  # the update did not stamp a fingerprint: the next check walks once and stamps it
+        started = found.background
+        while started is not None and any(find.poll() is None for _, find in started):
+            time.sleep(0.01)
+        names(vault, "成都")
+    walks: list[int] = []
+    original = Vault.customer_stats
+    monkeypatch.setattr(Vault, "customer_stats", lambda self, *a, **k: walks.append(1) or original(self, *a, **k))
+    for _ in range(3):
+        started = found.background
+        while started is not None and any(find.poll() is None for _, find in started):
+            time.sleep(0.01)
+        assert names(vault, "成都") == ["星辰科技有限公司"]
+    assert walks == []
+
+
+def test_in_place_write_is_seen_by_the_periodic_full_check_without_find(
+        vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    warm(vault)
+    monkeypatch.setattr(session_mod, "FULL_CHECK_SECONDS", 0.0)
+    monkeypatch.setenv("PATH", "")  # no find: the periodic check is the walk, on the search itself
     path = file_with(vault, "星辰科技有限公司")
     path.write_text(path.read_text(encoding="utf-8").replace("北京", "成都"), encoding="utf-8")
     assert names(vault, "成都") == ["星辰科技有限公司"]

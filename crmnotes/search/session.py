@@ -14,9 +14,13 @@ freshness with cheap signals:
 * **The full check** stats every customer file (``Vault.customer_stats``) and
   compares with the last one; only a difference refreshes the index.  It
   runs on every search while a folder's mtime is less than ``SETTLE_SECONDS``
-  old (a second change in the same clock tick would not move it again), and
-  at least every ``FULL_CHECK_SECONDS`` otherwise: an in-place write (an
-  editor that rewrites the file, ``echo >>``) moves no folder.
+  old (a second change in the same clock tick would not move it again).
+* **The periodic check**, every ``FULL_CHECK_SECONDS``, catches an in-place
+  write (an editor that rewrites the file, ``echo >>``), which moves no
+  folder.  Where GNU find is installed it runs in the background: find
+  fingerprints ``customers/`` while searches go on from the open index, and
+  the first search after it finished either finds the fingerprint the index
+  was stamped with or does the full check.  Elsewhere it is the full check.
 * **A watcher** that runs in the process calls ``invalidate`` with what it
   saw; the next search then does the full check at once.
 
@@ -24,7 +28,7 @@ So the guarantee: a search sees every create, delete, rename and
 ``crmnotes.yaml`` change made before it started (the settings are read again,
 so new choice aliases work in queries and in the rebuilt index), every in-place write
 reported by ``invalidate``, and any other in-place write at most
-``FULL_CHECK_SECONDS`` after it happened.  A one-shot process (``crm
+``FULL_CHECK_SECONDS`` (plus the time find takes) after it happened.  A one-shot process (``crm
 search``) always does one full check: it has no earlier state.
 """
 
@@ -103,6 +107,7 @@ class Session:
         self.config_file = store.config_state(vault)  # the caller's settings are taken as read from this file
         self.pending: tuple[Any, list[int]] | None = None  # (find still running, settings) of an unchecked open
         self.witness: str | None = None  # a fingerprint that did not vouch: stamped by the walk that follows
+        self.background: Any = None  # the periodic check's find, still running (``_check_in_background``)
 
     def invalidate(self) -> None:
         self.dirty = True
@@ -135,15 +140,42 @@ class Session:
         """The open searcher, after whatever freshness check is due (call with ``lock`` held)."""
         self.current_config()
         config = self.config_file
-        if self.dirty or config != self.config or not self._quiet():
+        self._judge_background()
+        due = time.monotonic() - self.checked_at > FULL_CHECK_SECONDS
+        if self.dirty or config != self.config or not self._quiet() or (due and not self._check_in_background()):
             self._full_check(config)
         elif self.searcher is None or _index_state(self.vault) != self.index_state:
             self._reopen()
         return self.searcher
 
+    def _check_in_background(self) -> bool:
+        """The periodic check, started without waiting: find fingerprints customers/ while searches go on
+        (a walk of 100,000 files is most of a second of Python, a stutter every ``FULL_CHECK_SECONDS``
+        while typing); a later search judges it (``_judge_background``).  False without GNU find."""
+        from ..fsutil import start_fingerprint
+
+        if self.background is None:
+            self.background = start_fingerprint(self.vault.customers_dir)
+            if self.background is None:
+                return False
+        self.checked_at = time.monotonic()
+        return True
+
+    def _judge_background(self) -> None:
+        """A finished background check: the index's stamp vouches for the files, or the next search
+        walks them (and stamps this fingerprint when the index holds what it finds)."""
+        from ..fsutil import fingerprint_of
+        from .index import witnessed_fresh
+
+        if self.background is None or any(find.poll() is None for _, find in self.background):
+            return
+        witness, self.background = fingerprint_of(self.background), None
+        if witness is None or witnessed_fresh(self.vault, witness) is None:
+            self.witness, self.dirty = witness, True
+
     def _quiet(self) -> bool:
-        """No sign of change since the last full check, and not yet time for the next one."""
-        if self.files is None or not self.settled or time.monotonic() - self.checked_at > FULL_CHECK_SECONDS:
+        """No sign of change since the last full check (the files known, their folders unmoved)."""
+        if self.files is None or not self.settled:
             return False
         for folder, mtime in self.folders.items():
             try:
@@ -167,7 +199,7 @@ class Session:
         self.settled = all(wall - mtime > SETTLE_SECONDS * 1e9 for mtime in folders.values())
         self.folders = folders
         settings_changed = config != self.config
-        if current != self.files or settings_changed:
+        if current != self.files or settings_changed or witness is not None:
             # nothing to do when another process already indexed it; then the fingerprint is stamped
             refresh(self.vault, current=current, witness=witness)
             self.files, self.config = current, config
