@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from datetime import date, timedelta
 from pathlib import Path
@@ -179,9 +180,10 @@ def test_only_the_newest_answers_stay_and_abandoned_temporary_files_go(tmp_path:
 
 
 def test_answers_stay_true_while_writers_edit_and_sync_pulls(tmp_path: Path) -> None:
-    """Two clones of one bare remote: in one, `crm log` runs in a loop and `crm sync` pulls the other's
-    follow-ups, while `ls --json` and `report` run over and over.  At the end every follow-up is listed
-    (counted), and the replayed answers equal those read from the files."""
+    """Two clones of one bare remote: in one, `crm log` runs in a loop, an editor appends to another
+    customer and `crm sync` pulls the other clone's follow-ups, while `crm watch` runs and `ls --json`,
+    `due --json` and `report` run over and over (replayed or patched).  At the end every follow-up is
+    listed (counted), and the kept answers equal those read from the files."""
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(remote))
     Crm(tmp_path)("init", str(tmp_path / "甲"), "--example")
@@ -190,6 +192,9 @@ def test_answers_stay_true_while_writers_edit_and_sync_pulls(tmp_path: Path) -> 
     git(home.root, "remote", "add", "origin", str(remote))
     assert run_process("sync", cwd=home.root).returncode == 0
     other = Vault(clone(remote, tmp_path / "乙", "乙方").root)
+    edited = next(p for p in home.customers_dir.rglob("*.md") if "星辰" not in p.read_text("utf-8"))
+    watcher = subprocess.Popen([sys.executable, "-m", "crmnotes", "watch"], cwd=home.root,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stop = threading.Event()
     answers_seen: list[int] = []
 
@@ -199,6 +204,7 @@ def test_answers_stay_true_while_writers_edit_and_sync_pulls(tmp_path: Path) -> 
             assert done.returncode == 0, done.stderr
             answers_seen.append(len(json.loads(done.stdout)))
             assert run_process("report", "activity", "--json", cwd=home.root).returncode == 0
+            assert run_process("due", "--json", cwd=home.root).returncode == 0
 
     thread = threading.Thread(target=reader)
     thread.start()
@@ -207,10 +213,13 @@ def test_answers_stay_true_while_writers_edit_and_sync_pulls(tmp_path: Path) -> 
             assert run_process("log", "星辰", "-n", f"乙方第{n}次回访", cwd=other.root).returncode == 0
             assert run_process("sync", cwd=other.root).returncode == 0
             assert run_process("log", "星辰", "-n", f"甲方第{n}次回访", cwd=home.root).returncode == 0
+            append_followup(edited, 10 + n, f"编辑器追加第{n}条")
             assert run_process("sync", cwd=home.root).returncode == 0
     finally:
         stop.set()
         thread.join()
+        watcher.terminate()
+        watcher.wait(30)
     assert answers_seen and set(answers_seen) == {len(list(home.customers_dir.rglob("*.md")))}
     listed = run_process("ls", "--json", cwd=home.root).stdout
     shown = json.loads(run_process("show", "星辰", "--json", cwd=home.root).stdout)
@@ -219,8 +228,12 @@ def test_answers_stay_true_while_writers_edit_and_sync_pulls(tmp_path: Path) -> 
     star = next(c for c in json.loads(listed) if c["name"] == "星辰科技有限公司")
     assert star["followup_count"] == len(notes)
     assert listed == from_the_files(home, "ls", "--json").stdout
+    edits = json.loads(run_process("show", str(edited.relative_to(home.root)), "--json", cwd=home.root).stdout)
+    assert sum(1 for f in edits["followups"] if "编辑器追加" in f["note"]) == 3
+    due = run_process("due", "--json", cwd=home.root).stdout
     report = run_process("report", "activity", "--json", cwd=home.root).stdout
     assert report == from_the_files(home, "report", "activity", "--json").stdout
+    assert due == run_process("due", "--json", cwd=home.root).stdout == from_the_files(home, "due", "--json").stdout
 
 
 @pytest.mark.parametrize("split_up_to", [fsutil.FIND_SPLIT_UP_TO, 0])  # one find per core; one find (flat folder)
