@@ -34,7 +34,7 @@ from .vault import Vault
 
 ANSWERS_DIR = "answers"
 Piece = TypeVar("Piece", bytes, memoryview)
-FORMAT = 2  # of the files here: another value is another key
+FORMAT = 3  # of the files here: another value is another key
 KEEP = 64  # answers kept per vault (the newest), and at most KEEP_BYTES of them
 KEEP_BYTES = 1 << 30
 BLOCK = 1 << 20  # bytes replayed at a time

@@ -54,6 +54,7 @@ from .model import Customer, FollowUp, Problem, format_minute
 from .objects import bulk
 from .report_facts import NOT_READ, PARTS, UNREAD, Facts, OneDay, facts_of, from_stored
 from .report_facts import stored as stored_facts
+from .safetext import json_bytes
 from .sensitive import mask_phone
 from .typedjson import DECODER as _META_DECODER  # an export's front-matter: see _meta_only
 from .typedjson import compact as _dumps
@@ -425,9 +426,10 @@ def due_json(vault: Vault, day: date, owner: str = "") -> tuple[bytes, list[Prob
     if replayed is not None:
         return replayed, []
     items, problems = due_json_items(vault, day, owner)
+    escaped = _escaped([(key, text.encode("utf-8", "surrogatepass")) for key, text in items])
     if kept and not problems:
-        return _kept_due(kept, [(key, text.encode("utf-8", "surrogatepass")) for key, text in items]), problems
-    return _due_text([text.encode("utf-8", "surrogatepass") for _, text in items]), problems
+        return _kept_due(kept, escaped), problems
+    return _due_text([text for _, text in escaped]), problems
 
 
 def due_json_items(vault: Vault, day: date, owner: str = "", mount: str = ""
@@ -493,8 +495,9 @@ def _patched_due(vault: Vault, kept: Memo, day: date, owner: str) -> bytes | Non
         if path not in again:
             items.append((tuple(key), previous.answer[start:start + length]))
         start += length + 2  # ", " between
-    for key, text in _due_written(vault, rows, day, owner):
-        insort(items, (key, text.encode("utf-8", "surrogatepass")), key=itemgetter(0))
+    for key, text in _escaped([(key, text.encode("utf-8", "surrogatepass"))
+                               for key, text in _due_written(vault, rows, day, owner)]):
+        insort(items, (key, text), key=itemgetter(0))
     return _kept_due(kept, items)
 
 
@@ -639,20 +642,30 @@ def spliced_listing(chosen: list[tuple[Vault, Stored, str]], iso: str, reveal: b
                 rels = [row.path for owner, row, _ in batch if owner.root == vault.root]
                 listed = _listed(vault, caches[vault.root], rels)
                 stored.update(((vault.root, rel), text) for rel, text in listed.items())
-            parts: list[bytes] = []
+            texts: list[tuple[str, bytes]] = []
             for vault, row, mount in batch:
                 text = stored.get((vault.root, row.path))
                 step = row.step
                 if text is not None and (reveal or mount or step[5] or step != row[_NOW_STEP]):
                     text = _respliced(vault, row, text, iso, reveal, mount)  # not the object as it was stored
-                if text is None:
-                    continue  # unreadable since it was listed
-                if index is not None:
-                    index.append([row.path, len(text)])
-                parts += (b"," if not first else b"", text)
+                if text is not None:  # (None: unreadable since it was listed)
+                    texts.append((row.path, text))
+            texts = _escaped(texts)
+            if index is not None:
+                index += ([path, len(text)] for path, text in texts)
+            if texts:
+                yield (b"," if not first else b"") + b",".join(text for _, text in texts)
                 first = False
-            yield b"".join(parts)
     yield b"]"
+
+
+def _escaped(texts: list[tuple[Any, bytes]]) -> list[tuple[Any, bytes]]:
+    """JSON texts as output prints them (``safetext.json_bytes``: controls and bidi marks as ``\\uXXXX``),
+    checked together: one scan of the batch, each text escaped alone only when the batch held one."""
+    whole = b"\0".join(text for _, text in texts)
+    if json_bytes(whole) is whole:
+        return texts
+    return [(label, json_bytes(text)) for label, text in texts]
 
 
 def _respliced(vault: Vault, row: Stored, stored: bytes, iso: str, reveal: bool, mount: str) -> bytes | None:

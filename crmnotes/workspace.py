@@ -28,6 +28,7 @@ from .config import CONFIG_FILE, fold
 from .errors import CrmError, RefError
 from .fsutil import atomic_write
 from .model import Customer
+from .safetext import json_bytes
 from .vault import ScanResult, Vault
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ def due_json(ws: Workspace, day: date, owner: str = "") -> tuple[bytes, list[Pro
         found += items
         problems += skipped
     found.sort(key=itemgetter(0))
-    return ("[" + ", ".join(text for _, text in found) + "]").encode("utf-8", "surrogatepass"), problems
+    return json_bytes(("[" + ", ".join(text for _, text in found) + "]").encode("utf-8", "surrogatepass")), problems
 
 
 def report_customers(ws: Workspace, owner: str = "") -> ScanResult:
@@ -305,7 +306,7 @@ def report_json(ws: Workspace, name: str, group: str | None = None, owner: str =
     if replayed is not None:
         return replayed
     result = _report_now(ws, name, group, owner, since, until)
-    text = json.dumps(result.to_json(), ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    text = json_bytes(json.dumps(result.to_json(), ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
     if kept:
         kept.keep_whole(text)
     return text

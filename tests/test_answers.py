@@ -378,3 +378,24 @@ def test_a_due_list_kept_before_edits_takes_out_and_puts_back_the_changed_custom
             listed = crm(*args).stdout
         assert listed.strip() == from_the_files(example_vault, *args).stdout.strip()
         crm(*args)  # kept again, for the next edit
+
+
+@pytest.mark.parametrize("command", [["ls", "--json"], ["due", "--json"], ["report", "owners", "--json"]])
+def test_kept_answers_are_kept_escaped_and_printed_so_on_every_path(example_vault: Vault, command: list[str]) -> None:
+    """A name and an owner holding a bidi override and a line separator (and “”…· that only look alike):
+    the worked-out, replayed and patched answers print them as \\u escapes, never raw, and equal the files'."""
+    path = xingchen(example_vault)
+    text = path.read_text("utf-8").replace("name: 星辰科技有限公司\n", "name: \"星辰\u202e科技\u2028“有限”…·\"\n", 1)
+    owner = next(line for line in text.splitlines() if line.startswith("owner: "))
+    path.write_text(text.replace(owner, "owner: \"李\u202e雷\"", 1), encoding="utf-8")
+    run_process("log", "星辰", "-n", "约好演示", "--next", f"{date.today().isoformat()} 回电", cwd=example_vault.root)
+    seen = []
+    for _ in range(2):  # worked out, then replayed
+        seen.append(run_process(*command, cwd=example_vault.root).stdout)
+    append_followup(path, 6, "补充：客户要求现场演示。")
+    seen.append(run_process(*command, cwd=example_vault.root).stdout)  # patched (ls, due) or worked out
+    for out in seen:
+        assert "\u202e" not in out and "\u2028" not in out and "\\u202e" in out
+    assert "“有限”…·" in seen[0] or command[0] == "report"
+    assert seen[0] == seen[1]
+    assert seen[2] == from_the_files(example_vault, *command).stdout

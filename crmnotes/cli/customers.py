@@ -347,7 +347,7 @@ def ls(ctx: click.Context, stage: str, tag: str, owner: str, grade: str, mine: b
 
         parts, problems = workspace.listing_json_parts(ws, filters, sort, limit, reveal=reveal)
         report_unreadable(vault, problems)
-        print_json_parts(parts)
+        print_json_parts(parts, escaped=True)
         return
     from rich.text import Text
 
@@ -428,7 +428,7 @@ def due(ctx: click.Context, on_day: str | None, owner: str, mine: bool, as_json:
     if as_json:
         text, problems = workspace.due_json(ws, day, who)
         report_unreadable(vault, problems)
-        print_json_text(text)
+        print_json_text(text, escaped=True)
         return
     from rich.text import Text
 

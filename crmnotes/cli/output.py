@@ -83,30 +83,31 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json_text(json.dumps(data, ensure_ascii=False, indent=indent, default=str)) + "\n")
 
 
-def print_json_text(text: str | bytes) -> None:
-    """JSON that is already serialized (UTF-8 bytes or text): as it is for a pipe, indented for a person."""
+def print_json_text(text: str | bytes, *, escaped: bool = False) -> None:
+    """JSON that is already serialized (UTF-8 bytes or text): as it is for a pipe, indented for a person.
+    ``escaped``: the text went through ``json_bytes`` already (the kept answers: not scanned again)."""
     if sys.stdout.isatty():
         print_json(json.loads(text))
         return
     out = getattr(sys.stdout, "buffer", None)
     if isinstance(text, bytes) and out is not None and (sys.stdout.encoding or "").lower().replace("-", "") == "utf8":
         sys.stdout.flush()
-        out.write(json_bytes(text) + b"\n")  # no decoding and re-encoding of megabytes
+        out.write((text if escaped else json_bytes(text)) + b"\n")  # no decoding and re-encoding of megabytes
         out.flush()
         return
     sys.stdout.write(json_text(text.decode("utf-8", "surrogatepass") if isinstance(text, bytes) else text) + "\n")
 
 
-def print_json_parts(parts: Iterable[bytes]) -> None:
+def print_json_parts(parts: Iterable[bytes], *, escaped: bool = False) -> None:
     """Serialized JSON in UTF-8 pieces, each ending between two characters (``catalog.listing_json_parts``):
     written as they come to a pipe, so the whole text is never held; indented for a person."""
     out = getattr(sys.stdout, "buffer", None)
     if sys.stdout.isatty() or out is None or (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
-        print_json_text(b"".join(parts))
+        print_json_text(b"".join(parts), escaped=escaped)
         return
     sys.stdout.flush()
     for part in parts:
-        out.write(json_bytes(part))
+        out.write(part if escaped else json_bytes(part))
     out.write(b"\n")
     out.flush()
 

@@ -70,7 +70,7 @@ def report_command(ctx: click.Context, name: str, since: str | None, until: str 
         result = reports.build_by(name, group, customers, vault.config, since=start, until=end, today=end) \
             if group else reports.build(name, customers, vault.config, since=start, until=end, today=end)
     elif as_json or fmt == "json":  # the facts the cache keeps, printed as they are kept
-        print_json_text(workspace.report_json(ws, name, group, owner, start, end))
+        print_json_text(workspace.report_json(ws, name, group, owner, start, end), escaped=True)
         return
     else:
         result = workspace.report(ws, name, group, owner, start, end)
