@@ -2,19 +2,22 @@
 
 ``crm ls --json``, ``crm due --json`` and ``crm report`` answer from the listing cache, but even
 unchanged that cache costs a ``stat`` per file and a row per customer decoded into Python: at
-100,000 customers, more than a second.  Their answer is a function of the customer files, the
+100,000 customers, more than two seconds.  Their answer is a function of the customer files, the
 config, the day and the arguments alone, so once worked out it is kept here, keyed by all of them.
 The customer files are witnessed by ``fsutil.tree_fingerprint`` (GNU find lists every entry's
-inode, size, mtime and ctime in one C process), taken *before* the answer is worked out: a file
-that changes while it is, or after, moves the fingerprint, so the kept answer is never replayed
-for files it did not see.  Anything that does not fit the key (no GNU find, a link in the vault,
-files skipped as unreadable, which must be reported each time) is simply not kept.
+inode, size, mtime and ctime, one process per core), taken *before* the answer is worked out: a
+file that changes while it is, or after, moves the fingerprint, so the kept answer is never
+replayed for files it did not see.  Anything that does not fit the key (no GNU find, a link in the
+vault, files skipped as unreadable, which must be reported each time) is simply not kept.
 
-Storage: one file per command and arguments in ``.crmnotes/answers/``, its first line the whole
-key, then the answer; written to a temporary file and renamed, so a reader sees an old answer or
-a new one whole.  The newest ``KEEP`` files stay.  Like every cache here it is disposable.
+After a few files changed in place, the catalog patches the answer kept before (``Memo.previous``:
+the listing it was made from tells which files changed; its index, where each customer's object is).
+Answers are kept as output prints them (``safetext.json_bytes`` applied), so a replay is a copy.
+
+Storage: one file per command and arguments in ``.crmnotes/answers/`` (``Memo``), written to a
+temporary file and renamed, so a reader sees an old answer or a new one whole.  The newest ``KEEP``
+files stay, within ``KEEP_BYTES``.  Like every cache here it is disposable.
 """
-
 from __future__ import annotations
 
 import hashlib

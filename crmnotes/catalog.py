@@ -511,7 +511,8 @@ _DUE_ORDER = itemgetter(0, 1, 2)  # due day (ISO), name, path: ``due``'s order
 def listing_json(vault: Vault, filters: Filters | None = None, sort: str = "name", limit: int = 0, *,
                  reveal: bool = False, today: date | None = None) -> tuple[bytes, list[Problem]]:
     """``crm ls --json``'s UTF-8 text: each customer's stored keys (the shape of ``listing_keys``)
-    with those that depend on the day or on ``reveal`` added."""
+    with those that depend on the day or on ``reveal`` added, escaped as output prints them
+    (``safetext.json_bytes``)."""
     parts, problems = listing_json_parts(vault, filters, sort, limit, reveal=reveal, today=today)
     return b"".join(parts), problems
 
