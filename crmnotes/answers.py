@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from . import __version__
-from .fsutil import listing_of, start_fingerprint
+from .fsutil import fingerprint_of_listing, listing_of, start_fingerprint
 from .vault import Vault
 
 ANSWERS_DIR = "answers"
@@ -57,7 +57,7 @@ class Memo:
     def recall(self) -> Iterator[bytes] | None:
         """The kept answer in blocks that end between two UTF-8 characters; None when there is none
         for this key."""
-        opened = self._open()
+        opened = self._open(with_listing=False)  # a replay needs the answer alone
         if opened is None or opened[0] != self.key:
             if opened:
                 opened[3].close()
@@ -74,7 +74,7 @@ class Memo:
         """The answer kept for the same question (command, arguments, day, config, crmnotes) before
         the files last changed, with the listing it was made from and its index; None when there is
         none (or it was kept without an index)."""
-        opened = self._open()
+        opened = self._open(with_listing=True)
         if opened is None:
             return None
         key, listing, length, file = opened
@@ -123,8 +123,9 @@ class Memo:
         for _ in self.keep([answer]):
             pass
 
-    def _open(self) -> tuple[bytes, bytes, int, IO[bytes]] | None:
-        """(key line, listing, answer length, the file at the answer) of the kept file; None if unreadable."""
+    def _open(self, with_listing: bool) -> tuple[bytes, bytes, int, IO[bytes]] | None:
+        """(key line, listing (b"" unless ``with_listing``: megabytes at 100,000 customers), answer length,
+        the file at the answer) of the kept file; None if unreadable."""
         try:
             file = self.path.open("rb")
         except OSError:
@@ -132,8 +133,11 @@ class Memo:
         try:
             key = file.readline(1 << 16)
             sizes = file.readline(len(_HEADER % (0, 0))).split()
-            listing = file.read(int(sizes[0]))
-            if len(sizes) == 2 and len(listing) == int(sizes[0]):
+            size = int(sizes[0])
+            listing = file.read(size) if with_listing else b""
+            if not with_listing:
+                file.seek(size, os.SEEK_CUR)
+            if len(sizes) == 2 and (not with_listing or len(listing) == size):
                 return key, listing, int(sizes[1]), file
         except (ValueError, IndexError, OSError):
             pass
@@ -181,7 +185,7 @@ def memo(vault: Vault, command: str, arguments: list[Any], day: date) -> Memo | 
     listing = listing_of(started)
     if listing is None:
         return None
-    fingerprint = hashlib.sha1(listing, usedforsecurity=False).hexdigest()
+    fingerprint = fingerprint_of_listing(listing)
     asked = json.dumps([command, arguments], ensure_ascii=False, default=str)
     name = f"{command}-{hashlib.sha1(asked.encode(), usedforsecurity=False).hexdigest()[:20]}"
     key = json.dumps([FORMAT, __version__, asked, day.isoformat(), vault.config_state(), fingerprint])

@@ -44,7 +44,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .answers import Memo, memo
+from .answers import Kept, Memo, memo
 from .config import fold
 from .due import Answer, Timeline, answer, is_due, status_of, timeline
 from .errors import CrmError, FileFormatError
@@ -480,15 +480,11 @@ def _patched_due(vault: Vault, kept: Memo, day: date, owner: str) -> bytes | Non
     """The due list kept before the last changes, the changed customers' items taken out and, where
     they are due now, put back in their place; None when more than a few files changed or any came
     or went (then it is worked out whole)."""
-    previous = kept.previous()
-    changed = changed_files(previous.listing, kept.listing, _passed_over) if previous else None
-    if previous is None or changed is None or len(changed) > PATCH_AT_MOST:
+    found = _changed_since(vault, kept, _columns(Filters(owner=owner) if owner else None, "name", "id", "owner"), day)
+    if found is None:
         return None
-    rels = [f"{CUSTOMERS_DIR}/{path}" for path in changed]
-    rows = _fresh_rows(vault, rels, _columns(Filters(owner=owner) if owner else None, "name", "id", "owner"), day)
-    if rows is None:
-        return None
-    again = set(rels)
+    previous, rows = found
+    again = {row.path for row in rows}
     items: list[tuple[tuple[str, str, str], bytes]] = []
     start = 1  # after "["
     for path, length, key in previous.index:
@@ -548,14 +544,10 @@ def _patched_listing(vault: Vault, kept: Memo, filters: Filters | None, sort: st
     again, when that is all that changed: the same files, each changed one chosen as before and (the list
     being by name) under the same name, so every object keeps its place.  None otherwise (then the
     listing is worked out whole).  The changed files' rows of the cache are brought up to date too."""
-    previous = kept.previous()
-    changed = changed_files(previous.listing, kept.listing, _passed_over) if previous else None
-    if previous is None or changed is None or len(changed) > PATCH_AT_MOST:
+    found = _changed_since(vault, kept, _columns(filters, sort, "phone" if reveal else "masked_phone"), day)
+    if found is None:
         return None
-    rels = [f"{CUSTOMERS_DIR}/{path}" for path in changed]
-    rows = _fresh_rows(vault, rels, _columns(filters, sort, "phone" if reveal else "masked_phone"), day)
-    if rows is None:
-        return None
+    previous, rows = found
     chosen = {row.path for row in _choose(vault, rows, filters, sort, *_stored_on(day))}
     starts = list(accumulate((length + 1 for _, length in previous.index), initial=1))  # "[" then "," between
     at = {rel: n for n, (rel, _) in enumerate(previous.index)}
@@ -582,6 +574,19 @@ def _patched_listing(vault: Vault, kept: Memo, filters: Filters | None, sort: st
     for _ in kept.keep(pieces, index):  # written whole, then replayed like any kept answer
         pass
     return kept.recall()
+
+
+def _changed_since(vault: Vault, kept: Memo, columns: tuple[str, ...], day: date
+                   ) -> tuple[Kept, list[Stored]] | None:
+    """The answer kept before the last changes and the rows (``columns``, on ``day``) of the customer
+    files changed since, read again; None when it cannot be patched: none kept, an entry came or went,
+    more than ``PATCH_AT_MOST`` files changed, or one of them cannot be listed."""
+    previous = kept.previous()
+    changed = changed_files(previous.listing, kept.listing, _passed_over) if previous else None
+    if previous is None or changed is None or len(changed) > PATCH_AT_MOST:
+        return None
+    rows = _fresh_rows(vault, [f"{CUSTOMERS_DIR}/{path}" for path in changed], columns, day)
+    return None if rows is None else (previous, rows)
 
 
 def _passed_over(path: str, folder: bool) -> bool:

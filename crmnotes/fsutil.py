@@ -310,10 +310,15 @@ def _start_find(find: str, folder: Path, starting_points: list[str]) -> tuple[An
 
 def fingerprint_of(started: Any) -> str | None:
     """The fingerprint a ``start_fingerprint`` computes (None: see ``tree_fingerprint``)."""
+    listing = listing_of(started)
+    return None if listing is None else fingerprint_of_listing(listing)
+
+
+def fingerprint_of_listing(listing: bytes) -> str:
+    """The fingerprint of what ``listing_of`` gave (for a caller that keeps the listing too)."""
     import hashlib
 
-    listing = listing_of(started)
-    return None if listing is None else hashlib.sha1(listing, usedforsecurity=False).hexdigest()
+    return hashlib.sha1(listing, usedforsecurity=False).hexdigest()
 
 
 def listing_of(started: Any) -> bytes | None:
